@@ -1,0 +1,43 @@
+// The validated configuration, as the rest of the program sees it. src/config/load.ts turns
+// postern.toml (snake_case keys) into this shape and fills every default.
+
+import type { Limits } from '../core/limits.js';
+
+export const LISTENER_NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'] as const;
+export type ListenerName = (typeof LISTENER_NAMES)[number];
+
+/** Listeners whose connections start in TLS (implicit TLS). */
+export const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s']);
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface PosternConfig {
+  /** Absolute path of the file this was read from (null when built in code, e.g. tests). */
+  configPath: string | null;
+  hostname: string;
+  /** Absolute path. */
+  dataDir: string;
+  /** null: the listener is disabled. */
+  listen: Record<ListenerName, ListenAddress | null>;
+  tls: {
+    /** Absolute paths, or null to use (and on first start generate) a self-signed pair in dataDir. */
+    cert: string | null;
+    key: string | null;
+  };
+  store: {
+    backend: 'sqlite';
+  };
+  server: {
+    /** Processes serving the store; 1 = single process, 0 = one per CPU core. */
+    workers: number;
+    /** Seconds to let commands in flight finish on shutdown before connections are cut. */
+    shutdownGrace: number;
+  };
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  };
+  limits: Limits;
+}

@@ -1,0 +1,56 @@
+// Every limit the server enforces, with its default. The [limits] table of postern.toml
+// overrides any of these by the same snake_case key (see src/config).
+
+export interface Limits {
+  /** Longest command line accepted by any protocol, in bytes (RFC 5321 §4.5.3.1.4 minimum 512). */
+  lineLength: number;
+  /** Largest IMAP literal accepted, in bytes; checked before the continuation is sent. */
+  literalSize: number;
+  /** Largest message accepted by SMTP (SIZE), APPEND or import, in bytes. */
+  messageSize: number;
+  /** Recipients per SMTP transaction (RFC 5321 §4.5.3.1.8 minimum 100). */
+  recipients: number;
+  /** Deepest MIME nesting indexed; deeper parts are treated as opaque leaves. */
+  mimeDepth: number;
+  /** Most MIME parts indexed per message; further parts are not indexed. */
+  mimeParts: number;
+  /** Largest header block of one MIME part, in bytes; beyond it the rest is treated as body. */
+  headerSize: number;
+  /** Simultaneous connections from one IP address. */
+  connectionsPerIp: number;
+  /** Simultaneous connections in total, per process. */
+  connectionsTotal: number;
+  /** Seconds a command may take to arrive once started (RFC 5321 §4.5.3.2 uses 5 minutes). */
+  commandTimeout: number;
+  /** Seconds of idle before the server closes a connection (RFC 9051 §5.4 minimum 30 minutes for IMAP). */
+  idleTimeout: number;
+  /** Authentication failures from one IP before the session is closed. */
+  authFailuresPerSession: number;
+  /** Authentication failures from one IP within banWindow seconds before a temporary ban. */
+  authFailuresBeforeBan: number;
+  /** Seconds over which failures are counted for a ban, and the length of the ban. */
+  banSeconds: number;
+  /** Milliseconds of delay after each authentication failure. */
+  authFailureDelay: number;
+  /** Unknown or malformed commands tolerated per session before it is closed. */
+  badCommands: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  lineLength: 8192,
+  literalSize: 64 * 1024 * 1024,
+  messageSize: 50 * 1024 * 1024,
+  recipients: 1000,
+  mimeDepth: 32,
+  mimeParts: 2000,
+  headerSize: 256 * 1024,
+  connectionsPerIp: 50,
+  connectionsTotal: 5000,
+  commandTimeout: 300,
+  idleTimeout: 1800,
+  authFailuresPerSession: 3,
+  authFailuresBeforeBan: 10,
+  banSeconds: 900,
+  authFailureDelay: 1000,
+  badCommands: 20,
+});

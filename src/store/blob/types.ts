@@ -1,0 +1,40 @@
+// Message bytes, content-addressed by sha256 and stored once however many mailboxes hold them.
+// Invariant: a StoredBlob is returned only after the file and its directory entry are fsynced,
+// so metadata committed afterwards never points at bytes that a crash could lose.
+
+import type { Readable } from 'node:stream';
+import type { MimeLimits } from '../../mail/mime/types.js';
+import type { StoredBlob } from '../types.js';
+
+export interface BlobWriteOptions {
+  /** Bytes allowed; past this the write fails with StoreError TOO_LARGE and leaves nothing behind. */
+  maxSize: number;
+  mimeLimits: MimeLimits;
+}
+
+/** A blob being written chunk by chunk (SMTP DATA, IMAP APPEND literal). */
+export interface BlobWriter {
+  /** Resolves when the chunk has been handed to the file (use it for backpressure). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Hashes, indexes, fsyncs and renames into place. */
+  finish(): Promise<StoredBlob>;
+  /** Discards everything written; safe to call at any time, more than once. */
+  abort(): Promise<void>;
+  /** Bytes written so far. */
+  readonly size: number;
+}
+
+export interface BlobStore {
+  createWriter(opts: BlobWriteOptions): BlobWriter;
+  /** Convenience: the whole source through a writer. */
+  write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob>;
+  /** Bytes [start, end) of a blob (end defaults to its size), streamed from the file with backpressure. */
+  read(blobId: string, range?: { start: number; end?: number }): Readable;
+  readAll(blobId: string): Promise<Buffer>;
+  exists(blobId: string): Promise<boolean>;
+  /**
+   * Removes the file if it was not written or re-used by a delivery within `graceMs`
+   * (a delivery that finds the file already present refreshes its mtime). Returns the bytes freed.
+   */
+  remove(blobId: string, opts: { graceMs: number }): Promise<number>;
+}

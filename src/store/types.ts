@@ -1,0 +1,212 @@
+// The storage interface every protocol talks to. Backends: sqlite/ (embedded default) and,
+// later, postgres/. Invariants every backend keeps (checked by test/conformance):
+// - within a mailbox, UIDs strictly increase and are never reused while UIDVALIDITY holds;
+// - every write to a mailbox takes a modseq greater than any before it in that mailbox, and
+//   records one change-log row per message touched, in the same transaction;
+// - a promise that resolves for an append means the bytes and the metadata are on disk;
+// - quota is checked inside the committing transaction, so a mailbox is never over quota
+//   because of two racing deliveries.
+// All methods are async so that a networked backend can implement the same interface.
+
+import type { MimeRecord } from '../mail/mime/types.js';
+
+export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
+
+/** The hierarchy delimiter of every mailbox name (announced by IMAP NAMESPACE). */
+export const MAILBOX_DELIMITER = '/';
+
+/** The mailboxes every new account gets. */
+export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse: SpecialUse | null }> = [
+  { name: 'INBOX', specialUse: null },
+  { name: 'Sent', specialUse: '\\Sent' },
+  { name: 'Drafts', specialUse: '\\Drafts' },
+  { name: 'Trash', specialUse: '\\Trash' },
+  { name: 'Junk', specialUse: '\\Junk' },
+  { name: 'Archive', specialUse: '\\Archive' },
+];
+
+/** IMAP system flags (RFC 9051 §2.3.2); \Recent is not stored per message (see claimRecent). */
+export const SYSTEM_FLAGS = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'] as const;
+export type SystemFlag = (typeof SYSTEM_FLAGS)[number];
+
+export interface Domain {
+  id: number;
+  name: string; // lower-case ASCII (IDNA A-label for internationalised names)
+  createdAt: Date;
+}
+
+export type AccountState = 'active' | 'disabled';
+
+export interface Account {
+  id: number;
+  domainId: number;
+  address: string; // lower-case local@domain
+  passwordHash: string;
+  /** Bytes allowed across all mailboxes; 0 means unlimited. */
+  quotaBytes: number;
+  /** Bytes used: the sum of the sizes of every message in every mailbox of the account. */
+  usedBytes: number;
+  state: AccountState;
+  createdAt: Date;
+}
+
+export interface Alias {
+  /** `local@domain` for an exact alias, `@domain` for the catch-all of a domain. */
+  source: string;
+  /** A local or remote address. */
+  destination: string;
+}
+
+export interface Mailbox {
+  id: number;
+  accountId: number;
+  name: string; // full name with MAILBOX_DELIMITER, INBOX always spelled `INBOX`
+  specialUse: SpecialUse | null;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  messages: number;
+  unseen: number;
+  deleted: number;
+  size: number; // bytes of all messages in the mailbox
+}
+
+export interface MessageMeta {
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+  /** System flags then keywords, each once, in a stable order. */
+  flags: string[];
+  internalDate: Date;
+  size: number;
+  blobId: string; // sha256 hex of the stored bytes
+}
+
+export type Change =
+  | { kind: 'added'; modseq: number; uid: number; flags: string[] }
+  | { kind: 'flags'; modseq: number; uid: number; flags: string[] }
+  | { kind: 'expunged'; modseq: number; uid: number };
+
+/** A blob already written and made durable by the BlobStore, with its MIME index. */
+export interface StoredBlob {
+  blobId: string;
+  size: number;
+  mime: MimeRecord;
+}
+
+export interface AppendTarget {
+  mailboxId: number;
+  flags?: string[];
+  internalDate?: Date;
+}
+
+export type AppendOutcome =
+  | { ok: true; mailboxId: number; uid: number; modseq: number; uidValidity: number }
+  | { ok: false; mailboxId: number; error: import('../core/errors.js').StoreError };
+
+export interface AppendRequest {
+  blob: StoredBlob;
+  targets: AppendTarget[];
+  /** When true, one failing target fails them all and nothing is stored. */
+  allOrNothing?: boolean;
+}
+
+export type FlagMode = 'add' | 'remove' | 'replace';
+
+export interface FlagUpdate {
+  mode: FlagMode;
+  flags: string[];
+  /** CONDSTORE: only messages whose modseq is <= this are changed. */
+  unchangedSince?: number;
+}
+
+export interface FlagResult {
+  /** Messages whose flags changed, with their new flags and modseq. */
+  changed: Array<{ uid: number; modseq: number; flags: string[] }>;
+  /** UIDs refused because of unchangedSince. */
+  modified: number[];
+}
+
+export interface CopyResult {
+  uidValidity: number;
+  /** Pairs of (source uid, destination uid), in source UID order. */
+  mapping: Array<[number, number]>;
+}
+
+/** Where a message for an address goes once aliases and sub-addressing are applied. */
+export type Recipient =
+  | { kind: 'local'; accountId: number; address: string; mailbox: string }
+  | { kind: 'remote'; address: string };
+
+export interface MailStore {
+  readonly backend: 'sqlite' | 'postgres';
+
+  // Domains
+  createDomain(name: string): Promise<Domain>;
+  listDomains(): Promise<Domain[]>;
+  getDomain(name: string): Promise<Domain | null>;
+  /** Fails with HAS_CHILDREN while the domain has accounts. */
+  deleteDomain(name: string): Promise<void>;
+
+  // Accounts
+  createAccount(input: { address: string; passwordHash: string; quotaBytes?: number }): Promise<Account>;
+  getAccount(address: string): Promise<Account | null>;
+  getAccountById(id: number): Promise<Account | null>;
+  listAccounts(domain?: string): Promise<Account[]>;
+  setPasswordHash(address: string, passwordHash: string): Promise<void>;
+  setQuota(address: string, quotaBytes: number): Promise<void>;
+  /** Removes the account, its mailboxes and messages; blobs are released for GC. */
+  deleteAccount(address: string): Promise<void>;
+
+  // Aliases
+  addAlias(alias: Alias): Promise<void>;
+  listAliases(domain?: string): Promise<Alias[]>;
+  deleteAlias(source: string): Promise<void>;
+  /**
+   * Resolves an envelope recipient: exact account, exact alias, sub-address (`user+tag@`
+   * delivers to user), then the domain's catch-all. Returns [] for an unknown recipient
+   * of a local domain and [{kind:'remote'}] for a non-local domain.
+   */
+  resolveRecipient(address: string): Promise<Recipient[]>;
+
+  // Mailboxes
+  listMailboxes(accountId: number): Promise<Mailbox[]>;
+  getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
+  getMailboxById(mailboxId: number): Promise<Mailbox | null>;
+  createMailbox(accountId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
+  /** Deletes the mailbox and its messages (not its children). INBOX cannot be deleted. */
+  deleteMailbox(accountId: number, name: string): Promise<void>;
+  /** Renames a mailbox and every child; renaming INBOX moves its messages to the new name. */
+  renameMailbox(accountId: number, from: string, to: string): Promise<void>;
+  subscribe(accountId: number, name: string): Promise<void>;
+  unsubscribe(accountId: number, name: string): Promise<void>;
+  listSubscriptions(accountId: number): Promise<string[]>;
+
+  // Messages
+  /** Group-committed: concurrent calls share one transaction and one fsync. */
+  append(req: AppendRequest): Promise<AppendOutcome[]>;
+  /** Metadata of messages in UID order; `uids` limits to those UIDs (missing ones are skipped). */
+  listMessages(mailboxId: number, opts?: { uids?: number[]; minUid?: number }): Promise<MessageMeta[]>;
+  getMime(blobId: string): Promise<MimeRecord>;
+  updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult>;
+  /** Removes the messages with these UIDs (or, without uids, every \Deleted message). Returns expunged UIDs. */
+  expunge(mailboxId: number, opts?: { uids?: number[]; onlyDeleted?: boolean }): Promise<number[]>;
+  copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** Copy then expunge in one transaction (RFC 6851). */
+  move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
+  /** The change log after `modseq`, in modseq order. */
+  changesSince(mailboxId: number, modseq: number): Promise<Change[]>;
+  /**
+   * RFC 3501 \Recent: atomically returns the UIDs that no session has seen as recent yet
+   * and marks them seen, so exactly one session gets each.
+   */
+  claimRecent(mailboxId: number): Promise<number[]>;
+
+  /** Change notification: called (at least once) after any committed change to the mailbox, by any process. */
+  watch(mailboxId: number, listener: (mailboxId: number) => void): () => void;
+
+  /** Deletes blobs no message refers to any more (with a grace period for in-flight deliveries). */
+  collectGarbage(): Promise<{ blobsRemoved: number; bytesFreed: number }>;
+
+  close(): Promise<void>;
+}
