@@ -3,7 +3,16 @@
 
 import type { Limits } from '../core/limits.js';
 
-export const LISTENER_NAMES = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'] as const;
+export const LISTENER_NAMES = [
+  'smtp',
+  'submission',
+  'submissions',
+  'imap',
+  'imaps',
+  'pop3',
+  'pop3s',
+  'http',
+] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
 
 /** Listeners whose connections start in TLS (implicit TLS). */

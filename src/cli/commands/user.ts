@@ -1,0 +1,133 @@
+// postern user add|list|passwd|del|quota
+
+import type { Command } from 'commander';
+import { UsageError, isStoreError } from '../../core/errors.js';
+import { hashPassword } from '../../auth/password.js';
+import { formatSize, parseSize } from '../../config/units.js';
+import type { MailStore } from '../../store/types.js';
+import { withCommandStore } from '../context.js';
+import { parseAddress, parseDomain } from '../address.js';
+import { obtainPassword, type PasswordOptions } from '../password-input.js';
+import { printJson, printTable } from '../table.js';
+
+export function parseQuota(text: string): number {
+  const n = parseSize(text);
+  if (n === null)
+    throw new UsageError(`not a valid size: ${JSON.stringify(text)} (examples: 500M, 2G, 0 for unlimited)`);
+  return n;
+}
+
+export function formatQuota(bytes: number): string {
+  return bytes === 0 ? 'unlimited' : formatSize(bytes);
+}
+
+async function requireDomain(store: MailStore, domain: string): Promise<void> {
+  if ((await store.getDomain(domain)) === null) {
+    throw new UsageError(`domain ${domain} does not exist (add it with: postern domain add ${domain})`);
+  }
+}
+
+function notFound(address: string): (err: unknown) => never {
+  return (err: unknown) => {
+    if (isStoreError(err, 'NOT_FOUND')) throw new UsageError(`no such user: ${address}`);
+    throw err;
+  };
+}
+
+export function registerUser(program: Command): void {
+  const user = program.command('user').description('manage mail users (accounts)');
+
+  user
+    .command('add <address>')
+    .description('add a user; the domain must exist')
+    .option('--password <password>', 'the password (visible to other local users: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from the first line of standard input')
+    .option('--quota <size>', 'storage quota, e.g. 500M or 2G; 0 = unlimited', '0')
+    .action(async (input: string, opts: PasswordOptions & { quota: string }, cmd: Command) => {
+      const { address, domain } = parseAddress(input);
+      const quotaBytes = parseQuota(opts.quota);
+      await withCommandStore(cmd, async ({ store }) => {
+        await requireDomain(store, domain);
+        if ((await store.getAccount(address)) !== null)
+          throw new UsageError(`user ${address} already exists`);
+        const passwordHash = await hashPassword(await obtainPassword(opts));
+        try {
+          await store.createAccount({ address, passwordHash, quotaBytes });
+        } catch (err) {
+          if (isStoreError(err, 'ALREADY_EXISTS')) throw new UsageError(`user ${address} already exists`);
+          throw err;
+        }
+      });
+      process.stdout.write(`added user ${address}\n`);
+    });
+
+  user
+    .command('list')
+    .description('list users')
+    .option('--domain <domain>', 'only the users of this domain')
+    .option('--json', 'print JSON')
+    .action(async (opts: { domain?: string; json?: boolean }, cmd: Command) => {
+      const domain = opts.domain === undefined ? undefined : parseDomain(opts.domain);
+      await withCommandStore(cmd, async ({ store }) => {
+        const accounts = await store.listAccounts(domain);
+        if (opts.json === true) {
+          return printJson(
+            accounts.map((a) => ({
+              address: a.address,
+              quotaBytes: a.quotaBytes,
+              usedBytes: a.usedBytes,
+              state: a.state,
+              createdAt: a.createdAt.toISOString(),
+            })),
+          );
+        }
+        printTable(
+          [
+            { header: 'ADDRESS' },
+            { header: 'USED', right: true },
+            { header: 'QUOTA', right: true },
+            { header: 'STATE' },
+          ],
+          accounts.map((a) => [a.address, formatSize(a.usedBytes), formatQuota(a.quotaBytes), a.state]),
+        );
+      });
+    });
+
+  user
+    .command('passwd <address>')
+    .description("change a user's password (prompts twice on a terminal)")
+    .option('--password <password>', 'the new password')
+    .option('--password-stdin', 'read the new password from the first line of standard input')
+    .action(async (input: string, opts: PasswordOptions, cmd: Command) => {
+      const { address } = parseAddress(input);
+      await withCommandStore(cmd, async ({ store }) => {
+        if ((await store.getAccount(address)) === null) throw new UsageError(`no such user: ${address}`);
+        const passwordHash = await hashPassword(await obtainPassword(opts));
+        await store.setPasswordHash(address, passwordHash).catch(notFound(address));
+      });
+      process.stdout.write(`changed the password of ${address}\n`);
+    });
+
+  user
+    .command('del <address>')
+    .description('delete a user with all their mailboxes and messages')
+    .action(async (input: string, _opts: unknown, cmd: Command) => {
+      const { address } = parseAddress(input);
+      await withCommandStore(cmd, async ({ store }) => {
+        await store.deleteAccount(address).catch(notFound(address));
+      });
+      process.stdout.write(`deleted user ${address}\n`);
+    });
+
+  user
+    .command('quota <address> <size>')
+    .description("set a user's quota, e.g. 500M or 2G; 0 = unlimited")
+    .action(async (input: string, size: string, _opts: unknown, cmd: Command) => {
+      const { address } = parseAddress(input);
+      const quotaBytes = parseQuota(size);
+      await withCommandStore(cmd, async ({ store }) => {
+        await store.setQuota(address, quotaBytes).catch(notFound(address));
+      });
+      process.stdout.write(`quota of ${address}: ${formatQuota(quotaBytes)}\n`);
+    });
+}

@@ -1,0 +1,251 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { DEFAULT_LIMITS } from '../core/limits.js';
+import {
+  buildConfig,
+  DEFAULT_LISTEN,
+  DEV_LISTEN,
+  loadConfig,
+  parseConfigToml,
+  renderConfigToml,
+  resolveConfigPath,
+} from './load.js';
+
+const FILE = '/etc/postern/postern.toml';
+
+function refused(text: string, expected: string): void {
+  assert.throws(
+    () => parseConfigToml(text, 'postern.toml'),
+    (err: unknown) => err instanceof UsageError && err.message === expected,
+    expected,
+  );
+}
+
+void test('an empty file gives every default', () => {
+  const c = parseConfigToml('', FILE);
+  assert.equal(c.configPath, FILE);
+  assert.equal(c.hostname, os.hostname().toLowerCase());
+  assert.equal(c.dataDir, '/etc/postern/data');
+  assert.deepEqual(c.listen, DEFAULT_LISTEN);
+  assert.deepEqual(c.tls, { cert: null, key: null });
+  assert.deepEqual(c.store, { backend: 'sqlite' });
+  assert.deepEqual(c.server, { workers: 1, shutdownGrace: 30 });
+  assert.deepEqual(c.log, { level: 'info' });
+  assert.deepEqual(c.limits, DEFAULT_LIMITS);
+});
+
+void test('every key is read, with sizes and durations in words, IPv6, and relative paths', () => {
+  const c = parseConfigToml(
+    `
+hostname = "Mail.Example.org"
+data_dir = "../var/lib/postern"
+[listen]
+smtp = "[::1]:2525"
+imap = "127.0.0.1:0"
+pop3 = ""
+http = "localhost:8081"
+[tls]
+cert = "tls/cert.pem"
+key = "/abs/key.pem"
+[store]
+backend = "sqlite"
+[server]
+workers = 0
+shutdown_grace = "2m"
+[log]
+level = "debug"
+[limits]
+line_length = "16K"
+message_size = "1G"
+literal_size = 1048576
+recipients = 100
+command_timeout = "5m"
+idle_timeout = 3600
+auth_failure_delay = "1s"
+`,
+    FILE,
+  );
+  assert.equal(c.hostname, 'mail.example.org');
+  assert.equal(c.dataDir, '/etc/var/lib/postern');
+  assert.deepEqual(c.listen.smtp, { host: '::1', port: 2525 });
+  assert.deepEqual(c.listen.imap, { host: '127.0.0.1', port: 0 });
+  assert.equal(c.listen.pop3, null);
+  assert.deepEqual(c.listen.http, { host: 'localhost', port: 8081 });
+  assert.deepEqual(c.listen.imaps, DEFAULT_LISTEN.imaps);
+  assert.deepEqual(c.tls, { cert: '/etc/postern/tls/cert.pem', key: '/abs/key.pem' });
+  assert.deepEqual(c.server, { workers: 0, shutdownGrace: 120 });
+  assert.equal(c.log.level, 'debug');
+  assert.equal(c.limits.lineLength, 16384);
+  assert.equal(c.limits.messageSize, 1024 ** 3);
+  assert.equal(c.limits.literalSize, 1048576);
+  assert.equal(c.limits.commandTimeout, 300);
+  assert.equal(c.limits.idleTimeout, 3600);
+  assert.equal(c.limits.authFailureDelay, 1000);
+  assert.equal(c.limits.mimeDepth, DEFAULT_LIMITS.mimeDepth);
+});
+
+void test('each kind of mistake is refused with one line naming the key and the reason', () => {
+  refused('[listen]\nimap = "143"', 'postern.toml: listen.imap: expected "HOST:PORT" or "", got "143"');
+  refused(
+    '[listen]\nimap = "0.0.0.0:99999"',
+    'postern.toml: listen.imap: expected "HOST:PORT" or "", got "0.0.0.0:99999"',
+  );
+  refused(
+    '[listen]\nimap = "::1:143"',
+    'postern.toml: listen.imap: expected "HOST:PORT" or "", got "::1:143"',
+  );
+  refused('[listen]\nimap = 143', 'postern.toml: listen.imap: expected "HOST:PORT" or "", got 143');
+  refused(
+    '[listen]\nimapz = "0.0.0.0:1"',
+    'postern.toml: listen.imapz: unknown key (known keys of [listen]: smtp, submission, submissions, imap, imaps, pop3, pop3s, http)',
+  );
+  refused(
+    'hostnme = "x"',
+    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, log, limits)',
+  );
+  refused('listen = "x"', 'postern.toml: listen: expected a table, got "x"');
+  refused(
+    '[limits]\nmessage_size = "50Q"',
+    'postern.toml: limits.message_size: expected a size in bytes (an integer, or a string like "64K", "50M", "1G"), got "50Q"',
+  );
+  refused(
+    '[limits]\nmessage_size = -1',
+    'postern.toml: limits.message_size: expected a size in bytes (an integer, or a string like "64K", "50M", "1G"), got -1',
+  );
+  refused('[limits]\nline_length = 100', 'postern.toml: limits.line_length: must be at least 512, got 100');
+  refused(
+    '[limits]\nrecipients = "many"',
+    'postern.toml: limits.recipients: expected a non-negative integer, got "many"',
+  );
+  refused(
+    '[limits]\nidle_timeout = "1y"',
+    'postern.toml: limits.idle_timeout: expected a duration in seconds (an integer, or a string like "30s", "5m", "1h"), got "1y"',
+  );
+  refused(
+    '[limits]\n__proto__ = 1',
+    'postern.toml: limits.__proto__: unknown key (known keys of [limits]: ' +
+      'line_length, literal_size, message_size, recipients, mime_depth, mime_parts, header_size, connections_per_ip, ' +
+      'connections_total, command_timeout, idle_timeout, auth_failures_per_session, auth_failures_before_ban, ban_seconds, ' +
+      'auth_failure_delay, bad_commands)',
+  );
+  refused(
+    '[store]\nbackend = "postgres"',
+    'postern.toml: store.backend: "postgres" is not available yet (use "sqlite")',
+  );
+  refused('[store]\nbackend = "mysql"', 'postern.toml: store.backend: expected "sqlite", got "mysql"');
+  refused(
+    '[tls]\ncert = "c.pem"',
+    'postern.toml: tls.key: tls.cert and tls.key must be given together (or neither)',
+  );
+  refused(
+    '[server]\nworkers = 1.5',
+    'postern.toml: server.workers: expected a non-negative integer, got 1.5',
+  );
+  refused(
+    '[log]\nlevel = "loud"',
+    'postern.toml: log.level: expected one of fatal, error, warn, info, debug, trace, got "loud"',
+  );
+  refused('hostname = "bad_host"', 'postern.toml: hostname: not a valid host name: "bad_host"');
+  refused('data_dir = ""', 'postern.toml: data_dir: must not be empty');
+  assert.throws(
+    () => parseConfigToml('[listen\nimap = 1', 'postern.toml'),
+    (err: unknown) =>
+      err instanceof UsageError &&
+      err.message.startsWith('postern.toml: line 1, column') &&
+      !err.message.includes('\n'),
+  );
+});
+
+void test('renderConfigToml lists every key, and reads back to the same config', () => {
+  const dir = '/srv/mail';
+  const configPath = path.join(dir, 'postern.toml');
+  const defaults = buildConfig({ configPath, dataDir: path.join(dir, 'data') });
+  const text = renderConfigToml(defaults);
+  for (const key of [
+    'hostname',
+    'data_dir',
+    'smtp',
+    'pop3s',
+    'cert',
+    'key',
+    'backend',
+    'workers',
+    'shutdown_grace',
+    'level',
+    'line_length',
+    'bad_commands',
+    'auth_failure_delay',
+  ]) {
+    assert.match(text, new RegExp(`^# ${key} = `, 'm'), key);
+  }
+  assert.deepEqual(parseConfigToml(text, configPath), defaults);
+
+  const custom = buildConfig({
+    configPath,
+    hostname: 'mx.example.org',
+    dataDir: '/var/lib/postern',
+    listen: { ...DEV_LISTEN, pop3: null, smtp: '[::1]:25' },
+    tls: { cert: path.join(dir, 'tls/cert.pem'), key: path.join(dir, 'tls/key.pem') },
+    server: { workers: 2, shutdownGrace: 5 },
+    log: { level: 'warn' },
+    limits: { messageSize: 10 * 1024 * 1024, authFailureDelay: 250, lineLength: 1000 },
+  });
+  const text2 = renderConfigToml(custom);
+  assert.match(text2, /^hostname = "mx.example.org"$/m);
+  assert.match(text2, /^data_dir = "\/var\/lib\/postern"$/m);
+  assert.match(text2, /^pop3 = ""$/m);
+  assert.match(text2, /^smtp = "\[::1\]:25"$/m);
+  assert.match(text2, /^cert = "tls\/cert.pem"$/m);
+  assert.match(text2, /^message_size = "10M"$/m);
+  assert.match(text2, /^line_length = 1000$/m);
+  assert.deepEqual(parseConfigToml(text2, configPath), custom);
+});
+
+void test('buildConfig fills defaults, overlays a base, and validates', () => {
+  const base = buildConfig({ dataDir: '/tmp/x', listen: { imap: '127.0.0.1:0' } });
+  assert.equal(base.configPath, null);
+  assert.deepEqual(base.listen.imap, { host: '127.0.0.1', port: 0 });
+  assert.deepEqual(base.listen.smtp, DEFAULT_LISTEN.smtp);
+  const over = buildConfig({ limits: { lineLength: 1024 } }, base);
+  assert.equal(over.dataDir, '/tmp/x');
+  assert.deepEqual(over.listen.imap, { host: '127.0.0.1', port: 0 });
+  assert.equal(over.limits.lineLength, 1024);
+  assert.equal(over.limits.messageSize, DEFAULT_LIMITS.messageSize);
+  assert.throws(
+    () => buildConfig({ listen: { imap: { host: '127.0.0.1', port: 70000 } } }),
+    /config: listen.imap: expected/,
+  );
+  assert.throws(
+    () => buildConfig({ limits: { recipients: 0 } }),
+    /config: limits.recipients: must be at least 1/,
+  );
+  assert.throws(() => buildConfig({ tls: { cert: '/c' } }), /must be given together/);
+  assert.throws(() => buildConfig({ store: { backend: 'postgres' } }), /not available yet/);
+});
+
+void test('loadConfig reads a file, names it in errors, and explains a missing file', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'postern-config-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'p.toml');
+  await writeFile(file, 'data_dir = "d"\n[limits]\nmessage_size = "2M"\n');
+  const c = await loadConfig(file);
+  assert.equal(c.dataDir, path.join(dir, 'd'));
+  assert.equal(c.limits.messageSize, 2 * 1024 * 1024);
+  await writeFile(file, '[limits]\nmesage_size = "2M"\n');
+  await assert.rejects(
+    loadConfig(file),
+    (e: unknown) =>
+      e instanceof UsageError && e.message.startsWith(`${file}: limits.mesage_size: unknown key`),
+  );
+  await assert.rejects(loadConfig(path.join(dir, 'none.toml')), /no such file \(run "postern init"/);
+});
+
+void test('resolveConfigPath: option, then POSTERN_CONFIG, then ./postern.toml', () => {
+  assert.equal(resolveConfigPath('a.toml', { POSTERN_CONFIG: 'b.toml' }), 'a.toml');
+  assert.equal(resolveConfigPath(undefined, { POSTERN_CONFIG: 'b.toml' }), 'b.toml');
+  assert.equal(resolveConfigPath(undefined, {}), 'postern.toml');
+});

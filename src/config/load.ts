@@ -1,0 +1,352 @@
+// postern.toml -> PosternConfig. One TOML file (smol-toml), every default filled, every
+// problem refused at start with ONE UsageError naming the file, the key and the reason:
+//   postern.toml: listen.imap: expected "HOST:PORT" or "", got "143"
+// Relative paths in the file (data_dir, tls.cert, tls.key) are resolved against the
+// directory of the file, so a config works whatever the current directory is.
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
+import { UsageError } from '../core/errors.js';
+import { LISTENER_NAMES, type ListenAddress, type ListenerName, type PosternConfig } from './types.js';
+import { formatListenAddress, parseListenAddress } from './listen-address.js';
+import { isValidHostname } from './hostname.js';
+import { parseDurationMs, parseDurationSeconds, parseSize } from './units.js';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_LISTEN,
+  DEFAULT_SERVER,
+  LIMIT_KEYS,
+  LOG_LEVELS,
+  defaultHostname,
+  type LimitKey,
+} from './schema.js';
+
+export { renderConfigToml } from './render-toml.js';
+export { DEFAULT_LISTEN, DEV_LISTEN } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'postern.toml';
+
+/** What buildConfig accepts: any subset of PosternConfig; listeners may also be "HOST:PORT" strings. */
+export interface PosternConfigInput {
+  configPath?: string | null;
+  hostname?: string;
+  /** Resolved against the current directory when relative. */
+  dataDir?: string;
+  listen?: Partial<Record<ListenerName, ListenAddress | string | null>>;
+  tls?: { cert?: string | null; key?: string | null };
+  store?: { backend?: string };
+  server?: { workers?: number; shutdownGrace?: number };
+  log?: { level?: string };
+  limits?: Partial<Limits>;
+}
+
+/** The config file a command uses: --config, else $POSTERN_CONFIG, else ./postern.toml. */
+export function resolveConfigPath(option?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (option !== undefined && option !== '') return option;
+  const fromEnv = env.POSTERN_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return DEFAULT_CONFIG_FILE;
+}
+
+/** Reads and validates a config file. `file` is shown as given in error messages. */
+export async function loadConfig(file: string = resolveConfigPath()): Promise<PosternConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new UsageError(`${file}: no such file (run "postern init" to create one, or pass --config FILE)`);
+    }
+    throw new UsageError(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  return parseConfigToml(text, file);
+}
+
+/** Validates the text of a config file; `file` locates relative paths and names the file in errors. */
+export function parseConfigToml(text: string, file: string): PosternConfig {
+  const fail = (key: string, reason: string): never => {
+    throw new UsageError(`${file}: ${key === '' ? '' : `${key}: `}${reason}`);
+  };
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n', 1)[0] ?? 'invalid TOML';
+      return fail(
+        '',
+        `line ${err.line}, column ${err.column}: ${first.replace('Invalid TOML document: ', '')}`,
+      );
+    }
+    throw err;
+  }
+  const configPath = path.resolve(file);
+  const baseDir = path.dirname(configPath);
+  const v = new Validator(fail);
+
+  const top = v.table(doc, '', ['hostname', 'data_dir', 'listen', 'tls', 'store', 'server', 'log', 'limits']);
+
+  const hostname = top.hostname === undefined ? defaultHostname() : v.hostname('hostname', top.hostname);
+  const dataDir = path.resolve(
+    baseDir,
+    top.data_dir === undefined ? DEFAULT_DATA_DIR : v.path('data_dir', top.data_dir),
+  );
+
+  const listenRaw = v.table(top.listen ?? {}, 'listen', LISTENER_NAMES);
+  const listen = { ...DEFAULT_LISTEN };
+  for (const name of LISTENER_NAMES) {
+    const raw = listenRaw[name];
+    if (raw !== undefined) listen[name] = v.listen(`listen.${name}`, raw);
+  }
+
+  const tlsRaw = v.table(top.tls ?? {}, 'tls', ['cert', 'key']);
+  const cert = tlsRaw.cert === undefined ? null : path.resolve(baseDir, v.path('tls.cert', tlsRaw.cert));
+  const key = tlsRaw.key === undefined ? null : path.resolve(baseDir, v.path('tls.key', tlsRaw.key));
+  v.tlsPair(cert, key);
+
+  const storeRaw = v.table(top.store ?? {}, 'store', ['backend']);
+  const backend = storeRaw.backend === undefined ? 'sqlite' : v.backend('store.backend', storeRaw.backend);
+
+  const serverRaw = v.table(top.server ?? {}, 'server', ['workers', 'shutdown_grace']);
+  const workers =
+    serverRaw.workers === undefined ? DEFAULT_SERVER.workers : v.workers('server.workers', serverRaw.workers);
+  const shutdownGrace =
+    serverRaw.shutdown_grace === undefined
+      ? DEFAULT_SERVER.shutdownGrace
+      : v.limit(
+          { field: 'commandTimeout', toml: 'shutdown_grace', kind: 'seconds', min: 0, doc: '' },
+          'server.shutdown_grace',
+          serverRaw.shutdown_grace,
+        );
+
+  const logRaw = v.table(top.log ?? {}, 'log', ['level']);
+  const level = logRaw.level === undefined ? 'info' : v.logLevel('log.level', logRaw.level);
+
+  const limitsRaw = v.table(
+    top.limits ?? {},
+    'limits',
+    LIMIT_KEYS.map((k) => k.toml),
+  );
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const spec of LIMIT_KEYS) {
+    const raw = limitsRaw[spec.toml];
+    if (raw !== undefined) limits[spec.field] = v.limit(spec, `limits.${spec.toml}`, raw);
+  }
+
+  return {
+    configPath,
+    hostname,
+    dataDir,
+    listen,
+    tls: { cert, key },
+    store: { backend },
+    server: { workers, shutdownGrace },
+    log: { level },
+    limits,
+  };
+}
+
+/**
+ * Builds a PosternConfig in code (tests, `postern dev`): `partial` over `base` (by default the
+ * production defaults with dataDir ./data), validated by the same rules as the file.
+ */
+export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConfig): PosternConfig {
+  const fail = (key: string, reason: string): never => {
+    throw new UsageError(`config: ${key}: ${reason}`);
+  };
+  const v = new Validator(fail);
+  const b: PosternConfig = base ?? {
+    configPath: null,
+    hostname: defaultHostname(),
+    dataDir: path.resolve(DEFAULT_DATA_DIR),
+    listen: { ...DEFAULT_LISTEN },
+    tls: { cert: null, key: null },
+    store: { backend: 'sqlite' },
+    server: { ...DEFAULT_SERVER },
+    log: { level: 'info' },
+    limits: { ...DEFAULT_LIMITS },
+  };
+
+  const listen = { ...b.listen };
+  for (const name of LISTENER_NAMES) {
+    const raw = partial.listen?.[name];
+    if (raw === undefined) continue;
+    if (raw === null || typeof raw === 'string') {
+      listen[name] = v.listen(`listen.${name}`, raw ?? '');
+    } else {
+      listen[name] = v.listen(`listen.${name}`, formatListenAddress(raw));
+    }
+  }
+  if (partial.listen !== undefined) {
+    for (const k of Object.keys(partial.listen)) {
+      if (!(LISTENER_NAMES as readonly string[]).includes(k)) fail(`listen.${k}`, 'unknown listener');
+    }
+  }
+
+  const cert = partial.tls?.cert !== undefined ? partial.tls.cert : b.tls.cert;
+  const key = partial.tls?.key !== undefined ? partial.tls.key : b.tls.key;
+  v.tlsPair(cert, key);
+
+  const limits: Limits = { ...b.limits };
+  if (partial.limits !== undefined) {
+    const byField = new Map<string, LimitKey>(LIMIT_KEYS.map((k) => [k.field, k]));
+    for (const [field, value] of Object.entries(partial.limits)) {
+      const spec = byField.get(field);
+      if (spec === undefined) return fail(`limits.${field}`, 'unknown limit');
+      limits[spec.field] = v.limit(spec, `limits.${field}`, value);
+    }
+  }
+
+  return {
+    configPath: partial.configPath !== undefined ? partial.configPath : b.configPath,
+    hostname: partial.hostname !== undefined ? v.hostname('hostname', partial.hostname) : b.hostname,
+    dataDir: partial.dataDir !== undefined ? path.resolve(v.path('dataDir', partial.dataDir)) : b.dataDir,
+    listen,
+    tls: {
+      cert: cert === null ? null : path.resolve(cert),
+      key: key === null ? null : path.resolve(key),
+    },
+    store: {
+      backend:
+        partial.store?.backend !== undefined
+          ? v.backend('store.backend', partial.store.backend)
+          : b.store.backend,
+    },
+    server: {
+      workers:
+        partial.server?.workers !== undefined
+          ? v.workers('server.workers', partial.server.workers)
+          : b.server.workers,
+      shutdownGrace:
+        partial.server?.shutdownGrace !== undefined
+          ? v.nonNegativeInteger('server.shutdownGrace', partial.server.shutdownGrace)
+          : b.server.shutdownGrace,
+    },
+    log: {
+      level: partial.log?.level !== undefined ? v.logLevel('log.level', partial.log.level) : b.log.level,
+    },
+    limits,
+  };
+}
+
+/** Shows a value in an error message, briefly. */
+function show(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a date';
+  if (typeof value === 'object' && value !== null) return 'a table';
+  return String(value);
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** Per-key checks shared by the file parser and buildConfig; each throws through `fail`. */
+class Validator {
+  constructor(private readonly fail: (key: string, reason: string) => never) {}
+
+  /** The table's own keys, refusing any not in `known` (returned in a null-prototype object). */
+  table(value: unknown, key: string, known: readonly string[]): Record<string, unknown> {
+    if (!isTable(value)) return this.fail(key, `expected a table, got ${show(value)}`);
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const k of Object.keys(value)) {
+      const full = key === '' ? k : `${key}.${k}`;
+      if (!known.includes(k)) {
+        return this.fail(
+          full,
+          `unknown key (known keys${key === '' ? '' : ` of [${key}]`}: ${known.join(', ')})`,
+        );
+      }
+      out[k] = value[k];
+    }
+    return out;
+  }
+
+  hostname(key: string, value: unknown): string {
+    if (typeof value !== 'string') return this.fail(key, `expected a string, got ${show(value)}`);
+    if (!isValidHostname(value)) return this.fail(key, `not a valid host name: ${show(value)}`);
+    return value.toLowerCase();
+  }
+
+  path(key: string, value: unknown): string {
+    if (typeof value !== 'string') return this.fail(key, `expected a path string, got ${show(value)}`);
+    if (value === '') return this.fail(key, 'must not be empty');
+    if (value.includes('\0')) return this.fail(key, 'must not contain NUL');
+    return value;
+  }
+
+  listen(key: string, value: unknown): ListenAddress | null {
+    if (typeof value !== 'string') return this.fail(key, `expected "HOST:PORT" or "", got ${show(value)}`);
+    const addr = parseListenAddress(value);
+    if (addr === undefined) return this.fail(key, `expected "HOST:PORT" or "", got ${show(value)}`);
+    return addr;
+  }
+
+  tlsPair(cert: string | null, key: string | null): void {
+    if ((cert === null) !== (key === null)) {
+      this.fail(
+        cert === null ? 'tls.cert' : 'tls.key',
+        'tls.cert and tls.key must be given together (or neither)',
+      );
+    }
+  }
+
+  backend(key: string, value: unknown): 'sqlite' {
+    if (value === 'sqlite') return 'sqlite';
+    if (value === 'postgres') return this.fail(key, '"postgres" is not available yet (use "sqlite")');
+    return this.fail(key, `expected "sqlite", got ${show(value)}`);
+  }
+
+  workers(key: string, value: unknown): number {
+    const n = this.nonNegativeInteger(key, value);
+    if (n > 1024) return this.fail(key, `at most 1024, got ${n}`);
+    return n;
+  }
+
+  nonNegativeInteger(key: string, value: unknown): number {
+    const n = typeof value === 'bigint' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      return this.fail(key, `expected a non-negative integer, got ${show(value)}`);
+    }
+    return n;
+  }
+
+  logLevel(key: string, value: unknown): PosternConfig['log']['level'] {
+    const found = LOG_LEVELS.find((l) => l === value);
+    if (found === undefined)
+      return this.fail(key, `expected one of ${LOG_LEVELS.join(', ')}, got ${show(value)}`);
+    return found;
+  }
+
+  limit(spec: LimitKey, key: string, value: unknown): number {
+    let n: number | null;
+    let expected: string;
+    switch (spec.kind) {
+      case 'size':
+        n = parseSize(value);
+        expected = 'a size in bytes (an integer, or a string like "64K", "50M", "1G")';
+        break;
+      case 'seconds':
+        n = parseDurationSeconds(value);
+        expected = 'a duration in seconds (an integer, or a string like "30s", "5m", "1h")';
+        break;
+      case 'milliseconds':
+        n = parseDurationMs(value);
+        expected = 'a duration in milliseconds (an integer, or a string like "500ms", "1s")';
+        break;
+      default:
+        n = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+        expected = 'a non-negative integer';
+    }
+    if (n === null) return this.fail(key, `expected ${expected}, got ${show(value)}`);
+    if (n < spec.min) return this.fail(key, `must be at least ${spec.min}, got ${show(value)}`);
+    return n;
+  }
+}

@@ -1,0 +1,126 @@
+// Writes a PosternConfig as a commented postern.toml (used by `postern init` and `postern dev`).
+// Every key is listed with its meaning and default; a key whose value is the default is left
+// commented out, so later releases can change defaults for files that never set them.
+
+import path from 'node:path';
+import { DEFAULT_LIMITS } from '../core/limits.js';
+import { LISTENER_NAMES, type PosternConfig } from './types.js';
+import { formatListenAddress } from './listen-address.js';
+import { formatSizeExact } from './units.js';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_LISTEN,
+  DEFAULT_SERVER,
+  LIMIT_KEYS,
+  LISTENER_DOCS,
+  LOG_LEVELS,
+  defaultHostname,
+} from './schema.js';
+
+/** A TOML basic string (JSON's escapes are a subset of TOML's). */
+function str(value: string): string {
+  return JSON.stringify(value);
+}
+
+function line(key: string, value: string, isDefault: boolean): string {
+  return `${isDefault ? '# ' : ''}${key} = ${value}`;
+}
+
+/** A path as written in the file: relative to the config file's directory when inside it. */
+function relPath(p: string, configPath: string | null): string {
+  if (configPath === null) return p;
+  const rel = path.relative(path.dirname(configPath), p);
+  if (rel === '') return '.';
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return p;
+  return rel.split(path.sep).join('/');
+}
+
+export function renderConfigToml(config: PosternConfig): string {
+  const out: string[] = [];
+  const cfgPath = config.configPath;
+  const defaultDataDir =
+    cfgPath === null ? path.resolve(DEFAULT_DATA_DIR) : path.resolve(path.dirname(cfgPath), DEFAULT_DATA_DIR);
+
+  out.push('# Postern configuration. Every key is listed with its default; a commented-out line');
+  out.push("# shows the default in force. Relative paths are relative to this file's directory.");
+  out.push('# Reference: docs/configuration.md');
+  out.push('');
+  out.push(
+    "# Name this server gives itself in SMTP greetings and Received headers. Default: the machine's host name.",
+  );
+  out.push(line('hostname', str(config.hostname), config.hostname === defaultHostname()));
+  out.push('');
+  out.push('# Directory holding the SQLite database, message blobs and generated TLS keys. Default: "data".');
+  out.push(line('data_dir', str(relPath(config.dataDir, cfgPath)), config.dataDir === defaultDataDir));
+  out.push('');
+
+  out.push('[listen]');
+  out.push('# "HOST:PORT" (IPv6 as "[::1]:143"), or "" to disable the listener.');
+  for (const name of LISTENER_NAMES) {
+    const value = formatListenAddress(config.listen[name]);
+    const def = formatListenAddress(DEFAULT_LISTEN[name]);
+    out.push(
+      `# ${LISTENER_DOCS[name].charAt(0).toUpperCase()}${LISTENER_DOCS[name].slice(1)}. Default: ${str(def)}`,
+    );
+    out.push(line(name, str(value), value === def));
+  }
+  out.push('');
+
+  out.push('[tls]');
+  out.push('# Certificate chain and private key (PEM), both or neither. Neither: a self-signed pair');
+  out.push('# is generated in data_dir on first start.');
+  out.push(
+    line(
+      'cert',
+      str(config.tls.cert === null ? 'cert.pem' : relPath(config.tls.cert, cfgPath)),
+      config.tls.cert === null,
+    ),
+  );
+  out.push(
+    line(
+      'key',
+      str(config.tls.key === null ? 'key.pem' : relPath(config.tls.key, cfgPath)),
+      config.tls.key === null,
+    ),
+  );
+  out.push('');
+
+  out.push('[store]');
+  out.push('# Storage backend: "sqlite" (embedded). "postgres" is not available yet.');
+  out.push(line('backend', str(config.store.backend), config.store.backend === 'sqlite'));
+  out.push('');
+
+  out.push('[server]');
+  out.push('# Processes serving the store: 1 = single process, 0 = one per CPU core. Default: 1');
+  out.push(line('workers', String(config.server.workers), config.server.workers === DEFAULT_SERVER.workers));
+  out.push('# Seconds to let commands in flight finish on shutdown. Default: 30');
+  out.push(
+    line(
+      'shutdown_grace',
+      String(config.server.shutdownGrace),
+      config.server.shutdownGrace === DEFAULT_SERVER.shutdownGrace,
+    ),
+  );
+  out.push('');
+
+  out.push('[log]');
+  out.push(`# One of ${LOG_LEVELS.join(', ')}. Default: "info"`);
+  out.push(line('level', str(config.log.level), config.log.level === 'info'));
+  out.push('');
+
+  out.push('[limits]');
+  out.push('# Sizes: bytes, or strings like "64K", "50M", "1G" (binary multiples).');
+  out.push('# Durations: seconds, or strings like "30s", "5m", "1h" (auth_failure_delay: milliseconds).');
+  for (const spec of LIMIT_KEYS) {
+    const value = config.limits[spec.field];
+    const def = DEFAULT_LIMITS[spec.field];
+    const render = (n: number): string => {
+      const exact = spec.kind === 'size' ? formatSizeExact(n) : String(n);
+      return exact === String(n) ? exact : str(exact);
+    };
+    out.push(`# ${spec.doc.charAt(0).toUpperCase()}${spec.doc.slice(1)}. Default: ${render(def)}`);
+    out.push(line(spec.toml, render(value), value === def));
+  }
+  out.push('');
+  return out.join('\n');
+}

@@ -1,0 +1,172 @@
+// The keys of postern.toml: their TOML spelling, kind and one-line meaning. load.ts validates
+// against this table and render-toml.ts writes the commented file `postern init` produces, so
+// the two never disagree. docs/configuration.md follows the same order.
+
+import { hostname as osHostname } from 'node:os';
+import type { Limits } from '../core/limits.js';
+import type { ListenAddress, ListenerName } from './types.js';
+
+export type LimitKind = 'size' | 'count' | 'seconds' | 'milliseconds';
+
+export interface LimitKey {
+  field: keyof Limits;
+  toml: string;
+  kind: LimitKind;
+  /** Smallest accepted value. */
+  min: number;
+  doc: string;
+}
+
+export const LIMIT_KEYS: readonly LimitKey[] = [
+  {
+    field: 'lineLength',
+    toml: 'line_length',
+    kind: 'size',
+    min: 512,
+    doc: 'longest command line, bytes (RFC 5321 §4.5.3.1.4: at least 512)',
+  },
+  {
+    field: 'literalSize',
+    toml: 'literal_size',
+    kind: 'size',
+    min: 1,
+    doc: 'largest IMAP literal, checked before the continuation is sent',
+  },
+  {
+    field: 'messageSize',
+    toml: 'message_size',
+    kind: 'size',
+    min: 1,
+    doc: 'largest message accepted by SMTP (SIZE), APPEND or import',
+  },
+  {
+    field: 'recipients',
+    toml: 'recipients',
+    kind: 'count',
+    min: 1,
+    doc: 'recipients per SMTP transaction (RFC 5321 §4.5.3.1.8 asks for 100)',
+  },
+  { field: 'mimeDepth', toml: 'mime_depth', kind: 'count', min: 1, doc: 'deepest MIME nesting indexed' },
+  {
+    field: 'mimeParts',
+    toml: 'mime_parts',
+    kind: 'count',
+    min: 1,
+    doc: 'most MIME parts indexed per message',
+  },
+  {
+    field: 'headerSize',
+    toml: 'header_size',
+    kind: 'size',
+    min: 1,
+    doc: 'largest header block of one MIME part',
+  },
+  {
+    field: 'connectionsPerIp',
+    toml: 'connections_per_ip',
+    kind: 'count',
+    min: 1,
+    doc: 'simultaneous connections from one IP address',
+  },
+  {
+    field: 'connectionsTotal',
+    toml: 'connections_total',
+    kind: 'count',
+    min: 1,
+    doc: 'simultaneous connections in total, per process',
+  },
+  {
+    field: 'commandTimeout',
+    toml: 'command_timeout',
+    kind: 'seconds',
+    min: 1,
+    doc: 'seconds a started command may take to arrive',
+  },
+  {
+    field: 'idleTimeout',
+    toml: 'idle_timeout',
+    kind: 'seconds',
+    min: 1,
+    doc: 'seconds of idle before a connection is closed (RFC 9051 §5.4: 30 min for IMAP)',
+  },
+  {
+    field: 'authFailuresPerSession',
+    toml: 'auth_failures_per_session',
+    kind: 'count',
+    min: 1,
+    doc: 'authentication failures before the session is closed',
+  },
+  {
+    field: 'authFailuresBeforeBan',
+    toml: 'auth_failures_before_ban',
+    kind: 'count',
+    min: 1,
+    doc: 'failures from one IP within ban_seconds before a temporary ban',
+  },
+  {
+    field: 'banSeconds',
+    toml: 'ban_seconds',
+    kind: 'seconds',
+    min: 1,
+    doc: 'window over which failures are counted, and the length of a ban',
+  },
+  {
+    field: 'authFailureDelay',
+    toml: 'auth_failure_delay',
+    kind: 'milliseconds',
+    min: 0,
+    doc: 'delay after each authentication failure, MILLIseconds (or "1s")',
+  },
+  {
+    field: 'badCommands',
+    toml: 'bad_commands',
+    kind: 'count',
+    min: 1,
+    doc: 'unknown or malformed commands tolerated per session',
+  },
+];
+
+export const LISTENER_DOCS: Readonly<Record<ListenerName, string>> = {
+  smtp: 'SMTP relay/MX (RFC 5321), STARTTLS',
+  submission: 'message submission (RFC 6409), STARTTLS',
+  submissions: 'submission over implicit TLS (RFC 8314)',
+  imap: 'IMAP (RFC 9051), STARTTLS',
+  imaps: 'IMAP over implicit TLS',
+  pop3: 'POP3 (RFC 1939), STLS',
+  pop3s: 'POP3 over implicit TLS',
+  http: 'admin API, web UI, autoconfig, metrics',
+};
+
+/** Production listeners: every interface, the standard ports. */
+export const DEFAULT_LISTEN: Readonly<Record<ListenerName, ListenAddress | null>> = Object.freeze({
+  smtp: { host: '0.0.0.0', port: 25 },
+  submission: { host: '0.0.0.0', port: 587 },
+  submissions: { host: '0.0.0.0', port: 465 },
+  imap: { host: '0.0.0.0', port: 143 },
+  imaps: { host: '0.0.0.0', port: 993 },
+  pop3: { host: '0.0.0.0', port: 110 },
+  pop3s: { host: '0.0.0.0', port: 995 },
+  http: { host: '0.0.0.0', port: 8080 },
+});
+
+/** `postern dev`: loopback only, unprivileged ports. */
+export const DEV_LISTEN: Readonly<Record<ListenerName, ListenAddress | null>> = Object.freeze({
+  smtp: { host: '127.0.0.1', port: 2525 },
+  submission: { host: '127.0.0.1', port: 2587 },
+  submissions: { host: '127.0.0.1', port: 2465 },
+  imap: { host: '127.0.0.1', port: 1143 },
+  imaps: { host: '127.0.0.1', port: 1993 },
+  pop3: { host: '127.0.0.1', port: 1110 },
+  pop3s: { host: '127.0.0.1', port: 1995 },
+  http: { host: '127.0.0.1', port: 8080 },
+});
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+export const DEFAULT_SERVER = Object.freeze({ workers: 1, shutdownGrace: 30 });
+export const DEFAULT_DATA_DIR = './data';
+
+/** The default `hostname`: the machine's name, lower-cased. */
+export function defaultHostname(): string {
+  return osHostname().toLowerCase();
+}

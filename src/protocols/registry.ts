@@ -1,0 +1,17 @@
+// Which protocol serves which listener. To plug a protocol in, export a ProtocolFactory from its
+// directory and add it here under every listener name it serves, e.g. for SMTP:
+//   ['smtp', createSmtpHandler], ['submission', createSmtpHandler], ['submissions', createSmtpHandler]
+// The factory runs once per process with the ServerDeps; the ConnectionHandler it returns gets
+// each accepted Connection (see src/server/types.ts), already in TLS on implicit-TLS listeners
+// (submissions, imaps, pop3s). It may carry `refusal` (the one line sent when the connection is
+// refused, e.g. SMTP 421) and `idleTimeout` (seconds). A listener enabled in the configuration
+// whose name is missing here is not opened (logged at info).
+
+import type { ListenerName } from '../config/types.js';
+import { createHttpHandler } from '../server/http.js';
+import type { ProtocolFactory } from '../server/types.js';
+
+export const PROTOCOL_HANDLERS: ReadonlyMap<ListenerName, ProtocolFactory> = new Map<
+  ListenerName,
+  ProtocolFactory
+>([['http', createHttpHandler]]);

@@ -1,0 +1,381 @@
+// The server process: opens TLS material, the store, the authenticator and the listeners, then
+// waits for SIGTERM / SIGINT (or an abort signal) and shuts down gracefully. With
+// config.server.workers > 1 (0 = one per core) the primary forks that many node:cluster workers,
+// each opening the store and serving the same ports; the primary relays shutdown and bans and
+// returns when every worker has exited. Invariants:
+// - the store is closed only after every connection is gone;
+// - the primary does the one-time work (TLS pair generation, store schema, port 0 resolution)
+//   before any worker starts, so workers never race each other for it;
+// - onReady is called once, after every listener (in every worker) is accepting.
+
+import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Authenticator } from '../auth/authenticator.js';
+import {
+  AuthFailureTracker,
+  acceptWorkerFailures,
+  broadcastBans,
+  connectTrackerToPrimary,
+} from '../auth/failure-tracker.js';
+import { preparePasswordVerification } from '../auth/password.js';
+import { LISTENER_NAMES, type ListenerName, type PosternConfig } from '../config/types.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { PROTOCOL_HANDLERS } from '../protocols/registry.js';
+import { openStore } from '../store/open-store.js';
+import { ListenerSet, type ListenerInfo } from './listeners.js';
+import { loadTlsMaterial } from './tls.js';
+import type { ProtocolFactory, ServerDeps } from './types.js';
+
+export type { ListenerInfo } from './listeners.js';
+
+export interface ReadyInfo {
+  /** Listeners actually started, with their real ports. */
+  listeners: ListenerInfo[];
+  /** Worker processes serving them (1 when single-process). */
+  workers: number;
+  /** The process that called runServer. */
+  pid: number;
+}
+
+export interface RunServerOptions {
+  onReady?: (info: ReadyInfo) => void;
+  /** Aborting it shuts the server down like SIGTERM. */
+  signal?: AbortSignal;
+  /** Handle SIGTERM and SIGINT (default true). */
+  handleSignals?: boolean;
+  /** Logger to use instead of createLogger(config.log). */
+  logger?: Logger;
+  /**
+   * Protocol handlers instead of src/protocols/registry.ts (tests). Single process only:
+   * cluster workers always use the registry.
+   */
+  handlers?: ReadonlyMap<ListenerName, ProtocolFactory>;
+}
+
+/** Most unexpected worker exits tolerated within RESTART_WINDOW_MS before the cluster gives up. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+/** Extra time, past the shutdown grace, before the primary kills a worker that has not exited. */
+const WORKER_EXIT_SLACK_MS = 10_000;
+
+const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+
+// IPC messages between the primary and its workers (bans travel in failure-tracker.ts).
+type PrimaryMessage = { type: 'postern:config'; config: PosternConfig } | { type: 'postern:shutdown' };
+type WorkerMessage = { type: 'postern:worker-hello' } | { type: 'postern:ready'; listeners: ListenerInfo[] };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+export function workerCount(configured: number): number {
+  if (configured === 0) return os.availableParallelism();
+  return Math.max(1, Math.floor(configured));
+}
+
+export async function runServer(config: PosternConfig, opts: RunServerOptions = {}): Promise<void> {
+  const workers = workerCount(config.server.workers);
+  if (workers <= 1) return serveProcess(config, opts, 'single');
+  return runPrimary(config, opts, workers);
+}
+
+/** What ends a process's serving: signals, an abort signal, the primary, or an internal failure. */
+class StopTrigger {
+  readonly stopped: Promise<string>;
+  private resolveStop!: (reason: string) => void;
+  private readonly disposers: Array<() => void> = [];
+  private requested = false;
+  private forceHandler: (() => void) | null = null;
+
+  constructor(opts: { signal?: AbortSignal; handleSignals: boolean; fromPrimary: boolean }) {
+    this.stopped = new Promise((resolve) => (this.resolveStop = resolve));
+    if (opts.handleSignals) {
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+        const h = (): void => this.stop(sig);
+        process.on(sig, h);
+        this.disposers.push(() => process.off(sig, h));
+      }
+    }
+    if (opts.signal !== undefined) {
+      const signal = opts.signal;
+      const h = (): void => this.stop('abort');
+      if (signal.aborted) h();
+      else signal.addEventListener('abort', h, { once: true });
+      this.disposers.push(() => signal.removeEventListener('abort', h));
+    }
+    if (opts.fromPrimary) {
+      const onMessage = (msg: unknown): void => {
+        if (isRecord(msg) && msg.type === 'postern:shutdown') this.stop('primary');
+      };
+      const onDisconnect = (): void => this.stop('primary gone');
+      process.on('message', onMessage);
+      process.on('disconnect', onDisconnect);
+      this.disposers.push(() => {
+        process.off('message', onMessage);
+        process.off('disconnect', onDisconnect);
+      });
+    }
+  }
+
+  get isRequested(): boolean {
+    return this.requested;
+  }
+
+  stop(reason: string): void {
+    if (this.requested) {
+      // A second signal while shutting down: stop waiting for commands in flight.
+      this.forceHandler?.();
+      return;
+    }
+    this.requested = true;
+    this.resolveStop(reason);
+  }
+
+  onForce(handler: () => void): void {
+    this.forceHandler = handler;
+  }
+
+  dispose(): void {
+    for (const d of this.disposers.splice(0)) d();
+  }
+}
+
+function flushLog(log: Logger): Promise<void> {
+  return new Promise((resolve) => log.flush(() => resolve()));
+}
+
+/** Serves in this process: the single-process server, or one cluster worker. */
+async function serveProcess(
+  config: PosternConfig,
+  opts: RunServerOptions,
+  role: 'single' | 'worker',
+): Promise<void> {
+  const log = opts.logger ?? createLogger(config.log, { base: role === 'worker' ? { role } : {} });
+  const stop = new StopTrigger({
+    signal: opts.signal,
+    handleSignals: opts.handleSignals ?? true,
+    fromPrimary: role === 'worker',
+  });
+  let store: ServerDeps['store'] | null = null;
+  let disconnectTracker: (() => void) | null = null;
+  try {
+    const tls = await loadTlsMaterial(config);
+    if (tls.selfSigned) log.info({ cert: tls.certPath }, 'using the self-signed certificate');
+    const [{ store: openedStore, blobs }] = await Promise.all([
+      openStore(config, { log: log.child({ component: 'store' }) }),
+      preparePasswordVerification(),
+    ]);
+    store = openedStore;
+    const tracker = new AuthFailureTracker({ limits: config.limits });
+    if (role === 'worker') disconnectTracker = connectTrackerToPrimary(tracker, process);
+    tracker.onBan((ip, until) => log.warn({ ip, until: new Date(until).toISOString() }, 'address banned'));
+    const authenticator = new Authenticator({ store: openedStore, limits: config.limits, tracker, log });
+    const deps: ServerDeps = { config, store: openedStore, blobs, log, authenticator, tls };
+    const listeners = await ListenerSet.start({ deps, handlers: opts.handlers ?? PROTOCOL_HANDLERS });
+    log.info({ listeners: listeners.listening }, 'ready');
+    opts.onReady?.({ listeners: listeners.listening, workers: 1, pid: process.pid });
+
+    const reason = await stop.stopped;
+    const graceMs = config.server.shutdownGrace * 1000;
+    log.info({ reason, graceSeconds: config.server.shutdownGrace }, 'shutting down');
+    let forced = false;
+    const forcedShutdown = new Promise<void>((resolve) =>
+      stop.onForce(() => {
+        forced = true;
+        resolve();
+      }),
+    );
+    await Promise.race([listeners.shutdown({ graceMs }), forcedShutdown]);
+    if (forced) await listeners.shutdown({ graceMs: 0 });
+  } finally {
+    stop.dispose();
+    disconnectTracker?.();
+    if (store !== null) await store.close();
+    log.info('stopped');
+    await flushLog(log);
+  }
+}
+
+/** The primary resolves port 0 to one free port per listener, so every worker binds the same one. */
+async function resolveEphemeralPorts(
+  config: PosternConfig,
+  served: ReadonlyMap<ListenerName, ProtocolFactory>,
+): Promise<PosternConfig> {
+  const listen = { ...config.listen };
+  const probes: net.Server[] = [];
+  try {
+    for (const name of LISTENER_NAMES) {
+      const address = listen[name];
+      if (address === null || address.port !== 0 || !served.has(name)) continue;
+      const probe = net.createServer();
+      probes.push(probe);
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen({ host: address.host, port: 0 }, resolve);
+      });
+      const bound = probe.address();
+      if (typeof bound !== 'object' || bound === null) throw new Error(`cannot resolve a port for ${name}`);
+      listen[name] = { host: address.host, port: bound.port };
+    }
+  } finally {
+    await Promise.all(
+      probes.map((p) => new Promise<void>((resolve) => (p.listening ? p.close(() => resolve()) : resolve()))),
+    );
+  }
+  return { ...config, listen };
+}
+
+function isWorkerMessage(v: unknown): v is WorkerMessage {
+  if (!isRecord(v)) return false;
+  if (v.type === 'postern:worker-hello') return true;
+  return v.type === 'postern:ready' && Array.isArray(v.listeners);
+}
+
+async function runPrimary(config: PosternConfig, opts: RunServerOptions, count: number): Promise<void> {
+  const log = opts.logger ?? createLogger(config.log, { base: { role: 'primary' } });
+  const stop = new StopTrigger({
+    signal: opts.signal,
+    handleSignals: opts.handleSignals ?? true,
+    fromPrimary: false,
+  });
+  const live = new Set<Worker>();
+  let fatal: Error | null = null;
+  try {
+    // One-time work before any worker exists: generate the TLS pair, create or migrate the schema.
+    await loadTlsMaterial(config);
+    const probe = await openStore(config, { log });
+    await probe.store.close();
+    const workerConfig = await resolveEphemeralPorts(config, PROTOCOL_HANDLERS);
+
+    cluster.setupPrimary({
+      exec: WORKER_MAIN,
+      args: [],
+      // The test runner's flags must not turn a worker into a test run.
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
+    });
+    const tracker = new AuthFailureTracker({ limits: config.limits });
+    broadcastBans(tracker, () => live);
+
+    const readyListeners = new Map<number, ListenerInfo[]>();
+    let readyReported = false;
+    const restarts: number[] = [];
+    let shuttingDown = false;
+    let allExited: (() => void) | null = null;
+
+    const fail = (err: Error): void => {
+      fatal ??= err;
+      stop.stop('fatal');
+    };
+
+    const fork = (): void => {
+      const worker = cluster.fork({ POSTERN_WORKER: '1' });
+      live.add(worker);
+      acceptWorkerFailures(tracker, worker);
+      // A send to a worker that is going away fails with an 'error' event: log it, never crash.
+      worker.on('error', (err: Error) =>
+        log.warn({ err, worker: worker.process.pid }, 'worker channel error'),
+      );
+      worker.on('message', (msg: unknown) => {
+        if (!isWorkerMessage(msg)) return;
+        if (msg.type === 'postern:worker-hello') {
+          const reply: PrimaryMessage = { type: 'postern:config', config: workerConfig };
+          worker.send(reply);
+          return;
+        }
+        readyListeners.set(worker.id, msg.listeners);
+        if (!readyReported && readyListeners.size === count) {
+          readyReported = true;
+          log.info({ workers: count }, 'all workers ready');
+          opts.onReady?.({ listeners: msg.listeners, workers: count, pid: process.pid });
+        }
+      });
+      worker.on('exit', (code, signal) => {
+        live.delete(worker);
+        readyListeners.delete(worker.id);
+        if (shuttingDown) {
+          if (live.size === 0) allExited?.();
+          return;
+        }
+        log.error({ worker: worker.process.pid, code, signal }, 'worker exited unexpectedly');
+        if (!readyReported) {
+          fail(new Error(`worker exited during startup (code ${String(code)}, signal ${String(signal)})`));
+          return;
+        }
+        const now = Date.now();
+        while (restarts.length > 0 && now - restarts[0] > RESTART_WINDOW_MS) restarts.shift();
+        if (restarts.length >= MAX_RESTARTS) {
+          fail(
+            new Error(`workers keep exiting: ${MAX_RESTARTS} restarts within ${RESTART_WINDOW_MS / 1000} s`),
+          );
+          return;
+        }
+        restarts.push(now);
+        fork();
+      });
+    };
+    for (let i = 0; i < count; i++) fork();
+
+    const reason = await stop.stopped;
+    shuttingDown = true;
+    log.info({ reason, workers: live.size }, 'shutting down workers');
+    const exited = new Promise<void>((resolve) => {
+      allExited = resolve;
+      if (live.size === 0) resolve();
+    });
+    const shutdown: PrimaryMessage = { type: 'postern:shutdown' };
+    for (const w of live) if (w.isConnected()) w.send(shutdown);
+    // A second signal is relayed as a second shutdown request, which workers take as "now".
+    stop.onForce(() => {
+      for (const w of live) if (w.isConnected()) w.send(shutdown);
+    });
+    const killTimer = setTimeout(
+      () => {
+        for (const w of live) {
+          log.warn({ worker: w.process.pid }, 'worker did not exit in time: killing it');
+          w.process.kill('SIGKILL');
+        }
+      },
+      config.server.shutdownGrace * 1000 + WORKER_EXIT_SLACK_MS,
+    );
+    await exited;
+    clearTimeout(killTimer);
+  } finally {
+    stop.dispose();
+    for (const w of live) w.process.kill('SIGKILL');
+    log.info('stopped');
+    await flushLog(log);
+  }
+  if (fatal !== null) throw fatal;
+}
+
+/** Entry of a cluster worker (worker-main.ts): gets its configuration from the primary, then serves. */
+export async function runWorker(): Promise<void> {
+  const config = await new Promise<PosternConfig | null>((resolve) => {
+    const onMessage = (msg: unknown): void => {
+      if (!isRecord(msg)) return;
+      if (msg.type === 'postern:shutdown') {
+        process.off('message', onMessage);
+        resolve(null);
+      } else if (msg.type === 'postern:config' && isRecord(msg.config)) {
+        process.off('message', onMessage);
+        resolve(msg.config as unknown as PosternConfig);
+      }
+    };
+    process.on('message', onMessage);
+    const hello: WorkerMessage = { type: 'postern:worker-hello' };
+    process.send?.(hello);
+  });
+  if (config === null) return;
+  await serveProcess(
+    config,
+    {
+      onReady: (info) => {
+        const ready: WorkerMessage = { type: 'postern:ready', listeners: info.listeners };
+        process.send?.(ready);
+      },
+    },
+    'worker',
+  );
+}

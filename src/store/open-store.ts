@@ -1,0 +1,44 @@
+// Builds the configured store: the blob store for message bytes and the metadata backend
+// named by config.store.backend (only "sqlite" so far; "postgres" will join here).
+
+import type { PosternConfig } from '../config/types.js';
+import { FileBlobStore } from './blob/file-blob-store.js';
+import type { BlobStore } from './blob/types.js';
+import { openSqliteStore, type StoreLogger } from './sqlite/sqlite-store.js';
+import type { MailStore } from './types.js';
+
+export interface OpenStoreOptions {
+  log?: StoreLogger;
+  /** How often changes by other processes are looked for while someone watches (default 100 ms). */
+  pollIntervalMs?: number;
+  /** How long an unreferenced blob is kept before garbage collection removes it (default 10 minutes). */
+  gcGraceMs?: number;
+}
+
+export interface OpenedStore {
+  store: MailStore;
+  /** Message bytes: read by FETCH/RETR, written by delivery before store.append(). */
+  blobs: BlobStore;
+}
+
+export async function openStore(config: PosternConfig, opts: OpenStoreOptions = {}): Promise<OpenedStore> {
+  const blobs = new FileBlobStore(config.dataDir);
+  await blobs.init();
+  const backend = config.store.backend;
+  switch (backend) {
+    case 'sqlite': {
+      const store = await openSqliteStore({
+        dataDir: config.dataDir,
+        blobs,
+        log: opts.log,
+        pollIntervalMs: opts.pollIntervalMs,
+        gcGraceMs: opts.gcGraceMs,
+      });
+      return { store, blobs };
+    }
+    default: {
+      const unknown: never = backend;
+      throw new Error(`unknown store backend ${String(unknown)}`);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { LATEST_SCHEMA_VERSION, migrate, MIGRATIONS, SchemaTooNewError } from './schema.js';
+import { openSqliteStore, SQLITE_FILE_NAME } from './sqlite-store.js';
+import { makeTempDir, RecordingBlobStore, seedAccount } from './store-fixture.js';
+
+void test('a fresh file gets every migration once; re-opening applies none and keeps the data', async () => {
+  const dir = await makeTempDir();
+  try {
+    const blobs = new RecordingBlobStore();
+    const a = await openSqliteStore({ dataDir: dir, blobs });
+    await seedAccount(a, 'bob@example.org');
+    await a.close();
+    const b = await openSqliteStore({ dataDir: dir, blobs });
+    assert.notEqual(await b.getAccount('bob@example.org'), null);
+    await b.close();
+
+    const db = new Database(path.join(dir, SQLITE_FILE_NAME));
+    try {
+      const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
+      assert.deepEqual(
+        versions,
+        MIGRATIONS.map((m) => m.version),
+      );
+      assert.deepEqual(migrate(db), [], 'nothing left to apply');
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    } finally {
+      db.close();
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('a later migration is applied on re-open, in its own transaction', async () => {
+  const dir = await makeTempDir();
+  try {
+    const file = path.join(dir, SQLITE_FILE_NAME);
+    const db = new Database(file);
+    try {
+      assert.deepEqual(migrate(db), [1]);
+      const extra = [
+        ...MIGRATIONS,
+        { version: LATEST_SCHEMA_VERSION + 1, description: 't', sql: 'CREATE TABLE t2 (x)' },
+      ];
+      assert.deepEqual(migrate(db, extra), [LATEST_SCHEMA_VERSION + 1]);
+      const broken = [
+        ...extra,
+        { version: LATEST_SCHEMA_VERSION + 2, description: 'bad', sql: 'CREATE TABLE t3 (x); NOT SQL' },
+      ];
+      assert.throws(() => migrate(db, broken));
+      assert.equal(
+        db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 't3'").pluck().get(),
+        0,
+        'rolled back',
+      );
+      assert.equal(
+        db.prepare('SELECT max(version) FROM schema_migrations').pluck().get(),
+        LATEST_SCHEMA_VERSION + 1,
+      );
+    } finally {
+      db.close();
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('a schema newer than the code is refused with a clear error', async () => {
+  const dir = await makeTempDir();
+  try {
+    const blobs = new RecordingBlobStore();
+    const s = await openSqliteStore({ dataDir: dir, blobs });
+    await s.close();
+    const db = new Database(path.join(dir, SQLITE_FILE_NAME));
+    db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+      LATEST_SCHEMA_VERSION + 5,
+      0,
+    );
+    db.close();
+    await assert.rejects(openSqliteStore({ dataDir: dir, blobs }), (err: unknown) => {
+      assert.ok(err instanceof SchemaTooNewError);
+      assert.match(err.message, /schema version \d+, but this Postern knows versions up to \d+/);
+      return true;
+    });
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});

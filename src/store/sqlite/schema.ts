@@ -1,0 +1,158 @@
+// The SQLite schema as numbered migrations. Each migration runs in its own IMMEDIATE
+// transaction and records itself in schema_migrations, so re-opening is idempotent and two
+// processes opening a fresh file at once apply each migration exactly once. A file whose
+// schema is newer than this code is refused rather than misread.
+
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+// Conventions: times are milliseconds since the epoch; flags are a bitmask of SYSTEM_FLAGS
+// (\Seen=1 \Answered=2 \Flagged=4 \Deleted=8 \Draft=16); keywords are space-separated atoms
+// or NULL; change kinds are 0 added, 1 flags, 2 expunged, 3 mailbox deleted (a tombstone
+// that lets other processes notice the deletion).
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'initial schema',
+    sql: `
+      CREATE TABLE store_counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id),
+        address TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        quota_bytes INTEGER NOT NULL DEFAULT 0 CHECK (quota_bytes >= 0),
+        used_bytes INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX accounts_domain ON accounts(domain_id);
+
+      CREATE TABLE aliases (
+        source TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        PRIMARY KEY (source, destination)
+      ) WITHOUT ROWID;
+      CREATE INDEX aliases_domain ON aliases(domain_id);
+
+      CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        special_use TEXT,
+        uidvalidity INTEGER NOT NULL,
+        uidnext INTEGER NOT NULL DEFAULT 1,
+        highestmodseq INTEGER NOT NULL DEFAULT 1,
+        messages INTEGER NOT NULL DEFAULT 0,
+        unseen INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL DEFAULT 0,
+        recent_uid INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (account_id, name)
+      );
+
+      CREATE TABLE subscriptions (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE blobs (
+        id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        refcount INTEGER NOT NULL DEFAULT 0 CHECK (refcount >= 0),
+        mime TEXT NOT NULL,
+        zero_since INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX blobs_zero_since ON blobs(zero_since) WHERE zero_since IS NOT NULL;
+
+      CREATE TABLE messages (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        flags INTEGER NOT NULL DEFAULT 0,
+        keywords TEXT,
+        internal_date INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        blob_id TEXT NOT NULL REFERENCES blobs(id) DEFERRABLE INITIALLY DEFERRED,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE INDEX messages_blob ON messages(blob_id);
+
+      CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        mailbox_id INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        flags INTEGER,
+        keywords TEXT
+      );
+      CREATE INDEX changes_mailbox_modseq ON changes(mailbox_id, modseq);
+      CREATE INDEX changes_mailbox_uid ON changes(mailbox_id, uid);
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export class SchemaTooNewError extends Error {
+  constructor(
+    readonly found: number,
+    readonly known: number,
+    file: string,
+  ) {
+    super(
+      `${file} has schema version ${found}, but this Postern knows versions up to ${known}: ` +
+        'upgrade Postern (or restore a backup made by this version)',
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+function currentVersion(db: Database.Database): number {
+  const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/** Applies every pending migration; returns the versions applied. */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+  );
+  const known = migrations.length === 0 ? 0 : migrations[migrations.length - 1].version;
+  const found = currentVersion(db);
+  if (found > known) throw new SchemaTooNewError(found, known, db.name);
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= found) continue;
+    const run = db.transaction(() => {
+      // Re-read under the write lock: another process may have applied it meanwhile.
+      if (currentVersion(db) >= m.version) return false;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+        m.version,
+        Date.now(),
+      );
+      return true;
+    });
+    if (run.immediate()) applied.push(m.version);
+  }
+  return applied;
+}

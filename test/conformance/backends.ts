@@ -1,0 +1,59 @@
+// How the conformance suite (and its child-process fixtures) opens each backend by name.
+// STORE=sqlite (default) or, once it exists, STORE=postgres.
+
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { FileBlobStore } from '../../src/store/blob/file-blob-store.js';
+import type { BlobStore } from '../../src/store/blob/types.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { MailStore } from '../../src/store/types.js';
+
+export interface ConformanceBackend {
+  store: MailStore;
+  blobs: BlobStore;
+  /**
+   * Optional look into the backend: how many messages refer to a blob (null if no row).
+   * Lets the suite check reference counts directly where the backend can tell.
+   */
+  blobRefcount?: (blobId: string) => Promise<number | null>;
+}
+
+export type BackendFactory = (dataDir: string) => Promise<ConformanceBackend>;
+
+export const BACKEND_NAMES = ['sqlite', 'postgres'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export function selectedBackend(): BackendName {
+  const name = process.env.STORE ?? 'sqlite';
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`STORE must be one of ${BACKEND_NAMES.join(', ')}, not ${JSON.stringify(name)}`);
+  }
+  return name as BackendName;
+}
+
+/** Opens a backend on dataDir. GC grace is 0 and change polling fast, so tests are quick. */
+export async function openBackend(name: BackendName, dataDir: string): Promise<ConformanceBackend> {
+  if (name === 'sqlite') {
+    const blobs = new FileBlobStore(dataDir);
+    const store = await openSqliteStore({ dataDir, blobs, gcGraceMs: 0, pollIntervalMs: 50 });
+    return {
+      store,
+      blobs,
+      blobRefcount: (blobId) => {
+        const db = new Database(path.join(dataDir, 'postern.sqlite'), {
+          readonly: true,
+          fileMustExist: true,
+        });
+        try {
+          db.pragma('busy_timeout = 5000');
+          const row = db.prepare('SELECT refcount FROM blobs WHERE id = ?').get(blobId) as
+            { refcount: number } | undefined;
+          return Promise.resolve(row === undefined ? null : row.refcount);
+        } finally {
+          db.close();
+        }
+      },
+    };
+  }
+  throw new Error(`the ${name} backend is not implemented yet`);
+}
