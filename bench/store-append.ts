@@ -65,7 +65,10 @@ async function fsyncRate(dir: string): Promise<{ sequential: number; newFiles20:
   return { sequential, newFiles20 };
 }
 
-async function appendRate(dataDir: string, writers: number): Promise<{ rate: number; commits: number }> {
+async function appendRate(
+  dataDir: string,
+  writers: number,
+): Promise<{ rate: number; commits: number; fsyncs: number }> {
   await fs.mkdir(dataDir, { recursive: true });
   const blobs = new FileBlobStore(dataDir);
   const store = await openSqliteStore({ dataDir, blobs });
@@ -74,6 +77,7 @@ async function appendRate(dataDir: string, writers: number): Promise<{ rate: num
   const inbox = await store.getMailbox(account.id, 'INBOX');
   if (!inbox) throw new Error('no INBOX');
   const commitsBefore = store.stats.commits;
+  const fsyncsBefore = store.stats.fsyncs;
   let next = 0;
   const t0 = performance.now();
   const worker = async (w: number): Promise<void> => {
@@ -93,10 +97,11 @@ async function appendRate(dataDir: string, writers: number): Promise<{ rate: num
   await Promise.all(Array.from({ length: writers }, (_, w) => worker(w)));
   const seconds = (performance.now() - t0) / 1000;
   const commits = store.stats.commits - commitsBefore;
+  const fsyncs = store.stats.fsyncs - fsyncsBefore;
   const status = await store.getMailboxById(inbox.id);
   if (status?.messages !== total) throw new Error(`expected ${total} messages, found ${status?.messages}`);
   await store.close();
-  return { rate: total / seconds, commits };
+  return { rate: total / seconds, commits, fsyncs };
 }
 
 const probeDir = path.join(baseDir, 'fsync');
@@ -113,8 +118,8 @@ console.log(
 console.log(
   `disk: sequential write+fsync ${f(disk.sequential)}/s; new file+fsync, 20 concurrent ${f(disk.newFiles20)}/s`,
 );
-console.log(`append, 1 writer:   ${f(one.rate)} msg/s (${one.commits} commits)`);
+console.log(`append, 1 writer:   ${f(one.rate)} msg/s (${one.commits} commits, ${one.fsyncs} WAL fsyncs)`);
 console.log(
-  `append, 20 writers: ${f(twenty.rate)} msg/s (${twenty.commits} commits, ${(total / twenty.commits).toFixed(1)} msg/commit)`,
+  `append, 20 writers: ${f(twenty.rate)} msg/s (${twenty.commits} commits, ${twenty.fsyncs} WAL fsyncs, ${(total / twenty.fsyncs).toFixed(1)} msg/fsync)`,
 );
 console.log(`ratio 20 writers / sequential fsync rate: ${(twenty.rate / disk.sequential).toFixed(2)}`);

@@ -10,6 +10,7 @@ import type { Limits } from '../core/limits.js';
 import { StoreError } from '../core/errors.js';
 import type { BlobStore, BlobWriteOptions } from '../store/blob/types.js';
 import type { AppendOutcome, AppendTarget, MailStore } from '../store/types.js';
+import type { CommitTicket } from './commit-order.js';
 
 export interface LocalDeliveryInput {
   store: MailStore;
@@ -21,6 +22,8 @@ export interface LocalDeliveryInput {
   targets: AppendTarget[];
   /** One failing target fails them all (IMAP MULTIAPPEND, RFC 3502). */
   allOrNothing?: boolean;
+  /** Commit in ticket order (see commit-order.ts); the ticket is released in every case. */
+  order?: CommitTicket;
 }
 
 /** The blob writer options for a message under these limits. */
@@ -37,13 +40,21 @@ export function messageBlobOptions(limits: Limits): BlobWriteOptions {
  * source exceeds limits.messageSize (nothing is stored then).
  */
 export async function deliverLocal(input: LocalDeliveryInput): Promise<AppendOutcome[]> {
-  if (input.targets.length === 0) {
-    throw new StoreError('INVALID_ARGUMENT', 'local delivery needs at least one target mailbox');
+  const { order } = input;
+  try {
+    if (input.targets.length === 0) {
+      throw new StoreError('INVALID_ARGUMENT', 'local delivery needs at least one target mailbox');
+    }
+    const blob = await input.blobs.write(input.source, messageBlobOptions(input.limits));
+    if (order !== undefined) await order.turn();
+    const committed = input.store.append({
+      blob,
+      targets: input.targets,
+      allOrNothing: input.allOrNothing === true,
+    });
+    order?.release(); // the append is queued: later tickets may queue theirs behind it
+    return await committed;
+  } finally {
+    order?.release();
   }
-  const blob = await input.blobs.write(input.source, messageBlobOptions(input.limits));
-  return input.store.append({
-    blob,
-    targets: input.targets,
-    allOrNothing: input.allOrNothing === true,
-  });
 }

@@ -21,7 +21,7 @@ import type { Mailbox } from '../../store/types.js';
 import { withCommandStore, type StoreContext } from '../context.js';
 import { parseAddress } from '../address.js';
 import { runPipeline, type PipelineItem } from '../import-pipeline.js';
-import { AppendSequencer, type OrderedTurn } from '../append-order.js';
+import { CommitOrder, type CommitTicket } from '../../delivery/commit-order.js';
 
 export const IMPORT_CONCURRENCY = 32;
 const MAX_BYTES_IN_FLIGHT = 128 * 1024 * 1024;
@@ -203,8 +203,8 @@ async function importItems(
   };
   bar?.start(Math.max(progress.total, 1), 0, payload());
 
-  const sequencer = new AppendSequencer(ctx.blobs, ctx.store);
-  const deliverOne = async (item: ImportItem, turn: OrderedTurn): Promise<void> => {
+  const commitOrder = new CommitOrder();
+  const deliverOne = async (item: ImportItem, order: CommitTicket): Promise<void> => {
     if (item.refusal !== null) throw new UsageError(item.refusal);
     let size = 0;
     const src = item.source();
@@ -215,8 +215,9 @@ async function importItems(
             size += n;
           });
     const outcomes = await deliverLocal({
-      store: turn.store,
-      blobs: turn.blobs,
+      store: ctx.store,
+      blobs: ctx.blobs,
+      order,
       limits: ctx.config.limits,
       source,
       targets: [
@@ -238,12 +239,12 @@ async function importItems(
       concurrency: IMPORT_CONCURRENCY,
       maxBytesInFlight: MAX_BYTES_IN_FLIGHT,
       deliver: async (item) => {
-        // Taken synchronously, in input order, so that UIDs follow the input (append-order.ts).
-        const turn = sequencer.next();
+        // Taken synchronously, in input order, so that UIDs follow the input.
+        const ticket = commitOrder.next();
         try {
-          await deliverOne(item, turn);
+          await deliverOne(item, ticket);
         } finally {
-          turn.done();
+          ticket.release();
         }
       },
       onSettled: (item, err) => {
