@@ -7,6 +7,7 @@ import { FileBlobStore } from '../../src/store/blob/file-blob-store.js';
 import type { BlobStore } from '../../src/store/blob/types.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { MailStore } from '../../src/store/types.js';
+import { pin } from '../../src/store/sqlite/statement-pin.js';
 
 export interface ConformanceBackend {
   store: MailStore;
@@ -40,13 +41,16 @@ export async function openBackend(name: BackendName, dataDir: string): Promise<C
       store,
       blobs,
       blobRefcount: (blobId) => {
-        const db = new Database(path.join(dataDir, 'postern.sqlite'), {
-          readonly: true,
-          fileMustExist: true,
-        });
+        // pin(): no better-sqlite3 object may be garbage-collected (see statement-pin.ts).
+        const db = pin(
+          new Database(path.join(dataDir, 'postern.sqlite'), {
+            readonly: true,
+            fileMustExist: true,
+          }),
+        );
         try {
-          db.pragma('busy_timeout = 5000');
-          const row = db.prepare('SELECT refcount FROM blobs WHERE id = ?').get(blobId) as
+          db.exec('PRAGMA busy_timeout = 5000');
+          const row = pin(db.prepare('SELECT refcount FROM blobs WHERE id = ?')).get(blobId) as
             { refcount: number } | undefined;
           return Promise.resolve(row === undefined ? null : row.refcount);
         } finally {

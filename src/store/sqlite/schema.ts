@@ -4,6 +4,7 @@
 // schema is newer than this code is refused rather than misread.
 
 import type Database from 'better-sqlite3';
+import { pin } from './statement-pin.js';
 
 export interface Migration {
   version: number;
@@ -127,7 +128,9 @@ export class SchemaTooNewError extends Error {
 }
 
 function currentVersion(db: Database.Database): number {
-  const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
+  const row = pin(db.prepare('SELECT max(version) AS v FROM schema_migrations')).get() as {
+    v: number | null;
+  };
   return row.v ?? 0;
 }
 
@@ -146,7 +149,7 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
       // Re-read under the write lock: another process may have applied it meanwhile.
       if (currentVersion(db) >= m.version) return false;
       db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+      pin(db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)')).run(
         m.version,
         Date.now(),
       );

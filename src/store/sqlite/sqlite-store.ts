@@ -23,6 +23,7 @@ import { StoreError } from '../../core/errors.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { BlobStore } from '../blob/types.js';
 import { ChangeFeed } from '../change-feed.js';
+import { pin } from './statement-pin.js';
 import {
   DEFAULT_MAILBOXES,
   type Account,
@@ -295,16 +296,17 @@ export class SqliteStore implements MailStore {
     this.mimeCache = new LruCache(opts.mimeCacheSize ?? DEFAULT_MIME_CACHE);
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
 
-    this.db = new Database(this.file, { timeout: busy });
+    this.db = pin(new Database(this.file, { timeout: busy }));
     try {
-      this.db.pragma(`busy_timeout = ${Math.floor(busy)}`);
-      this.db.pragma('journal_mode = WAL');
-      // Acknowledged means on disk: commits are made durable by syncWal() (see the header).
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('cache_size = -16000');
+      // exec(), not pragma(): see statement-pin.ts.
+      this.db.exec(`PRAGMA busy_timeout = ${Math.floor(busy)}`);
+      this.db.exec('PRAGMA journal_mode = WAL');
+      // Acknowledged means on disk: commits are made durable by durable() (see the header).
+      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec('PRAGMA foreign_keys = ON');
+      this.db.exec('PRAGMA cache_size = -16000');
       // Savepoint sub-journals (one per append request) in memory, not in temp files.
-      this.db.pragma('temp_store = MEMORY');
+      this.db.exec('PRAGMA temp_store = MEMORY');
       migrate(this.db);
     } catch (err) {
       this.db.close();
@@ -326,7 +328,7 @@ export class SqliteStore implements MailStore {
     const key = `${mode}:${sql}`;
     let s = this.statements.get(key);
     if (s === undefined) {
-      s = this.db.prepare(sql);
+      s = pin(this.db.prepare(sql));
       if (mode === 'pluck') s.pluck(true);
       else if (mode === 'raw') s.raw(true);
       this.statements.set(key, s);
@@ -1404,7 +1406,7 @@ export class SqliteStore implements MailStore {
 
   private startPolling(): void {
     if (this.pollTimer !== null || this.closed) return;
-    this.lastDataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    this.lastDataVersion = this.stmt<number>('PRAGMA data_version', 'pluck').get()!;
     this.lastSeenSeq = this.stmt<number | null>('SELECT max(seq) FROM changes', 'pluck').get() ?? 0;
     this.ownSeqRanges = [];
     this.pollTimer = setInterval(() => this.poll(), this.pollIntervalMs);
@@ -1425,7 +1427,7 @@ export class SqliteStore implements MailStore {
   private poll(): void {
     if (this.closed) return;
     try {
-      const version = this.db.pragma('data_version', { simple: true }) as number;
+      const version = this.stmt<number>('PRAGMA data_version', 'pluck').get()!;
       if (version === this.lastDataVersion) return;
       const rows = this.stmt<[number, number]>(
         `SELECT seq, mailbox_id FROM changes WHERE seq > ? ORDER BY seq LIMIT ${POLL_ROW_LIMIT}`,
