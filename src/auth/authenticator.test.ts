@@ -33,6 +33,8 @@ before(async () => {
     tls: { cert: null, key: null },
     store: { backend: 'sqlite' },
     server: { workers: 1, shutdownGrace: 1 },
+    dns: { servers: [], cacheSeconds: 300 },
+    smtp: { bareLineEndings: 'reject', maxUnknownRecipients: 5, unknownRecipientDelay: 1000 },
     log: { level: 'fatal' },
     limits: { ...DEFAULT_LIMITS },
   };

@@ -35,7 +35,67 @@ void test('an empty file gives every default', () => {
   assert.deepEqual(c.store, { backend: 'sqlite' });
   assert.deepEqual(c.server, { workers: 1, shutdownGrace: 30 });
   assert.deepEqual(c.log, { level: 'info' });
+  assert.deepEqual(c.dns, { servers: [], cacheSeconds: 300 });
+  assert.deepEqual(c.smtp, {
+    bareLineEndings: 'reject',
+    maxUnknownRecipients: 5,
+    unknownRecipientDelay: 1000,
+  });
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
+});
+
+void test('[dns] and [smtp] are read and validated', () => {
+  const c = parseConfigToml(
+    `
+[dns]
+servers = ["127.0.0.1:5353", "::1", "[::1]:53", "10.0.0.1"]
+cache_seconds = "10m"
+[smtp]
+bare_line_endings = "normalize"
+max_unknown_recipients = 0
+unknown_recipient_delay = "2s"
+`,
+    FILE,
+  );
+  assert.deepEqual(c.dns, {
+    servers: ['127.0.0.1:5353', '[::1]:53', '[::1]:53', '10.0.0.1:53'],
+    cacheSeconds: 600,
+  });
+  assert.deepEqual(c.smtp, {
+    bareLineEndings: 'normalize',
+    maxUnknownRecipients: 0,
+    unknownRecipientDelay: 2000,
+  });
+  refused(
+    '[dns]\nservers = ["dns.example.com:53"]',
+    'postern.toml: dns.servers: expected "IP:PORT" (a literal IPv4, or "[IPv6]:PORT"), got "dns.example.com:53"',
+  );
+  refused(
+    '[dns]\nservers = "127.0.0.1"',
+    'postern.toml: dns.servers: expected an array of "IP:PORT" strings, got "127.0.0.1"',
+  );
+  refused(
+    '[dns]\nservers = ["127.0.0.1:0"]',
+    'postern.toml: dns.servers: expected "IP:PORT" (a literal IPv4, or "[IPv6]:PORT"), got "127.0.0.1:0"',
+  );
+  refused(
+    '[dns]\nttl = 1',
+    'postern.toml: dns.ttl: unknown key (known keys of [dns]: servers, cache_seconds)',
+  );
+  refused(
+    '[smtp]\nbare_line_endings = "allow"',
+    'postern.toml: smtp.bare_line_endings: expected one of reject, normalize, got "allow"',
+  );
+  refused(
+    '[smtp]\nmax_unknown_recipients = -1',
+    'postern.toml: smtp.max_unknown_recipients: expected a non-negative integer, got -1',
+  );
+  const built = buildConfig({ dns: { servers: ['127.0.0.1:53'] }, smtp: { bareLineEndings: 'normalize' } });
+  assert.deepEqual(built.dns, { servers: ['127.0.0.1:53'], cacheSeconds: 300 });
+  assert.equal(built.smtp.bareLineEndings, 'normalize');
+  assert.equal(built.smtp.unknownRecipientDelay, 1000);
+  assert.throws(() => buildConfig({ dns: { servers: ['x'] } }), /config: dns.servers: expected/);
+  assert.throws(() => buildConfig({ smtp: { bareLineEndings: 'yes' } }), /config: smtp.bareLineEndings/);
 });
 
 void test('every key is read, with sizes and durations in words, IPv6, and relative paths', () => {
@@ -105,7 +165,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   );
   refused(
     'hostnme = "x"',
-    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, log, limits)',
+    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, log, limits)',
   );
   refused('listen = "x"', 'postern.toml: listen: expected a table, got "x"');
   refused(
@@ -179,6 +239,11 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     'line_length',
     'bad_commands',
     'auth_failure_delay',
+    'servers',
+    'cache_seconds',
+    'bare_line_endings',
+    'max_unknown_recipients',
+    'unknown_recipient_delay',
   ]) {
     assert.match(text, new RegExp(`^# ${key} = `, 'm'), key);
   }
@@ -191,6 +256,8 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     listen: { ...DEV_LISTEN, pop3: null, smtp: '[::1]:25' },
     tls: { cert: path.join(dir, 'tls/cert.pem'), key: path.join(dir, 'tls/key.pem') },
     server: { workers: 2, shutdownGrace: 5 },
+    dns: { servers: ['127.0.0.1:5353', '[::1]:53'], cacheSeconds: 60 },
+    smtp: { bareLineEndings: 'normalize', maxUnknownRecipients: 3, unknownRecipientDelay: 250 },
     log: { level: 'warn' },
     limits: { messageSize: 10 * 1024 * 1024, authFailureDelay: 250, lineLength: 1000 },
   });
@@ -202,6 +269,8 @@ void test('renderConfigToml lists every key, and reads back to the same config',
   assert.match(text2, /^cert = "tls\/cert.pem"$/m);
   assert.match(text2, /^message_size = "10M"$/m);
   assert.match(text2, /^line_length = 1000$/m);
+  assert.match(text2, /^servers = \["127.0.0.1:5353", "\[::1\]:53"\]$/m);
+  assert.match(text2, /^bare_line_endings = "normalize"$/m);
   assert.deepEqual(parseConfigToml(text2, configPath), custom);
 });
 

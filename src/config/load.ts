@@ -5,6 +5,7 @@
 // directory of the file, so a config works whatever the current directory is.
 
 import { readFile } from 'node:fs/promises';
+import { isIP, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
@@ -14,9 +15,12 @@ import { formatListenAddress, parseListenAddress } from './listen-address.js';
 import { isValidHostname } from './hostname.js';
 import { parseDurationMs, parseDurationSeconds, parseSize } from './units.js';
 import {
+  BARE_LINE_ENDINGS,
   DEFAULT_DATA_DIR,
+  DEFAULT_DNS,
   DEFAULT_LISTEN,
   DEFAULT_SERVER,
+  DEFAULT_SMTP,
   LIMIT_KEYS,
   LOG_LEVELS,
   defaultHostname,
@@ -38,6 +42,8 @@ export interface PosternConfigInput {
   tls?: { cert?: string | null; key?: string | null };
   store?: { backend?: string };
   server?: { workers?: number; shutdownGrace?: number };
+  dns?: { servers?: string[]; cacheSeconds?: number };
+  smtp?: { bareLineEndings?: string; maxUnknownRecipients?: number; unknownRecipientDelay?: number };
   log?: { level?: string };
   limits?: Partial<Limits>;
 }
@@ -87,7 +93,18 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
   const baseDir = path.dirname(configPath);
   const v = new Validator(fail);
 
-  const top = v.table(doc, '', ['hostname', 'data_dir', 'listen', 'tls', 'store', 'server', 'log', 'limits']);
+  const top = v.table(doc, '', [
+    'hostname',
+    'data_dir',
+    'listen',
+    'tls',
+    'store',
+    'server',
+    'dns',
+    'smtp',
+    'log',
+    'limits',
+  ]);
 
   const hostname = top.hostname === undefined ? defaultHostname() : v.hostname('hostname', top.hostname);
   const dataDir = path.resolve(
@@ -122,6 +139,46 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
           serverRaw.shutdown_grace,
         );
 
+  const dnsRaw = v.table(top.dns ?? {}, 'dns', ['servers', 'cache_seconds']);
+  const dnsServers =
+    dnsRaw.servers === undefined ? [...DEFAULT_DNS.servers] : v.dnsServers('dns.servers', dnsRaw.servers);
+  const cacheSeconds =
+    dnsRaw.cache_seconds === undefined
+      ? DEFAULT_DNS.cacheSeconds
+      : v.limit(
+          { field: 'commandTimeout', toml: 'cache_seconds', kind: 'seconds', min: 0, doc: '' },
+          'dns.cache_seconds',
+          dnsRaw.cache_seconds,
+        );
+
+  const smtpRaw = v.table(top.smtp ?? {}, 'smtp', [
+    'bare_line_endings',
+    'max_unknown_recipients',
+    'unknown_recipient_delay',
+  ]);
+  const bareLineEndings =
+    smtpRaw.bare_line_endings === undefined
+      ? DEFAULT_SMTP.bareLineEndings
+      : v.bareLineEndings('smtp.bare_line_endings', smtpRaw.bare_line_endings);
+  const maxUnknownRecipients =
+    smtpRaw.max_unknown_recipients === undefined
+      ? DEFAULT_SMTP.maxUnknownRecipients
+      : v.nonNegativeInteger('smtp.max_unknown_recipients', smtpRaw.max_unknown_recipients);
+  const unknownRecipientDelay =
+    smtpRaw.unknown_recipient_delay === undefined
+      ? DEFAULT_SMTP.unknownRecipientDelay
+      : v.limit(
+          {
+            field: 'authFailureDelay',
+            toml: 'unknown_recipient_delay',
+            kind: 'milliseconds',
+            min: 0,
+            doc: '',
+          },
+          'smtp.unknown_recipient_delay',
+          smtpRaw.unknown_recipient_delay,
+        );
+
   const logRaw = v.table(top.log ?? {}, 'log', ['level']);
   const level = logRaw.level === undefined ? 'info' : v.logLevel('log.level', logRaw.level);
 
@@ -144,6 +201,8 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     tls: { cert, key },
     store: { backend },
     server: { workers, shutdownGrace },
+    dns: { servers: dnsServers, cacheSeconds },
+    smtp: { bareLineEndings, maxUnknownRecipients, unknownRecipientDelay },
     log: { level },
     limits,
   };
@@ -166,6 +225,8 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     tls: { cert: null, key: null },
     store: { backend: 'sqlite' },
     server: { ...DEFAULT_SERVER },
+    dns: { servers: [...DEFAULT_DNS.servers], cacheSeconds: DEFAULT_DNS.cacheSeconds },
+    smtp: { ...DEFAULT_SMTP },
     log: { level: 'info' },
     limits: { ...DEFAULT_LIMITS },
   };
@@ -225,11 +286,47 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
           ? v.nonNegativeInteger('server.shutdownGrace', partial.server.shutdownGrace)
           : b.server.shutdownGrace,
     },
+    dns: {
+      servers:
+        partial.dns?.servers !== undefined
+          ? v.dnsServers('dns.servers', partial.dns.servers)
+          : [...b.dns.servers],
+      cacheSeconds:
+        partial.dns?.cacheSeconds !== undefined
+          ? v.nonNegativeInteger('dns.cacheSeconds', partial.dns.cacheSeconds)
+          : b.dns.cacheSeconds,
+    },
+    smtp: {
+      bareLineEndings:
+        partial.smtp?.bareLineEndings !== undefined
+          ? v.bareLineEndings('smtp.bareLineEndings', partial.smtp.bareLineEndings)
+          : b.smtp.bareLineEndings,
+      maxUnknownRecipients:
+        partial.smtp?.maxUnknownRecipients !== undefined
+          ? v.nonNegativeInteger('smtp.maxUnknownRecipients', partial.smtp.maxUnknownRecipients)
+          : b.smtp.maxUnknownRecipients,
+      unknownRecipientDelay:
+        partial.smtp?.unknownRecipientDelay !== undefined
+          ? v.nonNegativeInteger('smtp.unknownRecipientDelay', partial.smtp.unknownRecipientDelay)
+          : b.smtp.unknownRecipientDelay,
+    },
     log: {
       level: partial.log?.level !== undefined ? v.logLevel('log.level', partial.log.level) : b.log.level,
     },
     limits,
   };
+}
+
+/**
+ * A DNS server as node:dns `setServers` takes it: "1.2.3.4:53" or "[::1]:53". A bare IP gets
+ * port 53. Host names are refused: the resolver cannot resolve its own servers.
+ */
+export function parseDnsServer(text: string): string | undefined {
+  if (text.length > 60) return undefined;
+  if (isIP(text) !== 0) return isIPv6(text) ? `[${text}]:53` : `${text}:53`;
+  const addr = parseListenAddress(text);
+  if (addr === undefined || addr === null || isIP(addr.host) === 0 || addr.port === 0) return undefined;
+  return formatListenAddress(addr);
 }
 
 /** Shows a value in an error message, briefly. */
@@ -316,6 +413,30 @@ class Validator {
       return this.fail(key, `expected a non-negative integer, got ${show(value)}`);
     }
     return n;
+  }
+
+  /** DNS resolvers: an array of "IP" or "IP:PORT" ("[IPv6]:PORT"), normalised to "HOST:PORT". */
+  dnsServers(key: string, value: unknown): string[] {
+    if (!Array.isArray(value))
+      return this.fail(key, `expected an array of "IP:PORT" strings, got ${show(value)}`);
+    if (value.length > 16) return this.fail(key, `at most 16 servers, got ${value.length}`);
+    const out: string[] = [];
+    for (const item of value as unknown[]) {
+      const server = typeof item === 'string' ? parseDnsServer(item) : undefined;
+      if (server === undefined) {
+        return this.fail(key, `expected "IP:PORT" (a literal IPv4, or "[IPv6]:PORT"), got ${show(item)}`);
+      }
+      out.push(server);
+    }
+    return out;
+  }
+
+  bareLineEndings(key: string, value: unknown): PosternConfig['smtp']['bareLineEndings'] {
+    const found = BARE_LINE_ENDINGS.find((l) => l === value);
+    if (found === undefined) {
+      return this.fail(key, `expected one of ${BARE_LINE_ENDINGS.join(', ')}, got ${show(value)}`);
+    }
+    return found;
   }
 
   logLevel(key: string, value: unknown): PosternConfig['log']['level'] {

@@ -8,9 +8,12 @@ import { LISTENER_NAMES, type PosternConfig } from './types.js';
 import { formatListenAddress } from './listen-address.js';
 import { formatSizeExact } from './units.js';
 import {
+  BARE_LINE_ENDINGS,
   DEFAULT_DATA_DIR,
+  DEFAULT_DNS,
   DEFAULT_LISTEN,
   DEFAULT_SERVER,
+  DEFAULT_SMTP,
   LIMIT_KEYS,
   LISTENER_DOCS,
   LOG_LEVELS,
@@ -99,6 +102,59 @@ export function renderConfigToml(config: PosternConfig): string {
       'shutdown_grace',
       String(config.server.shutdownGrace),
       config.server.shutdownGrace === DEFAULT_SERVER.shutdownGrace,
+    ),
+  );
+  out.push('');
+
+  out.push('[dns]');
+  out.push('# Resolvers used for SPF, DKIM, DMARC and MX lookups: "IP:PORT" ("[IPv6]:PORT").');
+  out.push("# Empty: the system's resolvers (/etc/resolv.conf). Default: []");
+  out.push(
+    line(
+      'servers',
+      `[${config.dns.servers.map(str).join(', ')}]`,
+      config.dns.servers.length === 0 && DEFAULT_DNS.servers.length === 0,
+    ),
+  );
+  out.push("# Longest time an answer is cached, seconds (the record's TTL wins when lower). Default: 300");
+  out.push(
+    line(
+      'cache_seconds',
+      String(config.dns.cacheSeconds),
+      config.dns.cacheSeconds === DEFAULT_DNS.cacheSeconds,
+    ),
+  );
+  out.push('');
+
+  out.push('[smtp]');
+  out.push(`# Bare CR or LF inside DATA: ${BARE_LINE_ENDINGS.map(str).join(' or ')}. "reject" refuses the`);
+  out.push('# message (554 5.6.11), the defence against SMTP smuggling; "normalize" turns them into CRLF.');
+  out.push(`# Default: ${str(DEFAULT_SMTP.bareLineEndings)}`);
+  out.push(
+    line(
+      'bare_line_endings',
+      str(config.smtp.bareLineEndings),
+      config.smtp.bareLineEndings === DEFAULT_SMTP.bareLineEndings,
+    ),
+  );
+  out.push(
+    `# Unknown recipients tolerated in one session before it is closed. Default: ${DEFAULT_SMTP.maxUnknownRecipients}`,
+  );
+  out.push(
+    line(
+      'max_unknown_recipients',
+      String(config.smtp.maxUnknownRecipients),
+      config.smtp.maxUnknownRecipients === DEFAULT_SMTP.maxUnknownRecipients,
+    ),
+  );
+  out.push(
+    `# Delay before answering an unknown recipient, MILLIseconds (or "1s"). Default: ${DEFAULT_SMTP.unknownRecipientDelay}`,
+  );
+  out.push(
+    line(
+      'unknown_recipient_delay',
+      String(config.smtp.unknownRecipientDelay),
+      config.smtp.unknownRecipientDelay === DEFAULT_SMTP.unknownRecipientDelay,
     ),
   );
   out.push('');

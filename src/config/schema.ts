@@ -170,3 +170,18 @@ export const DEFAULT_DATA_DIR = './data';
 export function defaultHostname(): string {
   return osHostname().toLowerCase();
 }
+
+/** [dns]: empty servers = the system's resolvers. */
+export const DEFAULT_DNS: Readonly<{ servers: readonly string[]; cacheSeconds: number }> = Object.freeze({
+  servers: Object.freeze([]) as readonly string[],
+  cacheSeconds: 300,
+});
+
+export const BARE_LINE_ENDINGS = ['reject', 'normalize'] as const;
+
+/** [smtp] defaults. */
+export const DEFAULT_SMTP = Object.freeze({
+  bareLineEndings: 'reject' as (typeof BARE_LINE_ENDINGS)[number],
+  maxUnknownRecipients: 5,
+  unknownRecipientDelay: 1000,
+});

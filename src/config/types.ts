@@ -45,6 +45,20 @@ export interface PosternConfig {
     /** Seconds to let commands in flight finish on shutdown before connections are cut. */
     shutdownGrace: number;
   };
+  dns: {
+    /** Resolvers as "HOST:PORT"; empty: the system's resolvers. Tests point this at loopback. */
+    servers: string[];
+    /** Upper bound on how long an answer is cached, in seconds (the record's TTL wins if lower). */
+    cacheSeconds: number;
+  };
+  smtp: {
+    /** Bare CR or LF inside DATA: "reject" (default, SMTP smuggling defence) or "normalize" to CRLF. */
+    bareLineEndings: 'reject' | 'normalize';
+    /** Unknown recipients in one session before it is cut (after 550 5.1.1 each). */
+    maxUnknownRecipients: number;
+    /** Milliseconds of delay before answering an unknown recipient. */
+    unknownRecipientDelay: number;
+  };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   };

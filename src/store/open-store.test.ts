@@ -26,6 +26,8 @@ function configFor(dataDir: string): PosternConfig {
     tls: { cert: null, key: null },
     store: { backend: 'sqlite' },
     server: { workers: 1, shutdownGrace: 1 },
+    dns: { servers: [], cacheSeconds: 300 },
+    smtp: { bareLineEndings: 'reject', maxUnknownRecipients: 5, unknownRecipientDelay: 1000 },
     log: { level: 'error' },
     limits: { ...DEFAULT_LIMITS },
   };

@@ -106,9 +106,49 @@ export type AppendOutcome =
 
 export interface AppendRequest {
   blob: StoredBlob;
+  /** Local mailboxes; may be empty when `outbound` is given (a message with only remote recipients). */
   targets: AppendTarget[];
-  /** When true, one failing target fails them all and nothing is stored. */
+  /** When true, one failing target fails them all and nothing is stored (nor queued). */
   allOrNothing?: boolean;
+  /** Queue a copy for remote delivery, in the same transaction as the local targets. */
+  outbound?: OutboundEnvelope;
+}
+
+/** One remote recipient with its DSN parameters (RFC 3461 §4.1 NOTIFY, §4.2 ORCPT). */
+export interface OutboundRecipient {
+  address: string;
+  /** NOTIFY values upper-cased (NEVER, SUCCESS, FAILURE, DELAY), or null when not given. */
+  notify: string[] | null;
+  /** ORCPT as received ("rfc822;addr"), or null. */
+  orcpt: string | null;
+}
+
+/** The SMTP envelope of a message queued for remote delivery. */
+export interface OutboundEnvelope {
+  /** The reverse-path; '' for the null sender <>. */
+  mailFrom: string;
+  recipients: OutboundRecipient[];
+  /** RFC 3461 §4.4 ENVID, or null. */
+  envid: string | null;
+  /** RFC 3461 §4.3 RET, or null. */
+  ret: 'FULL' | 'HDRS' | null;
+  /** RFC 6152 / RFC 3030 BODY. */
+  body: '7BIT' | '8BITMIME' | 'BINARYMIME';
+  /** RFC 6531 SMTPUTF8 was given on MAIL FROM. */
+  smtputf8: boolean;
+  /** The authenticated submitter, or null (relayed from an MX session: forwarding). */
+  accountId: number | null;
+}
+
+/** A queued outbound message. */
+export interface OutboundMessage extends OutboundEnvelope {
+  id: number;
+  blobId: string;
+  size: number;
+  queuedAt: Date;
+  /** When the next delivery attempt is due. */
+  nextAttemptAt: Date;
+  attempts: number;
 }
 
 export type FlagMode = 'add' | 'remove' | 'replace';
@@ -205,7 +245,14 @@ export interface MailStore {
   /** Change notification: called (at least once) after any committed change to the mailbox, by any process. */
   watch(mailboxId: number, listener: (mailboxId: number) => void): () => void;
 
-  /** Deletes blobs no message refers to any more (with a grace period for in-flight deliveries). */
+  // Outbound queue (messages for remote recipients; sending comes in a later issue)
+  /** Queued messages, oldest first. */
+  listOutbound(): Promise<OutboundMessage[]>;
+  countOutbound(): Promise<number>;
+  /** Removes a queued message (delivered, or bounced) and releases its blob. NOT_FOUND if absent. */
+  deleteOutbound(id: number): Promise<void>;
+
+  /** Deletes blobs no message or queued message refers to any more (with a grace period for in-flight deliveries). */
   collectGarbage(): Promise<{ blobsRemoved: number; bytesFreed: number }>;
 
   close(): Promise<void>;

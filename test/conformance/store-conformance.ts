@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { isStoreError } from '../../src/core/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/core/limits.js';
-import { deliverLocal } from '../../src/delivery/local.js';
+import { deliverLocal, messageBlobOptions } from '../../src/delivery/local.js';
 import {
   DEFAULT_MAILBOXES,
   type AppendOutcome,
@@ -23,6 +23,7 @@ import {
   type Change,
   type MailStore,
   type Mailbox,
+  type OutboundEnvelope,
 } from '../../src/store/types.js';
 import type { BackendFactory, BackendName, ConformanceBackend } from './backends.js';
 import type { WorkerArgs } from './fixtures/append-worker.js';
@@ -900,6 +901,179 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         okOutcome((await deliver(b2, inbox.id, testMessage('quota', 100, 1000)))[0]);
         await b.store.setQuota('q@example.org', 0);
         okOutcome((await deliver(b, inbox.id, testMessage('quota', 101, 1000)))[0]);
+      });
+    });
+
+    void describe('outbound queue', () => {
+      const envelope = (over: Partial<OutboundEnvelope> = {}): OutboundEnvelope => ({
+        mailFrom: 'sender@example.org',
+        recipients: [
+          { address: 'far@remote.test', notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;far@remote.test' },
+          { address: 'other@remote.test', notify: null, orcpt: null },
+        ],
+        envid: 'env-1',
+        ret: 'HDRS',
+        body: '8BITMIME',
+        smtputf8: false,
+        accountId: null,
+        ...over,
+      });
+
+      void it('queues the outbound copy with the local targets, visible to every instance', async () => {
+        const { dataDir, b } = await fresh();
+        const { store } = b;
+        const { acct, inbox } = await account(store, 'local@example.org');
+        assert.equal(await store.countOutbound(), 0);
+        assert.deepEqual(await store.listOutbound(), []);
+        const bytes = testMessage('outbound', 1, 2000);
+        const blob = await b.blobs.write(bytes, messageBlobOptions(DEFAULT_LIMITS));
+        const before = Date.now();
+        const outcomes = await store.append({
+          blob,
+          targets: [{ mailboxId: inbox.id }],
+          outbound: envelope({ accountId: acct.id }),
+        });
+        assert.equal(outcomes.length, 1);
+        okOutcome(outcomes[0]);
+        assert.equal(await store.countOutbound(), 1);
+        const [q] = await store.listOutbound();
+        assert.ok(q !== undefined);
+        assert.ok(q.id > 0);
+        assert.equal(q.blobId, blob.blobId);
+        assert.equal(q.size, bytes.length);
+        assert.equal(q.mailFrom, 'sender@example.org');
+        assert.deepEqual(q.recipients, envelope().recipients);
+        assert.equal(q.envid, 'env-1');
+        assert.equal(q.ret, 'HDRS');
+        assert.equal(q.body, '8BITMIME');
+        assert.equal(q.smtputf8, false);
+        assert.equal(q.accountId, acct.id);
+        assert.equal(q.attempts, 0);
+        assert.ok(q.queuedAt.getTime() >= before - 1000 && q.queuedAt.getTime() <= Date.now() + 1000);
+        assert.ok(q.nextAttemptAt.getTime() <= Date.now() + 1000);
+        assert.ok((await b.blobs.readAll(q.blobId)).equals(bytes));
+        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blob.blobId), 2);
+
+        // Only remote recipients: no local target, the null sender, SMTPUTF8, BINARYMIME.
+        const blob2 = await b.blobs.write(
+          testMessage('outbound', 2, 900),
+          messageBlobOptions(DEFAULT_LIMITS),
+        );
+        const none = await store.append({
+          blob: blob2,
+          targets: [],
+          outbound: envelope({ mailFrom: '', ret: null, envid: null, body: 'BINARYMIME', smtputf8: true }),
+        });
+        assert.deepEqual(none, []);
+        const other = await openOn(dataDir);
+        assert.equal(await other.store.countOutbound(), 2);
+        const list = await other.store.listOutbound();
+        assert.deepEqual(
+          list.map((m) => [m.blobId, m.mailFrom, m.body, m.smtputf8, m.ret, m.envid, m.accountId]),
+          [
+            [blob.blobId, 'sender@example.org', '8BITMIME', false, 'HDRS', 'env-1', acct.id],
+            [blob2.blobId, '', 'BINARYMIME', true, null, null, null],
+          ],
+        );
+        assert.ok(list[1]!.id > list[0]!.id, 'oldest first');
+      });
+
+      void it('a queued blob survives GC after its local copies go, until it is dequeued', async () => {
+        const { b } = await fresh();
+        const { store } = b;
+        const { inbox } = await account(store, 'gone@example.org');
+        const bytes = testMessage('outbound-gc', 1, 1500);
+        const blob = await b.blobs.write(bytes, messageBlobOptions(DEFAULT_LIMITS));
+        await store.append({ blob, targets: [{ mailboxId: inbox.id }], outbound: envelope() });
+        await store.deleteAccount('gone@example.org');
+        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blob.blobId), 1);
+        await sleep(20);
+        assert.equal((await store.collectGarbage()).blobsRemoved, 0);
+        assert.ok((await b.blobs.readAll(blob.blobId)).equals(bytes), 'the queued bytes are kept');
+
+        const [q] = await store.listOutbound();
+        await store.deleteOutbound(q!.id);
+        assert.equal(await store.countOutbound(), 0);
+        await assert.rejects(store.deleteOutbound(q!.id), (e) => isStoreError(e, 'NOT_FOUND'));
+        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blob.blobId), 0);
+        await sleep(20);
+        assert.equal((await store.collectGarbage()).blobsRemoved, 1);
+        assert.equal(await b.blobs.exists(blob.blobId), false);
+      });
+
+      void it('commits atomically with the local targets, and refuses bad requests', async () => {
+        const { b } = await fresh();
+        const { store } = b;
+        const { inbox } = await account(store, 'atom@example.org');
+        const blob = await b.blobs.write(
+          testMessage('outbound-atomic', 1),
+          messageBlobOptions(DEFAULT_LIMITS),
+        );
+        const missing = 987_654_321;
+        // allOrNothing: a failing local target means nothing is stored and nothing is queued.
+        const refused = await store.append({
+          blob,
+          targets: [{ mailboxId: inbox.id }, { mailboxId: missing }],
+          allOrNothing: true,
+          outbound: envelope(),
+        });
+        assert.ok(refused.every((o) => !o.ok));
+        assert.equal(await store.countOutbound(), 0);
+        assert.equal((await mailbox(store, inbox.id)).messages, 0);
+        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blob.blobId), 0);
+        // Without allOrNothing the good target and the queue row are both committed.
+        const partial = await store.append({
+          blob,
+          targets: [{ mailboxId: inbox.id }, { mailboxId: missing }],
+          outbound: envelope(),
+        });
+        assert.equal(partial[0]!.ok, true);
+        assert.equal(partial[1]!.ok, false);
+        assert.equal(await store.countOutbound(), 1);
+        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blob.blobId), 2);
+
+        await assert.rejects(store.append({ blob, targets: [] }), (e) => isStoreError(e, 'INVALID_ARGUMENT'));
+        for (const bad of [
+          envelope({ recipients: [] }),
+          envelope({ body: 'QUOTED' as OutboundEnvelope['body'] }),
+          envelope({ ret: 'ALL' as OutboundEnvelope['ret'] }),
+          envelope({ recipients: [{ address: '', notify: null, orcpt: null }] }),
+          envelope({ accountId: -1 }),
+        ]) {
+          await assert.rejects(
+            store.append({ blob, targets: [{ mailboxId: inbox.id }], outbound: bad }),
+            (e) => isStoreError(e, 'INVALID_ARGUMENT'),
+          );
+        }
+        assert.equal(await store.countOutbound(), 1);
+        assert.equal((await mailbox(store, inbox.id)).messages, 1);
+      });
+
+      void it('concurrent appends with outbound copies share group commits and all get queued', async () => {
+        const { b } = await fresh();
+        const { store } = b;
+        const { inbox } = await account(store, 'many@example.org');
+        const sends: Array<Promise<AppendOutcome[]>> = [];
+        for (let i = 0; i < 30; i++) {
+          const blob = await b.blobs.write(
+            testMessage('outbound-many', i, 700),
+            messageBlobOptions(DEFAULT_LIMITS),
+          );
+          sends.push(
+            store.append({
+              blob,
+              targets: i % 3 === 0 ? [] : [{ mailboxId: inbox.id }],
+              outbound: envelope({ envid: `e${i}` }),
+            }),
+          );
+        }
+        await Promise.all(sends);
+        assert.equal(await store.countOutbound(), 30);
+        assert.deepEqual(
+          (await store.listOutbound()).map((m) => m.envid),
+          Array.from({ length: 30 }, (_, i) => `e${i}`),
+        );
+        assert.equal((await mailbox(store, inbox.id)).messages, 20);
       });
     });
 

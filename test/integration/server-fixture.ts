@@ -19,6 +19,7 @@ export function testConfig(
     listen?: Partial<Record<ListenerName, ListenAddress | null>>;
     limits?: Partial<Limits>;
     server?: Partial<PosternConfig['server']>;
+    smtp?: Partial<PosternConfig['smtp']>;
     level?: PosternConfig['log']['level'];
   } = {},
 ): PosternConfig {
@@ -40,6 +41,8 @@ export function testConfig(
     tls: { cert: null, key: null },
     store: { backend: 'sqlite' },
     server: { workers: 1, shutdownGrace: 5, ...opts.server },
+    dns: { servers: [], cacheSeconds: 300 },
+    smtp: { bareLineEndings: 'reject', maxUnknownRecipients: 5, unknownRecipientDelay: 0, ...opts.smtp },
     log: { level: opts.level ?? 'fatal' },
     limits: { ...DEFAULT_LIMITS, authFailureDelay: 0, ...opts.limits },
   };

@@ -109,6 +109,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX changes_mailbox_uid ON changes(mailbox_id, uid);
     `,
   },
+  {
+    version: 2,
+    description: 'outbound queue',
+    // One row per message queued for remote delivery; it holds one reference on its blob
+    // (blobs.refcount counts message rows plus queue rows). Recipients are JSON:
+    // [{"address", "notify": [..] | null, "orcpt": ".." | null}].
+    sql: `
+      CREATE TABLE outbound_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        blob_id TEXT NOT NULL REFERENCES blobs(id) DEFERRABLE INITIALLY DEFERRED,
+        size INTEGER NOT NULL,
+        mail_from TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        envid TEXT,
+        ret TEXT CHECK (ret IN ('FULL', 'HDRS')),
+        body TEXT NOT NULL CHECK (body IN ('7BIT', '8BITMIME', 'BINARYMIME')),
+        smtputf8 INTEGER NOT NULL DEFAULT 0,
+        account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+        queued_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX outbound_queue_next ON outbound_queue(next_attempt_at);
+      CREATE INDEX outbound_queue_blob ON outbound_queue(blob_id);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -13,8 +13,10 @@
 //   maxAppendBatch at a time; each request runs under its own SAVEPOINT, so one failing request
 //   never fails its batch-mates;
 // - watch() listeners run after the commit, never inside a transaction (see ChangeFeed);
-// - the blob refcount equals the number of message rows naming the blob; a blob whose count
-//   reaches 0 gets zero_since, and collectGarbage() removes it after the grace period.
+// - the blob refcount equals the number of message rows plus outbound_queue rows naming the
+//   blob; a blob whose count reaches 0 gets zero_since, and collectGarbage() removes it after
+//   the grace period (so a queued message's bytes are never collected);
+// - an append's local targets and its outbound copy commit in the same transaction.
 
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -39,6 +41,9 @@ import {
   type Mailbox,
   type MailStore,
   type MessageMeta,
+  type OutboundEnvelope,
+  type OutboundMessage,
+  type OutboundRecipient,
   type Recipient,
   type SpecialUse,
 } from '../types.js';
@@ -223,6 +228,68 @@ function uniqueUids(uids: readonly number[]): number[] {
   for (let r = 0; r < out.length; r++) if (r === 0 || out[r] !== out[r - 1]) out[w++] = out[r];
   out.length = w;
   return out;
+}
+
+interface OutboundRow {
+  id: number;
+  blob_id: string;
+  size: number;
+  mail_from: string;
+  recipients: string;
+  envid: string | null;
+  ret: 'FULL' | 'HDRS' | null;
+  body: OutboundEnvelope['body'];
+  smtputf8: number;
+  account_id: number | null;
+  queued_at: number;
+  next_attempt_at: number;
+  attempts: number;
+}
+
+function toOutbound(r: OutboundRow): OutboundMessage {
+  return {
+    id: r.id,
+    blobId: r.blob_id,
+    size: r.size,
+    mailFrom: r.mail_from,
+    recipients: JSON.parse(r.recipients) as OutboundRecipient[],
+    envid: r.envid,
+    ret: r.ret,
+    body: r.body,
+    smtputf8: r.smtputf8 !== 0,
+    accountId: r.account_id,
+    queuedAt: new Date(r.queued_at),
+    nextAttemptAt: new Date(r.next_attempt_at),
+    attempts: r.attempts,
+  };
+}
+
+const OUTBOUND_BODIES: ReadonlySet<string> = new Set(['7BIT', '8BITMIME', 'BINARYMIME']);
+/** RFC 5321 §4.5.3.1.8 asks for 100 recipients; limits.recipients may allow more, not this many. */
+const MAX_OUTBOUND_RECIPIENTS = 100000;
+
+/** Refuses an envelope that could not be sent as given (checked before it is queued). */
+function validateOutbound(env: OutboundEnvelope): void {
+  const bad = (what: string): never => {
+    throw new StoreError('INVALID_ARGUMENT', `outbound: ${what}`);
+  };
+  if (typeof env !== 'object' || env === null) bad('envelope must be an object');
+  if (typeof env.mailFrom !== 'string' || env.mailFrom.length > 1000) bad('invalid mailFrom');
+  if (!Array.isArray(env.recipients) || env.recipients.length === 0) bad('at least one recipient');
+  if (env.recipients.length > MAX_OUTBOUND_RECIPIENTS) bad('too many recipients');
+  for (const r of env.recipients) {
+    if (typeof r?.address !== 'string' || r.address === '' || r.address.length > 1000)
+      bad('invalid recipient');
+    if (r.notify !== null && (!Array.isArray(r.notify) || r.notify.some((n) => typeof n !== 'string'))) {
+      bad('notify must be null or a list of strings');
+    }
+    if (r.orcpt !== null && typeof r.orcpt !== 'string') bad('orcpt must be null or a string');
+  }
+  if (env.envid !== null && typeof env.envid !== 'string') bad('envid must be null or a string');
+  if (env.ret !== null && env.ret !== 'FULL' && env.ret !== 'HDRS') bad('ret must be FULL, HDRS or null');
+  if (!OUTBOUND_BODIES.has(env.body)) bad('body must be 7BIT, 8BITMIME or BINARYMIME');
+  if (typeof env.smtputf8 !== 'boolean') bad('smtputf8 must be a boolean');
+  if (env.accountId !== null && !isCount(env.accountId)) bad('accountId must be null or an id');
 }
 
 function bitCount(flags: number, bit: number): number {
@@ -976,8 +1043,10 @@ export class SqliteStore implements MailStore {
       }
       if (!isCount(blob.size))
         throw new StoreError('INVALID_ARGUMENT', 'blob size must be a non-negative integer');
-      if (!Array.isArray(req.targets) || req.targets.length === 0) {
-        throw new StoreError('INVALID_ARGUMENT', 'an append needs at least one target');
+      if (!Array.isArray(req.targets)) throw new StoreError('INVALID_ARGUMENT', 'targets must be an array');
+      if (req.outbound !== undefined) validateOutbound(req.outbound);
+      if (req.targets.length === 0 && req.outbound === undefined) {
+        throw new StoreError('INVALID_ARGUMENT', 'an append needs at least one target or an outbound copy');
       }
     } catch (err) {
       return Promise.reject(err);
@@ -1097,8 +1166,59 @@ export class SqliteStore implements MailStore {
         outcomes.map((o) => (o.ok ? { ok: false, mailboxId: o.mailboxId, error: err } : o)),
       );
     }
+    if (req.outbound !== undefined) {
+      this.insertOutbound(req.outbound, blob.blobId, blob.size, now);
+      stored++;
+    }
     this.upsertBlob(blob.blobId, blob.size, blob.mime, stored, now);
     return outcomes;
+  }
+
+  private insertOutbound(env: OutboundEnvelope, blobId: string, size: number, now: number): void {
+    const recipients = env.recipients.map((r) => ({
+      address: r.address,
+      notify: r.notify === null ? null : [...r.notify],
+      orcpt: r.orcpt,
+    }));
+    this.stmt(
+      `INSERT INTO outbound_queue (blob_id, size, mail_from, recipients, envid, ret, body, smtputf8,
+         account_id, queued_at, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      blobId,
+      size,
+      env.mailFrom,
+      JSON.stringify(recipients),
+      env.envid,
+      env.ret,
+      env.body,
+      env.smtputf8 ? 1 : 0,
+      env.accountId,
+      now,
+      now,
+    );
+  }
+
+  // ---------------------------------------------------------------- outbound queue
+
+  async listOutbound(): Promise<OutboundMessage[]> {
+    this.assertOpen();
+    return this.stmt<OutboundRow>('SELECT * FROM outbound_queue ORDER BY id').all().map(toOutbound);
+  }
+
+  async countOutbound(): Promise<number> {
+    this.assertOpen();
+    return this.stmt<number>('SELECT count(*) FROM outbound_queue', 'pluck').get() ?? 0;
+  }
+
+  async deleteOutbound(id: number): Promise<void> {
+    if (!Number.isSafeInteger(id) || id <= 0) throw notFound('queued message');
+    await this.write(() => {
+      const row = this.stmt<{ blob_id: string }>('SELECT blob_id FROM outbound_queue WHERE id = ?').get(id);
+      if (row === undefined) throw notFound('queued message');
+      this.stmt('DELETE FROM outbound_queue WHERE id = ?').run(id);
+      this.adjustBlobRefs(row.blob_id, -1, Date.now());
+    });
   }
 
   /** Stores one message at the end of a mailbox: uid = uidnext++, modseq = ++highestmodseq. */

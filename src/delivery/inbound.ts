@@ -1,0 +1,206 @@
+// The sink of one SMTP message (DATA or BDAT chunks). Invariants:
+// - memory stays bounded: every chunk goes straight to a spool file in <dataDir>/tmp (named
+//   <pid>-<random>.spool, so the blob store's start-up sweep removes spools of dead processes);
+// - limits.messageSize is enforced while streaming (RFC 1870 §6: the server may refuse once the
+//   size is exceeded): the first byte over the limit fails with StoreError TOO_LARGE, nothing more
+//   is written, and commit() fails the same way;
+// - commit() writes prefix + body as one content-addressed blob (fsynced by the BlobStore), then
+//   makes ONE store.append that stores every local target and queues the outbound copy in the
+//   same transaction, so the message is either accepted for everyone or for no one;
+// - the spool file is removed after commit() and abort(), whatever happens.
+
+import { randomBytes } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { Limits } from '../core/limits.js';
+import { StoreError } from '../core/errors.js';
+import type { BlobStore } from '../store/blob/types.js';
+import type { AppendOutcome, AppendTarget, MailStore, OutboundEnvelope } from '../store/types.js';
+import { messageBlobOptions } from './local.js';
+
+/** The trace header block prepended at commit is ours, but bounded all the same. */
+const MAX_PREFIX_BYTES = 256 * 1024;
+
+export interface InboundMessageOptions {
+  store: MailStore;
+  blobs: BlobStore;
+  limits: Limits;
+  dataDir: string;
+}
+
+export interface InboundCommit {
+  /** Header lines to prepend (Received, Authentication-Results...), each ending in CRLF. */
+  prefix: string;
+  /** Local mailboxes. */
+  local: AppendTarget[];
+  /** The copy for remote recipients, or null. */
+  outbound: OutboundEnvelope | null;
+}
+
+type SpoolState = 'open' | 'committing' | 'done';
+
+export class InboundMessage {
+  private readonly store: MailStore;
+  private readonly blobs: BlobStore;
+  private readonly limits: Limits;
+  private readonly spoolPath: string;
+  private handle: fsp.FileHandle | null = null;
+  private opening: Promise<fsp.FileHandle> | null = null;
+  private bytes = 0;
+  private tooLarge = false;
+  private state: SpoolState = 'open';
+  /** Writes are serialised: a second write waits for the first (callers should await anyway). */
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(opts: InboundMessageOptions) {
+    this.store = opts.store;
+    this.blobs = opts.blobs;
+    this.limits = opts.limits;
+    this.spoolPath = path.join(
+      opts.dataDir,
+      'tmp',
+      `${process.pid}-${randomBytes(12).toString('hex')}.spool`,
+    );
+  }
+
+  /** Body bytes received so far (not counting bytes refused for size). */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** True once the body went over limits.messageSize. */
+  get exceededSize(): boolean {
+    return this.tooLarge;
+  }
+
+  /** Appends body bytes to the spool. Rejects with StoreError TOO_LARGE past limits.messageSize. */
+  write(chunk: Uint8Array): Promise<void> {
+    const run = this.tail.then(() => this.writeNow(chunk));
+    // The chain itself never rejects, so one failed write does not poison later calls' ordering.
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async writeNow(chunk: Uint8Array): Promise<void> {
+    if (this.state !== 'open') throw new StoreError('INVALID_ARGUMENT', 'the message is closed');
+    if (this.tooLarge) throw tooLargeError(this.limits.messageSize);
+    if (this.bytes + chunk.length > this.limits.messageSize) {
+      this.tooLarge = true;
+      throw tooLargeError(this.limits.messageSize);
+    }
+    if (chunk.length === 0) return;
+    const handle = await this.open();
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await handle.write(chunk, off, chunk.length - off);
+      off += bytesWritten;
+    }
+    this.bytes += chunk.length;
+  }
+
+  /**
+   * The body received so far, from the spool (for DKIM/DMARC evaluation before commit). Await
+   * the last write() first; the stream sees exactly the bytes written before this call.
+   */
+  bodyStream(): Readable {
+    if (this.bytes === 0 || this.handle === null) return Readable.from([]);
+    return createReadStream(this.spoolPath, { start: 0, end: this.bytes - 1 });
+  }
+
+  /**
+   * Stores prefix + body once: every local target and the outbound copy in one transaction.
+   * Resolves with one outcome per local target (in order) after the commit is on disk.
+   */
+  async commit(opts: InboundCommit): Promise<AppendOutcome[]> {
+    await this.tail;
+    if (this.state !== 'open') throw new StoreError('INVALID_ARGUMENT', 'the message is closed');
+    this.state = 'committing';
+    try {
+      if (this.tooLarge) throw tooLargeError(this.limits.messageSize);
+      if (opts.local.length === 0 && opts.outbound === null) {
+        throw new StoreError('INVALID_ARGUMENT', 'a message needs a local target or an outbound copy');
+      }
+      // Checked before the blob is written: a refused append would leave an unreferenced file.
+      if (opts.outbound !== null && opts.outbound.recipients.length === 0) {
+        throw new StoreError('INVALID_ARGUMENT', 'an outbound copy needs at least one recipient');
+      }
+      const prefix = Buffer.from(opts.prefix, 'utf8');
+      if (prefix.length > MAX_PREFIX_BYTES) {
+        throw new StoreError('INVALID_ARGUMENT', 'the trace header block is too large');
+      }
+      await this.closeHandle();
+      // The limit applies to what the client sent; our trace headers come on top of it.
+      const base = messageBlobOptions(this.limits);
+      const writer = this.blobs.createWriter({ ...base, maxSize: this.limits.messageSize + prefix.length });
+      let blob;
+      try {
+        if (prefix.length > 0) await writer.write(prefix);
+        if (this.bytes > 0) {
+          for await (const chunk of createReadStream(this.spoolPath, {
+            start: 0,
+            end: this.bytes - 1,
+            highWaterMark: 256 * 1024,
+          })) {
+            await writer.write(chunk as Buffer);
+          }
+        }
+        blob = await writer.finish();
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+      return await this.store.append({
+        blob,
+        targets: opts.local,
+        outbound: opts.outbound ?? undefined,
+      });
+    } finally {
+      this.state = 'done';
+      await this.removeSpool();
+    }
+  }
+
+  /** Discards the message; safe to call at any time, more than once (also after commit). */
+  async abort(): Promise<void> {
+    if (this.state === 'committing') return; // commit() cleans up itself
+    this.state = 'done';
+    await this.tail;
+    await this.removeSpool();
+  }
+
+  private open(): Promise<fsp.FileHandle> {
+    if (this.handle !== null) return Promise.resolve(this.handle);
+    this.opening ??= (async () => {
+      await fsp.mkdir(path.dirname(this.spoolPath), { recursive: true });
+      const h = await fsp.open(this.spoolPath, 'wx', 0o600);
+      this.handle = h;
+      return h;
+    })();
+    return this.opening;
+  }
+
+  private async closeHandle(): Promise<void> {
+    const h = this.handle;
+    this.handle = null;
+    this.opening = null;
+    if (h !== null) await h.close();
+  }
+
+  private async removeSpool(): Promise<void> {
+    const hadFile = this.handle !== null || this.opening !== null || this.bytes > 0;
+    try {
+      await this.closeHandle();
+    } catch {
+      // closing a spool we are deleting: nothing to keep
+    }
+    if (hadFile) await fsp.rm(this.spoolPath, { force: true });
+  }
+}
+
+function tooLargeError(limit: number): StoreError {
+  return new StoreError('TOO_LARGE', `the message exceeds the size limit of ${limit} bytes`);
+}
