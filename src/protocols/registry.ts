@@ -1,6 +1,5 @@
 // Which protocol serves which listener. To plug a protocol in, export a ProtocolFactory from its
-// directory and add it here under every listener name it serves, e.g. for SMTP:
-//   ['smtp', createSmtpHandler], ['submission', createSmtpHandler], ['submissions', createSmtpHandler]
+// directory and add it here under every listener name it serves.
 // The factory runs once per process with the ServerDeps; the ConnectionHandler it returns gets
 // each accepted Connection (see src/server/types.ts), already in TLS on implicit-TLS listeners
 // (submissions, imaps, pop3s). It may carry `refusal` (the one line sent when the connection is
@@ -10,8 +9,14 @@
 import type { ListenerName } from '../config/types.js';
 import { createHttpHandler } from '../server/http.js';
 import type { ProtocolFactory } from '../server/types.js';
+import { createSmtpHandler } from './smtp/handler.js';
 
 export const PROTOCOL_HANDLERS: ReadonlyMap<ListenerName, ProtocolFactory> = new Map<
   ListenerName,
   ProtocolFactory
->([['http', createHttpHandler]]);
+>([
+  ['http', createHttpHandler],
+  ['smtp', createSmtpHandler],
+  ['submission', createSmtpHandler],
+  ['submissions', createSmtpHandler],
+]);

@@ -1,0 +1,311 @@
+// One SMTP session per connection (RFC 5321), for the MX (port 25), submission (587, RFC 6409)
+// and submissions (465, RFC 8314). Invariants:
+// - inputs are handled one at a time, in order: a command's handler finishes (including any
+//   store commit) before the next input is taken from the reader; PIPELINING (RFC 2920) is just
+//   that, with the replies of a pipelined group queued and written together when the session
+//   next waits for input (also before STARTTLS and before closing);
+// - memory is bounded: the reader holds at most one line in line mode, the socket is paused
+//   while the reader holds more than MAX_BUFFERED bytes, and queued replies are flushed (with
+//   backpressure) past MAX_PENDING;
+// - a message being received exists only in the 'data'/'chunking' states, and leaving them
+//   without a commit (RSET, EHLO, STARTTLS, a cut connection) aborts it: nothing is stored;
+// - after close() nothing more is read or written; STARTTLS forgets everything (RFC 3207 §4.2).
+
+import { SessionAuthFailures } from '../../auth/failure-tracker.js';
+import { InboundMessage } from '../../delivery/inbound.js';
+import type { Logger } from '../../core/log.js';
+import type { Connection } from '../../server/types.js';
+import type { Account } from '../../store/types.js';
+import { parseCommand, SmtpSyntaxError } from '../../wire/smtp/command.js';
+import { SmtpReader, type ReaderMode, type SmtpInput } from '../../wire/smtp/reader.js';
+import { formatReply } from '../../wire/smtp/reply.js';
+import { COMMANDS } from './command-table.js';
+import type { ListenerPolicy, SmtpEnvironment, SmtpSessionContext } from './context.js';
+import { SmtpReply } from './reply.js';
+import type { SmtpState } from './state.js';
+
+/** Bytes the reader may hold before the socket is paused. */
+const MAX_BUFFERED = 256 * 1024;
+/** Bytes of queued replies before they are written without waiting for the input to run dry. */
+const MAX_PENDING = 64 * 1024;
+
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.');
+}
+
+/**
+ * Whether AUTH PLAIN/LOGIN may be offered and used: over TLS always; without TLS only from
+ * loopback on submission (RFC 8314 §3, RFC 4954 §4), never on the MX (port 25).
+ */
+export function plaintextAuthAllowed(
+  conn: Pick<Connection, 'secure' | 'listener' | 'remoteAddress'>,
+): boolean {
+  if (conn.secure) return true;
+  return conn.listener !== 'smtp' && isLoopback(conn.remoteAddress);
+}
+
+export class SmtpSession implements SmtpSessionContext {
+  state: SmtpState = { kind: 'greeted' };
+  auth: Account | null = null;
+  unknownRecipients = 0;
+  readonly authFailures: SessionAuthFailures;
+  readonly log: Logger;
+  private readonly reader: SmtpReader;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private badCommands = 0;
+  /** No more input is handled (QUIT, a 421, shutdown, or the connection is gone). */
+  private finished = false;
+  private peerEnded = false;
+  private wake: (() => void) | null = null;
+  private greeted = false;
+  private earlyTalker = false;
+
+  constructor(
+    readonly conn: Connection,
+    readonly env: SmtpEnvironment,
+    readonly policy: ListenerPolicy,
+  ) {
+    this.log = conn.log;
+    this.authFailures = new SessionAuthFailures(env.config.limits.authFailuresPerSession);
+    this.reader = new SmtpReader({ maxLineLength: env.config.limits.lineLength });
+  }
+
+  get authAllowed(): boolean {
+    return plaintextAuthAllowed(this.conn);
+  }
+
+  /** Takes over the connection: banner, then commands until QUIT or close. */
+  start(): void {
+    this.conn.onData((chunk) => {
+      if (!this.greeted) this.earlyTalker = true;
+      if (this.finished) return;
+      this.reader.push(chunk);
+      if (this.reader.buffered > MAX_BUFFERED) this.conn.pause();
+      this.wakeUp();
+    });
+    this.conn.onEnd(() => {
+      this.peerEnded = true;
+      this.wakeUp();
+    });
+    this.conn.onClose(() => {
+      this.peerEnded = true;
+      this.wakeUp();
+    });
+    this.conn.onIdleTimeout(() => {
+      this.finished = true;
+      this.writePending();
+      this.conn.write(formatReply(421, '4.4.2', `${this.env.config.hostname} timeout, closing connection`));
+      this.wakeUp();
+    });
+    this.conn.onShutdown(() => {
+      this.finished = true;
+      this.writePending();
+      this.conn.write(formatReply(421, '4.3.2', `${this.env.config.hostname} shutting down`));
+      this.wakeUp();
+    });
+    this.run().catch((err: unknown) => {
+      this.log.error({ err }, 'smtp session failed');
+      this.conn.destroy();
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.greet();
+      while (!this.finished) {
+        const input = await this.nextInput();
+        if (input === null) break;
+        await this.handleInput(input);
+      }
+    } finally {
+      await this.resetTransaction();
+      this.writePending();
+      if (!this.conn.closed) this.conn.end();
+    }
+  }
+
+  private async greet(): Promise<void> {
+    if (this.policy.greetingDelayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.policy.greetingDelayMs);
+        this.conn.onClose(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.greeted = true;
+    if (this.conn.closed) {
+      this.finished = true;
+      return;
+    }
+    if (this.earlyTalker) {
+      // RFC 5321 §4.3.1 allows 554 in place of 220; a client that talks first is not an MTA.
+      this.log.info('client sent data before the banner');
+      this.close(
+        554,
+        '5.5.0',
+        `${this.env.config.hostname} no SMTP service here: you talked before the banner`,
+      );
+      return;
+    }
+    this.reply(220, null, `${this.env.config.hostname} ESMTP Postern`);
+  }
+
+  private async handleInput(input: SmtpInput): Promise<void> {
+    switch (input.kind) {
+      case 'line':
+        await this.handleLine(input.line);
+        return;
+      case 'lineTooLong':
+        this.badCommand(500, '5.5.6', 'Line too long');
+        return;
+      default:
+        // Body input outside DATA/BDAT cannot happen: the reader is in line mode between commands.
+        this.log.warn({ kind: input.kind }, 'unexpected reader input');
+    }
+  }
+
+  private async handleLine(line: Buffer): Promise<void> {
+    const helo = this.state.kind === 'greeted' ? null : this.state.helo;
+    // RFC 6531 §3.4: UTF-8 paths in MAIL once SMTPUTF8 is offered, in RCPT once MAIL asked for it.
+    const smtputf8 =
+      this.state.kind === 'greeted'
+        ? false
+        : this.state.kind === 'ready'
+          ? helo?.verb === 'EHLO'
+          : this.state.tx.params.smtputf8;
+    const parsed = parseCommand(line, { smtputf8 });
+    if (parsed instanceof SmtpSyntaxError) {
+      this.badCommand(parsed.code, parsed.enhanced, parsed.message);
+      return;
+    }
+    const spec = COMMANDS.get(parsed.verb);
+    if (spec === undefined) {
+      this.badCommand(502, '5.5.1', 'Command not implemented');
+      return;
+    }
+    if (!spec.states.includes(this.state.kind)) {
+      this.badCommand(
+        503,
+        '5.5.1',
+        this.state.kind === 'greeted' ? 'Send EHLO or HELO first' : 'Bad sequence of commands',
+      );
+      return;
+    }
+    if (this.conn.shuttingDown) {
+      this.close(421, '4.3.2', `${this.env.config.hostname} shutting down`);
+      return;
+    }
+    const release = this.conn.beginCommand();
+    try {
+      await spec.handle(this, parsed);
+    } catch (err) {
+      if (err instanceof SmtpReply) {
+        if (err.badCommand) this.badCommand(err.code, err.enhanced, err.text);
+        else this.reply(err.code, err.enhanced, err.text);
+      } else {
+        this.log.error({ err, verb: parsed.verb }, 'smtp command failed');
+        const midBody = this.reader.currentMode.kind !== 'line';
+        await this.resetTransaction();
+        // Inside a body we no longer know where it ends: reading on could take body text for
+        // commands, so the session ends here.
+        if (midBody) this.close(421, '4.3.0', `${this.env.config.hostname} local error, closing connection`);
+        else this.reply(451, '4.3.0', 'Local error in processing');
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Answers a client error; past limits.badCommands the session is closed (421). */
+  private badCommand(code: number, enhanced: string | null, text: string): void {
+    this.badCommands++;
+    this.reply(code, enhanced, text);
+    if (this.badCommands >= this.env.config.limits.badCommands) {
+      this.close(421, '4.7.0', `${this.env.config.hostname} too many errors, closing connection`);
+    }
+  }
+
+  // ---- SmtpSessionContext ----
+
+  reply(code: number, enhanced: string | null, text: string | readonly string[]): void {
+    if (this.finished && this.conn.closed) return;
+    const formatted = formatReply(code, enhanced, text);
+    this.pending.push(formatted);
+    this.pendingBytes += formatted.length;
+  }
+
+  challenge(base64: string): void {
+    const line = `334 ${base64}\r\n`;
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.writePending()) return;
+    await this.conn.drained();
+  }
+
+  /** Writes queued replies in one write; false when the socket asked us to wait for drain. */
+  private writePending(): boolean {
+    if (this.pending.length === 0) return true;
+    const data = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.conn.write(data);
+  }
+
+  async nextInput(): Promise<SmtpInput | null> {
+    for (;;) {
+      if (this.finished) return null;
+      const input = this.reader.next();
+      if (input !== null) {
+        if (this.pendingBytes > MAX_PENDING) await this.flush();
+        return input;
+      }
+      await this.flush();
+      if (this.finished || this.peerEnded || this.conn.closed) return null;
+      this.conn.resume();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  setReaderMode(mode: ReaderMode): void {
+    this.reader.setMode(mode);
+  }
+
+  discardBufferedInput(): void {
+    this.reader.discardBuffered();
+  }
+
+  close(code: number, enhanced: string | null, text: string): void {
+    this.reply(code, enhanced, text);
+    this.finished = true;
+    const data = this.pending.join('');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.conn.end(data);
+    this.wakeUp();
+  }
+
+  async resetTransaction(): Promise<void> {
+    const state = this.state;
+    if (state.kind === 'greeted' || state.kind === 'ready') return;
+    this.state = { kind: 'ready', helo: state.helo };
+    this.setReaderMode({ kind: 'line' });
+    if (state.kind === 'data' || state.kind === 'chunking') await state.message.abort();
+  }
+
+  newMessage(): InboundMessage {
+    const { config, store, blobs } = this.env;
+    return new InboundMessage({ store, blobs, limits: config.limits, dataDir: config.dataDir });
+  }
+}

@@ -1,0 +1,51 @@
+// The trace headers prepended to every accepted message: Received (RFC 5321 §4.4, with the
+// protocol keywords of RFC 3848 / RFC 6531) and, for mail from other servers, Received-SPF and
+// Authentication-Results (RFC 8601) with SPF, DKIM and DMARC from mailauth, every DNS query
+// through our resolver. Authenticated submissions get only Received: there is nothing to verify.
+
+import type { TLSSocket } from 'node:tls';
+import type { InboundMessage } from '../../delivery/inbound.js';
+import { authenticationResults, receivedHeader } from '../../delivery/trace-headers.js';
+import type { SmtpSessionContext } from './context.js';
+import type { Helo, Transaction } from './state.js';
+
+function tlsInfo(ctx: SmtpSessionContext): { protocol: string | null; cipher: string | null } | null {
+  if (!ctx.conn.secure) return null;
+  const socket = ctx.conn.socket as TLSSocket;
+  if (typeof socket.getProtocol !== 'function') return null;
+  return { protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null };
+}
+
+export async function tracePrefix(
+  ctx: SmtpSessionContext,
+  helo: Helo,
+  tx: Transaction,
+  message: InboundMessage,
+): Promise<string> {
+  const { config } = ctx.env;
+  const ip = ctx.conn.remoteAddress;
+  const reverseName = await ctx.env.resolver.verifiedReverse(ip);
+  const received = receivedHeader({
+    helo: helo.domain,
+    clientIp: ip,
+    reverseName,
+    hostname: config.hostname,
+    esmtp: helo.verb === 'EHLO',
+    tls: ctx.conn.secure,
+    authenticated: ctx.auth !== null,
+    smtputf8: tx.params.smtputf8,
+    id: tx.id,
+    recipients: tx.accepted === 1 && tx.firstRecipient !== null ? [tx.firstRecipient] : [],
+    tlsInfo: tlsInfo(ctx),
+  });
+  if (ctx.auth !== null) return received;
+  const results = await authenticationResults({
+    resolver: ctx.env.resolver,
+    hostname: config.hostname,
+    clientIp: ip,
+    helo: helo.domain,
+    mailFrom: tx.from.address,
+    message: message.bodyStream(),
+  });
+  return results + received;
+}
