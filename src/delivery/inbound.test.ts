@@ -33,8 +33,9 @@ after(async () => {
   await fsp.rm(dir, { recursive: true, force: true });
 });
 
-function message(): InboundMessage {
-  return new InboundMessage({ store, blobs, limits, dataDir: dir });
+function message(memoryLimit = 1024): InboundMessage {
+  // A small memory limit, so that these tests' messages spill to a spool file.
+  return new InboundMessage({ store, blobs, limits, dataDir: dir, memoryLimit });
 }
 
 async function spoolFiles(): Promise<string[]> {
@@ -97,6 +98,20 @@ void test('streams to a spool file, then stores prefix + body once for local tar
   await assert.rejects(m.write(Buffer.from('x')), (e) => isStoreError(e, 'INVALID_ARGUMENT'));
 });
 
+void test('a small message stays in memory: no spool file, same bytes stored', async () => {
+  const small = Buffer.from('From: a@example.test\r\nSubject: small\r\n\r\n' + 'hello\r\n'.repeat(100));
+  const m = message(256 * 1024);
+  for (let i = 0; i < small.length; i += 7) await m.write(small.subarray(i, i + 7));
+  assert.deepEqual(await spoolFiles(), [], 'nothing on disk before commit');
+  assert.ok((await readAll(m.bodyStream())).equals(small));
+  const prefix = 'Received: from test\r\n';
+  const [outcome] = await m.commit({ prefix, local: [{ mailboxId: inboxId }], outbound: null });
+  assert.ok(outcome?.ok);
+  const metas = await store.listMessages(inboxId);
+  const stored = await blobs.readAll(metas[metas.length - 1]!.blobId);
+  assert.ok(stored.equals(Buffer.concat([Buffer.from(prefix), small])));
+});
+
 void test('the size limit is enforced while streaming; commit then fails and stores nothing', async () => {
   const before = (await store.listMessages(inboxId)).length;
   const m = message();
@@ -133,7 +148,7 @@ void test('exactly messageSize bytes are accepted, and the trace prefix does not
 
 void test('abort removes the spool; outbound-only commits queue without local copies', async () => {
   const m = message();
-  await m.write(body.subarray(0, 5000));
+  await m.write(body);
   assert.equal((await spoolFiles()).length, 1);
   await m.abort();
   await m.abort();

@@ -1,6 +1,8 @@
 // The sink of one SMTP message (DATA or BDAT chunks). Invariants:
-// - memory stays bounded: every chunk goes straight to a spool file in <dataDir>/tmp (named
-//   <pid>-<random>.spool, so the blob store's start-up sweep removes spools of dead processes);
+// - memory stays bounded: the first MEMORY_LIMIT bytes are kept in memory (most mail is smaller,
+//   and then no spool file is created, written, read back and deleted); past that everything
+//   goes to a spool file in <dataDir>/tmp (named <pid>-<random>.spool, so the blob store's
+//   start-up sweep removes spools of dead processes);
 // - limits.messageSize is enforced while streaming (RFC 1870 §6: the server may refuse once the
 //   size is exceeded): the first byte over the limit fails with StoreError TOO_LARGE, nothing more
 //   is written, and commit() fails the same way;
@@ -19,6 +21,9 @@ import type { BlobStore } from '../store/blob/types.js';
 import type { AppendOutcome, AppendTarget, MailStore, OutboundEnvelope } from '../store/types.js';
 import { messageBlobOptions } from './local.js';
 
+/** Bytes of one message held in memory before it spills to a spool file. */
+const MEMORY_LIMIT = 256 * 1024;
+
 /** The trace header block prepended at commit is ours, but bounded all the same. */
 const MAX_PREFIX_BYTES = 256 * 1024;
 
@@ -27,6 +32,8 @@ export interface InboundMessageOptions {
   blobs: BlobStore;
   limits: Limits;
   dataDir: string;
+  /** Bytes kept in memory before spilling to a spool file (default MEMORY_LIMIT). */
+  memoryLimit?: number;
 }
 
 export interface InboundCommit {
@@ -44,10 +51,15 @@ export class InboundMessage {
   private readonly store: MailStore;
   private readonly blobs: BlobStore;
   private readonly limits: Limits;
+  private readonly memoryLimit: number;
   private readonly spoolPath: string;
   private handle: fsp.FileHandle | null = null;
   private opening: Promise<fsp.FileHandle> | null = null;
   private bytes = 0;
+  /** True once the spool file was (or is being) created. */
+  private spooled = false;
+  /** The body while it is small; null once it spilled to the spool file. */
+  private memory: Buffer[] | null = [];
   private tooLarge = false;
   private state: SpoolState = 'open';
   /** Writes are serialised: a second write waits for the first (callers should await anyway). */
@@ -57,6 +69,7 @@ export class InboundMessage {
     this.store = opts.store;
     this.blobs = opts.blobs;
     this.limits = opts.limits;
+    this.memoryLimit = opts.memoryLimit ?? MEMORY_LIMIT;
     this.spoolPath = path.join(
       opts.dataDir,
       'tmp',
@@ -93,6 +106,17 @@ export class InboundMessage {
       throw tooLargeError(this.limits.messageSize);
     }
     if (chunk.length === 0) return;
+    if (this.memory !== null) {
+      if (this.bytes + chunk.length <= this.memoryLimit) {
+        this.memory.push(Buffer.from(chunk)); // a copy: the caller may reuse its buffer
+        this.bytes += chunk.length;
+        return;
+      }
+      const held = this.memory;
+      this.memory = null;
+      const spill = await this.open();
+      for (const b of held) await writeAll(spill, b);
+    }
     const handle = await this.open();
     let off = 0;
     while (off < chunk.length) {
@@ -107,6 +131,7 @@ export class InboundMessage {
    * the last write() first; the stream sees exactly the bytes written before this call.
    */
   bodyStream(): Readable {
+    if (this.memory !== null) return Readable.from([...this.memory]);
     if (this.bytes === 0 || this.handle === null) return Readable.from([]);
     return createReadStream(this.spoolPath, { start: 0, end: this.bytes - 1 });
   }
@@ -139,7 +164,9 @@ export class InboundMessage {
       let blob;
       try {
         if (prefix.length > 0) await writer.write(prefix);
-        if (this.bytes > 0) {
+        if (this.memory !== null) {
+          for (const chunk of this.memory) await writer.write(chunk);
+        } else if (this.bytes > 0) {
           for await (const chunk of createReadStream(this.spoolPath, {
             start: 0,
             end: this.bytes - 1,
@@ -174,6 +201,7 @@ export class InboundMessage {
 
   private open(): Promise<fsp.FileHandle> {
     if (this.handle !== null) return Promise.resolve(this.handle);
+    this.spooled = true;
     this.opening ??= (async () => {
       await fsp.mkdir(path.dirname(this.spoolPath), { recursive: true });
       const h = await fsp.open(this.spoolPath, 'wx', 0o600);
@@ -191,13 +219,22 @@ export class InboundMessage {
   }
 
   private async removeSpool(): Promise<void> {
-    const hadFile = this.handle !== null || this.opening !== null || this.bytes > 0;
+    this.memory = null;
+    const hadFile = this.spooled;
     try {
       await this.closeHandle();
     } catch {
       // closing a spool we are deleting: nothing to keep
     }
     if (hadFile) await fsp.rm(this.spoolPath, { force: true });
+  }
+}
+
+async function writeAll(handle: fsp.FileHandle, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, off, chunk.length - off);
+    off += bytesWritten;
   }
 }
 

@@ -76,9 +76,9 @@ void test('RSET and EHLO reset the transaction; RSET drops a BDAT message in pro
     assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 250);
     client.write('BDAT 5\r\nSubj:');
     assert.equal((await client.reply()).code, 250);
-    assert.deepEqual(await spools(server.dir), ['one spool file while the message is open']);
+    // A message this small is held in memory (no spool file); RSET must drop it either way.
     assert.equal((await client.command('RSET')).code, 250);
-    assert.deepEqual(await spools(server.dir), [], 'RSET removed it');
+    assert.deepEqual(await spools(server.dir), [], 'nothing left behind');
     client.write('BDAT 3 LAST\r\nabc');
     assert.equal((await client.reply()).code, 503, 'no transaction after RSET; the 3 bytes were read');
     assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 503);
