@@ -326,6 +326,8 @@ export class SqliteStore implements MailStore {
   private syncWaiters: Array<{ generation: number; resolve: () => void; reject: (err: unknown) => void }> =
     [];
   private syncIdleWaiters: Array<() => void> = [];
+  /** Appends are queued until the running WAL fsync ends (see runFlush). */
+  private flushAfterSync = false;
 
   private readonly db: Database.Database;
   private readonly log: StoreLogger;
@@ -445,6 +447,10 @@ export class SqliteStore implements MailStore {
       for (const w of ready) {
         if (err === null) w.resolve();
         else w.reject(err);
+      }
+      if (this.flushAfterSync) {
+        this.flushAfterSync = false;
+        this.runFlush(); // commits the appends that waited, and starts the fsync covering them
       }
       this.kickSync();
       if (!this.syncRunning) {
@@ -1071,6 +1077,13 @@ export class SqliteStore implements MailStore {
 
   private runFlush(): void {
     this.flushScheduled = false;
+    // While a WAL fsync runs, appends wait and are committed together the moment it ends:
+    // they could not be acknowledged before the next fsync anyway, and one transaction for
+    // the lot writes each touched page (indexes, mailbox and blob rows) once, not per request.
+    if (this.syncRunning && !this.closing) {
+      this.flushAfterSync = true;
+      return;
+    }
     const batch = this.queue.splice(0, this.maxAppendBatch);
     if (batch.length > 0) this.commitAppends(batch);
     if (this.queue.length > 0) {
