@@ -42,4 +42,8 @@ void describe('formatReply', () => {
     assert.throws(() => formatReply(250, '2.0', 'x'), RangeError);
     assert.throws(() => formatReply(354, '3.0.0', 'x'), RangeError);
   });
+  void it('keeps the space of an empty AUTH continuation (RFC 4954 §4)', () => {
+    assert.equal(formatReply(334, null, ''), '334 \r\n');
+    assert.equal(formatReply(334, null, 'VXNlcm5hbWU6'), '334 VXNlcm5hbWU6\r\n');
+  });
 });

@@ -63,7 +63,8 @@ export function formatReply(code: number, enhanced: string | null, text: string 
   for (let i = 0; i < lines.length; i++) {
     const line = enhanced === null ? lines[i] : lines[i].length > 0 ? `${enhanced} ${lines[i]}` : enhanced;
     if (i < lines.length - 1) out += `${code}-${line}\r\n`;
-    else out += line.length > 0 ? `${code} ${line}\r\n` : `${code}\r\n`;
+    // RFC 4954 §4: a continuation is "334" SP [base64], the space even before an empty challenge.
+    else out += line.length > 0 || code === 334 ? `${code} ${line}\r\n` : `${code}\r\n`;
   }
   return out;
 }
