@@ -3,7 +3,7 @@
 // the domain an LDH name (IDNA A-label for internationalised names).
 
 import { UsageError } from '../core/errors.js';
-import { normalizeDomain } from '../config/hostname.js';
+import { normalizeDomain } from '../mail/domain.js';
 
 const ATEXT_SPECIALS = "!#$%&'*+-/=?^_`{|}~";
 

@@ -3,7 +3,7 @@
 
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ListenAddress } from './types.js';
-import { isValidHostname } from './hostname.js';
+import { isValidHostname } from '../mail/domain.js';
 
 /** The address, null for "" (disabled), or undefined when the text is malformed. */
 export function parseListenAddress(text: string): ListenAddress | null | undefined {

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
 import { UsageError } from '../core/errors.js';
 import { LISTENER_NAMES, type ListenAddress, type ListenerName, type PosternConfig } from './types.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
-import { isValidHostname } from './hostname.js';
+import { isValidHostname } from '../mail/domain.js';
 import { parseDurationMs, parseDurationSeconds, parseSize } from './units.js';
 import {
   BARE_LINE_ENDINGS,

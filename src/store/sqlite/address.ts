@@ -1,34 +1,19 @@
 // Addresses and domain names as the store keeps them: lower-case ASCII, domain names as IDNA
-// A-labels (the caller converts U-labels), local parts as given but lower-cased.
+// A-labels (src/mail/domain.ts, shared with the configuration and the command line), local
+// parts as given but lower-cased.
 
 import { StoreError } from '../../core/errors.js';
+import { normalizeDomain as normalizeDomainName } from '../../mail/domain.js';
 
 /** RFC 5321 §4.5.3.1.1: local part at most 64 octets. */
 const MAX_LOCAL_PART = 64;
-/** RFC 5321 §4.5.3.1.2: domain at most 255 octets (253 characters in practice). */
-const MAX_DOMAIN = 253;
 
-/** Validates a domain name (LDH labels, RFC 1035 §2.3.1 relaxed to allow leading digits) and lower-cases it. */
+/** Validates a domain name (LDH labels, IDNA A-labels for internationalised names) and lower-cases it. */
 export function normalizeDomain(name: string): string {
   if (typeof name !== 'string') throw invalid('a domain must be a string');
-  const lower = name.toLowerCase();
-  if (lower.length === 0 || lower.length > MAX_DOMAIN) throw invalid('invalid domain length');
-  let labelStart = 0;
-  for (let i = 0; i <= lower.length; i++) {
-    const c = i === lower.length ? 0x2e : lower.charCodeAt(i);
-    if (c === 0x2e) {
-      const len = i - labelStart;
-      if (len === 0 || len > 63) throw invalid(`invalid domain ${name.slice(0, 64)}`);
-      if (lower.charCodeAt(labelStart) === 0x2d || lower.charCodeAt(i - 1) === 0x2d) {
-        throw invalid(`invalid domain ${name.slice(0, 64)}`);
-      }
-      labelStart = i + 1;
-      continue;
-    }
-    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
-    if (!ok) throw invalid(`invalid domain ${name.slice(0, 64)}`);
-  }
-  return lower;
+  const domain = normalizeDomainName(name);
+  if (domain === null) throw invalid(`invalid domain ${name.slice(0, 64)}`);
+  return domain;
 }
 
 /** Validates a local part: printable ASCII without space, "@", quotes, brackets or backslash. */
