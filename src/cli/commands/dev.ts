@@ -40,6 +40,8 @@ export async function ensureDevConfig(configFile: string): Promise<PosternConfig
       hostname: 'localhost',
       dataDir: path.join(path.dirname(configPath), 'data'),
       listen: { ...DEV_LISTEN },
+      // The banner with ports and credentials stays readable; raise it in the file to see more.
+      log: { level: 'warn' },
     });
     await writeFileAtomic(configPath, renderConfigToml(config), 0o640);
   }
