@@ -34,7 +34,12 @@ before(async () => {
     store: { backend: 'sqlite' },
     server: { workers: 1, shutdownGrace: 1 },
     dns: { servers: [], cacheSeconds: 300 },
-    smtp: { bareLineEndings: 'reject', maxUnknownRecipients: 5, unknownRecipientDelay: 1000 },
+    smtp: {
+      bareLineEndings: 'reject',
+      maxUnknownRecipients: 5,
+      unknownRecipientDelay: 1000,
+      greetingDelay: 0,
+    },
     log: { level: 'fatal' },
     limits: { ...DEFAULT_LIMITS },
   };

@@ -40,6 +40,7 @@ void test('an empty file gives every default', () => {
     bareLineEndings: 'reject',
     maxUnknownRecipients: 5,
     unknownRecipientDelay: 1000,
+    greetingDelay: 1000,
   });
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
 });
@@ -54,6 +55,7 @@ cache_seconds = "10m"
 bare_line_endings = "normalize"
 max_unknown_recipients = 0
 unknown_recipient_delay = "2s"
+greeting_delay = 0
 `,
     FILE,
   );
@@ -65,6 +67,7 @@ unknown_recipient_delay = "2s"
     bareLineEndings: 'normalize',
     maxUnknownRecipients: 0,
     unknownRecipientDelay: 2000,
+    greetingDelay: 0,
   });
   refused(
     '[dns]\nservers = ["dns.example.com:53"]',
@@ -257,7 +260,12 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     tls: { cert: path.join(dir, 'tls/cert.pem'), key: path.join(dir, 'tls/key.pem') },
     server: { workers: 2, shutdownGrace: 5 },
     dns: { servers: ['127.0.0.1:5353', '[::1]:53'], cacheSeconds: 60 },
-    smtp: { bareLineEndings: 'normalize', maxUnknownRecipients: 3, unknownRecipientDelay: 250 },
+    smtp: {
+      bareLineEndings: 'normalize',
+      maxUnknownRecipients: 3,
+      unknownRecipientDelay: 250,
+      greetingDelay: 0,
+    },
     log: { level: 'warn' },
     limits: { messageSize: 10 * 1024 * 1024, authFailureDelay: 250, lineLength: 1000 },
   });

@@ -43,7 +43,12 @@ export interface PosternConfigInput {
   store?: { backend?: string };
   server?: { workers?: number; shutdownGrace?: number };
   dns?: { servers?: string[]; cacheSeconds?: number };
-  smtp?: { bareLineEndings?: string; maxUnknownRecipients?: number; unknownRecipientDelay?: number };
+  smtp?: {
+    bareLineEndings?: string;
+    maxUnknownRecipients?: number;
+    unknownRecipientDelay?: number;
+    greetingDelay?: number;
+  };
   log?: { level?: string };
   limits?: Partial<Limits>;
 }
@@ -155,6 +160,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'bare_line_endings',
     'max_unknown_recipients',
     'unknown_recipient_delay',
+    'greeting_delay',
   ]);
   const bareLineEndings =
     smtpRaw.bare_line_endings === undefined
@@ -177,6 +183,15 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
           },
           'smtp.unknown_recipient_delay',
           smtpRaw.unknown_recipient_delay,
+        );
+
+  const greetingDelay =
+    smtpRaw.greeting_delay === undefined
+      ? DEFAULT_SMTP.greetingDelay
+      : v.limit(
+          { field: 'authFailureDelay', toml: 'greeting_delay', kind: 'milliseconds', min: 0, doc: '' },
+          'smtp.greeting_delay',
+          smtpRaw.greeting_delay,
         );
 
   const logRaw = v.table(top.log ?? {}, 'log', ['level']);
@@ -202,7 +217,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     store: { backend },
     server: { workers, shutdownGrace },
     dns: { servers: dnsServers, cacheSeconds },
-    smtp: { bareLineEndings, maxUnknownRecipients, unknownRecipientDelay },
+    smtp: { bareLineEndings, maxUnknownRecipients, unknownRecipientDelay, greetingDelay },
     log: { level },
     limits,
   };
@@ -309,6 +324,10 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.smtp?.unknownRecipientDelay !== undefined
           ? v.nonNegativeInteger('smtp.unknownRecipientDelay', partial.smtp.unknownRecipientDelay)
           : b.smtp.unknownRecipientDelay,
+      greetingDelay:
+        partial.smtp?.greetingDelay !== undefined
+          ? v.nonNegativeInteger('smtp.greetingDelay', partial.smtp.greetingDelay)
+          : b.smtp.greetingDelay,
     },
     log: {
       level: partial.log?.level !== undefined ? v.logLevel('log.level', partial.log.level) : b.log.level,

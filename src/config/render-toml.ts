@@ -157,6 +157,16 @@ export function renderConfigToml(config: PosternConfig): string {
       config.smtp.unknownRecipientDelay === DEFAULT_SMTP.unknownRecipientDelay,
     ),
   );
+  out.push(
+    `# Wait before the banner on the smtp listener (not for loopback), MILLIseconds. Default: ${DEFAULT_SMTP.greetingDelay}`,
+  );
+  out.push(
+    line(
+      'greeting_delay',
+      String(config.smtp.greetingDelay),
+      config.smtp.greetingDelay === DEFAULT_SMTP.greetingDelay,
+    ),
+  );
   out.push('');
 
   out.push('[log]');

@@ -184,4 +184,5 @@ export const DEFAULT_SMTP = Object.freeze({
   bareLineEndings: 'reject' as (typeof BARE_LINE_ENDINGS)[number],
   maxUnknownRecipients: 5,
   unknownRecipientDelay: 1000,
+  greetingDelay: 1000,
 });

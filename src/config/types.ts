@@ -58,6 +58,11 @@ export interface PosternConfig {
     maxUnknownRecipients: number;
     /** Milliseconds of delay before answering an unknown recipient. */
     unknownRecipientDelay: number;
+    /**
+     * Milliseconds before the banner on the smtp listener (not for loopback clients); a client
+     * that talks before it is refused (RFC 5321 §4.3.1 lets a server wait).
+     */
+    greetingDelay: number;
   };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

@@ -27,7 +27,12 @@ function configFor(dataDir: string): PosternConfig {
     store: { backend: 'sqlite' },
     server: { workers: 1, shutdownGrace: 1 },
     dns: { servers: [], cacheSeconds: 300 },
-    smtp: { bareLineEndings: 'reject', maxUnknownRecipients: 5, unknownRecipientDelay: 1000 },
+    smtp: {
+      bareLineEndings: 'reject',
+      maxUnknownRecipients: 5,
+      unknownRecipientDelay: 1000,
+      greetingDelay: 0,
+    },
     log: { level: 'error' },
     limits: { ...DEFAULT_LIMITS },
   };

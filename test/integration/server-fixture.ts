@@ -42,7 +42,13 @@ export function testConfig(
     store: { backend: 'sqlite' },
     server: { workers: 1, shutdownGrace: 5, ...opts.server },
     dns: { servers: [], cacheSeconds: 300 },
-    smtp: { bareLineEndings: 'reject', maxUnknownRecipients: 5, unknownRecipientDelay: 0, ...opts.smtp },
+    smtp: {
+      bareLineEndings: 'reject',
+      maxUnknownRecipients: 5,
+      unknownRecipientDelay: 0,
+      greetingDelay: 0,
+      ...opts.smtp,
+    },
     log: { level: opts.level ?? 'fatal' },
     limits: { ...DEFAULT_LIMITS, authFailureDelay: 0, ...opts.limits },
   };

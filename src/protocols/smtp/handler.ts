@@ -79,7 +79,11 @@ export function smtpProtocol(opts: SmtpProtocolOptions = {}): ProtocolFactory {
     };
     environments.set(deps, env);
     const handler: ConnectionHandler = (conn) => {
-      new SmtpSession(conn, env, listenerPolicy(conn, opts)).start();
+      const policy = listenerPolicy(conn, {
+        ...opts,
+        greetingDelayMs: opts.greetingDelayMs ?? deps.config.smtp.greetingDelay,
+      });
+      new SmtpSession(conn, env, policy).start();
     };
     // RFC 5321 §3.8: 421 when the server cannot take the connection.
     handler.refusal = (reason) =>
