@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { buildConfig, NO_LISTENERS } from '../config/load.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
-import type { PosternConfig } from '../config/types.js';
 import { openStore } from '../store/open-store.js';
 import type { MailStore } from '../store/types.js';
 import { Authenticator } from './authenticator.js';
@@ -16,33 +16,12 @@ let store: MailStore;
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'postern-auth-'));
-  const config: PosternConfig = {
-    configPath: null,
+  const config = buildConfig({
     hostname: 'mail.example.test',
     dataDir: dir,
-    listen: {
-      smtp: null,
-      submission: null,
-      submissions: null,
-      imap: null,
-      imaps: null,
-      pop3: null,
-      pop3s: null,
-      http: null,
-    },
-    tls: { cert: null, key: null },
-    store: { backend: 'sqlite' },
-    server: { workers: 1, shutdownGrace: 1 },
-    dns: { servers: [], cacheSeconds: 300 },
-    smtp: {
-      bareLineEndings: 'reject',
-      maxUnknownRecipients: 5,
-      unknownRecipientDelay: 1000,
-      greetingDelay: 0,
-    },
+    listen: NO_LISTENERS,
     log: { level: 'fatal' },
-    limits: { ...DEFAULT_LIMITS },
-  };
+  });
   store = (await openStore(config)).store;
   await store.createDomain('example.test');
   await store.createAccount({ address: 'alice@example.test', passwordHash: await hashPassword('alice-pw') });

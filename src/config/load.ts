@@ -28,7 +28,7 @@ import {
 } from './schema.js';
 
 export { renderConfigToml } from './render-toml.js';
-export { DEFAULT_LISTEN, DEV_LISTEN } from './schema.js';
+export { DEFAULT_LISTEN, DEV_LISTEN, NO_LISTENERS } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'postern.toml';
 

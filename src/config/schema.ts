@@ -161,6 +161,18 @@ export const DEV_LISTEN: Readonly<Record<ListenerName, ListenAddress | null>> = 
   http: { host: '127.0.0.1', port: 8080 },
 });
 
+/** Every listener disabled (tools and tests that open the store without serving). */
+export const NO_LISTENERS: Readonly<Record<ListenerName, null>> = Object.freeze({
+  smtp: null,
+  submission: null,
+  submissions: null,
+  imap: null,
+  imaps: null,
+  pop3: null,
+  pop3s: null,
+  http: null,
+});
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export const DEFAULT_SERVER = Object.freeze({ workers: 1, shutdownGrace: 30 });

@@ -5,40 +5,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
-import { DEFAULT_LIMITS } from '../core/limits.js';
 import { UsageError } from '../core/errors.js';
 import type { PosternConfig } from '../config/types.js';
+import { buildConfig, NO_LISTENERS } from '../config/load.js';
 import { loadTlsMaterial } from './tls.js';
 
 let dir: string;
 
 function config(overrides: Partial<PosternConfig> = {}): PosternConfig {
   return {
-    configPath: null,
-    hostname: 'mail.example.test',
-    dataDir: dir,
-    listen: {
-      smtp: null,
-      submission: null,
-      submissions: null,
-      imap: null,
-      imaps: null,
-      pop3: null,
-      pop3s: null,
-      http: null,
-    },
-    tls: { cert: null, key: null },
-    store: { backend: 'sqlite' },
-    server: { workers: 1, shutdownGrace: 1 },
-    dns: { servers: [], cacheSeconds: 300 },
-    smtp: {
-      bareLineEndings: 'reject',
-      maxUnknownRecipients: 5,
-      unknownRecipientDelay: 1000,
-      greetingDelay: 0,
-    },
-    log: { level: 'fatal' },
-    limits: { ...DEFAULT_LIMITS },
+    ...buildConfig({
+      hostname: 'mail.example.test',
+      dataDir: dir,
+      listen: NO_LISTENERS,
+      log: { level: 'fatal' },
+    }),
     ...overrides,
   };
 }

@@ -5,37 +5,16 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import type { PosternConfig } from '../config/types.js';
-import { DEFAULT_LIMITS } from '../core/limits.js';
+import { buildConfig, NO_LISTENERS } from '../config/load.js';
 import { openStore } from './open-store.js';
 
 function configFor(dataDir: string): PosternConfig {
-  return {
-    configPath: null,
+  return buildConfig({
     hostname: 'mail.example.test',
     dataDir,
-    listen: {
-      smtp: null,
-      submission: null,
-      submissions: null,
-      imap: null,
-      imaps: null,
-      pop3: null,
-      pop3s: null,
-      http: null,
-    },
-    tls: { cert: null, key: null },
-    store: { backend: 'sqlite' },
-    server: { workers: 1, shutdownGrace: 1 },
-    dns: { servers: [], cacheSeconds: 300 },
-    smtp: {
-      bareLineEndings: 'reject',
-      maxUnknownRecipients: 5,
-      unknownRecipientDelay: 1000,
-      greetingDelay: 0,
-    },
+    listen: NO_LISTENERS,
     log: { level: 'error' },
-    limits: { ...DEFAULT_LIMITS },
-  };
+  });
 }
 
 void test('openStore builds the file blob store and the sqlite store; bytes and metadata round-trip', async () => {
