@@ -13,6 +13,8 @@
 //   raw (no unstuffing) and only searched for the end marker, at memchr speed.
 // - After dataEnd or bdatEnd the reader is in line mode again by itself.
 
+import { LineQueue } from '../line-queue.js';
+
 export type ReaderMode =
   | { kind: 'line' }
   | { kind: 'data'; bareLineEndings: 'reject' | 'normalize' }
@@ -72,22 +74,10 @@ export interface SmtpReaderOptions {
 }
 
 export class SmtpReader {
-  private readonly maxLineLength: number;
   private mode: ReaderMode = { kind: 'line' };
 
-  /** Received chunks not yet consumed; the first one is consumed from `offset`. */
-  private chunks: Buffer[] = [];
-  private offset = 0;
-  private held = 0;
-
-  // Line mode: where the search for LF resumes (chunk index, position in it, bytes before it).
-  private scanChunk = 0;
-  private scanPos = 0;
-  private scanned = 0;
-  /** A line over the limit is being dropped until its LF arrives. */
-  private discarding = false;
-  /** The LF of a dropped line arrived: lineTooLong is due. */
-  private tooLongDue = false;
+  /** Received bytes not yet consumed, and line mode (shared with POP3: ../line-queue.ts). */
+  private readonly input: LineQueue;
 
   // DATA mode.
   private dataState = DataState.LineStart;
@@ -108,15 +98,12 @@ export class SmtpReader {
   private queuedBytes = 0;
 
   constructor(opts: SmtpReaderOptions) {
-    if (!Number.isSafeInteger(opts.maxLineLength) || opts.maxLineLength < 3) {
-      throw new RangeError('maxLineLength must be an integer of at least 3');
-    }
-    this.maxLineLength = opts.maxLineLength;
+    this.input = new LineQueue(opts.maxLineLength);
   }
 
   /** Bytes held: received and not yet returned by next(). */
   get buffered(): number {
-    return this.held + this.queuedBytes;
+    return this.input.held + this.queuedBytes;
   }
 
   /** The current mode (line, data or bdat). */
@@ -126,18 +113,7 @@ export class SmtpReader {
 
   /** Appends received bytes. The buffer must not be modified afterwards. */
   push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    if (this.discarding) {
-      // Dropping an overlong line: keep nothing until its LF.
-      const lf = chunk.indexOf(LF);
-      if (lf < 0) return;
-      this.discarding = false;
-      this.tooLongDue = true;
-      chunk = chunk.subarray(lf + 1);
-      if (chunk.length === 0) return;
-    }
-    this.chunks.push(chunk);
-    this.held += chunk.length;
+    this.input.push(chunk);
   }
 
   /**
@@ -163,20 +139,15 @@ export class SmtpReader {
         this.bdatLeft = mode.size;
         break;
     }
-    this.resetScan();
+    this.input.rescan();
   }
 
   /** STARTTLS (RFC 3207 §4.2): drops everything received and not yet consumed; back to line mode. */
   discardBuffered(): void {
-    this.chunks = [];
-    this.offset = 0;
-    this.held = 0;
+    this.input.clear();
     this.queue = [];
     this.queuedBytes = 0;
-    this.discarding = false;
-    this.tooLongDue = false;
     this.mode = { kind: 'line' };
-    this.resetScan();
   }
 
   /** The next input, or null when more bytes are needed. */
@@ -189,93 +160,15 @@ export class SmtpReader {
       }
       switch (this.mode.kind) {
         case 'line':
-          return this.nextLine();
+          return this.input.nextLine();
         case 'bdat':
           return this.nextBdat();
         case 'data':
-          if (this.held === 0) return null;
+          if (this.input.held === 0) return null;
           this.scanData();
           break;
       }
     }
-  }
-
-  // ---- line mode ----
-
-  private resetScan(): void {
-    this.scanChunk = 0;
-    this.scanPos = this.offset;
-    this.scanned = 0;
-  }
-
-  private nextLine(): SmtpInput | null {
-    if (this.tooLongDue) {
-      this.tooLongDue = false;
-      return { kind: 'lineTooLong' };
-    }
-    const chunks = this.chunks;
-    while (this.scanChunk < chunks.length) {
-      const chunk = chunks[this.scanChunk];
-      const lf = chunk.indexOf(LF, this.scanPos);
-      if (lf >= 0) {
-        const length = this.scanned + (lf - this.scanPos) + 1;
-        if (length > this.maxLineLength) {
-          this.consume(length);
-          return { kind: 'lineTooLong' };
-        }
-        return { kind: 'line', line: this.takeLine(length) };
-      }
-      this.scanned += chunk.length - this.scanPos;
-      this.scanChunk++;
-      this.scanPos = 0;
-    }
-    // No LF yet. A line that already fills the limit cannot end in time: drop it now.
-    if (this.held >= this.maxLineLength) {
-      this.consume(this.held);
-      this.discarding = true;
-    }
-    return null;
-  }
-
-  /** Removes `length` bytes (a line and its LF) and returns the line without CRLF / LF. */
-  private takeLine(length: number): Buffer {
-    const first = this.chunks[0];
-    let line: Buffer;
-    if (first.length - this.offset >= length) {
-      line = first.subarray(this.offset, this.offset + length);
-    } else {
-      const parts: Buffer[] = [];
-      let left = length;
-      for (let i = 0, pos = this.offset; left > 0; i++, pos = 0) {
-        const piece = this.chunks[i].subarray(pos, pos + left);
-        parts.push(piece);
-        left -= piece.length;
-      }
-      line = Buffer.concat(parts, length);
-    }
-    this.consume(length);
-    let end = line.length - 1;
-    if (end > 0 && line[end - 1] === CR) end--;
-    return line.subarray(0, end);
-  }
-
-  /** Drops `n` bytes from the front of the buffer. */
-  private consume(n: number): void {
-    this.held -= n;
-    let drop = 0;
-    while (n > 0) {
-      const avail = this.chunks[drop].length - this.offset;
-      if (n < avail) {
-        this.offset += n;
-        n = 0;
-      } else {
-        n -= avail;
-        drop++;
-        this.offset = 0;
-      }
-    }
-    if (drop > 0) this.chunks.splice(0, drop);
-    this.resetScan();
   }
 
   // ---- BDAT mode (RFC 3030 §2) ----
@@ -283,15 +176,16 @@ export class SmtpReader {
   private nextBdat(): SmtpInput | null {
     if (this.bdatLeft === 0) {
       this.mode = { kind: 'line' };
-      this.resetScan();
+      this.input.rescan();
       return { kind: 'bdatEnd' };
     }
-    if (this.held === 0) return null;
-    const first = this.chunks[0];
-    const take = Math.min(this.bdatLeft, first.length - this.offset);
-    const chunk = first.subarray(this.offset, this.offset + take);
+    const first = this.input.firstChunk;
+    if (first === undefined) return null;
+    const offset = this.input.offset;
+    const take = Math.min(this.bdatLeft, first.length - offset);
+    const chunk = first.subarray(offset, offset + take);
     this.bdatLeft -= take;
-    this.consume(take);
+    this.input.consume(take);
     return { kind: 'bdatChunk', chunk };
   }
 
@@ -338,16 +232,17 @@ export class SmtpReader {
    * is at most twice its size plus the 3 bytes a previous chunk may have held back.
    */
   private scanData(): void {
-    const buf = this.chunks[0];
+    const buf = this.input.firstChunk!; // next() checked that bytes are held
+    const start = this.input.offset;
     const end = buf.length;
-    const capacity = 2 * (end - this.offset) + 4;
+    const capacity = 2 * (end - start) + 4;
     let nextCr = -2; // position of the next CR / LF at or after pos; -1: none left; -2: unknown
     let nextLf = -2;
     const normalize = this.dataNormalize;
     // 'reject' after a bare line ending: the rest is passed on raw (not unstuffed), searched
     // only for the end marker, so a hostile body costs a memchr-speed scan.
     let skipToEnd = !normalize && this.dataBare;
-    let pos = this.offset;
+    let pos = start;
     let runStart = pos;
     let state = this.dataState;
     let finished = false;
@@ -472,12 +367,11 @@ export class SmtpReader {
     }
     this.flushPiece();
     this.dataState = state;
-    const used = pos - this.offset;
-    this.consume(used);
+    this.input.consume(pos - start);
     if (finished) {
       this.queue.push({ kind: 'dataEnd', error: this.dataBare ? 'bareLineEnding' : null });
       this.mode = { kind: 'line' };
-      this.resetScan();
+      this.input.rescan();
     }
   }
 }
