@@ -1,0 +1,44 @@
+// Every IMAP command, by upper-case name. UID forms (`UID FETCH`) are looked up by their
+// sub-command name, for the specs with `uidForm`. Each family lives in its own file.
+
+import { ANY_STATE_COMMANDS } from './commands/any-state.js';
+import { APPEND_COMMANDS } from './commands/append.js';
+import { AUTH_COMMANDS } from './commands/authenticate.js';
+import { COPY_MOVE_COMMANDS } from './commands/copy-move.js';
+import { ENABLE_COMMANDS } from './commands/enable.js';
+import { EXPUNGE_COMMANDS } from './commands/expunge.js';
+import { FETCH_COMMANDS } from './commands/fetch.js';
+import { IDLE_COMMANDS } from './commands/idle.js';
+import { LIST_COMMANDS } from './commands/list.js';
+import { MAILBOX_COMMANDS } from './commands/mailbox.js';
+import { SEARCH_COMMANDS } from './commands/search.js';
+import { SELECT_COMMANDS } from './commands/select.js';
+import { STATUS_COMMANDS } from './commands/status.js';
+import { STORE_COMMANDS } from './commands/store.js';
+import type { ImapCommandSpec } from './context.js';
+
+function table(...families: ImapCommandSpec[][]): ReadonlyMap<string, ImapCommandSpec> {
+  const map = new Map<string, ImapCommandSpec>();
+  for (const spec of families.flat()) {
+    if (map.has(spec.name)) throw new Error(`IMAP command ${spec.name} declared twice`);
+    map.set(spec.name, spec);
+  }
+  return map;
+}
+
+export const COMMANDS = table(
+  ANY_STATE_COMMANDS,
+  AUTH_COMMANDS,
+  ENABLE_COMMANDS,
+  IDLE_COMMANDS,
+  SELECT_COMMANDS,
+  MAILBOX_COMMANDS,
+  LIST_COMMANDS,
+  STATUS_COMMANDS,
+  APPEND_COMMANDS,
+  FETCH_COMMANDS,
+  STORE_COMMANDS,
+  SEARCH_COMMANDS,
+  EXPUNGE_COMMANDS,
+  COPY_MOVE_COMMANDS,
+);

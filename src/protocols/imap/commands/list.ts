@@ -1,0 +1,5 @@
+// Placeholder: filled in by the command family's author.
+
+import type { ImapCommandSpec } from '../context.js';
+
+export const LIST_COMMANDS: ImapCommandSpec[] = [];

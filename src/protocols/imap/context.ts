@@ -1,0 +1,105 @@
+// What a command handler sees of its session (session.ts implements it), and how commands are
+// declared: name, the states in which it is allowed, whether it has a UID form, its handler.
+// Handlers answer by returning (tagged OK, optionally with a code and text) or by throwing
+// ImapNo / ImapBad (errors.ts); untagged data goes through ctx.untagged() before that.
+
+import type { Authenticator } from '../../auth/authenticator.js';
+import type { SessionAuthFailures } from '../../auth/failure-tracker.js';
+import type { PosternConfig } from '../../config/types.js';
+import type { Logger } from '../../core/log.js';
+import type { Connection } from '../../server/types.js';
+import type { BlobStore } from '../../store/blob/types.js';
+import type { MailStore, StoredBlob } from '../../store/types.js';
+import type { ImapData, ResponseCode } from '../../wire/imap/encoder.js';
+import type { ImapToken } from '../../wire/imap/reader.js';
+import type { ImapState, ImapStateKind } from './state.js';
+
+/** Shared by every IMAP session of a process. */
+export interface ImapEnvironment {
+  config: PosternConfig;
+  store: MailStore;
+  blobs: BlobStore;
+  log: Logger;
+  authenticator: Authenticator;
+}
+
+/** A streamed APPEND literal, already written to the blob store (or refused) by the session. */
+export type StreamedLiteral = { ok: true; blob: StoredBlob } | { ok: false; error: Error };
+
+/** One command as the handler gets it. */
+export interface ImapCommandInput {
+  tag: string;
+  /** Upper-case command name without the UID prefix: FETCH for both FETCH and UID FETCH. */
+  name: string;
+  /** The command came as `UID <name>` (RFC 9051 §6.4.9). */
+  uid: boolean;
+  /** Arguments after the name (after the sub-command for UID forms). */
+  args: ImapToken[];
+  /** For APPEND: the literals that were streamed to blobs, in order (their tokens are `streamed`). */
+  streamed: StreamedLiteral[];
+}
+
+/** The tagged OK of a successful command. */
+export interface CommandResult {
+  code?: ResponseCode | null;
+  /** Text after the code; default "<NAME> completed". */
+  text?: string;
+  /** The handler already wrote its tagged response (STARTTLS). */
+  silent?: boolean;
+}
+
+export interface ImapCommandSpec {
+  name: string;
+  states: readonly ImapStateKind[];
+  /** The command also exists as `UID <name>`. */
+  uidForm?: boolean;
+  /**
+   * RFC 9051 §7.5.1 / RFC 3501 §7.4.1: EXPUNGE responses must not follow FETCH, STORE and SEARCH
+   * (their sequence-number forms), since the client could not tell which message a number means.
+   */
+  noExpungeResponses?: boolean;
+  handle(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<CommandResult | void>;
+}
+
+export interface ImapSessionContext {
+  readonly conn: Connection;
+  readonly env: ImapEnvironment;
+  readonly log: Logger;
+  state: ImapState;
+  readonly authFailures: SessionAuthFailures;
+  /** Extensions turned on by ENABLE (upper case): IMAP4REV2, UTF8=ACCEPT, CONDSTORE... */
+  readonly enabled: ReadonlySet<string>;
+  /** The session speaks IMAP4rev2 (after ENABLE IMAP4rev2); IMAP4rev1 otherwise. */
+  readonly rev2: boolean;
+  /** UTF-8 may be sent in quoted strings and mailbox names (RFC 9051 §6.3.1, RFC 6855). */
+  readonly utf8: boolean;
+  /** Whether LOGIN and AUTHENTICATE PLAIN/LOGIN are allowed here (TLS, or a loopback peer). */
+  readonly plaintextAuthAllowed: boolean;
+  /** The CAPABILITY list for the current state. */
+  capabilities(): string[];
+  /** Turns an extension on (ENABLE); returns false when it is unknown. */
+  enable(extension: string): boolean;
+
+  /** Queues one untagged response `* data...`. */
+  untagged(...data: ImapData[]): void;
+  /** Writes queued responses; waits while the socket's buffer is full (backpressure). */
+  flush(): Promise<void>;
+  /** Flushes, then writes bytes as they are (a literal streamed in pieces), with backpressure. */
+  writeRaw(bytes: Buffer | string): Promise<void>;
+  /**
+   * Sends `+ text` and reads the client's next line (without CRLF), for AUTHENTICATE. Null when
+   * the connection ended.
+   */
+  continuation(text: string): Promise<Buffer | null>;
+  /**
+   * IDLE (RFC 2177): sends `+ text`, then until the client sends a line (returned; null when the
+   * connection ended) calls onChange whenever the selected mailbox changed, in any process.
+   */
+  idle(text: string, onChange: () => Promise<void>): Promise<Buffer | null>;
+  /** STARTTLS: writes the tagged OK, then the handshake; forgets every pre-TLS input byte. */
+  startTls(tag: string): Promise<void>;
+  /** Ends the session after this command (LOGOUT). */
+  finish(): void;
+  /** After this command's tagged response, sends `* BYE text` and closes (too many failures). */
+  closeAfterResponse(byeText: string): void;
+}

@@ -1,0 +1,240 @@
+// A session's view of its selected mailbox (RFC 9051 §5.2, §7.4): the UIDs in sequence-number
+// order plus the highest modseq the session has caught up to. Invariants:
+// - the view changes only in sync(), which reads the store's change log after `modseq` and tells
+//   the client in untagged responses what changed: EXPUNGE (only when the command allows it),
+//   EXISTS (and RECENT for IMAP4rev1), then FETCH FLAGS;
+// - a message expunged elsewhere stays in the view, with its sequence number, until an EXPUNGE
+//   response may be sent (it is then `pendingExpunge`: fetches of it return nothing);
+// - sync() is idempotent over overlapping reads: an `added` UID at or below the last known one,
+//   or an `expunged` UID not in the view, is ignored, so opening (list then read the log from the
+//   modseq read before the list) never counts a message twice.
+
+import type { Mailbox, MailStore } from '../../store/types.js';
+import { atom, type ImapData } from '../../wire/imap/encoder.js';
+import { SequenceSet, type SequenceSetSpec } from '../../wire/imap/sequence-set.js';
+import { ImapBad } from './errors.js';
+
+export interface SyncOptions {
+  /** EXPUNGE responses may be sent now. */
+  expunges: boolean;
+  /** The current command is a UID command: unsolicited FETCH responses carry UID. */
+  uid: boolean;
+  /** IMAP4rev1 session: \Recent is claimed and RECENT sent. */
+  rev1: boolean;
+  /** CONDSTORE is on: FETCH responses carry MODSEQ. */
+  condstore: boolean;
+}
+
+export interface ViewOutput {
+  untagged(...data: ImapData[]): void;
+}
+
+export class SelectedView {
+  /** UIDs in sequence-number order: uids[seq - 1]. */
+  private uids: number[];
+  /** Messages expunged in the store but still in the view (EXPUNGE not sent yet). */
+  private readonly pendingExpunge = new Set<number>();
+  /** \Recent messages of this session (IMAP4rev1). */
+  readonly recent = new Set<number>();
+  /** Flag changes this session already reported itself (STORE): uid -> modseq. */
+  private readonly echoed = new Map<number, number>();
+  /** Highest modseq whose changes are reflected in the view. */
+  private modseq: number;
+  /** RFC 5182 SEARCHRES: the UIDs saved by SEARCH RETURN (SAVE), named `$`; reset by SELECT. */
+  saved: SequenceSet | null = null;
+
+  private constructor(
+    readonly store: MailStore,
+    readonly mailbox: Mailbox,
+    readonly readOnly: boolean,
+    uids: number[],
+    modseq: number,
+  ) {
+    this.uids = uids;
+    this.modseq = modseq;
+  }
+
+  /**
+   * Opens a view of `mailbox` (as just read from the store). For IMAP4rev1 read-write opens,
+   * the recent messages are claimed for this session.
+   */
+  static async open(
+    store: MailStore,
+    mailbox: Mailbox,
+    opts: { readOnly: boolean; rev1: boolean },
+  ): Promise<SelectedView> {
+    const modseq = mailbox.highestModseq;
+    const metas = await store.listMessages(mailbox.id);
+    const uids = new Array<number>(metas.length);
+    for (let i = 0; i < metas.length; i++) uids[i] = metas[i]!.uid;
+    const view = new SelectedView(store, mailbox, opts.readOnly, uids, modseq);
+    if (opts.rev1 && !opts.readOnly) view.addRecent(await store.claimRecent(mailbox.id));
+    return view;
+  }
+
+  get mailboxId(): number {
+    return this.mailbox.id;
+  }
+  /** The number of messages as the client knows it (EXISTS). */
+  get exists(): number {
+    return this.uids.length;
+  }
+  get highestModseq(): number {
+    return this.modseq;
+  }
+  /** The UIDs in sequence order (read-only view; do not keep it across awaits that sync). */
+  get allUids(): readonly number[] {
+    return this.uids;
+  }
+
+  uidAt(seq: number): number | undefined {
+    return this.uids[seq - 1];
+  }
+
+  /** Sequence number of a UID, or 0 when it is not in the view. */
+  seqOf(uid: number): number {
+    const i = this.indexOf(uid);
+    return i < 0 ? 0 : i + 1;
+  }
+
+  isExpunged(uid: number): boolean {
+    return this.pendingExpunge.has(uid);
+  }
+
+  isRecent(uid: number): boolean {
+    return this.recent.has(uid);
+  }
+
+  /** The largest UID in the view, 0 when empty. */
+  get lastUid(): number {
+    return this.uids.length === 0 ? 0 : this.uids[this.uids.length - 1]!;
+  }
+
+  /**
+   * The UIDs (ascending) a sequence set names. Message numbers beyond EXISTS are a BAD
+   * (RFC 9051 §6.4.5 "invalid message sequence number"); UIDs not in the view match nothing.
+   */
+  resolve(spec: SequenceSetSpec, opts: { uid: boolean }): number[] {
+    if (spec.kind === 'saved') {
+      // RFC 5182 §2.1: $ is the saved result (UIDs, whatever the command form); none: empty.
+      return this.saved === null ? [] : this.uidsIn(this.saved);
+    }
+    if (opts.uid) return this.uidsIn(SequenceSet.resolve(spec, this.lastUid));
+    const set = SequenceSet.resolve(spec, this.uids.length);
+    const max = set.max;
+    if (max !== null && max > this.uids.length) throw new ImapBad('Invalid message sequence number');
+    const out: number[] = [];
+    for (const [lo, hi] of set.ranges) for (let s = lo; s <= hi; s++) out.push(this.uids[s - 1]!);
+    return out;
+  }
+
+  /** The UIDs of the view inside a set of UIDs, ascending. */
+  uidsIn(set: SequenceSet): number[] {
+    const out: number[] = [];
+    for (const [lo, hi] of set.ranges) {
+      let i = this.lowerBound(lo);
+      while (i < this.uids.length && this.uids[i]! <= hi) out.push(this.uids[i++]!);
+    }
+    return out;
+  }
+
+  /** Records a flag change this session reported itself, so sync() does not repeat it. */
+  noteEchoed(uid: number, modseq: number): void {
+    this.echoed.set(uid, modseq);
+  }
+
+  addRecent(uids: readonly number[]): void {
+    for (const uid of uids) if (this.indexOf(uid) >= 0) this.recent.add(uid);
+  }
+
+  /** Reads the change log and reports what changed. */
+  async sync(out: ViewOutput, opts: SyncOptions): Promise<void> {
+    const changes = await this.store.changesSince(this.mailbox.id, this.modseq);
+    if (changes.length === 0 && (this.pendingExpunge.size === 0 || !opts.expunges)) return;
+    let added = 0;
+    let last = this.lastUid;
+    const flagUpdates = new Map<number, { flags: string[]; modseq: number }>();
+    for (const c of changes) {
+      if (c.modseq > this.modseq) this.modseq = c.modseq;
+      switch (c.kind) {
+        case 'added':
+          if (c.uid > last) {
+            this.uids.push(c.uid);
+            last = c.uid;
+            added++;
+          }
+          break;
+        case 'flags':
+          if (this.echoed.get(c.uid) === c.modseq) break;
+          if (this.indexOf(c.uid) >= 0 && !this.pendingExpunge.has(c.uid)) {
+            flagUpdates.set(c.uid, { flags: c.flags, modseq: c.modseq });
+          }
+          break;
+        case 'expunged':
+          if (this.indexOf(c.uid) >= 0) {
+            this.pendingExpunge.add(c.uid);
+            flagUpdates.delete(c.uid);
+          }
+          break;
+      }
+    }
+    for (const [uid, m] of this.echoed) if (m <= this.modseq) this.echoed.delete(uid);
+
+    if (opts.expunges && this.pendingExpunge.size > 0) this.sendExpunges(out);
+    if (added > 0) {
+      out.untagged(this.uids.length, atom('EXISTS'));
+      if (opts.rev1) {
+        if (!this.readOnly) this.addRecent(await this.store.claimRecent(this.mailbox.id));
+        out.untagged(this.recent.size, atom('RECENT'));
+      }
+    }
+    for (const [uid, { flags, modseq }] of flagUpdates) {
+      const seq = this.seqOf(uid);
+      if (seq === 0) continue;
+      const items: ImapData[] = [];
+      if (opts.uid) items.push(atom('UID'), uid);
+      items.push(atom('FLAGS'), this.flagAtoms(uid, flags, opts.rev1));
+      if (opts.condstore) items.push(atom('MODSEQ'), [modseq]);
+      out.untagged(seq, atom('FETCH'), items);
+    }
+  }
+
+  /** FLAGS as atoms, with \Recent for IMAP4rev1 sessions that hold it. */
+  flagAtoms(uid: number, flags: readonly string[], rev1: boolean): ImapData[] {
+    const out: ImapData[] = flags.map(atom);
+    if (rev1 && this.recent.has(uid)) out.push(atom('\\Recent'));
+    return out;
+  }
+
+  /** EXPUNGE responses in ascending order, each number valid when sent (RFC 9051 §7.5.1). */
+  private sendExpunges(out: ViewOutput): void {
+    let removed = 0;
+    const keep: number[] = [];
+    for (let i = 0; i < this.uids.length; i++) {
+      const uid = this.uids[i]!;
+      if (this.pendingExpunge.has(uid)) {
+        out.untagged(i + 1 - removed, atom('EXPUNGE'));
+        removed++;
+        this.recent.delete(uid);
+      } else keep.push(uid);
+    }
+    this.uids = keep;
+    this.pendingExpunge.clear();
+  }
+
+  private lowerBound(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.uids[mid]! < uid) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private indexOf(uid: number): number {
+    const i = this.lowerBound(uid);
+    return i < this.uids.length && this.uids[i] === uid ? i : -1;
+  }
+}
