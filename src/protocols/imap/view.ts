@@ -40,6 +40,10 @@ export class SelectedView {
   private readonly echoed = new Map<number, number>();
   /** Highest modseq whose changes are reflected in the view. */
   private modseq: number;
+  /** Keywords in use when the mailbox was opened (for the FLAGS and PERMANENTFLAGS of SELECT). */
+  keywordsAtOpen: string[] = [];
+  /** Sequence number of the first message without \Seen at open, 0 if none (rev1 [UNSEEN n]). */
+  firstUnseenAtOpen = 0;
   /** RFC 5182 SEARCHRES: the UIDs saved by SEARCH RETURN (SAVE), named `$`; reset by SELECT. */
   saved: SequenceSet | null = null;
 
@@ -66,8 +70,21 @@ export class SelectedView {
     const modseq = mailbox.highestModseq;
     const metas = await store.listMessages(mailbox.id);
     const uids = new Array<number>(metas.length);
-    for (let i = 0; i < metas.length; i++) uids[i] = metas[i]!.uid;
+    const keywords = new Set<string>();
+    let firstUnseen = 0;
+    for (let i = 0; i < metas.length; i++) {
+      const m = metas[i]!;
+      uids[i] = m.uid;
+      let seen = false;
+      for (const f of m.flags) {
+        if (f === '\\Seen') seen = true;
+        else if (!f.startsWith('\\')) keywords.add(f);
+      }
+      if (!seen && firstUnseen === 0) firstUnseen = i + 1;
+    }
     const view = new SelectedView(store, mailbox, opts.readOnly, uids, modseq);
+    view.keywordsAtOpen = [...keywords].sort();
+    view.firstUnseenAtOpen = firstUnseen;
     if (opts.rev1 && !opts.readOnly) view.addRecent(await store.claimRecent(mailbox.id));
     return view;
   }
