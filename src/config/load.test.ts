@@ -42,7 +42,40 @@ void test('an empty file gives every default', () => {
     unknownRecipientDelay: 1000,
     greetingDelay: 1000,
   });
+  assert.deepEqual(c.pop3, { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER' });
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
+});
+
+void test('[pop3] is read and validated', () => {
+  const c = parseConfigToml(
+    '[pop3]\ndelete_mode = "trash"\napop = true\nlogin_delay = "5m"\nexpire = 30\n',
+    FILE,
+  );
+  assert.deepEqual(c.pop3, { deleteMode: 'trash', apop: true, loginDelay: 300, expire: 30 });
+  assert.equal(parseConfigToml('[pop3]\nexpire = "NEVER"\n', FILE).pop3.expire, 'NEVER');
+  refused(
+    '[pop3]\ndelete_mode = "shred"',
+    'postern.toml: pop3.delete_mode: expected one of expunge, trash, flag, got "shred"',
+  );
+  refused('[pop3]\napop = "yes"', 'postern.toml: pop3.apop: expected true or false, got "yes"');
+  refused('[pop3]\nexpire = -1', 'postern.toml: pop3.expire: expected "NEVER" or a number of days, got -1');
+  refused(
+    '[pop3]\nretain = 1',
+    'postern.toml: pop3.retain: unknown key (known keys of [pop3]: delete_mode, apop, login_delay, expire)',
+  );
+  const built = buildConfig({ pop3: { deleteMode: 'flag', expire: 'NEVER' } });
+  assert.equal(built.pop3.deleteMode, 'flag');
+  assert.throws(() => buildConfig({ pop3: { deleteMode: 'x' } }), /config: pop3.deleteMode/);
+  const text = renderConfigToml({
+    ...built,
+    pop3: { deleteMode: 'trash', apop: true, loginDelay: 60, expire: 7 },
+  });
+  assert.deepEqual(parseConfigToml(text, FILE).pop3, {
+    deleteMode: 'trash',
+    apop: true,
+    loginDelay: 60,
+    expire: 7,
+  });
 });
 
 void test('[dns] and [smtp] are read and validated', () => {
@@ -168,7 +201,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   );
   refused(
     'hostnme = "x"',
-    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, log, limits)',
+    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, pop3, log, limits)',
   );
   refused('listen = "x"', 'postern.toml: listen: expected a table, got "x"');
   refused(

@@ -20,8 +20,10 @@ import {
   DEFAULT_DNS,
   DEFAULT_LISTEN,
   DEFAULT_SERVER,
+  DEFAULT_POP3,
   DEFAULT_SMTP,
   LIMIT_KEYS,
+  POP3_DELETE_MODES,
   LOG_LEVELS,
   defaultHostname,
   type LimitKey,
@@ -49,6 +51,7 @@ export interface PosternConfigInput {
     unknownRecipientDelay?: number;
     greetingDelay?: number;
   };
+  pop3?: { deleteMode?: string; apop?: boolean; loginDelay?: number; expire?: string | number };
   log?: { level?: string };
   limits?: Partial<Limits>;
 }
@@ -107,6 +110,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'server',
     'dns',
     'smtp',
+    'pop3',
     'log',
     'limits',
   ]);
@@ -194,6 +198,24 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
           smtpRaw.greeting_delay,
         );
 
+  const pop3Raw = v.table(top.pop3 ?? {}, 'pop3', ['delete_mode', 'apop', 'login_delay', 'expire']);
+  const pop3: PosternConfig['pop3'] = {
+    deleteMode:
+      pop3Raw.delete_mode === undefined
+        ? DEFAULT_POP3.deleteMode
+        : v.deleteMode('pop3.delete_mode', pop3Raw.delete_mode),
+    apop: pop3Raw.apop === undefined ? DEFAULT_POP3.apop : v.boolean('pop3.apop', pop3Raw.apop),
+    loginDelay:
+      pop3Raw.login_delay === undefined
+        ? DEFAULT_POP3.loginDelay
+        : v.limit(
+            { field: 'commandTimeout', toml: 'login_delay', kind: 'seconds', min: 0, doc: '' },
+            'pop3.login_delay',
+            pop3Raw.login_delay,
+          ),
+    expire: pop3Raw.expire === undefined ? DEFAULT_POP3.expire : v.expire('pop3.expire', pop3Raw.expire),
+  };
+
   const logRaw = v.table(top.log ?? {}, 'log', ['level']);
   const level = logRaw.level === undefined ? 'info' : v.logLevel('log.level', logRaw.level);
 
@@ -218,6 +240,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     server: { workers, shutdownGrace },
     dns: { servers: dnsServers, cacheSeconds },
     smtp: { bareLineEndings, maxUnknownRecipients, unknownRecipientDelay, greetingDelay },
+    pop3,
     log: { level },
     limits,
   };
@@ -242,6 +265,7 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     server: { ...DEFAULT_SERVER },
     dns: { servers: [...DEFAULT_DNS.servers], cacheSeconds: DEFAULT_DNS.cacheSeconds },
     smtp: { ...DEFAULT_SMTP },
+    pop3: { ...DEFAULT_POP3 },
     log: { level: 'info' },
     limits: { ...DEFAULT_LIMITS },
   };
@@ -328,6 +352,19 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.smtp?.greetingDelay !== undefined
           ? v.nonNegativeInteger('smtp.greetingDelay', partial.smtp.greetingDelay)
           : b.smtp.greetingDelay,
+    },
+    pop3: {
+      deleteMode:
+        partial.pop3?.deleteMode !== undefined
+          ? v.deleteMode('pop3.deleteMode', partial.pop3.deleteMode)
+          : b.pop3.deleteMode,
+      apop: partial.pop3?.apop !== undefined ? v.boolean('pop3.apop', partial.pop3.apop) : b.pop3.apop,
+      loginDelay:
+        partial.pop3?.loginDelay !== undefined
+          ? v.nonNegativeInteger('pop3.loginDelay', partial.pop3.loginDelay)
+          : b.pop3.loginDelay,
+      expire:
+        partial.pop3?.expire !== undefined ? v.expire('pop3.expire', partial.pop3.expire) : b.pop3.expire,
     },
     log: {
       level: partial.log?.level !== undefined ? v.logLevel('log.level', partial.log.level) : b.log.level,
@@ -456,6 +493,27 @@ class Validator {
       return this.fail(key, `expected one of ${BARE_LINE_ENDINGS.join(', ')}, got ${show(value)}`);
     }
     return found;
+  }
+
+  deleteMode(key: string, value: unknown): PosternConfig['pop3']['deleteMode'] {
+    const found = POP3_DELETE_MODES.find((m) => m === value);
+    if (found === undefined) {
+      return this.fail(key, `expected one of ${POP3_DELETE_MODES.join(', ')}, got ${show(value)}`);
+    }
+    return found;
+  }
+
+  boolean(key: string, value: unknown): boolean {
+    if (typeof value !== 'boolean') return this.fail(key, `expected true or false, got ${show(value)}`);
+    return value;
+  }
+
+  /** RFC 2449 §6.7: EXPIRE is "NEVER" or a number of days. */
+  expire(key: string, value: unknown): 'NEVER' | number {
+    if (value === 'NEVER' || value === 'never') return 'NEVER';
+    const n = typeof value === 'bigint' ? Number(value) : value;
+    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= 100_000) return n;
+    return this.fail(key, `expected "NEVER" or a number of days, got ${show(value)}`);
   }
 
   logLevel(key: string, value: unknown): PosternConfig['log']['level'] {

@@ -13,6 +13,7 @@ import {
   DEFAULT_DNS,
   DEFAULT_LISTEN,
   DEFAULT_SERVER,
+  DEFAULT_POP3,
   DEFAULT_SMTP,
   LIMIT_KEYS,
   LISTENER_DOCS,
@@ -165,6 +166,30 @@ export function renderConfigToml(config: PosternConfig): string {
       'greeting_delay',
       String(config.smtp.greetingDelay),
       config.smtp.greetingDelay === DEFAULT_SMTP.greetingDelay,
+    ),
+  );
+  out.push('');
+
+  out.push('[pop3]');
+  out.push('# What DELE does at QUIT: "expunge" (remove the message), "trash" (move it to Trash) or');
+  out.push(
+    `# "flag" (only set \\Deleted, for IMAP clients to expunge). Default: ${str(DEFAULT_POP3.deleteMode)}`,
+  );
+  out.push(
+    line('delete_mode', str(config.pop3.deleteMode), config.pop3.deleteMode === DEFAULT_POP3.deleteMode),
+  );
+  out.push('# Offer APOP to accounts with an APOP secret ("postern user apop-secret"). Default: false');
+  out.push(line('apop', String(config.pop3.apop), config.pop3.apop === DEFAULT_POP3.apop));
+  out.push(`# Seconds announced in CAPA LOGIN-DELAY; 0 omits it. Default: ${DEFAULT_POP3.loginDelay}`);
+  out.push(
+    line('login_delay', String(config.pop3.loginDelay), config.pop3.loginDelay === DEFAULT_POP3.loginDelay),
+  );
+  out.push('# CAPA EXPIRE: "NEVER" or days after which mail may be removed. Default: "NEVER"');
+  out.push(
+    line(
+      'expire',
+      config.pop3.expire === 'NEVER' ? str('NEVER') : String(config.pop3.expire),
+      config.pop3.expire === DEFAULT_POP3.expire,
     ),
   );
   out.push('');

@@ -191,6 +191,16 @@ export const DEFAULT_DNS: Readonly<{ servers: readonly string[]; cacheSeconds: n
 
 export const BARE_LINE_ENDINGS = ['reject', 'normalize'] as const;
 
+export const POP3_DELETE_MODES = ['expunge', 'trash', 'flag'] as const;
+
+/** [pop3] defaults. */
+export const DEFAULT_POP3 = Object.freeze({
+  deleteMode: 'expunge' as (typeof POP3_DELETE_MODES)[number],
+  apop: false,
+  loginDelay: 0,
+  expire: 'NEVER' as 'NEVER' | number,
+});
+
 /** [smtp] defaults. */
 export const DEFAULT_SMTP = Object.freeze({
   bareLineEndings: 'reject' as (typeof BARE_LINE_ENDINGS)[number],

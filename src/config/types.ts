@@ -64,6 +64,19 @@ export interface PosternConfig {
      */
     greetingDelay: number;
   };
+  pop3: {
+    /**
+     * What DELE does when the session ends with QUIT (RFC 1939 §6 UPDATE state): "expunge" the
+     * message (default), "trash" (move it to the Trash mailbox), or "flag" (only set \Deleted).
+     */
+    deleteMode: 'expunge' | 'trash' | 'flag';
+    /** Offer APOP (RFC 1939 §7) to accounts that have an APOP secret. */
+    apop: boolean;
+    /** Seconds announced by CAPA LOGIN-DELAY (RFC 2449 §6.8); 0 omits it. */
+    loginDelay: number;
+    /** CAPA EXPIRE (RFC 2449 §6.7): "NEVER" or a number of days. */
+    expire: 'NEVER' | number;
+  };
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   };

@@ -9,7 +9,9 @@
 import type { ListenerName } from '../config/types.js';
 import { createHttpHandler } from '../server/http.js';
 import type { ProtocolFactory } from '../server/types.js';
+import { createImapHandler } from './imap/handler.js';
 import { createSmtpHandler } from './smtp/handler.js';
+import { createPop3Handler } from './pop3/handler.js';
 
 export const PROTOCOL_HANDLERS: ReadonlyMap<ListenerName, ProtocolFactory> = new Map<
   ListenerName,
@@ -19,4 +21,8 @@ export const PROTOCOL_HANDLERS: ReadonlyMap<ListenerName, ProtocolFactory> = new
   ['smtp', createSmtpHandler],
   ['submission', createSmtpHandler],
   ['submissions', createSmtpHandler],
+  ['pop3', createPop3Handler],
+  ['pop3s', createPop3Handler],
+  ['imap', createImapHandler],
+  ['imaps', createImapHandler],
 ]);

@@ -8,6 +8,7 @@
 //   because of two racing deliveries.
 // All methods are async so that a networked backend can implement the same interface.
 
+import type { SearchField, TextPartRange } from '../mail/mime/search-fields.js';
 import type { MimeRecord } from '../mail/mime/types.js';
 
 export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
@@ -151,6 +152,12 @@ export interface OutboundMessage extends OutboundEnvelope {
   attempts: number;
 }
 
+export interface MailboxSummary {
+  uids: number[];
+  firstUnseenUid: number;
+  keywords: string[];
+}
+
 export type FlagMode = 'add' | 'remove' | 'replace';
 
 export interface FlagUpdate {
@@ -225,9 +232,27 @@ export interface MailStore {
   // Messages
   /** Group-committed: concurrent calls share one transaction and one fsync. */
   append(req: AppendRequest): Promise<AppendOutcome[]>;
+  /**
+   * What opening a mailbox needs, without building MessageMeta objects (IMAP SELECT of a large
+   * mailbox): every UID ascending, the first UID without \Seen (0 when none), the keywords in use.
+   */
+  mailboxSummary(mailboxId: number): Promise<MailboxSummary>;
   /** Metadata of messages in UID order; `uids` limits to those UIDs (missing ones are skipped). */
   listMessages(mailboxId: number, opts?: { uids?: number[]; minUid?: number }): Promise<MessageMeta[]>;
   getMime(blobId: string): Promise<MimeRecord>;
+  /**
+   * IMAP SEARCH on a decoded, case-folded header field (src/mail/mime/search-fields.ts), matched
+   * inside the store: the UIDs (ascending) of the mailbox's messages whose field contains
+   * `needle` (already folded with foldSearchText); `unparsed` lists messages that have the field
+   * but whose addresses could not be decoded (the caller reads the header to decide).
+   */
+  matchSearchField(
+    mailboxId: number,
+    field: SearchField,
+    needle: string,
+  ): Promise<{ uids: number[]; unparsed: number[] }>;
+  /** The text parts (what BODY searches) of these messages' blobs, by UID; missing UIDs are absent. */
+  textParts(mailboxId: number, uids: number[]): Promise<Map<number, TextPartRange[]>>;
   updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult>;
   /** Removes the messages with these UIDs (or, without uids, every \Deleted message). Returns expunged UIDs. */
   expunge(mailboxId: number, opts?: { uids?: number[]; onlyDeleted?: boolean }): Promise<number[]>;
@@ -244,6 +269,23 @@ export interface MailStore {
 
   /** Change notification: called (at least once) after any committed change to the mailbox, by any process. */
   watch(mailboxId: number, listener: (mailboxId: number) => void): () => void;
+
+  // Mailbox locks (POP3 exclusive access, RFC 1939 §8), shared by every process on the store
+  /**
+   * Takes the lease on a mailbox for `owner` until now + ttlMs. True when taken (or already
+   * held by `owner`, then extended); false while another owner holds an unexpired lease.
+   */
+  acquireMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean>;
+  /** Extends the lease of `owner`; false when it lapsed and is held by someone else (or nobody). */
+  refreshMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up (nothing happens when `owner` does not hold it). */
+  releaseMailboxLock(mailboxId: number, owner: string): Promise<void>;
+
+  // APOP (RFC 1939 §7) needs the shared secret itself, not a hash: kept apart, unset by default
+  /** Sets (or, with null, removes) the APOP secret of an account. NOT_FOUND for an unknown account. */
+  setApopSecret(address: string, secret: string | null): Promise<void>;
+  /** The APOP secret of an account, or null when none is set. */
+  getApopSecret(accountId: number): Promise<string | null>;
 
   // Outbound queue (messages for remote recipients; sending comes in a later issue)
   /** Queued messages, oldest first. */

@@ -1077,6 +1077,64 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
       });
     });
 
+    void describe('mailboxSummary', () => {
+      void it('lists UIDs, the first unseen UID and the keywords in use, consistent with listMessages', async () => {
+        const { b } = await fresh();
+        const { inbox } = await account(b.store, 'sum@example.org');
+        assert.deepEqual(await b.store.mailboxSummary(inbox.id), {
+          uids: [],
+          firstUnseenUid: 0,
+          keywords: [],
+        });
+        const uids: number[] = [];
+        for (let i = 0; i < 5; i++)
+          uids.push(okOutcome((await deliver(b, inbox.id, testMessage('sum', i)))[0]).uid);
+        await b.store.updateFlags(inbox.id, uids.slice(0, 2), { mode: 'add', flags: ['\\Seen', 'Work'] });
+        await b.store.updateFlags(inbox.id, [uids[3]!], { mode: 'add', flags: ['$Junk', 'work'] });
+        await b.store.expunge(inbox.id, { uids: [uids[4]!] });
+        const summary = await b.store.mailboxSummary(inbox.id);
+        assert.deepEqual(summary.uids, uids.slice(0, 4));
+        assert.deepEqual(
+          summary.uids,
+          (await b.store.listMessages(inbox.id)).map((m) => m.uid),
+        );
+        assert.equal(summary.firstUnseenUid, uids[2]);
+        assert.deepEqual(summary.keywords, ['$Junk', 'Work']);
+        await assert.rejects(b.store.mailboxSummary(999_999), /not found|NOT_FOUND/i);
+      });
+    });
+
+    void describe('SEARCH support', () => {
+      void it('matchSearchField matches decoded, folded fields; textParts locates the text parts', async () => {
+        const { b } = await fresh();
+        const { inbox } = await account(b.store, 'srch@example.org');
+        const msgs = [
+          'From: =?UTF-8?Q?Ren=C3=A9e?= <renee@example.org>\r\nSubject: =?UTF-8?Q?Caf=C3=A9_Menu?=\r\n\r\nHello\r\n',
+          'From: bob@example.org\r\nSubject: other\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n' +
+            '--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n',
+          'To: nobody\r\n\r\nno subject, no from\r\n',
+        ];
+        const uids: number[] = [];
+        for (const m of msgs) uids.push(okOutcome((await deliver(b, inbox.id, Buffer.from(m)))[0]).uid);
+        assert.deepEqual(await b.store.matchSearchField(inbox.id, 'subject', 'café'), {
+          uids: [uids[0]!],
+          unparsed: [],
+        });
+        assert.deepEqual((await b.store.matchSearchField(inbox.id, 'from', 'renée')).uids, [uids[0]]);
+        assert.deepEqual(
+          (await b.store.matchSearchField(inbox.id, 'from', 'example.org')).uids,
+          uids.slice(0, 2),
+        );
+        // An empty needle matches every message that has the field.
+        assert.deepEqual((await b.store.matchSearchField(inbox.id, 'subject', '')).uids, uids.slice(0, 2));
+        const parts = await b.store.textParts(inbox.id, uids);
+        assert.equal(parts.get(uids[0]!)!.length, 1);
+        assert.equal(parts.get(uids[1]!)!.length, 2);
+        const [start, end] = parts.get(uids[0]!)![0]!;
+        assert.equal(msgs[0]!.slice(start, end), 'Hello\r\n');
+      });
+    });
+
     void describe('several processes and instances', () => {
       void it('claimRecent gives each new message to exactly one of two store instances', async () => {
         const { dataDir, b } = await fresh();

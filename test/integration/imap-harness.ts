@@ -33,7 +33,12 @@ export interface ImapTestServer {
   blobs: BlobStore;
   ports: { imap: number; imaps: number };
   /** Stores a message in a mailbox of an account (as delivery would); returns its UID. */
-  deliver(address: string, mailbox: string, bytes: string | Buffer, opts?: { flags?: string[]; date?: Date }): Promise<number>;
+  deliver(
+    address: string,
+    mailbox: string,
+    bytes: string | Buffer,
+    opts?: { flags?: string[]; date?: Date },
+  ): Promise<number>;
   mailboxId(address: string, mailbox: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -156,7 +161,8 @@ export class RawImapClient {
   }
 
   private async waitData(deadline: number): Promise<void> {
-    if (this.ended) throw new Error(`connection closed; buffered: ${this.buf.toString('latin1').slice(0, 200)}`);
+    if (this.ended)
+      throw new Error(`connection closed; buffered: ${this.buf.toString('latin1').slice(0, 200)}`);
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`timeout; buffered: ${this.buf.toString('latin1').slice(0, 200)}`);
     await new Promise<void>((resolve) => {

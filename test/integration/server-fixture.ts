@@ -20,6 +20,7 @@ export function testConfig(
     limits?: Partial<Limits>;
     server?: Partial<PosternConfig['server']>;
     smtp?: Partial<PosternConfig['smtp']>;
+    pop3?: Partial<PosternConfig['pop3']>;
     level?: PosternConfig['log']['level'];
   } = {},
 ): PosternConfig {
@@ -49,7 +50,11 @@ export function testConfig(
       greetingDelay: 0,
       ...opts.smtp,
     },
-    log: { level: opts.level ?? 'fatal' },
+    pop3: { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER', ...opts.pop3 },
+    log: {
+      level:
+        opts.level ?? (process.env.POSTERN_TEST_LOG as PosternConfig['log']['level'] | undefined) ?? 'fatal',
+    },
     limits: { ...DEFAULT_LIMITS, authFailureDelay: 0, ...opts.limits },
   };
 }

@@ -1,4 +1,4 @@
-// postern user add|list|passwd|del|quota
+// postern user add|list|passwd|del|quota|apop-secret
 
 import type { Command } from 'commander';
 import { UsageError, isStoreError } from '../../core/errors.js';
@@ -117,6 +117,27 @@ export function registerUser(program: Command): void {
         await store.deleteAccount(address).catch(notFound(address));
       });
       process.stdout.write(`deleted user ${address}\n`);
+    });
+
+  user
+    .command('apop-secret <address>')
+    .description('set the shared secret for POP3 APOP (needs pop3.apop = true), or remove it with --clear')
+    .option('--password <secret>', 'the secret (visible to other local users: prefer --password-stdin)')
+    .option('--password-stdin', 'read the secret from the first line of standard input')
+    .option('--clear', 'remove the secret: APOP is refused for this user')
+    .action(async (input: string, opts: PasswordOptions & { clear?: boolean }, cmd: Command) => {
+      const { address } = parseAddress(input);
+      await withCommandStore(cmd, async ({ store }) => {
+        if ((await store.getAccount(address)) === null) throw new UsageError(`no such user: ${address}`);
+        // RFC 1939 §7: APOP needs the secret itself, so it is stored in clear (not the password).
+        const secret = opts.clear === true ? null : await obtainPassword(opts);
+        await store.setApopSecret(address, secret).catch(notFound(address));
+      });
+      process.stdout.write(
+        opts.clear === true
+          ? `removed the APOP secret of ${address}\n`
+          : `set the APOP secret of ${address}\n`,
+      );
     });
 
   user

@@ -5,7 +5,6 @@ import type { ConnectionHandler, ProtocolFactory, RefusalReason, ServerDeps } fr
 import type { ImapEnvironment } from './context.js';
 import { ImapSession } from './session.js';
 
-
 function refusalText(reason: RefusalReason): string {
   switch (reason) {
     case 'banned':

@@ -24,7 +24,8 @@ export function mailboxArg(token: ImapToken | undefined, opts: { utf8: boolean }
   try {
     return decodeMutf7(text);
   } catch (err) {
-    if (err instanceof Mutf7Error) throw new ImapNo(`Invalid modified UTF-7 mailbox name: ${err.message}`, { name: 'CANNOT' });
+    if (err instanceof Mutf7Error)
+      throw new ImapNo(`Invalid modified UTF-7 mailbox name: ${err.message}`, { name: 'CANNOT' });
     throw err;
   }
 }

@@ -17,8 +17,14 @@ import type { Logger } from '../../core/log.js';
 import { messageBlobOptions } from '../../delivery/local.js';
 import type { Connection } from '../../server/types.js';
 import type { BlobWriter } from '../../store/blob/types.js';
-import { codes, ResponseEncoder, type ImapData, type ResponseCode, type Status } from '../../wire/imap/encoder.js';
-import { ImapReader, type ImapInput } from '../../wire/imap/reader.js';
+import {
+  codes,
+  ResponseEncoder,
+  type ImapData,
+  type ResponseCode,
+  type Status,
+} from '../../wire/imap/encoder.js';
+import { ImapReader, type ImapInput, type ImapReaderOptions } from '../../wire/imap/reader.js';
 import { baseCapabilities } from './capabilities.js';
 import { COMMANDS } from './command-table.js';
 import type {
@@ -58,6 +64,8 @@ export class ImapSession implements ImapSessionContext {
   readonly authFailures: SessionAuthFailures;
   readonly enabled = new Set<string>();
   private reader: ImapReader;
+  /** The options object the reader was built with (see limitLiteralsToState). */
+  private readerOptions!: ImapReaderOptions;
   private out: ResponseEncoder;
   private finished = false;
   private peerEnded = false;
@@ -66,6 +74,8 @@ export class ImapSession implements ImapSessionContext {
   /** Literals of the command being read that were streamed to blobs. */
   private streamed: StreamedLiteral[] = [];
   private writer: BlobWriter | null = null;
+  /** The literal being streamed is a literal8 (`~{n}`): NUL is allowed in it (RFC 3516 §4.4). */
+  private writerBinary = false;
   private writerError: Error | null = null;
   /** BYE text to send after the current command's tagged response. */
   private closeAfter: string | null = null;
@@ -82,13 +92,26 @@ export class ImapSession implements ImapSessionContext {
 
   private newReader(): ImapReader {
     const limits = this.env.config.limits;
-    return new ImapReader({
+    this.readerOptions = {
       maxLineLength: limits.lineLength,
       maxLiteralSize: limits.literalSize,
       maxListDepth: MAX_LIST_DEPTH,
       maxTokensPerCommand: MAX_TOKENS,
       stream: { above: STREAM_ABOVE, maxSize: limits.messageSize, commands: STREAMED_COMMANDS },
-    });
+    };
+    this.limitLiteralsToState();
+    return new ImapReader(this.readerOptions);
+  }
+
+  /**
+   * Before login a {n+} is refused (and drained) above one line's worth, as literalRefusal()
+   * does for {n}: otherwise an unauthenticated peer makes the reader buffer up to literalSize.
+   * The reader reads its options object at each literal header, so this takes effect from the
+   * next command (imap-hostile test "literals before login are not buffered").
+   */
+  private limitLiteralsToState(): void {
+    this.readerOptions.maxNonSyncLiteral =
+      this.state.kind === 'notAuthenticated' ? this.env.config.limits.lineLength : undefined;
   }
 
   get rev2(): boolean {
@@ -157,16 +180,22 @@ export class ImapSession implements ImapSessionContext {
   private async run(): Promise<void> {
     try {
       this.out.status('*', 'OK', codes.capability(this.capabilities()), 'Postern ready.');
-      while (!this.finished) {
-        const input = await this.nextInput();
-        if (input === null) break;
-        await this.handleInput(input);
-      }
+      // One input per step() call: a finished command (with literals up to literalSize) is not
+      // kept alive by this frame while the connection waits for the next one.
+      while (!this.finished && (await this.step()));
     } finally {
       await this.abortWriter();
       this.writePending();
       if (!this.conn.closed) this.conn.end();
     }
+  }
+
+  /** Reads and handles one input; false when the connection ended. */
+  private async step(): Promise<boolean> {
+    const input = await this.nextInput();
+    if (input === null) return false;
+    await this.handleInput(input);
+    return true;
   }
 
   private async handleInput(input: ImapInput): Promise<void> {
@@ -191,6 +220,7 @@ export class ImapSession implements ImapSessionContext {
       case 'literalStart':
         await this.abortWriter();
         this.writerError = null;
+        this.writerBinary = input.binary;
         if (this.literalRefusal(input.name, input.size) !== null) {
           this.writerError = new ImapNo('Literal refused', { name: 'TOOBIG' });
           return;
@@ -233,11 +263,14 @@ export class ImapSession implements ImapSessionContext {
 
   /** Why a literal for this command may not be sent, or null when `+` may go. */
   private literalRefusal(name: string, size: number): ImapNo | ImapBad | null {
-    const spec = this.specFor(name, null);
+    const spec = this.specFor(name.toUpperCase());
     if (spec === undefined) return new ImapBad('Unknown command');
     if (!spec.states.includes(this.state.kind)) return new ImapBad('Command not allowed in this state');
     const limits = this.env.config.limits;
-    const max = STREAMED_COMMANDS.includes(name) ? limits.messageSize : limits.literalSize;
+    let max = STREAMED_COMMANDS.includes(name) ? limits.messageSize : limits.literalSize;
+    // Before login no literal needs more than a line's worth (LOGIN, ID): an unauthenticated
+    // peer must not make the server buffer up to literalSize bytes (imap-hostile test).
+    if (this.state.kind === 'notAuthenticated') max = Math.min(max, limits.lineLength);
     if (size > max) return new ImapNo('Literal too large', { name: 'TOOBIG' });
     return null;
   }
@@ -250,7 +283,7 @@ export class ImapSession implements ImapSessionContext {
       this.writerError = null;
       return;
     }
-    if (containsNul) {
+    if (containsNul && !this.writerBinary) {
       await writer.abort();
       // RFC 3516 §4.2 / RFC 9051 §4.3: NUL only in literal8.
       this.streamed.push({ ok: false, error: new ImapBad('NUL in a literal: use literal8 (~{n})') });
@@ -274,12 +307,10 @@ export class ImapSession implements ImapSessionContext {
     this.streamed = [];
   }
 
-  private specFor(name: string, args: { kind: string; value?: unknown }[] | null): ImapCommandSpec | undefined {
-    if (name !== 'UID') return COMMANDS.get(name);
-    if (args === null) return undefined;
-    const sub = args[0];
-    if (sub?.kind !== 'atom' || typeof sub.value !== 'string') return undefined;
-    const spec = COMMANDS.get(sub.value.toUpperCase());
+  /** The spec of a command name as the reader gives it: `FETCH`, or `UID FETCH` for the UID form. */
+  private specFor(name: string): ImapCommandSpec | undefined {
+    if (!name.startsWith('UID ')) return COMMANDS.get(name);
+    const spec = COMMANDS.get(name.slice(4));
     return spec?.uidForm === true ? spec : undefined;
   }
 
@@ -287,8 +318,8 @@ export class ImapSession implements ImapSessionContext {
     const name = rawName.toUpperCase();
     const streamed = this.streamed;
     this.streamed = [];
-    const uid = name === 'UID';
-    const spec = this.specFor(name, args);
+    const uid = name.startsWith('UID ');
+    const spec = this.specFor(name);
     if (spec === undefined) {
       this.respond(tag, 'BAD', null, uid ? 'Unknown UID command' : 'Unknown command');
       this.countBad();
@@ -303,7 +334,7 @@ export class ImapSession implements ImapSessionContext {
       this.bye('Server shutting down');
       return;
     }
-    const cmd: ImapCommandInput = { tag, name: spec.name, uid, args: uid ? args.slice(1) : args, streamed };
+    const cmd: ImapCommandInput = { tag, name: spec.name, uid, args, streamed };
     const release = this.conn.beginCommand();
     try {
       let status: Status = 'OK';
@@ -344,6 +375,7 @@ export class ImapSession implements ImapSessionContext {
         this.conn.end();
       }
     } finally {
+      this.limitLiteralsToState();
       release();
     }
   }
@@ -403,6 +435,8 @@ export class ImapSession implements ImapSessionContext {
     const input = await this.nextInput();
     if (input === null) return null;
     if (input.kind === 'line') return input.line;
+    // An overlong response line is the client's error, not ours (imap-hostile test).
+    if (input.kind === 'lineTooLong') throw new ImapBad('Line too long');
     // The reader yields the raw line next once expectRawLine() is set; anything else is a bug.
     throw new Error(`expected a raw line, got ${input.kind}`);
   }
@@ -426,12 +460,20 @@ export class ImapSession implements ImapSessionContext {
         const input = this.reader.next();
         if (input !== null) {
           if (input.kind === 'line') return input.line;
+          // An overlong line instead of DONE ends IDLE with BAD (imap-hostile test).
+          if (input.kind === 'lineTooLong') throw new ImapBad('Line too long');
           throw new Error(`expected a raw line, got ${input.kind}`);
         }
         if (changed) {
           changed = false;
           await onChange();
           await this.flush();
+          // The change ends the session (the selected mailbox was deleted elsewhere): say BYE
+          // now rather than after a DONE that may come only much later (RFC 2180 §3.2).
+          if (this.closeAfter !== null) {
+            this.bye(this.closeAfter);
+            return null;
+          }
           continue;
         }
         if (this.peerEnded || this.conn.closed) return null;

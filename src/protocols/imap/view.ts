@@ -68,23 +68,10 @@ export class SelectedView {
     opts: { readOnly: boolean; rev1: boolean },
   ): Promise<SelectedView> {
     const modseq = mailbox.highestModseq;
-    const metas = await store.listMessages(mailbox.id);
-    const uids = new Array<number>(metas.length);
-    const keywords = new Set<string>();
-    let firstUnseen = 0;
-    for (let i = 0; i < metas.length; i++) {
-      const m = metas[i]!;
-      uids[i] = m.uid;
-      let seen = false;
-      for (const f of m.flags) {
-        if (f === '\\Seen') seen = true;
-        else if (!f.startsWith('\\')) keywords.add(f);
-      }
-      if (!seen && firstUnseen === 0) firstUnseen = i + 1;
-    }
-    const view = new SelectedView(store, mailbox, opts.readOnly, uids, modseq);
-    view.keywordsAtOpen = [...keywords].sort();
-    view.firstUnseenAtOpen = firstUnseen;
+    const summary = await store.mailboxSummary(mailbox.id);
+    const view = new SelectedView(store, mailbox, opts.readOnly, summary.uids, modseq);
+    view.keywordsAtOpen = summary.keywords;
+    view.firstUnseenAtOpen = summary.firstUnseenUid === 0 ? 0 : view.seqOf(summary.firstUnseenUid);
     if (opts.rev1 && !opts.readOnly) view.addRecent(await store.claimRecent(mailbox.id));
     return view;
   }
@@ -170,6 +157,8 @@ export class SelectedView {
     if (changes.length === 0 && (this.pendingExpunge.size === 0 || !opts.expunges)) return;
     let added = 0;
     let last = this.lastUid;
+    /** UIDs above this were added in this pass: the client has not been told of them yet. */
+    const known = last;
     const flagUpdates = new Map<number, { flags: string[]; modseq: number }>();
     for (const c of changes) {
       if (c.modseq > this.modseq) this.modseq = c.modseq;
@@ -187,12 +176,19 @@ export class SelectedView {
             flagUpdates.set(c.uid, { flags: c.flags, modseq: c.modseq });
           }
           break;
-        case 'expunged':
-          if (this.indexOf(c.uid) >= 0) {
-            this.pendingExpunge.add(c.uid);
-            flagUpdates.delete(c.uid);
-          }
+        case 'expunged': {
+          const i = this.indexOf(c.uid);
+          if (i < 0) break;
+          flagUpdates.delete(c.uid);
+          if (c.uid > known) {
+            // Added and expunged since the last sync: the client never saw it, so it simply
+            // never appears (an EXPUNGE for it would name a number beyond the known EXISTS).
+            this.uids.splice(i, 1);
+            this.recent.delete(c.uid);
+            added--;
+          } else this.pendingExpunge.add(c.uid);
           break;
+        }
       }
     }
     for (const [uid, m] of this.echoed) if (m <= this.modseq) this.echoed.delete(uid);

@@ -135,6 +135,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbound_queue_blob ON outbound_queue(blob_id);
     `,
   },
+  {
+    version: 3,
+    description: 'POP3 mailbox locks and APOP secrets',
+    // A lease per mailbox held by one POP3 session (RFC 1939 §8: exclusive access to the
+    // maildrop), across processes; a lease past expires_at belongs to nobody, so the lock of a
+    // crashed process lapses. No foreign key: a lock on a deleted mailbox is simply never asked
+    // for again. apop_secret is the shared secret APOP (RFC 1939 §7) needs in clear.
+    sql: `
+      CREATE TABLE mailbox_locks (
+        mailbox_id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      ALTER TABLE accounts ADD COLUMN apop_secret TEXT;
+    `,
+  },
+  {
+    version: 4,
+    description: 'SEARCH text beside each blob',
+    // IMAP SEARCH SUBJECT/FROM/TO/CC/BCC compare against these (decoded, case-folded: see
+    // src/mail/mime/search-fields.ts) inside SQLite, and BODY finds the text parts without
+    // parsing the MIME record. Filled when a blob row is inserted; rows from before this
+    // migration are filled when the store opens (text_parts IS NULL marks them).
+    sql: `
+      ALTER TABLE blobs ADD COLUMN search_subject TEXT;
+      ALTER TABLE blobs ADD COLUMN search_from TEXT;
+      ALTER TABLE blobs ADD COLUMN search_to TEXT;
+      ALTER TABLE blobs ADD COLUMN search_cc TEXT;
+      ALTER TABLE blobs ADD COLUMN search_bcc TEXT;
+      ALTER TABLE blobs ADD COLUMN text_parts TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

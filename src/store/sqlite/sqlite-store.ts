@@ -22,6 +22,13 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../core/errors.js';
+import {
+  SEARCH_FIELDS,
+  searchFieldText,
+  textPartRanges,
+  type SearchField,
+  type TextPartRange,
+} from '../../mail/mime/search-fields.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { BlobStore } from '../blob/types.js';
 import { ChangeFeed } from '../change-feed.js';
@@ -39,6 +46,7 @@ import {
   type FlagResult,
   type FlagUpdate,
   type Mailbox,
+  type MailboxSummary,
   type MailStore,
   type MessageMeta,
   type OutboundEnvelope,
@@ -216,11 +224,32 @@ function notFound(what: string): StoreError {
   return new StoreError('NOT_FOUND', `${what} not found`);
 }
 
+function checkLockArgs(owner: string, ttlMs: number): void {
+  if (typeof owner !== 'string' || owner.length === 0 || owner.length > 200) {
+    throw new StoreError('INVALID_ARGUMENT', 'lock owner must be 1 to 200 characters');
+  }
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw new StoreError('INVALID_ARGUMENT', 'lock ttlMs must be a positive integer');
+  }
+}
+
 function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 /** Positive integer UIDs, deduplicated, ascending. */
+/** The SEARCH columns of a blob row (migration 4), from its MIME record. */
+function searchColumns(mime: MimeRecord): Record<string, string | null> {
+  return {
+    subject: searchFieldText(mime, 'subject'),
+    from: searchFieldText(mime, 'from'),
+    to: searchFieldText(mime, 'to'),
+    cc: searchFieldText(mime, 'cc'),
+    bcc: searchFieldText(mime, 'bcc'),
+    textParts: JSON.stringify(textPartRanges(mime)),
+  };
+}
+
 function uniqueUids(uids: readonly number[]): number[] {
   const out = uids.filter((u) => Number.isSafeInteger(u) && u > 0);
   out.sort((a, b) => a - b);
@@ -377,6 +406,7 @@ export class SqliteStore implements MailStore {
       // Savepoint sub-journals (one per append request) in memory, not in temp files.
       this.db.exec('PRAGMA temp_store = MEMORY');
       migrate(this.db);
+      this.fillSearchColumns();
     } catch (err) {
       this.db.close();
       throw err;
@@ -559,8 +589,36 @@ export class SqliteStore implements MailStore {
   private upsertBlob(blobId: string, size: number, mime: MimeRecord, count: number, now: number): void {
     if (this.adjustBlobRefs(blobId, count, now)) return;
     this.stmt(
-      `INSERT INTO blobs (id, size, refcount, mime, zero_since) VALUES (@id, @size, @count, @mime, @zeroSince)`,
-    ).run({ id: blobId, size, count, mime: JSON.stringify(mime), zeroSince: count === 0 ? now : null });
+      `INSERT INTO blobs (id, size, refcount, mime, zero_since, search_subject, search_from, search_to,
+         search_cc, search_bcc, text_parts)
+       VALUES (@id, @size, @count, @mime, @zeroSince, @subject, @from, @to, @cc, @bcc, @textParts)`,
+    ).run({
+      id: blobId,
+      size,
+      count,
+      mime: JSON.stringify(mime),
+      zeroSince: count === 0 ? now : null,
+      ...searchColumns(mime),
+    });
+  }
+
+  /** Fills the SEARCH columns of blob rows written before migration 4, in batches. */
+  private fillSearchColumns(): void {
+    const pick = this.stmt<{ id: string; mime: string }>(
+      'SELECT id, mime FROM blobs WHERE text_parts IS NULL LIMIT 500',
+    );
+    const set = this.stmt(
+      `UPDATE blobs SET search_subject = @subject, search_from = @from, search_to = @to,
+         search_cc = @cc, search_bcc = @bcc, text_parts = @textParts WHERE id = @id`,
+    );
+    const batch = this.db.transaction((rows: Array<{ id: string; mime: string }>) => {
+      for (const r of rows) set.run({ id: r.id, ...searchColumns(JSON.parse(r.mime) as MimeRecord) });
+    });
+    for (;;) {
+      const rows = pick.all();
+      if (rows.length === 0) return;
+      batch(rows);
+    }
   }
 
   private toDomain(r: DomainRow): Domain {
@@ -1319,6 +1377,73 @@ export class SqliteStore implements MailStore {
     return out;
   }
 
+  async mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
+    this.assertOpen();
+    if (this.stmt('SELECT 1 FROM mailboxes WHERE id = ?').get(mailboxId) === undefined)
+      throw notFound('mailbox');
+    // One read transaction, so the three answers describe the same moment.
+    return this.db.transaction(() => {
+      const uids = this.stmt<number>(
+        'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid',
+        'pluck',
+      ).all(mailboxId);
+      const firstUnseenUid =
+        this.stmt<number>(
+          `SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_SEEN}) = 0 ORDER BY uid LIMIT 1`,
+          'pluck',
+        ).get(mailboxId) ?? 0;
+      const lists = this.stmt<string>(
+        'SELECT DISTINCT keywords FROM messages WHERE mailbox_id = ? AND keywords IS NOT NULL',
+        'pluck',
+      ).all(mailboxId);
+      const keywords = new Map<string, string>();
+      for (const list of lists) {
+        for (const k of list.split(' '))
+          if (k !== '' && !keywords.has(k.toLowerCase())) keywords.set(k.toLowerCase(), k);
+      }
+      return { uids, firstUnseenUid, keywords: [...keywords.values()].sort() };
+    })();
+  }
+
+  async matchSearchField(
+    mailboxId: number,
+    field: SearchField,
+    needle: string,
+  ): Promise<{ uids: number[]; unparsed: number[] }> {
+    this.assertOpen();
+    if (!SEARCH_FIELDS.includes(field)) throw new StoreError('INVALID_ARGUMENT', 'unknown search field');
+    const column = `search_${field}`;
+    // instr() on UTF-8 text is a substring test on code points; both sides are already folded.
+    const rows = this.stmt<unknown[]>(
+      `SELECT m.uid, b.${column} = char(1) FROM messages m JOIN blobs b ON b.id = m.blob_id
+       WHERE m.mailbox_id = ? AND (instr(b.${column}, ?) > 0 OR b.${column} = char(1)) ORDER BY m.uid`,
+      'raw',
+    ).all(mailboxId, needle);
+    const uids: number[] = [];
+    const unparsed: number[] = [];
+    // An empty needle matches every message that has the field (RFC 9051 §6.4.4), parsed or not.
+    for (const r of rows) (r[1] === 1 && needle !== '' ? unparsed : uids).push(r[0] as number);
+    return { uids, unparsed };
+  }
+
+  async textParts(mailboxId: number, uids: number[]): Promise<Map<number, TextPartRange[]>> {
+    this.assertOpen();
+    const out = new Map<number, TextPartRange[]>();
+    const sorted = uniqueUids(uids);
+    if (sorted.length === 0) return out;
+    const wanted = new Set(sorted);
+    const rows = this.stmt<unknown[]>(
+      `SELECT m.uid, b.text_parts FROM messages m JOIN blobs b ON b.id = m.blob_id
+       WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`,
+      'raw',
+    ).all(mailboxId, sorted[0], sorted[sorted.length - 1]);
+    for (const r of rows) {
+      const uid = r[0] as number;
+      if (wanted.has(uid)) out.set(uid, JSON.parse(r[1] as string) as TextPartRange[]);
+    }
+    return out;
+  }
+
   /** The MIME record of a blob. Cached and shared between callers: treat it as read-only. */
   async getMime(blobId: string): Promise<MimeRecord> {
     this.assertOpen();
@@ -1613,6 +1738,73 @@ export class SqliteStore implements MailStore {
       if (ids.length < GC_BATCH || this.closed) break;
     }
     return { blobsRemoved, bytesFreed };
+  }
+
+  // ---------------------------------------------------------------- mailbox locks
+
+  /**
+   * Lock writes commit without waiting for the WAL fsync: a lease lost in a crash is harmless
+   * (it would have lapsed anyway), and a login should not wait for the disk.
+   */
+  private writeLock<T>(fn: () => T): T {
+    this.assertOpen();
+    const result = this.db.transaction(fn).immediate();
+    this.stats.commits++;
+    return result;
+  }
+
+  async acquireMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean> {
+    checkLockArgs(owner, ttlMs);
+    return this.writeLock(() => {
+      const now = Date.now();
+      const held = this.stmt<{ owner: string; expires_at: number }>(
+        'SELECT owner, expires_at FROM mailbox_locks WHERE mailbox_id = ?',
+      ).get(mailboxId);
+      if (held !== undefined && held.owner !== owner && held.expires_at > now) return false;
+      this.stmt(
+        `INSERT INTO mailbox_locks (mailbox_id, owner, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (mailbox_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at`,
+      ).run(mailboxId, owner, now + ttlMs);
+      return true;
+    });
+  }
+
+  async refreshMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean> {
+    checkLockArgs(owner, ttlMs);
+    return this.writeLock(() => {
+      const now = Date.now();
+      const r = this.stmt(
+        'UPDATE mailbox_locks SET expires_at = ? WHERE mailbox_id = ? AND owner = ? AND expires_at > ?',
+      ).run(now + ttlMs, mailboxId, owner, now);
+      return r.changes > 0;
+    });
+  }
+
+  async releaseMailboxLock(mailboxId: number, owner: string): Promise<void> {
+    this.writeLock(() => {
+      this.stmt('DELETE FROM mailbox_locks WHERE mailbox_id = ? AND owner = ?').run(mailboxId, owner);
+    });
+  }
+
+  // ---------------------------------------------------------------- APOP secrets
+
+  async setApopSecret(address: string, secret: string | null): Promise<void> {
+    const p = parseAddress(address);
+    if (secret !== null && (typeof secret !== 'string' || secret.length === 0 || secret.length > 1024)) {
+      throw new StoreError('INVALID_ARGUMENT', 'the APOP secret must be 1 to 1024 characters');
+    }
+    await this.write(() => {
+      const r = this.stmt('UPDATE accounts SET apop_secret = ? WHERE address = ?').run(secret, p.address);
+      if (r.changes === 0) throw notFound(`account ${p.address}`);
+    });
+  }
+
+  async getApopSecret(accountId: number): Promise<string | null> {
+    this.assertOpen();
+    const r = this.stmt<{ apop_secret: string | null }>('SELECT apop_secret FROM accounts WHERE id = ?').get(
+      accountId,
+    );
+    return r?.apop_secret ?? null;
   }
 
   // ---------------------------------------------------------------- close

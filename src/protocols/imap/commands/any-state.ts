@@ -21,7 +21,11 @@ function checkIdArgs(args: ImapToken[]): void {
   for (let i = 0; i < arg.items.length; i++) {
     const item = arg.items[i]!;
     const isString = item.kind === 'string';
-    if (i % 2 === 0 ? !isString || item.value.length > 30 : !(isString && item.value.length <= 1024) && item.kind !== 'nil') {
+    if (
+      i % 2 === 0
+        ? !isString || item.value.length > 30
+        : !(isString && item.value.length <= 1024) && item.kind !== 'nil'
+    ) {
       throw new ImapBad('Invalid ID field or value');
     }
   }

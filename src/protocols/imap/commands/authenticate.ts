@@ -15,11 +15,7 @@ import { NOT_AUTHENTICATED } from '../state.js';
 const privacyRequired = (): ImapNo =>
   new ImapNo('Plaintext authentication is disabled without TLS', { name: 'PRIVACYREQUIRED' });
 
-async function complete(
-  ctx: ImapSessionContext,
-  username: string,
-  password: string,
-): Promise<CommandResult> {
+async function complete(ctx: ImapSessionContext, username: string, password: string): Promise<CommandResult> {
   const result: AuthResult = await ctx.env.authenticator.authenticate({
     username,
     password,
@@ -85,7 +81,11 @@ export const AUTH_COMMANDS: ImapCommandSpec[] = [
     async handle(ctx, cmd) {
       const mech = cmd.args[0];
       const initial = cmd.args[1];
-      if (mech?.kind !== 'atom' || cmd.args.length > 2 || (initial !== undefined && initial.kind !== 'atom')) {
+      if (
+        mech?.kind !== 'atom' ||
+        cmd.args.length > 2 ||
+        (initial !== undefined && initial.kind !== 'atom')
+      ) {
         throw new ImapBad('AUTHENTICATE takes a mechanism and an optional initial response');
       }
       let sasl;

@@ -1,5 +1,178 @@
-// Placeholder: filled in by the command family's author.
+// FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9; RFC 3501 §6.4.5, §6.4.8; RFC 3516 BINARY;
+// RFC 7162 §3.1.4 CHANGEDSINCE). Invariants:
+// - messages are read in batches of BATCH UIDs (listMessages with `uids`), so memory per command
+//   is bounded whatever the mailbox size; the loop flushes (backpressure) and yields to the event
+//   loop every YIELD_MS of work, so other connections keep being served;
+// - a message expunged elsewhere (view.isExpunged, or gone from the store) gets no FETCH response;
+//   the command then ends NO [EXPUNGEISSUED] as Dovecot does (RFC 9051 §7.1);
+// - a non-PEEK body item sets \Seen first (not in a read-only view); when that changed the flags,
+//   FLAGS is part of that message's FETCH response (RFC 9051 §6.4.5) and the change is noted as
+//   echoed, so the session's own sync does not repeat it.
 
-import type { ImapCommandSpec } from '../context.js';
+import { atom } from '../../../wire/imap/encoder.js';
+import { FetchParseError, parseFetchItems, type FetchItem } from '../../../wire/imap/fetch.js';
+import { parseSequenceSet, SequenceSetError } from '../../../wire/imap/sequence-set.js';
+import type { ImapToken } from '../../../wire/imap/reader.js';
+import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
+import { ImapBad, ImapNo } from '../errors.js';
+import { buildFetchItems, MessageSource, writeFetchResponse, type FetchSources } from '../fetch-response.js';
+import { SELECTED } from '../state.js';
+import type { SelectedView } from '../view.js';
 
-export const FETCH_COMMANDS: ImapCommandSpec[] = [];
+/** UIDs whose metadata is read at once. */
+const BATCH = 1000;
+/** Message responses built concurrently, divided by the number of section items asked. */
+const WINDOW = 32;
+/** Longest stretch of work before yielding to the event loop. */
+const YIELD_MS = 5;
+
+/** The sequence set argument (RFC 9051 §9 sequence-set), or BAD. */
+export function sequenceSetArg(token: ImapToken | undefined): ReturnType<typeof parseSequenceSet> {
+  if (token?.kind !== 'atom') throw new ImapBad('Sequence set expected');
+  try {
+    return parseSequenceSet(token.value);
+  } catch (err) {
+    if (err instanceof SequenceSetError) throw new ImapBad(`Invalid sequence set: ${err.message}`);
+    throw err;
+  }
+}
+
+export function selectedView(ctx: ImapSessionContext): SelectedView {
+  const state = ctx.state;
+  if (state.kind !== 'selected') throw new ImapBad('No mailbox selected');
+  return state.view;
+}
+
+/** Resolves after the event loop had a turn (I/O callbacks included). */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Fixed-size items, which Dovecot sends before everything else. */
+function isShort(item: FetchItem): boolean {
+  switch (item.kind) {
+    case 'uid':
+    case 'flags':
+    case 'internalDate':
+    case 'rfc822Size':
+    case 'modseq':
+      return true;
+    default:
+      return false;
+  }
+}
+
+async function fetch(
+  ctx: ImapSessionContext,
+  uidForm: boolean,
+  args: readonly ImapToken[],
+): Promise<boolean> {
+  const view = selectedView(ctx);
+  const spec = sequenceSetArg(args[0]);
+  let request;
+  try {
+    request = parseFetchItems(args.slice(1), { rev2: ctx.rev2 });
+  } catch (err) {
+    if (err instanceof FetchParseError) throw new ImapBad(`Invalid FETCH arguments: ${err.message}`);
+    throw err;
+  }
+  // RFC 7162 §3.2.6: VANISHED needs QRESYNC, which is not offered.
+  if (request.vanished) throw new ImapBad('VANISHED needs QRESYNC enabled');
+  const asked: FetchItem[] = [...request.items];
+  // RFC 9051 §6.4.9: UID FETCH responses always carry UID.
+  if (uidForm && !asked.some((i) => i.kind === 'uid')) asked.unshift({ kind: 'uid', name: 'UID' });
+  // Fixed-size items first, then ENVELOPE, BODYSTRUCTURE and contents, each group in the order
+  // asked, as Dovecot does (RFC 9051 §7.5.2 lets the server choose the order).
+  const short = asked.filter(isShort);
+  const items = [...short, ...asked.filter((i) => !isShort(i))];
+  const hasFlags = items.some((i) => i.kind === 'flags');
+  const setsSeen = request.setsSeen && !view.readOnly;
+  const changedSince = request.changedSince;
+
+  const uids = view.resolve(spec, { uid: uidForm });
+  // Messages built at once: 1 when BINARY decodes whole parts in memory; else WINDOW shared by
+  // the section items (each holds up to STREAM_ABOVE bytes in memory, larger ones stream).
+  const sections = items.filter((i) => !isShort(i)).length;
+  const window = items.some((i) => i.kind === 'binary' || i.kind === 'binarySize')
+    ? 1
+    : Math.max(1, Math.floor(WINDOW / Math.max(1, sections)));
+  const src: FetchSources = { store: ctx.env.store, blobs: ctx.env.blobs, utf8: ctx.utf8, rev2: ctx.rev2 };
+  const rev1 = !ctx.rev2;
+  let expungeIssued = false;
+  let since = Date.now();
+
+  for (let i = 0; i < uids.length; i += BATCH) {
+    const batch: number[] = [];
+    for (const uid of uids.slice(i, i + BATCH)) {
+      if (view.isExpunged(uid)) expungeIssued = true;
+      else batch.push(uid);
+    }
+    if (batch.length === 0) continue;
+    const metas = await ctx.env.store.listMessages(view.mailboxId, { uids: batch });
+    if (metas.length < batch.length) expungeIssued = true;
+
+    // Set \Seen first, so each message's response shows the flags it now has.
+    const seenChanged = new Set<number>();
+    if (setsSeen) {
+      const unseen = metas.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
+      if (unseen.length > 0) {
+        const result = await ctx.env.store.updateFlags(view.mailboxId, unseen, {
+          mode: 'add',
+          flags: ['\\Seen'],
+        });
+        const byUid = new Map(result.changed.map((c) => [c.uid, c]));
+        for (const m of metas) {
+          const c = byUid.get(m.uid);
+          if (c === undefined) continue;
+          m.flags = c.flags;
+          m.modseq = c.modseq;
+          view.noteEchoed(c.uid, c.modseq);
+          seenChanged.add(c.uid);
+        }
+      }
+    }
+
+    const todo = metas.filter((m) => changedSince === null || BigInt(m.modseq) > changedSince);
+    for (let j = 0; j < todo.length; j += window) {
+      const group = todo.slice(j, j + window);
+      // Built concurrently (blob reads overlap on the thread pool), written in order.
+      const built = await Promise.allSettled(
+        group.map(async (meta) => {
+          const seq = view.seqOf(meta.uid);
+          if (seq === 0) return null;
+          const flags = view.flagAtoms(meta.uid, meta.flags, rev1);
+          const pieces = await buildFetchItems(new MessageSource(meta, src), items, src, { seq, flags });
+          // The new FLAGS after the short items (two pieces each: name and value), as Dovecot does.
+          if (seenChanged.has(meta.uid) && !hasFlags)
+            pieces.splice(2 * short.length, 0, atom('FLAGS'), flags);
+          return { seq, pieces };
+        }),
+      );
+      for (const b of built) {
+        if (b.status === 'rejected') throw b.reason;
+        if (b.value !== null) await writeFetchResponse(ctx, b.value.seq, b.value.pieces);
+      }
+      if (Date.now() - since >= YIELD_MS) {
+        await ctx.flush();
+        await yieldToLoop();
+        since = Date.now();
+      }
+    }
+  }
+  return expungeIssued;
+}
+
+const FETCH: ImapCommandSpec = {
+  name: 'FETCH',
+  states: SELECTED,
+  uidForm: true,
+  noExpungeResponses: true,
+  async handle(ctx, cmd) {
+    const expungeIssued = await fetch(ctx, cmd.uid, cmd.args);
+    // A UID FETCH simply gets no data for them: EXPUNGE responses follow it.
+    if (expungeIssued && !cmd.uid) {
+      // RFC 9051 §7.1 EXPUNGEISSUED; Dovecot answers NO here too.
+      throw new ImapNo('Some of the requested messages no longer exist', { name: 'EXPUNGEISSUED' });
+    }
+  },
+};
+
+export const FETCH_COMMANDS: ImapCommandSpec[] = [FETCH];

@@ -1,5 +1,143 @@
-// Placeholder: filled in by the command family's author.
+// CREATE (RFC 9051 §6.3.4, with USE of RFC 6154 §3 CREATE-SPECIAL-USE), DELETE (§6.3.5),
+// RENAME (§6.3.6), SUBSCRIBE and UNSUBSCRIBE (§6.3.7, §6.3.8). Names are validated by the store
+// (src/store/sqlite/mailbox-name.ts): empty levels ("a//b", "/a"), "." and "..", control
+// characters, "*" and "%", over-long or too deep names are refused with NO [CANNOT]; undecodable
+// names are refused by mailboxArg. Invariants:
+// - CREATE makes the missing superior levels too (the store does it, RFC 9051 §6.3.4); one
+//   trailing delimiter only declares the intent to create inferiors and is dropped;
+// - DELETE of a mailbox with inferiors removes its messages and leaves its name as a \Noselect
+//   level (RFC 9051 §6.3.5); INBOX cannot be deleted; deleting the mailbox this session has
+//   selected first leaves the selected state (Dovecot does the same); another session that has
+//   it selected is told with BYE after its next command (see select.ts, selectedStore);
+// - RENAME moves inferiors with their parent; renaming INBOX moves its messages to the new name
+//   and leaves INBOX empty (RFC 9051 §6.3.6); the store checks every target name, so an existing
+//   one is NO [ALREADYEXISTS]; a session that has the renamed mailbox selected keeps its view.
 
-import type { ImapCommandSpec } from '../context.js';
+import type { SpecialUse } from '../../../store/types.js';
+import { MAILBOX_DELIMITER } from '../../../store/types.js';
+import { atom, raw } from '../../../wire/imap/encoder.js';
+import type { ImapToken } from '../../../wire/imap/reader.js';
+import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
+import { ImapBad, ImapNo } from '../errors.js';
+import { mailboxArg } from '../mailbox-name.js';
+import { AUTHENTICATED } from '../state.js';
+import { noSuchMailbox } from './mailbox-name-check.js';
+import { deselect } from './select.js';
 
-export const MAILBOX_COMMANDS: ImapCommandSpec[] = [];
+/** RFC 6154 §2 attributes, by upper-case spelling. */
+const SPECIAL_USES = new Map<string, SpecialUse>(
+  (['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged'] as const).map((s) => [
+    s.toUpperCase(),
+    s,
+  ]),
+);
+
+function accountId(ctx: ImapSessionContext): number {
+  const state = ctx.state;
+  if (state.kind !== 'authenticated' && state.kind !== 'selected') throw new ImapBad('Authenticate first');
+  return state.account.id;
+}
+
+/** RFC 6154 §3: `(USE (\Sent))`; the store keeps one special use per mailbox. */
+function parseCreateParams(token: ImapToken | undefined): SpecialUse | null {
+  if (token === undefined) return null;
+  if (token.kind !== 'list') throw new ImapBad('CREATE parameters must be a list');
+  let use: SpecialUse | null = null;
+  for (let i = 0; i < token.items.length; i += 2) {
+    const name = token.items[i];
+    const value = token.items[i + 1];
+    if (name?.kind !== 'atom' || name.value.toUpperCase() !== 'USE' || value?.kind !== 'list') {
+      throw new ImapBad('Unknown CREATE parameter');
+    }
+    for (const attr of value.items) {
+      if (attr.kind !== 'atom') throw new ImapBad('Special-use attribute expected');
+      const known = SPECIAL_USES.get(attr.value.toUpperCase());
+      if (known === undefined) throw new ImapNo('Unknown special-use attribute', { name: 'USEATTR' });
+      if (use !== null && use !== known) {
+        throw new ImapNo('Only one special-use attribute per mailbox', { name: 'USEATTR' });
+      }
+      use = known;
+    }
+  }
+  return use;
+}
+
+export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
+  {
+    name: 'CREATE',
+    states: AUTHENTICATED,
+    async handle(ctx, cmd) {
+      if (cmd.args.length < 1 || cmd.args.length > 2) throw new ImapBad('CREATE takes a mailbox name');
+      let name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+      const specialUse = parseCreateParams(cmd.args[1]);
+      // RFC 9051 §6.3.4: a trailing delimiter declares that inferiors will be created.
+      if (name.endsWith(MAILBOX_DELIMITER)) name = name.slice(0, -1);
+      if (name.toUpperCase() === 'INBOX') throw new ImapNo('INBOX already exists', { name: 'ALREADYEXISTS' });
+      await ctx.env.store.createMailbox(accountId(ctx), name, { specialUse });
+    },
+  },
+  {
+    name: 'DELETE',
+    states: AUTHENTICATED,
+    async handle(ctx, cmd) {
+      if (cmd.args.length !== 1) throw new ImapBad('DELETE takes a mailbox name');
+      const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+      const id = accountId(ctx);
+      if (name === 'INBOX') throw new ImapNo('INBOX cannot be deleted', { name: 'CANNOT' });
+      const store = ctx.env.store;
+      const mailbox = await store.getMailbox(id, name);
+      if (mailbox === null) {
+        // RFC 9051 §6.3.5: a \Noselect level with inferiors cannot be deleted.
+        const prefix = name + MAILBOX_DELIMITER;
+        if ((await store.listMailboxes(id)).some((m) => m.name.startsWith(prefix))) {
+          throw new ImapNo('Mailbox has children, delete them first');
+        }
+        throw noSuchMailbox(name);
+      }
+      const state = ctx.state;
+      const selected = state.kind === 'selected' && state.view.mailboxId === mailbox.id;
+      await store.deleteMailbox(id, name);
+      if (selected) {
+        // Nothing of it can be served any more: back to the authenticated state (RFC 9051 §7.1
+        // CLOSED tells the client that the mailbox's responses end here). Dovecot disconnects.
+        deselect(ctx);
+        ctx.untagged(atom('OK'), raw('[CLOSED]'), atom('Mailbox deleted.'));
+      }
+    },
+  },
+  {
+    name: 'RENAME',
+    states: AUTHENTICATED,
+    async handle(ctx, cmd) {
+      if (cmd.args.length !== 2) throw new ImapBad('RENAME takes two mailbox names');
+      const from = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+      const to = mailboxArg(cmd.args[1], { utf8: ctx.utf8 });
+      if (to === 'INBOX') throw new ImapNo('INBOX already exists', { name: 'ALREADYEXISTS' });
+      await ctx.env.store.renameMailbox(accountId(ctx), from, to);
+    },
+  },
+  {
+    name: 'SUBSCRIBE',
+    states: AUTHENTICATED,
+    async handle(ctx, cmd) {
+      if (cmd.args.length !== 1) throw new ImapBad('SUBSCRIBE takes a mailbox name');
+      const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+      const id = accountId(ctx);
+      // RFC 9051 §6.3.7 lets a server refuse names that do not exist; Dovecot does too.
+      if ((await ctx.env.store.getMailbox(id, name)) === null) {
+        throw noSuchMailbox(name);
+      }
+      await ctx.env.store.subscribe(id, name);
+    },
+  },
+  {
+    name: 'UNSUBSCRIBE',
+    states: AUTHENTICATED,
+    async handle(ctx, cmd) {
+      if (cmd.args.length !== 1) throw new ImapBad('UNSUBSCRIBE takes a mailbox name');
+      const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+      // RFC 9051 §6.3.8: a name may be unsubscribed whether or not its mailbox exists.
+      await ctx.env.store.unsubscribe(accountId(ctx), name);
+    },
+  },
+];

@@ -1,5 +1,117 @@
-// Placeholder: filled in by the command family's author.
+// STATUS (RFC 9051 §6.3.11, RFC 3501 §6.3.10) with SIZE and DELETED (RFC 8438, RFC 9051 base),
+// APPENDLIMIT (RFC 7889 §3.2) and HIGHESTMODSEQ (RFC 7162 §3.1.6; cheap: the store keeps it).
+// RECENT is IMAP4rev1 only (RFC 9051 Appendix E). Values come from the mailbox row the store
+// keeps current, so STATUS costs one read whatever the mailbox size; STATUS of the selected
+// mailbox is allowed (RFC 9051 §6.3.11 only discourages it).
 
-import type { ImapCommandSpec } from '../context.js';
+import type { Mailbox } from '../../../store/types.js';
+import { atom, type ImapData } from '../../../wire/imap/encoder.js';
+import type { ImapToken } from '../../../wire/imap/reader.js';
+import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
+import { ImapBad } from '../errors.js';
+import { mailboxArg, mailboxWire } from '../mailbox-name.js';
+import { AUTHENTICATED } from '../state.js';
+import { noSuchMailbox } from './mailbox-name-check.js';
+import { mailboxNameData } from './mailbox-name-data.js';
 
-export const STATUS_COMMANDS: ImapCommandSpec[] = [];
+export type StatusItem =
+  | 'MESSAGES'
+  | 'UIDNEXT'
+  | 'UIDVALIDITY'
+  | 'UNSEEN'
+  | 'DELETED'
+  | 'SIZE'
+  | 'RECENT'
+  | 'APPENDLIMIT'
+  | 'HIGHESTMODSEQ';
+
+const ITEMS: ReadonlySet<string> = new Set<StatusItem>([
+  'MESSAGES',
+  'UIDNEXT',
+  'UIDVALIDITY',
+  'UNSEEN',
+  'DELETED',
+  'SIZE',
+  'RECENT',
+  'APPENDLIMIT',
+  'HIGHESTMODSEQ',
+]);
+
+/** The parenthesised STATUS item list; unknown items (and RECENT in IMAP4rev2) are a BAD. */
+export function parseStatusItems(token: ImapToken | undefined, opts: { rev2: boolean }): StatusItem[] {
+  if (token?.kind !== 'list' || token.items.length === 0)
+    throw new ImapBad('STATUS items must be a non-empty list');
+  const out: StatusItem[] = [];
+  for (const item of token.items) {
+    if (item.kind !== 'atom') throw new ImapBad('STATUS item expected');
+    const upper = item.value.toUpperCase();
+    if (!ITEMS.has(upper) || (upper === 'RECENT' && opts.rev2)) {
+      throw new ImapBad(`Unknown STATUS item ${item.value.slice(0, 40)}`);
+    }
+    if (!out.includes(upper as StatusItem)) out.push(upper as StatusItem);
+  }
+  return out;
+}
+
+/** The `(ITEM value ...)` list of a STATUS response, in the order the client asked. */
+export function statusValues(
+  ctx: ImapSessionContext,
+  mailbox: Mailbox,
+  items: readonly StatusItem[],
+): ImapData[] {
+  const out: ImapData[] = [];
+  for (const item of items) {
+    out.push(atom(item), statusValue(ctx, mailbox, item));
+  }
+  return out;
+}
+
+function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem): number {
+  switch (item) {
+    case 'MESSAGES':
+      return mailbox.messages;
+    case 'UIDNEXT':
+      return mailbox.uidNext;
+    case 'UIDVALIDITY':
+      return mailbox.uidValidity;
+    case 'UNSEEN':
+      return mailbox.unseen;
+    case 'DELETED':
+      return mailbox.deleted;
+    case 'SIZE':
+      return mailbox.size;
+    case 'APPENDLIMIT':
+      return ctx.env.config.limits.messageSize;
+    case 'HIGHESTMODSEQ':
+      return mailbox.highestModseq;
+    case 'RECENT': {
+      // \Recent is claimed by the session that selects the mailbox (MailStore.claimRecent); the
+      // store does not expose the unclaimed count, so only this session's own count is known.
+      const state = ctx.state;
+      return state.kind === 'selected' && state.view.mailboxId === mailbox.id ? state.view.recent.size : 0;
+    }
+  }
+}
+
+/** Writes `* STATUS name (...)` for a mailbox. */
+export function writeStatus(ctx: ImapSessionContext, mailbox: Mailbox, items: readonly StatusItem[]): void {
+  const name = mailboxNameData(mailboxWire(mailbox.name, { utf8: ctx.utf8 }));
+  ctx.untagged(atom('STATUS'), name, statusValues(ctx, mailbox, items));
+}
+
+export const STATUS_COMMANDS: ImapCommandSpec[] = [
+  {
+    name: 'STATUS',
+    states: AUTHENTICATED,
+    async handle(ctx, cmd) {
+      if (cmd.args.length !== 2) throw new ImapBad('STATUS takes a mailbox name and a list of items');
+      const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+      const items = parseStatusItems(cmd.args[1], { rev2: ctx.rev2 });
+      const state = ctx.state;
+      if (state.kind !== 'authenticated' && state.kind !== 'selected') return;
+      const mailbox = await ctx.env.store.getMailbox(state.account.id, name);
+      if (mailbox === null) throw noSuchMailbox(name);
+      writeStatus(ctx, mailbox, items);
+    },
+  },
+];

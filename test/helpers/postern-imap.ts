@@ -1,0 +1,223 @@
+// The real `postern serve` (the CLI of the same build) with its IMAP listener on a free
+// loopback port, from a config file in a temp directory; users created and mail imported
+// through the CLI. For the IMAP differential test and benchmark, which compare it with a
+// private Dovecot (test/helpers/dovecot.ts) from outside the process.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, scrypt } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hashPassword } from '../../src/auth/password.js';
+import { loadConfig } from '../../src/config/load.js';
+import { openStore } from '../../src/store/open-store.js';
+import { startDnsServer, type DnsTestServer } from './dns-server.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The CLI of the same build as this file (dist/ or a private build dir). */
+export const POSTERN_CLI = path.resolve(here, '../../src/cli/main.js');
+
+export interface PosternImapOptions {
+  domains: string[];
+  users: Array<{ address: string; password: string }>;
+  /** server.workers (default 1). */
+  workers?: number;
+  /** log.level (default "error"). */
+  logLevel?: string;
+  /** Extra TOML appended to the file (e.g. a [limits] section). */
+  extraToml?: string;
+  keep?: boolean;
+  readyTimeoutMs?: number;
+  /**
+   * Cost of the users' password hashes. 'default' is what `postern user add` stores (scrypt
+   * ln=15: about 0.7 s of CPU per LOGIN on the 2-core CI machines); 'light' (the default here)
+   * stores scrypt ln=10 in the same format, so that tests and benchmarks that log in hundreds
+   * of times measure IMAP rather than the password hash.
+   */
+  passwordCost?: 'default' | 'light';
+}
+
+export interface PosternImapServer {
+  imapPort: number;
+  pid: number;
+  child: ChildProcess;
+  dir: string;
+  configFile: string;
+  /** Runs `postern --config FILE ...args`; rejects on a non-zero exit. */
+  cli(args: string[], input?: string, timeoutMs?: number): Promise<string>;
+  stderr(): string;
+  /** SIGTERM (then SIGKILL), DNS server closed, directory removed. */
+  stop(): Promise<void>;
+}
+
+function runCli(configFile: string, args: string[], input: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [POSTERN_CLI, '--config', configFile, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (s: string) => (out = (out + s).slice(-20_000)));
+    child.stderr.on('data', (s: string) => (err = (err + s).slice(-20_000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out + err);
+      else reject(new Error(`postern ${args.join(' ')}: exit ${code ?? signal}: ${err}`));
+    });
+    child.stdin.end(input);
+  });
+}
+
+/** A self-signed P-256 pair from openssl, or null when openssl is missing (Postern then makes one). */
+function opensslCertificate(dir: string): Promise<{ cert: string; key: string } | null> {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  args.push('-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=mail.example.test');
+  return new Promise((resolve) => {
+    const child = spawn('openssl', args, { stdio: 'ignore' });
+    child.once('error', () => resolve(null));
+    child.once('exit', (code) => resolve(code === 0 ? { cert, key } : null));
+  });
+}
+
+/** scrypt ln=10, r=8, p=1 in the store's format ($scrypt$ln=..,r=..,p=..$salt$hash, src/auth/password.ts). */
+function lightHash(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  return new Promise((resolve, reject) => {
+    scrypt(Buffer.from(password.normalize('NFKC'), 'utf8'), salt, 32, { N: 1024, r: 8, p: 1 }, (err, key) => {
+      if (err !== null) reject(err);
+      else resolve(`$scrypt$ln=10,r=8,p=1$${salt.toString('base64')}$${key.toString('base64')}`);
+    });
+  });
+}
+
+/**
+ * Domains and users straight through the store (as `postern domain add` / `user add` do, but
+ * in this process: a CLI start per user costs seconds). Equal passwords share one hash.
+ */
+async function createAccounts(
+  configFile: string,
+  domains: string[],
+  users: Array<{ address: string; password: string }>,
+  cost: 'default' | 'light',
+): Promise<void> {
+  const { store } = await openStore(await loadConfig(configFile));
+  try {
+    for (const d of domains) await store.createDomain(d);
+    const hashes = new Map<string, string>();
+    for (const u of users) {
+      let hash = hashes.get(u.password);
+      if (hash === undefined) {
+        hash = cost === 'default' ? await hashPassword(u.password) : await lightHash(u.password);
+        hashes.set(u.password, hash);
+      }
+      await store.createAccount({ address: u.address, passwordHash: hash });
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Writes the config, creates domains and users, starts `postern serve`, waits for IMAP. */
+export async function startPosternImap(opts: PosternImapOptions): Promise<PosternImapServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'postern-imap-'));
+  let dns: DnsTestServer | null = null;
+  let child: ChildProcess | null = null;
+  try {
+    dns = await startDnsServer({});
+    const configFile = path.join(dir, 'postern.toml');
+    // A certificate made by openssl in a few milliseconds: without one, the first start
+    // generates its self-signed pair, which takes seconds on slow machines.
+    const tls = await opensslCertificate(dir);
+    const toml = [
+      'hostname = "mail.example.test"',
+      'data_dir = "data"',
+      '[listen]',
+      'smtp = ""',
+      'submission = ""',
+      'submissions = ""',
+      'imap = "127.0.0.1:0"',
+      'imaps = ""',
+      'pop3 = ""',
+      'pop3s = ""',
+      'http = ""',
+      '[tls]',
+      ...(tls === null ? [] : [`cert = "${tls.cert}"`, `key = "${tls.key}"`]),
+      '[server]',
+      'shutdown_grace = 2',
+      `workers = ${opts.workers ?? 1}`,
+      '[dns]',
+      `servers = ["${dns.address}"]`,
+      '[log]',
+      `level = "${opts.logLevel ?? 'error'}"`,
+      opts.extraToml ?? '',
+      '',
+    ].join('\n');
+    await writeFile(configFile, toml);
+    await createAccounts(configFile, opts.domains, opts.users, opts.passwordCost ?? 'light');
+    const started = spawn(process.execPath, [POSTERN_CLI, '--config', configFile, 'serve'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = started;
+    let out = '';
+    let err = '';
+    started.stderr.setEncoding('utf8');
+    started.stderr.on('data', (s: string) => (err = (err + s).slice(-20_000)));
+    const exited = new Promise<number | string>((resolve) => {
+      started.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    });
+    const imapPort = await new Promise<number>((resolve, reject) => {
+      const ms = opts.readyTimeoutMs ?? 20_000;
+      const timer = setTimeout(() => {
+        started.kill('SIGKILL');
+        reject(new Error(`postern serve: no IMAP listener within ${ms} ms: ${out} ${err}`));
+      }, ms);
+      started.stdout.setEncoding('utf8');
+      started.stdout.on('data', (s: string) => {
+        if (out.length < 10_000) out += s;
+        const m = /^ +imap +127\.0\.0\.1:(\d+)$/m.exec(out);
+        if (m !== null) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        } else if (/not started: .*\bimap\b/.test(out)) {
+          clearTimeout(timer);
+          reject(new Error(`postern serve did not start its IMAP listener: ${out}`));
+        }
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`postern serve exited (${code}) before ready: ${out} ${err}`));
+      });
+    });
+    const dnsServer = dns;
+    return {
+      imapPort,
+      pid: started.pid!,
+      child: started,
+      dir,
+      configFile,
+      cli: (args, input = '', timeoutMs = 600_000) => runCli(configFile, args, input, timeoutMs),
+      stderr: () => err,
+      async stop() {
+        if (started.exitCode === null && started.signalCode === null) {
+          started.kill('SIGTERM');
+          const timer = setTimeout(() => started.kill('SIGKILL'), 5000);
+          await exited;
+          clearTimeout(timer);
+        }
+        await dnsServer.close();
+        if (opts.keep !== true) await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    if (child !== null && child.exitCode === null) child.kill('SIGKILL');
+    if (dns !== null) await dns.close();
+    if (opts.keep !== true) await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}

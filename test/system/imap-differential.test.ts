@@ -1,0 +1,85 @@
+// The IMAP differential test (issue 4): every scripted session of test/system/imap-differential
+// runs against a private Debian Dovecot and against the real `postern serve`, over real
+// sockets on 127.0.0.1; the answers are normalised (see imap-differential/normalise.ts) and
+// compared command by command. The test accepts exactly the differences listed in
+// imap-differential/accepted.ts (each explained in docs/imap.md, "Differences from Dovecot")
+// and fails on any other, and on a listed one that no longer occurs. The Markdown report of
+// every difference is written to $IMAP_DIFF_REPORT when set (the failure message says where).
+// Needs Debian's dovecot-imapd and root (Dovecot's mail processes run as nobody).
+
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { startDovecot, type DovecotInstance } from '../helpers/dovecot.js';
+import { startPosternImap, type PosternImapServer } from '../helpers/postern-imap.js';
+import { ACCEPTED_DIFFERENCES } from './imap-differential/accepted.js';
+import {
+  dataDir,
+  parseScript,
+  renderDifferences,
+  scriptNames,
+  writeReport,
+} from './imap-differential/differential.js';
+import { allAccounts, runDifferential } from './imap-differential/harness.js';
+import { readFileSync } from 'node:fs';
+
+let dovecot: DovecotInstance | null = null;
+let postern: PosternImapServer | null = null;
+
+before(async () => {
+  [dovecot, postern] = await Promise.all([
+    startDovecot({ users: allAccounts(), authPenalty: false, authFailureDelaySeconds: 0 }),
+    startPosternImap({
+      domains: ['example.test'],
+      users: allAccounts().map((u) => ({ address: u.user, password: u.password })),
+      // No failure delay and no ban: the scripts fail logins on purpose, from one address.
+      extraToml: '[limits]\nauth_failure_delay = 0\nauth_failures_before_ban = 1000',
+    }),
+  ]);
+});
+
+after(async () => {
+  await postern?.stop();
+  await dovecot?.stop();
+});
+
+void test('the scripts hold at least 200 commands and every listed difference names its command', () => {
+  let commands = 0;
+  const sources = new Map<string, string>();
+  for (const name of scriptNames()) {
+    for (const c of parseScript(readFileSync(path.join(dataDir(), name), 'utf8'))) {
+      if (c.kind === 'sleep') continue;
+      commands++;
+      sources.set(`${name}:${c.line}`, c.source);
+    }
+  }
+  assert.ok(commands >= 200, `only ${commands} commands`);
+  for (const [key, entry] of ACCEPTED_DIFFERENCES) {
+    assert.equal(sources.get(key), entry.source, `accepted difference ${key} does not name its command`);
+  }
+});
+
+void test('Postern answers every scripted command like Dovecot, except the listed differences', async () => {
+  const r = await runDifferential(dovecot!.imapPort, postern!.imapPort);
+  const report = renderDifferences(r.differences, ACCEPTED_DIFFERENCES, {
+    title: `IMAP differential report: Dovecot vs Postern (${new Date().toISOString()})`,
+    total: r.total,
+    referenceName: 'Dovecot',
+    subjectName: 'Postern',
+  });
+  const file =
+    process.env.IMAP_DIFF_REPORT ??
+    path.join(await mkdtemp(path.join(os.tmpdir(), 'postern-imap-diff-')), 'imap-differences.md');
+  await writeReport(file, report);
+  const unexpected = r.differences.filter((d) => !ACCEPTED_DIFFERENCES.has(d.key)).map((d) => d.key);
+  const seen = new Set(r.differences.map((d) => d.key));
+  const stale = [...ACCEPTED_DIFFERENCES.keys()].filter((k) => !seen.has(k));
+  assert.ok(r.total >= 200, `only ${r.total} commands ran`);
+  assert.deepEqual(
+    { unexpected, stale },
+    { unexpected: [], stale: [] },
+    `${unexpected.length} unlisted and ${stale.length} stale differences; report: ${file}`,
+  );
+});

@@ -1,0 +1,336 @@
+// The IMAP differential harness: scripted sessions (test/system/imap-differential/*.imap) are
+// run against two servers over real sockets and the normalised answers compared command by
+// command. Script format, one item per line:
+//   # comment                     (and blank lines) ignored
+//   COMMAND ARGS                  a command on connection 1; the harness adds the tag
+//   @2 COMMAND ARGS               the same on connection 2 (up to @9); a connection opens at its
+//                                 first use (its greeting belongs to that command's answer) and
+//                                 again after the server closed it (LOGOUT)
+//   >> TEXT                       a line sent on the next "+" of the command above (AUTHENTICATE,
+//                                 IDLE's DONE) beyond the ones its literals consume
+//   !raw TEXT                     TEXT sent as is (no tag added), then a NOOP: the answer is all
+//                                 that arrives up to the NOOP's completion
+//   !sleep MS                     a pause (for changes made by another connection to settle)
+// In command and raw text: {{msg:NAME}} is a synchronizing literal holding messages/NAME.eml
+// (LF line ends turned into CRLF), {{msg+:NAME}} the same as a non-synchronizing literal
+// (RFC 7888), {{lit:TEXT}} a synchronizing literal of TEXT (UTF-8; \r \n \\ and \xHH escapes); $USER, $PASS,
+// $USER2, $PASS2 and $PLAIN (base64 of "\0USER\0PASS" for AUTHENTICATE PLAIN) are the script's
+// own accounts, so that scripts are independent of each other.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ImapRawClient, type CommandPart } from '../../helpers/imap-raw-client.js';
+import { normaliseAnswer } from './normalise.js';
+
+export interface ScriptCommand {
+  /** 1-based line number in the script file. */
+  line: number;
+  conn: number;
+  kind: 'command' | 'raw' | 'sleep';
+  /** The text as written in the script (variables not substituted): the key for readers. */
+  source: string;
+  continuations: string[];
+}
+
+export interface ScriptAccounts {
+  user: string;
+  pass: string;
+  user2: string;
+  pass2: string;
+}
+
+export interface CommandAnswer {
+  /** "<script>:<line>" */
+  key: string;
+  source: string;
+  raw: string[];
+  normalised: string[];
+}
+
+const MAX_SCRIPT_LINES = 5000;
+
+/** The repository root: the nearest ancestor of this file holding test/system/imap-differential. */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let k = 0; k < 10; k++) {
+    try {
+      if (statSync(path.join(dir, 'test/system/imap-differential')).isDirectory()) {
+        if (statSync(path.join(dir, 'package.json')).isFile()) return dir;
+      }
+    } catch {
+      // not here
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error('imap-differential: repository root not found');
+}
+
+export function dataDir(): string {
+  return path.join(repoRoot(), 'test/system/imap-differential');
+}
+
+export function scriptNames(): string[] {
+  return readdirSync(dataDir())
+    .filter((f) => f.endsWith('.imap'))
+    .sort();
+}
+
+export function parseScript(text: string): ScriptCommand[] {
+  const lines = text.split('\n');
+  if (lines.length > MAX_SCRIPT_LINES) throw new Error('script too long');
+  const out: ScriptCommand[] = [];
+  lines.forEach((rawLine, idx) => {
+    const line = rawLine.replace(/\r$/, '');
+    if (line.trim() === '' || line.startsWith('#')) return;
+    if (line.startsWith('>> ')) {
+      const prev = out[out.length - 1];
+      if (prev === undefined) throw new Error(`line ${idx + 1}: continuation without a command`);
+      prev.continuations.push(line.slice(3));
+      return;
+    }
+    let conn = 1;
+    let body = line;
+    const m = /^@(\d) (.*)$/.exec(line);
+    if (m !== null) {
+      conn = Number(m[1]);
+      body = m[2];
+    }
+    if (body.startsWith('!sleep ')) {
+      out.push({ line: idx + 1, conn, kind: 'sleep', source: body.slice(7), continuations: [] });
+    } else if (body === '!raw' || body.startsWith('!raw ')) {
+      out.push({ line: idx + 1, conn, kind: 'raw', source: body.slice(5), continuations: [] });
+    } else {
+      out.push({ line: idx + 1, conn, kind: 'command', source: body, continuations: [] });
+    }
+  });
+  return out;
+}
+
+function substitute(text: string, acc: ScriptAccounts): string {
+  const plain = Buffer.from(`\0${acc.user}\0${acc.pass}`).toString('base64');
+  return text
+    .replaceAll('$USER2', acc.user2)
+    .replaceAll('$PASS2', acc.pass2)
+    .replaceAll('$USER', acc.user)
+    .replaceAll('$PASS', acc.pass)
+    .replaceAll('$PLAIN', plain);
+}
+
+/** Literal text: UTF-8, with \\r \\n \\\\ and \\xHH (one raw byte) escapes. */
+function literalBytes(s: string): Buffer {
+  const out: Buffer[] = [];
+  let plain = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c !== '\\' || i + 1 >= s.length) {
+      plain += c;
+      continue;
+    }
+    const e = s[i + 1];
+    if (e === 'x' && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 2, i + 4))) {
+      out.push(Buffer.from(plain, 'utf8'), Buffer.from([parseInt(s.slice(i + 2, i + 4), 16)]));
+      plain = '';
+      i += 3;
+    } else {
+      plain += e === 'r' ? '\r' : e === 'n' ? '\n' : e;
+      i += 1;
+    }
+  }
+  out.push(Buffer.from(plain, 'utf8'));
+  return Buffer.concat(out);
+}
+
+const messageCache = new Map<string, Buffer>();
+
+export function messageBytes(name: string): Buffer {
+  let b = messageCache.get(name);
+  if (b === undefined) {
+    if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`bad message name ${name}`);
+    const lf = readFileSync(path.join(dataDir(), 'messages', `${name}.eml`), 'latin1');
+    b = Buffer.from(lf.replace(/\r?\n/g, '\r\n'), 'latin1');
+    messageCache.set(name, b);
+  }
+  return b;
+}
+
+/** Splits text at {{msg:..}}, {{msg+:..}} and {{lit:..}} into command parts. */
+export function commandParts(text: string): CommandPart[] {
+  const parts: CommandPart[] = [];
+  let rest = text;
+  for (let k = 0; k < 100; k++) {
+    const open = rest.indexOf('{{');
+    if (open < 0) break;
+    const close = rest.indexOf('}}', open);
+    if (close < 0) break;
+    parts.push(rest.slice(0, open));
+    const spec = rest.slice(open + 2, close);
+    if (spec.startsWith('msg:')) parts.push({ literal: messageBytes(spec.slice(4)) });
+    else if (spec.startsWith('msg+:')) parts.push({ literal: messageBytes(spec.slice(5)), nonSync: true });
+    else if (spec.startsWith('lit:')) parts.push({ literal: literalBytes(spec.slice(4)) });
+    else throw new Error(`unknown literal spec {{${spec}}}`);
+    rest = rest.slice(close + 2);
+  }
+  parts.push(rest);
+  return parts.filter((p) => typeof p !== 'string' || p !== '');
+}
+
+/** Bytes of a raw line: literal specs inlined without waiting for "+". */
+function rawBytes(text: string): Buffer {
+  const out: Buffer[] = [];
+  for (const p of commandParts(text)) {
+    if (typeof p === 'string') out.push(Buffer.from(p, 'utf8'));
+    else
+      out.push(Buffer.from(`{${p.literal.length}${p.nonSync === true ? '+' : ''}}\r\n`, 'latin1'), p.literal);
+  }
+  out.push(Buffer.from('\r\n'));
+  return Buffer.concat(out);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs one script against a server; one answer per command (sleeps excluded). */
+export async function runScript(
+  name: string,
+  commands: ScriptCommand[],
+  port: number,
+  acc: ScriptAccounts,
+  opts: { timeoutMs?: number } = {},
+): Promise<CommandAnswer[]> {
+  const conns = new Map<number, ImapRawClient>();
+  const answers: CommandAnswer[] = [];
+  const now = Date.now();
+  try {
+    for (const cmd of commands) {
+      if (cmd.kind === 'sleep') {
+        await sleep(Math.min(5000, Number(cmd.source)));
+        continue;
+      }
+      const raw: string[] = [];
+      let client = conns.get(cmd.conn);
+      if (client === undefined || client.closed) {
+        try {
+          client = await ImapRawClient.connect(port, { timeoutMs: opts.timeoutMs ?? 10_000 });
+          conns.set(cmd.conn, client);
+          raw.push(client.greeting);
+        } catch (err) {
+          raw.push(`<connect failed: ${String(err)}>`);
+          answers.push({ key: `${name}:${cmd.line}`, source: cmd.source, raw, normalised: raw });
+          continue;
+        }
+      }
+      const text = substitute(cmd.source, acc);
+      try {
+        if (cmd.kind === 'raw') {
+          client.write(rawBytes(text));
+          const r = await client.command('NOOP', { timeoutMs: opts.timeoutMs ?? 10_000, tag: 'RAWNOOP' });
+          raw.push(...r.lines, r.tagged);
+        } else {
+          const r = await client.command(commandParts(text), {
+            continuations: cmd.continuations.map((c) => substitute(c, acc)),
+            timeoutMs: opts.timeoutMs ?? 10_000,
+          });
+          raw.push(...r.lines, r.tagged);
+        }
+      } catch {
+        raw.push(...client.takeUnsolicited(), '<connection lost>');
+        client.socket.destroy();
+      }
+      answers.push({
+        key: `${name}:${cmd.line}`,
+        source: cmd.source,
+        raw,
+        normalised: normaliseAnswer(raw, now),
+      });
+      if (raw.some((l) => /^\* BYE( |$)/i.test(l))) {
+        // The server is closing: the next command on this connection opens a new one.
+        client.socket.destroy();
+        conns.delete(cmd.conn);
+      }
+    }
+  } finally {
+    for (const c of conns.values()) c.socket.destroy();
+  }
+  return answers;
+}
+
+export interface Difference {
+  key: string;
+  source: string;
+  reference: string[];
+  subject: string[];
+}
+
+export function compareAnswers(reference: CommandAnswer[], subject: CommandAnswer[]): Difference[] {
+  const out: Difference[] = [];
+  const byKey = new Map(subject.map((a) => [a.key, a]));
+  for (const r of reference) {
+    const s = byKey.get(r.key);
+    const sn = s?.normalised ?? ['<no answer>'];
+    if (JSON.stringify(r.normalised) !== JSON.stringify(sn)) {
+      out.push({ key: r.key, source: r.source, reference: r.normalised, subject: sn });
+    }
+  }
+  return out;
+}
+
+function clip(line: string, max = 1500): string {
+  return line.length > max ? `${line.slice(0, max)}... (${line.length} chars)` : line;
+}
+
+/** A readable report of the differences (Markdown). */
+export function renderDifferences(
+  diffs: Difference[],
+  accepted: ReadonlyMap<string, { source: string; reason: string }>,
+  opts: { title: string; total: number; referenceName: string; subjectName: string },
+): string {
+  const out: string[] = [`# ${opts.title}`, ''];
+  const unexpected = diffs.filter((d) => !accepted.has(d.key));
+  const seen = new Set(diffs.map((d) => d.key));
+  const stale = [...accepted.keys()].filter((k) => !seen.has(k));
+  out.push(
+    `${opts.total} commands compared, ${diffs.length} differ: ${diffs.length - unexpected.length} listed ` +
+      `in docs/imap.md, ${unexpected.length} not listed; ${stale.length} listed difference(s) no longer seen.`,
+    '',
+    `Lines: \`-\` ${opts.referenceName} only, \`+\` ${opts.subjectName} only, \`=\` both (normalised).`,
+    '',
+  );
+  for (const d of diffs) {
+    const a = accepted.get(d.key);
+    out.push(
+      `## ${d.key} \`${d.source}\`${a !== undefined ? ` (listed: ${a.reason})` : ' (NOT LISTED)'}`,
+      '',
+      '```',
+    );
+    const inSubject = new Set(d.subject);
+    const inReference = new Set(d.reference);
+    for (const l of d.reference) out.push(`${inSubject.has(l) ? '=' : '-'} ${clip(l)}`);
+    for (const l of d.subject) if (!inReference.has(l)) out.push(`+ ${clip(l)}`);
+    out.push('```', '');
+  }
+  if (stale.length > 0) {
+    out.push('## Listed differences no longer seen', '');
+    for (const k of stale) out.push(`- ${k} \`${accepted.get(k)!.source}\``);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** The heading from which a report file's hand-written tail is kept when it is rewritten. */
+export const FINDINGS_HEADING = '## Findings (hand-written, kept when the report is rewritten)';
+
+/** Writes the report; a findings section already in the file is kept at its end. */
+export async function writeReport(file: string, report: string): Promise<void> {
+  let kept = '';
+  try {
+    const old = await readFile(file, 'utf8');
+    const at = old.indexOf(FINDINGS_HEADING);
+    if (at >= 0) kept = old.slice(at);
+  } catch {
+    // no previous report
+  }
+  await writeFile(file, kept === '' ? report : `${report}\n${kept}`);
+}
