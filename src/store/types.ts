@@ -70,6 +70,9 @@ export interface Mailbox {
   unseen: number;
   deleted: number;
   size: number; // bytes of all messages in the mailbox
+  /** RFC 3501 \Recent: messages no session has claimed yet (claimRecent), and the UID below them. */
+  recent: number;
+  recentUid: number;
 }
 
 export interface MessageMeta {
@@ -150,6 +153,12 @@ export interface OutboundMessage extends OutboundEnvelope {
   /** When the next delivery attempt is due. */
   nextAttemptAt: Date;
   attempts: number;
+}
+
+export interface MessageFlags {
+  uid: number;
+  modseq: number;
+  flags: readonly string[];
 }
 
 export interface MailboxSummary {
@@ -239,17 +248,24 @@ export interface MailStore {
   mailboxSummary(mailboxId: number): Promise<MailboxSummary>;
   /** Metadata of messages in UID order; `uids` limits to those UIDs (missing ones are skipped). */
   listMessages(mailboxId: number, opts?: { uids?: number[]; minUid?: number }): Promise<MessageMeta[]>;
+  /**
+   * UID, modseq and flags of messages in UID order (missing UIDs skipped): what FETCH of flags
+   * needs, lighter than listMessages. The flag arrays may be shared between messages: read-only.
+   */
+  listFlags(mailboxId: number, uids: number[]): Promise<MessageFlags[]>;
   getMime(blobId: string): Promise<MimeRecord>;
   /**
    * IMAP SEARCH on a decoded, case-folded header field (src/mail/mime/search-fields.ts), matched
    * inside the store: the UIDs (ascending) of the mailbox's messages whose field contains
    * `needle` (already folded with foldSearchText); `unparsed` lists messages that have the field
-   * but whose addresses could not be decoded (the caller reads the header to decide).
+   * but whose addresses could not be decoded (the caller reads the header to decide). `range`
+   * limits the UIDs looked at (callers split a large mailbox so no one call runs long).
    */
   matchSearchField(
     mailboxId: number,
     field: SearchField,
     needle: string,
+    range?: { minUid: number; maxUid: number },
   ): Promise<{ uids: number[]; unparsed: number[] }>;
   /** The text parts (what BODY searches) of these messages' blobs, by UID; missing UIDs are absent. */
   textParts(mailboxId: number, uids: number[]): Promise<Map<number, TextPartRange[]>>;

@@ -304,6 +304,32 @@ void describe('IMAP concurrency', () => {
     a.destroy();
   });
 
+  void it('twenty sessions in IDLE all hear of one delivery by another process within a second', async () => {
+    const box = await mailboxWith(1);
+    const sessions = await Promise.all(Array.from({ length: 20 }, () => selected(box.name)));
+    for (const c of sessions) {
+      c.write('i1 IDLE\r\n');
+      assert.match(await c.response(), /^\+ /);
+    }
+    await child.request({ op: 'deliver', mailboxId: box.id, subject: 'to-all' });
+    const heard = await Promise.all(sessions.map((c) => waitFor(c, /^\* 2 EXISTS$/, 1000)));
+    assert.ok(Math.max(...heard.map((h) => h.elapsed)) < 1000);
+    // rev1: the new message is \Recent in exactly one of them (RECENT counts the session's own).
+    const recents = await Promise.all(
+      sessions.map(async (c): Promise<number> => {
+        c.write('DONE\r\n');
+        assert.equal((await c.until('i1')).status, 'OK');
+        const f = await c.command('FETCH 2 (FLAGS)');
+        c.destroy();
+        return f.untagged.some((l) => l.includes('\\Recent')) ? 1 : 0;
+      }),
+    );
+    assert.equal(
+      recents.reduce((sum, r) => sum + r, 0),
+      1,
+    );
+  });
+
   void it('\\Recent (rev1): three sessions, messages arriving meanwhile, each message recent in exactly one', async () => {
     const box = await mailboxWith(3);
     const sessions: RawImapClient[] = [];

@@ -23,7 +23,7 @@ async function get(port: number, p: string): Promise<{ status: number; body: str
   return { status: res.status, body: await res.text(), pid: res.headers.get('x-postern-pid') };
 }
 
-void test('single process: /healthz, 404, unimplemented listeners skipped, abort shuts down', async () => {
+void test('single process: /healthz, 404, every configured listener opened, abort shuts down', async () => {
   const dir = await tempDir('runtime');
   try {
     const config = testConfig(dir, { listen: { http: LOOPBACK_0, imap: LOOPBACK_0 } });
@@ -33,9 +33,9 @@ void test('single process: /healthz, 404, unimplemented listeners skipped, abort
     const running = runServer(config, { onReady: ready, signal: controller.signal, handleSignals: false });
     const info = await readyP;
     assert.deepEqual(
-      info.listeners.map((l) => l.name),
-      ['http'],
-      'imap has no protocol yet, so it is not opened',
+      info.listeners.map((l) => l.name).sort(),
+      ['http', 'imap'],
+      'both configured listeners have a protocol and are opened',
     );
     assert.equal(info.workers, 1);
     const port = portOf(info, 'http');

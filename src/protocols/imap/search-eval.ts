@@ -20,6 +20,8 @@ import { foldCase, MessageText } from './search-text.js';
 import type { SelectedView } from './view.js';
 
 const BATCH = 256;
+/** Messages matched per store query for SUBJECT/FROM/TO/CC/BCC. */
+const INDEXED_SLICE = 8192;
 /** Longest stretch of synchronous work before yielding to the event loop. */
 const SLICE_MS = 5;
 /** Messages whose content is loaded at the same time (file reads overlap on the thread pool). */
@@ -345,6 +347,29 @@ class Evaluator {
   }
 }
 
+/** Whether evaluating the tree needs message metadata (flags, sizes, dates, blob contents). */
+function needsMetadata(k: Compiled, indexed: IndexedResults): boolean {
+  switch (k.kind) {
+    case 'const':
+    case 'uid':
+    case 'seq':
+    case 'recent':
+      return false;
+    case 'content': {
+      const pre = indexed.get(k.id);
+      return pre === undefined || pre.maybe.size > 0;
+    }
+    case 'not':
+      return needsMetadata(k.key, indexed);
+    case 'or':
+      return needsMetadata(k.left, indexed) || needsMetadata(k.right, indexed);
+    case 'and':
+      return k.keys.some((sub) => needsMetadata(sub, indexed));
+    default:
+      return true;
+  }
+}
+
 /** Every content node of a compiled tree. */
 function contentNodes(k: Compiled): Array<Extract<Compiled, { kind: 'content' }>> {
   switch (k.kind) {
@@ -391,12 +416,22 @@ export async function runSearch(
   let needsBodies = false;
   for (const node of contentNodes(compiled)) {
     if (node.test.kind === 'indexed') {
-      // Matched by the store in one query (SQLite instr() over the stored folded text).
-      const r = await store.matchSearchField(view.mailboxId, node.test.field, node.test.needle);
-      indexed.set(node.id, { yes: new Set(r.uids), maybe: new Set(r.unparsed) });
+      // Matched by the store (SQLite instr() over the stored folded text), a slice of UIDs per
+      // query so the event loop is never held long.
+      const yes = new Set<number>();
+      const maybe = new Set<number>();
+      for (let i = 0; i < all.length; i += INDEXED_SLICE) {
+        const range = { minUid: all[i]!, maxUid: all[Math.min(all.length, i + INDEXED_SLICE) - 1]! };
+        const r = await store.matchSearchField(view.mailboxId, node.test.field, node.test.needle, range);
+        for (const uid of r.uids) yes.add(uid);
+        for (const uid of r.unparsed) maybe.add(uid);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      indexed.set(node.id, { yes, maybe });
     } else if (node.test.kind === 'body' || node.test.kind === 'text') needsBodies = true;
   }
   const evaluator = new Evaluator(ctx, program.contentKeys, indexed);
+
   let sliceStart = Date.now();
   // One shared pause: every worker waits for the same setImmediate, so the event loop really
   // runs other connections' work (workers resumed by microtasks alone would not let it).
@@ -410,6 +445,26 @@ export async function runSearch(
       }),
     ));
   const sliceOver = (): boolean => pause !== null || Date.now() - sliceStart >= SLICE_MS;
+  if (!needsMetadata(compiled, indexed)) {
+    // Decided by UIDs, sequence numbers and the store's indexed matches alone (SEARCH SUBJECT x,
+    // UID SEARCH FROM y ...): no message metadata is read.
+    // Messages expunged elsewhere but still in the view match nothing: walk the store's UIDs
+    // (ascending, like the view's) beside the view's.
+    const present = (await store.mailboxSummary(view.mailboxId)).uids;
+    let p = 0;
+    for (let i = 0; i < all.length; i++) {
+      const uid = all[i]!;
+      while (p < present.length && present[p]! < uid) p++;
+      if (present[p] !== uid || view.isExpunged(uid)) continue;
+      const c = { meta: { uid } as MessageMeta, seq: i + 1 };
+      if (cheap(compiled, c, view, null, indexed) === 1) {
+        uids.push(uid);
+        seqs.push(i + 1);
+      }
+      if ((i & 1023) === 0 && sliceOver()) await yieldNow();
+    }
+    return { uids, seqs };
+  }
   for (let start = 0; start < all.length; start += BATCH) {
     const batch = all.slice(start, start + BATCH);
     const metas = await store.listMessages(view.mailboxId, { uids: batch });

@@ -10,9 +10,22 @@
 //   modseq read before the list) never counts a message twice.
 
 import type { Mailbox, MailStore } from '../../store/types.js';
-import { atom, type ImapData } from '../../wire/imap/encoder.js';
+import { atom, type Atom, type ImapData } from '../../wire/imap/encoder.js';
 import { SequenceSet, type SequenceSetSpec } from '../../wire/imap/sequence-set.js';
 import { ImapBad } from './errors.js';
+
+/** Atoms of the flags seen most (system flags and common keywords), made once. */
+const FLAG_ATOMS = new Map<string, Atom>();
+const MAX_FLAG_ATOMS = 1000;
+
+function flagAtom(flag: string): Atom {
+  let a = FLAG_ATOMS.get(flag);
+  if (a === undefined) {
+    a = atom(flag);
+    if (FLAG_ATOMS.size < MAX_FLAG_ATOMS) FLAG_ATOMS.set(flag, a);
+  }
+  return a;
+}
 
 export interface SyncOptions {
   /** EXPUNGE responses may be sent now. */
@@ -72,7 +85,11 @@ export class SelectedView {
     const view = new SelectedView(store, mailbox, opts.readOnly, summary.uids, modseq);
     view.keywordsAtOpen = summary.keywords;
     view.firstUnseenAtOpen = summary.firstUnseenUid === 0 ? 0 : view.seqOf(summary.firstUnseenUid);
-    if (opts.rev1 && !opts.readOnly) view.addRecent(await store.claimRecent(mailbox.id));
+    if (opts.rev1) {
+      // A read-only (EXAMINE) session sees \Recent without taking it (RFC 3501 §6.3.2).
+      if (!opts.readOnly) view.addRecent(await store.claimRecent(mailbox.id));
+      else view.addRecent(summary.uids.filter((uid) => uid > mailbox.recentUid));
+    }
     return view;
   }
 
@@ -198,6 +215,7 @@ export class SelectedView {
       out.untagged(this.uids.length, atom('EXISTS'));
       if (opts.rev1) {
         if (!this.readOnly) this.addRecent(await this.store.claimRecent(this.mailbox.id));
+        else this.addRecent(this.uids.slice(this.uids.length - added));
         out.untagged(this.recent.size, atom('RECENT'));
       }
     }
@@ -214,7 +232,7 @@ export class SelectedView {
 
   /** FLAGS as atoms, with \Recent for IMAP4rev1 sessions that hold it. */
   flagAtoms(uid: number, flags: readonly string[], rev1: boolean): ImapData[] {
-    const out: ImapData[] = flags.map(atom);
+    const out: ImapData[] = flags.map(flagAtom);
     if (rev1 && this.recent.has(uid)) out.push(atom('\\Recent'));
     return out;
   }

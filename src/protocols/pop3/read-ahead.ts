@@ -17,22 +17,22 @@ export class ReadAhead {
   constructor(private readonly blobs: BlobStore) {}
 
   /** The bytes of a blob: the read-ahead's when it is that blob, else a fresh read. */
-  async read(blobId: string): Promise<Buffer> {
+  async read(blobId: string, size?: number): Promise<Buffer> {
     const ahead = this.ahead;
     this.ahead = null;
     if (ahead !== null && ahead.blobId === blobId) {
       const bytes = await ahead.bytes;
       if (bytes !== null) return bytes;
     }
-    return this.blobs.readAll(blobId);
+    return this.blobs.readAll(blobId, { size });
   }
 
   /** Starts reading a blob that is likely asked for next. */
-  prefetch(blobId: string): void {
+  prefetch(blobId: string, size?: number): void {
     if (this.ahead?.blobId === blobId) return;
     this.ahead = {
       blobId,
-      bytes: this.blobs.readAll(blobId).catch(() => null),
+      bytes: this.blobs.readAll(blobId, { size }).catch(() => null),
     };
   }
 

@@ -9,7 +9,7 @@
 //   waits for the file.
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -97,6 +97,25 @@ class DirSyncer {
     st.next = next;
     return next;
   }
+}
+
+/** Largest blob read in one go by readAll with a known size. */
+const ONE_READ_MAX = 16 * 1024 * 1024;
+
+/** Reads a file of known size with the callback API; null when the size was not right. */
+function readKnownSize(file: string, size: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    fs.open(file, 'r', (err, fd) => {
+      if (err !== null) return reject(err);
+      // One byte more than expected tells a longer file from an exact one.
+      const buf = Buffer.allocUnsafe(size + 1);
+      fs.read(fd, buf, 0, size + 1, 0, (readErr, n) => {
+        fs.close(fd, () => undefined);
+        if (readErr !== null) return reject(readErr);
+        resolve(n === size ? buf.subarray(0, size) : null);
+      });
+    });
+  });
 }
 
 export class FileBlobStore implements BlobStore {
@@ -218,8 +237,16 @@ export class FileBlobStore implements BlobStore {
     return new BlobReadStream(file, start, end);
   }
 
-  async readAll(blobId: string): Promise<Buffer> {
+  async readAll(blobId: string, opts: { size?: number } = {}): Promise<Buffer> {
     try {
+      const size = opts.size;
+      if (size !== undefined && size > 0 && size <= ONE_READ_MAX) {
+        // The size is known (the store has it): open, one read, close — three thread-pool
+        // round trips instead of readFile's four or more (POP3 RETR and IMAP SEARCH read many
+        // small files; readFile's extra fstat and read showed in their profiles).
+        const bytes = await readKnownSize(this.pathOf(blobId), size);
+        if (bytes !== null) return bytes;
+      }
       return await fsp.readFile(this.pathOf(blobId));
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new StoreError('NOT_FOUND', `blob ${blobId} not found`);

@@ -30,7 +30,8 @@ export interface BlobStore {
   write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob>;
   /** Bytes [start, end) of a blob (end defaults to its size), streamed from the file with backpressure. */
   read(blobId: string, range?: { start: number; end?: number }): Readable;
-  readAll(blobId: string): Promise<Buffer>;
+  /** The whole blob; `size` (when the caller knows it) lets the read be one system call. */
+  readAll(blobId: string, opts?: { size?: number }): Promise<Buffer>;
   exists(blobId: string): Promise<boolean>;
   /**
    * Removes the file if it was not written or re-used by a delivery within `graceMs`

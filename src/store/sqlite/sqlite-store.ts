@@ -47,6 +47,7 @@ import {
   type FlagUpdate,
   type Mailbox,
   type MailboxSummary,
+  type MessageFlags,
   type MailStore,
   type MessageMeta,
   type OutboundEnvelope,
@@ -113,6 +114,8 @@ export interface SqliteStoreStats {
 }
 
 const DEFAULT_POLL_MS = 100;
+/** Mailboxes whose SELECT summary is kept in memory (each up to 8 bytes per message). */
+const SUMMARY_CACHE_ENTRIES = 16;
 const DEFAULT_GC_GRACE_MS = 10 * 60 * 1000;
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_APPEND_BATCH = 256;
@@ -366,6 +369,10 @@ export class SqliteStore implements MailStore {
   private readonly commitLingerMs: number;
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
   private readonly mimeCache: LruCache<string, MimeRecord>;
+  /** mailboxSummary answers of the most recently opened large mailboxes, by mailbox id. */
+  private readonly summaryCache = new LruCache<number, { modseq: number; summary: MailboxSummary }>(
+    SUMMARY_CACHE_ENTRIES,
+  );
   private readonly feed: ChangeFeed;
 
   private queue: PendingAppend[] = [];
@@ -651,6 +658,14 @@ export class SqliteStore implements MailStore {
       unseen: r.unseen,
       deleted: r.deleted,
       size: r.size,
+      recentUid: r.recent_uid,
+      recent:
+        r.uidnext - 1 <= r.recent_uid
+          ? 0
+          : this.stmt<number>('SELECT count(*) FROM messages WHERE mailbox_id = ? AND uid > ?', 'pluck').get(
+              r.id,
+              r.recent_uid,
+            )!,
     };
   }
 
@@ -1383,32 +1398,75 @@ export class SqliteStore implements MailStore {
       throw notFound('mailbox');
     // One read transaction, so the three answers describe the same moment.
     return this.db.transaction(() => {
-      const uids = this.stmt<number>(
-        'SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid',
-        'pluck',
-      ).all(mailboxId);
-      const firstUnseenUid =
-        this.stmt<number>(
-          `SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_SEEN}) = 0 ORDER BY uid LIMIT 1`,
-          'pluck',
-        ).get(mailboxId) ?? 0;
-      const lists = this.stmt<string>(
-        'SELECT DISTINCT keywords FROM messages WHERE mailbox_id = ? AND keywords IS NOT NULL',
-        'pluck',
-      ).all(mailboxId);
-      const keywords = new Map<string, string>();
-      for (const list of lists) {
-        for (const k of list.split(' '))
-          if (k !== '' && !keywords.has(k.toLowerCase())) keywords.set(k.toLowerCase(), k);
+      // Every write to a mailbox raises its HIGHESTMODSEQ (in any process), so an answer cached
+      // at the same modseq is still the answer: re-selecting a large mailbox costs a copy.
+      const modseq = this.stmt<number>('SELECT highestmodseq FROM mailboxes WHERE id = ?', 'pluck').get(
+        mailboxId,
+      )!;
+      const cached = this.summaryCache.get(mailboxId);
+      if (cached !== undefined && cached.modseq === modseq) {
+        return { ...cached.summary, uids: cached.summary.uids.slice() };
       }
-      return { uids, firstUnseenUid, keywords: [...keywords.values()].sort() };
+      const summary = this.readSummary(mailboxId);
+      this.summaryCache.set(mailboxId, { modseq, summary });
+      return { ...summary, uids: summary.uids.slice() };
     })();
+  }
+
+  private readSummary(mailboxId: number): MailboxSummary {
+    const uids = this.stmt<number>('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid', 'pluck').all(
+      mailboxId,
+    );
+    const firstUnseenUid =
+      this.stmt<number>(
+        `SELECT uid FROM messages WHERE mailbox_id = ? AND (flags & ${FLAG_SEEN}) = 0 ORDER BY uid LIMIT 1`,
+        'pluck',
+      ).get(mailboxId) ?? 0;
+    const lists = this.stmt<string>(
+      'SELECT DISTINCT keywords FROM messages WHERE mailbox_id = ? AND keywords IS NOT NULL',
+      'pluck',
+    ).all(mailboxId);
+    const keywords = new Map<string, string>();
+    for (const list of lists) {
+      for (const k of list.split(' '))
+        if (k !== '' && !keywords.has(k.toLowerCase())) keywords.set(k.toLowerCase(), k);
+    }
+    return { uids, firstUnseenUid, keywords: [...keywords.values()].sort() };
+  }
+
+  async listFlags(mailboxId: number, uids: number[]): Promise<MessageFlags[]> {
+    this.assertOpen();
+    const out: MessageFlags[] = [];
+    const sorted = uniqueUids(uids);
+    if (sorted.length === 0) return out;
+    const wanted = sorted.length === sorted[sorted.length - 1]! - sorted[0]! + 1 ? null : new Set(sorted);
+    const rows = this.stmt<unknown[]>(
+      'SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid',
+      'raw',
+    ).all(mailboxId, sorted[0], sorted[sorted.length - 1]);
+    // Most messages share a handful of flag combinations: decode each combination once.
+    const lists = new Map<string, readonly string[]>();
+    for (const r of rows) {
+      const uid = r[0] as number;
+      if (wanted !== null && !wanted.has(uid)) continue;
+      const bits = r[2] as number;
+      const keywords = r[3] as string | null;
+      const key = keywords === null ? String(bits) : `${bits} ${keywords}`;
+      let flags = lists.get(key);
+      if (flags === undefined) {
+        flags = Object.freeze(flagList(bits, keywords));
+        lists.set(key, flags);
+      }
+      out.push({ uid, modseq: r[1] as number, flags });
+    }
+    return out;
   }
 
   async matchSearchField(
     mailboxId: number,
     field: SearchField,
     needle: string,
+    range: { minUid: number; maxUid: number } = { minUid: 1, maxUid: Number.MAX_SAFE_INTEGER },
   ): Promise<{ uids: number[]; unparsed: number[] }> {
     this.assertOpen();
     if (!SEARCH_FIELDS.includes(field)) throw new StoreError('INVALID_ARGUMENT', 'unknown search field');
@@ -1416,9 +1474,9 @@ export class SqliteStore implements MailStore {
     // instr() on UTF-8 text is a substring test on code points; both sides are already folded.
     const rows = this.stmt<unknown[]>(
       `SELECT m.uid, b.${column} = char(1) FROM messages m JOIN blobs b ON b.id = m.blob_id
-       WHERE m.mailbox_id = ? AND (instr(b.${column}, ?) > 0 OR b.${column} = char(1)) ORDER BY m.uid`,
+       WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? AND (instr(b.${column}, ?) > 0 OR b.${column} = char(1)) ORDER BY m.uid`,
       'raw',
-    ).all(mailboxId, needle);
+    ).all(mailboxId, range.minUid, range.maxUid, needle);
     const uids: number[] = [];
     const unparsed: number[] = [];
     // An empty needle matches every message that has the field (RFC 9051 §6.4.4), parsed or not.

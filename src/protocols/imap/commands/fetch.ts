@@ -9,15 +9,22 @@
 //   FLAGS is part of that message's FETCH response (RFC 9051 §6.4.5) and the change is noted as
 //   echoed, so the session's own sync does not repeat it.
 
-import { atom } from '../../../wire/imap/encoder.js';
+import { atom, raw, type ImapData } from '../../../wire/imap/encoder.js';
 import { FetchParseError, parseFetchItems, type FetchItem } from '../../../wire/imap/fetch.js';
 import { parseSequenceSet, SequenceSetError } from '../../../wire/imap/sequence-set.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
-import { buildFetchItems, MessageSource, writeFetchResponse, type FetchSources } from '../fetch-response.js';
+import {
+  buildFetchItems,
+  formatInternalDate,
+  MessageSource,
+  writeFetchResponse,
+  type FetchSources,
+} from '../fetch-response.js';
 import { SELECTED } from '../state.js';
 import type { SelectedView } from '../view.js';
+import type { MessageMeta } from '../../../store/types.js';
 
 /** UIDs whose metadata is read at once. */
 const BATCH = 1000;
@@ -60,6 +67,89 @@ function isShort(item: FetchItem): boolean {
   }
 }
 
+/** Text of a flag list, per (shared) list: `\Seen $Work` (listFlags shares arrays). */
+const flagTexts = new WeakMap<readonly string[], string>();
+
+/**
+ * FETCH of UID, FLAGS and MODSEQ only (`UID FETCH 1:* (UID FLAGS)`, what a client resynchronising
+ * a large mailbox sends): read with listFlags, each response written as one pre-built line.
+ */
+async function fetchFlagsOnly(
+  ctx: ImapSessionContext,
+  view: SelectedView,
+  uids: readonly number[],
+  items: readonly FetchItem[],
+  changedSince: bigint | null,
+): Promise<boolean> {
+  const rev1 = !ctx.rev2;
+  let expungeIssued = false;
+  let since = Date.now();
+  for (let i = 0; i < uids.length; i += BATCH) {
+    const batch: number[] = [];
+    for (const uid of uids.slice(i, i + BATCH)) {
+      if (view.isExpunged(uid)) expungeIssued = true;
+      else batch.push(uid);
+    }
+    if (batch.length === 0) continue;
+    const rows = await ctx.env.store.listFlags(view.mailboxId, batch);
+    if (rows.length < batch.length) expungeIssued = true;
+    for (const row of rows) {
+      if (changedSince !== null && BigInt(row.modseq) <= changedSince) continue;
+      const seq = view.seqOf(row.uid);
+      if (seq === 0) continue;
+      let text = '';
+      for (const item of items) {
+        if (text !== '') text += ' ';
+        if (item.kind === 'uid') text += `UID ${row.uid}`;
+        else if (item.kind === 'modseq') text += `MODSEQ (${row.modseq})`;
+        else {
+          let flags = flagTexts.get(row.flags);
+          if (flags === undefined) {
+            flags = row.flags.join(' ');
+            flagTexts.set(row.flags, flags);
+          }
+          if (rev1 && view.isRecent(row.uid)) flags = flags === '' ? '\\Recent' : `${flags} \\Recent`;
+          text += `FLAGS (${flags})`;
+        }
+      }
+      ctx.untagged(seq, atom('FETCH'), raw(`(${text})`));
+    }
+    if (Date.now() - since >= YIELD_MS) {
+      await ctx.flush();
+      await yieldToLoop();
+      since = Date.now();
+    }
+  }
+  return expungeIssued;
+}
+
+/** The FETCH data of the metadata-only items, in order. */
+function metadataItems(items: readonly FetchItem[], meta: MessageMeta, flags: ImapData[]): ImapData[] {
+  const out: ImapData[] = [];
+  for (const item of items) {
+    switch (item.kind) {
+      case 'uid':
+        out.push(atom('UID'), meta.uid);
+        break;
+      case 'flags':
+        out.push(atom('FLAGS'), flags);
+        break;
+      case 'internalDate':
+        out.push(atom('INTERNALDATE'), formatInternalDate(meta.internalDate));
+        break;
+      case 'rfc822Size':
+        out.push(atom('RFC822.SIZE'), meta.size);
+        break;
+      case 'modseq':
+        out.push(atom('MODSEQ'), [meta.modseq]);
+        break;
+      default:
+        throw new Error(`not a metadata item: ${item.kind}`);
+    }
+  }
+  return out;
+}
+
 async function fetch(
   ctx: ImapSessionContext,
   uidForm: boolean,
@@ -99,6 +189,10 @@ async function fetch(
   let expungeIssued = false;
   let since = Date.now();
 
+  if (sections === 0 && items.every((i) => i.kind === 'uid' || i.kind === 'flags' || i.kind === 'modseq')) {
+    return fetchFlagsOnly(ctx, view, uids, items, changedSince);
+  }
+
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch: number[] = [];
     for (const uid of uids.slice(i, i + BATCH)) {
@@ -131,6 +225,26 @@ async function fetch(
     }
 
     const todo = metas.filter((m) => changedSince === null || BigInt(m.modseq) > changedSince);
+    if (sections === 0) {
+      // Only metadata items (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ): the responses are
+      // built synchronously, one short line each (the common `UID FETCH 1:* (UID FLAGS)` of a
+      // client resynchronising a large mailbox).
+      for (const meta of todo) {
+        const seq = view.seqOf(meta.uid);
+        if (seq === 0) continue;
+        ctx.untagged(
+          seq,
+          atom('FETCH'),
+          metadataItems(items, meta, view.flagAtoms(meta.uid, meta.flags, rev1)),
+        );
+      }
+      if (Date.now() - since >= YIELD_MS) {
+        await ctx.flush();
+        await yieldToLoop();
+        since = Date.now();
+      }
+      continue;
+    }
     for (let j = 0; j < todo.length; j += window) {
       const group = todo.slice(j, j + window);
       // Built concurrently (blob reads overlap on the thread pool), written in order.

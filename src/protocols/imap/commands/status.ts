@@ -85,10 +85,12 @@ function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem
     case 'HIGHESTMODSEQ':
       return mailbox.highestModseq;
     case 'RECENT': {
-      // \Recent is claimed by the session that selects the mailbox (MailStore.claimRecent); the
-      // store does not expose the unclaimed count, so only this session's own count is known.
+      // \Recent (RFC 3501 §6.3.10): this session's own when the mailbox is selected read-write
+      // (it claimed them), else the messages no session has claimed yet.
       const state = ctx.state;
-      return state.kind === 'selected' && state.view.mailboxId === mailbox.id ? state.view.recent.size : 0;
+      if (state.kind === 'selected' && state.view.mailboxId === mailbox.id && !state.view.readOnly)
+        return state.view.recent.size;
+      return mailbox.recent;
     }
   }
 }

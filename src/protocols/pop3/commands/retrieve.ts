@@ -41,12 +41,12 @@ async function sendMessage(
   if (m.size <= SMALL_MESSAGE) {
     let bytes: Buffer;
     try {
-      bytes = await readAhead.read(m.blobId);
+      bytes = await readAhead.read(m.blobId, m.size);
     } catch (err) {
       ctx.log.error({ err, blobId: m.blobId }, 'pop3: cannot read a message');
       throw new Pop3Err('syntax', 'cannot read the message now', 'SYS/TEMP');
     }
-    if (next !== null && next.size <= SMALL_MESSAGE) readAhead.prefetch(next.blobId);
+    if (next !== null && next.size <= SMALL_MESSAGE) readAhead.prefetch(next.blobId, next.size);
     const body = cutter === null ? bytes : cutter.push(bytes);
     await ctx.send(Buffer.concat([status, ...stuffer.push(body), stuffer.end()]));
     return !ctx.conn.closed;
@@ -73,7 +73,7 @@ async function sendMessage(
   } finally {
     stream.destroy();
   }
-  if (next !== null && next.size <= SMALL_MESSAGE) readAhead.prefetch(next.blobId);
+  if (next !== null && next.size <= SMALL_MESSAGE) readAhead.prefetch(next.blobId, next.size);
   await ctx.send(started ? stuffer.end() : Buffer.concat([status, stuffer.end()]));
   return !ctx.conn.closed;
 }
