@@ -162,7 +162,8 @@ export interface MessageFlags {
 }
 
 export interface MailboxSummary {
-  uids: number[];
+  /** Shared with the store's cache: never modify it (copy first). */
+  uids: readonly number[];
   firstUnseenUid: number;
   keywords: string[];
 }

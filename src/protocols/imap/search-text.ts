@@ -113,7 +113,9 @@ export class MessageText {
   private async bytes(start: number, end: number): Promise<Buffer> {
     if (end <= start) return Buffer.alloc(0);
     if (this.size <= READ_WHOLE_BELOW) {
-      this.whole ??= await this.src.blobs.readAll(this.blobId, { size: this.size });
+      this.whole ??=
+        this.src.blobs.readSmallSync?.(this.blobId, this.size) ??
+        (await this.src.blobs.readAll(this.blobId, { size: this.size }));
       return this.whole.subarray(start, end);
     }
     const chunks: Buffer[] = [];

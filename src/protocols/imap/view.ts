@@ -43,8 +43,12 @@ export interface ViewOutput {
 }
 
 export class SelectedView {
-  /** UIDs in sequence-number order: uids[seq - 1]. */
+  /**
+   * UIDs in sequence-number order: uids[seq - 1]. At open it is the store's shared (cached)
+   * array; it is copied before the first change (ownUids), so opening costs no copy.
+   */
   private uids: number[];
+  private sharedUids = true;
   /** Messages expunged in the store but still in the view (EXPUNGE not sent yet). */
   private readonly pendingExpunge = new Set<number>();
   /** \Recent messages of this session (IMAP4rev1). */
@@ -82,7 +86,7 @@ export class SelectedView {
   ): Promise<SelectedView> {
     const modseq = mailbox.highestModseq;
     const summary = await store.mailboxSummary(mailbox.id);
-    const view = new SelectedView(store, mailbox, opts.readOnly, summary.uids, modseq);
+    const view = new SelectedView(store, mailbox, opts.readOnly, summary.uids as number[], modseq);
     view.keywordsAtOpen = summary.keywords;
     view.firstUnseenAtOpen = summary.firstUnseenUid === 0 ? 0 : view.seqOf(summary.firstUnseenUid);
     if (opts.rev1) {
@@ -182,7 +186,7 @@ export class SelectedView {
       switch (c.kind) {
         case 'added':
           if (c.uid > last) {
-            this.uids.push(c.uid);
+            this.ownUids().push(c.uid);
             last = c.uid;
             added++;
           }
@@ -200,7 +204,7 @@ export class SelectedView {
           if (c.uid > known) {
             // Added and expunged since the last sync: the client never saw it, so it simply
             // never appears (an EXPUNGE for it would name a number beyond the known EXISTS).
-            this.uids.splice(i, 1);
+            this.ownUids().splice(i, 1);
             this.recent.delete(c.uid);
             added--;
           } else this.pendingExpunge.add(c.uid);
@@ -250,7 +254,17 @@ export class SelectedView {
       } else keep.push(uid);
     }
     this.uids = keep;
+    this.sharedUids = false;
     this.pendingExpunge.clear();
+  }
+
+  /** The UID array, copied first if it is still the store's shared one. */
+  private ownUids(): number[] {
+    if (this.sharedUids) {
+      this.uids = this.uids.slice();
+      this.sharedUids = false;
+    }
+    return this.uids;
   }
 
   private lowerBound(uid: number): number {

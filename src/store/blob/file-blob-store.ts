@@ -99,6 +99,8 @@ class DirSyncer {
   }
 }
 
+/** Largest blob readSmallSync reads (larger ones: readAll or read). */
+const SMALL_SYNC_MAX = 256 * 1024;
 /** Largest blob read in one go by readAll with a known size. */
 const ONE_READ_MAX = 16 * 1024 * 1024;
 
@@ -251,6 +253,24 @@ export class FileBlobStore implements BlobStore {
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new StoreError('NOT_FOUND', `blob ${blobId} not found`);
       throw err;
+    }
+  }
+
+  readSmallSync(blobId: string, size: number): Buffer | null {
+    if (size <= 0 || size > SMALL_SYNC_MAX) return null;
+    let fd: number;
+    try {
+      fd = fs.openSync(this.pathOf(blobId), 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new StoreError('NOT_FOUND', `blob ${blobId} not found`);
+      throw err;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(size + 1);
+      const n = fs.readSync(fd, buf, 0, size + 1, 0);
+      return n === size ? buf.subarray(0, size) : null;
+    } finally {
+      fs.closeSync(fd);
     }
   }
 

@@ -156,15 +156,20 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'SEARCH text beside each blob',
     // IMAP SEARCH SUBJECT/FROM/TO/CC/BCC compare against these (decoded, case-folded: see
     // src/mail/mime/search-fields.ts) inside SQLite, and BODY finds the text parts without
-    // parsing the MIME record. Filled when a blob row is inserted; rows from before this
-    // migration are filled when the store opens (text_parts IS NULL marks them).
+    // parsing the MIME record. A table of its own, not columns of blobs: a blobs row carries
+    // the MIME record (kilobytes of JSON, in overflow pages), and reading a column stored after
+    // it walked those pages for every message. Filled when a blob row is inserted; blobs from
+    // before this migration are filled when the store opens.
     sql: `
-      ALTER TABLE blobs ADD COLUMN search_subject TEXT;
-      ALTER TABLE blobs ADD COLUMN search_from TEXT;
-      ALTER TABLE blobs ADD COLUMN search_to TEXT;
-      ALTER TABLE blobs ADD COLUMN search_cc TEXT;
-      ALTER TABLE blobs ADD COLUMN search_bcc TEXT;
-      ALTER TABLE blobs ADD COLUMN text_parts TEXT;
+      CREATE TABLE blob_search (
+        blob_id TEXT PRIMARY KEY,
+        search_subject TEXT,
+        search_from TEXT,
+        search_to TEXT,
+        search_cc TEXT,
+        search_bcc TEXT,
+        text_parts TEXT NOT NULL
+      ) WITHOUT ROWID;
     `,
   },
 ];
