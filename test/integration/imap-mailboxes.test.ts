@@ -249,7 +249,7 @@ void describe('IMAP mailbox commands', () => {
     c.destroy();
   });
 
-  void it('STATUS: every item; RECENT (unclaimed, or the session's own) only in rev1; the selected mailbox; unknown items and mailboxes', async () => {
+  void it('STATUS: every item; RECENT (unclaimed, or claimed by the session) only in rev1; the selected mailbox; unknown items and mailboxes', async () => {
     const c = await RawImapClient.login(server.ports.imap, ALICE);
     await c.command('CREATE Stat');
     await server.deliver(ALICE, 'Stat', message('s1'), { flags: ['\\Seen'] });
