@@ -1698,6 +1698,11 @@ export class SqliteStore implements MailStore {
   }
 
   async claimRecent(mailboxId: number): Promise<number[]> {
+    this.assertOpen();
+    // Nothing new since the last claim (the usual case on re-SELECT): answer from a read, without
+    // a write transaction and its WAL fsync. A message committed meanwhile is claimed next time.
+    const current = this.requireMailbox(mailboxId);
+    if (current.uidnext - 1 <= current.recent_uid) return [];
     return this.write(() => {
       const mb = this.requireMailbox(mailboxId);
       if (mb.uidnext - 1 <= mb.recent_uid) return [];
