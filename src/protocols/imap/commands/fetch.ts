@@ -84,6 +84,10 @@ async function fetchFlagsOnly(
   const rev1 = !ctx.rev2;
   let expungeIssued = false;
   let since = Date.now();
+  // Sequence numbers by walking the view's UIDs beside the (ascending) rows: no search per row.
+  // The view does not change during the command (sync runs only between commands).
+  const inView = view.allUids;
+  let at = 0;
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch: number[] = [];
     for (const uid of uids.slice(i, i + BATCH)) {
@@ -95,8 +99,9 @@ async function fetchFlagsOnly(
     if (rows.length < batch.length) expungeIssued = true;
     for (const row of rows) {
       if (changedSince !== null && BigInt(row.modseq) <= changedSince) continue;
-      const seq = view.seqOf(row.uid);
-      if (seq === 0) continue;
+      while (at < inView.length && inView[at]! < row.uid) at++;
+      if (inView[at] !== row.uid) continue;
+      const seq = at + 1;
       let text = '';
       for (const item of items) {
         if (text !== '') text += ' ';
@@ -112,7 +117,7 @@ async function fetchFlagsOnly(
           text += `FLAGS (${flags})`;
         }
       }
-      ctx.untagged(seq, atom('FETCH'), raw(`(${text})`));
+      ctx.untagged(raw(`${seq} FETCH (${text})`));
     }
     if (Date.now() - since >= YIELD_MS) {
       await ctx.flush();
