@@ -243,6 +243,12 @@ function isCount(n: unknown): n is number {
 /** Positive integer UIDs, deduplicated, ascending. */
 /** The SEARCH columns of a blob row (migration 4), from its MIME record. */
 function searchColumns(mime: MimeRecord): Record<string, string | null> {
+  // A record without headers or parts (fabricated in unit tests, or from a future indexer that
+  // dropped them) has nothing SEARCH can match: no fields, no text parts.
+  const partial = mime as Partial<MimeRecord>;
+  if (partial.headers === undefined || !Array.isArray(partial.parts)) {
+    return { subject: null, from: null, to: null, cc: null, bcc: null, textParts: '[]' };
+  }
   return {
     subject: searchFieldText(mime, 'subject'),
     from: searchFieldText(mime, 'from'),
