@@ -98,6 +98,11 @@ export interface ImapSessionContext {
   idle(text: string, onChange: () => Promise<void>): Promise<Buffer | null>;
   /** STARTTLS: writes the tagged OK, then the handshake; forgets every pre-TLS input byte. */
   startTls(tag: string): Promise<void>;
+  /**
+   * Reports the selected mailbox's changes (view.sync with this session's options); a mailbox
+   * deleted meanwhile ends the session with BYE after the current response.
+   */
+  syncView(opts: { expunges: boolean; uid: boolean }): Promise<void>;
   /** Ends the session after this command (LOGOUT). */
   finish(): void;
   /** After this command's tagged response, sends `* BYE text` and closes (too many failures). */

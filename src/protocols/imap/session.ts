@@ -37,6 +37,9 @@ import type {
 import { fromStoreError, ImapBad, ImapNo } from './errors.js';
 import type { ImapState } from './state.js';
 
+/** BYE text when the selected mailbox was deleted by another session. */
+export const SELECTED_MAILBOX_DELETED = 'Selected mailbox was deleted, have to disconnect.';
+
 /** Bytes the reader may hold before the socket is paused. */
 const MAX_BUFFERED = 256 * 1024;
 /** Bytes of queued responses written without waiting for the command to end. */
@@ -383,12 +386,19 @@ export class ImapSession implements ImapSessionContext {
   /** Reports the selected mailbox's changes, if a mailbox is selected. */
   async syncView(opts: { expunges: boolean; uid: boolean }): Promise<void> {
     if (this.state.kind !== 'selected') return;
-    await this.state.view.sync(this, {
-      expunges: opts.expunges,
-      uid: opts.uid,
-      rev1: !this.rev2,
-      condstore: this.enabled.has('CONDSTORE'),
-    });
+    try {
+      await this.state.view.sync(this, {
+        expunges: opts.expunges,
+        uid: opts.uid,
+        rev1: !this.rev2,
+        condstore: this.enabled.has('CONDSTORE'),
+      });
+    } catch (err) {
+      // The mailbox was deleted under the session (another session's DELETE): RFC 2180 §3.2,
+      // allow the DELETE and end the other sessions with BYE (Dovecot disconnects too).
+      if (!isStoreError(err, 'NOT_FOUND')) throw err;
+      this.closeAfterResponse(SELECTED_MAILBOX_DELETED);
+    }
   }
 
   private wrongStateText(): string {

@@ -614,8 +614,16 @@ export class SqliteStore implements MailStore {
     ).run({ id: blobId, ...searchColumns(mime) });
   }
 
-  /** Fills blob_search for blobs written before migration 4, in batches. */
+  /**
+   * Fills blob_search for blobs written before migration 4, in batches, once: a counter records
+   * that it is done, so later starts do not scan the blobs table.
+   */
   private fillSearchColumns(): void {
+    const done = this.stmt<number>(
+      "SELECT value FROM store_counters WHERE name = 'blob_search_filled'",
+      'pluck',
+    ).get();
+    if (done === 1) return;
     const pick = this.stmt<{ id: string; mime: string }>(
       `SELECT b.id, b.mime FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM blob_search s WHERE s.blob_id = b.id)
        LIMIT 500`,
@@ -625,9 +633,12 @@ export class SqliteStore implements MailStore {
     });
     for (;;) {
       const rows = pick.all();
-      if (rows.length === 0) return;
+      if (rows.length === 0) break;
       batch(rows);
     }
+    this.stmt(
+      "INSERT INTO store_counters (name, value) VALUES ('blob_search_filled', 1) ON CONFLICT (name) DO UPDATE SET value = 1",
+    ).run();
   }
 
   private toDomain(r: DomainRow): Domain {

@@ -6,25 +6,13 @@ import type { ImapCommandSpec } from '../context.js';
 import { ImapBad } from '../errors.js';
 import { AUTHENTICATED } from '../state.js';
 
-/** Syncs the selected mailbox (if any) with EXPUNGE allowed. */
-export type IdleSync = () => Promise<void>;
-
 export const IDLE_COMMANDS: ImapCommandSpec[] = [
   {
     name: 'IDLE',
     states: AUTHENTICATED,
     async handle(ctx, cmd) {
       if (cmd.args.length > 0) throw new ImapBad('IDLE takes no arguments');
-      const line = await ctx.idle('idling', async () => {
-        const state = ctx.state;
-        if (state.kind !== 'selected') return;
-        await state.view.sync(ctx, {
-          expunges: true,
-          uid: false,
-          rev1: !ctx.rev2,
-          condstore: ctx.enabled.has('CONDSTORE'),
-        });
-      });
+      const line = await ctx.idle('idling', () => ctx.syncView({ expunges: true, uid: false }));
       if (line === null) return { silent: true };
       if (line.toString('latin1').toUpperCase() !== 'DONE') throw new ImapBad('Expected DONE');
       return { text: 'IDLE terminated' };

@@ -8,7 +8,7 @@
 // - DELETE of a mailbox with inferiors removes its messages and leaves its name as a \Noselect
 //   level (RFC 9051 §6.3.5); INBOX cannot be deleted; deleting the mailbox this session has
 //   selected first leaves the selected state (Dovecot does the same); another session that has
-//   it selected is told with BYE after its next command (see select.ts, selectedStore);
+//   it selected is told with BYE after its next command (see session.ts syncView);
 // - RENAME moves inferiors with their parent; renaming INBOX moves its messages to the new name
 //   and leaves INBOX empty (RFC 9051 §6.3.6); the store checks every target name, so an existing
 //   one is NO [ALREADYEXISTS]; a session that has the renamed mailbox selected keeps its view.

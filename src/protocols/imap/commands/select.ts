@@ -3,14 +3,10 @@
 // NOOP for both revisions, as Dovecot does). Invariants:
 // - SELECT/EXAMINE first leave the selected state, so a failed SELECT leaves the session
 //   authenticated (RFC 9051 §6.3.2); a new view starts with no SEARCHRES result (RFC 5182 §2.1);
-// - the selected view reads the store through `selectedStore()`: when the mailbox disappears
-//   under the session (another session's DELETE), the change log read fails with NOT_FOUND; the
-//   view then sees no change and the session ends with `* BYE` after the current command's
-//   tagged response (RFC 2180 §3.2: allow the DELETE, send the other sessions a BYE; Dovecot
-//   disconnects too).
+// - a mailbox deleted under the session (another session's DELETE) ends it with `* BYE` after
+//   the current command's tagged response: session.ts syncView.
 
 import { isStoreError } from '../../../core/errors.js';
-import type { MailStore } from '../../../store/types.js';
 import { MAILBOX_DELIMITER } from '../../../store/types.js';
 import { Atom, atom, codes, raw, type ImapData, type ResponseCode } from '../../../wire/imap/encoder.js';
 import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
@@ -23,39 +19,6 @@ import { mailboxNameData } from './mailbox-name-data.js';
 
 /** The system flags in the order Dovecot lists them in FLAGS and PERMANENTFLAGS. */
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
-
-/** BYE text when the selected mailbox was deleted by another session. */
-export const SELECTED_MAILBOX_DELETED = 'Selected mailbox was deleted, have to disconnect.';
-
-/**
- * The store as the selected view sees it: the same store, except that a change-log read for a
- * mailbox that no longer exists ends the session (BYE after the tagged response) instead of
- * failing every later command. Other methods are the store's own, bound to it.
- */
-export function selectedStore(ctx: ImapSessionContext): MailStore {
-  const store = ctx.env.store;
-  const changesSince: MailStore['changesSince'] = async (mailboxId, modseq) => {
-    try {
-      return await store.changesSince(mailboxId, modseq);
-    } catch (err) {
-      if (!isStoreError(err) || err.code !== 'NOT_FOUND') throw err;
-      ctx.closeAfterResponse(SELECTED_MAILBOX_DELETED);
-      return [];
-    }
-  };
-  const bound = new Map<string | symbol, unknown>([['changesSince', changesSince]]);
-  return new Proxy(store, {
-    get(target, prop) {
-      const known = bound.get(prop);
-      if (known !== undefined) return known;
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const fn = (value as (...a: unknown[]) => unknown).bind(target);
-      bound.set(prop, fn);
-      return fn;
-    },
-  });
-}
 
 /** Leaves the selected state (if selected); returns whether a mailbox was selected. */
 export function deselect(ctx: ImapSessionContext): boolean {
@@ -83,7 +46,7 @@ async function openMailbox(
   const mailbox = await ctx.env.store.getMailbox(account.id, name);
   if (mailbox === null) throw noSuchMailbox(name);
   const rev1 = !ctx.rev2;
-  const view = await SelectedView.open(selectedStore(ctx), mailbox, { readOnly, rev1 });
+  const view = await SelectedView.open(ctx.env.store, mailbox, { readOnly, rev1 });
 
   const flags: ImapData[] = [...SYSTEM_FLAGS, ...view.keywordsAtOpen].map(atom);
   ctx.untagged(atom('FLAGS'), flags);
