@@ -584,6 +584,9 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
           (await store.listMessages(inbox.id, { minUid: uids[3] })).map((m) => m.uid),
           uids.slice(3),
         );
+        assert.equal(await store.hasMessage(inbox.id, uids[2]!), true);
+        assert.equal(await store.hasMessage(inbox.id, 999_999), false);
+        assert.equal(await store.hasMessage(inbox.id + 1000, uids[2]!), false, 'no such mailbox');
         const bytes = testMessage('list', 2);
         const meta = all[2]!;
         assert.equal(meta.size, bytes.length);
@@ -622,6 +625,8 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
           (await store.listMessages(inbox.id)).map((m) => m.uid),
           [uids[1], uids[3]],
         );
+        assert.equal(await store.hasMessage(inbox.id, uids[0]!), false, 'expunged');
+        assert.equal(await store.hasMessage(inbox.id, uids[1]!), true);
         assert.deepEqual(await store.expunge(inbox.id), []);
 
         const copied = await store.copy(inbox.id, [uids[3]!, uids[1]!], arch.id);
@@ -1132,6 +1137,92 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         assert.equal(parts.get(uids[1]!)!.length, 2);
         const [start, end] = parts.get(uids[0]!)![0]!;
         assert.equal(msgs[0]!.slice(start, end), 'Hello\r\n');
+      });
+      void it('matchSearchField follows copies, moves, expunges and renaming INBOX', async () => {
+        const { b } = await fresh();
+        const { acct, inbox } = await account(b.store, 'srch2@example.org');
+        const other = await b.store.createMailbox(acct.id, 'Other');
+        const uids: number[] = [];
+        for (const subject of ['apple pie', 'banana split', 'apple tart'])
+          uids.push(
+            okOutcome((await deliver(b, inbox.id, Buffer.from(`Subject: ${subject}\r\n\r\nx\r\n`)))[0]).uid,
+          );
+        const match = async (mailboxId: number, needle: string): Promise<number[]> =>
+          (await b.store.matchSearchField(mailboxId, 'subject', needle)).uids;
+        assert.deepEqual(await match(inbox.id, 'apple'), [uids[0], uids[2]]);
+        const copied = await b.store.copy(inbox.id, [uids[0]!], other.id);
+        assert.deepEqual(
+          await match(other.id, 'apple'),
+          copied.mapping.map((m) => m[1]),
+        );
+        const moved = await b.store.move(inbox.id, [uids[2]!], other.id);
+        assert.deepEqual(await match(inbox.id, 'apple'), [uids[0]]);
+        assert.deepEqual(
+          await match(other.id, 'apple'),
+          [...copied.mapping, ...moved.mapping].map((m) => m[1]),
+        );
+        await b.store.updateFlags(inbox.id, [uids[0]!], { mode: 'add', flags: ['\\Deleted'] });
+        await b.store.expunge(inbox.id, { onlyDeleted: true });
+        assert.deepEqual(await match(inbox.id, 'apple'), []);
+        assert.deepEqual(await match(inbox.id, 'banana'), [uids[1]]);
+        // RFC 9051 §6.3.6: the messages of INBOX move to the new name.
+        await b.store.renameMailbox(acct.id, 'INBOX', 'Old');
+        const old = await b.store.getMailbox(acct.id, 'Old');
+        assert.ok(old !== null);
+        assert.deepEqual(await match(old.id, 'banana'), [uids[1]]);
+        assert.deepEqual(await match(inbox.id, 'banana'), []);
+        await b.store.deleteMailbox(acct.id, 'Other');
+        assert.deepEqual(await match(other.id, 'apple'), []);
+      });
+
+      void it('listFlags of a large mailbox follows changes made through another instance', async () => {
+        const { dataDir, b } = await fresh();
+        const b2 = await openOn(dataDir);
+        const { inbox } = await account(b.store, 'flags@example.org');
+        const blob = await b.blobs.write(testMessage('flags', 0, 300), messageBlobOptions(DEFAULT_LIMITS));
+        const targets = Array.from({ length: 2500 }, (_, i) => ({
+          mailboxId: inbox.id,
+          flags: i % 3 === 0 ? ['\\Seen'] : i % 3 === 1 ? ['$Work', '\\Flagged'] : [],
+        }));
+        const uids = (await b.store.append({ blob, targets })).map((o) => okOutcome(o).uid);
+        const expected = async (): Promise<string[]> =>
+          (await b2.store.listMessages(inbox.id)).map(
+            (m) => `${m.uid} ${m.modseq} ${[...m.flags].sort().join(' ')}`,
+          );
+        const actual = async (list = uids): Promise<string[]> =>
+          (await b.store.listFlags(inbox.id, list)).map(
+            (m) => `${m.uid} ${m.modseq} ${[...m.flags].sort().join(' ')}`,
+          );
+        const same = (a: string[], e: string[]): void => {
+          const i = a.findIndex((x, k) => x !== e[k]);
+          assert.ok(
+            a.length === e.length && i < 0,
+            `first difference at ${i}: ${a[i]} / ${e[i]} (${a.length}, ${e.length})`,
+          );
+        };
+        same(await actual(), await expected());
+        // Changes by the other instance: flags, an expunge, new messages.
+        await b2.store.updateFlags(inbox.id, uids.slice(0, 100), {
+          mode: 'add',
+          flags: ['\\Answered', 'Later'],
+        });
+        await b2.store.updateFlags(inbox.id, [uids[5]!, uids[7]!], { mode: 'add', flags: ['\\Deleted'] });
+        await b2.store.expunge(inbox.id, { onlyDeleted: true });
+        const more = (
+          await b2.store.append({ blob, targets: [{ mailboxId: inbox.id, flags: ['\\Draft'] }] })
+        ).map((o) => okOutcome(o).uid);
+        await b2.store.updateFlags(inbox.id, [uids[9]!], { mode: 'replace', flags: [] });
+        same(await actual([...uids, ...more]), await expected());
+        const all = [...uids, ...more];
+        const got = await b.store.listFlags(inbox.id, all);
+        assert.equal(got.length, all.length - 2);
+        assert.deepEqual(got.find((m) => m.uid === more[0])?.flags, ['\\Draft']);
+        // A subset, with UIDs that do not exist.
+        const some = await b.store.listFlags(inbox.id, [uids[5]!, uids[6]!, 999_999]);
+        assert.deepEqual(
+          some.map((m) => m.uid),
+          [uids[6]],
+        );
       });
     });
 

@@ -172,6 +172,51 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    description: 'SEARCH header text per message, in mailbox order',
+    // A copy of blob_search's header columns keyed like messages, so SEARCH SUBJECT/FROM/TO/
+    // CC/BCC over a mailbox is one range scan of adjacent rows instead of one random lookup of
+    // a 64-character blob key per message (three times slower on 100,000 messages). Triggers
+    // keep it in step with messages in every process and every write path: whichever of the
+    // messages row and the blob_search row comes second fills it; expunges, deletes and moves
+    // follow the messages row.
+    sql: `
+      CREATE TABLE message_search (
+        mailbox_id INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        search_subject TEXT,
+        search_from TEXT,
+        search_to TEXT,
+        search_cc TEXT,
+        search_bcc TEXT,
+        PRIMARY KEY (mailbox_id, uid)
+      ) WITHOUT ROWID;
+      CREATE TRIGGER message_search_insert AFTER INSERT ON messages BEGIN
+        INSERT OR REPLACE INTO message_search
+          SELECT NEW.mailbox_id, NEW.uid, search_subject, search_from, search_to, search_cc, search_bcc
+          FROM blob_search WHERE blob_id = NEW.blob_id;
+      END;
+      CREATE TRIGGER message_search_delete AFTER DELETE ON messages BEGIN
+        DELETE FROM message_search WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+      END;
+      CREATE TRIGGER message_search_move AFTER UPDATE OF mailbox_id, uid, blob_id ON messages BEGIN
+        DELETE FROM message_search WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+        INSERT OR REPLACE INTO message_search
+          SELECT NEW.mailbox_id, NEW.uid, search_subject, search_from, search_to, search_cc, search_bcc
+          FROM blob_search WHERE blob_id = NEW.blob_id;
+      END;
+      CREATE TRIGGER message_search_blob AFTER INSERT ON blob_search BEGIN
+        INSERT OR REPLACE INTO message_search
+          SELECT m.mailbox_id, m.uid, NEW.search_subject, NEW.search_from, NEW.search_to, NEW.search_cc,
+            NEW.search_bcc
+          FROM messages m WHERE m.blob_id = NEW.blob_id;
+      END;
+      INSERT INTO message_search
+        SELECT m.mailbox_id, m.uid, s.search_subject, s.search_from, s.search_to, s.search_cc, s.search_bcc
+        FROM messages m CROSS JOIN blob_search s ON s.blob_id = m.blob_id;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
