@@ -298,11 +298,9 @@ void describe('IMAP SEARCH over 100,000 messages', () => {
         `${criteria}: ${Date.now() - started} ms, ${noopTimes.length} NOOPs, p90 ${p90} ms, worst ${worst} ms, ` +
           `event loop delay max ${Math.round(delay.max / 1e6)} ms p99 ${Math.round(delay.percentile(99) / 1e6)} ms`,
       );
-      // 90% of the NOOPs answer within 100 ms: a SEARCH that held the event loop would delay
-      // every one of them. Not the worst case: on a loaded 2-core machine the scheduler alone
-      // can hold the whole process for 100 ms now and then (measured with load average 12).
-      assert.ok(p90 < 100, `NOOPs took ${sorted.join(',')} ms during SEARCH ${criteria}`);
-      assert.ok(worst < 1000, `a NOOP took ${worst} ms during SEARCH ${criteria}`);
+      // Every NOOP answers within 100 ms (issue 4): the search yields to the event loop every
+      // few milliseconds (search-eval.ts SLICE_MS), so a NOOP waits at most one slice.
+      assert.ok(worst < 100, `NOOPs took ${sorted.join(',')} ms during SEARCH ${criteria}`);
     }
     // The rev1 form of a huge result: one `* SEARCH` line with every number, in order.
     const all = await a.command('UID SEARCH UNDELETED', 60_000);
