@@ -24,7 +24,7 @@ import {
   type ResponseCode,
   type Status,
 } from '../../wire/imap/encoder.js';
-import { ImapReader, type ImapInput, type ImapReaderOptions } from '../../wire/imap/reader.js';
+import { ImapReader, type ImapInput } from '../../wire/imap/reader.js';
 import { baseCapabilities } from './capabilities.js';
 import { COMMANDS } from './command-table.js';
 import type {
@@ -67,8 +67,6 @@ export class ImapSession implements ImapSessionContext {
   readonly authFailures: SessionAuthFailures;
   readonly enabled = new Set<string>();
   private reader: ImapReader;
-  /** The options object the reader was built with (see limitLiteralsToState). */
-  private readerOptions!: ImapReaderOptions;
   private out: ResponseEncoder;
   private finished = false;
   private peerEnded = false;
@@ -95,26 +93,27 @@ export class ImapSession implements ImapSessionContext {
 
   private newReader(): ImapReader {
     const limits = this.env.config.limits;
-    this.readerOptions = {
+    const reader = new ImapReader({
       maxLineLength: limits.lineLength,
       maxLiteralSize: limits.literalSize,
       maxListDepth: MAX_LIST_DEPTH,
       maxTokensPerCommand: MAX_TOKENS,
       stream: { above: STREAM_ABOVE, maxSize: limits.messageSize, commands: STREAMED_COMMANDS },
-    };
-    this.limitLiteralsToState();
-    return new ImapReader(this.readerOptions);
+    });
+    this.limitLiteralsToState(reader);
+    return reader;
   }
 
   /**
    * Before login a {n+} is refused (and drained) above one line's worth, as literalRefusal()
    * does for {n}: otherwise an unauthenticated peer makes the reader buffer up to literalSize.
-   * The reader reads its options object at each literal header, so this takes effect from the
-   * next command (imap-hostile test "literals before login are not buffered").
+   * Takes effect from the next literal header (imap-hostile test "literals before login are
+   * not buffered").
    */
-  private limitLiteralsToState(): void {
-    this.readerOptions.maxNonSyncLiteral =
-      this.state.kind === 'notAuthenticated' ? this.env.config.limits.lineLength : undefined;
+  private limitLiteralsToState(reader: ImapReader = this.reader): void {
+    reader.setMaxNonSyncLiteral(
+      this.state.kind === 'notAuthenticated' ? this.env.config.limits.lineLength : undefined,
+    );
   }
 
   get rev2(): boolean {

@@ -155,7 +155,18 @@ export class ImapReader {
       if (!Number.isSafeInteger(opts[k]) || opts[k] < 1)
         throw new RangeError(`${k} must be a positive integer`);
     }
-    this.opts = opts;
+    // A copy: the caller changes limits through setMaxNonSyncLiteral(), not the object it gave.
+    this.opts = { ...opts };
+  }
+
+  /**
+   * Changes the largest {n+} accepted from the next literal header on (a session lowers it
+   * before login and lifts it after); undefined leaves only maxLiteralSize.
+   */
+  setMaxNonSyncLiteral(bytes: number | undefined): void {
+    if (bytes !== undefined && (!Number.isSafeInteger(bytes) || bytes < 0))
+      throw new RangeError('maxNonSyncLiteral must be a non-negative integer');
+    this.opts.maxNonSyncLiteral = bytes;
   }
 
   /** Bytes received and not yet consumed. */
