@@ -1227,6 +1227,24 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
     });
 
     void describe('several processes and instances', () => {
+      void it('recordPop3Login lets one login through per interval, across instances', async () => {
+        const { dataDir, b } = await fresh();
+        const b2 = await openOn(dataDir);
+        const { acct } = await account(b.store, 'delay@example.org');
+        // RFC 2449 §6.5 LOGIN-DELAY: of two logins at once, one passes.
+        const both = await Promise.all([
+          b.store.recordPop3Login(acct.id, 60_000),
+          b2.store.recordPop3Login(acct.id, 60_000),
+        ]);
+        assert.deepEqual(both.sort(), [false, true]);
+        assert.equal(await b.store.recordPop3Login(acct.id, 60_000), false);
+        // A shorter interval than the time since the last login lets it through.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(await b2.store.recordPop3Login(acct.id, 10), true);
+        assert.equal(await b.store.recordPop3Login(acct.id, 0), true);
+        await assert.rejects(b.store.recordPop3Login(999_999, 0), (e) => isStoreError(e, 'NOT_FOUND'));
+      });
+
       void it('claimRecent gives each new message to exactly one of two store instances', async () => {
         const { dataDir, b } = await fresh();
         const b2 = await openOn(dataDir);

@@ -217,6 +217,12 @@ export const MIGRATIONS: readonly Migration[] = [
         FROM messages m CROSS JOIN blob_search s ON s.blob_id = m.blob_id;
     `,
   },
+  {
+    version: 6,
+    description: 'time of the last POP3 login',
+    // POP3 LOGIN-DELAY (RFC 2449 §6.5) is enforced per account across processes.
+    sql: `ALTER TABLE accounts ADD COLUMN pop3_login_at INTEGER;`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

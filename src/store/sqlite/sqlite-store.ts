@@ -1985,6 +1985,22 @@ export class SqliteStore implements MailStore {
     return r?.apop_secret ?? null;
   }
 
+  async recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean> {
+    if (!isCount(minIntervalMs)) throw new StoreError('INVALID_ARGUMENT', 'minIntervalMs must be a count');
+    const now = Date.now();
+    // One conditional UPDATE: two processes racing for the same account cannot both pass.
+    return this.write(() => {
+      const r = this.stmt(
+        `UPDATE accounts SET pop3_login_at = @now
+         WHERE id = @id AND (pop3_login_at IS NULL OR pop3_login_at <= @now - @interval OR pop3_login_at > @now)`,
+      ).run({ id: accountId, now, interval: minIntervalMs });
+      if (r.changes === 1) return true;
+      if (this.stmt('SELECT 1 FROM accounts WHERE id = ?').get(accountId) === undefined)
+        throw notFound(`account ${accountId}`);
+      return false;
+    });
+  }
+
   // ---------------------------------------------------------------- close
 
   async close(): Promise<void> {
