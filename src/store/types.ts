@@ -249,6 +249,8 @@ export interface MailStore {
   mailboxSummary(mailboxId: number): Promise<MailboxSummary>;
   /** Metadata of messages in UID order; `uids` limits to those UIDs (missing ones are skipped). */
   listMessages(mailboxId: number, opts?: { uids?: number[]; minUid?: number }): Promise<MessageMeta[]>;
+  /** Whether the mailbox holds a message with this UID (false when the mailbox is gone too). */
+  hasMessage(mailboxId: number, uid: number): Promise<boolean>;
   /**
    * UID, modseq and flags of messages in UID order (missing UIDs skipped): what FETCH of flags
    * needs, lighter than listMessages. The flag arrays may be shared between messages: read-only.
@@ -303,6 +305,12 @@ export interface MailStore {
   setApopSecret(address: string, secret: string | null): Promise<void>;
   /** The APOP secret of an account, or null when none is set. */
   getApopSecret(accountId: number): Promise<string | null>;
+  /**
+   * POP3 LOGIN-DELAY (RFC 2449 §6.5), across processes: records a login of the account now
+   * unless the previous recorded one is less than `minIntervalMs` old. True when the login may
+   * go ahead (and was recorded), false when it comes too soon.
+   */
+  recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean>;
 
   // Outbound queue (messages for remote recipients; sending comes in a later issue)
   /** Queued messages, oldest first. */
