@@ -83,22 +83,8 @@ export async function startDnsServer(records: DnsTestRecords): Promise<DnsTestSe
     return response(q, RCODE_NOERROR, rrs, maxSize);
   };
 
-  const udp = dgram.createSocket('udp4');
-  udp.on('message', (msg, rinfo) => {
-    const out = answer(msg, 512);
-    if (out !== null) udp.send(out, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(0, '127.0.0.1', () => {
-      udp.off('error', reject);
-      resolve();
-    });
-  });
-  const port = udp.address().port;
-
   const sockets = new Set<net.Socket>();
-  const tcp = net.createServer((socket) => {
+  const onConnection = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
@@ -122,19 +108,44 @@ export async function startDnsServer(records: DnsTestRecords): Promise<DnsTestSe
         }
       }
     });
-  });
-  try {
+  };
+
+  // UDP takes a free port; TCP must listen on the same number, which a client connection of
+  // another process may hold as its local port (busy machines): then both try again.
+  let udp: dgram.Socket;
+  let tcp: net.Server;
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    const u = dgram.createSocket('udp4');
+    u.on('message', (msg, rinfo) => {
+      const out = answer(msg, 512);
+      if (out !== null) u.send(out, rinfo.port, rinfo.address);
+    });
     await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(port, '127.0.0.1', () => {
-        tcp.off('error', reject);
+      u.once('error', reject);
+      u.bind(0, '127.0.0.1', () => {
+        u.off('error', reject);
         resolve();
       });
     });
-  } catch (err) {
-    // The TCP port is taken: UDP alone still serves answers under 512 bytes.
-    udp.close();
-    throw err;
+    const p = u.address().port;
+    const t = net.createServer(onConnection);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        t.once('error', reject);
+        t.listen(p, '127.0.0.1', () => {
+          t.off('error', reject);
+          resolve();
+        });
+      });
+      udp = u;
+      tcp = t;
+      port = p;
+      break;
+    } catch (err) {
+      await new Promise<void>((resolve) => u.close(() => resolve()));
+      if (attempt >= 20) throw err;
+    }
   }
 
   return {
