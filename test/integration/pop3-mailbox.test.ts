@@ -1,11 +1,13 @@
 // POP3 beside IMAP on the same mailboxes: the snapshot at login, the exclusive lease
 // ([IN-USE]) while store operations of other sessions keep working, messages expunged during
-// a session, \Seen set by RETR, the three delete modes, and UIDLs that survive sessions and a
-// server restart.
+// a session, a message whose bytes cannot be read, \Seen set by RETR, the three delete modes,
+// and UIDLs that survive sessions and a server restart.
 
 import assert from 'node:assert/strict';
+import { readFile, rename } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { PosternConfig } from '../../src/config/types.js';
+import { FileBlobStore } from '../../src/store/blob/file-blob-store.js';
 import { RawPop3Client, sampleMessage, startPop3Server, USERS, type Pop3TestServer } from './pop3-harness.js';
 
 const ALICE = 'alice@example.test';
@@ -83,6 +85,29 @@ void describe('pop3 beside IMAP', () => {
     assert.equal((await client.command('DELE 2')).ok, true);
     assert.equal((await client.command('QUIT')).ok, true);
     assert.equal((await server.store.listMessages(inbox)).length, 3);
+  });
+
+  void it('a message whose bytes cannot be read answers -ERR before anything is sent', async () => {
+    const blobs = server.blobs;
+    assert.ok(blobs instanceof FileBlobStore, 'the harness stores blobs as files');
+    const inbox = await server.inboxId(ALICE);
+    const first = (await server.store.listMessages(inbox))[0];
+    const file = blobs.pathOf(first.blobId);
+    const expected = await readFile(file);
+    const client = await login(server);
+    await rename(file, `${file}.aside`);
+    try {
+      const r = await client.command('RETR 1');
+      assert.equal(r.ok, false);
+      assert.match(r.text, /^\[SYS\/TEMP\]/);
+      assert.equal((await client.command('NOOP')).ok, true, 'the session goes on');
+    } finally {
+      await rename(`${file}.aside`, file);
+    }
+    const body = await client.retr(1);
+    assert.ok(Buffer.isBuffer(body) && body.equals(expected), 'read again once it is back');
+    assert.equal((await client.command('QUIT')).ok, true);
+    await client.closed();
   });
 
   void it('RETR sets \\Seen (TOP does not), visible to IMAP', async () => {

@@ -50,6 +50,8 @@ export class Pop3Session implements Pop3SessionContext {
   /** No more input is handled (QUIT, a fatal error, shutdown, or the connection is gone). */
   private finished = false;
   private peerEnded = false;
+  /** The socket was paused because the reader held more than MAX_BUFFERED bytes. */
+  private inputPaused = false;
   private wake: (() => void) | null = null;
 
   constructor(
@@ -74,7 +76,10 @@ export class Pop3Session implements Pop3SessionContext {
     this.conn.onData((chunk) => {
       if (this.finished) return;
       this.reader.push(chunk);
-      if (this.reader.buffered > MAX_BUFFERED) this.conn.pause();
+      if (this.reader.buffered > MAX_BUFFERED && !this.inputPaused) {
+        this.inputPaused = true;
+        this.conn.pause();
+      }
       this.wakeUp();
     });
     this.conn.onEnd(() => {
@@ -224,7 +229,11 @@ export class Pop3Session implements Pop3SessionContext {
       }
       await this.flush();
       if (this.finished || this.peerEnded || this.conn.closed) return null;
-      this.conn.resume();
+      // Only when paused: resuming a flowing socket still schedules a tick of stream work.
+      if (this.inputPaused) {
+        this.inputPaused = false;
+        this.conn.resume();
+      }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }

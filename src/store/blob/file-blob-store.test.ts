@@ -189,6 +189,26 @@ void describe('FileBlobStore', () => {
     assert.ok((await collect(blobs.read(blobId))).equals(body));
   });
 
+  void it("reads small blobs synchronously, into a new buffer or the caller's", async () => {
+    const blobs = new FileBlobStore(freshDir());
+    const { blobId } = await blobs.write(MESSAGE, opts);
+    assert.ok(blobs.readSmallSync(blobId, MESSAGE.length)?.equals(MESSAGE));
+    const target = Buffer.alloc(MESSAGE.length + 10, 0x2a);
+    assert.equal(blobs.readSmallSyncInto(blobId, MESSAGE.length, target), true);
+    assert.ok(target.subarray(0, MESSAGE.length).equals(MESSAGE));
+    // A wrong size (the file is longer or shorter) is false, never a partial answer.
+    assert.equal(blobs.readSmallSyncInto(blobId, MESSAGE.length - 1, target), false);
+    assert.equal(blobs.readSmallSyncInto(blobId, MESSAGE.length + 1, target), false);
+    // A target without the extra byte, or a size past the synchronous limit, is refused.
+    assert.equal(blobs.readSmallSyncInto(blobId, MESSAGE.length, Buffer.alloc(MESSAGE.length)), false);
+    assert.equal(blobs.readSmallSyncInto(blobId, 256 * 1024 + 1, Buffer.alloc(300 * 1024)), false);
+    const missing = sha256(Buffer.from('not stored'));
+    assert.throws(
+      () => blobs.readSmallSyncInto(missing, 10, target),
+      (err) => isStoreError(err, 'NOT_FOUND'),
+    );
+  });
+
   void it('reports a missing or malformed blob id clearly', async () => {
     const blobs = new FileBlobStore(freshDir());
     const missing = 'ab'.repeat(32);

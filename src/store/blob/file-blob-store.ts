@@ -274,6 +274,28 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * readSmallSync into the caller's buffer, for a caller that reads many blobs into one (POP3
+   * RETR: no new buffer, so no garbage, per message). `target` must have at least size + 1
+   * bytes, so that a longer file shows. True when the blob has exactly `size` bytes, now in
+   * target[0, size); false when it has not, or when size or target is out of range.
+   */
+  readSmallSyncInto(blobId: string, size: number, target: Buffer): boolean {
+    if (size <= 0 || size > SMALL_SYNC_MAX || target.length < size + 1) return false;
+    let fd: number;
+    try {
+      fd = fs.openSync(this.pathOf(blobId), 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new StoreError('NOT_FOUND', `blob ${blobId} not found`);
+      throw err;
+    }
+    try {
+      return fs.readSync(fd, target, 0, size + 1, 0) === size;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   async exists(blobId: string): Promise<boolean> {
     try {
       await fsp.access(this.pathOf(blobId));

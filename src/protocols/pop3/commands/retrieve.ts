@@ -1,27 +1,25 @@
 // RETR and TOP (RFC 1939 §7): a message streamed from the blob store, byte-stuffed on the way
 // (DotStuffer) and, for TOP, cut after the header and n body lines (TopCutter). Invariants:
 // - a message expunged by another session (IMAP) since the snapshot answers -ERR: the store is
-//   asked before anything is sent;
+//   asked (one primary-key lookup, MailStore.hasMessage) before anything is sent;
 // - memory per connection stays bounded: messages up to SMALL_MESSAGE bytes are read in one
 //   piece and sent in one write; larger ones are streamed chunk by chunk, waiting for the
 //   socket to drain (backpressure);
 // - once "+OK" is out, a read failure cannot be reported on the wire: the connection is cut,
 //   so the client never takes a truncated message for a whole one;
 // - RETR marks the message \Seen (batched, see seen-marker.ts); TOP does not;
-// - the next message is read ahead (read-ahead.ts), at most one of at most SMALL_MESSAGE bytes.
+// - small messages are read synchronously from a local blob store (into a buffer shared by the
+//   process, copied out before anything yields), else the next one is read ahead
+//   (read-ahead.ts), at most one of at most SMALL_MESSAGE bytes.
 
 import { Pop3Err } from '../../../wire/pop3/command.js';
 import { DotStuffer, ok, TopCutter } from '../../../wire/pop3/response.js';
 import { defineCommand, transaction, type Pop3SessionContext } from '../context.js';
+import { SMALL_MESSAGE } from '../read-ahead.js';
 import type { MaildropMessage } from '../snapshot.js';
 
-/** Messages up to this size are read whole and sent in one write. */
-export const SMALL_MESSAGE = 128 * 1024;
-
-async function stillStored(ctx: Pop3SessionContext, m: MaildropMessage): Promise<boolean> {
-  const { maildrop } = transaction(ctx);
-  const found = await ctx.env.store.listMessages(maildrop.mailboxId, { uids: [m.uid] });
-  return found.length === 1;
+function stillStored(ctx: Pop3SessionContext, m: MaildropMessage): Promise<boolean> {
+  return ctx.env.store.hasMessage(transaction(ctx).maildrop.mailboxId, m.uid);
 }
 
 /**
@@ -41,14 +39,17 @@ async function sendMessage(
   if (m.size <= SMALL_MESSAGE) {
     let bytes: Buffer;
     try {
-      bytes = await readAhead.read(m.blobId, m.size);
+      // Possibly the process's shared buffer: nothing may yield until its bytes are copied out.
+      bytes = readAhead.readShared(m.blobId, m.size) ?? (await readAhead.read(m.blobId, m.size));
     } catch (err) {
       ctx.log.error({ err, blobId: m.blobId }, 'pop3: cannot read a message');
       throw new Pop3Err('syntax', 'cannot read the message now', 'SYS/TEMP');
     }
     if (next !== null && next.size <= SMALL_MESSAGE) readAhead.prefetch(next.blobId, next.size);
     const body = cutter === null ? bytes : cutter.push(bytes);
-    await ctx.send(Buffer.concat([status, ...stuffer.push(body), stuffer.end()]));
+    // Buffer.concat copies: the response owns its bytes while the socket holds it.
+    const response = Buffer.concat([status, ...stuffer.push(body), stuffer.end()]);
+    await ctx.send(response);
     return !ctx.conn.closed;
   }
   const stream = blobs.read(m.blobId);
