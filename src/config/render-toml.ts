@@ -180,7 +180,9 @@ export function renderConfigToml(config: PosternConfig): string {
   );
   out.push('# Offer APOP to accounts with an APOP secret ("postern user apop-secret"). Default: false');
   out.push(line('apop', String(config.pop3.apop), config.pop3.apop === DEFAULT_POP3.apop));
-  out.push(`# Seconds announced in CAPA LOGIN-DELAY; 0 omits it. Default: ${DEFAULT_POP3.loginDelay}`);
+  out.push(
+    `# Least seconds between two POP3 logins of an account (CAPA LOGIN-DELAY, enforced); 0: none. Default: ${DEFAULT_POP3.loginDelay}`,
+  );
   out.push(
     line('login_delay', String(config.pop3.loginDelay), config.pop3.loginDelay === DEFAULT_POP3.loginDelay),
   );

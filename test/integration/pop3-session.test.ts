@@ -308,3 +308,30 @@ void describe('pop3 plaintext login away from loopback', () => {
     await client.command('QUIT');
   });
 });
+
+void describe('POP3 LOGIN-DELAY', () => {
+  void it('announces the configured delay and refuses a second login within it', async () => {
+    const server = await startPop3Server({ pop3: { loginDelay: 60 } });
+    try {
+      const first = await RawPop3Client.open(server.ports.pop3);
+      const capa = await first.client.multi('CAPA');
+      assert.ok(capa.lines.includes('LOGIN-DELAY 60'), capa.lines.join(', '));
+      assert.equal((await first.client.login(ALICE, USERS[ALICE])).ok, true);
+      assert.equal((await first.client.command('QUIT')).ok, true);
+      await first.client.closed();
+      // RFC 2449 §8.1.2: the right password, too soon: -ERR [LOGIN-DELAY], still in AUTHORIZATION.
+      const second = await RawPop3Client.open(server.ports.pop3);
+      const refused = await second.client.login(ALICE, USERS[ALICE]);
+      assert.equal(refused.ok, false);
+      assert.match(refused.text, /^\[LOGIN-DELAY\] /);
+      assert.equal((await second.client.command('STAT')).ok, false);
+      // The maildrop was not left locked: a wrong password is still [AUTH], not [IN-USE].
+      const wrong = await second.client.login(ALICE, 'not the password');
+      assert.match(wrong.text, /^\[AUTH\] /);
+      assert.equal((await second.client.command('QUIT')).ok, true);
+      await second.client.closed();
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -283,6 +283,14 @@ export class Pop3Session implements Pop3SessionContext {
     }
     try {
       if (this.conn.closed) throw new Pop3Err('syntax', 'connection closed');
+      // RFC 2449 §6.5 / §8.1.2 LOGIN-DELAY: announced in CAPA, so enforced, in every process;
+      // counted only for logins that get this far (right credentials, maildrop free).
+      const delay = this.env.config.pop3.loginDelay;
+      if (delay > 0 && !(await store.recordPop3Login(account.id, delay * 1000))) {
+        await lease.release();
+        this.err(`logged in less than ${delay} seconds ago: try again later`, 'LOGIN-DELAY');
+        return;
+      }
       // The snapshot is taken under the lease (UIDVALIDITY read again: it may have changed).
       const mailbox = (await store.getMailboxById(inbox.id)) ?? inbox;
       let metas = await store.listMessages(inbox.id);
