@@ -9,6 +9,7 @@
 //   or an `expunged` UID not in the view, is ignored, so opening (list then read the log from the
 //   modseq read before the list) never counts a message twice.
 
+import { indexOfSorted, lowerBound } from '../../core/sorted.js';
 import type { Mailbox, MailStore } from '../../store/types.js';
 import { atom, type Atom, type ImapData } from '../../wire/imap/encoder.js';
 import { SequenceSet, type SequenceSetSpec } from '../../wire/imap/sequence-set.js';
@@ -272,18 +273,10 @@ export class SelectedView {
   }
 
   private lowerBound(uid: number): number {
-    let lo = 0;
-    let hi = this.uids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.uids[mid]! < uid) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.uids, uid);
   }
 
   private indexOf(uid: number): number {
-    const i = this.lowerBound(uid);
-    return i < this.uids.length && this.uids[i] === uid ? i : -1;
+    return indexOfSorted(this.uids, uid);
   }
 }

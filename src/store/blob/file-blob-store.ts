@@ -258,20 +258,8 @@ export class FileBlobStore implements BlobStore {
 
   readSmallSync(blobId: string, size: number): Buffer | null {
     if (size <= 0 || size > SMALL_SYNC_MAX) return null;
-    let fd: number;
-    try {
-      fd = fs.openSync(this.pathOf(blobId), 'r');
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new StoreError('NOT_FOUND', `blob ${blobId} not found`);
-      throw err;
-    }
-    try {
-      const buf = Buffer.allocUnsafe(size + 1);
-      const n = fs.readSync(fd, buf, 0, size + 1, 0);
-      return n === size ? buf.subarray(0, size) : null;
-    } finally {
-      fs.closeSync(fd);
-    }
+    const buf = Buffer.allocUnsafe(size + 1);
+    return this.readSmallSyncInto(blobId, size, buf) ? buf.subarray(0, size) : null;
   }
 
   /**

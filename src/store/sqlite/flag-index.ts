@@ -9,6 +9,7 @@
 //   an unknown UID, an added UID below the last one) makes the caller rebuild;
 // - flag lists are frozen and shared between messages with the same flags: read-only for callers.
 
+import { indexOfSorted, lowerBound } from '../../core/sorted.js';
 import type { MessageFlags } from '../types.js';
 import { flagList } from './flags.js';
 
@@ -138,18 +139,10 @@ export class FlagIndex {
   }
 
   private lowerBound(uid: number): number {
-    let lo = 0;
-    let hi = this.uids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.uids[mid]! < uid) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.uids, uid);
   }
 
   private indexOf(uid: number): number {
-    const i = this.lowerBound(uid);
-    return i < this.uids.length && this.uids[i] === uid ? i : -1;
+    return indexOfSorted(this.uids, uid);
   }
 }
