@@ -15,6 +15,7 @@ import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import { isStoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { messageBlobOptions } from '../../delivery/local.js';
+import { SessionInput } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
 import type { BlobWriter } from '../../store/blob/types.js';
 import {
@@ -69,8 +70,7 @@ export class ImapSession implements ImapSessionContext {
   private reader: ImapReader;
   private out: ResponseEncoder;
   private finished = false;
-  private peerEnded = false;
-  private wake: (() => void) | null = null;
+  private readonly input: SessionInput;
   private badCommands = 0;
   /** Literals of the command being read that were streamed to blobs. */
   private streamed: StreamedLiteral[] = [];
@@ -89,6 +89,7 @@ export class ImapSession implements ImapSessionContext {
     this.authFailures = new SessionAuthFailures(env.config.limits.authFailuresPerSession);
     this.reader = this.newReader();
     this.out = new ResponseEncoder();
+    this.input = new SessionInput(conn, MAX_BUFFERED);
   }
 
   private newReader(): ImapReader {
@@ -148,19 +149,10 @@ export class ImapSession implements ImapSessionContext {
 
   /** Takes over the connection: greeting, then commands until LOGOUT or close. */
   start(): void {
-    this.conn.onData((chunk) => {
-      if (this.finished) return;
+    this.input.start((chunk) => {
+      if (this.finished) return null;
       this.reader.push(chunk);
-      if (this.reader.buffered > MAX_BUFFERED) this.conn.pause();
-      this.wakeUp();
-    });
-    this.conn.onEnd(() => {
-      this.peerEnded = true;
-      this.wakeUp();
-    });
-    this.conn.onClose(() => {
-      this.peerEnded = true;
-      this.wakeUp();
+      return this.reader.buffered;
     });
     this.conn.onIdleTimeout(() => this.bye('Autologout; idle for too long'));
     this.conn.onShutdown(() => this.bye('Server shutting down'));
@@ -485,9 +477,8 @@ export class ImapSession implements ImapSessionContext {
           }
           continue;
         }
-        if (this.peerEnded || this.conn.closed) return null;
-        this.conn.resume();
-        await new Promise<void>((resolve) => (this.wake = resolve));
+        if (this.input.peerEnded || this.conn.closed) return null;
+        await this.input.wait();
       }
     } finally {
       unwatch();
@@ -529,15 +520,12 @@ export class ImapSession implements ImapSessionContext {
         return input;
       }
       await this.flush();
-      if (this.finished || this.peerEnded || this.conn.closed) return null;
-      this.conn.resume();
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.finished || this.input.peerEnded || this.conn.closed) return null;
+      await this.input.wait();
     }
   }
 
   private wakeUp(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    this.input.wakeUp();
   }
 }

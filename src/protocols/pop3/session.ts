@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import type { Logger } from '../../core/log.js';
+import { SessionInput } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
 import type { Account } from '../../store/types.js';
 import { parsePop3Command, Pop3Err, type Pop3ResponseCode } from '../../wire/pop3/command.js';
@@ -49,10 +50,7 @@ export class Pop3Session implements Pop3SessionContext {
   private badCommands = 0;
   /** No more input is handled (QUIT, a fatal error, shutdown, or the connection is gone). */
   private finished = false;
-  private peerEnded = false;
-  /** The socket was paused because the reader held more than MAX_BUFFERED bytes. */
-  private inputPaused = false;
-  private wake: (() => void) | null = null;
+  private readonly input: SessionInput;
 
   constructor(
     readonly conn: Connection,
@@ -61,6 +59,7 @@ export class Pop3Session implements Pop3SessionContext {
     this.log = conn.log;
     this.authFailures = new SessionAuthFailures(env.config.limits.authFailuresPerSession);
     this.reader = new Pop3Reader({ maxLineLength: env.config.limits.lineLength });
+    this.input = new SessionInput(conn, MAX_BUFFERED);
     // RFC 1939 §7: the APOP timestamp is a msg-id, unique for each greeting.
     this.apopTimestamp = env.config.pop3.apop
       ? `<${process.pid}.${randomBytes(8).toString('hex')}.${Date.now()}@${env.config.hostname}>`
@@ -73,22 +72,10 @@ export class Pop3Session implements Pop3SessionContext {
 
   /** Takes over the connection: greeting, then commands until QUIT or close. */
   start(): void {
-    this.conn.onData((chunk) => {
-      if (this.finished) return;
+    this.input.start((chunk) => {
+      if (this.finished) return null;
       this.reader.push(chunk);
-      if (this.reader.buffered > MAX_BUFFERED && !this.inputPaused) {
-        this.inputPaused = true;
-        this.conn.pause();
-      }
-      this.wakeUp();
-    });
-    this.conn.onEnd(() => {
-      this.peerEnded = true;
-      this.wakeUp();
-    });
-    this.conn.onClose(() => {
-      this.peerEnded = true;
-      this.wakeUp();
+      return this.reader.buffered;
     });
     this.conn.onIdleTimeout(() => {
       // RFC 1939 §3: the autologout timer ends the session without entering UPDATE.
@@ -228,20 +215,13 @@ export class Pop3Session implements Pop3SessionContext {
         return input;
       }
       await this.flush();
-      if (this.finished || this.peerEnded || this.conn.closed) return null;
-      // Only when paused: resuming a flowing socket still schedules a tick of stream work.
-      if (this.inputPaused) {
-        this.inputPaused = false;
-        this.conn.resume();
-      }
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.finished || this.input.peerEnded || this.conn.closed) return null;
+      await this.input.wait();
     }
   }
 
   private wakeUp(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    this.input.wakeUp();
   }
 
   discardBufferedInput(): void {

@@ -14,6 +14,7 @@
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import { InboundMessage } from '../../delivery/inbound.js';
 import type { Logger } from '../../core/log.js';
+import { SessionInput } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
 import type { Account } from '../../store/types.js';
 import { parseCommand, SmtpSyntaxError } from '../../wire/smtp/command.js';
@@ -56,8 +57,7 @@ export class SmtpSession implements SmtpSessionContext {
   private badCommands = 0;
   /** No more input is handled (QUIT, a 421, shutdown, or the connection is gone). */
   private finished = false;
-  private peerEnded = false;
-  private wake: (() => void) | null = null;
+  private readonly input: SessionInput;
   private greeted = false;
   private earlyTalker = false;
 
@@ -69,6 +69,7 @@ export class SmtpSession implements SmtpSessionContext {
     this.log = conn.log;
     this.authFailures = new SessionAuthFailures(env.config.limits.authFailuresPerSession);
     this.reader = new SmtpReader({ maxLineLength: env.config.limits.lineLength });
+    this.input = new SessionInput(conn, MAX_BUFFERED);
   }
 
   get authAllowed(): boolean {
@@ -77,20 +78,11 @@ export class SmtpSession implements SmtpSessionContext {
 
   /** Takes over the connection: banner, then commands until QUIT or close. */
   start(): void {
-    this.conn.onData((chunk) => {
+    this.input.start((chunk) => {
       if (!this.greeted) this.earlyTalker = true;
-      if (this.finished) return;
+      if (this.finished) return null;
       this.reader.push(chunk);
-      if (this.reader.buffered > MAX_BUFFERED) this.conn.pause();
-      this.wakeUp();
-    });
-    this.conn.onEnd(() => {
-      this.peerEnded = true;
-      this.wakeUp();
-    });
-    this.conn.onClose(() => {
-      this.peerEnded = true;
-      this.wakeUp();
+      return this.reader.buffered;
     });
     this.conn.onIdleTimeout(() => {
       this.finished = true;
@@ -266,16 +258,13 @@ export class SmtpSession implements SmtpSessionContext {
         return input;
       }
       await this.flush();
-      if (this.finished || this.peerEnded || this.conn.closed) return null;
-      this.conn.resume();
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.finished || this.input.peerEnded || this.conn.closed) return null;
+      await this.input.wait();
     }
   }
 
   private wakeUp(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    this.input.wakeUp();
   }
 
   setReaderMode(mode: ReaderMode): void {

@@ -1,0 +1,74 @@
+// The input side every protocol session (SMTP, POP3, IMAP) shares: the connection's chunks go
+// to the session's reader, the socket is paused while the reader holds too much, and the
+// session's loop sleeps until there is more input, the peer has ended, or something else wakes
+// it (a timeout, shutdown, a store notification during IMAP IDLE). Invariants:
+// - memory stays bounded: past `maxBuffered` bytes held by the reader the socket is paused, and
+//   it is resumed only when the session has consumed what it holds and waits for more;
+// - no wake-up is lost: a wakeUp() while the session is not waiting (for example while it waits
+//   for a write to drain) makes its next wait() return at once, so input that arrived meanwhile
+//   is read instead of sitting in the reader until the next chunk or the idle timeout;
+// - a wake-up may be spurious: callers check their reader and state again after each wait().
+
+import type { Connection } from './types.js';
+
+export class SessionInput {
+  private waiter: (() => void) | null = null;
+  private signalled = false;
+  private paused = false;
+  private ended = false;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly maxBuffered: number,
+  ) {}
+
+  /**
+   * Starts taking the connection's input. `push` hands a chunk to the session's reader and
+   * returns how many bytes the reader now holds, or null when the session takes no more input
+   * (the chunk is dropped).
+   */
+  start(push: (chunk: Buffer) => number | null): void {
+    this.conn.onData((chunk) => {
+      const buffered = push(chunk);
+      if (buffered === null) return;
+      if (buffered > this.maxBuffered && !this.paused) {
+        this.paused = true;
+        this.conn.pause();
+      }
+      this.wakeUp();
+    });
+    this.conn.onEnd(() => this.end());
+    this.conn.onClose(() => this.end());
+  }
+
+  /** The peer has closed its side, or the connection is gone. */
+  get peerEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Wakes the session's wait(), now or, if it is not waiting, at its next one. */
+  wakeUp(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    if (w !== null) w();
+    else this.signalled = true;
+  }
+
+  /** Resumes the socket if this paused it, then waits for a wakeUp() (input, end, or other). */
+  async wait(): Promise<void> {
+    if (this.paused) {
+      this.paused = false;
+      this.conn.resume();
+    }
+    if (this.signalled) {
+      this.signalled = false;
+      return;
+    }
+    await new Promise<void>((resolve) => (this.waiter = resolve));
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.wakeUp();
+  }
+}
