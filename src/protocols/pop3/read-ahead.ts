@@ -29,15 +29,6 @@ import type { BlobStore } from '../../store/blob/types.js';
  */
 export const SMALL_MESSAGE = 256 * 1024;
 
-/** A blob store that reads a small blob into the caller's buffer (FileBlobStore). */
-interface ReadsInto {
-  readSmallSyncInto(blobId: string, size: number, target: Buffer): boolean;
-}
-
-function readsInto(blobs: BlobStore): blobs is BlobStore & ReadsInto {
-  return typeof (blobs as BlobStore & Partial<ReadsInto>).readSmallSyncInto === 'function';
-}
-
 /** The buffer shared by every session of the process; grown on demand up to the largest asked for. */
 let shared = Buffer.allocUnsafeSlow(0);
 
@@ -47,7 +38,7 @@ export class ReadAhead {
   private readonly sync: boolean;
 
   constructor(private readonly blobs: BlobStore) {
-    this.sync = readsInto(blobs) || blobs.readSmallSync !== undefined;
+    this.sync = blobs.readSmallSyncInto !== undefined || blobs.readSmallSync !== undefined;
   }
 
   /**
@@ -56,7 +47,7 @@ export class ReadAhead {
    * store's error (NOT_FOUND for a missing blob).
    */
   readShared(blobId: string, size: number): Buffer | null {
-    if (!readsInto(this.blobs) || size > SMALL_MESSAGE) return null;
+    if (this.blobs.readSmallSyncInto === undefined || size > SMALL_MESSAGE) return null;
     if (shared.length < size + 1) shared = Buffer.allocUnsafeSlow(size + 1);
     return this.blobs.readSmallSyncInto(blobId, size, shared) ? shared.subarray(0, size) : null;
   }

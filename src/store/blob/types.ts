@@ -39,6 +39,13 @@ export interface BlobStore {
    * tens of microseconds this way, against three thread-pool round trips for readAll.
    */
   readSmallSync?(blobId: string, size: number): Buffer | null;
+  /**
+   * readSmallSync into the caller's buffer (at least size + 1 bytes, so a longer blob shows):
+   * true when the blob has exactly `size` bytes, now in target[0, size); false when it has not,
+   * or when this store cannot (size out of range). For callers that read many blobs into one
+   * buffer (POP3 RETR: no garbage per message).
+   */
+  readSmallSyncInto?(blobId: string, size: number, target: Buffer): boolean;
   exists(blobId: string): Promise<boolean>;
   /**
    * Removes the file if it was not written or re-used by a delivery within `graceMs`
