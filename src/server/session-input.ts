@@ -11,6 +11,18 @@
 
 import type { Connection } from './types.js';
 
+/** What SessionInput.next() needs of a session. */
+export interface SessionSource<T> {
+  /** The reader's next input, or null when it needs more bytes. */
+  read(): T | null;
+  /** The session takes no more input (QUIT, LOGOUT, a fatal error, shutdown). */
+  stopped(): boolean;
+  /** More output is queued than the session lets wait for the end of the input. */
+  backlog(): boolean;
+  /** Writes the queued output, waiting for the socket to drain if it asks. */
+  flush(): Promise<void>;
+}
+
 export class SessionInput {
   private waiter: (() => void) | null = null;
   private signalled = false;
@@ -52,6 +64,26 @@ export class SessionInput {
     this.waiter = null;
     if (w !== null) w();
     else this.signalled = true;
+  }
+
+  /**
+   * The session's next input: what its reader has, else its queued output is flushed and this
+   * waits for more. Output queued past the session's bound (`backlog`) is flushed before an
+   * input is returned. Null once the session has stopped, the peer has ended, or the
+   * connection is gone.
+   */
+  async next<T>(session: SessionSource<T>): Promise<T | null> {
+    for (;;) {
+      if (session.stopped()) return null;
+      const input = session.read();
+      if (input !== null) {
+        if (session.backlog()) await session.flush();
+        return input;
+      }
+      await session.flush();
+      if (session.stopped() || this.ended || this.conn.closed) return null;
+      await this.wait();
+    }
   }
 
   /** Resumes the socket if this paused it, then waits for a wakeUp() (input, end, or other). */

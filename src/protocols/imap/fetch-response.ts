@@ -176,6 +176,38 @@ export interface BuildOptions {
 }
 
 /**
+ * Appends a metadata item (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ) of a message to
+ * `out`; false for any other item. Shared by buildFetchItems and FETCH's metadata-only path.
+ */
+export function pushMetadataItem(
+  out: FetchPiece[],
+  item: FetchItem,
+  meta: MessageMeta,
+  flags: ImapData[],
+): boolean {
+  switch (item.kind) {
+    case 'uid':
+      out.push(atom('UID'), meta.uid);
+      return true;
+    case 'flags':
+      out.push(atom('FLAGS'), flags);
+      return true;
+    case 'internalDate':
+      out.push(atom('INTERNALDATE'), formatInternalDate(meta.internalDate));
+      return true;
+    case 'rfc822Size':
+      out.push(atom('RFC822.SIZE'), meta.size);
+      return true;
+    case 'modseq':
+      // RFC 7162 §3.1.4.1: MODSEQ (n).
+      out.push(atom('MODSEQ'), [meta.modseq]);
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
  * The FETCH list of one message for the requested items, in the order asked.
  * Throws ImapNo for BINARY of a part with an unknown transfer encoding.
  */
@@ -188,23 +220,8 @@ export async function buildFetchItems(
   const out: FetchPiece[] = [];
   const meta = msg.meta;
   for (const item of items) {
+    if (pushMetadataItem(out, item, meta, opts.flags)) continue;
     switch (item.kind) {
-      case 'uid':
-        out.push(atom('UID'), meta.uid);
-        break;
-      case 'flags':
-        out.push(atom('FLAGS'), opts.flags);
-        break;
-      case 'internalDate':
-        out.push(atom('INTERNALDATE'), formatInternalDate(meta.internalDate));
-        break;
-      case 'rfc822Size':
-        out.push(atom('RFC822.SIZE'), meta.size);
-        break;
-      case 'modseq':
-        // RFC 7162 §3.1.4.1: MODSEQ (n).
-        out.push(atom('MODSEQ'), [meta.modseq]);
-        break;
       case 'envelope':
         out.push(
           atom('ENVELOPE'),

@@ -15,7 +15,7 @@ import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import { isStoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { messageBlobOptions } from '../../delivery/local.js';
-import { SessionInput } from '../../server/session-input.js';
+import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
 import type { BlobWriter } from '../../store/blob/types.js';
 import {
@@ -71,6 +71,13 @@ export class ImapSession implements ImapSessionContext {
   private out: ResponseEncoder;
   private finished = false;
   private readonly input: SessionInput;
+  /** The session as SessionInput.next() sees it. */
+  private readonly source: SessionSource<ImapInput> = {
+    read: () => this.reader.next(),
+    stopped: () => this.finished,
+    backlog: () => this.out.length > MAX_PENDING,
+    flush: () => this.flush(),
+  };
   private badCommands = 0;
   /** Literals of the command being read that were streamed to blobs. */
   private streamed: StreamedLiteral[] = [];
@@ -512,17 +519,7 @@ export class ImapSession implements ImapSessionContext {
   }
 
   private async nextInput(): Promise<ImapInput | null> {
-    for (;;) {
-      if (this.finished) return null;
-      const input = this.reader.next();
-      if (input !== null) {
-        if (this.out.length > MAX_PENDING) await this.flush();
-        return input;
-      }
-      await this.flush();
-      if (this.finished || this.input.peerEnded || this.conn.closed) return null;
-      await this.input.wait();
-    }
+    return this.input.next(this.source);
   }
 
   private wakeUp(): void {

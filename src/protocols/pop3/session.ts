@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import type { Logger } from '../../core/log.js';
-import { SessionInput } from '../../server/session-input.js';
+import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
 import type { Account } from '../../store/types.js';
 import { parsePop3Command, Pop3Err, type Pop3ResponseCode } from '../../wire/pop3/command.js';
@@ -51,6 +51,13 @@ export class Pop3Session implements Pop3SessionContext {
   /** No more input is handled (QUIT, a fatal error, shutdown, or the connection is gone). */
   private finished = false;
   private readonly input: SessionInput;
+  /** The session as SessionInput.next() sees it. */
+  private readonly source: SessionSource<Pop3Input> = {
+    read: () => this.reader.next(),
+    stopped: () => this.finished,
+    backlog: () => this.pendingBytes > MAX_PENDING,
+    flush: () => this.flush(),
+  };
 
   constructor(
     readonly conn: Connection,
@@ -207,17 +214,7 @@ export class Pop3Session implements Pop3SessionContext {
   }
 
   async nextInput(): Promise<Pop3Input | null> {
-    for (;;) {
-      if (this.finished) return null;
-      const input = this.reader.next();
-      if (input !== null) {
-        if (this.pendingBytes > MAX_PENDING) await this.flush();
-        return input;
-      }
-      await this.flush();
-      if (this.finished || this.input.peerEnded || this.conn.closed) return null;
-      await this.input.wait();
-    }
+    return this.input.next(this.source);
   }
 
   private wakeUp(): void {

@@ -14,7 +14,7 @@
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import { InboundMessage } from '../../delivery/inbound.js';
 import type { Logger } from '../../core/log.js';
-import { SessionInput } from '../../server/session-input.js';
+import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
 import type { Account } from '../../store/types.js';
 import { parseCommand, SmtpSyntaxError } from '../../wire/smtp/command.js';
@@ -58,6 +58,13 @@ export class SmtpSession implements SmtpSessionContext {
   /** No more input is handled (QUIT, a 421, shutdown, or the connection is gone). */
   private finished = false;
   private readonly input: SessionInput;
+  /** The session as SessionInput.next() sees it. */
+  private readonly source: SessionSource<SmtpInput> = {
+    read: () => this.reader.next(),
+    stopped: () => this.finished,
+    backlog: () => this.pendingBytes > MAX_PENDING,
+    flush: () => this.flush(),
+  };
   private greeted = false;
   private earlyTalker = false;
 
@@ -250,17 +257,7 @@ export class SmtpSession implements SmtpSessionContext {
   }
 
   async nextInput(): Promise<SmtpInput | null> {
-    for (;;) {
-      if (this.finished) return null;
-      const input = this.reader.next();
-      if (input !== null) {
-        if (this.pendingBytes > MAX_PENDING) await this.flush();
-        return input;
-      }
-      await this.flush();
-      if (this.finished || this.input.peerEnded || this.conn.closed) return null;
-      await this.input.wait();
-    }
+    return this.input.next(this.source);
   }
 
   private wakeUp(): void {

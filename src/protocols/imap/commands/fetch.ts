@@ -17,8 +17,8 @@ import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import {
   buildFetchItems,
-  formatInternalDate,
   MessageSource,
+  pushMetadataItem,
   writeFetchResponse,
   type FetchSources,
 } from '../fetch-response.js';
@@ -135,25 +135,7 @@ async function fetchFlagsOnly(
 function metadataItems(items: readonly FetchItem[], meta: MessageMeta, flags: ImapData[]): ImapData[] {
   const out: ImapData[] = [];
   for (const item of items) {
-    switch (item.kind) {
-      case 'uid':
-        out.push(atom('UID'), meta.uid);
-        break;
-      case 'flags':
-        out.push(atom('FLAGS'), flags);
-        break;
-      case 'internalDate':
-        out.push(atom('INTERNALDATE'), formatInternalDate(meta.internalDate));
-        break;
-      case 'rfc822Size':
-        out.push(atom('RFC822.SIZE'), meta.size);
-        break;
-      case 'modseq':
-        out.push(atom('MODSEQ'), [meta.modseq]);
-        break;
-      default:
-        throw new Error(`not a metadata item: ${item.kind}`);
-    }
+    if (!pushMetadataItem(out, item, meta, flags)) throw new Error(`not a metadata item: ${item.kind}`);
   }
   return out;
 }
