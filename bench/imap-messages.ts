@@ -6,6 +6,8 @@
 // appears anywhere else. Lines end in LF (callers convert or count CRLF) and never begin
 // with "From " (so mbox needs no escaping).
 
+import { prng } from '../test/helpers/prng.js';
+
 export const SUBJECT_WORD = 'quarterly';
 export const BODY_WORD = 'zephyrine';
 
@@ -56,18 +58,6 @@ const WORDS = (
 ).split(' ');
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(r: () => number, list: readonly T[]): T {
   return list[Math.floor(r() * list.length)];

@@ -35,6 +35,7 @@ import { descendants, freeLoopbackPort, startDovecot } from '../test/helpers/dov
 import { lightHash } from '../test/helpers/postern-imap.js';
 import { readFile } from 'node:fs/promises';
 import { startPostern } from '../test/system/postern-process.js';
+import { prng } from '../test/helpers/prng.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,18 +74,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 // ---------------------------------------------------------------- the mailboxes
-
-/** Seeded PRNG (mulberry32): the same mailboxes on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Body sizes like a real mailbox: mostly 2-8 KB, some 10-60 KB, a few 100-300 KB. */
 function bodySize(rand: () => number): number {

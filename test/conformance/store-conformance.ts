@@ -28,23 +28,12 @@ import {
 import type { BackendFactory, BackendName, ConformanceBackend } from './backends.js';
 import type { WorkerArgs } from './fixtures/append-worker.js';
 import { testMessage } from './messages.js';
+import { prng } from '../helpers/prng.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/append-worker.js', import.meta.url));
 
 function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
-}
-
-/** Seeded PRNG (mulberry32): the same seed gives the same operation mix on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -67,6 +67,14 @@ function isShort(item: FetchItem): boolean {
   }
 }
 
+/** The UIDs of uids[start, start + BATCH) not expunged in the view (yet still in it). */
+function presentBatch(view: SelectedView, uids: readonly number[], start: number): number[] {
+  const batch: number[] = [];
+  for (let i = start; i < uids.length && i < start + BATCH; i++)
+    if (!view.isExpunged(uids[i]!)) batch.push(uids[i]!);
+  return batch;
+}
+
 /** Text of a flag list, per (shared) list: `\Seen $Work` (listFlags shares arrays). */
 const flagTexts = new WeakMap<readonly string[], string>();
 
@@ -89,11 +97,8 @@ async function fetchFlagsOnly(
   const inView = view.allUids;
   let at = 0;
   for (let i = 0; i < uids.length; i += BATCH) {
-    const batch: number[] = [];
-    for (const uid of uids.slice(i, i + BATCH)) {
-      if (view.isExpunged(uid)) expungeIssued = true;
-      else batch.push(uid);
-    }
+    const batch = presentBatch(view, uids, i);
+    if (batch.length < Math.min(BATCH, uids.length - i)) expungeIssued = true;
     if (batch.length === 0) continue;
     const rows = await ctx.env.store.listFlags(view.mailboxId, batch);
     if (rows.length < batch.length) expungeIssued = true;
@@ -184,11 +189,8 @@ async function fetch(
   }
 
   for (let i = 0; i < uids.length; i += BATCH) {
-    const batch: number[] = [];
-    for (const uid of uids.slice(i, i + BATCH)) {
-      if (view.isExpunged(uid)) expungeIssued = true;
-      else batch.push(uid);
-    }
+    const batch = presentBatch(view, uids, i);
+    if (batch.length < Math.min(BATCH, uids.length - i)) expungeIssued = true;
     if (batch.length === 0) continue;
     const metas = await ctx.env.store.listMessages(view.mailboxId, { uids: batch });
     if (metas.length < batch.length) expungeIssued = true;
