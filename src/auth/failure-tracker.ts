@@ -1,15 +1,19 @@
 // Authentication failures per client IP, shared by every protocol: after
 // limits.authFailuresBeforeBan failures within limits.banSeconds the address is banned for
-// banSeconds. Listeners refuse new connections from a banned address and the authenticator
+// banSeconds. IPv6 clients are counted and banned by network (limits.ipv6Prefix, see
+// ip-group.ts), so a client cannot escape its ban by moving inside its /64. Listeners refuse new connections from a banned address and the authenticator
 // answers 'banned'. Memory is bounded: both maps are capped and evict their oldest entry.
 // In cluster mode each worker forwards its failures to the primary, which counts them for the
 // whole cluster and broadcasts bans back to every worker (connectTrackerToPrimary /
 // relayBansInPrimary below).
 
 import type { Limits } from '../core/limits.js';
+import { ipGroup } from './ip-group.js';
+
+export { normalizeIp } from './ip-group.js';
 
 export interface AuthFailureTrackerOptions {
-  limits: Pick<Limits, 'authFailuresBeforeBan' | 'banSeconds'>;
+  limits: Pick<Limits, 'authFailuresBeforeBan' | 'banSeconds'> & Partial<Pick<Limits, 'ipv6Prefix'>>;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
   /** Most addresses with failures remembered (default 100,000). */
@@ -23,12 +27,8 @@ export type BanListener = (ip: string, until: number) => void;
 
 const DEFAULT_MAX = 100_000;
 
-/** Canonical form of a peer address: IPv4-mapped IPv6 is shown as IPv4. */
-export function normalizeIp(address: string | undefined): string {
-  if (address === undefined) return 'unknown';
-  const lower = address.toLowerCase();
-  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
-}
+/** The IPv6 prefix length used when the limits leave it out. */
+const DEFAULT_IPV6_PREFIX = 64;
 
 export class AuthFailureTracker {
   private readonly threshold: number;
@@ -36,6 +36,7 @@ export class AuthFailureTracker {
   private readonly now: () => number;
   private readonly maxAddresses: number;
   private readonly maxBans: number;
+  private readonly ipv6Prefix: number;
   /** Failure times per address, oldest first, at most `threshold` entries; Map order = least recently failed first. */
   private readonly failures = new Map<string, number[]>();
   /** Ban end per address; Map order = oldest ban first. */
@@ -49,11 +50,17 @@ export class AuthFailureTracker {
     this.now = opts.now ?? Date.now;
     this.maxAddresses = opts.maxAddresses ?? DEFAULT_MAX;
     this.maxBans = opts.maxBans ?? DEFAULT_MAX;
+    this.ipv6Prefix = opts.limits.ipv6Prefix ?? DEFAULT_IPV6_PREFIX;
+  }
+
+  /** What an address is counted and banned under: itself, or its IPv6 network ("2001:db8::/64"). */
+  key(address: string): string {
+    return ipGroup(address, { ipv6Prefix: this.ipv6Prefix });
   }
 
   /** Records one failure; returns true when this failure got the address banned. */
   recordFailure(address: string): boolean {
-    const ip = normalizeIp(address);
+    const ip = this.key(address);
     for (const l of this.failureListeners) l(ip);
     if (this.isBanned(ip)) return false;
     const now = this.now();
@@ -72,7 +79,7 @@ export class AuthFailureTracker {
 
   /** Bans an address until `until` (ms since the epoch); used locally and for bans broadcast by the primary. */
   ban(address: string, until: number): void {
-    const ip = normalizeIp(address);
+    const ip = this.key(address);
     this.failures.delete(ip);
     const existing = this.bans.get(ip);
     if (existing !== undefined && existing >= until) return;
@@ -83,7 +90,7 @@ export class AuthFailureTracker {
   }
 
   isBanned(address: string): boolean {
-    const ip = normalizeIp(address);
+    const ip = this.key(address);
     const until = this.bans.get(ip);
     if (until === undefined) return false;
     if (this.now() < until) return true;
@@ -93,7 +100,7 @@ export class AuthFailureTracker {
 
   /** Failures of an address still inside the window. */
   failureCount(address: string): number {
-    const ip = normalizeIp(address);
+    const ip = this.key(address);
     const now = this.now();
     return (this.failures.get(ip) ?? []).filter((t) => now - t < this.windowMs).length;
   }

@@ -10,12 +10,20 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
 import { UsageError } from '../core/errors.js';
-import { LISTENER_NAMES, type ListenAddress, type ListenerName, type PosternConfig } from './types.js';
+import {
+  LISTENER_NAMES,
+  SMTP_LISTENERS,
+  type ListenAddress,
+  type ListenerName,
+  type PosternConfig,
+  type SmtpListenerName,
+} from './types.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
 import { isValidHostname } from '../mail/domain.js';
 import { parseDurationMs, parseDurationSeconds, parseSize } from './units.js';
 import {
   BARE_LINE_ENDINGS,
+  DEFAULT_AUTH,
   DEFAULT_DATA_DIR,
   DEFAULT_DNS,
   DEFAULT_LISTEN,
@@ -50,7 +58,9 @@ export interface PosternConfigInput {
     maxUnknownRecipients?: number;
     unknownRecipientDelay?: number;
     greetingDelay?: number;
+    forbidUnauthPipelining?: string[];
   };
+  auth?: { plaintextFromLoopback?: boolean };
   pop3?: { deleteMode?: string; apop?: boolean; loginDelay?: number; expire?: string | number };
   log?: { level?: string };
   limits?: Partial<Limits>;
@@ -110,6 +120,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'server',
     'dns',
     'smtp',
+    'auth',
     'pop3',
     'log',
     'limits',
@@ -165,6 +176,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'max_unknown_recipients',
     'unknown_recipient_delay',
     'greeting_delay',
+    'forbid_unauth_pipelining',
   ]);
   const bareLineEndings =
     smtpRaw.bare_line_endings === undefined
@@ -197,6 +209,19 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
           'smtp.greeting_delay',
           smtpRaw.greeting_delay,
         );
+
+  const forbidUnauthPipelining =
+    smtpRaw.forbid_unauth_pipelining === undefined
+      ? [...DEFAULT_SMTP.forbidUnauthPipelining]
+      : v.smtpListeners('smtp.forbid_unauth_pipelining', smtpRaw.forbid_unauth_pipelining);
+
+  const authRaw = v.table(top.auth ?? {}, 'auth', ['plaintext_from_loopback']);
+  const auth: PosternConfig['auth'] = {
+    plaintextFromLoopback:
+      authRaw.plaintext_from_loopback === undefined
+        ? DEFAULT_AUTH.plaintextFromLoopback
+        : v.boolean('auth.plaintext_from_loopback', authRaw.plaintext_from_loopback),
+  };
 
   const pop3Raw = v.table(top.pop3 ?? {}, 'pop3', ['delete_mode', 'apop', 'login_delay', 'expire']);
   const pop3: PosternConfig['pop3'] = {
@@ -239,7 +264,14 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     store: { backend },
     server: { workers, shutdownGrace },
     dns: { servers: dnsServers, cacheSeconds },
-    smtp: { bareLineEndings, maxUnknownRecipients, unknownRecipientDelay, greetingDelay },
+    smtp: {
+      bareLineEndings,
+      maxUnknownRecipients,
+      unknownRecipientDelay,
+      greetingDelay,
+      forbidUnauthPipelining,
+    },
+    auth,
     pop3,
     log: { level },
     limits,
@@ -264,7 +296,8 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     store: { backend: 'sqlite' },
     server: { ...DEFAULT_SERVER },
     dns: { servers: [...DEFAULT_DNS.servers], cacheSeconds: DEFAULT_DNS.cacheSeconds },
-    smtp: { ...DEFAULT_SMTP },
+    smtp: { ...DEFAULT_SMTP, forbidUnauthPipelining: [...DEFAULT_SMTP.forbidUnauthPipelining] },
+    auth: { ...DEFAULT_AUTH },
     pop3: { ...DEFAULT_POP3 },
     log: { level: 'info' },
     limits: { ...DEFAULT_LIMITS },
@@ -352,6 +385,16 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.smtp?.greetingDelay !== undefined
           ? v.nonNegativeInteger('smtp.greetingDelay', partial.smtp.greetingDelay)
           : b.smtp.greetingDelay,
+      forbidUnauthPipelining:
+        partial.smtp?.forbidUnauthPipelining !== undefined
+          ? v.smtpListeners('smtp.forbidUnauthPipelining', partial.smtp.forbidUnauthPipelining)
+          : [...b.smtp.forbidUnauthPipelining],
+    },
+    auth: {
+      plaintextFromLoopback:
+        partial.auth?.plaintextFromLoopback !== undefined
+          ? v.boolean('auth.plaintextFromLoopback', partial.auth.plaintextFromLoopback)
+          : b.auth.plaintextFromLoopback,
     },
     pop3: {
       deleteMode:
@@ -495,6 +538,19 @@ class Validator {
     return found;
   }
 
+  /** A set of SMTP listener names, e.g. ["smtp", "submission"]; [] is none. */
+  smtpListeners(key: string, value: unknown): SmtpListenerName[] {
+    const expected = `expected an array of ${SMTP_LISTENERS.map((n) => JSON.stringify(n)).join(', ')}`;
+    if (!Array.isArray(value)) return this.fail(key, `${expected}, got ${show(value)}`);
+    const out: SmtpListenerName[] = [];
+    for (const item of value as unknown[]) {
+      const found = SMTP_LISTENERS.find((n) => n === item);
+      if (found === undefined) return this.fail(key, `${expected}, got ${show(item)}`);
+      if (!out.includes(found)) out.push(found);
+    }
+    return out;
+  }
+
   deleteMode(key: string, value: unknown): PosternConfig['pop3']['deleteMode'] {
     const found = POP3_DELETE_MODES.find((m) => m === value);
     if (found === undefined) {
@@ -545,6 +601,9 @@ class Validator {
     }
     if (n === null) return this.fail(key, `expected ${expected}, got ${show(value)}`);
     if (n < spec.min) return this.fail(key, `must be at least ${spec.min}, got ${show(value)}`);
+    if (spec.max !== undefined && n > spec.max) {
+      return this.fail(key, `must be at most ${spec.max}, got ${show(value)}`);
+    }
     return n;
   }
 }

@@ -9,6 +9,7 @@ import { formatListenAddress } from './listen-address.js';
 import { formatSizeExact } from './units.js';
 import {
   BARE_LINE_ENDINGS,
+  DEFAULT_AUTH,
   DEFAULT_DATA_DIR,
   DEFAULT_DNS,
   DEFAULT_LISTEN,
@@ -166,6 +167,28 @@ export function renderConfigToml(config: PosternConfig): string {
       'greeting_delay',
       String(config.smtp.greetingDelay),
       config.smtp.greetingDelay === DEFAULT_SMTP.greetingDelay,
+    ),
+  );
+  out.push('# SMTP listeners that close (554 5.5.0) a client talking before the banner, or sending more');
+  out.push('# after EHLO/HELO before its reply (RFC 2920 §3.1); [] for none.');
+  out.push(`# Default: [${DEFAULT_SMTP.forbidUnauthPipelining.map(str).join(', ')}]`);
+  out.push(
+    line(
+      'forbid_unauth_pipelining',
+      `[${config.smtp.forbidUnauthPipelining.map(str).join(', ')}]`,
+      config.smtp.forbidUnauthPipelining.join(',') === DEFAULT_SMTP.forbidUnauthPipelining.join(','),
+    ),
+  );
+  out.push('');
+
+  out.push('[auth]');
+  out.push('# Accept plaintext passwords without TLS from loopback clients (127.0.0.0/8, ::1): IMAP LOGIN,');
+  out.push('# POP3 USER/PASS, SMTP AUTH on submission. Elsewhere they always need TLS. Default: true');
+  out.push(
+    line(
+      'plaintext_from_loopback',
+      String(config.auth.plaintextFromLoopback),
+      config.auth.plaintextFromLoopback === DEFAULT_AUTH.plaintextFromLoopback,
     ),
   );
   out.push('');

@@ -4,7 +4,7 @@
 
 import { hostname as osHostname } from 'node:os';
 import type { Limits } from '../core/limits.js';
-import type { ListenAddress, ListenerName } from './types.js';
+import type { ListenAddress, ListenerName, SmtpListenerName } from './types.js';
 
 export type LimitKind = 'size' | 'count' | 'seconds' | 'milliseconds';
 
@@ -14,6 +14,8 @@ export interface LimitKey {
   kind: LimitKind;
   /** Smallest accepted value. */
   min: number;
+  /** Largest accepted value, when there is one. */
+  max?: number;
   doc: string;
 }
 
@@ -74,6 +76,14 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     kind: 'count',
     min: 1,
     doc: 'simultaneous connections in total, per process',
+  },
+  {
+    field: 'ipv6Prefix',
+    toml: 'ipv6_prefix',
+    kind: 'count',
+    min: 1,
+    max: 128,
+    doc: 'IPv6 clients are one address per network of this prefix length, for bans and connections_per_ip',
   },
   {
     field: 'commandTimeout',
@@ -207,4 +217,8 @@ export const DEFAULT_SMTP = Object.freeze({
   maxUnknownRecipients: 5,
   unknownRecipientDelay: 1000,
   greetingDelay: 1000,
+  forbidUnauthPipelining: Object.freeze(['smtp']) as readonly SmtpListenerName[],
 });
+
+/** [auth] defaults. */
+export const DEFAULT_AUTH = Object.freeze({ plaintextFromLoopback: true });

@@ -18,6 +18,10 @@ export type ListenerName = (typeof LISTENER_NAMES)[number];
 /** Listeners whose connections start in TLS (implicit TLS). */
 export const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s']);
 
+/** The listeners that speak SMTP. */
+export const SMTP_LISTENERS = ['smtp', 'submission', 'submissions'] as const;
+export type SmtpListenerName = (typeof SMTP_LISTENERS)[number];
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -63,6 +67,19 @@ export interface PosternConfig {
      * that talks before it is refused (RFC 5321 §4.3.1 lets a server wait).
      */
     greetingDelay: number;
+    /**
+     * SMTP listeners that close (554 5.5.0) a client sending input before the banner, or after
+     * EHLO/HELO before its reply, while PIPELINING is not yet offered (RFC 2920 §3.1, like
+     * Postfix's smtpd_forbid_unauth_pipelining). Default ["smtp"].
+     */
+    forbidUnauthPipelining: SmtpListenerName[];
+  };
+  auth: {
+    /**
+     * Allow plaintext passwords (IMAP LOGIN, AUTHENTICATE PLAIN/LOGIN, POP3 USER/PASS and AUTH,
+     * SMTP AUTH on submission) without TLS from loopback clients (127.0.0.0/8, ::1). Default true.
+     */
+    plaintextFromLoopback: boolean;
   };
   pop3: {
     /**

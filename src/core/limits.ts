@@ -20,6 +20,11 @@ export interface Limits {
   connectionsPerIp: number;
   /** Simultaneous connections in total, per process. */
   connectionsTotal: number;
+  /**
+   * Prefix length by which IPv6 clients are grouped for bans and connectionsPerIp: one site
+   * usually holds a whole /64, so counting full addresses would give it unlimited tries.
+   */
+  ipv6Prefix: number;
   /** Seconds a command may take to arrive once started (RFC 5321 §4.5.3.2 uses 5 minutes). */
   commandTimeout: number;
   /** Seconds of idle before the server closes a connection (RFC 9051 §5.4 minimum 30 minutes for IMAP). */
@@ -46,6 +51,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   headerSize: 256 * 1024,
   connectionsPerIp: 50,
   connectionsTotal: 5000,
+  ipv6Prefix: 64,
   commandTimeout: 300,
   idleTimeout: 1800,
   authFailuresPerSession: 3,

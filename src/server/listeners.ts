@@ -1,5 +1,6 @@
 // One TCP server per enabled listener whose protocol has a handler. Invariants:
 // - connection limits and bans are checked before any byte is read or any TLS work is done;
+//   both count an IPv6 client by its network (limits.ipv6Prefix), not its full address;
 // - on implicit-TLS listeners nothing is written before the handshake (refusals just close);
 // - per-IP and total counts are decremented exactly once, when the connection closes;
 // - shutdown stops accepting first, lets commands in flight finish within the grace period,
@@ -10,6 +11,7 @@ import type { AuthFailureTracker } from '../auth/failure-tracker.js';
 import { normalizeIp } from '../auth/failure-tracker.js';
 import { IMPLICIT_TLS, LISTENER_NAMES, type ListenerName } from '../config/types.js';
 import type { Logger } from '../core/log.js';
+import { ConnectionLimiter } from './connection-limiter.js';
 import { ServerConnection } from './connection.js';
 import type { ConnectionHandler, ProtocolFactory, RefusalReason, ServerDeps } from './types.js';
 
@@ -39,7 +41,7 @@ interface OpenListener {
 }
 
 export class ListenerSet {
-  private readonly perIp = new Map<string, number>();
+  private readonly limiter: ConnectionLimiter;
   private readonly connections = new Set<ServerConnection>();
   private readonly open: OpenListener[] = [];
   private stopping = false;
@@ -52,6 +54,7 @@ export class ListenerSet {
   ) {
     this.log = deps.log;
     this.tracker = tracker;
+    this.limiter = new ConnectionLimiter(deps.config.limits);
   }
 
   /** Opens every listener that is enabled in the configuration and has a handler. */
@@ -84,9 +87,9 @@ export class ListenerSet {
     return this.connections.size;
   }
 
-  /** Connections currently open from an address. */
+  /** Connections currently open from an address (from its network, for IPv6). */
   connectionsFrom(address: string): number {
-    return this.perIp.get(normalizeIp(address)) ?? 0;
+    return this.limiter.openFrom(address);
   }
 
   /**
@@ -158,14 +161,12 @@ export class ListenerSet {
     let refusal: RefusalReason | null = null;
     if (this.stopping) refusal = 'shutting-down';
     else if (this.tracker.isBanned(ip)) refusal = 'banned';
-    else if (this.connections.size >= limits.connectionsTotal) refusal = 'too-many-total';
-    else if ((this.perIp.get(ip) ?? 0) >= limits.connectionsPerIp) refusal = 'too-many-from-ip';
-    if (refusal !== null) {
-      this.refuse(name, socket, ip, handler, implicitTls, refusal);
+    const ticket = refusal ?? this.limiter.admit(ip);
+    if (typeof ticket === 'string') {
+      this.refuse(name, socket, ip, handler, implicitTls, ticket);
       return;
     }
 
-    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     const conn = new ServerConnection({
       socket,
       listener: name,
@@ -177,9 +178,7 @@ export class ListenerSet {
     this.connections.add(conn);
     conn.onClose(() => {
       this.connections.delete(conn);
-      const n = (this.perIp.get(ip) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(ip);
-      else this.perIp.set(ip, n);
+      ticket.release();
       conn.log.debug('closed');
     });
     conn.log.debug('accepted');

@@ -43,9 +43,15 @@ export interface ImapTestServer {
   close(): Promise<void>;
 }
 
-export async function startImapServer(opts: { limits?: Partial<Limits> } = {}): Promise<ImapTestServer> {
+export async function startImapServer(
+  opts: { limits?: Partial<Limits>; auth?: Partial<PosternConfig['auth']> } = {},
+): Promise<ImapTestServer> {
   const dir = await tempDir('imap');
-  const config = testConfig(dir, { listen: { imap: LOOPBACK_0, imaps: LOOPBACK_0 }, limits: opts.limits });
+  const config = testConfig(dir, {
+    listen: { imap: LOOPBACK_0, imaps: LOOPBACK_0 },
+    limits: opts.limits,
+    auth: opts.auth,
+  });
   const log = createLogger(config.log);
   const [{ store, blobs }, tlsMaterial] = await Promise.all([openStore(config), loadTlsMaterial(config)]);
   await store.createDomain('example.test');

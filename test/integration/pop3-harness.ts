@@ -31,6 +31,7 @@ export const USERS: Readonly<Record<string, string>> = {
 export interface Pop3ServerOptions {
   limits?: Partial<Limits>;
   pop3?: Partial<PosternConfig['pop3']>;
+  auth?: Partial<PosternConfig['auth']>;
   protocol?: Pop3ProtocolOptions;
 }
 
@@ -87,6 +88,7 @@ export async function startPop3Server(opts: Pop3ServerOptions = {}): Promise<Pop
     listen: { pop3: LOOPBACK_0, pop3s: LOOPBACK_0 },
     limits: opts.limits,
     pop3: opts.pop3,
+    auth: opts.auth,
   });
   let running = await boot(config, opts, true);
   const inboxId = async (address: string): Promise<number> => {

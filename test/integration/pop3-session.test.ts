@@ -284,7 +284,7 @@ void describe('pop3 plaintext login away from loopback', () => {
   let server: Pop3TestServer;
   before(async () => {
     // The server treats this loopback client as remote: plaintext login needs TLS.
-    server = await startPop3Server({ protocol: { plaintextFromLoopback: false } });
+    server = await startPop3Server({ auth: { plaintextFromLoopback: false } });
   });
   after(async () => {
     await server.close();

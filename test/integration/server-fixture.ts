@@ -21,6 +21,7 @@ export function testConfig(
     server?: Partial<PosternConfig['server']>;
     smtp?: Partial<PosternConfig['smtp']>;
     pop3?: Partial<PosternConfig['pop3']>;
+    auth?: Partial<PosternConfig['auth']>;
     level?: PosternConfig['log']['level'];
   } = {},
 ): PosternConfig {
@@ -48,8 +49,10 @@ export function testConfig(
       maxUnknownRecipients: 5,
       unknownRecipientDelay: 0,
       greetingDelay: 0,
+      forbidUnauthPipelining: ['smtp'],
       ...opts.smtp,
     },
+    auth: { plaintextFromLoopback: true, ...opts.auth },
     pop3: { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER', ...opts.pop3 },
     log: {
       level:

@@ -43,6 +43,7 @@ export interface SmtpTestServer {
 export interface SmtpServerOptions {
   limits?: Partial<Limits>;
   smtp?: Partial<PosternConfig['smtp']>;
+  auth?: Partial<PosternConfig['auth']>;
   greetingDelayMs?: number;
   /** Protocol options (timeouts); greetingDelayMs above wins. */
   protocol?: SmtpProtocolOptions;
@@ -58,6 +59,7 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
     listen: { smtp: LOOPBACK_0, submission: LOOPBACK_0, submissions: LOOPBACK_0 },
     limits: opts.limits,
     smtp: opts.smtp,
+    auth: opts.auth,
   });
   config.dns = { servers: [dns.address], cacheSeconds: 60 };
   const log = createLogger(config.log);

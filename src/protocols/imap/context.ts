@@ -73,7 +73,7 @@ export interface ImapSessionContext {
   readonly rev2: boolean;
   /** UTF-8 may be sent in quoted strings and mailbox names (RFC 9051 §6.3.1, RFC 6855). */
   readonly utf8: boolean;
-  /** Whether LOGIN and AUTHENTICATE PLAIN/LOGIN are allowed here (TLS, or a loopback peer). */
+  /** Whether LOGIN and AUTHENTICATE PLAIN/LOGIN are allowed here (TLS, or a loopback peer when auth.plaintext_from_loopback). */
   readonly plaintextAuthAllowed: boolean;
   /** The CAPABILITY list for the current state. */
   capabilities(): string[];

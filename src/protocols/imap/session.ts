@@ -12,6 +12,7 @@
 // - STARTTLS drops everything read before the handshake (reader recreated, RFC 9051 §6.2.1).
 
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
+import { plaintextAllowed } from '../../auth/plaintext-policy.js';
 import { isStoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { messageBlobOptions } from '../../delivery/local.js';
@@ -51,10 +52,6 @@ const STREAM_ABOVE = 64 * 1024;
 const STREAMED_COMMANDS = ['APPEND'];
 const MAX_LIST_DEPTH = 32;
 const MAX_TOKENS = 100_000;
-
-export function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
-}
 
 /** Extensions ENABLE knows (RFC 5161); the value is the name echoed in `* ENABLED`. */
 const ENABLEABLE = new Map<string, string>([
@@ -131,7 +128,7 @@ export class ImapSession implements ImapSessionContext {
     return this.enabled.has('UTF8=ACCEPT');
   }
   get plaintextAuthAllowed(): boolean {
-    return this.conn.secure || isLoopback(this.conn.remoteAddress);
+    return plaintextAllowed(this.conn, { fromLoopback: this.env.config.auth.plaintextFromLoopback });
   }
 
   capabilities(): string[] {

@@ -21,8 +21,6 @@ export interface Pop3Environment {
   authenticator: Authenticator;
   /** Lease length of the maildrop lock, milliseconds. */
   leaseMs: number;
-  /** Plaintext login from loopback without TLS (RFC 2595 §2.1 local clients); false in tests of the refusal. */
-  plaintextFromLoopback: boolean;
 }
 
 export interface Pop3SessionContext {
@@ -35,7 +33,7 @@ export interface Pop3SessionContext {
   /** The APOP timestamp of the greeting (RFC 1939 §7), or null when APOP is off. */
   readonly apopTimestamp: string | null;
   readonly authFailures: SessionAuthFailures;
-  /** USER/PASS and AUTH PLAIN/LOGIN are allowed now: over TLS, or from loopback. */
+  /** USER/PASS and AUTH PLAIN/LOGIN are allowed now: over TLS, or from loopback (auth.plaintext_from_loopback). */
   readonly plaintextAllowed: boolean;
   /** Queues "+OK [code] text"; queued responses are written when the session waits for input. */
   ok(text: string, code?: Pop3ResponseCode | null): void;

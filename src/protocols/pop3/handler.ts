@@ -15,8 +15,6 @@ export interface Pop3ProtocolOptions {
   idleTimeoutSeconds?: number;
   /** Lease length of the maildrop lock, milliseconds (default 120 s). */
   leaseMs?: number;
-  /** Allow USER/PASS and AUTH PLAIN/LOGIN without TLS from loopback (default true). */
-  plaintextFromLoopback?: boolean;
 }
 
 function refusalText(reason: RefusalReason): string {
@@ -41,7 +39,6 @@ export function pop3Protocol(opts: Pop3ProtocolOptions = {}): ProtocolFactory {
       log: deps.log,
       authenticator: deps.authenticator,
       leaseMs: opts.leaseMs ?? DEFAULT_LEASE_MS,
-      plaintextFromLoopback: opts.plaintextFromLoopback ?? true,
     };
     const handler: ConnectionHandler = (conn) => {
       new Pop3Session(conn, env).start();

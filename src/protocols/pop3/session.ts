@@ -14,6 +14,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
+import { plaintextAllowed } from '../../auth/plaintext-policy.js';
 import type { Logger } from '../../core/log.js';
 import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
@@ -33,10 +34,6 @@ import type { Pop3SessionState } from './state.js';
 const MAX_BUFFERED = 64 * 1024;
 /** Bytes of queued responses before they are written without waiting for the input to run dry. */
 const MAX_PENDING = 64 * 1024;
-
-export function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
-}
 
 export class Pop3Session implements Pop3SessionContext {
   state: Pop3SessionState = { kind: 'authorization', user: null };
@@ -74,7 +71,7 @@ export class Pop3Session implements Pop3SessionContext {
   }
 
   get plaintextAllowed(): boolean {
-    return this.conn.secure || (this.env.plaintextFromLoopback && isLoopback(this.conn.remoteAddress));
+    return plaintextAllowed(this.conn, { fromLoopback: this.env.config.auth.plaintextFromLoopback });
   }
 
   /** Takes over the connection: greeting, then commands until QUIT or close. */

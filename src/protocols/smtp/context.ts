@@ -30,6 +30,11 @@ export interface ListenerPolicy {
   requireAuth: boolean;
   /** Milliseconds to wait before the banner, to catch clients that talk first (RFC 5321 §4.3.1). */
   greetingDelayMs: number;
+  /**
+   * Close (554 5.5.0) a client that sends input before the banner, or after EHLO/HELO before
+   * its reply while PIPELINING is not offered (RFC 2920 §3.1; smtp.forbid_unauth_pipelining).
+   */
+  forbidUnauthPipelining: boolean;
   /** Idle seconds allowed while waiting for a command, and inside DATA/BDAT (RFC 5321 §4.5.3.2). */
   commandTimeoutSeconds: number;
   dataTimeoutSeconds: number;

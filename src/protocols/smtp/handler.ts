@@ -2,7 +2,9 @@
 // process from config.dns, one SmtpSession per accepted connection, and the listener policies:
 // smtp (25) is the MX and waits before its banner to catch clients that talk first (like
 // Postfix's postscreen, not for loopback clients, which are local software); submission (587)
-// and submissions (465) require AUTH before MAIL (RFC 6409 §4.3, RFC 8314).
+// and submissions (465) require AUTH before MAIL (RFC 6409 §4.3, RFC 8314). The listeners
+// named by smtp.forbid_unauth_pipelining (default: smtp) close clients that pipeline before
+// PIPELINING is offered, loopback clients included.
 
 import { DnsResolver } from '../../dns/resolver.js';
 import type {
@@ -12,9 +14,12 @@ import type {
   RefusalReason,
   ServerDeps,
 } from '../../server/types.js';
+import type { SmtpListenerName } from '../../config/types.js';
+import { DEFAULT_SMTP } from '../../config/schema.js';
 import { formatReply } from '../../wire/smtp/reply.js';
 import type { ListenerPolicy, SmtpEnvironment } from './context.js';
-import { isLoopback, SmtpSession } from './session.js';
+import { isLoopback } from '../../auth/plaintext-policy.js';
+import { SmtpSession } from './session.js';
 import { COMMAND_TIMEOUT_SECONDS, DATA_TIMEOUT_SECONDS } from './timeouts.js';
 
 /** Default wait before the banner on port 25 (RFC 5321 §4.3.1 lets a server delay it). */
@@ -25,6 +30,8 @@ export interface SmtpProtocolOptions {
   greetingDelayMs?: number;
   /** Delay the banner for loopback clients too (default false). */
   greetingDelayForLoopback?: boolean;
+  /** Listeners that refuse unauthorised pipelining (default: config smtp.forbid_unauth_pipelining). */
+  forbidUnauthPipelining?: readonly SmtpListenerName[];
   /** A resolver to use instead of one built from config.dns. */
   resolver?: DnsResolver;
   /** Idle timeouts in seconds (defaults: RFC 5321 §4.5.3.2, 5 and 10 minutes). */
@@ -36,18 +43,21 @@ export function listenerPolicy(
   conn: Pick<Connection, 'listener' | 'remoteAddress'>,
   opts: SmtpProtocolOptions = {},
 ): ListenerPolicy {
-  const timeouts = {
+  const common = {
     commandTimeoutSeconds: opts.commandTimeoutSeconds ?? COMMAND_TIMEOUT_SECONDS,
     dataTimeoutSeconds: opts.dataTimeoutSeconds ?? DATA_TIMEOUT_SECONDS,
+    forbidUnauthPipelining: (opts.forbidUnauthPipelining ?? DEFAULT_SMTP.forbidUnauthPipelining).some(
+      (name) => name === conn.listener,
+    ),
   };
   if (conn.listener === 'smtp') {
     const delay =
       isLoopback(conn.remoteAddress) && opts.greetingDelayForLoopback !== true
         ? 0
         : (opts.greetingDelayMs ?? DEFAULT_GREETING_DELAY_MS);
-    return { requireAuth: false, greetingDelayMs: delay, ...timeouts };
+    return { requireAuth: false, greetingDelayMs: delay, ...common };
   }
-  return { requireAuth: true, greetingDelayMs: 0, ...timeouts };
+  return { requireAuth: true, greetingDelayMs: 0, ...common };
 }
 
 function refusalText(reason: RefusalReason): string {
@@ -82,6 +92,7 @@ export function smtpProtocol(opts: SmtpProtocolOptions = {}): ProtocolFactory {
       const policy = listenerPolicy(conn, {
         ...opts,
         greetingDelayMs: opts.greetingDelayMs ?? deps.config.smtp.greetingDelay,
+        forbidUnauthPipelining: opts.forbidUnauthPipelining ?? deps.config.smtp.forbidUnauthPipelining,
       });
       new SmtpSession(conn, env, policy).start();
     };

@@ -139,7 +139,8 @@ void test('plaintext AUTH: TLS everywhere, loopback only on submission', () => {
     listener: 'smtp' | 'submission' | 'submissions',
     secure: boolean,
     remoteAddress: string,
-  ): boolean => plaintextAuthAllowed({ listener, secure, remoteAddress });
+    fromLoopback = true,
+  ): boolean => plaintextAuthAllowed({ listener, secure, remoteAddress }, { fromLoopback });
   assert.equal(allowed('submission', false, '192.0.2.7'), false, '587 needs STARTTLS first');
   assert.equal(allowed('submission', true, '192.0.2.7'), true);
   assert.equal(allowed('submission', false, '127.0.0.1'), true);
@@ -147,6 +148,10 @@ void test('plaintext AUTH: TLS everywhere, loopback only on submission', () => {
   assert.equal(allowed('smtp', false, '127.0.0.1'), false, 'port 25 only after TLS');
   assert.equal(allowed('smtp', true, '192.0.2.7'), true);
   assert.equal(allowed('submissions', true, '192.0.2.7'), true);
+  // auth.plaintext_from_loopback = false: loopback is treated like any other client.
+  assert.equal(allowed('submission', false, '127.0.0.1', false), false);
+  assert.equal(allowed('submission', false, '::1', false), false);
+  assert.equal(allowed('submission', true, '127.0.0.1', false), true);
 });
 
 void test('listener policies: AUTH required on submission, banner delay on the MX except for loopback', () => {

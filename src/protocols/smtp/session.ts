@@ -9,9 +9,13 @@
 //   backpressure) past MAX_PENDING;
 // - a message being received exists only in the 'data'/'chunking' states, and leaving them
 //   without a commit (RSET, EHLO, STARTTLS, a cut connection) aborts it: nothing is stored;
+// - with policy.forbidUnauthPipelining, a byte received before the banner is written, or after
+//   an EHLO/HELO (while PIPELINING is not in force) before its reply is written, closes the
+//   session with 554 5.5.0 and is never executed (RFC 2920 §3.1: EHLO ends a group);
 // - after close() nothing more is read or written; STARTTLS forgets everything (RFC 3207 §4.2).
 
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
+import { plaintextAllowed, type PlaintextPolicy } from '../../auth/plaintext-policy.js';
 import { InboundMessage } from '../../delivery/inbound.js';
 import type { Logger } from '../../core/log.js';
 import { SessionInput, type SessionSource } from '../../server/session-input.js';
@@ -30,19 +34,17 @@ const MAX_BUFFERED = 256 * 1024;
 /** Bytes of queued replies before they are written without waiting for the input to run dry. */
 const MAX_PENDING = 64 * 1024;
 
-export function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
-}
-
 /**
  * Whether AUTH PLAIN/LOGIN may be offered and used: over TLS always; without TLS only from
- * loopback on submission (RFC 8314 §3, RFC 4954 §4), never on the MX (port 25).
+ * loopback on submission when auth.plaintext_from_loopback allows it (RFC 8314 §3, RFC 4954 §4),
+ * never on the MX (port 25).
  */
 export function plaintextAuthAllowed(
   conn: Pick<Connection, 'secure' | 'listener' | 'remoteAddress'>,
+  policy: PlaintextPolicy,
 ): boolean {
   if (conn.secure) return true;
-  return conn.listener !== 'smtp' && isLoopback(conn.remoteAddress);
+  return conn.listener !== 'smtp' && plaintextAllowed(conn, policy);
 }
 
 export class SmtpSession implements SmtpSessionContext {
@@ -65,8 +67,13 @@ export class SmtpSession implements SmtpSessionContext {
     backlog: () => this.pendingBytes > MAX_PENDING,
     flush: () => this.flush(),
   };
-  private greeted = false;
+  /** The banner has been written: input from now on is not early talk. */
+  private bannerSent = false;
   private earlyTalker = false;
+  /** An EHLO/HELO is being handled and its reply is not written yet (only when the policy forbids pipelining). */
+  private awaitingHeloReply = false;
+  /** Input arrived while awaitingHeloReply. */
+  private pipelinedAfterHelo = false;
 
   constructor(
     readonly conn: Connection,
@@ -80,13 +87,14 @@ export class SmtpSession implements SmtpSessionContext {
   }
 
   get authAllowed(): boolean {
-    return plaintextAuthAllowed(this.conn);
+    return plaintextAuthAllowed(this.conn, { fromLoopback: this.env.config.auth.plaintextFromLoopback });
   }
 
   /** Takes over the connection: banner, then commands until QUIT or close. */
   start(): void {
     this.input.start((chunk) => {
-      if (!this.greeted) this.earlyTalker = true;
+      if (!this.bannerSent) this.earlyTalker = true;
+      else if (this.awaitingHeloReply) this.pipelinedAfterHelo = true;
       if (this.finished) return null;
       this.reader.push(chunk);
       return this.reader.buffered;
@@ -134,11 +142,12 @@ export class SmtpSession implements SmtpSessionContext {
         });
       });
     }
-    this.greeted = true;
     if (this.conn.closed) {
       this.finished = true;
       return;
     }
+    // The banner is written in the same turn of the event loop as the connection is handed to
+    // us, before any input is read: without a greeting delay nobody is caught here.
     if (this.earlyTalker) {
       // RFC 5321 §4.3.1 allows 554 in place of 220; a client that talks first is not an MTA.
       this.log.info('client sent data before the banner');
@@ -150,6 +159,8 @@ export class SmtpSession implements SmtpSessionContext {
       return;
     }
     this.reply(220, null, `${this.env.config.hostname} ESMTP Postern`);
+    this.writePending();
+    this.bannerSent = true;
   }
 
   private async handleInput(input: SmtpInput): Promise<void> {
@@ -197,9 +208,21 @@ export class SmtpSession implements SmtpSessionContext {
       this.close(421, '4.3.2', `${this.env.config.hostname} shutting down`);
       return;
     }
+    // RFC 2920 §3.1: EHLO and HELO end a pipelined group; before an EHLO reply has offered
+    // PIPELINING (none yet, after HELO, or since STARTTLS) nothing may follow them unanswered.
+    const syncCheck =
+      this.policy.forbidUnauthPipelining &&
+      (parsed.verb === 'EHLO' || parsed.verb === 'HELO') &&
+      helo?.verb !== 'EHLO';
+    const repliesBefore = this.pending.length;
+    if (syncCheck) {
+      this.awaitingHeloReply = true;
+      this.pipelinedAfterHelo = this.reader.buffered > 0;
+    }
     const release = this.conn.beginCommand();
     try {
       await spec.handle(this, parsed);
+      if (syncCheck) this.answerHelo(repliesBefore);
     } catch (err) {
       if (err instanceof SmtpReply) {
         if (err.badCommand) this.badCommand(err.code, err.enhanced, err.text);
@@ -214,8 +237,27 @@ export class SmtpSession implements SmtpSessionContext {
         else this.reply(451, '4.3.0', 'Local error in processing');
       }
     } finally {
+      if (syncCheck) this.awaitingHeloReply = false;
       release();
     }
+  }
+
+  /**
+   * Ends the EHLO/HELO synchronisation check: writes the reply now, or, when input came before
+   * it, replaces it with 554 5.5.0 and closes (what Postfix's smtpd_forbid_unauth_pipelining does).
+   */
+  private answerHelo(repliesBefore: number): void {
+    this.awaitingHeloReply = false;
+    if (!this.pipelinedAfterHelo) {
+      this.writePending();
+      return;
+    }
+    this.log.info({ buffered: this.reader.buffered }, 'client pipelined commands before the EHLO/HELO reply');
+    const kept = this.pending.slice(0, repliesBefore);
+    this.pending = kept;
+    this.pendingBytes = kept.reduce((n, r) => n + r.length, 0);
+    this.discardBufferedInput();
+    this.close(554, '5.5.0', 'Error: SMTP protocol synchronization');
   }
 
   /** Answers a client error; past limits.badCommands the session is closed (421). */
