@@ -133,3 +133,63 @@ void test('cluster bridge: failures from two workers add up in the primary, bans
   w1Side.emit('message', { type: 'postern:ban', ip: '1.2.3.4', until: 'never' });
   assert.equal(w1.isBanned('1.2.3.4'), false);
 });
+
+void test('IPv6: guesses from many addresses of one /64 add up to one ban; the next /64 is untouched', () => {
+  const tracker = new AuthFailureTracker({
+    limits: { authFailuresBeforeBan: 5, banSeconds: 60, ipv6Prefix: 64 },
+  });
+  const bans: string[] = [];
+  tracker.onBan((ip) => bans.push(ip));
+  // Five different addresses, as a client rotating through its /64 would use.
+  for (let i = 1; i <= 4; i++)
+    assert.equal(tracker.recordFailure(`2001:db8:aa:bb::${i.toString(16)}`), false);
+  assert.equal(tracker.failureCount('2001:db8:aa:bb:ffff:ffff:ffff:ffff'), 4, 'counted together');
+  assert.equal(tracker.recordFailure('2001:db8:aa:bb:1234:5678:9abc:def0'), true, 'the 5th guess bans');
+  assert.deepEqual(bans, ['2001:db8:aa:bb::/64']);
+  assert.equal(tracker.isBanned('2001:db8:aa:bb::dead:beef'), true, 'an address never seen is banned too');
+  assert.equal(tracker.isBanned('2001:DB8:AA:BB::1'), true);
+  assert.equal(tracker.isBanned('2001:db8:aa:bc::1'), false, 'the neighbouring /64 is not');
+  assert.equal(tracker.isBanned('192.0.2.1'), false);
+  assert.equal(tracker.size.bans, 1);
+});
+
+void test('IPv6: the prefix is configurable (/56 groups more, /128 groups nothing)', () => {
+  const wide = new AuthFailureTracker({
+    limits: { authFailuresBeforeBan: 2, banSeconds: 60, ipv6Prefix: 56 },
+  });
+  wide.recordFailure('2001:db8:0:100::1');
+  assert.equal(wide.recordFailure('2001:db8:0:1ff::1'), true, 'two /64s of one /56');
+  assert.equal(wide.isBanned('2001:db8:0:1aa::1'), true);
+  assert.equal(wide.isBanned('2001:db8:0:200::1'), false);
+  const exact = new AuthFailureTracker({
+    limits: { authFailuresBeforeBan: 2, banSeconds: 60, ipv6Prefix: 128 },
+  });
+  exact.recordFailure('2001:db8::1');
+  assert.equal(exact.recordFailure('2001:db8::2'), false);
+  assert.equal(exact.failureCount('2001:db8::1'), 1);
+  const byDefault = new AuthFailureTracker({ limits: { authFailuresBeforeBan: 1, banSeconds: 60 } });
+  byDefault.recordFailure('2001:db8::1');
+  assert.equal(byDefault.isBanned('2001:db8::ffff:1'), true, 'without ipv6Prefix in the limits: /64');
+});
+
+void test('cluster bridge: IPv6 failures from two workers on different addresses of one /64 ban the /64 everywhere', async () => {
+  const limits = { authFailuresBeforeBan: 3, banSeconds: 60, ipv6Prefix: 64 };
+  const primary = new AuthFailureTracker({ limits });
+  const w1 = new AuthFailureTracker({ limits });
+  const w2 = new AuthFailureTracker({ limits });
+  const [w1Side, p1Side] = channelPair();
+  const [w2Side, p2Side] = channelPair();
+  connectTrackerToPrimary(w1, w1Side);
+  connectTrackerToPrimary(w2, w2Side);
+  acceptWorkerFailures(primary, p1Side);
+  acceptWorkerFailures(primary, p2Side);
+  broadcastBans(primary, () => [p1Side, p2Side]);
+  w1.recordFailure('2001:db8:5::a');
+  w2.recordFailure('2001:db8:5::b');
+  w2.recordFailure('2001:db8:5:0:1:2:3:4');
+  for (let i = 0; i < 100 && !w1.isBanned('2001:db8:5::c'); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(primary.isBanned('2001:db8:5::ffff'), true);
+  assert.equal(w1.isBanned('2001:db8:5::c'), true, 'worker 1 saw one failure, got the /64 ban');
+  assert.equal(w2.isBanned('2001:db8:5::d'), true);
+  assert.equal(w1.isBanned('2001:db8:6::a'), false);
+});

@@ -41,7 +41,10 @@ void test('an empty file gives every default', () => {
     maxUnknownRecipients: 5,
     unknownRecipientDelay: 1000,
     greetingDelay: 1000,
+    forbidUnauthPipelining: ['smtp'],
   });
+  assert.deepEqual(c.auth, { plaintextFromLoopback: true });
+  assert.equal(c.limits.ipv6Prefix, 64);
   assert.deepEqual(c.pop3, { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER' });
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
 });
@@ -89,6 +92,7 @@ bare_line_endings = "normalize"
 max_unknown_recipients = 0
 unknown_recipient_delay = "2s"
 greeting_delay = 0
+forbid_unauth_pipelining = ["submission", "smtp", "submission"]
 `,
     FILE,
   );
@@ -101,7 +105,20 @@ greeting_delay = 0
     maxUnknownRecipients: 0,
     unknownRecipientDelay: 2000,
     greetingDelay: 0,
+    forbidUnauthPipelining: ['submission', 'smtp'],
   });
+  assert.deepEqual(
+    parseConfigToml('[smtp]\nforbid_unauth_pipelining = []\n', FILE).smtp.forbidUnauthPipelining,
+    [],
+  );
+  refused(
+    '[smtp]\nforbid_unauth_pipelining = ["imap"]',
+    'postern.toml: smtp.forbid_unauth_pipelining: expected an array of "smtp", "submission", "submissions", got "imap"',
+  );
+  refused(
+    '[smtp]\nforbid_unauth_pipelining = true',
+    'postern.toml: smtp.forbid_unauth_pipelining: expected an array of "smtp", "submission", "submissions", got true',
+  );
   refused(
     '[dns]\nservers = ["dns.example.com:53"]',
     'postern.toml: dns.servers: expected "IP:PORT" (a literal IPv4, or "[IPv6]:PORT"), got "dns.example.com:53"',
@@ -132,6 +149,47 @@ greeting_delay = 0
   assert.equal(built.smtp.unknownRecipientDelay, 1000);
   assert.throws(() => buildConfig({ dns: { servers: ['x'] } }), /config: dns.servers: expected/);
   assert.throws(() => buildConfig({ smtp: { bareLineEndings: 'yes' } }), /config: smtp.bareLineEndings/);
+  assert.deepEqual(buildConfig({ smtp: { forbidUnauthPipelining: [] } }).smtp.forbidUnauthPipelining, []);
+  assert.throws(
+    () => buildConfig({ smtp: { forbidUnauthPipelining: ['pop3'] } }),
+    /config: smtp.forbidUnauthPipelining: expected an array/,
+  );
+});
+
+void test('[auth] and limits.ipv6_prefix are read and validated', () => {
+  const c = parseConfigToml('[auth]\nplaintext_from_loopback = false\n[limits]\nipv6_prefix = 56\n', FILE);
+  assert.deepEqual(c.auth, { plaintextFromLoopback: false });
+  assert.equal(c.limits.ipv6Prefix, 56);
+  refused(
+    '[auth]\nplaintext_from_loopback = 1',
+    'postern.toml: auth.plaintext_from_loopback: expected true or false, got 1',
+  );
+  refused(
+    '[auth]\nplaintext = true',
+    'postern.toml: auth.plaintext: unknown key (known keys of [auth]: plaintext_from_loopback)',
+  );
+  refused('[limits]\nipv6_prefix = 129', 'postern.toml: limits.ipv6_prefix: must be at most 128, got 129');
+  refused('[limits]\nipv6_prefix = 0', 'postern.toml: limits.ipv6_prefix: must be at least 1, got 0');
+  assert.equal(buildConfig({ auth: { plaintextFromLoopback: false } }).auth.plaintextFromLoopback, false);
+  assert.equal(buildConfig({ limits: { ipv6Prefix: 128 } }).limits.ipv6Prefix, 128);
+  assert.throws(
+    () => buildConfig({ limits: { ipv6Prefix: 200 } }),
+    /config: limits.ipv6Prefix: must be at most 128/,
+  );
+  const text = renderConfigToml(
+    buildConfig({
+      auth: { plaintextFromLoopback: false },
+      smtp: { forbidUnauthPipelining: ['smtp', 'submission'] },
+      limits: { ipv6Prefix: 48 },
+    }),
+  );
+  assert.match(text, /^plaintext_from_loopback = false$/m);
+  assert.match(text, /^forbid_unauth_pipelining = \["smtp", "submission"\]$/m);
+  assert.match(text, /^ipv6_prefix = 48$/m);
+  const back = parseConfigToml(text, FILE);
+  assert.equal(back.auth.plaintextFromLoopback, false);
+  assert.deepEqual(back.smtp.forbidUnauthPipelining, ['smtp', 'submission']);
+  assert.equal(back.limits.ipv6Prefix, 48);
 });
 
 void test('every key is read, with sizes and durations in words, IPv6, and relative paths', () => {
@@ -201,7 +259,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   );
   refused(
     'hostnme = "x"',
-    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, pop3, log, limits)',
+    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, auth, pop3, log, limits)',
   );
   refused('listen = "x"', 'postern.toml: listen: expected a table, got "x"');
   refused(
@@ -225,7 +283,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
     '[limits]\n__proto__ = 1',
     'postern.toml: limits.__proto__: unknown key (known keys of [limits]: ' +
       'line_length, literal_size, message_size, recipients, mime_depth, mime_parts, header_size, connections_per_ip, ' +
-      'connections_total, command_timeout, idle_timeout, auth_failures_per_session, auth_failures_before_ban, ban_seconds, ' +
+      'connections_total, ipv6_prefix, command_timeout, idle_timeout, auth_failures_per_session, auth_failures_before_ban, ban_seconds, ' +
       'auth_failure_delay, bad_commands)',
   );
   refused(
@@ -280,6 +338,9 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     'bare_line_endings',
     'max_unknown_recipients',
     'unknown_recipient_delay',
+    'forbid_unauth_pipelining',
+    'plaintext_from_loopback',
+    'ipv6_prefix',
   ]) {
     assert.match(text, new RegExp(`^# ${key} = `, 'm'), key);
   }
