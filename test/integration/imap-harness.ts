@@ -141,12 +141,12 @@ export class RawImapClient {
     w?.();
   }
 
-  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawImapClient> {
+  static async connect(port: number, opts: { tls?: boolean; host?: string } = {}): Promise<RawImapClient> {
     const socket = await new Promise<net.Socket | tls.TLSSocket>((resolve, reject) => {
       const s =
         opts.tls === true
-          ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s))
-          : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+          ? tls.connect({ host: opts.host ?? '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s))
+          : net.connect({ host: opts.host ?? '127.0.0.1', port }, () => resolve(s));
       s.once('error', reject);
     });
     const client = new RawImapClient(socket);

@@ -168,12 +168,12 @@ export class RawPop3Client {
     this.reader = new LineReader(socket);
   }
 
-  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawPop3Client> {
+  static async connect(port: number, opts: { tls?: boolean; host?: string } = {}): Promise<RawPop3Client> {
     const socket = await new Promise<net.Socket | tls.TLSSocket>((resolve, reject) => {
       const s =
         opts.tls === true
-          ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s))
-          : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+          ? tls.connect({ host: opts.host ?? '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s))
+          : net.connect({ host: opts.host ?? '127.0.0.1', port }, () => resolve(s));
       s.once('error', reject);
     });
     socket.on('error', () => {});
@@ -183,7 +183,7 @@ export class RawPop3Client {
   /** Connects and reads the greeting. */
   static async open(
     port: number,
-    opts: { tls?: boolean } = {},
+    opts: { tls?: boolean; host?: string } = {},
   ): Promise<{ client: RawPop3Client; greeting: Pop3Response }> {
     const client = await RawPop3Client.connect(port, opts);
     return { client, greeting: await client.response() };

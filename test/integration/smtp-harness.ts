@@ -128,12 +128,12 @@ export class RawSmtpClient {
     this.reader = new LineReader(socket);
   }
 
-  static async connect(port: number, opts: { tls?: boolean } = {}): Promise<RawSmtpClient> {
+  static async connect(port: number, opts: { tls?: boolean; host?: string } = {}): Promise<RawSmtpClient> {
     const socket = await new Promise<net.Socket | tls.TLSSocket>((resolve, reject) => {
       const s =
         opts.tls === true
-          ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s))
-          : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+          ? tls.connect({ host: opts.host ?? '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s))
+          : net.connect({ host: opts.host ?? '127.0.0.1', port }, () => resolve(s));
       s.once('error', reject);
     });
     socket.on('error', () => {});
