@@ -85,7 +85,7 @@ function parseIpv4(text: string): number[] | null {
 export function formatIpv6(groups: readonly number[]): string {
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -18,7 +18,9 @@ export class ConnectionLimiter {
   private readonly perGroup = new Map<string, number>();
   private total = 0;
 
-  constructor(private readonly limits: Pick<Limits, 'connectionsPerIp' | 'connectionsTotal' | 'ipv6Prefix'>) {}
+  constructor(
+    private readonly limits: Pick<Limits, 'connectionsPerIp' | 'connectionsTotal' | 'ipv6Prefix'>,
+  ) {}
 
   /** The key an address is counted under. */
   group(address: string): string {

@@ -143,7 +143,7 @@ async function wrongLogin(s: PolicyServer, proto: Proto): Promise<void> {
 }
 
 void describe('plaintext login from loopback with auth.plaintext_from_loopback = false', () => {
-  it('IMAP advertises LOGINDISABLED and refuses LOGIN and AUTHENTICATE PLAIN until STARTTLS', async () => {
+  void it('IMAP advertises LOGINDISABLED and refuses LOGIN and AUTHENTICATE PLAIN until STARTTLS', async () => {
     const s = await startServer({ auth: { plaintextFromLoopback: false } });
     try {
       const c = await RawImapClient.connect(s.port('imap'));
@@ -177,7 +177,7 @@ void describe('plaintext login from loopback with auth.plaintext_from_loopback =
     }
   });
 
-  it('POP3 refuses USER, PASS and AUTH PLAIN until STLS', async () => {
+  void it('POP3 refuses USER, PASS and AUTH PLAIN until STLS', async () => {
     const s = await startServer({ auth: { plaintextFromLoopback: false } });
     try {
       const { client } = await RawPop3Client.open(s.port('pop3'));
@@ -198,7 +198,7 @@ void describe('plaintext login from loopback with auth.plaintext_from_loopback =
     }
   });
 
-  it('SMTP submission offers and accepts no AUTH before STARTTLS, and both after', async () => {
+  void it('SMTP submission offers and accepts no AUTH before STARTTLS, and both after', async () => {
     const s = await startServer({ auth: { plaintextFromLoopback: false } });
     try {
       const c = await RawSmtpClient.connect(s.port('submission'));
@@ -220,7 +220,7 @@ void describe('plaintext login from loopback with auth.plaintext_from_loopback =
     }
   });
 
-  it('with the default (on), the same loopback client may log in without TLS', async () => {
+  void it('with the default (on), the same loopback client may log in without TLS', async () => {
     const s = await startServer();
     try {
       const c = await RawImapClient.connect(s.port('imap'));
@@ -235,7 +235,7 @@ void describe('plaintext login from loopback with auth.plaintext_from_loopback =
 
 void describe('refusal at the per-address connection limit', () => {
   for (const proto of ['imap', 'pop3', 'smtp'] as const) {
-    it(`${proto}: the connection over the limit gets the protocol's refusal and is closed`, async () => {
+    void it(`${proto}: the connection over the limit gets the protocol's refusal and is closed`, async () => {
       const s = await startServer({ limits: { connectionsPerIp: 2 } });
       const name = proto === 'smtp' ? 'submission' : proto;
       try {
@@ -272,7 +272,7 @@ void describe('refusal at the per-address connection limit', () => {
 
 void describe('the ban end to end: wrong logins, then the next connection is refused', () => {
   for (const proto of ['smtp', 'imap', 'pop3'] as const) {
-    it(`wrong logins over ${proto} ban the address in every protocol`, async () => {
+    void it(`wrong logins over ${proto} ban the address in every protocol`, async () => {
       const s = await startServer({
         limits: { authFailuresBeforeBan: 3, authFailuresPerSession: 10, banSeconds: 60 },
       });
@@ -295,7 +295,7 @@ void describe('the ban end to end: wrong logins, then the next connection is ref
 });
 
 void describe('IPv6 clients are grouped by network, end to end over ::1', () => {
-  it('a ban earned from ::1 covers its /64; connections from ::1 count for the /64', async () => {
+  void it('a ban earned from ::1 covers its /64; connections from ::1 count for the /64', async () => {
     const s = await startServer({
       host: '::1',
       limits: { authFailuresBeforeBan: 2, connectionsPerIp: 2, ipv6Prefix: 64 },
@@ -326,7 +326,7 @@ void describe('IPv6 clients are grouped by network, end to end over ::1', () => 
     }
   });
 
-  it('with limits.ipv6_prefix = 128 every address stands alone', async () => {
+  void it('with limits.ipv6_prefix = 128 every address stands alone', async () => {
     const s = await startServer({ host: '::1', limits: { connectionsPerIp: 5, ipv6Prefix: 128 } });
     try {
       const c = await RawImapClient.connect(s.port('imap'), { host: '::1' });
