@@ -254,3 +254,23 @@ void test('smtp-source: 200 messages of 4 KiB over 5 sessions, all stored', asyn
   }
   assert.equal(ids.size, 200, 'every stored message is a different one');
 });
+
+void test('swaks --pipeline on the MX port: pipelining after the EHLO reply is accepted (RFC 2920)', async () => {
+  // The MX refuses unauthorised pipelining (smtp.forbid_unauth_pipelining); a client that waits
+  // for the EHLO reply offering PIPELINING and then sends MAIL, RCPT and DATA in one group is fine.
+  const sent = message('swaks MX pipelined', 'someone@x.test', 'alice@example.test');
+  const before = (await server.inbox('alice@example.test')).length;
+  const r = await swaks(server.ports.smtp, [
+    '--pipeline',
+    '--from',
+    'someone@x.test',
+    '--to',
+    'alice@example.test',
+    '--data',
+    await messageFile('mx-pipelined.eml', sent),
+  ]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /<- {2}250 2\.0\.0 /);
+  assert.doesNotMatch(r.stdout, /554 5\.5\.0/);
+  assert.equal((await server.inbox('alice@example.test')).length, before + 1);
+});
