@@ -61,3 +61,41 @@ void test('failures from two worker processes ban an address in both', { timeout
     );
   }
 });
+
+void test(
+  'IPv6: failures from different addresses of one /64 in two worker processes ban the /64 in both',
+  { timeout: 15_000 },
+  async () => {
+    const primary = new AuthFailureTracker({
+      limits: { authFailuresBeforeBan: 3, banSeconds: 60, ipv6Prefix: 64 },
+    });
+    const workers = [0, 1].map(() =>
+      fork(WORKER, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    );
+    try {
+      await Promise.all(workers.map((w) => reply(w, 'up')));
+      for (const w of workers) acceptWorkerFailures(primary, w);
+      broadcastBans(primary, () => workers);
+      const [w1, w2] = workers;
+      const fail = async (w: ChildProcess, ip: string): Promise<void> => {
+        const r = reply(w, 'failed');
+        w.send({ cmd: 'fail', ip });
+        await r;
+      };
+      await fail(w1, '2001:db8:77:1::1');
+      await fail(w2, '2001:db8:77:1::2');
+      await fail(w2, '2001:db8:77:1:ffff::3');
+      for (let i = 0; i < 100 && !(await banned(w1, '2001:db8:77:1::9')); i++)
+        await new Promise((res) => setTimeout(res, 10));
+      assert.equal(primary.isBanned('2001:db8:77:1::abc'), true);
+      assert.equal(await banned(w1, '2001:db8:77:1::9'), true, 'an address neither worker saw');
+      assert.equal(await banned(w2, '2001:db8:77:1:1:2:3:4'), true);
+      assert.equal(await banned(w1, '2001:db8:77:2::1'), false, 'the next /64');
+    } finally {
+      for (const w of workers) if (w.connected) w.send({ cmd: 'exit' });
+      await Promise.all(
+        workers.map((w) => (w.exitCode === null ? new Promise((res) => w.once('exit', res)) : null)),
+      );
+    }
+  },
+);

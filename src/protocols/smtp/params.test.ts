@@ -154,6 +154,33 @@ void test('plaintext AUTH: TLS everywhere, loopback only on submission', () => {
   assert.equal(allowed('submission', true, '127.0.0.1', false), true);
 });
 
+void test('listener policies: unauthorised pipelining refused on the MX by default, for loopback too', () => {
+  assert.equal(listenerPolicy({ listener: 'smtp', remoteAddress: '127.0.0.1' }).forbidUnauthPipelining, true);
+  assert.equal(listenerPolicy({ listener: 'smtp', remoteAddress: '::1' }).forbidUnauthPipelining, true);
+  assert.equal(
+    listenerPolicy({ listener: 'submission', remoteAddress: '192.0.2.7' }).forbidUnauthPipelining,
+    false,
+  );
+  assert.equal(
+    listenerPolicy({ listener: 'submissions', remoteAddress: '192.0.2.7' }).forbidUnauthPipelining,
+    false,
+  );
+  const chosen = { forbidUnauthPipelining: ['submission'] as const };
+  assert.equal(
+    listenerPolicy({ listener: 'smtp', remoteAddress: '192.0.2.7' }, chosen).forbidUnauthPipelining,
+    false,
+  );
+  assert.equal(
+    listenerPolicy({ listener: 'submission', remoteAddress: '192.0.2.7' }, chosen).forbidUnauthPipelining,
+    true,
+  );
+  assert.equal(
+    listenerPolicy({ listener: 'smtp', remoteAddress: '192.0.2.7' }, { forbidUnauthPipelining: [] })
+      .forbidUnauthPipelining,
+    false,
+  );
+});
+
 void test('listener policies: AUTH required on submission, banner delay on the MX except for loopback', () => {
   const mx = listenerPolicy({ listener: 'smtp', remoteAddress: '192.0.2.7' });
   assert.equal(mx.requireAuth, false);
