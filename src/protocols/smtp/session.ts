@@ -9,9 +9,10 @@
 //   backpressure) past MAX_PENDING;
 // - a message being received exists only in the 'data'/'chunking' states, and leaving them
 //   without a commit (RSET, EHLO, STARTTLS, a cut connection) aborts it: nothing is stored;
-// - with policy.forbidUnauthPipelining, a byte received before the banner is written, or after
-//   an EHLO/HELO (while PIPELINING is not in force) before its reply is written, closes the
-//   session with 554 5.5.0 and is never executed (RFC 2920 §3.1: EHLO ends a group);
+// - a byte received before the banner is written (possible only during a greeting delay) and,
+//   with policy.forbidUnauthPipelining, a byte received after an EHLO/HELO before its reply is
+//   written while PIPELINING is not in force, close the session with 554 5.5.0 and are never
+//   executed (RFC 5321 §4.3.1; RFC 2920 §3.1: EHLO ends a group);
 // - after close() nothing more is read or written; STARTTLS forgets everything (RFC 3207 §4.2).
 
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
