@@ -1,6 +1,6 @@
 // The address a client is counted under, for bans and per-address connection limits. An IPv4
 // client is its address; an IPv6 client is its network of limits.ipv6Prefix bits (default /64),
-// because one site is usually given a whole /64 (RFC 6177) and could otherwise rotate through
+// because an end site is given at least a whole /64 (RFC 6177) and could otherwise rotate through
 // 2^64 addresses, each with its own failure count and connection quota.
 //
 // Keys look like "192.0.2.7" or "2001:db8:1:2::/64" (RFC 5952 text of the masked network).
