@@ -860,7 +860,12 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         assert.equal(gc.bytesFreed, bytes.length);
         assert.equal(await b.blobs.exists(blobId), false);
         assert.equal(await countFiles(blobDir), 0);
-        assert.deepEqual(await store.collectGarbage(), { blobsRemoved: 0, bytesFreed: 0 });
+        assert.deepEqual(await store.collectGarbage(), {
+          blobsRemoved: 0,
+          bytesFreed: 0,
+          orphanFilesRemoved: 0,
+          orphanBytesFreed: 0,
+        });
       });
 
       void it('concurrent deliveries through two store instances never push an account over quota', async () => {
