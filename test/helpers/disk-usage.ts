@@ -4,6 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { pin } from '../../src/store/sqlite/statement-pin.js';
 
 export interface DiskUsage {
   blobFiles: number;
@@ -51,10 +52,14 @@ export async function messageBytes(dataDir: string): Promise<number> {
 export async function diskUsage(dataDir: string): Promise<DiskUsage> {
   const blobs = await filesUnder(path.join(dataDir, 'blobs'));
   const tmp = await filesUnder(path.join(dataDir, 'tmp'));
-  const db = new Database(path.join(dataDir, 'postern.sqlite'), { readonly: true, fileMustExist: true });
+  // pin(): no better-sqlite3 object may be garbage-collected (see statement-pin.ts).
+  const db = pin(new Database(path.join(dataDir, 'postern.sqlite'), { readonly: true, fileMustExist: true }));
   try {
+    db.exec('PRAGMA busy_timeout = 5000');
     const count = (table: string): number =>
-      db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+      pin(db.prepare(`SELECT count(*) FROM ${table}`))
+        .pluck()
+        .get() as number;
     return {
       blobFiles: blobs.files,
       blobBytes: blobs.bytes,

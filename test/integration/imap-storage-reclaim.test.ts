@@ -69,7 +69,11 @@ void describe('IMAP storage is reclaimed', () => {
   void it('a failed streamed APPEND leaves no file, at once: every way it can fail', async () => {
     const body = (kind: string): Buffer => bigMessage(`failed-${kind}`, 150 * KiB);
     const failures: Array<{ kind: string; run: () => Promise<string>; expect: RegExp }> = [
-      { kind: 'missing mailbox', run: () => appendPlus(c, 'NoSuchBox', body('box')), expect: /NO \[TRYCREATE\]/ },
+      {
+        kind: 'missing mailbox',
+        run: () => appendPlus(c, 'NoSuchBox', body('box')),
+        expect: /NO \[TRYCREATE\]/,
+      },
       { kind: 'bad flags', run: () => appendPlus(c, 'INBOX (\\Bogus)', body('flags')), expect: / BAD / },
       {
         kind: 'bad date',
@@ -152,9 +156,7 @@ void describe('IMAP storage is reclaimed', () => {
     try {
       // Four streams of 400 KiB at once: together 1.6 MiB, more than the quota. Each one's
       // announced size is held against the quota while it arrives, so at most two stream.
-      const clients = await Promise.all(
-        [0, 1, 2, 3].map(() => RawImapClient.login(server.ports.imap, USER)),
-      );
+      const clients = await Promise.all([0, 1, 2, 3].map(() => RawImapClient.login(server.ports.imap, USER)));
       const bodies = clients.map((_, i) => bigMessage(`concurrent${i}`, 400 * KiB));
       clients.forEach((d, i) => {
         d.write(`q${i} APPEND INBOX {${bodies[i]!.length}+}\r\n`);

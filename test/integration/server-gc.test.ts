@@ -57,27 +57,31 @@ async function collected(dataDir: string, files: string[]): Promise<void> {
 
 const GC = { gcInterval: 1, gcGrace: 0, gcOrphanAge: 3600 };
 
-void test('single process: garbage collection runs every store.gc_interval', { timeout: 30_000 }, async () => {
-  const dir = await tempDir('gc');
-  try {
-    const config = testConfig(dir, { listen: { http: LOOPBACK_0 }, store: GC });
-    const files = await leaveGarbage(config);
-    for (const f of files) await fsp.stat(f); // present before the server starts
-    const controller = new AbortController();
-    let ready!: () => void;
-    const readyP = new Promise<void>((r) => (ready = r));
-    const running = runServer(config, { onReady: ready, signal: controller.signal, handleSignals: false });
+void test(
+  'single process: garbage collection runs every store.gc_interval',
+  { timeout: 30_000 },
+  async () => {
+    const dir = await tempDir('gc');
     try {
-      await readyP;
-      await eventually(() => collected(dir, files), 20_000);
+      const config = testConfig(dir, { listen: { http: LOOPBACK_0 }, store: GC });
+      const files = await leaveGarbage(config);
+      for (const f of files) await fsp.stat(f); // present before the server starts
+      const controller = new AbortController();
+      let ready!: () => void;
+      const readyP = new Promise<void>((r) => (ready = r));
+      const running = runServer(config, { onReady: ready, signal: controller.signal, handleSignals: false });
+      try {
+        await readyP;
+        await eventually(() => collected(dir, files), 20_000);
+      } finally {
+        controller.abort();
+        await running;
+      }
     } finally {
-      controller.abort();
-      await running;
+      await fsp.rm(dir, { recursive: true, force: true });
     }
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 void test('cluster: the primary runs the scheduled garbage collection', { timeout: 40_000 }, async () => {
   const dir = await tempDir('gc-cluster');
@@ -88,7 +92,9 @@ void test('cluster: the primary runs the scheduled garbage collection', { timeou
     level: 'warn',
   });
   const files = await leaveGarbage(config);
-  const child = spawn(process.execPath, [MAIN, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -1992,13 +1992,14 @@ export class SqliteStore implements MailStore {
           referenced: async (candidates) => {
             this.assertOpen();
             const known = new Set<string>();
+            // One cached statement whatever the batch size (see statement-pin.ts): ids as JSON.
+            const lookup = this.stmt<string>(
+              'SELECT b.id FROM json_each(?) j JOIN blobs b ON b.id = j.value',
+              'pluck',
+            );
             for (let i = 0; i < candidates.length; i += ORPHAN_QUERY_BATCH) {
               const part = candidates.slice(i, i + ORPHAN_QUERY_BATCH);
-              const rows = this.db
-                .prepare(`SELECT id FROM blobs WHERE id IN (${part.map(() => '?').join(',')})`)
-                .pluck()
-                .all(...part) as string[];
-              for (const id of rows) known.add(id);
+              for (const id of lookup.all(JSON.stringify(part))) known.add(id);
             }
             return known;
           },

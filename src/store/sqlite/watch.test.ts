@@ -152,10 +152,7 @@ void test('changes are announced only after the WAL fsync; a failed fsync announ
 
   // Failure: the writer gets the error, and no watcher hears of the change.
   probe.failing = true;
-  await assert.rejects(
-    store.append({ blob: fakeBlob('lost'), targets: [{ mailboxId: inbox }] }),
-    /EIO/,
-  );
+  await assert.rejects(store.append({ blob: fakeBlob('lost'), targets: [{ mailboxId: inbox }] }), /EIO/);
   await assert.rejects(store.updateFlags(inbox, [1], { mode: 'add', flags: ['\\Seen'] }), /EIO/);
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(events.length, 1, 'nothing announced without durability');
