@@ -12,6 +12,7 @@ import { registerUser } from './commands/user.js';
 import { registerAlias } from './commands/alias.js';
 import { registerMailbox } from './commands/mailbox.js';
 import { registerImport } from './commands/import.js';
+import { registerGc } from './commands/gc.js';
 
 /** Collapses a possibly multi-line message to one line. */
 function oneLine(text: string): string {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerAlias(program);
   registerMailbox(program);
   registerImport(program);
+  registerGc(program);
   // Sub-commands inherit exitOverride and output settings only when set on each of them.
   const apply = (cmd: Command): void => {
     for (const sub of cmd.commands) {

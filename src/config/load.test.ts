@@ -32,7 +32,7 @@ void test('an empty file gives every default', () => {
   assert.equal(c.dataDir, '/etc/postern/data');
   assert.deepEqual(c.listen, DEFAULT_LISTEN);
   assert.deepEqual(c.tls, { cert: null, key: null });
-  assert.deepEqual(c.store, { backend: 'sqlite' });
+  assert.deepEqual(c.store, { backend: 'sqlite', gcInterval: 3600, gcGrace: 600, gcOrphanAge: 3600 });
   assert.deepEqual(c.server, { workers: 1, shutdownGrace: 30 });
   assert.deepEqual(c.log, { level: 'info' });
   assert.deepEqual(c.dns, { servers: [], cacheSeconds: 300 });
@@ -327,6 +327,9 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     'cert',
     'key',
     'backend',
+    'gc_interval',
+    'gc_grace',
+    'gc_orphan_age',
     'workers',
     'shutdown_grace',
     'level',

@@ -28,6 +28,7 @@ import {
   DEFAULT_DNS,
   DEFAULT_LISTEN,
   DEFAULT_SERVER,
+  DEFAULT_STORE,
   DEFAULT_POP3,
   DEFAULT_SMTP,
   LIMIT_KEYS,
@@ -50,7 +51,7 @@ export interface PosternConfigInput {
   dataDir?: string;
   listen?: Partial<Record<ListenerName, ListenAddress | string | null>>;
   tls?: { cert?: string | null; key?: string | null };
-  store?: { backend?: string };
+  store?: { backend?: string; gcInterval?: number; gcGrace?: number; gcOrphanAge?: number };
   server?: { workers?: number; shutdownGrace?: number };
   dns?: { servers?: string[]; cacheSeconds?: number };
   smtp?: {
@@ -144,8 +145,22 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
   const key = tlsRaw.key === undefined ? null : path.resolve(baseDir, v.path('tls.key', tlsRaw.key));
   v.tlsPair(cert, key);
 
-  const storeRaw = v.table(top.store ?? {}, 'store', ['backend']);
+  const storeRaw = v.table(top.store ?? {}, 'store', ['backend', 'gc_interval', 'gc_grace', 'gc_orphan_age']);
   const backend = storeRaw.backend === undefined ? 'sqlite' : v.backend('store.backend', storeRaw.backend);
+  const storeSeconds = (toml: 'gc_interval' | 'gc_grace' | 'gc_orphan_age', fallback: number): number =>
+    storeRaw[toml] === undefined
+      ? fallback
+      : v.limit(
+          { field: 'commandTimeout', toml, kind: 'seconds', min: 0, doc: '' },
+          `store.${toml}`,
+          storeRaw[toml],
+        );
+  const store: PosternConfig['store'] = {
+    backend,
+    gcInterval: storeSeconds('gc_interval', DEFAULT_STORE.gcInterval),
+    gcGrace: storeSeconds('gc_grace', DEFAULT_STORE.gcGrace),
+    gcOrphanAge: storeSeconds('gc_orphan_age', DEFAULT_STORE.gcOrphanAge),
+  };
 
   const serverRaw = v.table(top.server ?? {}, 'server', ['workers', 'shutdown_grace']);
   const workers =
@@ -261,7 +276,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     dataDir,
     listen,
     tls: { cert, key },
-    store: { backend },
+    store,
     server: { workers, shutdownGrace },
     dns: { servers: dnsServers, cacheSeconds },
     smtp: {
@@ -293,7 +308,7 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     dataDir: path.resolve(DEFAULT_DATA_DIR),
     listen: { ...DEFAULT_LISTEN },
     tls: { cert: null, key: null },
-    store: { backend: 'sqlite' },
+    store: { ...DEFAULT_STORE },
     server: { ...DEFAULT_SERVER },
     dns: { servers: [...DEFAULT_DNS.servers], cacheSeconds: DEFAULT_DNS.cacheSeconds },
     smtp: { ...DEFAULT_SMTP, forbidUnauthPipelining: [...DEFAULT_SMTP.forbidUnauthPipelining] },
@@ -347,6 +362,18 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.store?.backend !== undefined
           ? v.backend('store.backend', partial.store.backend)
           : b.store.backend,
+      gcInterval:
+        partial.store?.gcInterval !== undefined
+          ? v.nonNegativeInteger('store.gcInterval', partial.store.gcInterval)
+          : b.store.gcInterval,
+      gcGrace:
+        partial.store?.gcGrace !== undefined
+          ? v.nonNegativeInteger('store.gcGrace', partial.store.gcGrace)
+          : b.store.gcGrace,
+      gcOrphanAge:
+        partial.store?.gcOrphanAge !== undefined
+          ? v.nonNegativeInteger('store.gcOrphanAge', partial.store.gcOrphanAge)
+          : b.store.gcOrphanAge,
     },
     server: {
       workers:

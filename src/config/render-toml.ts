@@ -14,6 +14,7 @@ import {
   DEFAULT_DNS,
   DEFAULT_LISTEN,
   DEFAULT_SERVER,
+  DEFAULT_STORE,
   DEFAULT_POP3,
   DEFAULT_SMTP,
   LIMIT_KEYS,
@@ -93,6 +94,28 @@ export function renderConfigToml(config: PosternConfig): string {
   out.push('[store]');
   out.push('# Storage backend: "sqlite" (embedded). "postgres" is not available yet.');
   out.push(line('backend', str(config.store.backend), config.store.backend === 'sqlite'));
+  out.push(
+    `# Seconds between garbage collections of unreferenced message files; 0: never. Default: ${DEFAULT_STORE.gcInterval}`,
+  );
+  out.push(
+    line(
+      'gc_interval',
+      String(config.store.gcInterval),
+      config.store.gcInterval === DEFAULT_STORE.gcInterval,
+    ),
+  );
+  out.push(
+    `# Seconds an unreferenced message file is kept before it is collected. Default: ${DEFAULT_STORE.gcGrace}`,
+  );
+  out.push(line('gc_grace', String(config.store.gcGrace), config.store.gcGrace === DEFAULT_STORE.gcGrace));
+  out.push('# Seconds after which files no message names (left by a crash) are removed. Default: 3600');
+  out.push(
+    line(
+      'gc_orphan_age',
+      String(config.store.gcOrphanAge),
+      config.store.gcOrphanAge === DEFAULT_STORE.gcOrphanAge,
+    ),
+  );
   out.push('');
 
   out.push('[server]');

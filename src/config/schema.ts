@@ -186,6 +186,14 @@ export const NO_LISTENERS: Readonly<Record<ListenerName, null>> = Object.freeze(
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export const DEFAULT_SERVER = Object.freeze({ workers: 1, shutdownGrace: 30 });
+
+/** [store] defaults: garbage collection hourly, unreferenced blobs kept 10 minutes, orphans 1 hour. */
+export const DEFAULT_STORE = Object.freeze({
+  backend: 'sqlite' as const,
+  gcInterval: 3600,
+  gcGrace: 600,
+  gcOrphanAge: 3600,
+});
 export const DEFAULT_DATA_DIR = './data';
 
 /** The default `hostname`: the machine's name, lower-cased. */

@@ -42,6 +42,12 @@ export interface PosternConfig {
   };
   store: {
     backend: 'sqlite';
+    /** Seconds between garbage collections run by the server; 0: never (run `postern gc`). */
+    gcInterval: number;
+    /** Seconds an unreferenced blob is kept before garbage collection removes it. */
+    gcGrace: number;
+    /** Seconds after which blob and temp files that no row names are removed by garbage collection. */
+    gcOrphanAge: number;
   };
   server: {
     /** Processes serving the store; 1 = single process, 0 = one per CPU core. */

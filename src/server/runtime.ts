@@ -6,7 +6,9 @@
 // - the store is closed only after every connection is gone;
 // - the primary does the one-time work (TLS pair generation, store schema, port 0 resolution)
 //   before any worker starts, so workers never race each other for it;
-// - onReady is called once, after every listener (in every worker) is accepting.
+// - onReady is called once, after every listener (in every worker) is accepting;
+// - scheduled garbage collection (store.gc_interval) runs in one process: the single process,
+//   or the primary on a store of its own, never in the workers.
 
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
@@ -23,6 +25,7 @@ import { preparePasswordVerification } from '../auth/password.js';
 import { LISTENER_NAMES, type ListenerName, type PosternConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { PROTOCOL_HANDLERS } from '../protocols/registry.js';
+import { GcSchedule } from '../store/gc-schedule.js';
 import { openStore } from '../store/open-store.js';
 import { ListenerSet, type ListenerInfo } from './listeners.js';
 import { loadTlsMaterial } from './tls.js';
@@ -159,6 +162,7 @@ async function serveProcess(
     fromPrimary: role === 'worker',
   });
   let store: ServerDeps['store'] | null = null;
+  let gc: GcSchedule | null = null;
   let disconnectTracker: (() => void) | null = null;
   try {
     const tls = await loadTlsMaterial(config);
@@ -168,6 +172,7 @@ async function serveProcess(
       preparePasswordVerification(),
     ]);
     store = openedStore;
+    if (role === 'single') gc = startGc(config, openedStore, log);
     const tracker = new AuthFailureTracker({ limits: config.limits });
     if (role === 'worker') disconnectTracker = connectTrackerToPrimary(tracker, process);
     tracker.onBan((ip, until) => log.warn({ ip, until: new Date(until).toISOString() }, 'address banned'));
@@ -192,10 +197,19 @@ async function serveProcess(
   } finally {
     stop.dispose();
     disconnectTracker?.();
+    await gc?.stop();
     if (store !== null) await store.close();
     log.info('stopped');
     await flushLog(log);
   }
+}
+
+function startGc(config: PosternConfig, store: ServerDeps['store'], log: Logger): GcSchedule {
+  return new GcSchedule({
+    store,
+    intervalMs: config.store.gcInterval * 1000,
+    log: log.child({ component: 'gc' }),
+  }).start();
 }
 
 /** The primary resolves port 0 to one free port per listener, so every worker binds the same one. */
@@ -242,11 +256,19 @@ async function runPrimary(config: PosternConfig, opts: RunServerOptions, count: 
   });
   const live = new Set<Worker>();
   let fatal: Error | null = null;
+  let gcStore: ServerDeps['store'] | null = null;
+  let gc: GcSchedule | null = null;
   try {
     // One-time work before any worker exists: generate the TLS pair, create or migrate the schema.
     await loadTlsMaterial(config);
     const probe = await openStore(config, { log });
-    await probe.store.close();
+    if (config.store.gcInterval > 0) {
+      // The primary serves no connection: it keeps this store open for garbage collection.
+      gcStore = probe.store;
+      gc = startGc(config, probe.store, log);
+    } else {
+      await probe.store.close();
+    }
     const workerConfig = await resolveEphemeralPorts(config, PROTOCOL_HANDLERS);
 
     cluster.setupPrimary({
@@ -343,6 +365,8 @@ async function runPrimary(config: PosternConfig, opts: RunServerOptions, count: 
     clearTimeout(killTimer);
   } finally {
     stop.dispose();
+    await gc?.stop();
+    if (gcStore !== null) await gcStore.close();
     for (const w of live) w.process.kill('SIGKILL');
     log.info('stopped');
     await flushLog(log);

@@ -43,7 +43,12 @@ void test('openStore builds the file blob store and the sqlite store; bytes and 
 
       await store.expunge(inbox.id, { uids: [o.uid] });
       const gc = await store.collectGarbage();
-      assert.deepEqual(gc, { blobsRemoved: 1, bytesFreed: bytes.length });
+      assert.deepEqual(gc, {
+        blobsRemoved: 1,
+        bytesFreed: bytes.length,
+        orphanFilesRemoved: 0,
+        orphanBytesFreed: 0,
+      });
       assert.equal(await blobs.exists(meta.blobId), false);
     } finally {
       await store.close();

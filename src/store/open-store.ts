@@ -11,8 +11,10 @@ export interface OpenStoreOptions {
   log?: StoreLogger;
   /** How often changes by other processes are looked for while someone watches (default 100 ms). */
   pollIntervalMs?: number;
-  /** How long an unreferenced blob is kept before garbage collection removes it (default 10 minutes). */
+  /** How long an unreferenced blob is kept before garbage collection removes it (default: store.gc_grace). */
   gcGraceMs?: number;
+  /** Age past which files no row names are removed (default: store.gc_orphan_age). */
+  gcOrphanAgeMs?: number;
 }
 
 export interface OpenedStore {
@@ -32,7 +34,8 @@ export async function openStore(config: PosternConfig, opts: OpenStoreOptions = 
         blobs,
         log: opts.log,
         pollIntervalMs: opts.pollIntervalMs,
-        gcGraceMs: opts.gcGraceMs,
+        gcGraceMs: opts.gcGraceMs ?? config.store.gcGrace * 1000,
+        gcOrphanAgeMs: opts.gcOrphanAgeMs ?? config.store.gcOrphanAge * 1000,
       });
       return { store, blobs };
     }

@@ -190,6 +190,27 @@ export interface CopyResult {
   mapping: Array<[number, number]>;
 }
 
+export interface GcOptions {
+  /** Overrides the store's grace period for unreferenced blobs (0: remove at once). */
+  graceMs?: number;
+  /** Overrides the age past which files no row names are removed (0: at once; only when idle). */
+  orphanAgeMs?: number;
+}
+
+export interface GcResult {
+  /** Unreferenced blobs whose rows were removed (their files too, unless reused meanwhile). */
+  blobsRemoved: number;
+  bytesFreed: number;
+  /** Blob and temp files that no row named. */
+  orphanFilesRemoved: number;
+  orphanBytesFreed: number;
+}
+
+/** Quota held by reserveQuota(); release() gives it back (idempotent). */
+export interface QuotaReservation {
+  release(): void;
+}
+
 /** Where a message for an address goes once aliases and sub-addressing are applied. */
 export type Recipient =
   | { kind: 'local'; accountId: number; address: string; mailbox: string }
@@ -319,8 +340,20 @@ export interface MailStore {
   /** Removes a queued message (delivered, or bounced) and releases its blob. NOT_FOUND if absent. */
   deleteOutbound(id: number): Promise<void>;
 
-  /** Deletes blobs no message or queued message refers to any more (with a grace period for in-flight deliveries). */
-  collectGarbage(): Promise<{ blobsRemoved: number; bytesFreed: number }>;
+  /**
+   * Deletes blobs no message or queued message refers to any more (row, search row and file,
+   * after a grace period for in-flight deliveries), then files that no row names at all and
+   * that are older than the orphan age (left by a crash or a failed delivery). Safe to run in
+   * several processes at once, and while deliveries run.
+   */
+  collectGarbage(opts?: GcOptions): Promise<GcResult>;
+
+  /**
+   * Holds `bytes` of the account's quota for a message still arriving (a streamed APPEND
+   * literal), so that concurrent streams cannot together exceed it. OVER_QUOTA when the used
+   * bytes plus every reservation plus `bytes` exceed the quota. Reservations are per process.
+   */
+  reserveQuota(accountId: number, bytes: number): Promise<QuotaReservation>;
 
   close(): Promise<void>;
 }

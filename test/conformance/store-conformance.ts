@@ -860,7 +860,12 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         assert.equal(gc.bytesFreed, bytes.length);
         assert.equal(await b.blobs.exists(blobId), false);
         assert.equal(await countFiles(blobDir), 0);
-        assert.deepEqual(await store.collectGarbage(), { blobsRemoved: 0, bytesFreed: 0 });
+        assert.deepEqual(await store.collectGarbage(), {
+          blobsRemoved: 0,
+          bytesFreed: 0,
+          orphanFilesRemoved: 0,
+          orphanBytesFreed: 0,
+        });
       });
 
       void it('concurrent deliveries through two store instances never push an account over quota', async () => {
@@ -895,6 +900,67 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         okOutcome((await deliver(b2, inbox.id, testMessage('quota', 100, 1000)))[0]);
         await b.store.setQuota('q@example.org', 0);
         okOutcome((await deliver(b, inbox.id, testMessage('quota', 101, 1000)))[0]);
+      });
+
+      void it('reserveQuota holds bytes for messages still arriving, until released', async () => {
+        const { b } = await fresh();
+        const { store } = b;
+        const { acct, inbox } = await account(store, 'reserve@example.org', 1000);
+        const first = await store.reserveQuota(acct.id, 600);
+        await assert.rejects(store.reserveQuota(acct.id, 500), (e) => isStoreError(e, 'OVER_QUOTA'));
+        const second = await store.reserveQuota(acct.id, 400); // exactly the quota
+        second.release();
+        second.release(); // idempotent: gives back 400 once
+        await assert.rejects(store.reserveQuota(acct.id, 401), (e) => isStoreError(e, 'OVER_QUOTA'));
+        first.release();
+        // Used bytes count too: a stored message and a reservation together stay under quota.
+        const msg = testMessage('reserve', 1, 300);
+        okOutcome((await deliver(b, inbox.id, msg))[0]);
+        await assert.rejects(store.reserveQuota(acct.id, 1000 - msg.length + 1), (e) =>
+          isStoreError(e, 'OVER_QUOTA'),
+        );
+        (await store.reserveQuota(acct.id, 1000 - msg.length)).release();
+        await store.setQuota('reserve@example.org', 0);
+        (await store.reserveQuota(acct.id, 10 ** 12)).release(); // unlimited
+        await assert.rejects(store.reserveQuota(acct.id + 1000, 1), (e) => isStoreError(e, 'NOT_FOUND'));
+      });
+
+      void it('GC sweeps files no row names once older than the orphan age, never referenced ones', async () => {
+        const { dataDir, b } = await fresh();
+        const { store } = b;
+        const { inbox } = await account(store, 'orphan@example.org');
+        const kept = testMessage('orphan-kept', 1, 2000);
+        okOutcome((await deliver(b, inbox.id, kept))[0]);
+        // Written but never appended: what a crash between the blob write and the commit leaves.
+        const orphan = await b.blobs.write(
+          testMessage('orphan', 2, 3000),
+          messageBlobOptions(DEFAULT_LIMITS),
+        );
+        const blobDir = path.join(dataDir, 'blobs');
+        assert.equal(await countFiles(blobDir), 2);
+        // Young (default orphan age: one hour): kept, a delivery may be about to commit it.
+        assert.equal((await store.collectGarbage()).orphanFilesRemoved, 0);
+        assert.equal(await b.blobs.exists(orphan.blobId), true);
+        const gc = await store.collectGarbage({ orphanAgeMs: 0 });
+        assert.equal(gc.orphanFilesRemoved, 1);
+        assert.equal(gc.orphanBytesFreed, orphan.size);
+        assert.equal(await b.blobs.exists(orphan.blobId), false);
+        assert.equal(await b.blobs.exists(sha256(kept)), true, 'a referenced blob stays');
+        assert.equal(await countFiles(blobDir), 1);
+        assert.equal(await countFiles(path.join(dataDir, 'tmp')), 0);
+      });
+
+      void it('GC honours a grace period given per call', async () => {
+        const { b } = await fresh();
+        const { store } = b;
+        const { inbox } = await account(store, 'grace@example.org');
+        const bytes = testMessage('grace', 1, 1000);
+        const [o] = await deliver(b, inbox.id, bytes);
+        await store.expunge(inbox.id, { uids: [okOutcome(o).uid] });
+        assert.equal((await store.collectGarbage({ graceMs: 3_600_000 })).blobsRemoved, 0, 'too recent');
+        assert.equal(await b.blobs.exists(sha256(bytes)), true);
+        assert.equal((await store.collectGarbage({ graceMs: 0 })).blobsRemoved, 1);
+        assert.equal(await b.blobs.exists(sha256(bytes)), false);
       });
     });
 

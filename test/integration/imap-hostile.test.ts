@@ -11,6 +11,7 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { diskUsage, eventually } from '../helpers/disk-usage.js';
 import {
   IMAP_PASSWORDS,
   message,
@@ -497,6 +498,7 @@ void describe('IMAP hostile input', () => {
   });
 
   void it('a client that vanishes mid-literal or mid-IDLE leaves nothing behind', async () => {
+    const disk = await diskUsage(server.dir);
     await withFlatMemory(8 * MiB, async () => {
       for (let i = 0; i < 6; i++) {
         const c = await RawImapClient.login(server.ports.imap, ALICE);
@@ -514,6 +516,8 @@ void describe('IMAP hostile input', () => {
     });
     const account = await server.store.getAccount(ALICE);
     assert.equal((await server.store.getMailbox(account!.id, 'INBOX'))!.messages, 2);
+    // Nothing on disk either: no temp file in <dataDir>/tmp, no blob file or row.
+    await eventually(async () => assert.deepEqual(await diskUsage(server.dir), disk));
     await bystanderServed();
   });
 });

@@ -19,6 +19,8 @@ export function testConfig(
     listen?: Partial<Record<ListenerName, ListenAddress | null>>;
     limits?: Partial<Limits>;
     server?: Partial<PosternConfig['server']>;
+    /** Default: no scheduled garbage collection (tests run it themselves). */
+    store?: Partial<PosternConfig['store']>;
     smtp?: Partial<PosternConfig['smtp']>;
     pop3?: Partial<PosternConfig['pop3']>;
     auth?: Partial<PosternConfig['auth']>;
@@ -41,7 +43,7 @@ export function testConfig(
       ...opts.listen,
     },
     tls: { cert: null, key: null },
-    store: { backend: 'sqlite' },
+    store: { backend: 'sqlite', gcInterval: 0, gcGrace: 600, gcOrphanAge: 3600, ...opts.store },
     server: { workers: 1, shutdownGrace: 5, ...opts.server },
     dns: { servers: [], cacheSeconds: 300 },
     smtp: {

@@ -8,8 +8,8 @@ import type { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import type { PosternConfig } from '../../config/types.js';
 import type { Logger } from '../../core/log.js';
 import type { Connection } from '../../server/types.js';
-import type { BlobStore } from '../../store/blob/types.js';
-import type { MailStore, StoredBlob } from '../../store/types.js';
+import type { BlobStore, BlobWriter } from '../../store/blob/types.js';
+import type { MailStore, QuotaReservation } from '../../store/types.js';
 import type { ImapData, ResponseCode } from '../../wire/imap/encoder.js';
 import type { ImapToken } from '../../wire/imap/reader.js';
 import type { ImapState, ImapStateKind } from './state.js';
@@ -23,8 +23,16 @@ export interface ImapEnvironment {
   authenticator: Authenticator;
 }
 
-/** A streamed APPEND literal, already written to the blob store (or refused) by the session. */
-export type StreamedLiteral = { ok: true; blob: StoredBlob } | { ok: false; error: Error };
+/**
+ * A streamed APPEND literal: its bytes, written by the session to a blob writer that is not
+ * finished yet (the file is still in tmp/), or the reason it was refused. The handler finishes
+ * the writer only once the command is known to be valid, and discards the blob when its append
+ * fails; the session aborts any writer the handler left unfinished, so a failed APPEND leaves
+ * no file behind.
+ */
+export type StreamedLiteral =
+  | { ok: true; writer: BlobWriter; size: number; reservation: QuotaReservation | null }
+  | { ok: false; error: Error };
 
 /** One command as the handler gets it. */
 export interface ImapCommandInput {

@@ -7,6 +7,9 @@
 // - memory is bounded: the socket is paused while the reader holds more than MAX_BUFFERED
 //   bytes, responses are written once MAX_PENDING bytes are queued, and APPEND literals above
 //   STREAM_ABOVE bytes go straight to a blob writer;
+// - a streamed APPEND literal holds its size of the account's quota while it arrives and until
+//   its command ends, and its file stays a temp file until the APPEND is known to be valid: a
+//   refused or failed APPEND, a parse error or a dropped connection removes it at once;
 // - a literal's size is checked (state, command, limit) before `+` is sent; a refused {n+}
 //   is drained by the reader, never executed;
 // - STARTTLS drops everything read before the handshake (reader recreated, RFC 9051 §6.2.1).
@@ -19,6 +22,7 @@ import { messageBlobOptions } from '../../delivery/local.js';
 import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
 import type { BlobWriter } from '../../store/blob/types.js';
+import type { QuotaReservation } from '../../store/types.js';
 import {
   codes,
   ResponseEncoder,
@@ -79,6 +83,8 @@ export class ImapSession implements ImapSessionContext {
   /** Literals of the command being read that were streamed to blobs. */
   private streamed: StreamedLiteral[] = [];
   private writer: BlobWriter | null = null;
+  /** The quota held for the literal being streamed (released when its command ends). */
+  private writerReservation: QuotaReservation | null = null;
   /** The literal being streamed is a literal8 (`~{n}`): NUL is allowed in it (RFC 3516 §4.4). */
   private writerBinary = false;
   private writerError: Error | null = null;
@@ -182,7 +188,9 @@ export class ImapSession implements ImapSessionContext {
       // kept alive by this frame while the connection waits for the next one.
       while (!this.finished && (await this.step()));
     } finally {
+      // A connection dropped mid-literal or between a literal and its command line.
       await this.abortWriter();
+      await this.dropStreamed();
       this.writePending();
       if (!this.conn.closed) this.conn.end();
     }
@@ -202,14 +210,15 @@ export class ImapSession implements ImapSessionContext {
         await this.handleCommand(input.tag, input.name, input.args);
         return;
       case 'needContinuation': {
-        const refusal = this.literalRefusal(input.name, input.size);
+        const refusal =
+          this.literalRefusal(input.name, input.size) ?? (await this.quotaRefusal(input.name, input.size));
         if (refusal === null) {
           this.out.continuation('Ready for literal data');
           this.writePending();
           this.reader.acceptLiteral();
         } else {
           this.reader.rejectLiteral();
-          this.dropStreamed();
+          await this.dropStreamed();
           this.respond(input.tag, refusal instanceof ImapBad ? 'BAD' : 'NO', refusal.code, refusal.message);
           if (refusal instanceof ImapBad) this.countBad();
         }
@@ -222,6 +231,16 @@ export class ImapSession implements ImapSessionContext {
         if (this.literalRefusal(input.name, input.size) !== null) {
           this.writerError = new ImapNo('Literal refused', { name: 'TOOBIG' });
           return;
+        }
+        // The announced size counts against the quota while the bytes arrive: concurrent
+        // streams of one account cannot together fill the disk past it.
+        if (this.state.kind === 'authenticated' || this.state.kind === 'selected') {
+          try {
+            this.writerReservation = await this.env.store.reserveQuota(this.state.account.id, input.size);
+          } catch (err) {
+            this.writerError = isStoreError(err) ? fromStoreError(err) : (err as Error);
+            return;
+          }
         }
         this.writer = this.env.blobs.createWriter(messageBlobOptions(this.env.config.limits));
         return;
@@ -239,16 +258,16 @@ export class ImapSession implements ImapSessionContext {
         await this.endStreamedLiteral(input.containsNul);
         return;
       case 'literalTooLarge':
-        this.dropStreamed();
+        await this.dropStreamed();
         this.respond(input.tag, 'NO', { name: 'TOOBIG' }, 'Literal too large');
         return;
       case 'lineTooLong':
-        this.dropStreamed();
+        await this.dropStreamed();
         this.out.status('*', 'BAD', null, 'Command line too long');
         this.countBad();
         return;
       case 'bad':
-        this.dropStreamed();
+        await this.dropStreamed();
         this.respond(input.tag ?? '*', 'BAD', null, `Syntax error: ${input.reason}`);
         this.countBad();
         return;
@@ -273,36 +292,78 @@ export class ImapSession implements ImapSessionContext {
     return null;
   }
 
+  /**
+   * An APPEND literal that would take the account past its quota (with the streams it already
+   * has in flight) is refused before `+` (RFC 9208 §4.3 OVERQUOTA), so its bytes are never sent.
+   */
+  private async quotaRefusal(name: string, size: number): Promise<ImapNo | null> {
+    if (!STREAMED_COMMANDS.includes(name.toUpperCase())) return null;
+    if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return null;
+    try {
+      (await this.env.store.reserveQuota(this.state.account.id, size)).release();
+      return null;
+    } catch (err) {
+      if (!isStoreError(err, 'OVER_QUOTA')) throw err;
+      const mapped = fromStoreError(err);
+      return mapped instanceof ImapNo ? mapped : new ImapNo(err.message, { name: 'OVERQUOTA' });
+    }
+  }
+
+  /**
+   * The literal's bytes are all in its writer's temp file; it is not finished (hashed into
+   * blobs/) here but by the APPEND handler once the command is valid (see StreamedLiteral).
+   */
   private async endStreamedLiteral(containsNul: boolean): Promise<void> {
     const writer = this.writer;
+    const reservation = this.writerReservation;
     this.writer = null;
+    this.writerReservation = null;
     if (this.writerError !== null || writer === null) {
+      reservation?.release();
+      await writer?.abort();
       this.streamed.push({ ok: false, error: this.writerError ?? new Error('literal not stored') });
       this.writerError = null;
       return;
     }
     if (containsNul && !this.writerBinary) {
+      reservation?.release();
       await writer.abort();
       // RFC 3516 §4.2 / RFC 9051 §4.3: NUL only in literal8.
       this.streamed.push({ ok: false, error: new ImapBad('NUL in a literal: use literal8 (~{n})') });
       return;
     }
-    try {
-      this.streamed.push({ ok: true, blob: await writer.finish() });
-    } catch (err) {
-      this.streamed.push({ ok: false, error: err instanceof Error ? err : new Error(String(err)) });
-    }
+    this.streamed.push({ ok: true, writer, size: writer.size, reservation });
   }
 
   private async abortWriter(): Promise<void> {
     const w = this.writer;
     this.writer = null;
+    this.writerReservation?.release();
+    this.writerReservation = null;
     if (w !== null) await w.abort();
   }
 
-  /** Streamed blobs of a command that failed are left for garbage collection (refcount 0). */
-  private dropStreamed(): void {
+  /** The streamed literals of a command that will not run: their temp files go at once. */
+  private async dropStreamed(): Promise<void> {
+    const literals = this.streamed;
     this.streamed = [];
+    await this.releaseStreamed(literals);
+  }
+
+  /**
+   * After a command (or instead of it): aborts the writers its handler did not finish (a no-op
+   * for those it finished; a failed append discards its own blob) and gives their quota back.
+   */
+  private async releaseStreamed(literals: StreamedLiteral[]): Promise<void> {
+    for (const literal of literals) {
+      if (!literal.ok) continue;
+      literal.reservation?.release();
+      try {
+        await literal.writer.abort();
+      } catch (err) {
+        this.log.warn({ err }, 'removing a streamed literal failed');
+      }
+    }
   }
 
   /** The spec of a command name as the reader gives it: `FETCH`, or `UID FETCH` for the UID form. */
@@ -313,9 +374,23 @@ export class ImapSession implements ImapSessionContext {
   }
 
   private async handleCommand(tag: string, rawName: string, args: ImapCommandInput['args']): Promise<void> {
-    const name = rawName.toUpperCase();
     const streamed = this.streamed;
     this.streamed = [];
+    try {
+      await this.runCommand(tag, rawName, args, streamed);
+    } finally {
+      // Whatever happened (refused before the handler, or the session ended): no temp file stays.
+      await this.releaseStreamed(streamed);
+    }
+  }
+
+  private async runCommand(
+    tag: string,
+    rawName: string,
+    args: ImapCommandInput['args'],
+    streamed: StreamedLiteral[],
+  ): Promise<void> {
+    const name = rawName.toUpperCase();
     const uid = name.startsWith('UID ');
     const spec = this.specFor(name);
     if (spec === undefined) {
@@ -363,6 +438,8 @@ export class ImapSession implements ImapSessionContext {
           text = 'Internal error';
         }
       }
+      // Before the tagged response: a failed APPEND's temp file is gone when the client hears NO.
+      await this.releaseStreamed(streamed);
       if (this.finished && this.conn.closed) return;
       await this.syncView({ expunges: !(spec.noExpungeResponses === true && !uid), uid });
       this.respond(tag, status, code, text);
@@ -494,7 +571,7 @@ export class ImapSession implements ImapSessionContext {
     const response = new ResponseEncoder().status(tag, 'OK', null, 'Begin TLS negotiation now').take();
     // Everything the client sent after STARTTLS is discarded with the old reader (RFC 9051 §6.2.1).
     this.reader = this.newReader();
-    this.dropStreamed();
+    await this.dropStreamed();
     await this.conn.startTls({ response });
     this.reader = this.newReader();
   }

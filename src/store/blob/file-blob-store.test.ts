@@ -294,4 +294,89 @@ void describe('FileBlobStore', () => {
     await blobs.init();
     assert.deepEqual((await fsp.readdir(tmp)).sort(), [path.basename(live)]);
   });
+  void it('discard() removes a file its writer created, never one another writer reused', async () => {
+    const dataDir = freshDir();
+    const blobs = new FileBlobStore(dataDir);
+    // Created by this writer, reused by nobody: gone at once.
+    const alone = blobs.createWriter(opts);
+    await alone.write(MESSAGE);
+    const { blobId } = await alone.finish();
+    await alone.discard();
+    assert.equal(await blobs.exists(blobId), false);
+    assert.deepEqual(await listFiles(dataDir), []);
+
+    // Created by `first`, then reused by `second` (a dedupe refreshes the mtime): kept.
+    const first = blobs.createWriter(opts);
+    await first.write(MESSAGE);
+    await first.finish();
+    await new Promise((r) => setTimeout(r, 5)); // a later mtime than the creating write
+    const second = blobs.createWriter(opts);
+    await second.write(MESSAGE);
+    await second.finish();
+    await first.discard();
+    assert.equal(await blobs.exists(blobId), true, 'the other writer relies on it');
+    // The dedupe writer never removes the file: it is someone else's.
+    await second.discard();
+    assert.equal(await blobs.exists(blobId), true);
+
+    // Before finish(), discard() is abort(): the temp file goes.
+    const unfinished = blobs.createWriter(opts);
+    await unfinished.write(Buffer.alloc(200_000, 0x61));
+    await unfinished.discard();
+    assert.deepEqual(await fsp.readdir(blobs.tmpDir), []);
+  });
+
+  void it('a dedupe fsyncs the directory entry before finish() resolves, and fails when it cannot', async () => {
+    const dataDir = freshDir();
+    const synced: Array<{ kind: string; path: string }> = [];
+    let failDirs = false;
+    const blobs = new FileBlobStore(dataDir, {
+      fsync: async (fh, target) => {
+        if (failDirs && target.kind === 'dir') throw Object.assign(new Error('EIO'), { code: 'EIO' });
+        synced.push(target);
+        await fh.sync();
+      },
+    });
+    const { blobId } = await blobs.write(MESSAGE, opts);
+    const dir = path.dirname(blobs.pathOf(blobId));
+    synced.length = 0;
+    // The same bytes again: the file is present; its directory is fsynced all the same (the
+    // writer that renamed it may not have synced the entry yet).
+    assert.equal((await blobs.write(MESSAGE, opts)).blobId, blobId);
+    assert.ok(
+      synced.some((t) => t.kind === 'dir' && t.path === dir),
+      `dedupe fsynced ${JSON.stringify(synced)}`,
+    );
+    failDirs = true;
+    await assert.rejects(blobs.write(MESSAGE, opts), /EIO/, 'no acknowledgement without a durable entry');
+  });
+
+  void it('sweepOrphans() removes old files no row names and old temp files, nothing else', async () => {
+    const dataDir = freshDir();
+    const blobs = new FileBlobStore(dataDir);
+    const kept = await blobs.write(MESSAGE, opts);
+    const orphan = await blobs.write(pseudoRandom(5000, 9), opts);
+    const young = await blobs.write(pseudoRandom(700, 11), opts);
+    await blobs.init();
+    const leftover = path.join(blobs.tmpDir, '1-leftover.tmp');
+    await fsp.writeFile(leftover, Buffer.alloc(300));
+    const old = new Date(Date.now() - 2 * 3600_000);
+    for (const f of [blobs.pathOf(kept.blobId), blobs.pathOf(orphan.blobId), leftover]) {
+      await fsp.utimes(f, old, old);
+    }
+    const asked: string[] = [];
+    const r = await blobs.sweepOrphans({
+      olderThanMs: 3600_000,
+      referenced: (ids) => {
+        asked.push(...ids);
+        return Promise.resolve(new Set(ids.filter((id) => id === kept.blobId)));
+      },
+    });
+    assert.deepEqual(r, { files: 2, bytes: 5000 + 300 });
+    assert.ok(!asked.includes(young.blobId), 'a young file is not even considered');
+    assert.equal(await blobs.exists(kept.blobId), true);
+    assert.equal(await blobs.exists(orphan.blobId), false);
+    assert.equal(await blobs.exists(young.blobId), true);
+    assert.deepEqual(await fsp.readdir(blobs.tmpDir), []);
+  });
 });

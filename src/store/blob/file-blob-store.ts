@@ -4,7 +4,12 @@
 // Invariants:
 // - a blob path only ever holds the complete bytes whose sha256 is its name (written to a temp
 //   file, fsynced, then renamed into place), so readers never see a partial blob;
-// - finish() resolves only after the file and the directory entry that names it are fsynced;
+// - finish() resolves only after the file and the directory entry that names it are fsynced,
+//   also when the file was already there (dedupe): its directory is fsynced again, since the
+//   writer that renamed it may not have synced the entry yet;
+// - a file is removed only by remove() (GC, with a grace period), by sweepOrphans() (files no
+//   row names, older than an hour by default) or by discard() of the writer that created it,
+//   and only if no other writer refreshed its mtime since (see remove());
 // - a writer holds at most STAGE_BYTES + WRITE_AHEAD_BYTES of copied data; a write past that
 //   waits for the file.
 
@@ -30,6 +35,8 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 const READ_CHUNK_BYTES = 64 * 1024;
 /** Fixed length, no alternation: cannot backtrack. */
 const BLOB_ID = /^[0-9a-f]{64}$/;
+/** A blob directory: the first two hex digits of the ids it holds. */
+const PREFIX = /^[0-9a-f]{2}$/;
 
 function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
@@ -51,10 +58,15 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** How a file or directory is made durable; tests replace it to make fsync fail. */
+export type FsyncHook = (fh: FileHandle, target: { path: string; kind: 'file' | 'dir' }) => Promise<void>;
+
+const defaultFsync: FsyncHook = (fh) => fh.sync();
+
+async function fsyncDir(dir: string, fsync: FsyncHook): Promise<void> {
   const fh = await fsp.open(dir, 'r');
   try {
-    await fh.sync();
+    await fsync(fh, { path: dir, kind: 'dir' });
   } finally {
     await fh.close();
   }
@@ -70,6 +82,8 @@ async function writeFully(fh: FileHandle, buf: Uint8Array, position: number): Pr
 
 /** Coalesces directory fsyncs: a request is satisfied by one fsync that starts after it was made. */
 class DirSyncer {
+  constructor(private readonly fsync: FsyncHook) {}
+
   private readonly state = new Map<string, { running: Promise<void> | null; next: Promise<void> | null }>();
 
   sync(dir: string): Promise<void> {
@@ -81,7 +95,7 @@ class DirSyncer {
     const st = s;
     if (st.next !== null) return st.next;
     const start = (): Promise<void> => {
-      const run = fsyncDir(dir).finally(() => {
+      const run = fsyncDir(dir, this.fsync).finally(() => {
         if (st.running === run) st.running = null;
       });
       st.running = run;
@@ -120,19 +134,28 @@ function readKnownSize(file: string, size: number): Promise<Buffer | null> {
   });
 }
 
+export interface FileBlobStoreOptions {
+  /** Replaces fsync of blob files and directories (tests make it fail). */
+  fsync?: FsyncHook;
+}
+
 export class FileBlobStore implements BlobStore {
   readonly dataDir: string;
   readonly blobsDir: string;
   readonly tmpDir: string;
+  /** @internal used by writers */
+  readonly fsync: FsyncHook;
   private initPromise: Promise<void> | null = null;
   /** 2-hex directories known to exist (and to be durable). */
   private readonly dirReady = new Map<string, Promise<void>>();
-  private readonly dirSyncer = new DirSyncer();
+  private readonly dirSyncer: DirSyncer;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, opts: FileBlobStoreOptions = {}) {
     this.dataDir = path.resolve(dataDir);
     this.blobsDir = path.join(this.dataDir, 'blobs');
     this.tmpDir = path.join(this.dataDir, 'tmp');
+    this.fsync = opts.fsync ?? defaultFsync;
+    this.dirSyncer = new DirSyncer(this.fsync);
   }
 
   /** Creates the directories and removes temp files left by dead processes. Called lazily; idempotent. */
@@ -298,32 +321,113 @@ export class FileBlobStore implements BlobStore {
     const file = this.pathOf(blobId);
     let st;
     try {
-      st = await fsp.stat(file);
+      st = await fsp.stat(file, { bigint: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return 0;
       throw err;
     }
-    if (opts.graceMs > 0 && Date.now() - st.mtimeMs < opts.graceMs) return 0;
-    // A writer that finds the file present refreshes its mtime and then relies on it. Move the
-    // file aside first, then look again: a refresh that landed before the move shows in the
-    // moved file (put it back); one after the move fails with ENOENT and the writer renames
-    // its own copy into place.
+    if (opts.graceMs > 0 && Date.now() - Number(st.mtimeMs) < opts.graceMs) return 0;
+    return this.removeUnchanged(blobId, { mtimeNs: st.mtimeNs, graceMs: opts.graceMs });
+  }
+
+  /**
+   * Removes a blob's file if its mtime is still `mtimeNs` (and, with graceMs, older than that).
+   * A writer that finds the file present refreshes its mtime and then relies on it. Move the
+   * file aside first, then look again: a refresh that landed before the move shows in the moved
+   * file (put it back); one after the move fails with ENOENT and the writer renames its own
+   * copy into place. Returns the bytes freed.
+   * @internal used by remove() and by a writer's discard()
+   */
+  async removeUnchanged(blobId: string, opts: { mtimeNs: bigint; graceMs: number }): Promise<number> {
+    const file = this.pathOf(blobId);
     await this.init();
     const aside = this.newTempPath();
     try {
+      const before = await fsp.stat(file, { bigint: true });
+      if (before.mtimeNs !== opts.mtimeNs) return 0;
       await fsp.rename(file, aside);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return 0;
       throw err;
     }
-    const again = await fsp.stat(aside);
-    if (again.mtimeMs !== st.mtimeMs || (opts.graceMs > 0 && Date.now() - again.mtimeMs < opts.graceMs)) {
-      // Same bytes whoever wins: a writer's own copy at `file` is identical.
+    const again = await fsp.stat(aside, { bigint: true });
+    if (
+      again.mtimeNs !== opts.mtimeNs ||
+      (opts.graceMs > 0 && Date.now() - Number(again.mtimeMs) < opts.graceMs)
+    ) {
+      // Same bytes whoever wins: a writer's own copy at `file` is identical. The writer that
+      // refreshed the file may already rely on its entry: make the put-back durable.
       await fsp.rename(aside, file);
+      await this.syncDir(path.dirname(file));
       return 0;
     }
     await fsp.unlink(aside);
-    return again.size;
+    return Number(again.size);
+  }
+
+  /**
+   * Removes files no metadata row names: blob files older than `olderThanMs` for which
+   * `referenced` (asked in batches) does not return the id, and temp files older than that (a
+   * writer's temp file is touched by every write, so an old one belongs to nobody). Used by
+   * garbage collection for the files a crash or a failed delivery left behind.
+   */
+  async sweepOrphans(opts: {
+    olderThanMs: number;
+    referenced: (blobIds: string[]) => Promise<ReadonlySet<string>>;
+  }): Promise<{ files: number; bytes: number }> {
+    await this.init();
+    let files = 0;
+    let bytes = 0;
+    const cutoff = Date.now() - opts.olderThanMs;
+    const old = async (file: string): Promise<{ size: number } | null> => {
+      try {
+        const st = await fsp.stat(file);
+        return st.isFile() && st.mtimeMs <= cutoff ? { size: st.size } : null;
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) return null;
+        throw err;
+      }
+    };
+    for (const prefix of (await fsp.readdir(this.blobsDir)).sort()) {
+      if (!PREFIX.test(prefix)) continue;
+      let names: string[];
+      try {
+        names = await fsp.readdir(path.join(this.blobsDir, prefix));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) continue;
+        throw err;
+      }
+      const candidates: string[] = [];
+      for (const name of names) {
+        if (!BLOB_ID.test(name) || !name.startsWith(prefix)) continue;
+        if ((await old(path.join(this.blobsDir, prefix, name))) !== null) candidates.push(name);
+      }
+      if (candidates.length === 0) continue;
+      const known = await opts.referenced(candidates);
+      for (const id of candidates) {
+        if (known.has(id)) continue;
+        // remove() looks at the age again after moving the file aside: a delivery that reused
+        // it meanwhile refreshed its mtime, and the file stays.
+        const freed = await this.remove(id, { graceMs: opts.olderThanMs });
+        if (freed > 0) {
+          files++;
+          bytes += freed;
+        }
+      }
+    }
+    for (const name of await fsp.readdir(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      const st = await old(file);
+      if (st === null) continue;
+      try {
+        await fsp.unlink(file);
+        files++;
+        bytes += st.size;
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+    }
+    return { files, bytes };
   }
 }
 
@@ -347,6 +451,9 @@ class FileBlobWriter implements BlobWriter {
   private chain: Promise<void>;
   private aborting: Promise<void> | null = null;
   private finishing: Promise<StoredBlob> | null = null;
+  /** The blob this writer stored, and the mtime of its file when this writer created it (not a dedupe). */
+  private stored: { blobId: string; createdMtimeNs: bigint | null } | null = null;
+  private discarding: Promise<void> | null = null;
 
   constructor(store: FileBlobStore, opts: BlobWriteOptions) {
     this.store = store;
@@ -468,10 +575,13 @@ class FileBlobWriter implements BlobWriter {
     const fh = await this.fh;
     const mime = this.indexer.end();
     const blobId = this.hash.digest('hex');
-    await fh.sync();
+    await this.store.fsync(fh, { path: this.tempPath, kind: 'file' });
+    // The rename keeps this mtime: discard() tells by it whether another writer reused the file.
+    const { mtimeNs } = await fh.stat({ bigint: true });
     await fh.close();
     const prefix = blobId.slice(0, 2);
     const finalPath = this.store.pathOf(blobId);
+    const dir = path.dirname(finalPath);
     await this.store.ensureDir(prefix);
     let present = false;
     try {
@@ -487,9 +597,27 @@ class FileBlobWriter implements BlobWriter {
       await fsp.unlink(this.tempPath);
     } else {
       await fsp.rename(this.tempPath, finalPath);
-      await this.store.syncDir(path.dirname(finalPath));
     }
+    // Also when the file was already there: the writer that renamed it may not have fsynced
+    // its directory entry yet, and our caller is about to acknowledge a message naming it. A
+    // directory fsync that starts now covers every rename made before it.
+    await this.store.syncDir(dir);
+    this.stored = { blobId, createdMtimeNs: present ? null : mtimeNs };
     return { blobId, size: this.written, mime };
+  }
+
+  discard(): Promise<void> {
+    if (this.state !== 'done') return this.abort();
+    if (this.discarding === null) {
+      const stored = this.stored;
+      this.discarding =
+        stored === null || stored.createdMtimeNs === null
+          ? Promise.resolve() // a dedupe: the file is someone else's (GC removes it if unused)
+          : this.store
+              .removeUnchanged(stored.blobId, { mtimeNs: stored.createdMtimeNs, graceMs: 0 })
+              .then(() => undefined);
+    }
+    return this.discarding;
   }
 
   abort(): Promise<void> {

@@ -20,6 +20,12 @@ export interface BlobWriter {
   finish(): Promise<StoredBlob>;
   /** Discards everything written; safe to call at any time, more than once. */
   abort(): Promise<void>;
+  /**
+   * The stored blob will not be used (its append failed): after finish(), removes the file at
+   * once if this writer created it and no other writer has reused it since (a dedupe refreshes
+   * the mtime), else leaves it to garbage collection; before finish(), the same as abort().
+   */
+  discard(): Promise<void>;
   /** Bytes written so far. */
   readonly size: number;
 }
@@ -52,4 +58,13 @@ export interface BlobStore {
    * (a delivery that finds the file already present refreshes its mtime). Returns the bytes freed.
    */
   remove(blobId: string, opts: { graceMs: number }): Promise<number>;
+  /**
+   * Removes files that no metadata row names and that are older than `olderThanMs`: blob files
+   * for which `referenced` (asked in batches of ids) does not answer, and leftover temp files.
+   * Garbage collection calls it; returns the files removed and their bytes.
+   */
+  sweepOrphans(opts: {
+    olderThanMs: number;
+    referenced: (blobIds: string[]) => Promise<ReadonlySet<string>>;
+  }): Promise<{ files: number; bytes: number }>;
 }

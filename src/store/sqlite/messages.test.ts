@@ -283,9 +283,19 @@ void test('expunge: \\Deleted only by default, explicit UIDs, blob refcounts rel
   assert.deepEqual(await store.expunge(inbox, { uids: [1, 4, 77] }), [1, 4]);
   assert.equal((await store.getAccountById(accountId))!.usedBytes, 0);
   const gc = await store.collectGarbage();
-  assert.deepEqual(gc, { blobsRemoved: 1, bytesFreed: shared.size });
+  assert.deepEqual(gc, {
+    blobsRemoved: 1,
+    bytesFreed: shared.size,
+    orphanFilesRemoved: 0,
+    orphanBytesFreed: 0,
+  });
   assert.deepEqual(blobs.removed, [{ blobId: shared.blobId, graceMs: 0 }]);
-  assert.deepEqual(await store.collectGarbage(), { blobsRemoved: 0, bytesFreed: 0 });
+  assert.deepEqual(await store.collectGarbage(), {
+    blobsRemoved: 0,
+    bytesFreed: 0,
+    orphanFilesRemoved: 0,
+    orphanBytesFreed: 0,
+  });
 });
 
 void test('collectGarbage honours the grace period', async () => {

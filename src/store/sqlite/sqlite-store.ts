@@ -12,10 +12,15 @@
 //   short linger during bursts) share one transaction and one WAL fsync, at most
 //   maxAppendBatch at a time; each request runs under its own SAVEPOINT, so one failing request
 //   never fails its batch-mates;
-// - watch() listeners run after the commit, never inside a transaction (see ChangeFeed);
+// - a change is announced (watch() listeners: IDLE, other sessions) only after the WAL fsync
+//   that makes it durable, never inside a transaction (see ChangeFeed); when that fsync fails,
+//   nothing is announced and the writer gets the error. Changes made by other processes are
+//   announced after an fsync of the same WAL by this process, and changesSince() reads only
+//   once the commits it can see are durable, so no session is told of a change a crash loses;
 // - the blob refcount equals the number of message rows plus outbound_queue rows naming the
-//   blob; a blob whose count reaches 0 gets zero_since, and collectGarbage() removes it after
-//   the grace period (so a queued message's bytes are never collected);
+//   blob; a blob whose count reaches 0 gets zero_since, and collectGarbage() removes it (its
+//   row, its blob_search row and its file) after the grace period (so a queued message's bytes
+//   are never collected); files no row names are swept once older than gcOrphanAgeMs;
 // - an append's local targets and its outbound copy commit in the same transaction.
 
 import { promises as fsp } from 'node:fs';
@@ -45,6 +50,8 @@ import {
   type Domain,
   type FlagResult,
   type FlagUpdate,
+  type GcOptions,
+  type GcResult,
   type Mailbox,
   type MailboxSummary,
   type MessageFlags,
@@ -53,6 +60,7 @@ import {
   type OutboundEnvelope,
   type OutboundMessage,
   type OutboundRecipient,
+  type QuotaReservation,
   type Recipient,
   type SpecialUse,
 } from '../types.js';
@@ -90,6 +98,17 @@ export interface SqliteStoreOptions {
   pollIntervalMs?: number;
   /** How long an unreferenced blob is kept before collectGarbage() removes it (default 10 minutes). */
   gcGraceMs?: number;
+  /**
+   * Age past which collectGarbage() removes blob and temp files that no row names (default one
+   * hour): files left by a crash or a failed delivery. It must exceed the longest time between
+   * a blob being written and its message being committed.
+   */
+  gcOrphanAgeMs?: number;
+  /**
+   * fsync of the WAL file (default: open, fsync, close). Tests replace it to make durability
+   * fail; nothing is acknowledged or announced then.
+   */
+  fsyncWal?: (file: string) => Promise<void>;
   /** How long a write waits for another process's write lock (default 10 s). */
   busyTimeoutMs?: number;
   /** Most append() requests committed in one transaction (default 256). */
@@ -126,6 +145,9 @@ const FLAG_INDEX_MIN_MESSAGES = 2048;
 const FLAG_INDEX_MIN_REQUEST = 256;
 const FLAG_INDEX_ENTRIES = 8;
 const DEFAULT_GC_GRACE_MS = 10 * 60 * 1000;
+const DEFAULT_GC_ORPHAN_AGE_MS = 60 * 60 * 1000;
+/** Blob ids asked about per query when sweeping orphan files. */
+const ORPHAN_QUERY_BATCH = 500;
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_APPEND_BATCH = 256;
 const DEFAULT_MIME_CACHE = 1000;
@@ -371,7 +393,14 @@ export class SqliteStore implements MailStore {
   readonly stats: SqliteStoreStats = { commits: 0, fsyncs: 0, appendBatches: 0, appendRequests: 0 };
 
   private readonly walFile: string;
+  private readonly fsyncWal: (file: string) => Promise<void>;
   private commitGeneration = 0;
+  /** The highest generation whose fsync succeeded. */
+  private durableGeneration = 0;
+  /** data_version (other connections' commits) as of the last successful fsync of ours (-1: none yet). */
+  private durableDataVersion = -1;
+  /** Bytes of APPEND literals being streamed, by account (reserveQuota). */
+  private readonly reserved = new Map<number, number>();
   private syncRunning = false;
   private syncWaiters: Array<{ generation: number; resolve: () => void; reject: (err: unknown) => void }> =
     [];
@@ -383,6 +412,7 @@ export class SqliteStore implements MailStore {
   private readonly log: StoreLogger;
   private readonly pollIntervalMs: number;
   private readonly gcGraceMs: number;
+  private readonly gcOrphanAgeMs: number;
   private readonly maxAppendBatch: number;
   private readonly commitLingerMs: number;
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
@@ -416,6 +446,8 @@ export class SqliteStore implements MailStore {
     this.log = opts.log ?? NO_LOG;
     this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_MS;
     this.gcGraceMs = opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
+    this.gcOrphanAgeMs = opts.gcOrphanAgeMs ?? DEFAULT_GC_ORPHAN_AGE_MS;
+    this.fsyncWal = opts.fsyncWal ?? syncFile;
     this.maxAppendBatch = opts.maxAppendBatch ?? DEFAULT_MAX_APPEND_BATCH;
     this.commitLingerMs = opts.commitLingerMs ?? DEFAULT_COMMIT_LINGER_MS;
     this.mimeCache = new LruCache(opts.mimeCacheSize ?? DEFAULT_MIME_CACHE);
@@ -467,16 +499,29 @@ export class SqliteStore implements MailStore {
   }
 
   /**
-   * Runs fn in one BEGIN IMMEDIATE transaction, announces what it touched, and resolves once
-   * the commit is on disk.
+   * Runs fn in one BEGIN IMMEDIATE transaction and resolves once the commit is on disk; what it
+   * touched is announced only then (a failed fsync rejects, and announces nothing).
    */
   private async write<T>(fn: (tx: TxState) => T): Promise<T> {
     this.assertOpen();
     const tx = new TxState();
     const result = this.db.transaction(() => fn(tx)).immediate();
-    this.afterCommit(tx);
+    this.recordCommit(tx);
     await this.durable();
+    this.announce(tx);
     return result;
+  }
+
+  /**
+   * Resolves once every commit this connection can see (its own, and other processes' ones
+   * shown by data_version) is on disk: at once when nothing changed since the last fsync, else
+   * after one more WAL fsync (the WAL is one file: our fsync covers other processes' commits).
+   */
+  private async visibleDurable(): Promise<void> {
+    const version = this.stmt<number>('PRAGMA data_version', 'pluck').get()!;
+    if (this.durableGeneration >= this.commitGeneration && version === this.durableDataVersion) return;
+    await this.durable();
+    if (version > this.durableDataVersion) this.durableDataVersion = version;
   }
 
   /**
@@ -501,6 +546,7 @@ export class SqliteStore implements MailStore {
       this.syncRunning = false;
       const ready = this.syncWaiters.filter((w) => w.generation <= target);
       this.syncWaiters = this.syncWaiters.filter((w) => w.generation > target);
+      if (err === null && target > this.durableGeneration) this.durableGeneration = target;
       for (const w of ready) {
         if (err === null) w.resolve();
         else w.reject(err);
@@ -516,19 +562,24 @@ export class SqliteStore implements MailStore {
         for (const w of idle) w();
       }
     };
-    syncFile(this.walFile).then(
+    this.fsyncWal(this.walFile).then(
       () => settle(null),
       (err: unknown) => settle(err),
     );
   }
 
-  private afterCommit(tx: TxState): void {
+  /** At commit: counts it, and notes its change rows so the poll does not announce them twice. */
+  private recordCommit(tx: TxState): void {
     this.stats.commits++;
     if (tx.minSeq !== 0 && this.pollTimer !== null) {
       const last = this.ownSeqRanges[this.ownSeqRanges.length - 1];
       if (last !== undefined && tx.minSeq <= last[1] + 1) last[1] = Math.max(last[1], tx.maxSeq);
       else this.ownSeqRanges.push([tx.minSeq, tx.maxSeq]);
     }
+  }
+
+  /** After the fsync that made the commit durable: wakes watchers (IDLE, other sessions). */
+  private announce(tx: TxState): void {
     if (tx.mailboxes.size > 0) this.feed.notify(tx.mailboxes);
   }
 
@@ -1223,12 +1274,14 @@ export class SqliteStore implements MailStore {
       return;
     }
     this.lastCommitEnd = performance.now();
-    this.afterCommit(tx);
+    this.recordCommit(tx);
     this.stats.appendBatches++;
     this.stats.appendRequests += batch.length;
-    // Nobody hears of success before the commit is on disk (SMTP 250, APPEND OK).
+    // Nobody hears of success before the commit is on disk (SMTP 250, APPEND OK), and no
+    // watcher hears of the new messages before then either.
     this.durable().then(
       () => {
+        this.announce(tx);
         for (let i = 0; i < batch.length; i++) {
           const r = results[i];
           if (Array.isArray(r)) batch[i].resolve(r);
@@ -1793,6 +1846,9 @@ export class SqliteStore implements MailStore {
 
   async changesSince(mailboxId: number, modseq: number): Promise<Change[]> {
     this.assertOpen();
+    // A session is told only of changes a crash cannot take back.
+    await this.visibleDurable();
+    this.assertOpen();
     if (this.stmt('SELECT 1 FROM mailboxes WHERE id = ?').get(mailboxId) === undefined)
       throw notFound('mailbox');
     const rows = this.stmt<ChangeRow>(
@@ -1875,7 +1931,17 @@ export class SqliteStore implements MailStore {
         this.lastSeenSeq = seq;
       }
       this.ownSeqRanges = this.ownSeqRanges.filter((r) => r[1] > this.lastSeenSeq);
-      if (changed.size > 0) this.feed.notify(changed);
+      // Another process's commit may not be on disk yet: announce it after our own fsync of
+      // the same WAL (which covers it), or not at all when that fails.
+      if (changed.size > 0) {
+        this.durable().then(
+          () => {
+            if (version > this.durableDataVersion) this.durableDataVersion = version;
+            this.feed.notify(changed);
+          },
+          (err: unknown) => this.log.error({ err }, 'WAL fsync failed: changes not announced'),
+        );
+      }
     } catch (err) {
       this.log.warn({ err }, 'polling the store for changes failed');
     }
@@ -1883,11 +1949,12 @@ export class SqliteStore implements MailStore {
 
   // ---------------------------------------------------------------- garbage collection
 
-  async collectGarbage(): Promise<{ blobsRemoved: number; bytesFreed: number }> {
+  async collectGarbage(opts: GcOptions = {}): Promise<GcResult> {
     this.assertOpen();
     let blobsRemoved = 0;
     let bytesFreed = 0;
-    const graceMs = this.gcGraceMs;
+    const graceMs = opts.graceMs ?? this.gcGraceMs;
+    const orphanAgeMs = opts.orphanAgeMs ?? this.gcOrphanAgeMs;
     for (;;) {
       const cutoff = Date.now() - graceMs;
       const ids = this.stmt<string>(
@@ -1897,6 +1964,7 @@ export class SqliteStore implements MailStore {
       if (ids.length === 0) break;
       const removed = await this.write(() => {
         const del = this.stmt('DELETE FROM blobs WHERE id = ? AND refcount = 0 AND zero_since <= ?');
+        // message_search rows went with their messages (triggers); blob_search goes with the blob.
         const delSearch = this.stmt('DELETE FROM blob_search WHERE blob_id = ?');
         return ids.filter((id) => {
           if (del.run(id, cutoff).changes === 0) return false;
@@ -1915,7 +1983,54 @@ export class SqliteStore implements MailStore {
       blobsRemoved += removed.length;
       if (ids.length < GC_BATCH || this.closed) break;
     }
-    return { blobsRemoved, bytesFreed };
+    // Files no row names: left by a crash between a blob write and its commit, or by a failed
+    // delivery whose file could not be removed at once.
+    const orphans = this.closed
+      ? { files: 0, bytes: 0 }
+      : await this.blobs.sweepOrphans({
+          olderThanMs: orphanAgeMs,
+          referenced: async (candidates) => {
+            this.assertOpen();
+            const known = new Set<string>();
+            // One cached statement whatever the batch size (see statement-pin.ts): ids as JSON.
+            const lookup = this.stmt<string>(
+              'SELECT b.id FROM json_each(?) j JOIN blobs b ON b.id = j.value',
+              'pluck',
+            );
+            for (let i = 0; i < candidates.length; i += ORPHAN_QUERY_BATCH) {
+              const part = candidates.slice(i, i + ORPHAN_QUERY_BATCH);
+              for (const id of lookup.all(JSON.stringify(part))) known.add(id);
+            }
+            return known;
+          },
+        });
+    return { blobsRemoved, bytesFreed, orphanFilesRemoved: orphans.files, orphanBytesFreed: orphans.bytes };
+  }
+
+  // ---------------------------------------------------------------- quota reservations
+
+  async reserveQuota(accountId: number, bytes: number): Promise<QuotaReservation> {
+    this.assertOpen();
+    if (!isCount(bytes)) throw new StoreError('INVALID_ARGUMENT', 'bytes must be a count');
+    const a = this.stmt<{ quota_bytes: number; used_bytes: number }>(
+      'SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?',
+    ).get(accountId);
+    if (a === undefined) throw notFound('account');
+    const held = this.reserved.get(accountId) ?? 0;
+    if (a.quota_bytes > 0 && a.used_bytes + held + bytes > a.quota_bytes) {
+      throw new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
+    }
+    this.reserved.set(accountId, held + bytes);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (this.reserved.get(accountId) ?? 0) - bytes;
+        if (left > 0) this.reserved.set(accountId, left);
+        else this.reserved.delete(accountId);
+      },
+    };
   }
 
   // ---------------------------------------------------------------- mailbox locks

@@ -23,7 +23,9 @@ export class RecordingBlobStore implements BlobStore {
 
   async remove(blobId: string, opts: { graceMs: number }): Promise<number> {
     this.removed.push({ blobId, graceMs: opts.graceMs });
-    return this.sizes.get(blobId) ?? 0;
+    const size = this.sizes.get(blobId) ?? 0;
+    this.sizes.delete(blobId);
+    return size;
   }
 
   createWriter(): BlobWriter {
@@ -40,6 +42,23 @@ export class RecordingBlobStore implements BlobStore {
   }
   exists(blobId: string): Promise<boolean> {
     return Promise.resolve(this.sizes.has(blobId));
+  }
+  /** Files that no row names: the ids remembered here that `referenced` does not know. */
+  async sweepOrphans(opts: {
+    olderThanMs: number;
+    referenced: (blobIds: string[]) => Promise<ReadonlySet<string>>;
+  }): Promise<{ files: number; bytes: number }> {
+    const ids = [...this.sizes.keys()];
+    const known = await opts.referenced(ids);
+    let files = 0;
+    let bytes = 0;
+    for (const id of ids) {
+      if (known.has(id)) continue;
+      files++;
+      bytes += this.sizes.get(id) ?? 0;
+      this.sizes.delete(id);
+    }
+    return { files, bytes };
   }
 }
 

@@ -122,3 +122,65 @@ void test('close() finishes queued appends and stops the poller', async () => {
   const reopened = await fx.openAnother();
   assert.equal((await reopened.getMailboxById(inbox))!.messages, 10, 'all on disk');
 });
+
+/** A WAL fsync the test controls: records each call, fails while `failing` is set. */
+function fsyncProbe(): { calls: number; failing: boolean; fsyncWal: (file: string) => Promise<void> } {
+  const probe = {
+    calls: 0,
+    failing: false,
+    fsyncWal: async (file: string): Promise<void> => {
+      probe.calls++;
+      if (probe.failing) throw Object.assign(new Error(`EIO: fsync ${file}`), { code: 'EIO' });
+    },
+  };
+  return probe;
+}
+
+void test('changes are announced only after the WAL fsync; a failed fsync announces nothing', async () => {
+  const probe = fsyncProbe();
+  const store = await fx.openAnother({ fsyncWal: probe.fsyncWal });
+  const { inbox } = await seedAccount(store);
+  const events: Array<{ id: number; fsyncs: number }> = [];
+  store.watch(inbox, (id) => events.push({ id, fsyncs: probe.calls }));
+
+  // Success: the listener runs, and only after an fsync that started after the commit.
+  const before = probe.calls;
+  await store.append({ blob: fakeBlob('durable'), targets: [{ mailboxId: inbox }] });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(events.length, 1);
+  assert.ok(events[0]!.fsyncs > before, 'announced after the fsync');
+
+  // Failure: the writer gets the error, and no watcher hears of the change.
+  probe.failing = true;
+  await assert.rejects(store.append({ blob: fakeBlob('lost'), targets: [{ mailboxId: inbox }] }), /EIO/);
+  await assert.rejects(store.updateFlags(inbox, [1], { mode: 'add', flags: ['\\Seen'] }), /EIO/);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(events.length, 1, 'nothing announced without durability');
+  // A reader is not told either: changesSince waits for an fsync, which fails.
+  await assert.rejects(store.changesSince(inbox, 0), /EIO/);
+  probe.failing = false;
+  assert.ok((await store.changesSince(inbox, 0)).length >= 1);
+});
+
+void test("another process's change is announced only after this process's fsync of the WAL", async () => {
+  const probe = fsyncProbe();
+  const reader = await fx.openAnother({ fsyncWal: probe.fsyncWal });
+  const { inbox } = await seedAccount(fx.store);
+  const events: number[] = [];
+  reader.watch(inbox, (id) => events.push(id));
+
+  probe.failing = true;
+  const calls = probe.calls;
+  await fx.store.append({ blob: fakeBlob('elsewhere-1'), targets: [{ mailboxId: inbox }] });
+  // The poll (every 20 ms) sees the commit and tries to fsync: await that, then check silence.
+  const t0 = Date.now();
+  while (probe.calls === calls && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(probe.calls > calls, 'the reader fsynced before announcing');
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(events, [], 'not announced when the fsync failed');
+
+  probe.failing = false;
+  const fired = nextEvent(events);
+  await fx.store.append({ blob: fakeBlob('elsewhere-2'), targets: [{ mailboxId: inbox }] });
+  assert.equal(await fired, inbox);
+});
