@@ -23,7 +23,7 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     toml: 'line_length',
     kind: 'size',
     min: 512,
-    doc: 'longest command line, bytes (RFC 5321 §4.5.3.1.4: at least 512)',
+    doc: 'longest SMTP and POP3 command line, bytes (RFC 5321 §4.5.3.1.4: at least 512)',
   },
   {
     field: 'imapLineLength',

@@ -2,7 +2,7 @@
 // overrides any of these by the same snake_case key (see src/config).
 
 export interface Limits {
-  /** Longest command line accepted by any protocol, in bytes (RFC 5321 §4.5.3.1.4 minimum 512). */
+  /** Longest SMTP and POP3 command line, in bytes (RFC 5321 §4.5.3.1.4 minimum 512); IMAP has imapLineLength. */
   lineLength: number;
   /** Longest IMAP command line (one segment between literals), in bytes; IMAP's own, larger than lineLength. */
   imapLineLength: number;
