@@ -337,6 +337,10 @@ void describe('IMAP command bounds', () => {
     await whileProbing(async () => {
       const r1 = await c.command(id);
       assert.equal(r1.status, 'OK', r1.tagged);
+      // Before login a whole command is at most one line's worth (64 KiB), literals included.
+      const big = 'p'.repeat(40_000);
+      c.write(`l1 LOGIN {${big.length}+}\r\n${big} {${big.length}+}\r\n${big}\r\n`);
+      assert.match((await c.until('l1')).tagged, /^l1 BAD \[TOOBIG\]/);
       assert.equal((await c.command(`LOGIN ${ALICE} alice-secret-1`)).status, 'OK');
       const r2 = await c.command(id);
       assert.equal(r2.status, 'OK', r2.tagged);
