@@ -252,7 +252,7 @@ void describe('IMAP command bounds', () => {
     const rssBefore = process.memoryUsage().rss;
     let heldDuring = 0;
     let rssDuring = 0;
-    await whileProbing(async () => {
+    const probed = whileProbing(async () => {
       // {n}: refused before `+`.
       for (const c of conns) {
         const t0 = performance.now();
@@ -271,7 +271,11 @@ void describe('IMAP command bounds', () => {
       );
     });
     // Measured while the three commands are still unfinished (a forced collection here would
-    // stall the bystander's probes, so it comes after them).
+    // stall the bystander's probes, so it comes after them; their verdict is checked below).
+    const probeError = await probed.then(
+      () => null,
+      (err: unknown) => err,
+    );
     await sleep(100);
     heldDuring = heldBytes() - heldBefore;
     rssDuring = process.memoryUsage().rss - rssBefore;
@@ -281,6 +285,7 @@ void describe('IMAP command bounds', () => {
     );
     assert.ok(heldDuring < 8 * MiB, `heap+buffers grew by ${(heldDuring / MiB).toFixed(1)} MiB`);
     assert.ok(rssDuring < 32 * MiB, `RSS grew by ${(rssDuring / MiB).toFixed(1)} MiB`);
+    if (probeError !== null) throw probeError;
     // Finishing the literal and the line: the next command is read as a command.
     for (const c of conns) {
       await writePattern(c, 20 * MiB, FAKE_COMMANDS);
