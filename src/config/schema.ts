@@ -25,7 +25,21 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     toml: 'line_length',
     kind: 'size',
     min: 512,
-    doc: 'longest command line, bytes (RFC 5321 §4.5.3.1.4: at least 512)',
+    doc: 'longest SMTP and POP3 command line, bytes (RFC 5321 §4.5.3.1.4: at least 512)',
+  },
+  {
+    field: 'imapLineLength',
+    toml: 'imap_line_length',
+    kind: 'size',
+    min: 512,
+    doc: 'longest IMAP command line (one segment between literals), bytes',
+  },
+  {
+    field: 'imapCommandSize',
+    toml: 'imap_command_size',
+    kind: 'size',
+    min: 512,
+    doc: 'largest IMAP command (lines plus literals; not APPEND messages), bytes',
   },
   {
     field: 'literalSize',

@@ -2,8 +2,15 @@
 // overrides any of these by the same snake_case key (see src/config).
 
 export interface Limits {
-  /** Longest command line accepted by any protocol, in bytes (RFC 5321 §4.5.3.1.4 minimum 512). */
+  /** Longest SMTP and POP3 command line, in bytes (RFC 5321 §4.5.3.1.4 minimum 512); IMAP has imapLineLength. */
   lineLength: number;
+  /** Longest IMAP command line (one segment between literals), in bytes; IMAP's own, larger than lineLength. */
+  imapLineLength: number;
+  /**
+   * Largest IMAP command other than APPEND's message literals: its lines plus its literals, in
+   * bytes. A literal that would take a command over it is refused before `+` (or drained).
+   */
+  imapCommandSize: number;
   /** Largest IMAP literal accepted, in bytes; checked before the continuation is sent. */
   literalSize: number;
   /** Largest message accepted by SMTP (SIZE), APPEND or import, in bytes. */
@@ -43,6 +50,9 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   lineLength: 8192,
+  // Dovecot's imap_max_line_length; RFC 2971 ID alone may need about 31 KB.
+  imapLineLength: 64 * 1024,
+  imapCommandSize: 1024 * 1024,
   literalSize: 64 * 1024 * 1024,
   messageSize: 50 * 1024 * 1024,
   recipients: 1000,

@@ -171,7 +171,7 @@ void describe('IMAP hostile input', () => {
       await writePattern(c, size, FAKE_COMMANDS);
       c.write('\r\na2 NOOP\r\na3 SELECT INBOX\r\n');
       const r1 = await c.until('a1', 20_000);
-      assert.match(r1.tagged, /^a1 NO \[TOOBIG\]/);
+      assert.match(r1.tagged, /^a1 BAD \[TOOBIG\]/);
       assert.deepEqual(r1.untagged, []);
       assert.equal((await c.until('a2')).status, 'OK');
       // Not logged in by the smuggled LOGIN.
@@ -220,7 +220,7 @@ void describe('IMAP hostile input', () => {
     const during = heldBytes() - before;
     c.write(' x\r\n');
     const r = await c.until('a2', 10_000);
-    assert.match(r.tagged, /^a2 NO \[TOOBIG\]/);
+    assert.match(r.tagged, /^a2 BAD \[TOOBIG\]/);
     assert.deepEqual(r.untagged, []);
     assert.ok(during < 32 * MiB, `memory grew by ${(during / MiB).toFixed(1)} MiB while the literal came`);
     await assertUsable(c);
@@ -254,21 +254,21 @@ void describe('IMAP hostile input', () => {
   void it('an overlong command line gets BAD and the connection stays usable', async () => {
     await withFlatMemory(8 * MiB, async () => {
       const c = await RawImapClient.connect(server.ports.imap);
-      const limit = server.config.limits.lineLength;
+      const limit = server.config.limits.imapLineLength;
       // Just under the limit: a normal answer (wrong password).
       const pad = 'p'.repeat(limit - 40);
       const near = await c.command(`LOGIN ${ALICE} ${pad}`);
       assert.equal(near.status, 'NO');
       // Over the limit, and far over it (1 MiB without a line end, then the end).
       c.write(`a1 LOGIN ${ALICE} ${'q'.repeat(limit + 10)}\r\n`);
-      assert.match(await c.response(), /^\* BAD .*too long/i);
+      assert.match(await c.response(), /^a1 BAD .*too long/i);
       c.write('a2 LOGIN ');
       await writePattern(c, 1 * MiB, 'r');
       c.write('\r\n');
-      assert.match(await c.response(), /^\* BAD .*too long/i);
+      assert.match(await c.response(), /^a2 BAD .*too long/i);
       // An overlong line ending in a LITERAL+ header: the literal is drained too.
       c.write(`a3 LOGIN ${'s'.repeat(limit)} {${FAKE_COMMANDS.length}+}\r\n${FAKE_COMMANDS}\r\n`);
-      assert.match(await c.response(), /^\* BAD .*too long/i);
+      assert.match(await c.response(), /^a3 BAD .*too long/i);
       await assertUsable(c);
       assert.match((await c.command('SELECT INBOX')).tagged, / BAD /);
       c.destroy();
@@ -277,7 +277,7 @@ void describe('IMAP hostile input', () => {
   });
 
   void it('an overlong or wrong line inside IDLE or AUTHENTICATE is BAD, not a server error', async () => {
-    const limit = server.config.limits.lineLength;
+    const limit = server.config.limits.imapLineLength;
     const c = await RawImapClient.login(server.ports.imap, ALICE);
     assert.equal((await c.command('SELECT INBOX')).status, 'OK');
     c.write('i1 IDLE\r\n');

@@ -12,6 +12,11 @@
 //   refused or failed APPEND, a parse error or a dropped connection removes it at once;
 // - a literal's size is checked (state, command, limit) before `+` is sent; a refused {n+}
 //   is drained by the reader, never executed;
+// - every refused command gets its tagged answer as soon as the reader knows (an overlong line
+//   before its end has arrived), while the reader discards the rest; input that has no tag to
+//   answer and whose framing is lost ends the session with BYE;
+// - one command other than APPEND's message holds at most limits.imapCommandSize bytes (before
+//   login, at most limits.imapLineLength);
 // - STARTTLS drops everything read before the handshake (reader recreated, RFC 9051 §6.2.1).
 
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
@@ -105,7 +110,7 @@ export class ImapSession implements ImapSessionContext {
   private newReader(): ImapReader {
     const limits = this.env.config.limits;
     const reader = new ImapReader({
-      maxLineLength: limits.lineLength,
+      maxLineLength: limits.imapLineLength,
       maxLiteralSize: limits.literalSize,
       maxListDepth: MAX_LIST_DEPTH,
       maxTokensPerCommand: MAX_TOKENS,
@@ -117,13 +122,16 @@ export class ImapSession implements ImapSessionContext {
 
   /**
    * Before login a {n+} is refused (and drained) above one line's worth, as literalRefusal()
-   * does for {n}: otherwise an unauthenticated peer makes the reader buffer up to literalSize.
-   * Takes effect from the next literal header (imap-hostile test "literals before login are
-   * not buffered").
+   * does for {n}, and a whole command is at most one line's worth: otherwise an
+   * unauthenticated peer makes the reader buffer up to imapCommandSize. Takes effect from the
+   * next literal header (imap-hostile test "literals before login are not buffered").
    */
   private limitLiteralsToState(reader: ImapReader = this.reader): void {
-    reader.setMaxNonSyncLiteral(
-      this.state.kind === 'notAuthenticated' ? this.env.config.limits.lineLength : undefined,
+    const limits = this.env.config.limits;
+    const before = this.state.kind === 'notAuthenticated';
+    reader.setMaxNonSyncLiteral(before ? limits.imapLineLength : undefined);
+    reader.setMaxCommandSize(
+      before ? Math.min(limits.imapCommandSize, limits.imapLineLength) : limits.imapCommandSize,
     );
   }
 
@@ -257,14 +265,25 @@ export class ImapSession implements ImapSessionContext {
       case 'literalEnd':
         await this.endStreamedLiteral(input.containsNul);
         return;
-      case 'literalTooLarge':
+      case 'literalTooLarge': {
         await this.dropStreamed();
-        this.respond(input.tag, 'NO', { name: 'TOOBIG' }, 'Literal too large');
+        // A {n} is refused before `+` (RFC 9051 §7.1 TOOBIG); so is an APPEND over the message
+        // size in either form (RFC 7889 §4). A {n+} of another command over a limit is a client
+        // error: BAD [TOOBIG], and the reader drains it (RFC 7888 §4).
+        const no = input.sync || STREAMED_COMMANDS.includes(input.name);
+        this.respond(input.tag, no ? 'NO' : 'BAD', { name: 'TOOBIG' }, input.reason);
+        if (!no) this.countBad();
         return;
+      }
       case 'lineTooLong':
         await this.dropStreamed();
-        this.out.status('*', 'BAD', null, 'Command line too long');
+        this.respond(input.tag ?? '*', 'BAD', null, input.reason);
         this.countBad();
+        return;
+      case 'unframed':
+        // Nothing can be answered with a tag, and where the next command starts is unknown.
+        await this.dropStreamed();
+        this.bye(input.reason);
         return;
       case 'bad':
         await this.dropStreamed();
@@ -287,7 +306,7 @@ export class ImapSession implements ImapSessionContext {
     let max = STREAMED_COMMANDS.includes(name) ? limits.messageSize : limits.literalSize;
     // Before login no literal needs more than a line's worth (LOGIN, ID): an unauthenticated
     // peer must not make the server buffer up to literalSize bytes (imap-hostile test).
-    if (this.state.kind === 'notAuthenticated') max = Math.min(max, limits.lineLength);
+    if (this.state.kind === 'notAuthenticated') max = Math.min(max, limits.imapLineLength);
     if (size > max) return new ImapNo('Literal too large', { name: 'TOOBIG' });
     return null;
   }
@@ -517,8 +536,9 @@ export class ImapSession implements ImapSessionContext {
     const input = await this.nextInput();
     if (input === null) return null;
     if (input.kind === 'line') return input.line;
-    // An overlong response line is the client's error, not ours (imap-hostile test).
-    if (input.kind === 'lineTooLong') throw new ImapBad('Line too long');
+    // An overlong response line is the client's error, not ours (imap-hostile test); the
+    // reader refuses it as soon as the limit is crossed and skips the rest.
+    if (input.kind === 'lineTooLong') throw new ImapBad(input.reason);
     // The reader yields the raw line next once expectRawLine() is set; anything else is a bug.
     throw new Error(`expected a raw line, got ${input.kind}`);
   }
@@ -542,8 +562,9 @@ export class ImapSession implements ImapSessionContext {
         const input = this.reader.next();
         if (input !== null) {
           if (input.kind === 'line') return input.line;
-          // An overlong line instead of DONE ends IDLE with BAD (imap-hostile test).
-          if (input.kind === 'lineTooLong') throw new ImapBad('Line too long');
+          // An overlong line instead of DONE ends IDLE with BAD as soon as the limit is crossed
+          // (imap-command-bounds test); the reader skips the rest of the line.
+          if (input.kind === 'lineTooLong') throw new ImapBad(input.reason);
           throw new Error(`expected a raw line, got ${input.kind}`);
         }
         if (changed) {

@@ -68,7 +68,10 @@ function run(pieces: readonly Buffer[], d: Drive = {}): unknown[] {
           events.push(['tooLarge', x.tag, x.size]);
           break;
         case 'lineTooLong':
-          events.push(['tooLong']);
+          events.push(['tooLong', x.tag]);
+          break;
+        case 'unframed':
+          events.push(['unframed']);
           break;
         case 'bad':
           events.push(['bad', x.tag, x.reason]);
@@ -144,9 +147,9 @@ void describe('ImapReader', () => {
   void it('reports an overlong line once and drains a {n+} at its end', () => {
     const long = 'a'.repeat(300);
     check(`a X ${long}\r\nb NOOP\r\nc X ${long} {10+}\r\nd DELETE x\r\ne NOOP\r\n`, [
-      ['tooLong'],
+      ['tooLong', 'a'],
       ['command', 'b', 'NOOP', []],
-      ['tooLong'],
+      ['tooLong', 'c'],
       ['command', 'e', 'NOOP', []],
     ]);
   });
@@ -227,7 +230,7 @@ void describe('ImapReader', () => {
     );
   });
 
-  void it('keeps memory bounded on an endless line', () => {
+  void it('keeps memory bounded on an endless line, and closes on one without a tag', () => {
     const reader = new ImapReader({
       maxLineLength: 100,
       maxLiteralSize: 10,
@@ -235,16 +238,152 @@ void describe('ImapReader', () => {
       maxTokensPerCommand: 10,
     });
     const junk = Buffer.alloc(10000, 0x61);
+    reader.push(junk);
+    // No `tag SP` within the limit: nothing can be answered with a tag.
+    assert.equal(reader.next()?.kind, 'unframed');
     for (let i = 0; i < 100; i++) {
       reader.push(junk);
       assert.equal(reader.next(), null);
-      assert.ok(reader.buffered <= 10000);
+      assert.equal(reader.buffered, 0);
     }
     reader.push(Buffer.from('\r\na NOOP\r\n'));
-    assert.deepEqual(reader.next(), { kind: 'lineTooLong' });
     assert.equal(reader.next()?.kind, 'command');
   });
 
+  void it('answers an overlong line with its tag the moment the limit is crossed, holding nothing', () => {
+    const reader = new ImapReader({
+      maxLineLength: 100,
+      maxLiteralSize: 1000,
+      maxListDepth: 3,
+      maxTokensPerCommand: 10,
+    });
+    reader.push(Buffer.from('a1 ID ('));
+    assert.equal(reader.next(), null);
+    // Piece by piece: refused once 100 bytes are held, before any line end.
+    let refusal = null;
+    for (let i = 0; i < 40 && refusal === null; i++) {
+      reader.push(Buffer.from('(((('));
+      refusal = reader.next();
+    }
+    assert.deepEqual(refusal, { kind: 'lineTooLong', tag: 'a1', reason: 'Command line too long' });
+    for (let i = 0; i < 1000; i++) {
+      reader.push(Buffer.from('((((x LOGOUT\r'.repeat(10)));
+      assert.equal(reader.next(), null);
+      assert.equal(reader.buffered, 0);
+    }
+    // A {n+} at the end of the overlong line: its bytes are drained, and so is a {n+} later
+    // in the same command; the line after them is the next command.
+    reader.push(Buffer.from(' {12+}\r\nb DELETE x\r\n more {3+}\r\nc X\r\n'));
+    assert.equal(reader.next(), null);
+    assert.equal(reader.buffered, 0);
+    reader.push(Buffer.from('d NOOP\r\n'));
+    assert.deepEqual(reader.next(), { kind: 'command', tag: 'd', name: 'NOOP', args: [] });
+  });
+
+  void it('refuses overlong lines with their tag in any split, skipping literals of the rest', () => {
+    const long = '('.repeat(300);
+    check(`a ID ${long} {5+}\r\nx NOO ({2+}\r\n\r\n)\r\nb NOOP\r\n${'c'.repeat(250)}\r\nd NOOP\r\n`, [
+      ['tooLong', 'a'],
+      ['command', 'b', 'NOOP', []],
+      ['unframed'],
+      ['command', 'd', 'NOOP', []],
+    ]);
+    // A tag is read only within the limit; a {n} ending a skipped line ends the command (the
+    // client, already answered, sends no literal).
+    check(`${'t'.repeat(200)} X\r\na X ${'x'.repeat(200)} {5}\r\nb NOOP\r\n`, [
+      ['unframed'],
+      ['tooLong', 'a'],
+      ['command', 'b', 'NOOP', []],
+    ]);
+    // A line after a literal is refused with the command's tag.
+    check(`a X {2+}\r\nab ${'y'.repeat(250)}\r\nb NOOP\r\n`, [
+      ['tooLong', 'a'],
+      ['command', 'b', 'NOOP', []],
+    ]);
+  });
+
+  void it('bounds a whole command: lines plus literals', () => {
+    const opts = { maxLineLength: 200, maxCommandSize: 60 };
+    const lit = (n: number): string => `{20+}\r\n${`${n}x DELETE INBOX\r\n`.padEnd(20, 'z')}`;
+    // 11 + 20 + 8 bytes so far: the second literal would leave no room for the line end.
+    check(
+      `a X ${lit(1)} ${lit(2)} ${lit(3)} x DELETE INBOX ${lit(4)}\r\nb NOOP\r\n`,
+      [
+        ['tooLarge', 'a', 20],
+        ['command', 'b', 'NOOP', []],
+      ],
+      { opts },
+    );
+    // The same with {n}: refused before `+`, so the client sends no more of it.
+    check(
+      'a X {10}\r\n0123456789 {10}\r\nb NOOP\r\n',
+      [
+        ['cont', 'a', 10],
+        ['tooLarge', 'a', 10],
+        ['command', 'b', 'NOOP', []],
+      ],
+      { opts: { ...opts, maxCommandSize: 30 } },
+    );
+    // A line that does not fit in what is left of the budget is refused with the tag.
+    check(
+      'a X {10}\r\n0123456789 {10}\r\n0123456789 {10}\r\nb NOOP\r\n',
+      [
+        ['cont', 'a', 10],
+        ['cont', 'a', 10],
+        ['tooLong', 'a'],
+        ['command', 'b', 'NOOP', []],
+      ],
+      { opts: { ...opts, maxCommandSize: 40 } },
+    );
+    // The first line alone: the command bound is the tighter one.
+    check(
+      `a X ${'z'.repeat(60)}\r\nb NOOP\r\n`,
+      [
+        ['tooLong', 'a'],
+        ['command', 'b', 'NOOP', []],
+      ],
+      {
+        opts,
+      },
+    );
+  });
+
+  void it('streams a literal of a streaming command rather than refuse it for the command bound', () => {
+    const stream = { above: 100, maxSize: 1000, commands: ['APPEND'] };
+    const body = 'm'.repeat(50);
+    check(
+      `a APPEND INBOX {50+}\r\n${body}\r\nb X {50+}\r\n${body}\r\nc NOOP\r\n`,
+      [
+        ['start', 'a', 'APPEND', ['INBOX'], 50],
+        ['end', body, false],
+        ['command', 'a', 'APPEND', ['INBOX', { streamed: 50 }]],
+        ['tooLarge', 'b', 50],
+        ['command', 'c', 'NOOP', []],
+      ],
+      { opts: { maxCommandSize: 40, stream } },
+    );
+  });
+
+  void it('refuses an overlong raw line without a tag, and a literal on a line without a tag', () => {
+    check(
+      `a IDLE\r\n${'D'.repeat(250)} {3+}\r\nabc\r\nb NOOP\r\n`,
+      [
+        ['command', 'a', 'IDLE', []],
+        ['tooLong', null],
+        ['command', 'b', 'NOOP', []],
+      ],
+      { rawAfter: ['IDLE'] },
+    );
+    check('+ X {3}\r\n', [['unframed']]);
+    check('(x) {3+}\r\nabc\r\n', [['unframed']]);
+  });
+
+  void it('drains the {n+} literals of the rest of a command refused for NUL or nesting', () => {
+    check('a X {3+}\r\na\x00b {8+}\r\nc DELETE {4+}\r\nd X \r\nb NOOP\r\n', [
+      ['bad', 'a', 'NUL in literal'],
+      ['command', 'b', 'NOOP', []],
+    ]);
+  });
   void it('applies the LITERAL- limit to {n+} only', () => {
     check(
       'a X {6+}\r\nabcdef\r\nb X {6}\r\nabcdef\r\n',
@@ -269,6 +408,7 @@ void describe('ImapReader', () => {
       '\\',
       '{3}',
       '{2+}',
+      '{20+}',
       '~{1}',
       '\r\n',
       '\n',
@@ -286,27 +426,24 @@ void describe('ImapReader', () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed % n;
     };
-    for (let round = 0; round < 150; round++) {
+    for (let round = 0; round < 300; round++) {
       let s = '';
       const count = 5 + rnd(40);
       for (let i = 0; i < count; i++) s += pieces[rnd(pieces.length)];
       const buf = Buffer.from(s, 'utf8');
-      const whole = run([buf], { opts: { maxLineLength: 40, maxListDepth: 3, maxTokensPerCommand: 8 } });
+      // Every other round also bounds the whole command.
+      const opts = {
+        maxLineLength: 40,
+        maxListDepth: 3,
+        maxTokensPerCommand: 8,
+        maxCommandSize: round % 2 === 0 ? undefined : 50,
+      };
+      const whole = run([buf], { opts });
       const bytes: Buffer[] = [];
       for (let i = 0; i < buf.length; i++) bytes.push(buf.subarray(i, i + 1));
-      assert.deepEqual(
-        run(bytes, { opts: { maxLineLength: 40, maxListDepth: 3, maxTokensPerCommand: 8 } }),
-        whole,
-        s,
-      );
+      assert.deepEqual(run(bytes, { opts }), whole, s);
       const cut = rnd(buf.length + 1);
-      assert.deepEqual(
-        run([buf.subarray(0, cut), buf.subarray(cut)], {
-          opts: { maxLineLength: 40, maxListDepth: 3, maxTokensPerCommand: 8 },
-        }),
-        whole,
-        s,
-      );
+      assert.deepEqual(run([buf.subarray(0, cut), buf.subarray(cut)], { opts }), whole, s);
     }
   });
 

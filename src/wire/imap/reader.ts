@@ -1,20 +1,25 @@
 // Sans-I/O framing and tokenizing of the IMAP client stream (RFC 9051 §4, §9; RFC 3501 §9).
 // Invariants:
 // - Received chunks are kept in a list and searched in place; a line is copied only when it
-//   spans chunks, and a line is at most maxLineLength bytes. A longer line is dropped as it
-//   arrives (only its last bytes are kept, to see a literal header at its end) and reported once.
+//   spans chunks. A line is at most maxLineLength bytes, and a command (its lines plus its
+//   buffered literals) at most maxCommandSize; streamed literals do not count.
+// - Every refusal is reported the moment it is known, with the command's tag when one was read:
+//   a line is refused as soon as the bytes held cross the limit, before its end has arrived.
+//   Then the rest of the command is discarded as it arrives (never held): each discarded line is
+//   dropped up to its LF keeping only its last bytes, and a {n+} at its end is drained by count
+//   (RFC 7888 §4), so literal bytes are never parsed as commands. A line over the limit whose
+//   first bytes are not `tag SP` is reported as `unframed`: there is no tag to answer.
 // - A command is tokenized one complete line at a time; the open-list stack carries over a
 //   literal, so lists and literals nest freely. The literal header must end its line.
-// - Literal bytes are never parsed as commands: a refused {n+} (too large, or part of a bad
-//   command) is drained by count (RFC 7888 §4), and so is one at the end of a dropped long line.
 // - FETCH section syntax is kept as one raw atom: `BODY.PEEK[HEADER.FIELDS (From To)]<0.100>`
 //   is the atom text exactly as sent (SP and parentheses allowed inside the brackets); the
 //   FETCH parser re-parses it.
-// - Streaming (for APPEND): a literal above `stream.above` bytes in a command named in
-//   `stream.commands` is not buffered. The reader yields literalStart (tag, name, the top-level
-//   arguments so far, size), then literalChunk pieces, then literalEnd; later the command itself,
-//   where that literal is a { kind: 'streamed' } token. If the command then fails to parse,
-//   a bad / lineTooLong / literalTooLarge output comes instead and the session drops the blob.
+// - Streaming (for APPEND): a literal of a command named in `stream.commands` is not buffered
+//   when it is above `stream.above` bytes or would not fit in the command's budget. The reader
+//   yields literalStart (tag, name, the top-level arguments so far, size), then literalChunk
+//   pieces, then literalEnd; later the command itself, where that literal is a
+//   { kind: 'streamed' } token. If the command then fails, a refusal comes instead and the
+//   session drops the blob.
 
 export type ImapToken =
   | { kind: 'atom'; value: string }
@@ -33,9 +38,19 @@ export type ImapInput =
   | { kind: 'literalChunk'; data: Buffer }
   /** The end of a streamed literal; containsNul matters for a non-literal8 literal. */
   | { kind: 'literalEnd'; containsNul: boolean }
-  /** A literal over the limit: a {n} is refused before `+`, a {n+} has been drained. */
-  | { kind: 'literalTooLarge'; tag: string; size: number }
-  | { kind: 'lineTooLong' }
+  /**
+   * A literal over a limit, reported at its header: a {n} is refused before `+` (the command
+   * ends there), a {n+} is drained with the rest of its command. `reason` names the limit.
+   */
+  | { kind: 'literalTooLarge'; tag: string; name: string; size: number; sync: boolean; reason: string }
+  /**
+   * A line over the limit (or over what is left of the command's budget), reported as soon as
+   * the bytes held cross it; the rest of the command is discarded. `tag` is null only for a raw
+   * line (expectRawLine): the session knows whose it is.
+   */
+  | { kind: 'lineTooLong'; tag: string | null; reason: string }
+  /** Input that cannot be answered with a tag and whose framing is lost: the session must close. */
+  | { kind: 'unframed'; reason: string }
   | { kind: 'bad'; tag: string | null; reason: string }
   /** One raw line (without CRLF), after expectRawLine(): AUTHENTICATE responses, IDLE's DONE. */
   | { kind: 'line'; line: Buffer };
@@ -43,6 +58,11 @@ export type ImapInput =
 export interface ImapReaderOptions {
   /** Longest line (one segment between literals), counting CRLF. */
   maxLineLength: number;
+  /**
+   * Largest command: its lines (counting CRLF) plus its buffered literals. Unset: no bound
+   * beyond the others. Streamed literals do not count.
+   */
+  maxCommandSize?: number;
   /** Largest literal buffered, and the total of buffered literal bytes in one command. */
   maxLiteralSize: number;
   /** Deepest parenthesised list nesting. */
@@ -86,12 +106,16 @@ interface CommandState {
   stack: ImapToken[][];
   tokens: number;
   bufferedLiteralBytes: number;
+  /** Lines (with their line ends) and buffered literals read so far. */
+  bytes: number;
 }
 
 type Mode =
   | { kind: 'line' }
-  | { kind: 'await'; header: LiteralHeader }
-  | { kind: 'literal'; left: number; how: 'buffer' | 'stream' | 'drain'; binary: boolean; size: number };
+  | { kind: 'await'; header: LiteralHeader; streams: boolean }
+  | { kind: 'literal'; left: number; how: 'buffer' | 'stream' | 'drain'; binary: boolean; size: number }
+  /** The rest of a refused command's current line is dropped up to its LF. */
+  | { kind: 'skip' };
 
 class ParseError extends Error {}
 
@@ -131,6 +155,8 @@ function isTagChar(c: number): boolean {
   return isAtomChar(c) && c !== PLUS && c !== 0x2a && c !== 0x25;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class ImapReader {
   private readonly opts: ImapReaderOptions;
   private chunks: Buffer[] = [];
@@ -138,15 +164,12 @@ export class ImapReader {
   private scanChunk = 0;
   private scanPos = 0;
   private scanned = 0;
-  private discarding = false;
-  private tail: Buffer = Buffer.alloc(0);
-  private tooLongDue = false;
+  /** The last bytes of the line being skipped, to see a literal header at its end. */
+  private tail: Buffer = EMPTY;
   private mode: Mode = { kind: 'line' };
   private cmd: CommandState | null = null;
   private literalParts: Buffer[] = [];
   private literalNul = false;
-  /** The command is being discarded; this output is due when it ends. */
-  private discardOutput: ImapInput | null = null;
   private rawLineWanted = false;
   private queue: ImapInput[] = [];
 
@@ -155,8 +178,9 @@ export class ImapReader {
       if (!Number.isSafeInteger(opts[k]) || opts[k] < 1)
         throw new RangeError(`${k} must be a positive integer`);
     }
-    // A copy: the caller changes limits through setMaxNonSyncLiteral(), not the object it gave.
+    // A copy: the caller changes limits through the setters, not the object it gave.
     this.opts = { ...opts };
+    this.setMaxCommandSize(opts.maxCommandSize);
   }
 
   /**
@@ -169,6 +193,13 @@ export class ImapReader {
     this.opts.maxNonSyncLiteral = bytes;
   }
 
+  /** Changes the command bound (lines plus buffered literals); undefined removes it. */
+  setMaxCommandSize(bytes: number | undefined): void {
+    if (bytes !== undefined && (!Number.isSafeInteger(bytes) || bytes < 1))
+      throw new RangeError('maxCommandSize must be a positive integer');
+    this.opts.maxCommandSize = bytes;
+  }
+
   /** Bytes received and not yet consumed. */
   get buffered(): number {
     return this.held;
@@ -177,15 +208,9 @@ export class ImapReader {
   /** Appends received bytes; the buffer must not be modified afterwards. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.discarding) {
-      const lf = chunk.indexOf(LF);
-      this.keepTail(lf < 0 ? chunk : chunk.subarray(0, lf));
-      if (lf < 0) return;
-      this.discarding = false;
-      this.tooLongDue = true;
-      chunk = chunk.subarray(lf + 1);
-      if (chunk.length === 0) return;
-    }
+    // The rest of a refused command is dropped as it arrives, never held.
+    if (this.chunks.length === 0) chunk = this.discard(chunk);
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.held += chunk.length;
   }
@@ -198,10 +223,10 @@ export class ImapReader {
   /** After needContinuation: the session sent `+`; the literal bytes follow. */
   acceptLiteral(): void {
     if (this.mode.kind !== 'await') throw new Error('no literal awaits a continuation');
-    this.startLiteral(this.mode.header);
+    this.startLiteral(this.mode.header, this.mode.streams);
   }
 
-  /** After needContinuation: the session refused the command; its line is discarded. */
+  /** After needContinuation: the session refused the command; the client sends no literal. */
   rejectLiteral(): void {
     if (this.mode.kind !== 'await') throw new Error('no literal awaits a continuation');
     this.mode = { kind: 'line' };
@@ -213,21 +238,20 @@ export class ImapReader {
     for (;;) {
       const q = this.queue.shift();
       if (q !== undefined) return q;
-      if (this.tooLongDue) {
-        this.tooLongDue = false;
-        this.lineTooLong(this.tail);
-        continue;
-      }
-      switch (this.mode.kind) {
+      const m = this.mode;
+      switch (m.kind) {
         case 'await':
           return null;
         case 'literal':
-          if (!this.readLiteral(this.mode)) return null;
+          if (!this.readLiteral(m)) return null;
+          continue;
+        case 'skip':
+          if (!this.skipHeld()) return null;
           continue;
         case 'line': {
           const line = this.takeLine();
           if (line === null) {
-            // An overlong line may just have been reported (or set a literal to drain).
+            // A line over the limit may just have been refused (and the mode changed).
             if (this.queue.length > 0 || this.mode.kind !== 'line') continue;
             return null;
           }
@@ -240,66 +264,156 @@ export class ImapReader {
 
   private keepTail(bytes: Buffer): void {
     if (bytes.length >= TAIL_KEEP) this.tail = Buffer.from(bytes.subarray(bytes.length - TAIL_KEEP));
-    else {
+    else if (bytes.length > 0) {
       const joined = Buffer.concat([this.tail, bytes]);
       this.tail = joined.subarray(Math.max(0, joined.length - TAIL_KEEP));
     }
   }
 
-  /** A line over the limit ended; `tail` holds its last bytes (without LF). */
-  private lineTooLong(tail: Buffer): void {
-    this.tail = Buffer.alloc(0);
-    this.cmd = null;
-    this.rawLineWanted = false;
-    const header = literalHeaderAtEnd(stripCr(tail));
-    if (header !== null && !header.sync) {
-      this.discardOutput = { kind: 'lineTooLong' };
-      this.mode = {
-        kind: 'literal',
-        left: header.size,
-        how: 'drain',
-        binary: header.binary,
-        size: header.size,
-      };
-    } else {
-      this.discardOutput = null;
-      this.queue.push({ kind: 'lineTooLong' });
+  /** Drops discarded bytes (skipped line, drained literal) from the front of `chunk`. */
+  private discard(chunk: Buffer): Buffer {
+    for (;;) {
+      if (chunk.length === 0) return chunk;
+      const m = this.mode;
+      if (m.kind === 'skip') {
+        const lf = chunk.indexOf(LF);
+        if (lf < 0) {
+          this.keepTail(chunk);
+          return EMPTY;
+        }
+        this.keepTail(chunk.subarray(0, lf));
+        chunk = chunk.subarray(lf + 1);
+        this.endSkippedLine();
+      } else if (m.kind === 'literal' && m.how === 'drain') {
+        const n = Math.min(m.left, chunk.length);
+        m.left -= n;
+        chunk = chunk.subarray(n);
+        // The line goes on after the literal (RFC 9051 §4.3): skip it too.
+        if (m.left === 0) this.mode = { kind: 'skip' };
+      } else return chunk;
     }
   }
 
-  /** Takes one line (without LF) from the buffer, or null. Handles overlong lines. */
+  /** Skip mode over held bytes: true when the skipped line ended. */
+  private skipHeld(): boolean {
+    while (this.chunks.length > 0) {
+      const c = this.chunks.shift()!;
+      this.held -= c.length;
+      const lf = c.indexOf(LF);
+      if (lf < 0) {
+        this.keepTail(c);
+        continue;
+      }
+      this.keepTail(c.subarray(0, lf));
+      if (lf + 1 < c.length) {
+        this.chunks.unshift(c.subarray(lf + 1));
+        this.held += c.length - lf - 1;
+      }
+      this.endSkippedLine();
+      return true;
+    }
+    return false;
+  }
+
+  /** A skipped line ended: a {n+} at its end is drained (then its line skipped), else the command is over. */
+  private endSkippedLine(): void {
+    const header = literalHeaderAtEnd(stripCr(this.tail));
+    this.tail = EMPTY;
+    if (header !== null && !header.sync) this.mode = drain(header.size);
+    else this.mode = { kind: 'line' };
+  }
+
+  /** The most bytes the next line may have, counting its LF. */
+  private lineLimit(): number {
+    const max = this.opts.maxCommandSize;
+    if (this.rawLineWanted || max === undefined) return this.opts.maxLineLength;
+    return Math.min(this.opts.maxLineLength, max - (this.cmd?.bytes ?? 0));
+  }
+
+  /** Takes one line (without LF) from the buffer, or null. Refuses a line over the limit. */
   private takeLine(): Buffer | null {
+    const limit = this.lineLimit();
     while (this.scanChunk < this.chunks.length) {
       const c = this.chunks[this.scanChunk]!;
       const lf = c.indexOf(LF, this.scanPos);
       if (lf >= 0) {
         const total = this.scanned + (lf - this.scanPos) + 1;
+        if (total > limit) {
+          this.queue.push(this.lineRefusal(limit));
+          this.dropFront(total);
+          this.tail = this.tail.subarray(0, this.tail.length - 1); // its LF
+          this.endSkippedLine();
+          return null;
+        }
         const line = this.consume(total);
         this.scanChunk = 0;
         this.scanPos = 0;
         this.scanned = 0;
-        const body = line.subarray(0, line.length - 1);
-        if (total > this.opts.maxLineLength) {
-          this.lineTooLong(body.subarray(Math.max(0, body.length - TAIL_KEEP)));
-          return null;
-        }
-        return body;
+        return line.subarray(0, line.length - 1);
       }
       this.scanned += c.length - this.scanPos;
       this.scanChunk++;
       this.scanPos = 0;
     }
-    if (this.scanned > this.opts.maxLineLength) {
-      // Drop what is held, keep watching for the LF (and a literal header before it).
-      this.tail = Buffer.alloc(0);
-      for (const c of this.chunks) this.keepTail(c);
-      this.chunks = [];
-      this.held = 0;
-      this.scanChunk = 0;
-      this.scanned = 0;
-      this.discarding = true;
+    if (this.scanned > 0 && this.scanned >= limit) {
+      // Over the limit before its end arrived: refuse now, drop what is held, skip the rest.
+      this.queue.push(this.lineRefusal(limit));
+      this.dropFront(this.held);
+      this.mode = { kind: 'skip' };
     }
     return null;
+  }
+
+  /** The refusal of the line at the front of the buffer, which has at least `limit` bytes. */
+  private lineRefusal(limit: number): ImapInput {
+    if (this.rawLineWanted) {
+      this.rawLineWanted = false;
+      return { kind: 'lineTooLong', tag: null, reason: 'Line too long' };
+    }
+    const reason = limit < this.opts.maxLineLength ? 'Command too long' : 'Command line too long';
+    const cmd = this.cmd;
+    this.cmd = null;
+    if (cmd !== null) return { kind: 'lineTooLong', tag: cmd.tag, reason };
+    const tag = this.tagAtFront(limit);
+    if (tag === null) return { kind: 'unframed', reason: `${reason}, and no tag to answer` };
+    return { kind: 'lineTooLong', tag, reason };
+  }
+
+  /** The tag when the held bytes start with `tag SP` within `limit` bytes, else null. */
+  private tagAtFront(limit: number): string | null {
+    let n = 0;
+    for (const c of this.chunks) {
+      for (let i = 0; i < c.length; i++, n++) {
+        if (n >= limit) return null;
+        const b = c[i]!;
+        if (isTagChar(b)) continue;
+        if (b !== SP || n === 0) return null;
+        return Buffer.concat(this.chunks, n).toString('latin1');
+      }
+    }
+    return null;
+  }
+
+  /** Drops n bytes from the front of the buffer, keeping their last bytes as the tail. */
+  private dropFront(n: number): void {
+    this.tail = EMPTY;
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= left) {
+        this.keepTail(c);
+        this.chunks.shift();
+        left -= c.length;
+      } else {
+        this.keepTail(c.subarray(0, left));
+        this.chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.held -= n;
+    this.scanChunk = 0;
+    this.scanPos = 0;
+    this.scanned = 0;
   }
 
   /** Removes n bytes from the front of the buffer; a view when they are in one chunk. */
@@ -344,8 +458,12 @@ export class ImapReader {
         if (m.left > 0) return true;
       }
     }
+    if (m.how === 'drain') {
+      // The line goes on after the literal (RFC 9051 §4.3): skip it too.
+      this.mode = { kind: 'skip' };
+      return true;
+    }
     this.mode = { kind: 'line' };
-    if (m.how === 'drain') return true;
     const cmd = this.cmd!;
     const list = cmd.stack[cmd.stack.length - 1]!;
     if (m.how === 'stream') {
@@ -358,7 +476,8 @@ export class ImapReader {
       // RFC 9051 §4.3: a literal (not literal8) cannot contain NUL.
       if (!m.binary && value.includes(0)) {
         this.cmd = null;
-        this.discardOutput = { kind: 'bad', tag: cmd.tag, reason: 'NUL in literal' };
+        this.queue.push({ kind: 'bad', tag: cmd.tag, reason: 'NUL in literal' });
+        this.mode = { kind: 'skip' };
       } else list.push({ kind: 'string', value, form: m.binary ? 'literal8' : 'literal' });
     }
     return true;
@@ -366,17 +485,6 @@ export class ImapReader {
 
   private onLine(raw: Buffer): void {
     const line = stripCr(raw);
-    if (this.discardOutput !== null) {
-      // The rest of a discarded command: drain further {n+} literals, never parse.
-      const header = literalHeaderAtEnd(line);
-      if (header !== null && !header.sync) {
-        this.mode = { kind: 'literal', left: header.size, how: 'drain', binary: false, size: header.size };
-      } else {
-        this.queue.push(this.discardOutput);
-        this.discardOutput = null;
-      }
-      return;
-    }
     if (this.rawLineWanted) {
       this.rawLineWanted = false;
       this.queue.push({ kind: 'line', line });
@@ -389,6 +497,7 @@ export class ImapReader {
       pos = start;
     }
     const cmd = this.cmd!;
+    cmd.bytes += raw.length + 1;
     try {
       const header = this.tokenize(cmd, line, pos);
       if (header === null) {
@@ -434,7 +543,7 @@ export class ImapReader {
         i = j;
       }
     }
-    this.cmd = { tag, name, stack: [[]], tokens: 0, bufferedLiteralBytes: 0 };
+    this.cmd = { tag, name, stack: [[]], tokens: 0, bufferedLiteralBytes: 0, bytes: 0 };
     return i;
   }
 
@@ -555,32 +664,39 @@ export class ImapReader {
 
   private onLiteralHeader(cmd: CommandState, header: LiteralHeader): void {
     const s = this.opts.stream;
-    const streams = s !== undefined && header.size > s.above && s.commands.includes(cmd.name);
-    let limit = streams ? s.maxSize : this.opts.maxLiteralSize - cmd.bufferedLiteralBytes;
-    if (!header.sync && this.opts.maxNonSyncLiteral !== undefined)
+    // Room for this literal and the line end that must still close the command.
+    const budget = (this.opts.maxCommandSize ?? Infinity) - cmd.bytes - 2;
+    const bufferable = Math.min(this.opts.maxLiteralSize - cmd.bufferedLiteralBytes, budget);
+    const streams =
+      s !== undefined && s.commands.includes(cmd.name) && (header.size > s.above || header.size > bufferable);
+    let limit = streams ? s.maxSize : bufferable;
+    let reason = !streams && header.size > budget ? 'Command too long' : 'Literal too large';
+    if (
+      !header.sync &&
+      this.opts.maxNonSyncLiteral !== undefined &&
+      header.size > this.opts.maxNonSyncLiteral
+    ) {
       limit = Math.min(limit, this.opts.maxNonSyncLiteral);
+      reason = 'Literal too large';
+    }
     if (header.size > limit) {
-      const out: ImapInput = { kind: 'literalTooLarge', tag: cmd.tag, size: header.size };
       this.cmd = null;
-      if (header.sync) this.queue.push(out);
-      else {
-        this.discardOutput = out;
-        this.mode = { kind: 'literal', left: header.size, how: 'drain', binary: false, size: header.size };
-      }
+      const { tag, name } = cmd;
+      this.queue.push({ kind: 'literalTooLarge', tag, name, size: header.size, sync: header.sync, reason });
+      // A {n} is never sent once refused; a {n+} is on its way and is drained (RFC 7888 §4).
+      if (!header.sync) this.mode = drain(header.size);
       return;
     }
     if (header.sync) {
-      this.mode = { kind: 'await', header };
+      this.mode = { kind: 'await', header, streams };
       this.queue.push({ kind: 'needContinuation', tag: cmd.tag, name: cmd.name, size: header.size });
       return;
     }
-    this.startLiteral(header);
+    this.startLiteral(header, streams);
   }
 
-  private startLiteral(header: LiteralHeader): void {
+  private startLiteral(header: LiteralHeader, streams: boolean): void {
     const cmd = this.cmd!;
-    const s = this.opts.stream;
-    const streams = s !== undefined && header.size > s.above && s.commands.includes(cmd.name);
     if (streams) {
       this.queue.push({
         kind: 'literalStart',
@@ -591,7 +707,10 @@ export class ImapReader {
         binary: header.binary,
       });
       this.literalNul = false;
-    } else cmd.bufferedLiteralBytes += header.size;
+    } else {
+      cmd.bufferedLiteralBytes += header.size;
+      cmd.bytes += header.size;
+    }
     this.literalParts = [];
     this.mode = {
       kind: 'literal',
@@ -602,16 +721,23 @@ export class ImapReader {
     };
   }
 
-  /** A syntax error: the rest of the command is discarded, draining a {n+} that ends the line. */
+  /**
+   * A syntax error in a complete line: reported at once; a {n+} ending the line is drained and
+   * the rest of the command skipped. Without a tag, a line announcing a literal cannot be
+   * answered at all (its client waits for `+` or sends bytes we cannot place): unframed.
+   */
   private failCommand(tag: string | null, reason: string, line: Buffer): void {
     this.cmd = null;
-    const out: ImapInput = { kind: 'bad', tag, reason };
     const header = literalHeaderAtEnd(line);
-    if (header !== null && !header.sync) {
-      this.discardOutput = out;
-      this.mode = { kind: 'literal', left: header.size, how: 'drain', binary: false, size: header.size };
-    } else this.queue.push(out);
+    if (tag === null && header !== null)
+      this.queue.push({ kind: 'unframed', reason: 'Literal without a tag' });
+    else this.queue.push({ kind: 'bad', tag, reason });
+    if (header !== null && !header.sync) this.mode = drain(header.size);
   }
+}
+
+function drain(size: number): Mode {
+  return { kind: 'literal', left: size, how: 'drain', binary: false, size };
 }
 
 function stripCr(line: Buffer): Buffer {

@@ -46,8 +46,16 @@ export function parseSequenceSet(text: string, opts: { maxRanges?: number } = {}
     let end = text.indexOf(',', start);
     if (end < 0) end = text.length;
     if (ranges.length >= maxRanges) throw new SequenceSetError('too many ranges in sequence set');
-    const colon = text.indexOf(':', start);
-    if (colon >= 0 && colon < end) {
+    // Looked for only up to the comma: a search to the end of the text for every number
+    // would make a long set of single numbers quadratic.
+    let colon = -1;
+    for (let i = start; i < end; i++) {
+      if (text.charCodeAt(i) === 0x3a) {
+        colon = i;
+        break;
+      }
+    }
+    if (colon >= 0) {
       ranges.push({ from: parseBound(text, start, colon), to: parseBound(text, colon + 1, end) });
     } else {
       const n = parseBound(text, start, end);
