@@ -10,12 +10,20 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
 import { UsageError } from '../core/errors.js';
-import { LISTENER_NAMES, type ListenAddress, type ListenerName, type PosternConfig } from './types.js';
+import { MAX_LOG_N, MIN_LOG_N } from '../auth/password.js';
+import {
+  LISTENER_NAMES,
+  type AuthSettings,
+  type ListenAddress,
+  type ListenerName,
+  type PosternConfig,
+} from './types.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
 import { isValidHostname } from '../mail/domain.js';
 import { parseDurationMs, parseDurationSeconds, parseSize } from './units.js';
 import {
   BARE_LINE_ENDINGS,
+  DEFAULT_AUTH,
   DEFAULT_DATA_DIR,
   DEFAULT_DNS,
   DEFAULT_LISTEN,
@@ -33,6 +41,9 @@ export { renderConfigToml } from './render-toml.js';
 export { DEFAULT_LISTEN, DEV_LISTEN, NO_LISTENERS } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'postern.toml';
+
+/** Upper bound of auth.scrypt_concurrency: each run holds 32 MiB at the default cost. */
+const MAX_SCRYPT_CONCURRENCY = 64;
 
 /** What buildConfig accepts: any subset of PosternConfig; listeners may also be "HOST:PORT" strings. */
 export interface PosternConfigInput {
@@ -52,6 +63,7 @@ export interface PosternConfigInput {
     greetingDelay?: number;
   };
   pop3?: { deleteMode?: string; apop?: boolean; loginDelay?: number; expire?: string | number };
+  auth?: Partial<AuthSettings>;
   log?: { level?: string };
   limits?: Partial<Limits>;
 }
@@ -111,6 +123,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'dns',
     'smtp',
     'pop3',
+    'auth',
     'log',
     'limits',
   ]);
@@ -216,6 +229,35 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     expire: pop3Raw.expire === undefined ? DEFAULT_POP3.expire : v.expire('pop3.expire', pop3Raw.expire),
   };
 
+  const authRaw = v.table(top.auth ?? {}, 'auth', [
+    'cache_ttl',
+    'cache_size',
+    'scrypt_log_n',
+    'scrypt_concurrency',
+  ]);
+  const auth: AuthSettings = {
+    cacheTtl:
+      authRaw.cache_ttl === undefined
+        ? DEFAULT_AUTH.cacheTtl
+        : v.limit(
+            { field: 'commandTimeout', toml: 'cache_ttl', kind: 'seconds', min: 0, doc: '' },
+            'auth.cache_ttl',
+            authRaw.cache_ttl,
+          ),
+    cacheSize:
+      authRaw.cache_size === undefined
+        ? DEFAULT_AUTH.cacheSize
+        : v.nonNegativeInteger('auth.cache_size', authRaw.cache_size),
+    scryptLogN:
+      authRaw.scrypt_log_n === undefined
+        ? DEFAULT_AUTH.scryptLogN
+        : v.integerIn('auth.scrypt_log_n', authRaw.scrypt_log_n, MIN_LOG_N, MAX_LOG_N),
+    scryptConcurrency:
+      authRaw.scrypt_concurrency === undefined
+        ? DEFAULT_AUTH.scryptConcurrency
+        : v.integerIn('auth.scrypt_concurrency', authRaw.scrypt_concurrency, 1, MAX_SCRYPT_CONCURRENCY),
+  };
+
   const logRaw = v.table(top.log ?? {}, 'log', ['level']);
   const level = logRaw.level === undefined ? 'info' : v.logLevel('log.level', logRaw.level);
 
@@ -241,6 +283,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     dns: { servers: dnsServers, cacheSeconds },
     smtp: { bareLineEndings, maxUnknownRecipients, unknownRecipientDelay, greetingDelay },
     pop3,
+    auth,
     log: { level },
     limits,
   };
@@ -266,6 +309,7 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     dns: { servers: [...DEFAULT_DNS.servers], cacheSeconds: DEFAULT_DNS.cacheSeconds },
     smtp: { ...DEFAULT_SMTP },
     pop3: { ...DEFAULT_POP3 },
+    auth: { ...DEFAULT_AUTH },
     log: { level: 'info' },
     limits: { ...DEFAULT_LIMITS },
   };
@@ -366,6 +410,24 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
       expire:
         partial.pop3?.expire !== undefined ? v.expire('pop3.expire', partial.pop3.expire) : b.pop3.expire,
     },
+    auth: {
+      cacheTtl:
+        partial.auth?.cacheTtl !== undefined
+          ? v.nonNegativeInteger('auth.cacheTtl', partial.auth.cacheTtl)
+          : b.auth.cacheTtl,
+      cacheSize:
+        partial.auth?.cacheSize !== undefined
+          ? v.nonNegativeInteger('auth.cacheSize', partial.auth.cacheSize)
+          : b.auth.cacheSize,
+      scryptLogN:
+        partial.auth?.scryptLogN !== undefined
+          ? v.integerIn('auth.scryptLogN', partial.auth.scryptLogN, MIN_LOG_N, MAX_LOG_N)
+          : b.auth.scryptLogN,
+      scryptConcurrency:
+        partial.auth?.scryptConcurrency !== undefined
+          ? v.integerIn('auth.scryptConcurrency', partial.auth.scryptConcurrency, 1, MAX_SCRYPT_CONCURRENCY)
+          : b.auth.scryptConcurrency,
+    },
     log: {
       level: partial.log?.level !== undefined ? v.logLevel('log.level', partial.log.level) : b.log.level,
     },
@@ -460,6 +522,14 @@ class Validator {
   workers(key: string, value: unknown): number {
     const n = this.nonNegativeInteger(key, value);
     if (n > 1024) return this.fail(key, `at most 1024, got ${n}`);
+    return n;
+  }
+
+  integerIn(key: string, value: unknown, min: number, max: number): number {
+    const n = typeof value === 'bigint' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
+      return this.fail(key, `expected an integer from ${min} to ${max}, got ${show(value)}`);
+    }
     return n;
   }
 

@@ -23,6 +23,18 @@ export interface ListenAddress {
   port: number;
 }
 
+/** [auth]: how passwords are hashed and how verified logins are remembered. */
+export interface AuthSettings {
+  /** Seconds a verified login is remembered (Dovecot's auth_cache_ttl); 0 turns the cache off. */
+  cacheTtl: number;
+  /** Most verified logins remembered per process; 0 turns the cache off. */
+  cacheSize: number;
+  /** scrypt cost, log2 N, of new password hashes (`user add`, `user passwd`) and of the dummy verification. */
+  scryptLogN: number;
+  /** Most scrypt runs at once per process (they share libuv's thread pool with file I/O). */
+  scryptConcurrency: number;
+}
+
 export interface PosternConfig {
   /** Absolute path of the file this was read from (null when built in code, e.g. tests). */
   configPath: string | null;
@@ -77,6 +89,7 @@ export interface PosternConfig {
     /** CAPA EXPIRE (RFC 2449 §6.7): "NEVER" or a number of days. */
     expire: 'NEVER' | number;
   };
+  auth: AuthSettings;
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   };
