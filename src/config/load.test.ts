@@ -43,7 +43,51 @@ void test('an empty file gives every default', () => {
     greetingDelay: 1000,
   });
   assert.deepEqual(c.pop3, { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER' });
+  assert.deepEqual(c.auth, { cacheTtl: 3600, cacheSize: 100_000, scryptLogN: 15, scryptConcurrency: 2 });
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
+});
+
+void test('[auth] is read and validated', () => {
+  const c = parseConfigToml(
+    '[auth]\ncache_ttl = "10m"\ncache_size = 500\nscrypt_log_n = 12\nscrypt_concurrency = 4\n',
+    FILE,
+  );
+  assert.deepEqual(c.auth, { cacheTtl: 600, cacheSize: 500, scryptLogN: 12, scryptConcurrency: 4 });
+  assert.equal(parseConfigToml('[auth]\ncache_ttl = 0\n', FILE).auth.cacheTtl, 0);
+  refused(
+    '[auth]\nscrypt_log_n = 9',
+    'postern.toml: auth.scrypt_log_n: expected an integer from 10 to 20, got 9',
+  );
+  refused(
+    '[auth]\nscrypt_log_n = 21',
+    'postern.toml: auth.scrypt_log_n: expected an integer from 10 to 20, got 21',
+  );
+  refused(
+    '[auth]\nscrypt_concurrency = 0',
+    'postern.toml: auth.scrypt_concurrency: expected an integer from 1 to 64, got 0',
+  );
+  refused(
+    '[auth]\ncache_size = -1',
+    'postern.toml: auth.cache_size: expected a non-negative integer, got -1',
+  );
+  refused(
+    '[auth]\ncache = 1',
+    'postern.toml: auth.cache: unknown key (known keys of [auth]: cache_ttl, cache_size, scrypt_log_n, scrypt_concurrency)',
+  );
+  const built = buildConfig({ auth: { cacheTtl: 0, scryptLogN: 10 } });
+  assert.deepEqual(built.auth, { cacheTtl: 0, cacheSize: 100_000, scryptLogN: 10, scryptConcurrency: 2 });
+  assert.throws(() => buildConfig({ auth: { scryptLogN: 30 } }), /config: auth.scryptLogN/);
+  const text = renderConfigToml({
+    ...built,
+    auth: { cacheTtl: 120, cacheSize: 7, scryptLogN: 16, scryptConcurrency: 3 },
+  });
+  assert.match(text, /^scrypt_log_n = 16$/m);
+  assert.deepEqual(parseConfigToml(text, FILE).auth, {
+    cacheTtl: 120,
+    cacheSize: 7,
+    scryptLogN: 16,
+    scryptConcurrency: 3,
+  });
 });
 
 void test('[pop3] is read and validated', () => {
@@ -201,7 +245,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   );
   refused(
     'hostnme = "x"',
-    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, pop3, log, limits)',
+    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, pop3, auth, log, limits)',
   );
   refused('listen = "x"', 'postern.toml: listen: expected a table, got "x"');
   refused(
@@ -280,6 +324,10 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     'bare_line_endings',
     'max_unknown_recipients',
     'unknown_recipient_delay',
+    'cache_ttl',
+    'cache_size',
+    'scrypt_log_n',
+    'scrypt_concurrency',
   ]) {
     assert.match(text, new RegExp(`^# ${key} = `, 'm'), key);
   }
