@@ -15,12 +15,7 @@ import type { Account, MailStore } from '../store/types.js';
 import { CredentialCache } from './credential-cache.js';
 import type { AuthFailureTracker } from './failure-tracker.js';
 import { normalizeIp } from './failure-tracker.js';
-import {
-  passwordBytes,
-  verifyDummyPassword,
-  verifyPassword,
-  type VerifyOptions,
-} from './password.js';
+import { passwordBytes, verifyDummyPassword, verifyPassword, type VerifyOptions } from './password.js';
 import { ScryptGate } from './scrypt-gate.js';
 
 export type AuthProtocol = 'smtp' | 'imap' | 'pop3' | 'http';
@@ -66,7 +61,11 @@ export class Authenticator {
     this.delayMs = opts.limits.authFailureDelay;
     this.log = opts.log;
     this.scryptLogN = auth.scryptLogN;
-    this.cache = new CredentialCache({ ttlMs: auth.cacheTtl * 1000, maxEntries: auth.cacheSize, now: opts.now });
+    this.cache = new CredentialCache({
+      ttlMs: auth.cacheTtl * 1000,
+      maxEntries: auth.cacheSize,
+      now: opts.now,
+    });
     this.gate = new ScryptGate(auth.scryptConcurrency);
   }
 

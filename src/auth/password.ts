@@ -61,8 +61,9 @@ const runNow: ScryptScheduler = (work) => work();
 let scryptCount = 0;
 
 /**
- * scrypt runs started by this process (hashing, verification, dummy verification): lets tests
- * prove that a login was answered without one, with no timing involved.
+ * scrypt runs this process has finished (hashing, verification, dummy verification): lets tests
+ * prove, with no timing involved, that a login was answered without one, or that a request was
+ * not queued behind a flood of them.
  */
 export function scryptRuns(): number {
   return scryptCount;
@@ -78,9 +79,12 @@ function scryptAsync(password: Buffer, salt: Buffer, keylen: number, params: Scr
     p: params.p,
     maxmem: 128 * N * params.r * params.p + 16 * 1024 * 1024,
   };
-  scryptCount++;
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(password, salt, keylen, options, (err, key) => {
+      scryptCount++;
+      if (err) reject(err);
+      else resolve(key);
+    });
   });
 }
 
@@ -147,7 +151,9 @@ export function decodePasswordHash(encoded: string): DecodedHash | null {
 
 function checkLogN(logN: number): number {
   if (!Number.isInteger(logN) || logN < MIN_LOG_N || logN > MAX_LOG_N) {
-    throw new UsageError(`scrypt cost log2 N must be an integer from ${MIN_LOG_N} to ${MAX_LOG_N}, got ${logN}`);
+    throw new UsageError(
+      `scrypt cost log2 N must be an integer from ${MIN_LOG_N} to ${MAX_LOG_N}, got ${logN}`,
+    );
   }
   return logN;
 }

@@ -61,7 +61,10 @@ void test('addresses are served in turn: a flood from one does not delay another
 
 void test('a failing run releases its slot', async () => {
   const gate = new ScryptGate(1);
-  await assert.rejects(gate.run('a', () => Promise.reject(new Error('boom'))), /boom/);
+  await assert.rejects(
+    gate.run('a', () => Promise.reject(new Error('boom'))),
+    /boom/,
+  );
   assert.equal(await gate.run('a', () => Promise.resolve(7)), 7);
   assert.deepEqual(gate.load, { running: 0, waiting: 0 });
 });
