@@ -105,14 +105,18 @@ async function createAccounts(
   const { store } = await openStore(await loadConfig(configFile));
   try {
     for (const d of domains) await store.createDomain(d);
+    // Distinct passwords are hashed four at a time (libuv's thread pool has four threads).
     const hashes = new Map<string, string>();
+    const distinct = [...new Set(users.map((u) => u.password))];
+    for (let i = 0; i < distinct.length; i += 4) {
+      await Promise.all(
+        distinct.slice(i, i + 4).map(async (pw) => {
+          hashes.set(pw, cost === 'default' ? await hashPassword(pw) : await lightHash(pw));
+        }),
+      );
+    }
     for (const u of users) {
-      let hash = hashes.get(u.password);
-      if (hash === undefined) {
-        hash = cost === 'default' ? await hashPassword(u.password) : await lightHash(u.password);
-        hashes.set(u.password, hash);
-      }
-      await store.createAccount({ address: u.address, passwordHash: hash });
+      await store.createAccount({ address: u.address, passwordHash: hashes.get(u.password)! });
     }
   } finally {
     await store.close();
