@@ -81,22 +81,30 @@ export class Authenticator {
       this.tracker.recordFailure(ip);
       return this.fail(req, ip, 'invalid');
     }
-    if (!(await this.verify(account, req.password, verify))) {
+    const verified = await this.verify(account, req.password, verify);
+    if (verified === 'wrong') {
       this.tracker.recordFailure(ip);
       return this.fail(req, ip, 'invalid');
     }
     if (account.state !== 'active') return this.fail(req, ip, 'disabled');
-    this.log?.info({ protocol: req.protocol, ip, user: account.address }, 'authenticated');
+    this.log?.info(
+      { protocol: req.protocol, ip, user: account.address, cached: verified === 'cached' },
+      'authenticated',
+    );
     return { ok: true, account };
   }
 
   /** The cache first (bound to the hash just read), scrypt on a miss; only successes are remembered. */
-  private async verify(account: Account, password: string, opts: VerifyOptions): Promise<boolean> {
+  private async verify(
+    account: Account,
+    password: string,
+    opts: VerifyOptions,
+  ): Promise<'cached' | 'verified' | 'wrong'> {
     const bytes = passwordBytes(password);
-    if (bytes !== null && bytes.length > 0 && this.cache.has(account, bytes)) return true;
-    const ok = await verifyPassword(password, account.passwordHash, opts);
-    if (ok && bytes !== null) this.cache.remember(account, bytes);
-    return ok;
+    if (bytes !== null && bytes.length > 0 && this.cache.has(account, bytes)) return 'cached';
+    if (!(await verifyPassword(password, account.passwordHash, opts))) return 'wrong';
+    if (bytes !== null) this.cache.remember(account, bytes);
+    return 'verified';
   }
 
   private async fail(req: AuthRequest, ip: string, reason: AuthFailureReason): Promise<AuthResult> {
