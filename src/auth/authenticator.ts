@@ -1,15 +1,22 @@
 // One place where every protocol checks a user name and password. Invariants: an unknown user
 // costs one scrypt run like a known one; "disabled" is only revealed to someone who knows the
 // password; every failure waits limits.authFailureDelay before answering; wrong passwords count
-// towards the per-IP ban (AuthFailureTracker), across protocols.
+// towards the per-IP ban (AuthFailureTracker), across protocols. The account row is read on
+// every attempt, so the credential cache (which is bound to the stored hash) and the state
+// check always see what any process last wrote. Only successes are cached; a miss or a wrong
+// password costs a scrypt run as before, queued in the ScryptGate under the client's address.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_AUTH } from '../config/schema.js';
+import type { AuthSettings } from '../config/types.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/log.js';
 import type { Account, MailStore } from '../store/types.js';
+import { CredentialCache } from './credential-cache.js';
 import type { AuthFailureTracker } from './failure-tracker.js';
 import { normalizeIp } from './failure-tracker.js';
-import { verifyDummyPassword, verifyPassword } from './password.js';
+import { passwordBytes, verifyDummyPassword, verifyPassword, type VerifyOptions } from './password.js';
+import { ScryptGate } from './scrypt-gate.js';
 
 export type AuthProtocol = 'smtp' | 'imap' | 'pop3' | 'http';
 
@@ -29,6 +36,10 @@ export interface AuthenticatorOptions {
   limits: Pick<Limits, 'authFailureDelay'>;
   tracker: AuthFailureTracker;
   log?: Logger;
+  /** The [auth] settings (cache, scrypt cost and concurrency); defaults when absent. */
+  auth?: AuthSettings;
+  /** Milliseconds since the epoch, for the cache's TTL; injectable for tests. */
+  now?: () => number;
 }
 
 /** Longest user name looked up (an address: 64 + 1 + 255, RFC 5321 §4.5.3.1). */
@@ -36,15 +47,26 @@ const MAX_USERNAME = 320;
 
 export class Authenticator {
   readonly tracker: AuthFailureTracker;
+  readonly cache: CredentialCache;
+  readonly gate: ScryptGate;
   private readonly store: MailStore;
   private readonly delayMs: number;
   private readonly log: Logger | undefined;
+  private readonly scryptLogN: number;
 
   constructor(opts: AuthenticatorOptions) {
+    const auth = opts.auth ?? DEFAULT_AUTH;
     this.store = opts.store;
     this.tracker = opts.tracker;
     this.delayMs = opts.limits.authFailureDelay;
     this.log = opts.log;
+    this.scryptLogN = auth.scryptLogN;
+    this.cache = new CredentialCache({
+      ttlMs: auth.cacheTtl * 1000,
+      maxEntries: auth.cacheSize,
+      now: opts.now,
+    });
+    this.gate = new ScryptGate(auth.scryptConcurrency);
   }
 
   async authenticate(req: AuthRequest): Promise<AuthResult> {
@@ -53,18 +75,36 @@ export class Authenticator {
     const username = req.username.trim().toLowerCase();
     const account =
       username.length > 0 && username.length <= MAX_USERNAME ? await this.store.getAccount(username) : null;
+    const verify: VerifyOptions = { dummyLogN: this.scryptLogN, schedule: this.gate.schedulerFor(ip) };
     if (account === null) {
-      await verifyDummyPassword(req.password);
+      await verifyDummyPassword(req.password, verify);
       this.tracker.recordFailure(ip);
       return this.fail(req, ip, 'invalid');
     }
-    if (!(await verifyPassword(req.password, account.passwordHash))) {
+    const verified = await this.verify(account, req.password, verify);
+    if (verified === 'wrong') {
       this.tracker.recordFailure(ip);
       return this.fail(req, ip, 'invalid');
     }
     if (account.state !== 'active') return this.fail(req, ip, 'disabled');
-    this.log?.info({ protocol: req.protocol, ip, user: account.address }, 'authenticated');
+    this.log?.info(
+      { protocol: req.protocol, ip, user: account.address, cached: verified === 'cached' },
+      'authenticated',
+    );
     return { ok: true, account };
+  }
+
+  /** The cache first (bound to the hash just read), scrypt on a miss; only successes are remembered. */
+  private async verify(
+    account: Account,
+    password: string,
+    opts: VerifyOptions,
+  ): Promise<'cached' | 'verified' | 'wrong'> {
+    const bytes = passwordBytes(password);
+    if (bytes !== null && bytes.length > 0 && this.cache.has(account, bytes)) return 'cached';
+    if (!(await verifyPassword(password, account.passwordHash, opts))) return 'wrong';
+    if (bytes !== null) this.cache.remember(account, bytes);
+    return 'verified';
   }
 
   private async fail(req: AuthRequest, ip: string, reason: AuthFailureReason): Promise<AuthResult> {

@@ -5,6 +5,7 @@ import {
   decodePasswordHash,
   hashPassword,
   preparePasswordVerification,
+  scryptRuns,
   verifyDummyPassword,
   verifyPassword,
 } from './password.js';
@@ -89,4 +90,26 @@ void test('an unknown user (dummy verification) costs about as much as a known o
   assert.ok(u < 2 * k && k < 2 * u, `known ${k / 1e6} ms vs unknown ${u / 1e6} ms`);
   // And the cost is real: scrypt with N=2^15, r=8 cannot run in under a millisecond.
   assert.ok(k > 1e6, `verification took only ${k / 1e6} ms`);
+});
+
+void test('the cost of new hashes is an option (auth.scrypt_log_n), bounded to 10..20', async () => {
+  const h = await hashPassword('pw', { logN: 10 });
+  assert.equal(h.split('$')[2], 'ln=10,r=8,p=1');
+  assert.equal(await verifyPassword('pw', h), true);
+  for (const logN of [9, 21, 12.5]) await assert.rejects(hashPassword('pw', { logN }), UsageError);
+});
+
+void test('every scrypt run is counted, and a scheduler decides when verification runs', async () => {
+  const h = await hashPassword('pw', { logN: 10 });
+  let scheduled = 0;
+  const before = scryptRuns();
+  const ok = await verifyPassword('pw', h, {
+    schedule: (work) => {
+      scheduled++;
+      return work();
+    },
+  });
+  assert.equal(ok, true);
+  assert.equal(scheduled, 1);
+  assert.equal(scryptRuns() - before, 1);
 });

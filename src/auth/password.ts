@@ -2,7 +2,9 @@
 // string so the cost can be raised later without invalidating stored hashes:
 //   $scrypt$ln=15,r=8,p=1$<salt base64>$<hash base64>
 // Invariants: comparisons are constant-time; verifying for an unknown user costs the same as
-// for a known one (verifyDummyPassword); no input can make us run scrypt with an unbounded cost.
+// for a known one (verifyDummyPassword, at the cost new hashes get); no input can make us run
+// scrypt with an unbounded cost. The server runs every verification through a scheduler
+// (ScryptGate) so that scrypt never takes all of libuv's thread pool.
 
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { UsageError } from '../core/errors.js';
@@ -10,7 +12,10 @@ import { UsageError } from '../core/errors.js';
 /** Longest password accepted, in UTF-8 bytes after normalisation. */
 export const MAX_PASSWORD_BYTES = 1024;
 
-const DEFAULT_LOG_N = 15;
+/** scrypt cost (log2 N) of new hashes unless auth.scrypt_log_n says otherwise: 32 MiB, ~50 ms. */
+export const DEFAULT_LOG_N = 15;
+/** Bounds of auth.scrypt_log_n: below 2^10 scrypt is too cheap to be worth the name. */
+export const MIN_LOG_N = 10;
 const DEFAULT_R = 8;
 const DEFAULT_P = 1;
 const SALT_BYTES = 16;
@@ -18,7 +23,7 @@ const KEY_BYTES = 32;
 
 // Bounds on parameters read back from a stored hash, so a corrupt or hostile hash string cannot
 // make one verification take seconds or gigabytes.
-const MAX_LOG_N = 20;
+export const MAX_LOG_N = 20;
 const MAX_R = 32;
 const MAX_P = 16;
 const MAX_ENCODED_LENGTH = 512;
@@ -34,6 +39,36 @@ interface DecodedHash extends ScryptParams {
   hash: Buffer;
 }
 
+/**
+ * Runs one piece of scrypt work. The server passes a ScryptGate's scheduler, which bounds how
+ * many run at once; the default runs it at once.
+ */
+export type ScryptScheduler = <T>(work: () => Promise<T>) => Promise<T>;
+
+export interface HashOptions {
+  /** scrypt cost, log2 N (default DEFAULT_LOG_N): auth.scrypt_log_n. */
+  logN?: number;
+}
+
+export interface VerifyOptions {
+  /** Cost of the dummy verification run for a missing or malformed hash (default DEFAULT_LOG_N). */
+  dummyLogN?: number;
+  schedule?: ScryptScheduler;
+}
+
+const runNow: ScryptScheduler = (work) => work();
+
+let scryptCount = 0;
+
+/**
+ * scrypt runs this process has finished (hashing, verification, dummy verification): lets tests
+ * prove, with no timing involved, that a login was answered without one, or that a request was
+ * not queued behind a flood of them.
+ */
+export function scryptRuns(): number {
+  return scryptCount;
+}
+
 function scryptAsync(password: Buffer, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
   const N = 2 ** params.logN;
   // scrypt needs 128 * N * r * p bytes; node refuses above maxmem (32 MiB by default), which
@@ -45,7 +80,11 @@ function scryptAsync(password: Buffer, salt: Buffer, keylen: number, params: Scr
     maxmem: 128 * N * params.r * params.p + 16 * 1024 * 1024,
   };
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(password, salt, keylen, options, (err, key) => {
+      scryptCount++;
+      if (err) reject(err);
+      else resolve(key);
+    });
   });
 }
 
@@ -110,31 +149,45 @@ export function decodePasswordHash(encoded: string): DecodedHash | null {
   return { logN, r, p, salt, hash };
 }
 
+function checkLogN(logN: number): number {
+  if (!Number.isInteger(logN) || logN < MIN_LOG_N || logN > MAX_LOG_N) {
+    throw new UsageError(
+      `scrypt cost log2 N must be an integer from ${MIN_LOG_N} to ${MAX_LOG_N}, got ${logN}`,
+    );
+  }
+  return logN;
+}
+
 /** Hashes a password for storage. Throws UsageError for an empty or too long password. */
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, opts: HashOptions = {}): Promise<string> {
   const bytes = passwordBytes(password);
   if (bytes === null) throw new UsageError(`password longer than ${MAX_PASSWORD_BYTES} bytes`);
   if (bytes.length === 0) throw new UsageError('password is empty');
   const salt = randomBytes(SALT_BYTES);
-  const params: ScryptParams = { logN: DEFAULT_LOG_N, r: DEFAULT_R, p: DEFAULT_P };
+  const params: ScryptParams = { logN: checkLogN(opts.logN ?? DEFAULT_LOG_N), r: DEFAULT_R, p: DEFAULT_P };
   const hash = await scryptAsync(bytes, salt, KEY_BYTES, params);
   return encode({ ...params, salt, hash });
 }
 
-let dummyHash: Promise<DecodedHash> | null = null;
+/** Dummy hashes by cost, each made once per process. */
+const dummyHashes = new Map<number, Promise<DecodedHash>>();
 
-/** A hash of a random password at the default cost, made once per process. */
-function getDummyHash(): Promise<DecodedHash> {
-  dummyHash ??= hashPassword(randomBytes(18).toString('base64')).then((h) => {
-    const d = decodePasswordHash(h);
-    if (d === null) throw new Error('dummy hash does not decode');
-    return d;
-  });
-  return dummyHash;
+/** A hash of a random password at the given cost. */
+function getDummyHash(logN: number): Promise<DecodedHash> {
+  let d = dummyHashes.get(logN);
+  if (d === undefined) {
+    d = hashPassword(randomBytes(18).toString('base64'), { logN }).then((h) => {
+      const decoded = decodePasswordHash(h);
+      if (decoded === null) throw new Error('dummy hash does not decode');
+      return decoded;
+    });
+    dummyHashes.set(logN, d);
+  }
+  return d;
 }
 
-async function verifyDecoded(bytes: Buffer, d: DecodedHash): Promise<boolean> {
-  const computed = await scryptAsync(bytes, d.salt, d.hash.length, d);
+async function verifyDecoded(bytes: Buffer, d: DecodedHash, schedule: ScryptScheduler): Promise<boolean> {
+  const computed = await schedule(() => scryptAsync(bytes, d.salt, d.hash.length, d));
   return timingSafeEqual(computed, d.hash);
 }
 
@@ -142,22 +195,26 @@ async function verifyDecoded(bytes: Buffer, d: DecodedHash): Promise<boolean> {
  * Runs a verification of the same cost as a real one and returns false: call it when the user
  * is unknown so that "no such user" takes as long as "wrong password".
  */
-export async function verifyDummyPassword(password: string): Promise<false> {
-  const d = await getDummyHash();
+export async function verifyDummyPassword(password: string, opts: VerifyOptions = {}): Promise<false> {
+  const d = await getDummyHash(opts.dummyLogN ?? DEFAULT_LOG_N);
   const bytes = passwordBytes(password) ?? Buffer.alloc(0);
-  await verifyDecoded(bytes, d);
+  await verifyDecoded(bytes, d, opts.schedule ?? runNow);
   return false;
 }
 
 /** True when `password` matches the stored hash. A malformed hash never matches (and costs a dummy run). */
-export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+export async function verifyPassword(
+  password: string,
+  encoded: string,
+  opts: VerifyOptions = {},
+): Promise<boolean> {
   const d = decodePasswordHash(encoded);
   const bytes = passwordBytes(password);
-  if (d === null || bytes === null || bytes.length === 0) return verifyDummyPassword(password);
-  return verifyDecoded(bytes, d);
+  if (d === null || bytes === null || bytes.length === 0) return verifyDummyPassword(password, opts);
+  return verifyDecoded(bytes, d, opts.schedule ?? runNow);
 }
 
-/** Warms the dummy hash so the first unknown-user login is not slower than the others. */
-export async function preparePasswordVerification(): Promise<void> {
-  await getDummyHash();
+/** Warms the dummy hash of a cost so the first unknown-user login is not slower than the others. */
+export async function preparePasswordVerification(logN: number = DEFAULT_LOG_N): Promise<void> {
+  await getDummyHash(logN);
 }

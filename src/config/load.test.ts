@@ -43,10 +43,66 @@ void test('an empty file gives every default', () => {
     greetingDelay: 1000,
     forbidUnauthPipelining: ['smtp'],
   });
-  assert.deepEqual(c.auth, { plaintextFromLoopback: true });
   assert.equal(c.limits.ipv6Prefix, 64);
   assert.deepEqual(c.pop3, { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER' });
+  assert.deepEqual(c.auth, {
+    cacheTtl: 3600,
+    cacheSize: 100_000,
+    scryptLogN: 15,
+    scryptConcurrency: 2,
+    plaintextFromLoopback: true,
+  });
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
+});
+
+void test('[auth] is read and validated', () => {
+  const c = parseConfigToml(
+    '[auth]\ncache_ttl = "10m"\ncache_size = 500\nscrypt_log_n = 12\nscrypt_concurrency = 4\n',
+    FILE,
+  );
+  assert.deepEqual(c.auth, { cacheTtl: 600, cacheSize: 500, scryptLogN: 12, scryptConcurrency: 4 });
+  assert.equal(parseConfigToml('[auth]\ncache_ttl = 0\n', FILE).auth.cacheTtl, 0);
+  refused(
+    '[auth]\nscrypt_log_n = 9',
+    'postern.toml: auth.scrypt_log_n: expected an integer from 10 to 20, got 9',
+  );
+  refused(
+    '[auth]\nscrypt_log_n = 21',
+    'postern.toml: auth.scrypt_log_n: expected an integer from 10 to 20, got 21',
+  );
+  refused(
+    '[auth]\nscrypt_concurrency = 0',
+    'postern.toml: auth.scrypt_concurrency: expected an integer from 1 to 64, got 0',
+  );
+  refused(
+    '[auth]\ncache_size = -1',
+    'postern.toml: auth.cache_size: expected a non-negative integer, got -1',
+  );
+  refused(
+    '[auth]\ncache = 1',
+    'postern.toml: auth.cache: unknown key (known keys of [auth]: cache_ttl, cache_size, scrypt_log_n, scrypt_concurrency, plaintext_from_loopback)',
+  );
+  const built = buildConfig({ auth: { cacheTtl: 0, scryptLogN: 10 } });
+  assert.deepEqual(built.auth, {
+    cacheTtl: 0,
+    cacheSize: 100_000,
+    scryptLogN: 10,
+    scryptConcurrency: 2,
+    plaintextFromLoopback: true,
+  });
+  assert.throws(() => buildConfig({ auth: { scryptLogN: 30 } }), /config: auth.scryptLogN/);
+  const text = renderConfigToml({
+    ...built,
+    auth: { cacheTtl: 120, cacheSize: 7, scryptLogN: 16, scryptConcurrency: 3, plaintextFromLoopback: false },
+  });
+  assert.match(text, /^scrypt_log_n = 16$/m);
+  assert.deepEqual(parseConfigToml(text, FILE).auth, {
+    cacheTtl: 120,
+    cacheSize: 7,
+    scryptLogN: 16,
+    scryptConcurrency: 3,
+    plaintextFromLoopback: false,
+  });
 });
 
 void test('[pop3] is read and validated', () => {
@@ -158,7 +214,7 @@ forbid_unauth_pipelining = ["submission", "smtp", "submission"]
 
 void test('[auth] and limits.ipv6_prefix are read and validated', () => {
   const c = parseConfigToml('[auth]\nplaintext_from_loopback = false\n[limits]\nipv6_prefix = 56\n', FILE);
-  assert.deepEqual(c.auth, { plaintextFromLoopback: false });
+  assert.equal(c.auth.plaintextFromLoopback, false);
   assert.equal(c.limits.ipv6Prefix, 56);
   refused(
     '[auth]\nplaintext_from_loopback = 1',
@@ -166,7 +222,7 @@ void test('[auth] and limits.ipv6_prefix are read and validated', () => {
   );
   refused(
     '[auth]\nplaintext = true',
-    'postern.toml: auth.plaintext: unknown key (known keys of [auth]: plaintext_from_loopback)',
+    'postern.toml: auth.plaintext: unknown key (known keys of [auth]: cache_ttl, cache_size, scrypt_log_n, scrypt_concurrency, plaintext_from_loopback)',
   );
   refused('[limits]\nipv6_prefix = 129', 'postern.toml: limits.ipv6_prefix: must be at most 128, got 129');
   refused('[limits]\nipv6_prefix = 0', 'postern.toml: limits.ipv6_prefix: must be at least 1, got 0');
@@ -344,6 +400,10 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     'forbid_unauth_pipelining',
     'plaintext_from_loopback',
     'ipv6_prefix',
+    'cache_ttl',
+    'cache_size',
+    'scrypt_log_n',
+    'scrypt_concurrency',
   ]) {
     assert.match(text, new RegExp(`^# ${key} = `, 'm'), key);
   }

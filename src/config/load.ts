@@ -10,9 +10,11 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
 import { UsageError } from '../core/errors.js';
+import { MAX_LOG_N, MIN_LOG_N } from '../auth/password.js';
 import {
   LISTENER_NAMES,
   SMTP_LISTENERS,
+  type AuthSettings,
   type ListenAddress,
   type ListenerName,
   type PosternConfig,
@@ -43,6 +45,9 @@ export { DEFAULT_LISTEN, DEV_LISTEN, NO_LISTENERS } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'postern.toml';
 
+/** Upper bound of auth.scrypt_concurrency: each run holds 32 MiB at the default cost. */
+const MAX_SCRYPT_CONCURRENCY = 64;
+
 /** What buildConfig accepts: any subset of PosternConfig; listeners may also be "HOST:PORT" strings. */
 export interface PosternConfigInput {
   configPath?: string | null;
@@ -61,8 +66,8 @@ export interface PosternConfigInput {
     greetingDelay?: number;
     forbidUnauthPipelining?: string[];
   };
-  auth?: { plaintextFromLoopback?: boolean };
   pop3?: { deleteMode?: string; apop?: boolean; loginDelay?: number; expire?: string | number };
+  auth?: Partial<AuthSettings>;
   log?: { level?: string };
   limits?: Partial<Limits>;
 }
@@ -230,14 +235,6 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
       ? [...DEFAULT_SMTP.forbidUnauthPipelining]
       : v.smtpListeners('smtp.forbid_unauth_pipelining', smtpRaw.forbid_unauth_pipelining);
 
-  const authRaw = v.table(top.auth ?? {}, 'auth', ['plaintext_from_loopback']);
-  const auth: PosternConfig['auth'] = {
-    plaintextFromLoopback:
-      authRaw.plaintext_from_loopback === undefined
-        ? DEFAULT_AUTH.plaintextFromLoopback
-        : v.boolean('auth.plaintext_from_loopback', authRaw.plaintext_from_loopback),
-  };
-
   const pop3Raw = v.table(top.pop3 ?? {}, 'pop3', ['delete_mode', 'apop', 'login_delay', 'expire']);
   const pop3: PosternConfig['pop3'] = {
     deleteMode:
@@ -254,6 +251,40 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
             pop3Raw.login_delay,
           ),
     expire: pop3Raw.expire === undefined ? DEFAULT_POP3.expire : v.expire('pop3.expire', pop3Raw.expire),
+  };
+
+  const authRaw = v.table(top.auth ?? {}, 'auth', [
+    'cache_ttl',
+    'cache_size',
+    'scrypt_log_n',
+    'scrypt_concurrency',
+    'plaintext_from_loopback',
+  ]);
+  const auth: AuthSettings = {
+    cacheTtl:
+      authRaw.cache_ttl === undefined
+        ? DEFAULT_AUTH.cacheTtl
+        : v.limit(
+            { field: 'commandTimeout', toml: 'cache_ttl', kind: 'seconds', min: 0, doc: '' },
+            'auth.cache_ttl',
+            authRaw.cache_ttl,
+          ),
+    cacheSize:
+      authRaw.cache_size === undefined
+        ? DEFAULT_AUTH.cacheSize
+        : v.nonNegativeInteger('auth.cache_size', authRaw.cache_size),
+    scryptLogN:
+      authRaw.scrypt_log_n === undefined
+        ? DEFAULT_AUTH.scryptLogN
+        : v.integerIn('auth.scrypt_log_n', authRaw.scrypt_log_n, MIN_LOG_N, MAX_LOG_N),
+    scryptConcurrency:
+      authRaw.scrypt_concurrency === undefined
+        ? DEFAULT_AUTH.scryptConcurrency
+        : v.integerIn('auth.scrypt_concurrency', authRaw.scrypt_concurrency, 1, MAX_SCRYPT_CONCURRENCY),
+    plaintextFromLoopback:
+      authRaw.plaintext_from_loopback === undefined
+        ? DEFAULT_AUTH.plaintextFromLoopback
+        : v.boolean('auth.plaintext_from_loopback', authRaw.plaintext_from_loopback),
   };
 
   const logRaw = v.table(top.log ?? {}, 'log', ['level']);
@@ -417,12 +448,6 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
           ? v.smtpListeners('smtp.forbidUnauthPipelining', partial.smtp.forbidUnauthPipelining)
           : [...b.smtp.forbidUnauthPipelining],
     },
-    auth: {
-      plaintextFromLoopback:
-        partial.auth?.plaintextFromLoopback !== undefined
-          ? v.boolean('auth.plaintextFromLoopback', partial.auth.plaintextFromLoopback)
-          : b.auth.plaintextFromLoopback,
-    },
     pop3: {
       deleteMode:
         partial.pop3?.deleteMode !== undefined
@@ -435,6 +460,28 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
           : b.pop3.loginDelay,
       expire:
         partial.pop3?.expire !== undefined ? v.expire('pop3.expire', partial.pop3.expire) : b.pop3.expire,
+    },
+    auth: {
+      cacheTtl:
+        partial.auth?.cacheTtl !== undefined
+          ? v.nonNegativeInteger('auth.cacheTtl', partial.auth.cacheTtl)
+          : b.auth.cacheTtl,
+      cacheSize:
+        partial.auth?.cacheSize !== undefined
+          ? v.nonNegativeInteger('auth.cacheSize', partial.auth.cacheSize)
+          : b.auth.cacheSize,
+      scryptLogN:
+        partial.auth?.scryptLogN !== undefined
+          ? v.integerIn('auth.scryptLogN', partial.auth.scryptLogN, MIN_LOG_N, MAX_LOG_N)
+          : b.auth.scryptLogN,
+      scryptConcurrency:
+        partial.auth?.scryptConcurrency !== undefined
+          ? v.integerIn('auth.scryptConcurrency', partial.auth.scryptConcurrency, 1, MAX_SCRYPT_CONCURRENCY)
+          : b.auth.scryptConcurrency,
+      plaintextFromLoopback:
+        partial.auth?.plaintextFromLoopback !== undefined
+          ? v.boolean('auth.plaintextFromLoopback', partial.auth.plaintextFromLoopback)
+          : b.auth.plaintextFromLoopback,
     },
     log: {
       level: partial.log?.level !== undefined ? v.logLevel('log.level', partial.log.level) : b.log.level,
@@ -530,6 +577,14 @@ class Validator {
   workers(key: string, value: unknown): number {
     const n = this.nonNegativeInteger(key, value);
     if (n > 1024) return this.fail(key, `at most 1024, got ${n}`);
+    return n;
+  }
+
+  integerIn(key: string, value: unknown, min: number, max: number): number {
+    const n = typeof value === 'bigint' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
+      return this.fail(key, `expected an integer from ${min} to ${max}, got ${show(value)}`);
+    }
     return n;
   }
 

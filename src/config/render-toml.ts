@@ -214,6 +214,34 @@ export function renderConfigToml(config: PosternConfig): string {
       config.auth.plaintextFromLoopback === DEFAULT_AUTH.plaintextFromLoopback,
     ),
   );
+  out.push('# Seconds a verified login is remembered, so a reconnecting client costs no scrypt run;');
+  out.push(
+    `# 0 turns the cache off. A changed password or a deleted account never hits. Default: ${DEFAULT_AUTH.cacheTtl}`,
+  );
+  out.push(line('cache_ttl', String(config.auth.cacheTtl), config.auth.cacheTtl === DEFAULT_AUTH.cacheTtl));
+  out.push(
+    `# Most verified logins remembered, per process; 0 turns the cache off. Default: ${DEFAULT_AUTH.cacheSize}`,
+  );
+  out.push(
+    line('cache_size', String(config.auth.cacheSize), config.auth.cacheSize === DEFAULT_AUTH.cacheSize),
+  );
+  out.push('# scrypt cost (log2 N, 10..20) of new password hashes: 15 = 32 MiB and about 50 ms of CPU;');
+  out.push(
+    `# each step doubles both. Existing hashes keep their own cost. Default: ${DEFAULT_AUTH.scryptLogN}`,
+  );
+  out.push(
+    line('scrypt_log_n', String(config.auth.scryptLogN), config.auth.scryptLogN === DEFAULT_AUTH.scryptLogN),
+  );
+  out.push(
+    `# Most scrypt runs at once, per process (they share libuv's thread pool with file I/O). Default: ${DEFAULT_AUTH.scryptConcurrency}`,
+  );
+  out.push(
+    line(
+      'scrypt_concurrency',
+      String(config.auth.scryptConcurrency),
+      config.auth.scryptConcurrency === DEFAULT_AUTH.scryptConcurrency,
+    ),
+  );
   out.push('');
 
   out.push('[pop3]');

@@ -3,6 +3,7 @@
 // the two never disagree. docs/configuration.md follows the same order.
 
 import { hostname as osHostname } from 'node:os';
+import { DEFAULT_LOG_N } from '../auth/password.js';
 import type { Limits } from '../core/limits.js';
 import type { ListenAddress, ListenerName, SmtpListenerName } from './types.js';
 
@@ -242,5 +243,11 @@ export const DEFAULT_SMTP = Object.freeze({
   forbidUnauthPipelining: Object.freeze(['smtp']) as readonly SmtpListenerName[],
 });
 
-/** [auth] defaults. */
-export const DEFAULT_AUTH = Object.freeze({ plaintextFromLoopback: true });
+/** [auth] defaults: Dovecot's auth_cache_ttl (1 hour); src/auth/password.ts DEFAULT_LOG_N. */
+export const DEFAULT_AUTH = Object.freeze({
+  cacheTtl: 3600,
+  cacheSize: 100_000,
+  scryptLogN: DEFAULT_LOG_N,
+  scryptConcurrency: 2,
+  plaintextFromLoopback: true,
+});

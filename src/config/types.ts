@@ -27,6 +27,23 @@ export interface ListenAddress {
   port: number;
 }
 
+/** [auth]: how passwords are hashed and how verified logins are remembered. */
+export interface AuthSettings {
+  /** Seconds a verified login is remembered (Dovecot's auth_cache_ttl); 0 turns the cache off. */
+  cacheTtl: number;
+  /** Most verified logins remembered per process; 0 turns the cache off. */
+  cacheSize: number;
+  /** scrypt cost, log2 N, of new password hashes (`user add`, `user passwd`) and of the dummy verification. */
+  scryptLogN: number;
+  /** Most scrypt runs at once per process (they share libuv's thread pool with file I/O). */
+  scryptConcurrency: number;
+  /**
+   * Allow plaintext passwords (IMAP LOGIN, AUTHENTICATE PLAIN/LOGIN, POP3 USER/PASS and AUTH,
+   * SMTP AUTH on submission) without TLS from loopback clients (127.0.0.0/8, ::1). Default true.
+   */
+  plaintextFromLoopback: boolean;
+}
+
 export interface PosternConfig {
   /** Absolute path of the file this was read from (null when built in code, e.g. tests). */
   configPath: string | null;
@@ -80,13 +97,6 @@ export interface PosternConfig {
      */
     forbidUnauthPipelining: SmtpListenerName[];
   };
-  auth: {
-    /**
-     * Allow plaintext passwords (IMAP LOGIN, AUTHENTICATE PLAIN/LOGIN, POP3 USER/PASS and AUTH,
-     * SMTP AUTH on submission) without TLS from loopback clients (127.0.0.0/8, ::1). Default true.
-     */
-    plaintextFromLoopback: boolean;
-  };
   pop3: {
     /**
      * What DELE does when the session ends with QUIT (RFC 1939 §6 UPDATE state): "expunge" the
@@ -100,6 +110,7 @@ export interface PosternConfig {
     /** CAPA EXPIRE (RFC 2449 §6.7): "NEVER" or a number of days. */
     expire: 'NEVER' | number;
   };
+  auth: AuthSettings;
   log: {
     level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   };

@@ -169,14 +169,20 @@ async function serveProcess(
     if (tls.selfSigned) log.info({ cert: tls.certPath }, 'using the self-signed certificate');
     const [{ store: openedStore, blobs }] = await Promise.all([
       openStore(config, { log: log.child({ component: 'store' }) }),
-      preparePasswordVerification(),
+      preparePasswordVerification(config.auth.scryptLogN),
     ]);
     store = openedStore;
     if (role === 'single') gc = startGc(config, openedStore, log);
     const tracker = new AuthFailureTracker({ limits: config.limits });
     if (role === 'worker') disconnectTracker = connectTrackerToPrimary(tracker, process);
     tracker.onBan((ip, until) => log.warn({ ip, until: new Date(until).toISOString() }, 'address banned'));
-    const authenticator = new Authenticator({ store: openedStore, limits: config.limits, tracker, log });
+    const authenticator = new Authenticator({
+      store: openedStore,
+      limits: config.limits,
+      tracker,
+      log,
+      auth: config.auth,
+    });
     const deps: ServerDeps = { config, store: openedStore, blobs, log, authenticator, tls };
     const listeners = await ListenerSet.start({ deps, handlers: opts.handlers ?? PROTOCOL_HANDLERS });
     log.info({ listeners: listeners.listening }, 'ready');

@@ -71,9 +71,9 @@ export class ImapRawClient {
   /** Connects and waits for the greeting. */
   static async connect(
     port: number,
-    opts: { host?: string; maxLineBytes?: number; timeoutMs?: number } = {},
+    opts: { host?: string; localAddress?: string; maxLineBytes?: number; timeoutMs?: number } = {},
   ): Promise<ImapRawClient> {
-    const socket = net.connect({ host: opts.host ?? '127.0.0.1', port });
+    const socket = net.connect({ host: opts.host ?? '127.0.0.1', port, localAddress: opts.localAddress });
     const client = new ImapRawClient(socket, opts.maxLineBytes ?? 64 * 1024 * 1024);
     client.greeting = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ListenAddress, ListenerName, PosternConfig } from '../../src/config/types.js';
+import { DEFAULT_AUTH } from '../../src/config/schema.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/core/limits.js';
 import type { ConnectionHandler, ProtocolFactory } from '../../src/server/types.js';
 
@@ -54,8 +55,8 @@ export function testConfig(
       forbidUnauthPipelining: ['smtp'],
       ...opts.smtp,
     },
-    auth: { plaintextFromLoopback: true, ...opts.auth },
     pop3: { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER', ...opts.pop3 },
+    auth: { ...DEFAULT_AUTH, ...opts.auth },
     log: {
       level:
         opts.level ?? (process.env.POSTERN_TEST_LOG as PosternConfig['log']['level'] | undefined) ?? 'fatal',

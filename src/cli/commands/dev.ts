@@ -58,7 +58,11 @@ function parseCredentials(text: string): string | null {
 }
 
 /** Creates the demo domain and user if missing; returns the demo password. */
-export async function ensureDemoAccount(store: MailStore, credentialsPath: string): Promise<string> {
+export async function ensureDemoAccount(
+  store: MailStore,
+  credentialsPath: string,
+  opts: { scryptLogN?: number } = {},
+): Promise<string> {
   if ((await store.getDomain(DEV_DOMAIN)) === null) {
     try {
       await store.createDomain(DEV_DOMAIN);
@@ -75,7 +79,7 @@ export async function ensureDemoAccount(store: MailStore, credentialsPath: strin
   const account = await store.getAccount(DEV_USER);
   if (password !== null && account !== null) return password;
   const fresh = password ?? randomBytes(12).toString('base64url');
-  const hash = await hashPassword(fresh);
+  const hash = await hashPassword(fresh, { logN: opts.scryptLogN });
   if (account === null) await store.createAccount({ address: DEV_USER, passwordHash: hash });
   else await store.setPasswordHash(DEV_USER, hash); // the credentials file was lost: reset
   await writeFileAtomic(
@@ -96,7 +100,9 @@ export function registerDev(program: Command): void {
       const configFile = configOption(cmd) ?? path.join(DEV_DIR, 'postern.toml');
       const config = await ensureDevConfig(configFile);
       const credentialsPath = path.join(path.dirname(path.resolve(configFile)), CREDENTIALS_FILE);
-      const password = await withStore(config, ({ store }) => ensureDemoAccount(store, credentialsPath));
+      const password = await withStore(config, ({ store }) =>
+        ensureDemoAccount(store, credentialsPath, { scryptLogN: config.auth.scryptLogN }),
+      );
       const { runServer } = await import('../../server/runtime.js');
       await runServer(config, {
         onReady: (info: ReadyInfo) => {

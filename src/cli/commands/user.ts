@@ -46,11 +46,11 @@ export function registerUser(program: Command): void {
     .action(async (input: string, opts: PasswordOptions & { quota: string }, cmd: Command) => {
       const { address, domain } = parseAddress(input);
       const quotaBytes = parseQuota(opts.quota);
-      await withCommandStore(cmd, async ({ store }) => {
+      await withCommandStore(cmd, async ({ store, config }) => {
         await requireDomain(store, domain);
         if ((await store.getAccount(address)) !== null)
           throw new UsageError(`user ${address} already exists`);
-        const passwordHash = await hashPassword(await obtainPassword(opts));
+        const passwordHash = await hashPassword(await obtainPassword(opts), { logN: config.auth.scryptLogN });
         try {
           await store.createAccount({ address, passwordHash, quotaBytes });
         } catch (err) {
@@ -100,9 +100,11 @@ export function registerUser(program: Command): void {
     .option('--password-stdin', 'read the new password from the first line of standard input')
     .action(async (input: string, opts: PasswordOptions, cmd: Command) => {
       const { address } = parseAddress(input);
-      await withCommandStore(cmd, async ({ store }) => {
+      await withCommandStore(cmd, async ({ store, config }) => {
         if ((await store.getAccount(address)) === null) throw new UsageError(`no such user: ${address}`);
-        const passwordHash = await hashPassword(await obtainPassword(opts));
+        // The server's credential cache is bound to the stored hash: the old password stops
+        // working at the next login in every process, with no message to send.
+        const passwordHash = await hashPassword(await obtainPassword(opts), { logN: config.auth.scryptLogN });
         await store.setPasswordHash(address, passwordHash).catch(notFound(address));
       });
       process.stdout.write(`changed the password of ${address}\n`);
