@@ -60,7 +60,13 @@ void test('[auth] is read and validated', () => {
     '[auth]\ncache_ttl = "10m"\ncache_size = 500\nscrypt_log_n = 12\nscrypt_concurrency = 4\n',
     FILE,
   );
-  assert.deepEqual(c.auth, { cacheTtl: 600, cacheSize: 500, scryptLogN: 12, scryptConcurrency: 4 });
+  assert.deepEqual(c.auth, {
+    cacheTtl: 600,
+    cacheSize: 500,
+    scryptLogN: 12,
+    scryptConcurrency: 4,
+    plaintextFromLoopback: true,
+  });
   assert.equal(parseConfigToml('[auth]\ncache_ttl = 0\n', FILE).auth.cacheTtl, 0);
   refused(
     '[auth]\nscrypt_log_n = 9',
