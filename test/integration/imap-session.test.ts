@@ -71,6 +71,35 @@ void describe('IMAP session core', () => {
     c.destroy();
   });
 
+  void it('STARTTLS injection in a later packet (before or after the reply): never executed', async () => {
+    const injected = 's2 LOGIN alice@example.test alice-secret-1\r\ns3 CREATE Injected\r\n';
+    const created = async (): Promise<boolean> => {
+      const account = await server.store.getAccount('alice@example.test');
+      return (await server.store.getMailbox(account!.id, 'Injected')) !== null;
+    };
+    // Before the reply: discarded (the handshake works, not authenticated) or fed to TLS (the
+    // handshake fails).
+    const c = await RawImapClient.connect(server.ports.imap);
+    c.socket.setNoDelay(true);
+    c.write('s1 STARTTLS\r\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    c.write(injected);
+    assert.equal((await c.until('s1')).status, 'OK');
+    const upgraded = await c.upgrade().then(
+      () => true,
+      () => false,
+    );
+    if (upgraded) assert.equal((await c.command('SELECT INBOX')).status, 'BAD', 'not authenticated');
+    c.destroy();
+    // After the reply: the bytes reach the TLS layer and the handshake fails.
+    const d = await RawImapClient.connect(server.ports.imap);
+    assert.equal((await d.command('STARTTLS')).status, 'OK');
+    d.write(injected);
+    await assert.rejects(d.upgrade());
+    d.destroy();
+    assert.equal(await created(), false, 'the injected CREATE never ran');
+  });
+
   void it('imaps: TLS from the start', async () => {
     const c = await RawImapClient.connect(server.ports.imaps, { tls: true });
     assert.doesNotMatch(c.greeting, /STARTTLS/);

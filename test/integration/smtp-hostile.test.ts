@@ -94,6 +94,50 @@ void test('STARTTLS injection: commands pipelined after STARTTLS are discarded, 
   client.destroy();
 });
 
+/** Resolves once what was written so far has been handed to the kernel (its own TCP segment). */
+function flushed(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+const INJECTED_MESSAGE =
+  'MAIL FROM:<evil@remote.example>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n' +
+  'Subject: injected\r\n\r\ninjected\r\n.\r\n';
+
+async function injectedStored(): Promise<boolean> {
+  return (await server.inbox('alice@example.test')).some((m) => m.includes('Subject: injected'));
+}
+
+void test('STARTTLS injection in a later packet, before the reply: discarded, never executed', async () => {
+  const { client } = await ehlo(server.ports.smtp);
+  client.socket.setNoDelay(true);
+  client.write('STARTTLS\r\n');
+  await flushed();
+  client.write(INJECTED_MESSAGE);
+  assert.equal((await client.reply()).code, 220, 'the first reply is the one to STARTTLS');
+  // The injected bytes either were discarded (the handshake works, no command ran) or reached
+  // the TLS layer (the handshake fails); they are never read as commands.
+  const upgraded = await client.upgrade().then(
+    () => true,
+    () => false,
+  );
+  if (upgraded) {
+    assert.equal((await client.command('MAIL FROM:<a@remote.example>')).code, 503, 'no EHLO since TLS');
+    assert.equal((await client.command('EHLO client.example.net')).code, 250);
+    assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 503, 'no transaction');
+  }
+  client.destroy();
+  assert.equal(await injectedStored(), false, 'the injected message was not stored');
+});
+
+void test('STARTTLS injection in a later packet, after the reply: the handshake fails, nothing runs', async () => {
+  const { client } = await ehlo(server.ports.smtp);
+  assert.equal((await client.command('STARTTLS')).code, 220);
+  client.write(INJECTED_MESSAGE);
+  await assert.rejects(client.upgrade(), 'plaintext where the TLS handshake belongs');
+  client.destroy();
+  assert.equal(await injectedStored(), false, 'the injected message was not stored');
+});
+
 void test('commands before the banner get 554 and the connection is closed', async () => {
   const impatient = await startSmtpServer({
     greetingDelayMs: 300,
