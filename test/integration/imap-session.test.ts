@@ -115,3 +115,40 @@ void describe('IMAP session core', () => {
     c.destroy();
   });
 });
+
+void describe('imap session end', () => {
+  void it('autologout: an idle session gets BYE after limits.idle_timeout and is closed', async () => {
+    const server = await startImapServer({ limits: { idleTimeout: 1 } });
+    try {
+      const c = await RawImapClient.login(server.ports.imap, 'alice@example.test');
+      assert.equal((await c.command('SELECT INBOX')).status, 'OK');
+      const started = Date.now();
+      const bye = await c.response(10_000);
+      assert.match(bye, /^\* BYE /);
+      assert.ok(Date.now() - started >= 900, `BYE after ${Date.now() - started} ms of idle`);
+      await c.closed();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void it('graceful shutdown: BYE to sessions not logged in, selected and in IDLE, then closed', async () => {
+    const server = await startImapServer();
+    try {
+      const idle = await RawImapClient.connect(server.ports.imap);
+      const selected = await RawImapClient.login(server.ports.imap, 'alice@example.test');
+      assert.equal((await selected.command('SELECT INBOX')).status, 'OK');
+      const idling = await RawImapClient.login(server.ports.imap, 'bob@example.test');
+      idling.write('i1 IDLE\r\n');
+      assert.match(await idling.response(), /^\+/);
+      const shutdown = server.shutdownListeners(5000);
+      for (const c of [idle, selected, idling]) {
+        assert.match(await c.response(10_000), /^\* BYE /);
+        await c.closed();
+      }
+      await shutdown;
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -357,3 +357,26 @@ void describe('POP3 LOGIN-DELAY', () => {
     }
   });
 });
+
+void test('graceful shutdown: -ERR [SYS/TEMP] and close; DELEs are not applied (RFC 1939 §6: no UPDATE)', async () => {
+  const server = await startPop3Server();
+  try {
+    for (let i = 1; i <= 3; i++) await server.deliver(ALICE, sampleMessage(i, 3));
+    const { client } = await RawPop3Client.open(server.ports.pop3);
+    assert.equal((await client.login(ALICE, USERS[ALICE])).ok, true);
+    assert.equal((await client.command('DELE 1')).ok, true);
+    assert.equal((await client.command('DELE 2')).ok, true);
+    const waiting = await RawPop3Client.open(server.ports.pop3);
+    const shutdown = server.shutdownListeners(5000);
+    for (const c of [client, waiting.client]) {
+      const bye = await c.response(10_000);
+      assert.equal(bye.ok, false);
+      assert.match(bye.text, /^\[SYS\/TEMP\] /);
+      await c.closed(10_000);
+    }
+    await shutdown;
+    assert.equal((await server.messages(ALICE)).length, 3, 'the session never entered UPDATE');
+  } finally {
+    await server.close();
+  }
+});
