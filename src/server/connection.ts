@@ -51,6 +51,7 @@ export class ServerConnection implements Connection {
   private readonly endHandlers: Array<() => void> = [];
   private readonly closeHandlers: Array<() => void> = [];
   private readonly shutdownHandlers: Array<() => void | Promise<void>> = [];
+  private readonly shutdownBeginHandlers: Array<() => void> = [];
   private readonly idleHandlers: Array<() => void> = [];
   private readonly idleWaiters: Array<() => void> = [];
 
@@ -117,6 +118,9 @@ export class ServerConnection implements Connection {
   }
   onShutdown(handler: () => void | Promise<void>): void {
     this.shutdownHandlers.push(handler);
+  }
+  onShutdownBegin(handler: () => void): void {
+    this.shutdownBeginHandlers.push(handler);
   }
   onIdleTimeout(handler: () => void): void {
     this.idleHandlers.push(handler);
@@ -267,6 +271,7 @@ export class ServerConnection implements Connection {
   beginShutdown(): void {
     if (this.isShuttingDown || this.isClosed) return;
     this.isShuttingDown = true;
+    for (const h of this.shutdownBeginHandlers.splice(0)) this.safely(h);
     if (this.inFlight === 0) this.finishShutdown();
   }
 

@@ -81,6 +81,11 @@ export interface Connection {
    * (SMTP 421, IMAP "* BYE", POP3 -ERR). The runtime closes the connection afterwards.
    */
   onShutdown(handler: () => void | Promise<void>): void;
+  /**
+   * Graceful shutdown began, even while a command is in flight: a command that waits for the
+   * client rather than for work (IMAP IDLE) ends now instead of holding the grace period.
+   */
+  onShutdownBegin(handler: () => void): void;
   /** The idle timer fired: write the goodbye; the runtime closes the connection afterwards. */
   onIdleTimeout(handler: () => void): void;
 

@@ -7,7 +7,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { openStore } from '../../src/store/open-store.js';
-import { ok, postern, tempDir } from './cli-harness.js';
+import { ok, postern, startServe, tempDir } from './cli-harness.js';
+import { RawPop3Client } from './pop3-harness.js';
 
 void test('user passwd/quota/del, alias del, domain del, --json listings, oversized messages in an import', async (t) => {
   const dir = await tempDir(t);
@@ -100,5 +101,34 @@ void test('import keeps the input order: UIDs follow the Maildir name order desp
     );
   } finally {
     await store.close();
+  }
+});
+
+void test('user passwd: the new password logs in over POP3, the old one is refused', async (t) => {
+  const dir = await tempDir(t);
+  ok(postern(dir, ['init', '--domain', 'example.test']));
+  const conf = await readFile(path.join(dir, 'postern.toml'), 'utf8');
+  await writeFile(path.join(dir, 'postern.toml'), conf.replace(/^# pop3 = ".*"$/m, 'pop3 = "127.0.0.1:0"'));
+  ok(postern(dir, ['user', 'add', 'a@example.test', '--password', 'first-pass']));
+  ok(postern(dir, ['user', 'passwd', 'a@example.test', '--password-stdin'], { input: 'second-pass\n' }));
+  const serve = await startServe(dir);
+  try {
+    const port = serve.listeners.get('pop3');
+    assert.ok(port !== undefined, serve.out);
+    // The default password hash and failure delay: a login takes about a second.
+    const login = async (password: string): Promise<boolean> => {
+      const { client, greeting } = await RawPop3Client.open(port);
+      assert.equal(greeting.ok, true);
+      try {
+        assert.equal((await client.command('USER a@example.test')).ok, true);
+        return (await client.command(`PASS ${password}`, 30_000)).ok;
+      } finally {
+        client.socket.destroy();
+      }
+    };
+    assert.equal(await login('first-pass'), false, 'the old password is refused');
+    assert.equal(await login('second-pass'), true, 'the new password logs in');
+  } finally {
+    assert.equal(await serve.stop(), 0);
   }
 });

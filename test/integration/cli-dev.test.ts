@@ -81,9 +81,16 @@ void test('dev creates the demo account, prints listeners and credentials, and r
     0,
     'credentials are private',
   );
-  for (const line of first.out.split('\n').filter((l) => /^ {2}\w+ +127\.0\.0\.1:/.test(l))) {
-    assert.doesNotMatch(line, /:0$/);
-  }
+  // Every configured listener is printed, with the real port it opened.
+  const printed = [...first.out.matchAll(/^ {2}(\w+) +127\.0\.0\.1:(\d+)$/gm)];
+  assert.deepEqual(
+    printed.map((m) => m[1]).sort(),
+    Object.keys(config.listen)
+      .filter((n) => config.listen[n as keyof typeof config.listen] !== null)
+      .sort(),
+    first.out,
+  );
+  for (const m of printed) assert.notEqual(m[2], '0', `${m[1]} shows port 0`);
 
   const second = await runDev(dir, configFile);
   assert.equal(second.code, 0);

@@ -2,7 +2,7 @@
 // a real process, in temp directories.
 
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -61,4 +61,63 @@ export function fails(r: SpawnSyncReturns<string>): string {
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${r.stderr}`);
   assert.doesNotMatch(r.stderr, /^\s+at /m);
   return lines[0]!;
+}
+
+export interface ServeProcess {
+  /** Everything printed on stdout up to the listener report. */
+  out: string;
+  /** The listeners the report names, with the port each one opened. */
+  listeners: Map<string, number>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs `postern serve` in `cwd` (with its postern.toml) until it prints its listener report;
+ * rejects if it exits first or is not ready within `timeoutMs`.
+ */
+export async function startServe(cwd: string, timeoutMs = 30_000): Promise<ServeProcess> {
+  const env = { ...process.env };
+  delete env.POSTERN_CONFIG;
+  delete env.POSTERN_DEBUG;
+  const child = spawn(process.execPath, [CLI, 'serve'], { cwd, env });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // The listener report is one write after the "ready" line (one pipe write: it arrives whole).
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`serve not ready in ${timeoutMs} ms\n${out}\n${err}`)),
+      timeoutMs,
+    );
+    const check = (): void => {
+      if (/ready, data in [^\n]*\n {2}\S[^]*\n$/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before it was ready\nstdout: ${out}\nstderr: ${err}`));
+    });
+  });
+  try {
+    await ready;
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  const listeners = new Map<string, number>();
+  for (const m of out.matchAll(/^ {2}(\w+) +127\.0\.0\.1:(\d+)$/gm)) listeners.set(m[1]!, Number(m[2]));
+  return {
+    out,
+    listeners,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }

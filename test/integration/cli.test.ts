@@ -4,11 +4,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
-import { CLI, SCRIPT, ok, postern, tempDir } from './cli-harness.js';
+import { CLI, SCRIPT, ok, postern, startServe, tempDir } from './cli-harness.js';
 
 /** Splits the script's output into its "== name" sections. */
 function sections(stdout: string): Map<string, string> {
@@ -117,27 +118,32 @@ void test('serve prints the listeners it opened and stops on SIGTERM', async (t)
   const dir = await tempDir(t);
   ok(postern(dir, ['init']));
   const conf = await readFile(path.join(dir, 'postern.toml'), 'utf8');
+  const names = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http'];
   let local = conf;
-  for (const name of ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http']) {
+  for (const name of names) {
     local = local.replace(new RegExp(`^# ${name} = ".*"$`, 'm'), `${name} = "127.0.0.1:0"`);
   }
   await writeFile(path.join(dir, 'postern.toml'), local);
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    cwd: dir,
-    env: { ...process.env, POSTERN_CONFIG: '' },
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
-  while (!out.includes('ready') && Date.now() < deadline && child.exitCode === null) {
-    await new Promise((r) => setTimeout(r, 50));
+  const serve = await startServe(dir);
+  try {
+    // Every configured listener is printed, once, with the real port it opened.
+    assert.deepEqual([...serve.listeners.keys()].sort(), [...names].sort(), serve.out);
+    for (const [name, port] of serve.listeners) assert.ok(port > 0, `${name} shows port ${port}`);
+    assert.doesNotMatch(serve.out, /not started/);
+    // The ports printed are the ones listening.
+    await Promise.all(
+      [...serve.listeners.values()].map(
+        (port) =>
+          new Promise<void>((resolve, reject) => {
+            const s = net.connect({ host: '127.0.0.1', port }, () => {
+              s.destroy();
+              resolve();
+            });
+            s.once('error', reject);
+          }),
+      ),
+    );
+  } finally {
+    assert.equal(await serve.stop(), 0);
   }
-  assert.match(out, /ready/, `no ready line\nstdout: ${out}\nstderr: ${err}`);
-  const listeners = out.split('\n').filter((l) => /^ {2}\w+ +127\.0\.0\.1:\d+$/.test(l));
-  for (const l of listeners) assert.doesNotMatch(l, /:0$/, 'real ports are shown');
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0, `stderr: ${err}`);
 });

@@ -40,6 +40,8 @@ export interface ImapTestServer {
     opts?: { flags?: string[]; date?: Date },
   ): Promise<number>;
   mailboxId(address: string, mailbox: string): Promise<number>;
+  /** Graceful shutdown of the listeners (what SIGTERM does). */
+  shutdownListeners(graceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,6 +95,9 @@ export async function startImapServer(
       });
       if (!outcome!.ok) throw outcome!.error;
       return outcome!.uid;
+    },
+    shutdownListeners(graceMs) {
+      return listeners.shutdown({ graceMs });
     },
     async close() {
       await listeners.shutdown({ graceMs: 1000 });

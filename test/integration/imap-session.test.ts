@@ -71,6 +71,35 @@ void describe('IMAP session core', () => {
     c.destroy();
   });
 
+  void it('STARTTLS injection in a later packet (before or after the reply): never executed', async () => {
+    const injected = 's2 LOGIN alice@example.test alice-secret-1\r\ns3 CREATE Injected\r\n';
+    const created = async (): Promise<boolean> => {
+      const account = await server.store.getAccount('alice@example.test');
+      return (await server.store.getMailbox(account!.id, 'Injected')) !== null;
+    };
+    // Before the reply: discarded (the handshake works, not authenticated) or fed to TLS (the
+    // handshake fails).
+    const c = await RawImapClient.connect(server.ports.imap);
+    c.socket.setNoDelay(true);
+    c.write('s1 STARTTLS\r\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    c.write(injected);
+    assert.equal((await c.until('s1')).status, 'OK');
+    const upgraded = await c.upgrade().then(
+      () => true,
+      () => false,
+    );
+    if (upgraded) assert.equal((await c.command('SELECT INBOX')).status, 'BAD', 'not authenticated');
+    c.destroy();
+    // After the reply: the bytes reach the TLS layer and the handshake fails.
+    const d = await RawImapClient.connect(server.ports.imap);
+    assert.equal((await d.command('STARTTLS')).status, 'OK');
+    d.write(injected);
+    await assert.rejects(d.upgrade());
+    d.destroy();
+    assert.equal(await created(), false, 'the injected CREATE never ran');
+  });
+
   void it('imaps: TLS from the start', async () => {
     const c = await RawImapClient.connect(server.ports.imaps, { tls: true });
     assert.doesNotMatch(c.greeting, /STARTTLS/);
@@ -84,5 +113,42 @@ void describe('IMAP session core', () => {
     assert.deepEqual(r.untagged, ['* ENABLED IMAP4rev2 UTF8=ACCEPT']);
     assert.deepEqual((await c.command('ENABLE IMAP4rev2')).untagged, ['* ENABLED']);
     c.destroy();
+  });
+});
+
+void describe('imap session end', () => {
+  void it('autologout: an idle session gets BYE after limits.idle_timeout and is closed', async () => {
+    const server = await startImapServer({ limits: { idleTimeout: 1 } });
+    try {
+      const c = await RawImapClient.login(server.ports.imap, 'alice@example.test');
+      assert.equal((await c.command('SELECT INBOX')).status, 'OK');
+      const started = Date.now();
+      const bye = await c.response(10_000);
+      assert.match(bye, /^\* BYE /);
+      assert.ok(Date.now() - started >= 900, `BYE after ${Date.now() - started} ms of idle`);
+      await c.closed();
+    } finally {
+      await server.close();
+    }
+  });
+
+  void it('graceful shutdown: BYE to sessions not logged in, selected and in IDLE, then closed', async () => {
+    const server = await startImapServer();
+    try {
+      const idle = await RawImapClient.connect(server.ports.imap);
+      const selected = await RawImapClient.login(server.ports.imap, 'alice@example.test');
+      assert.equal((await selected.command('SELECT INBOX')).status, 'OK');
+      const idling = await RawImapClient.login(server.ports.imap, 'bob@example.test');
+      idling.write('i1 IDLE\r\n');
+      assert.match(await idling.response(), /^\+/);
+      const shutdown = server.shutdownListeners(5000);
+      for (const c of [idle, selected, idling]) {
+        assert.match(await c.response(10_000), /^\* BYE /);
+        await c.closed();
+      }
+      await shutdown;
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -46,6 +46,8 @@ export interface Pop3TestServer {
   inboxId(address: string): Promise<number>;
   /** Metadata of the messages in a mailbox of `address`. */
   messages(address: string, mailbox?: string): Promise<MessageMeta[]>;
+  /** Graceful shutdown of the listeners (what SIGTERM does). */
+  shutdownListeners(graceMs: number): Promise<void>;
   /** Stops listeners and store, then starts them again on the same data directory (new ports). */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -124,6 +126,9 @@ export async function startPop3Server(opts: Pop3ServerOptions = {}): Promise<Pop
       const account = await running.store.getAccount(address);
       const mb = await running.store.getMailbox(account!.id, mailbox);
       return running.store.listMessages(mb!.id);
+    },
+    shutdownListeners(graceMs) {
+      return running.listeners.shutdown({ graceMs });
     },
     async restart() {
       await running.listeners.shutdown({ graceMs: 500 });

@@ -97,6 +97,37 @@ void describe('pop3 hostile input', () => {
     assert.equal((await server.messages(ALICE)).length, stored.length);
   });
 
+  void it('commands after STLS in a later packet, before the reply: discarded, never executed', async () => {
+    const { client } = await RawPop3Client.open(server.ports.pop3);
+    client.socket.setNoDelay(true);
+    client.write('STLS\r\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    client.write(`USER ${ALICE}\r\nPASS ${USERS[ALICE]}\r\nDELE 1\r\nQUIT\r\n`);
+    assert.equal((await client.response()).ok, true, 'the first response is the one to STLS');
+    // Discarded (the handshake works, still in AUTHORIZATION) or fed to TLS (the handshake
+    // fails); never read as commands.
+    const upgraded = await client.upgrade().then(
+      () => true,
+      () => false,
+    );
+    if (upgraded) {
+      assert.equal((await client.command('STAT')).ok, false, 'not logged in');
+      assert.equal((await client.command(`PASS ${USERS[ALICE]}`)).ok, false, 'no USER pending');
+      assert.equal((await client.command('QUIT')).ok, true);
+    }
+    client.destroy();
+    assert.equal((await server.messages(ALICE)).length, stored.length, 'no DELE applied');
+  });
+
+  void it('commands after STLS in a later packet, after the reply: the handshake fails', async () => {
+    const { client } = await RawPop3Client.open(server.ports.pop3);
+    assert.equal((await client.command('STLS')).ok, true);
+    client.write(`USER ${ALICE}\r\nPASS ${USERS[ALICE]}\r\nDELE 1\r\nQUIT\r\n`);
+    await assert.rejects(client.upgrade());
+    client.destroy();
+    assert.equal((await server.messages(ALICE)).length, stored.length, 'no DELE applied');
+  });
+
   void it('USER sent in clear is forgotten by STLS (RFC 2595 §4)', async () => {
     const { client } = await RawPop3Client.open(server.ports.pop3);
     assert.equal((await client.command(`USER ${ALICE}`)).ok, true);

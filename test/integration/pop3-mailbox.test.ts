@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { readFile, rename } from 'node:fs/promises';
+import { waitUntil } from '../helpers/wait-until.js';
 import { after, before, describe, it } from 'node:test';
 import type { PosternConfig } from '../../src/config/types.js';
 import { FileBlobStore } from '../../src/store/blob/file-blob-store.js';
@@ -128,7 +129,15 @@ void describe('pop3 beside IMAP', () => {
     }
     assert.ok(seen.includes('\\Seen'));
     client.destroy();
-    await sleep(100);
+    // The session has ended once its maildrop lease is free: then nothing more can change.
+    await waitUntil(
+      async () => {
+        if (!(await server.store.acquireMailboxLock(inbox, 'test-probe', 1000))) return false;
+        await server.store.releaseMailboxLock(inbox, 'test-probe');
+        return true;
+      },
+      { what: 'the session to end and release its maildrop lease' },
+    );
     const after = await server.store.listMessages(inbox);
     assert.deepEqual(
       after.map((m) => m.flags.includes('\\Seen')),

@@ -2,7 +2,8 @@
 // AUTH, STLS, APOP, PIPELINING, and Python's poplib downloading byte-identical messages.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it, test } from 'node:test';
 import { apopDigest } from '../../src/protocols/pop3/commands/auth.js';
 import {
   RawPop3Client,
@@ -19,6 +20,24 @@ const BOB = 'bob@example.test';
 function plain(user: string, password: string): string {
   return Buffer.from(`\0${user}\0${password}`).toString('base64');
 }
+
+// RFC 1939 §7, the example exchange: the greeting's timestamp, the shared secret and the digest
+// the client sends.
+const RFC1939_TIMESTAMP = '<1896.697170952@dbc.mtview.ca.us>';
+const RFC1939_SECRET = 'tanstaaf';
+const RFC1939_DIGEST = 'c4c9334bac560ecc979e58001b3e22fb';
+
+/** The client's digest, computed here as RFC 1939 §7 says (not with the server's function). */
+function clientDigest(timestamp: string, secret: string): string {
+  return createHash('md5')
+    .update(Buffer.from(timestamp + secret, 'latin1'))
+    .digest('hex');
+}
+
+void test("APOP digests: RFC 1939's example values", () => {
+  assert.equal(clientDigest(RFC1939_TIMESTAMP, RFC1939_SECRET), RFC1939_DIGEST);
+  assert.equal(apopDigest(RFC1939_TIMESTAMP, RFC1939_SECRET), RFC1939_DIGEST);
+});
 
 void describe('pop3 session', () => {
   let server: Pop3TestServer;
@@ -40,7 +59,7 @@ void describe('pop3 session', () => {
     ]);
     await server.deliver(ALICE, big);
     stored.push(big);
-    await server.store.setApopSecret(BOB, 'tanstaaf');
+    await server.store.setApopSecret(BOB, RFC1939_SECRET);
   });
 
   after(async () => {
@@ -194,16 +213,19 @@ void describe('pop3 session', () => {
   void it('APOP with the greeting timestamp and the account secret', async () => {
     const { client, greeting } = await RawPop3Client.open(server.ports.pop3);
     const ts = greeting.text.slice(greeting.text.indexOf('<'));
-    const wrong = await client.command(`APOP ${BOB} ${apopDigest(ts, 'nope')}`);
+    const wrong = await client.command(`APOP ${BOB} ${clientDigest(ts, 'nope')}`);
     assert.equal(wrong.ok, false);
     assert.match(wrong.text, /^\[AUTH\]/);
-    const ok = await client.command(`APOP ${BOB} ${apopDigest(ts, 'tanstaaf')}`);
+    // The digest of another greeting's timestamp (RFC 1939's own) is refused: no replay.
+    const replay = await client.command(`APOP ${BOB} ${RFC1939_DIGEST}`);
+    assert.equal(replay.ok, false);
+    const ok = await client.command(`APOP ${BOB} ${clientDigest(ts, RFC1939_SECRET)}`);
     assert.equal(ok.ok, true, ok.text);
     assert.equal((await client.command('QUIT')).ok, true);
     // An account without an APOP secret cannot use APOP, whatever the digest.
     const second = await RawPop3Client.open(server.ports.pop3);
     const ts2 = second.greeting.text.slice(second.greeting.text.indexOf('<'));
-    assert.equal((await second.client.command(`APOP ${ALICE} ${apopDigest(ts2, '')}`)).ok, false);
+    assert.equal((await second.client.command(`APOP ${ALICE} ${clientDigest(ts2, '')}`)).ok, false);
     second.client.destroy();
   });
 
@@ -334,4 +356,27 @@ void describe('POP3 LOGIN-DELAY', () => {
       await server.close();
     }
   });
+});
+
+void test('graceful shutdown: -ERR [SYS/TEMP] and close; DELEs are not applied (RFC 1939 §6: no UPDATE)', async () => {
+  const server = await startPop3Server();
+  try {
+    for (let i = 1; i <= 3; i++) await server.deliver(ALICE, sampleMessage(i, 3));
+    const { client } = await RawPop3Client.open(server.ports.pop3);
+    assert.equal((await client.login(ALICE, USERS[ALICE])).ok, true);
+    assert.equal((await client.command('DELE 1')).ok, true);
+    assert.equal((await client.command('DELE 2')).ok, true);
+    const waiting = await RawPop3Client.open(server.ports.pop3);
+    const shutdown = server.shutdownListeners(5000);
+    for (const c of [client, waiting.client]) {
+      const bye = await c.response(10_000);
+      assert.equal(bye.ok, false);
+      assert.match(bye.text, /^\[SYS\/TEMP\] /);
+      await c.closed(10_000);
+    }
+    await shutdown;
+    assert.equal((await server.messages(ALICE)).length, 3, 'the session never entered UPDATE');
+  } finally {
+    await server.close();
+  }
 });

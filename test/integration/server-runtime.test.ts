@@ -70,8 +70,10 @@ void test('SIGTERM waits for the command in flight, then closes connections and 
     });
     const r = new LineReader(socket);
     assert.equal(await r.next(), 'HELLO secure=false');
-    socket.write('SLOW 400\r\n');
-    await new Promise((res) => setTimeout(res, 50));
+    // The ECHO is answered once SLOW has begun (lines are handled in order): the command is in
+    // flight when SIGTERM comes.
+    socket.write('SLOW 400\r\nECHO started\r\n');
+    assert.equal(await r.next(), 'started');
     const t = Date.now();
     let resolved = false;
     void running.then(() => (resolved = true));

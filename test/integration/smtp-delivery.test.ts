@@ -310,3 +310,39 @@ void test('<Postmaster> without a domain reaches the postmaster of our domain (R
   assert.match(trace, /for <Postmaster>/);
   client.destroy();
 });
+
+void test('MX: an alias to a remote address queues the message for that address (forwarding)', async () => {
+  await server.store.addAlias({ source: 'fwd@example.test', destination: 'friend@remote.example' });
+  const queued = await server.store.countOutbound();
+  const aliceBefore = (await server.inbox('alice@example.test')).length;
+  const { client } = await ehlo(server.ports.smtp);
+  const raw = Buffer.from('From: someone@x.test\r\nTo: fwd@example.test\r\nSubject: forwarded\r\n\r\nHi\r\n');
+  assert.equal((await client.command('MAIL FROM:<someone@x.test>')).code, 250);
+  assert.equal(
+    (await client.command('RCPT TO:<fwd@example.test>')).code,
+    250,
+    'the alias is a local address',
+  );
+  // The same session may still not relay to the remote address itself.
+  assert.equal((await client.command('RCPT TO:<friend@remote.example>')).code, 554);
+  assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 250);
+  assert.equal((await client.command('DATA')).code, 354);
+  client.write(Buffer.concat([raw, Buffer.from('.\r\n')]));
+  assert.equal((await client.reply()).code, 250);
+  assert.equal((await client.command('QUIT')).code, 221);
+  assert.equal(await server.store.countOutbound(), queued + 1, 'one queued copy');
+  const out = lastOf(await server.store.listOutbound());
+  assert.equal(out.mailFrom, 'someone@x.test');
+  assert.equal(out.accountId, null, 'forwarded from an MX session, not submitted');
+  assert.deepEqual(
+    out.recipients.map((r) => r.address),
+    ['friend@remote.example'],
+    'queued for the alias destination only',
+  );
+  const stored = await server.blobs.readAll(out.blobId);
+  assertStoredAs(stored, raw);
+  const inbox = await server.inbox('alice@example.test');
+  assert.equal(inbox.length, aliceBefore + 1);
+  assert.deepEqual(lastOf(inbox), stored, 'the local copy is the same blob');
+  await server.store.deleteAlias('fwd@example.test');
+});

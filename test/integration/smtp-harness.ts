@@ -2,8 +2,9 @@
 // submissions) with the SMTP protocol over a real store in a temp dir, a DNS server on
 // loopback, a few accounts, and a raw SMTP client that reads whole (multi-line) replies.
 
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { AuthFailureTracker } from '../../src/auth/failure-tracker.js';
@@ -207,4 +208,33 @@ export async function ehlo(
   if (banner.code !== 220) throw new Error(`banner ${banner.lines.join('|')}`);
   const reply = await client.command('EHLO client.example.net');
   return { client, ehlo: reply };
+}
+
+/** The spool files of messages being received (InboundMessage) in <dataDir>/tmp. */
+export async function spoolFiles(dataDir: string): Promise<string[]> {
+  try {
+    return (await readdir(path.join(dataDir, 'tmp'))).filter((f) => f.endsWith('.spool'));
+  } catch {
+    return []; // no tmp directory yet
+  }
+}
+
+/**
+ * A message of about `bytes` bytes (CRLF lines, some starting with "."), larger than the
+ * 256 KiB a message may hold in memory before it goes to a spool file when `bytes` is.
+ */
+export function largeMessage(bytes: number, subject: string): Buffer {
+  const lines = [`From: <a@remote.example>`, `To: <alice@example.test>`, `Subject: ${subject}`, ''];
+  let size = lines.join('\r\n').length;
+  for (let i = 0; size < bytes; i++) {
+    const line = i % 50 === 0 ? `.dot line ${i}` : `line ${i} ${'x'.repeat(64)}`;
+    lines.push(line);
+    size += line.length + 2;
+  }
+  return Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1');
+}
+
+/** RFC 5321 §4.5.2: a leading "." doubled, for DATA. */
+export function dotStuff(message: Buffer): Buffer {
+  return Buffer.from(message.toString('latin1').replace(/^\./gm, '..'), 'latin1');
 }

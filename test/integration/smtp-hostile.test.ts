@@ -5,15 +5,16 @@
 // connection is still usable (or cleanly closed), and what was (not) stored.
 
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
+import { waitUntil } from '../helpers/wait-until.js';
 import {
+  dotStuff,
   ehlo,
+  largeMessage,
   PASSWORDS,
   plainAuth,
   RawSmtpClient,
+  spoolFiles,
   startSmtpServer,
   type SmtpTestServer,
 } from './smtp-harness.js';
@@ -91,6 +92,50 @@ void test('STARTTLS injection: commands pipelined after STARTTLS are discarded, 
   assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 503, 'no transaction survived');
   assert.equal((await client.command('STARTTLS')).code, 503);
   client.destroy();
+});
+
+/** Resolves once what was written so far has been handed to the kernel (its own TCP segment). */
+function flushed(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+const INJECTED_MESSAGE =
+  'MAIL FROM:<evil@remote.example>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n' +
+  'Subject: injected\r\n\r\ninjected\r\n.\r\n';
+
+async function injectedStored(): Promise<boolean> {
+  return (await server.inbox('alice@example.test')).some((m) => m.includes('Subject: injected'));
+}
+
+void test('STARTTLS injection in a later packet, before the reply: discarded, never executed', async () => {
+  const { client } = await ehlo(server.ports.smtp);
+  client.socket.setNoDelay(true);
+  client.write('STARTTLS\r\n');
+  await flushed();
+  client.write(INJECTED_MESSAGE);
+  assert.equal((await client.reply()).code, 220, 'the first reply is the one to STARTTLS');
+  // The injected bytes either were discarded (the handshake works, no command ran) or reached
+  // the TLS layer (the handshake fails); they are never read as commands.
+  const upgraded = await client.upgrade().then(
+    () => true,
+    () => false,
+  );
+  if (upgraded) {
+    assert.equal((await client.command('MAIL FROM:<a@remote.example>')).code, 503, 'no EHLO since TLS');
+    assert.equal((await client.command('EHLO client.example.net')).code, 250);
+    assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 503, 'no transaction');
+  }
+  client.destroy();
+  assert.equal(await injectedStored(), false, 'the injected message was not stored');
+});
+
+void test('STARTTLS injection in a later packet, after the reply: the handshake fails, nothing runs', async () => {
+  const { client } = await ehlo(server.ports.smtp);
+  assert.equal((await client.command('STARTTLS')).code, 220);
+  client.write(INJECTED_MESSAGE);
+  await assert.rejects(client.upgrade(), 'plaintext where the TLS handshake belongs');
+  client.destroy();
+  assert.equal(await injectedStored(), false, 'the injected message was not stored');
 });
 
 void test('commands before the banner get 554 and the connection is closed', async () => {
@@ -342,23 +387,28 @@ void test('__proto__ and constructor as header names are stored byte for byte', 
 });
 
 void test('a connection cut before the final dot delivers nothing and leaves no spool file', async () => {
+  // Over 256 KiB, so the message is in a spool file (<dataDir>/tmp) when the connection drops.
   for (const verb of ['DATA', 'BDAT']) {
     const { client } = await ehlo(server.ports.smtp);
     const before = await inboxSize(server);
+    const message = largeMessage(400 * 1024, `cut ${verb}`);
     assert.equal((await client.command('MAIL FROM:<a@remote.example>')).code, 250);
     assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 250);
     if (verb === 'DATA') {
       assert.equal((await client.command('DATA')).code, 354);
-      client.write('Subject: cut\r\n\r\nalmost done\r\n');
+      client.write(dotStuff(message));
     } else {
-      client.write('BDAT 1000 LAST\r\nSubject: cut\r\n\r\nalmost');
+      client.write(`BDAT ${message.length + 1000} LAST\r\n`);
+      client.write(message);
     }
-    await sleep(100);
+    await waitUntil(async () => (await spoolFiles(server.dir)).length === 1, {
+      what: `${verb}: the message in a spool file`,
+    });
     client.destroy();
-    await sleep(200);
+    await waitUntil(async () => (await spoolFiles(server.dir)).length === 0, {
+      what: `${verb}: the spool file removed after the disconnect`,
+    });
     assert.equal(await inboxSize(server), before, `${verb}: nothing delivered`);
-    const spools = (await readdir(path.join(server.dir, 'tmp'))).filter((f) => f.endsWith('.spool'));
-    assert.deepEqual(spools, [], `${verb}: spool removed`);
   }
 });
 

@@ -1,21 +1,49 @@
 // The SMTP session's lifecycle over real sockets: RFC 5321 §4.5.3.2 timeouts, graceful shutdown
-// (421 4.3.2), transaction resets (RSET, EHLO, BDAT aborted), and the production wiring
-// through runServer and src/protocols/registry.ts.
+// (421 4.3.2), transaction resets (RSET, EHLO, BDAT aborted), messages over the 256 KiB held in
+// memory (spooled to <dataDir>/tmp, stored byte for byte, the spool removed after the commit
+// or RSET; after a disconnect: smtp-hostile.test.ts), and the production wiring through
+// runServer and src/protocols/registry.ts.
 
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
 import { runServer, type ReadyInfo } from '../../src/server/runtime.js';
 import { openStore } from '../../src/store/open-store.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { LOOPBACK_0, tempDir, testConfig } from './server-fixture.js';
-import { ehlo, PASSWORDS, plainAuth, RawSmtpClient, startSmtpServer } from './smtp-harness.js';
+import { waitUntil } from '../helpers/wait-until.js';
+import {
+  dotStuff,
+  ehlo,
+  largeMessage,
+  PASSWORDS,
+  plainAuth,
+  RawSmtpClient,
+  spoolFiles,
+  startSmtpServer,
+  type SmtpTestServer,
+} from './smtp-harness.js';
 
-async function spools(dir: string): Promise<string[]> {
-  const names = (await readdir(path.join(dir, 'tmp'))).filter((f) => f.endsWith('.spool'));
-  return names.map(() => 'one spool file while the message is open');
+/** Waits until the message being received has gone to a spool file (exactly one). */
+async function spooled(server: SmtpTestServer): Promise<void> {
+  await waitUntil(async () => (await spoolFiles(server.dir)).length === 1, {
+    what: 'the message in a spool file',
+  });
+}
+
+/** The stored message is our trace headers followed by exactly the bytes the client sent. */
+function assertStoredAs(stored: Buffer | undefined, body: Buffer, what: string): void {
+  assert.ok(stored !== undefined, `${what}: stored`);
+  assert.equal(stored.length > body.length, true, `${what}: trace headers prepended`);
+  const prefix = stored.subarray(0, stored.length - body.length).toString('latin1');
+  assert.match(
+    prefix,
+    /^Received-SPF: [^]*\r\nReceived: from /,
+    `${what}: the prefix is our trace header block`,
+  );
+  assert.ok(prefix.endsWith('\r\n') && !prefix.includes('\r\n\r\n'), `${what}: only header lines`);
+  assert.ok(stored.subarray(stored.length - body.length).equals(body), `${what}: body byte for byte`);
 }
 
 void test('idle timeouts: 421 4.4.2 waiting for a command, and inside DATA (nothing stored)', async () => {
@@ -74,11 +102,13 @@ void test('RSET and EHLO reset the transaction; RSET drops a BDAT message in pro
     const { client } = await ehlo(server.ports.smtp);
     assert.equal((await client.command('MAIL FROM:<a@remote.example>')).code, 250);
     assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 250);
-    client.write('BDAT 5\r\nSubj:');
+    // A message over 256 KiB goes to a spool file; RSET drops it and removes the file.
+    const part = largeMessage(300 * 1024, 'reset');
+    client.write(Buffer.concat([Buffer.from(`BDAT ${part.length}\r\n`), part]));
     assert.equal((await client.reply()).code, 250);
-    // A message this small is held in memory (no spool file); RSET must drop it either way.
+    assert.equal((await spoolFiles(server.dir)).length, 1, 'the chunk is in a spool file');
     assert.equal((await client.command('RSET')).code, 250);
-    assert.deepEqual(await spools(server.dir), [], 'nothing left behind');
+    assert.deepEqual(await spoolFiles(server.dir), [], 'RSET removed the spool file');
     client.write('BDAT 3 LAST\r\nabc');
     assert.equal((await client.reply()).code, 503, 'no transaction after RSET; the 3 bytes were read');
     assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 503);
@@ -169,6 +199,43 @@ void test('AUTH LOGIN with an initial response (Outlook), AUTH PLAIN with an emp
     assert.equal(ok.code, 235);
     assert.match(ok.text, /^2\.7\.0/);
     second.client.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+void test('messages over 256 KiB by DATA and BDAT: spooled, stored byte for byte, the spool removed', async () => {
+  const server = await startSmtpServer();
+  try {
+    const { client } = await ehlo(server.ports.smtp);
+    // DATA: half the message, then (once it is in the spool file) the rest and the final dot.
+    const viaData = largeMessage(600 * 1024, 'large by DATA');
+    const wire = dotStuff(viaData);
+    assert.equal((await client.command('MAIL FROM:<a@remote.example>')).code, 250);
+    assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 250);
+    assert.equal((await client.command('DATA')).code, 354);
+    client.write(wire.subarray(0, 300 * 1024));
+    await spooled(server);
+    client.write(Buffer.concat([wire.subarray(300 * 1024), Buffer.from('.\r\n')]));
+    assert.equal((await client.reply(30_000)).code, 250);
+    assert.deepEqual(await spoolFiles(server.dir), [], 'DATA: spool removed once stored');
+    assertStoredAs((await server.inbox('alice@example.test'))[0], viaData, 'DATA');
+
+    // BDAT in three chunks, the last one LAST; the first is already over 256 KiB.
+    const viaBdat = largeMessage(700 * 1024, 'large by BDAT');
+    assert.equal((await client.command('MAIL FROM:<a@remote.example>')).code, 250);
+    assert.equal((await client.command('RCPT TO:<alice@example.test>')).code, 250);
+    const cuts = [0, 280 * 1024, 500 * 1024, viaBdat.length];
+    for (let i = 0; i < 3; i++) {
+      const chunk = viaBdat.subarray(cuts[i], cuts[i + 1]);
+      client.write(Buffer.concat([Buffer.from(`BDAT ${chunk.length}${i === 2 ? ' LAST' : ''}\r\n`), chunk]));
+      assert.equal((await client.reply(30_000)).code, 250);
+      if (i < 2)
+        assert.equal((await spoolFiles(server.dir)).length, 1, `BDAT: chunk ${i + 1} in the spool file`);
+    }
+    assert.deepEqual(await spoolFiles(server.dir), [], 'BDAT: spool removed once stored');
+    assertStoredAs((await server.inbox('alice@example.test'))[1], viaBdat, 'BDAT');
+    assert.equal((await client.command('QUIT')).code, 221);
   } finally {
     await server.close();
   }

@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { ImapRawClient } from '../helpers/imap-raw-client.js';
-import { commandParts, parseScript } from './imap-differential/differential.js';
+import {
+  commandParts,
+  compareAnswers,
+  judgeDifferences,
+  parseScript,
+  type AcceptedDifference,
+  type CommandAnswer,
+} from './imap-differential/differential.js';
 import { normaliseAnswer, normaliseLine } from './imap-differential/normalise.js';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -62,7 +69,16 @@ void test('normalisation keeps what matters and folds what the RFCs leave open',
   assert.equal(normaliseLine('A1 OK [READ-WRITE] Select completed (0.001 secs).', NOW), 'A1 OK [READ-WRITE]');
   assert.equal(normaliseLine('* OK [UIDVALIDITY 1795776989] UIDs valid', NOW), '* OK [UIDVALIDITY *]');
   assert.equal(normaliseLine('A2 OK [APPENDUID 17 3] done', NOW), 'A2 OK [APPENDUID * 3]');
-  assert.equal(normaliseLine('* CAPABILITY IMAP4rev1 IDLE', NOW), '* CAPABILITY');
+  // Capability lists are sets: order and case do not matter, their content does.
+  assert.equal(normaliseLine('* CAPABILITY IMAP4rev1 IDLE', NOW), '* CAPABILITY IDLE IMAP4REV1');
+  assert.equal(
+    normaliseLine('A1 OK [CAPABILITY idle IMAP4rev1 IDLE] Logged in', NOW),
+    'A1 OK [CAPABILITY IDLE IMAP4REV1]',
+  );
+  assert.notEqual(
+    normaliseLine('* CAPABILITY IMAP4rev1 IDLE', NOW),
+    normaliseLine('* CAPABILITY IMAP4rev1', NOW),
+  );
   assert.equal(
     normaliseLine('* 1 FETCH (UID 4 FLAGS (\\Seen \\Answered) BODY[] {2}\r\nhi)', NOW),
     '* 1 FETCH (BODY[] "hi" FLAGS (\\Answered \\Seen) UID 4)',
@@ -114,4 +130,78 @@ void test('scripts: connections, continuations, raw lines and literals', () => {
   const parts = commandParts('CREATE {{lit:a\\r\\nb\\x00}} x');
   assert.equal(parts.length, 3);
   assert.deepEqual(parts[1], { literal: Buffer.from('a\r\nb\0', 'latin1') });
+});
+
+function answer(key: string, lines: string[]): CommandAnswer {
+  return { key, source: 'NOOP', raw: lines, normalised: normaliseAnswer(lines, NOW) };
+}
+
+void test('capabilities only one server announces are accepted by name, the rest compared as a set', () => {
+  const caps = [
+    { capability: 'SORT', only: 'dovecot' as const, reason: 'r' },
+    { capability: 'IMAP4REV2', only: 'postern' as const, reason: 'r' },
+  ];
+  const dovecot = [answer('s:1', ['* CAPABILITY IMAP4rev1 SORT IDLE', 'A1 OK done'])];
+  const same = compareAnswers(
+    dovecot,
+    [answer('s:1', ['* CAPABILITY IDLE IMAP4rev2 IMAP4rev1', 'A1 OK'])],
+    caps,
+  );
+  assert.deepEqual(same.differences, []);
+  assert.deepEqual([...same.capabilitiesSeen].sort(), ['IMAP4REV2', 'SORT']);
+  // A capability missing on the Postern side, or one listed as Dovecot's only, is a difference.
+  for (const postern of ['* CAPABILITY IMAP4rev1 IMAP4rev2', '* CAPABILITY IMAP4rev1 IDLE SORT']) {
+    const c = compareAnswers(dovecot, [answer('s:1', [postern, 'A1 OK'])], caps);
+    assert.equal(c.differences.length, 1, postern);
+  }
+  // Nothing seen when neither server announced the listed capabilities.
+  const none = compareAnswers(
+    [answer('s:1', ['* CAPABILITY IDLE', 'A1 OK'])],
+    [answer('s:1', ['* CAPABILITY IDLE', 'A1 OK'])],
+    caps,
+  );
+  assert.equal(none.capabilitiesSeen.size, 0);
+});
+
+void test('an accepted difference is accepted by its content only, at its own places', () => {
+  const recent: AcceptedDifference = {
+    name: 'RECENT repeated',
+    reason: 'r',
+    dovecot: [],
+    postern: ['* 2 RECENT'],
+    at: [
+      ['s:1', 'NOOP'],
+      ['s:9', 'NOOP'],
+    ],
+  };
+  const dovecot = answer('s:1', ['* 3 EXISTS', 'A0007 OK NOOP completed']);
+  const judge = (postern: string[], key = 's:1'): ReturnType<typeof judgeDifferences> =>
+    judgeDifferences(compareAnswers([{ ...dovecot, key }], [answer(key, postern)]).differences, [recent]);
+  // Exactly the accepted line: accepted (the other place did not differ: stale).
+  const ok = judge(['* 3 EXISTS', '* 2 RECENT', 'A0007 OK']);
+  assert.deepEqual(ok.unexpected, []);
+  assert.deepEqual(
+    ok.stale.map((s) => s.key),
+    ['s:9'],
+  );
+  // The accepted line plus a wrong EXISTS, a missing EXISTS, another line, or another tagged
+  // status: not accepted.
+  for (const postern of [
+    ['* 4 EXISTS', '* 2 RECENT', 'A0007 OK'],
+    ['* 2 RECENT', 'A0007 OK'],
+    ['* 3 EXISTS', '* 2 RECENT', '* 1 EXPUNGE', 'A0007 OK'],
+    ['* 3 EXISTS', '* 2 RECENT', 'A0007 NO'],
+    ['* 3 EXISTS', '* 3 RECENT', 'A0007 OK'],
+  ]) {
+    assert.deepEqual(
+      judge(postern).unexpected.map((d) => d.key),
+      ['s:1'],
+      postern.join(' | '),
+    );
+  }
+  // The same content at a place not listed: not accepted.
+  assert.deepEqual(
+    judge(['* 3 EXISTS', '* 2 RECENT', 'A0007 OK'], 's:5').unexpected.map((d) => d.key),
+    ['s:5'],
+  );
 });

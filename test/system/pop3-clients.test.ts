@@ -283,6 +283,10 @@ void describe('pop3 with Debian clients', () => {
         'set pipe_decode=no',
         'set pipe_sep=""',
         'set wait_key=no',
+        // An existing $folder: when it is missing (~/Mail on a fresh machine) mutt first asks
+        // "Create it?", and that prompt eats the pushed keys, so only the current message was
+        // piped (the flake of a clean-clone CI run; later runs found ~/Mail and passed).
+        `set folder="${work}"`,
         '',
       ].join('\n'),
     );

@@ -1,10 +1,12 @@
 // The real `postern serve` as a child process (the CLI of the same build as the tests), from a
 // config file in a temp directory: SMTP on a free loopback port, DNS pointed at a loopback DNS
 // server the caller runs, users created through the CLI. Used by the crash test and the SMTP
-// benchmark, which need a process they can kill -9 or measure from outside.
+// benchmark, which need a process they can kill -9 or measure from outside, and (with the
+// configuration `postern init` writes: every delay and limit at its default) by
+// default-config.test.ts.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,6 +64,44 @@ export async function preparePostern(setup: PosternSetup): Promise<string> {
   return file;
 }
 
+/**
+ * The configuration `postern init` writes, changed only where a test must: the listeners named
+ * in `listeners` on 127.0.0.1 port 0, the others disabled (their defaults are privileged ports
+ * on every address), and the DNS servers (a loopback server the caller runs). Every other key
+ * (delays, limits, password hashing, log level) keeps its default.
+ */
+export async function prepareDefaultPostern(setup: {
+  dir: string;
+  dnsAddress: string;
+  domain: string;
+  users: Array<{ address: string; password: string }>;
+  listeners: string[];
+}): Promise<string> {
+  const init = spawnSync(process.execPath, [POSTERN_CLI, 'init', '--domain', setup.domain], {
+    cwd: setup.dir,
+    encoding: 'utf8',
+    env: { ...process.env, POSTERN_CONFIG: '' },
+    timeout: 60_000,
+  });
+  if (init.status !== 0) throw new Error(`postern init: exit ${init.status}: ${init.stderr}`);
+  const file = path.join(setup.dir, 'postern.toml');
+  let toml = await readFile(file, 'utf8');
+  const replace = (re: RegExp, line: string): void => {
+    if (!re.test(toml)) throw new Error(`postern.toml from init has no line ${re}`);
+    toml = toml.replace(re, line);
+  };
+  for (const name of ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http']) {
+    const address = setup.listeners.includes(name) ? '127.0.0.1:0' : '';
+    replace(new RegExp(`^# ${name} = ".*"$`, 'm'), `${name} = "${address}"`);
+  }
+  replace(/^# servers = \[\]$/m, `servers = ["${setup.dnsAddress}"]`);
+  await writeFile(file, toml);
+  for (const user of setup.users) {
+    cli(file, ['user', 'add', user.address, '--password-stdin'], `${user.password}\n`);
+  }
+  return file;
+}
+
 function cli(configFile: string, args: string[], input = ''): void {
   const r = spawnSync(process.execPath, [POSTERN_CLI, '--config', configFile, ...args], {
     encoding: 'utf8',
@@ -77,6 +117,8 @@ export interface PosternProcess {
   child: ChildProcess;
   pid: number;
   ports: { smtp: number; submission: number };
+  /** Every listener the process printed, with its port. */
+  listeners: Map<string, number>;
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   exited: Promise<number | string>;
   /** Everything the process wrote to stderr so far. */
@@ -85,11 +127,12 @@ export interface PosternProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts `postern serve` and resolves once it printed its listeners. */
+/** Starts `postern serve` and resolves once it printed the listeners expected (default smtp, submission). */
 export async function startPostern(
   configFile: string,
-  opts: { readyTimeoutMs?: number } = {},
+  opts: { readyTimeoutMs?: number; listeners?: string[] } = {},
 ): Promise<PosternProcess> {
+  const expected = opts.listeners ?? ['smtp', 'submission'];
   const child = spawn(process.execPath, [POSTERN_CLI, '--config', configFile, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -103,7 +146,7 @@ export async function startPostern(
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
-  const ports = await new Promise<PosternProcess['ports']>((resolve, reject) => {
+  const listeners = await new Promise<Map<string, number>>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`postern serve not ready within ${opts.readyTimeoutMs ?? 20_000} ms: ${out} ${err}`));
@@ -111,11 +154,14 @@ export async function startPostern(
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (s: string) => {
       if (out.length < 10_000) out += s;
-      const smtp = /^ +smtp +127\.0\.0\.1:(\d+)$/m.exec(out);
-      const submission = /^ +submission +127\.0\.0\.1:(\d+)$/m.exec(out);
-      if (smtp !== null && submission !== null) {
+      const at = out.search(/^postern \S+ ready, data in /m);
+      if (at < 0) return;
+      const found = new Map<string, number>();
+      for (const m of out.slice(at).matchAll(/^ {2}(\w+) +127\.0\.0\.1:(\d+)$/gm))
+        found.set(m[1], Number(m[2]));
+      if (expected.every((name) => found.has(name))) {
         clearTimeout(timer);
-        resolve({ smtp: Number(smtp[1]), submission: Number(submission[1]) });
+        resolve(found);
       }
     });
     void exited.then((code) => {
@@ -123,10 +169,12 @@ export async function startPostern(
       reject(new Error(`postern serve exited (${code}) before ready: ${out} ${err}`));
     });
   });
+  const ports = { smtp: listeners.get('smtp') ?? 0, submission: listeners.get('submission') ?? 0 };
   return {
     child,
     pid: child.pid!,
     ports,
+    listeners,
     exited,
     stderr: () => err,
     async stop(graceMs = 5000) {

@@ -174,6 +174,8 @@ export class ImapSession implements ImapSessionContext {
     });
     this.conn.onIdleTimeout(() => this.bye('Autologout; idle for too long'));
     this.conn.onShutdown(() => this.bye('Server shutting down'));
+    // IDLE waits for the client, not for work: it must not hold the shutdown grace period.
+    this.conn.onShutdownBegin(() => this.wakeUp());
     this.run().catch((err: unknown) => {
       this.log.error({ err }, 'imap session failed');
       this.conn.destroy();
@@ -580,6 +582,11 @@ export class ImapSession implements ImapSessionContext {
           continue;
         }
         if (this.input.peerEnded || this.conn.closed) return null;
+        if (this.conn.shuttingDown) {
+          // RFC 2177: the server may end IDLE with BYE.
+          this.bye('Server shutting down');
+          return null;
+        }
         await this.input.wait();
       }
     } finally {

@@ -22,7 +22,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImapRawClient, type CommandPart } from '../../helpers/imap-raw-client.js';
-import { normaliseAnswer } from './normalise.js';
+import { normaliseAnswer, withoutCapabilities } from './normalise.js';
 
 export interface ScriptCommand {
   /** 1-based line number in the script file. */
@@ -264,17 +264,128 @@ export interface Difference {
   subject: string[];
 }
 
-export function compareAnswers(reference: CommandAnswer[], subject: CommandAnswer[]): Difference[] {
-  const out: Difference[] = [];
+/**
+ * A difference accepted by its content: the normalised lines only the reference server
+ * (Dovecot) sends and those only the subject (Postern) sends, at each place listed. The rest of
+ * the two answers must be identical, in order; any other line, or these lines at another
+ * place, is a difference not accepted. A tagged line is written with the tag `<tag>`.
+ */
+export interface AcceptedDifference {
+  /** Short name, one per kind of difference (several places may share it). */
+  name: string;
+  /** Why it is allowed, with the RFC section. */
+  reason: string;
+  dovecot: readonly string[];
+  postern: readonly string[];
+  /** Where: "<script>:<line>" and the command as written there. */
+  at: ReadonlyArray<readonly [key: string, source: string]>;
+}
+
+/** A capability that only one of the two servers announces, accepted by name. */
+export interface AcceptedCapability {
+  capability: string;
+  /** The server that announces it. */
+  only: 'dovecot' | 'postern';
+  reason: string;
+}
+
+export interface Comparison {
+  differences: Difference[];
+  /** The accepted capabilities that occurred on their server's side. */
+  capabilitiesSeen: Set<string>;
+}
+
+/**
+ * Compares the answers command by command. The capabilities that only one server is accepted
+ * to announce are taken out of that server's capability lists first, so the rest of the lists
+ * must be equal as sets.
+ */
+export function compareAnswers(
+  reference: CommandAnswer[],
+  subject: CommandAnswer[],
+  capabilities: readonly AcceptedCapability[] = [],
+): Comparison {
+  const referenceOnly = new Set(capabilities.filter((c) => c.only === 'dovecot').map((c) => c.capability));
+  const subjectOnly = new Set(capabilities.filter((c) => c.only === 'postern').map((c) => c.capability));
+  const capabilitiesSeen = new Set<string>();
+  const differences: Difference[] = [];
   const byKey = new Map(subject.map((a) => [a.key, a]));
   for (const r of reference) {
     const s = byKey.get(r.key);
-    const sn = s?.normalised ?? ['<no answer>'];
-    if (JSON.stringify(r.normalised) !== JSON.stringify(sn)) {
-      out.push({ key: r.key, source: r.source, reference: r.normalised, subject: sn });
+    const rn = r.normalised.map((l) => withoutCapabilities(l, referenceOnly, capabilitiesSeen));
+    const sn = (s?.normalised ?? ['<no answer>']).map((l) =>
+      withoutCapabilities(l, subjectOnly, capabilitiesSeen),
+    );
+    if (JSON.stringify(rn) !== JSON.stringify(sn)) {
+      differences.push({ key: r.key, source: r.source, reference: rn, subject: sn });
     }
   }
+  return { differences, capabilitiesSeen };
+}
+
+/** A tagged line with its tag written as `<tag>` (untagged and continuation lines as they are). */
+export function withTagPlaceholder(line: string): string {
+  if (line.startsWith('* ') || line.startsWith('+')) return line;
+  const sp = line.indexOf(' ');
+  return sp < 0 ? line : `<tag>${line.slice(sp)}`;
+}
+
+/** `lines` without one occurrence of each of `remove`; null when one of them is missing. */
+function removeEach(lines: readonly string[], remove: readonly string[]): string[] | null {
+  const out = [...lines];
+  for (const r of remove) {
+    const at = out.indexOf(r);
+    if (at < 0) return null;
+    out.splice(at, 1);
+  }
   return out;
+}
+
+export interface Judgement {
+  /** Each difference with the accepted differences that explain it exactly (empty: none). */
+  verdicts: Array<{ difference: Difference; accepted: AcceptedDifference[] }>;
+  unexpected: Difference[];
+  /** Accepted differences (name and place) that did not occur. */
+  stale: Array<{ name: string; key: string; source: string }>;
+}
+
+/**
+ * Judges each difference against the accepted ones listed for its place: accepted only when
+ * removing their lines from the two answers leaves identical answers.
+ */
+export function judgeDifferences(diffs: Difference[], accepted: readonly AcceptedDifference[]): Judgement {
+  const verdicts: Judgement['verdicts'] = [];
+  const unexpected: Difference[] = [];
+  const explained = new Set<string>();
+  for (const d of diffs) {
+    const listed = accepted.filter((a) => a.at.some(([key]) => key === d.key));
+    const reference = removeEach(
+      d.reference.map(withTagPlaceholder),
+      listed.flatMap((a) => a.dovecot),
+    );
+    const subject = removeEach(
+      d.subject.map(withTagPlaceholder),
+      listed.flatMap((a) => a.postern),
+    );
+    const ok =
+      listed.length > 0 &&
+      reference !== null &&
+      subject !== null &&
+      JSON.stringify(reference) === JSON.stringify(subject);
+    verdicts.push({ difference: d, accepted: ok ? listed : [] });
+    if (ok) for (const a of listed) explained.add(`${a.name}\n${d.key}`);
+    else unexpected.push(d);
+  }
+  const stale: Judgement['stale'] = [];
+  const differing = new Set(diffs.map((d) => d.key));
+  for (const a of accepted) {
+    for (const [key, source] of a.at) {
+      // A place whose difference is unexpected is reported there, not again as stale.
+      if (!explained.has(`${a.name}\n${key}`) && !differing.has(key))
+        stale.push({ name: a.name, key, source });
+    }
+  }
+  return { verdicts, unexpected, stale };
 }
 
 function clip(line: string, max = 1500): string {
@@ -283,25 +394,30 @@ function clip(line: string, max = 1500): string {
 
 /** A readable report of the differences (Markdown). */
 export function renderDifferences(
-  diffs: Difference[],
-  accepted: ReadonlyMap<string, { source: string; reason: string }>,
-  opts: { title: string; total: number; referenceName: string; subjectName: string },
+  judgement: Judgement,
+  opts: {
+    title: string;
+    total: number;
+    referenceName: string;
+    subjectName: string;
+    staleCapabilities?: readonly AcceptedCapability[];
+  },
 ): string {
   const out: string[] = [`# ${opts.title}`, ''];
-  const unexpected = diffs.filter((d) => !accepted.has(d.key));
-  const seen = new Set(diffs.map((d) => d.key));
-  const stale = [...accepted.keys()].filter((k) => !seen.has(k));
+  const { verdicts, unexpected, stale } = judgement;
+  const staleCaps = opts.staleCapabilities ?? [];
   out.push(
-    `${opts.total} commands compared, ${diffs.length} differ: ${diffs.length - unexpected.length} listed ` +
-      `in docs/imap.md, ${unexpected.length} not listed; ${stale.length} listed difference(s) no longer seen.`,
+    `${opts.total} commands compared, ${verdicts.length} differ: ${verdicts.length - unexpected.length} ` +
+      `accepted (docs/imap.md), ${unexpected.length} not accepted; ${stale.length} accepted difference(s) ` +
+      `and ${staleCaps.length} accepted capability difference(s) no longer seen.`,
     '',
     `Lines: \`-\` ${opts.referenceName} only, \`+\` ${opts.subjectName} only, \`=\` both (normalised).`,
     '',
   );
-  for (const d of diffs) {
-    const a = accepted.get(d.key);
+  for (const { difference: d, accepted } of verdicts) {
+    const names = accepted.map((a) => a.name).join('; ');
     out.push(
-      `## ${d.key} \`${d.source}\`${a !== undefined ? ` (listed: ${a.reason})` : ' (NOT LISTED)'}`,
+      `## ${d.key} \`${d.source}\`${accepted.length > 0 ? ` (accepted: ${names})` : ' (NOT ACCEPTED)'}`,
       '',
       '```',
     );
@@ -311,9 +427,10 @@ export function renderDifferences(
     for (const l of d.subject) if (!inReference.has(l)) out.push(`+ ${clip(l)}`);
     out.push('```', '');
   }
-  if (stale.length > 0) {
-    out.push('## Listed differences no longer seen', '');
-    for (const k of stale) out.push(`- ${k} \`${accepted.get(k)!.source}\``);
+  if (stale.length > 0 || staleCaps.length > 0) {
+    out.push('## Accepted differences no longer seen', '');
+    for (const s of stale) out.push(`- ${s.key} \`${s.source}\`: ${s.name}`);
+    for (const c of staleCaps) out.push(`- capability ${c.capability} (${c.only} only)`);
     out.push('');
   }
   return out.join('\n');

@@ -9,6 +9,7 @@ import {
   parseScript,
   runScript,
   scriptNames,
+  type AcceptedCapability,
   type CommandAnswer,
   type Difference,
   type ScriptAccounts,
@@ -40,6 +41,8 @@ export interface DifferentialResult {
   reference: CommandAnswer[];
   subject: CommandAnswer[];
   differences: Difference[];
+  /** The accepted capability differences that occurred. */
+  capabilitiesSeen: Set<string>;
   total: number;
 }
 
@@ -57,12 +60,19 @@ export async function runAll(port: number, only: string[] = []): Promise<Command
   return (await Promise.all(runs)).flat();
 }
 
-/** Runs every script against both servers (at the same time) and compares. */
+/**
+ * Runs every script against both servers (at the same time) and compares, the capabilities in
+ * `capabilities` being taken out of the lists of the server that alone announces them.
+ */
 export async function runDifferential(
   referencePort: number,
   subjectPort: number,
-  only: string[] = [],
+  opts: { only?: string[]; capabilities?: readonly AcceptedCapability[] } = {},
 ): Promise<DifferentialResult> {
-  const [reference, subject] = await Promise.all([runAll(referencePort, only), runAll(subjectPort, only)]);
-  return { reference, subject, differences: compareAnswers(reference, subject), total: reference.length };
+  const [reference, subject] = await Promise.all([
+    runAll(referencePort, opts.only),
+    runAll(subjectPort, opts.only),
+  ]);
+  const c = compareAnswers(reference, subject, opts.capabilities);
+  return { reference, subject, ...c, total: reference.length };
 }

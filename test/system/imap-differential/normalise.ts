@@ -2,8 +2,10 @@
 // leave to the server is reduced to one canonical form, everything else is kept as sent.
 //   - human-readable text after OK/NO/BAD/BYE/PREAUTH and after "+" (RFC 9051 §7.1: resp-text
 //     is for humans), keeping the response code;
-//   - capability lists (greeting, CAPABILITY response and code) and the ID response: they
-//     describe the server, not the session;
+//   - capability lists (greeting, CAPABILITY response and code) are compared as sets: names
+//     upper-cased (RFC 9051 §7.2.2 gives no order); the ones only one server announces are
+//     accepted by name (accepted.ts), never erased; the ID response describes the server
+//     (RFC 2971), so only its presence is compared;
 //   - UIDVALIDITY values (any value is valid, RFC 9051 §2.3.1.1), and the UIDVALIDITY part of
 //     APPENDUID/COPYUID; MODSEQ and HIGHESTMODSEQ values (RFC 7162);
 //   - an INTERNALDATE within two days of now (the server's "now" at APPEND) -> "<now>"; others
@@ -182,7 +184,7 @@ function normaliseCode(code: string): string {
   const word = code.split(' ')[0].toUpperCase();
   switch (word) {
     case 'CAPABILITY':
-      return 'CAPABILITY';
+      return `CAPABILITY ${capabilitySet(code.slice(word.length))}`;
     case 'UIDVALIDITY':
       return 'UIDVALIDITY *';
     case 'HIGHESTMODSEQ':
@@ -201,6 +203,41 @@ function normaliseCode(code: string): string {
     default:
       return code;
   }
+}
+
+/** Capability names as a set: upper case, each once, sorted. */
+function capabilitySet(text: string): string {
+  const names = new Set(
+    text
+      .split(' ')
+      .filter((c) => c !== '')
+      .map((c) => c.toUpperCase()),
+  );
+  return [...names].sort().join(' ');
+}
+
+/** The capability list of a normalised line (CAPABILITY response or code), or null. */
+function capabilityList(line: string): { head: string; names: string[]; tail: string } | null {
+  if (line.startsWith('* CAPABILITY '))
+    return { head: '* CAPABILITY', names: line.slice(13).split(' '), tail: '' };
+  const m = /^(\S+ [A-Z]+ \[CAPABILITY)((?: [^ \]]+)*)\]$/.exec(line);
+  if (m === null) return null;
+  return { head: m[1], names: m[2].split(' ').filter((c) => c !== ''), tail: ']' };
+}
+
+/**
+ * A normalised line with the capabilities in `drop` taken out of its capability list (if it
+ * has one); the names taken out are added to `seen`.
+ */
+export function withoutCapabilities(line: string, drop: ReadonlySet<string>, seen: Set<string>): string {
+  const list = capabilityList(line);
+  if (list === null) return line;
+  const kept: string[] = [];
+  for (const c of list.names) {
+    if (drop.has(c)) seen.add(c);
+    else kept.push(c);
+  }
+  return `${list.head}${kept.map((c) => ` ${c}`).join('')}${list.tail}`;
 }
 
 /** "STATUS [CODE] text" -> "STATUS [CODE]" (text dropped). */
@@ -226,7 +263,7 @@ export function normaliseLine(line: string, now: number): string {
   const after = sp2 < 0 ? '' : rest.slice(sp2 + 1);
   if (CONDITIONS.has(word)) return `${tag} ${normaliseCondition(word, after)}`;
   if (tag !== '*') return line;
-  if (word === 'CAPABILITY') return '* CAPABILITY';
+  if (word === 'CAPABILITY') return `* CAPABILITY ${capabilitySet(after)}`;
   if (word === 'ID') return '* ID';
   const toks = tokenize(rest);
   if (toks === null || toks.length === 0) return line;

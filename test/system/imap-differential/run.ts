@@ -1,15 +1,16 @@
 // The differential test by hand, with a report: starts a private Dovecot and (unless
 // --only dovecot) Postern, runs every script against both and writes the Markdown report of
 // the differences (default /work/notes/imap-differences.md when /work/notes exists, else
-// stdout). With --only dovecot it prints Dovecot's normalised answers (to write scripts).
-//   node BUILD/test/system/imap-differential/run.js [--only dovecot] [--script 03] [--report FILE]
+// stdout). With --only dovecot (or postern) it prints that server's normalised answers (--raw:
+// as sent), to write scripts and accepted differences.
+//   node BUILD/test/system/imap-differential/run.js [--only dovecot|postern] [--raw] [--script 03] [--report FILE]
 
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startDovecot } from '../../helpers/dovecot.js';
-import { startPosternImap } from '../../helpers/postern-imap.js';
-import { ACCEPTED_DIFFERENCES } from './accepted.js';
-import { renderDifferences, writeReport } from './differential.js';
+import { startPosternImap, type PosternImapServer } from '../../helpers/postern-imap.js';
+import { ACCEPTED_CAPABILITIES, ACCEPTED_DIFFERENCES } from './accepted.js';
+import { judgeDifferences, renderDifferences, writeReport, type CommandAnswer } from './differential.js';
 import { allAccounts, runAll, runDifferential } from './harness.js';
 
 const { values } = parseArgs({
@@ -21,26 +22,48 @@ const { values } = parseArgs({
   },
 });
 
+function printAnswers(answers: CommandAnswer[]): void {
+  for (const a of answers) {
+    process.stdout.write(`## ${a.key} ${a.source}\n`);
+    for (const l of values.raw ? a.raw : a.normalised) process.stdout.write(`  ${l.slice(0, 2000)}\n`);
+  }
+}
+
+function startPostern(): Promise<PosternImapServer> {
+  return startPosternImap({
+    domains: ['example.test'],
+    users: allAccounts().map((u) => ({ address: u.user, password: u.password })),
+    extraToml: '[limits]\nauth_failure_delay = 0\nauth_failures_before_ban = 1000',
+  });
+}
+
+if (values.only === 'postern') {
+  const postern = await startPostern();
+  try {
+    printAnswers(await runAll(postern.imapPort, values.script));
+  } finally {
+    await postern.stop();
+  }
+  process.exit(0);
+}
+
 const dovecot = await startDovecot({ users: allAccounts(), authPenalty: false, authFailureDelaySeconds: 0 });
 try {
   if (values.only === 'dovecot') {
-    for (const a of await runAll(dovecot.imapPort, values.script)) {
-      process.stdout.write(`## ${a.key} ${a.source}\n`);
-      for (const l of values.raw ? a.raw : a.normalised) process.stdout.write(`  ${l.slice(0, 300)}\n`);
-    }
+    printAnswers(await runAll(dovecot.imapPort, values.script));
   } else {
-    const postern = await startPosternImap({
-      domains: ['example.test'],
-      users: allAccounts().map((u) => ({ address: u.user, password: u.password })),
-      extraToml: '[limits]\nauth_failure_delay = 0\nauth_failures_before_ban = 1000',
-    });
+    const postern = await startPostern();
     try {
-      const r = await runDifferential(dovecot.imapPort, postern.imapPort, values.script);
-      const report = renderDifferences(r.differences, ACCEPTED_DIFFERENCES, {
+      const r = await runDifferential(dovecot.imapPort, postern.imapPort, {
+        only: values.script,
+        capabilities: ACCEPTED_CAPABILITIES,
+      });
+      const report = renderDifferences(judgeDifferences(r.differences, ACCEPTED_DIFFERENCES), {
         title: `IMAP differential report: Dovecot vs Postern (${new Date().toISOString()})`,
         total: r.total,
         referenceName: 'Dovecot',
         subjectName: 'Postern',
+        staleCapabilities: ACCEPTED_CAPABILITIES.filter((c) => !r.capabilitiesSeen.has(c.capability)),
       });
       const file =
         values.report !== ''
