@@ -41,6 +41,11 @@ void test('an empty file gives every default', () => {
     maxUnknownRecipients: 5,
     unknownRecipientDelay: 1000,
     greetingDelay: 1000,
+    maxHops: 50,
+    dmarcReject: 'reject',
+    dmarcQuarantine: 'quarantine',
+    dmarcExempt: [],
+    senderLoginExemptDomains: [],
   });
   assert.deepEqual(c.pop3, { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER' });
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
@@ -89,6 +94,11 @@ bare_line_endings = "normalize"
 max_unknown_recipients = 0
 unknown_recipient_delay = "2s"
 greeting_delay = 0
+max_hops = 30
+dmarc_reject = "quarantine"
+dmarc_quarantine = "accept"
+dmarc_exempt = ["192.0.2.7", "2001:db8::/32", "Lists.Example.ORG"]
+sender_login_exempt_domains = ["Shared.Example"]
 `,
     FILE,
   );
@@ -101,7 +111,25 @@ greeting_delay = 0
     maxUnknownRecipients: 0,
     unknownRecipientDelay: 2000,
     greetingDelay: 0,
+    maxHops: 30,
+    dmarcReject: 'quarantine',
+    dmarcQuarantine: 'accept',
+    dmarcExempt: ['192.0.2.7', '2001:db8::/32', 'lists.example.org'],
+    senderLoginExemptDomains: ['shared.example'],
   });
+  refused(
+    '[smtp]\ndmarc_reject = "bounce"',
+    'postern.toml: smtp.dmarc_reject: expected one of reject, quarantine, accept, got "bounce"',
+  );
+  refused(
+    '[smtp]\ndmarc_exempt = ["10.0.0.0/33"]',
+    'postern.toml: smtp.dmarc_exempt: expected an IP, a network ("192.0.2.0/24") or a domain, got "10.0.0.0/33"',
+  );
+  refused(
+    '[smtp]\nsender_login_exempt_domains = ["no domain"]',
+    'postern.toml: smtp.sender_login_exempt_domains: expected a domain name, got "no domain"',
+  );
+  refused('[smtp]\nmax_hops = 0', 'postern.toml: smtp.max_hops: must be at least 1, got 0');
   refused(
     '[dns]\nservers = ["dns.example.com:53"]',
     'postern.toml: dns.servers: expected "IP:PORT" (a literal IPv4, or "[IPv6]:PORT"), got "dns.example.com:53"',
@@ -298,6 +326,11 @@ void test('renderConfigToml lists every key, and reads back to the same config',
       maxUnknownRecipients: 3,
       unknownRecipientDelay: 250,
       greetingDelay: 0,
+      maxHops: 20,
+      dmarcReject: 'accept',
+      dmarcQuarantine: 'reject',
+      dmarcExempt: ['10.1.0.0/16', 'lists.example.org'],
+      senderLoginExemptDomains: ['shared.example'],
     },
     log: { level: 'warn' },
     limits: { messageSize: 10 * 1024 * 1024, authFailureDelay: 250, lineLength: 1000 },

@@ -4,7 +4,7 @@
 
 import { hostname as osHostname } from 'node:os';
 import type { Limits } from '../core/limits.js';
-import type { ListenAddress, ListenerName } from './types.js';
+import type { DmarcAction, ListenAddress, ListenerName } from './types.js';
 
 export type LimitKind = 'size' | 'count' | 'seconds' | 'milliseconds';
 
@@ -60,6 +60,13 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     kind: 'size',
     min: 1,
     doc: 'largest header block of one MIME part',
+  },
+  {
+    field: 'messageHeaderSize',
+    toml: 'message_header_size',
+    kind: 'size',
+    min: 1024,
+    doc: 'largest top-level header section of a message received by SMTP (552 5.3.4 beyond it)',
   },
   {
     field: 'connectionsPerIp',
@@ -207,4 +214,11 @@ export const DEFAULT_SMTP = Object.freeze({
   maxUnknownRecipients: 5,
   unknownRecipientDelay: 1000,
   greetingDelay: 1000,
+  maxHops: 50,
+  dmarcReject: 'reject' as DmarcAction,
+  dmarcQuarantine: 'quarantine' as DmarcAction,
+  dmarcExempt: Object.freeze([]) as readonly string[],
+  senderLoginExemptDomains: Object.freeze([]) as readonly string[],
 });
+
+export const DMARC_ACTIONS: readonly DmarcAction[] = ['reject', 'quarantine', 'accept'];

@@ -1,0 +1,315 @@
+// A streaming scan of the top-level header section (RFC 5322 §2.2) of a message as it arrives,
+// for the checks made at end of data. Invariants:
+// - linear and bounded: each byte is looked at once, only while the header section lasts and
+//   only up to maxBytes; the state kept is a few counters, a field name of at most 40 bytes,
+//   an authserv-id of at most 256 bytes, the From: values up to maxFromBytes, and the ranges
+//   of Authentication-Results fields to remove (bounded by the section's size);
+// - chunk boundaries may fall anywhere (inside CRLF, a field name, a comment): the result is the
+//   same for every split;
+// - nothing is decoded or parsed beyond what these checks need; the message itself is not kept.
+// What it reports: the section's size, the number of Received: fields (RFC 5321 §6.3 loop
+// detection), the byte ranges of Authentication-Results fields whose authserv-id is ours (RFC
+// 8601 §5: to be removed before our own is added), and the values of the From: fields.
+
+import { decodeHeaderBytes } from '../mail/mime/header-block.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+
+/** Longest field name looked at; a longer name is none of those we look for. */
+const MAX_NAME = 40;
+/** Longest authserv-id kept (a host name is at most 253 bytes). */
+const MAX_AUTHSERV_ID = 256;
+/** Default bound on the From: values kept, all From: fields together. */
+const DEFAULT_MAX_FROM_BYTES = 8192;
+
+export interface HeaderSectionScannerOptions {
+  /** Largest header section accepted, in bytes (the empty line ending it not counted). */
+  maxBytes: number;
+  /** Our authserv-id (RFC 8601 §2.5), compared case-insensitively; null: remove nothing. */
+  authservId: string | null;
+  /** Bytes of From: field values kept; beyond it `from` is null. */
+  maxFromBytes?: number;
+}
+
+export interface HeaderSection {
+  /** Bytes of the header section seen (up to maxBytes + 1 when it is too large). */
+  size: number;
+  /** The section went over maxBytes. */
+  tooLarge: boolean;
+  /** Received: fields in the section. */
+  received: number;
+  /** [start, end) byte ranges of the Authentication-Results fields naming our authserv-id, ascending. */
+  ourAuthResults: ReadonlyArray<readonly [number, number]>;
+  /** Unfolded values of the From: fields, in order; null when they exceed maxFromBytes. */
+  from: readonly string[] | null;
+}
+
+type FieldKind = 'received' | 'authres' | 'from' | 'other';
+
+/** Where the authserv-id reader is: leading CFWS (RFC 5322 §3.2.2), a token, a quoted-string. */
+type IdState = 'cfws' | 'token' | 'quoted' | 'done';
+
+/** RFC 2045 §5.1 tspecials end a token (RFC 8601 §2.2: authserv-id is a value). */
+function endsToken(b: number): boolean {
+  return (
+    b <= SP ||
+    b === 0x7f ||
+    b === 0x28 || // (
+    b === 0x29 || // )
+    b === 0x3c || // <
+    b === 0x3e || // >
+    b === 0x40 || // @
+    b === 0x2c || // ,
+    b === 0x3b || // ;
+    b === COLON ||
+    b === 0x5c || // \
+    b === 0x22 || // "
+    b === 0x2f || // /
+    b === 0x5b || // [
+    b === 0x5d || // ]
+    b === 0x3f || // ?
+    b === 0x3d // =
+  );
+}
+
+export class HeaderSectionScanner {
+  private readonly maxBytes: number;
+  private readonly authservId: string | null;
+  private readonly maxFromBytes: number;
+
+  /** Absolute offset of the next byte. */
+  private pos = 0;
+  /** The scan is over: the empty line was seen, the section was too large, or finish() ran. */
+  private done = false;
+  private tooLarge = false;
+  private size = 0;
+  private received = 0;
+  private readonly ranges: Array<readonly [number, number]> = [];
+  private from: string[] | null = [];
+  private fromBytes = 0;
+
+  // The current line.
+  private lineStart = 0;
+  private lineLen = 0;
+  private lineFirst = -1;
+  /** A CR was the last byte; whether it is part of a line break depends on the next one. */
+  private crPending = false;
+
+  // The current field.
+  private mode: 'none' | 'name' | 'value' | 'skip' = 'none';
+  private kind: FieldKind = 'other';
+  private fieldStart = 0;
+  private name = '';
+  private value: number[] = [];
+  private idState: IdState = 'cfws';
+  private idDepth = 0;
+  private idEscape = false;
+  private id = '';
+
+  constructor(opts: HeaderSectionScannerOptions) {
+    this.maxBytes = opts.maxBytes;
+    this.authservId = opts.authservId === null ? null : opts.authservId.toLowerCase();
+    this.maxFromBytes = opts.maxFromBytes ?? DEFAULT_MAX_FROM_BYTES;
+  }
+
+  /** True once the rest of the message no longer matters to the scan. */
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** Feeds the next bytes of the message. */
+  push(chunk: Uint8Array): void {
+    if (this.done) {
+      this.pos += chunk.length;
+      return;
+    }
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      if (this.done) {
+        this.pos += n - i;
+        return;
+      }
+      this.byte(chunk[i] ?? 0);
+      this.pos++;
+    }
+  }
+
+  /** Ends the scan (end of data) and returns what was found. Safe to call more than once. */
+  finish(): HeaderSection {
+    if (!this.done) {
+      // The message ended inside its header section: the last field ends with the message.
+      this.endField(this.pos);
+      this.size = this.pos;
+      this.done = true;
+    }
+    return {
+      size: this.size,
+      tooLarge: this.tooLarge,
+      received: this.received,
+      ourAuthResults: this.ranges,
+      from: this.from,
+    };
+  }
+
+  private byte(b: number): void {
+    const pos = this.pos;
+    // The empty line ending the section may start at maxBytes; anything else there is too much.
+    if (
+      pos >= this.maxBytes &&
+      !(this.lineLen === 0 && (b === CR || b === LF)) &&
+      !(this.lineLen === 1 && this.lineFirst === CR && b === LF)
+    ) {
+      this.tooLarge = true;
+      this.size = pos + 1;
+      this.done = true;
+      this.ranges.length = 0;
+      return;
+    }
+    if (b === LF) {
+      if (this.lineLen === 0 || (this.lineLen === 1 && this.lineFirst === CR)) {
+        // RFC 5322 §2.1: the empty line ends the header section.
+        this.endField(this.lineStart);
+        this.size = this.lineStart;
+        this.done = true;
+        return;
+      }
+      // A line break: unfolding removes it (RFC 5322 §2.2.3); a field name cannot span it.
+      this.crPending = false;
+      if (this.mode === 'name') this.mode = 'skip';
+      this.lineStart = pos + 1;
+      this.lineLen = 0;
+      this.lineFirst = -1;
+      return;
+    }
+    if (this.lineLen === 0) {
+      this.lineFirst = b;
+      if (b !== SP && b !== HT) {
+        // Not a continuation: the previous field ends here, a new one starts.
+        this.endField(this.lineStart);
+        this.fieldStart = this.lineStart;
+        this.mode = b === CR ? 'skip' : 'name';
+        this.kind = 'other';
+        this.name = '';
+      }
+    }
+    this.lineLen++;
+    if (this.crPending) {
+      this.crPending = false;
+      this.valueByte(CR); // a CR not followed by LF is part of the text
+    }
+    switch (this.mode) {
+      case 'name':
+        if (b === COLON) this.startValue();
+        else if (this.name.length < MAX_NAME)
+          this.name += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+        else this.mode = 'skip';
+        return;
+      case 'value':
+        if (b === CR) this.crPending = true;
+        else this.valueByte(b);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private startValue(): void {
+    // RFC 5322 §4.5 (obsolete syntax): whitespace may come before the colon.
+    const name = this.name.replace(/[ \t]+$/, '');
+    this.mode = 'value';
+    this.kind =
+      name === 'received'
+        ? 'received'
+        : name === 'authentication-results'
+          ? 'authres'
+          : name === 'from'
+            ? 'from'
+            : 'other';
+    if (this.kind === 'received') this.received++;
+    this.value = [];
+    this.idState = 'cfws';
+    this.idDepth = 0;
+    this.idEscape = false;
+    this.id = '';
+  }
+
+  private valueByte(b: number): void {
+    if (this.mode !== 'value') return;
+    if (this.kind === 'from') {
+      if (this.from === null) return;
+      if (this.fromBytes >= this.maxFromBytes) {
+        this.from = null;
+        return;
+      }
+      this.fromBytes++;
+      this.value.push(b);
+    } else if (this.kind === 'authres') {
+      this.idByte(b);
+    }
+  }
+
+  /** RFC 8601 §2.2: authres-header-field = "Authentication-Results:" authserv-id ...; the id may follow CFWS. */
+  private idByte(b: number): void {
+    switch (this.idState) {
+      case 'cfws':
+        if (this.idDepth > 0) {
+          if (this.idEscape) this.idEscape = false;
+          else if (b === 0x5c) this.idEscape = true;
+          else if (b === 0x28) this.idDepth++;
+          else if (b === 0x29) this.idDepth--;
+        } else if (b === 0x28) {
+          this.idDepth = 1;
+        } else if (b === 0x22) {
+          this.idState = 'quoted';
+        } else if (b !== SP && b !== HT && b !== CR) {
+          if (endsToken(b)) this.idState = 'done';
+          else {
+            this.idState = 'token';
+            this.id = String.fromCharCode(b);
+          }
+        }
+        return;
+      case 'token':
+        if (endsToken(b)) this.idState = 'done';
+        else this.idChar(b);
+        return;
+      case 'quoted':
+        if (this.idEscape) {
+          this.idEscape = false;
+          this.idChar(b);
+        } else if (b === 0x5c) this.idEscape = true;
+        else if (b === 0x22) this.idState = 'done';
+        else this.idChar(b);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private idChar(b: number): void {
+    if (this.id.length <= MAX_AUTHSERV_ID) this.id += String.fromCharCode(b);
+  }
+
+  /** The field being read (if any) ends before `end`. */
+  private endField(end: number): void {
+    if (this.mode === 'value') {
+      if (this.kind === 'from' && this.from !== null) {
+        this.from.push(decodeHeaderBytes(Uint8Array.from(this.value)).trim());
+      } else if (
+        this.kind === 'authres' &&
+        this.authservId !== null &&
+        this.idState !== 'cfws' &&
+        this.id.length <= MAX_AUTHSERV_ID &&
+        this.id.toLowerCase() === this.authservId
+      ) {
+        this.ranges.push([this.fieldStart, end]);
+      }
+    }
+    this.mode = 'none';
+    this.value = [];
+  }
+}
