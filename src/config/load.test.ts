@@ -252,7 +252,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   refused(
     '[limits]\n__proto__ = 1',
     'postern.toml: limits.__proto__: unknown key (known keys of [limits]: ' +
-      'line_length, literal_size, message_size, recipients, mime_depth, mime_parts, header_size, connections_per_ip, ' +
+      'line_length, literal_size, message_size, recipients, mime_depth, mime_parts, header_size, message_header_size, connections_per_ip, ' +
       'connections_total, command_timeout, idle_timeout, auth_failures_per_session, auth_failures_before_ban, ban_seconds, ' +
       'auth_failure_delay, bad_commands)',
   );

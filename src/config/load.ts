@@ -217,7 +217,9 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
         );
 
   const maxHops =
-    smtpRaw.max_hops === undefined ? DEFAULT_SMTP.maxHops : v.positiveInteger('smtp.max_hops', smtpRaw.max_hops);
+    smtpRaw.max_hops === undefined
+      ? DEFAULT_SMTP.maxHops
+      : v.positiveInteger('smtp.max_hops', smtpRaw.max_hops);
   const dmarcReject =
     smtpRaw.dmarc_reject === undefined
       ? DEFAULT_SMTP.dmarcReject

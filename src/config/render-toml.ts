@@ -178,7 +178,9 @@ export function renderConfigToml(config: PosternConfig): string {
   out.push(
     line('dmarc_reject', str(config.smtp.dmarcReject), config.smtp.dmarcReject === DEFAULT_SMTP.dmarcReject),
   );
-  out.push(`# The same for p=quarantine ("quarantine" files it into Junk). Default: ${str(DEFAULT_SMTP.dmarcQuarantine)}`);
+  out.push(
+    `# The same for p=quarantine ("quarantine" files it into Junk). Default: ${str(DEFAULT_SMTP.dmarcQuarantine)}`,
+  );
   out.push(
     line(
       'dmarc_quarantine',
@@ -196,7 +198,7 @@ export function renderConfigToml(config: PosternConfig): string {
     ),
   );
   out.push('# Domains whose addresses any authenticated user may send as (MAIL FROM and From:);');
-  out.push("# elsewhere a user sends only as their own addresses, sub-addresses and aliases. Default: []");
+  out.push('# elsewhere a user sends only as their own addresses, sub-addresses and aliases. Default: []');
   out.push(
     line(
       'sender_login_exempt_domains',

@@ -24,7 +24,10 @@ export async function junkMailbox(store: MailStore, accountId: number): Promise<
 }
 
 /** The same deliveries, each into the Junk mailbox of the account its mailbox belongs to. */
-export async function junkTargets(store: MailStore, targets: readonly AppendTarget[]): Promise<AppendTarget[]> {
+export async function junkTargets(
+  store: MailStore,
+  targets: readonly AppendTarget[],
+): Promise<AppendTarget[]> {
   const out = new Map<number, AppendTarget>();
   for (const t of targets) {
     const mailbox = await store.getMailboxById(t.mailboxId);

@@ -321,7 +321,9 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
           [],
           'explicit rows only',
         );
-        assert.deepEqual(await store.resolveRecipient('bob+tag@other.org', { catchAll: false }), [local(bob)]);
+        assert.deepEqual(await store.resolveRecipient('bob+tag@other.org', { catchAll: false }), [
+          local(bob),
+        ]);
         assert.deepEqual(await store.resolveRecipient('bob@other.org'), [local(bob)]);
 
         const aliases = await store.listAliases('example.org');
