@@ -50,6 +50,14 @@ export interface HeaderSection {
 
 type FieldKind = 'received' | 'authres' | 'from' | 'other';
 
+/** The field names looked for, lower-case, as bytes. */
+const NAMES: ReadonlyArray<{ name: Uint8Array; kind: FieldKind }> = [
+  { name: Buffer.from('received'), kind: 'received' },
+  { name: Buffer.from('authentication-results'), kind: 'authres' },
+  { name: Buffer.from('from'), kind: 'from' },
+];
+const ALL_CANDIDATES = (1 << NAMES.length) - 1;
+
 /** Where the authserv-id reader is: leading CFWS (RFC 5322 §3.2.2), a token, a quoted-string. */
 type IdState = 'cfws' | 'token' | 'quoted' | 'done';
 
@@ -103,7 +111,10 @@ export class HeaderSectionScanner {
   private mode: 'none' | 'name' | 'value' | 'skip' = 'none';
   private kind: FieldKind = 'other';
   private fieldStart = 0;
-  private name = '';
+  /** Bytes of the field name so far, whether whitespace came in it, the names it may still be. */
+  private nameLen = 0;
+  private nameWsp = false;
+  private candidates = ALL_CANDIDATES;
   private value: number[] = [];
   private idState: IdState = 'cfws';
   private idDepth = 0;
@@ -128,14 +139,55 @@ export class HeaderSectionScanner {
       return;
     }
     const n = chunk.length;
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    while (i < n) {
       if (this.done) {
         this.pos += n - i;
         return;
       }
+      if (this.uninteresting()) {
+        // The rest of this line matters to nothing but the size: jump to its end.
+        let lf = chunk.indexOf(LF, i);
+        if (lf === -1) lf = n;
+        const skipped = lf - i;
+        if (skipped > 0) {
+          if (this.pos + skipped > this.maxBytes) {
+            this.overLimit(Math.max(this.pos, this.maxBytes));
+            this.pos += n - i;
+            return;
+          }
+          this.lineLen += skipped;
+          this.pos += skipped;
+          i = lf;
+          continue;
+        }
+      }
       this.byte(chunk[i] ?? 0);
       this.pos++;
+      i++;
     }
+  }
+
+  /**
+   * Inside a line whose remaining bytes only count towards the size: a field we do not look
+   * at, or a line that is no field. Not at a line's start (it may be the empty line).
+   */
+  private uninteresting(): boolean {
+    if (this.lineLen === 0 || (this.lineLen === 1 && this.lineFirst === CR)) return false;
+    if (this.mode === 'skip') return true;
+    if (this.mode !== 'value') return false;
+    return (
+      this.kind === 'other' ||
+      this.kind === 'received' ||
+      (this.kind === 'authres' && this.idState === 'done')
+    );
+  }
+
+  private overLimit(pos: number): void {
+    this.tooLarge = true;
+    this.size = pos + 1;
+    this.done = true;
+    this.ranges.length = 0;
   }
 
   /** Ends the scan (end of data) and returns what was found. Safe to call more than once. */
@@ -163,10 +215,7 @@ export class HeaderSectionScanner {
       !(this.lineLen === 0 && (b === CR || b === LF)) &&
       !(this.lineLen === 1 && this.lineFirst === CR && b === LF)
     ) {
-      this.tooLarge = true;
-      this.size = pos + 1;
-      this.done = true;
-      this.ranges.length = 0;
+      this.overLimit(pos);
       return;
     }
     if (b === LF) {
@@ -193,7 +242,9 @@ export class HeaderSectionScanner {
         this.fieldStart = this.lineStart;
         this.mode = b === CR ? 'skip' : 'name';
         this.kind = 'other';
-        this.name = '';
+        this.nameLen = 0;
+        this.nameWsp = false;
+        this.candidates = ALL_CANDIDATES;
       }
     }
     this.lineLen++;
@@ -204,9 +255,7 @@ export class HeaderSectionScanner {
     switch (this.mode) {
       case 'name':
         if (b === COLON) this.startValue();
-        else if (this.name.length < MAX_NAME)
-          this.name += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
-        else this.mode = 'skip';
+        else this.nameByte(b);
         return;
       case 'value':
         if (b === CR) this.crPending = true;
@@ -217,20 +266,35 @@ export class HeaderSectionScanner {
     }
   }
 
+  private nameByte(b: number): void {
+    if (b === SP || b === HT) {
+      this.nameWsp = true; // RFC 5322 §4.5 (obsolete syntax): whitespace may come before the colon
+      return;
+    }
+    if (this.nameWsp || this.nameLen >= MAX_NAME) {
+      this.mode = 'skip';
+      return;
+    }
+    const lower = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+    let still = 0;
+    for (let k = 0; k < NAMES.length; k++) {
+      const bit = 1 << k;
+      if ((this.candidates & bit) !== 0 && NAMES[k].name[this.nameLen] === lower) still |= bit;
+    }
+    this.candidates = still;
+    this.nameLen++;
+    if (still === 0) this.mode = 'skip';
+  }
+
   private startValue(): void {
-    // RFC 5322 §4.5 (obsolete syntax): whitespace may come before the colon.
-    const name = this.name.replace(/[ \t]+$/, '');
-    this.mode = 'value';
-    this.kind =
-      name === 'received'
-        ? 'received'
-        : name === 'authentication-results'
-          ? 'authres'
-          : name === 'from'
-            ? 'from'
-            : 'other';
+    let kind: FieldKind = 'other';
+    for (let k = 0; k < NAMES.length; k++) {
+      if ((this.candidates & (1 << k)) !== 0 && NAMES[k].name.length === this.nameLen) kind = NAMES[k].kind;
+    }
+    this.mode = kind === 'other' ? 'skip' : 'value';
+    this.kind = kind;
     if (this.kind === 'received') this.received++;
-    this.value = [];
+    if (this.kind === 'from') this.value = [];
     this.idState = 'cfws';
     this.idDepth = 0;
     this.idEscape = false;
@@ -310,6 +374,5 @@ export class HeaderSectionScanner {
       }
     }
     this.mode = 'none';
-    this.value = [];
   }
 }
