@@ -58,6 +58,15 @@ const NAMES: ReadonlyArray<{ name: Uint8Array; kind: FieldKind }> = [
 ];
 const ALL_CANDIDATES = (1 << NAMES.length) - 1;
 
+/** True when `chunk` at `at` holds `lower` (lower-case ASCII), ignoring the case of A-Z. */
+function sameLowerAscii(chunk: Uint8Array, at: number, lower: Uint8Array): boolean {
+  for (let k = 0; k < lower.length; k++) {
+    const b = chunk[at + k] ?? 0;
+    if ((b >= 0x41 && b <= 0x5a ? b | 0x20 : b) !== lower[k]) return false;
+  }
+  return true;
+}
+
 /** Where the authserv-id reader is: leading CFWS (RFC 5322 §3.2.2), a token, a quoted-string. */
 type IdState = 'cfws' | 'token' | 'quoted' | 'done';
 
@@ -83,6 +92,10 @@ function endsToken(b: number): boolean {
     b === 0x3d // =
   );
 }
+
+/** 1 for the bytes that end a token (TOKEN_END[b] === 1 exactly when endsToken(b)). */
+const TOKEN_END = new Uint8Array(256);
+for (let b = 0; b < 256; b++) TOKEN_END[b] = endsToken(b) ? 1 : 0;
 
 export class HeaderSectionScanner {
   private readonly maxBytes: number;
@@ -145,6 +158,22 @@ export class HeaderSectionScanner {
         this.pos += n - i;
         return;
       }
+      // Fast paths that use native searches, each giving up (-1) where the byte path must decide
+      // (a limit reached, a line or token cut by the chunk's end, comments, quoting).
+      if (this.lineLen === 0 && !this.crPending) {
+        const next = this.fieldNameFast(chunk, i);
+        if (next >= 0) {
+          i = next;
+          continue;
+        }
+      }
+      if (this.mode === 'value' && this.kind === 'authres' && this.idState === 'cfws' && this.idDepth === 0) {
+        const next = this.authservIdFast(chunk, i);
+        if (next >= 0) {
+          i = next;
+          continue;
+        }
+      }
       if (this.uninteresting()) {
         // The rest of this line matters to nothing but the size: jump to its end.
         let lf = chunk.indexOf(LF, i);
@@ -166,6 +195,64 @@ export class HeaderSectionScanner {
       this.pos++;
       i++;
     }
+  }
+
+  /**
+   * At the start of a line holding "name:" inside this chunk: starts the field as the byte path
+   * would, and returns the index after the colon; -1 to leave it to the byte path.
+   */
+  private fieldNameFast(chunk: Uint8Array, i: number): number {
+    const first = chunk[i] ?? 0;
+    if (first === SP || first === HT || first === CR || first === LF) return -1;
+    const end = Math.min(chunk.length, i + MAX_NAME + 1);
+    let colon = -1;
+    for (let k = i; k < end; k++) {
+      const b = chunk[k];
+      if (b === COLON) {
+        colon = k;
+        break;
+      }
+      if (b === LF) return -1;
+    }
+    if (colon < 0 || this.pos + (colon - i + 1) > this.maxBytes) return -1;
+    let nameEnd = colon;
+    while (nameEnd > i && (chunk[nameEnd - 1] === SP || chunk[nameEnd - 1] === HT)) nameEnd--;
+    this.beginField(first);
+    let kind: FieldKind = 'other';
+    for (const { name, kind: k } of NAMES) {
+      if (name.length === nameEnd - i && sameLowerAscii(chunk, i, name)) kind = k;
+    }
+    this.startValueAs(kind);
+    const used = colon - i + 1;
+    this.lineLen += used;
+    this.pos += used;
+    return colon + 1;
+  }
+
+  /**
+   * An authserv-id that is a plain token after optional blanks, on this line and in this chunk:
+   * reads it at once; -1 to leave it to the byte path (comments, quoted-string, cut tokens).
+   */
+  private authservIdFast(chunk: Uint8Array, i: number): number {
+    if (this.lineLen === 0 || this.crPending) return -1;
+    const n = chunk.length;
+    let j = i;
+    while (j < n && (chunk[j] === SP || chunk[j] === HT)) j++;
+    if (j >= n || TOKEN_END[chunk[j] ?? 0] === 1) return -1;
+    let k = j;
+    while (k < n && TOKEN_END[chunk[k] ?? 0] !== 1) k++;
+    if (k >= n || this.pos + (k - i) > this.maxBytes) return -1;
+    let id = '';
+    const last = Math.min(k, j + MAX_AUTHSERV_ID + 1);
+    for (let c = j; c < last; c++) id += String.fromCharCode(chunk[c] ?? 0);
+    this.id = id;
+    // The byte that ends the token ends it in the byte path too, unless it is a line break
+    // (not fed to the id: after it comes a fold's blank, or the next field).
+    const stop = chunk[k];
+    this.idState = stop === CR || stop === LF ? 'token' : 'done';
+    this.lineLen += k - i;
+    this.pos += k - i;
+    return k;
   }
 
   /**
@@ -238,13 +325,7 @@ export class HeaderSectionScanner {
       this.lineFirst = b;
       if (b !== SP && b !== HT) {
         // Not a continuation: the previous field ends here, a new one starts.
-        this.endField(this.lineStart);
-        this.fieldStart = this.lineStart;
-        this.mode = b === CR ? 'skip' : 'name';
-        this.kind = 'other';
-        this.nameLen = 0;
-        this.nameWsp = false;
-        this.candidates = ALL_CANDIDATES;
+        this.beginField(b);
       }
     }
     this.lineLen++;
@@ -264,6 +345,18 @@ export class HeaderSectionScanner {
       default:
         return;
     }
+  }
+
+  /** A line that is not a continuation starts with `first`: the previous field ends, a new one starts. */
+  private beginField(first: number): void {
+    this.endField(this.lineStart);
+    this.lineFirst = first;
+    this.fieldStart = this.lineStart;
+    this.mode = first === CR ? 'skip' : 'name';
+    this.kind = 'other';
+    this.nameLen = 0;
+    this.nameWsp = false;
+    this.candidates = ALL_CANDIDATES;
   }
 
   private nameByte(b: number): void {
@@ -291,6 +384,10 @@ export class HeaderSectionScanner {
     for (let k = 0; k < NAMES.length; k++) {
       if ((this.candidates & (1 << k)) !== 0 && NAMES[k].name.length === this.nameLen) kind = NAMES[k].kind;
     }
+    this.startValueAs(kind);
+  }
+
+  private startValueAs(kind: FieldKind): void {
     this.mode = kind === 'other' ? 'skip' : 'value';
     this.kind = kind;
     if (this.kind === 'received') this.received++;

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Limits } from '../core/limits.js';
 import { StoreError } from '../core/errors.js';
 import type { BlobStore } from '../store/blob/types.js';
@@ -28,6 +29,9 @@ import { messageBlobOptions } from './local.js';
 
 /** Bytes of one message held in memory before it spills to a spool file. */
 const MEMORY_LIMIT = 256 * 1024;
+
+/** Bytes of header section scanned in one turn of the event loop. */
+const SCAN_SLICE = 8 * 1024;
 
 /** The trace header block prepended at commit is ours, but bounded all the same. */
 const MAX_PREFIX_BYTES = 256 * 1024;
@@ -129,7 +133,7 @@ export class InboundMessage {
       throw tooLargeError(this.limits.messageSize);
     }
     if (chunk.length === 0) return;
-    this.scanner.push(chunk);
+    await this.scan(chunk);
     if (this.memory !== null) {
       if (this.bytes + chunk.length <= this.memoryLimit) {
         this.memory.push(Buffer.from(chunk)); // a copy: the caller may reuse its buffer
@@ -148,6 +152,21 @@ export class InboundMessage {
       off += bytesWritten;
     }
     this.bytes += chunk.length;
+  }
+
+  /**
+   * Feeds the header scan in slices with a turn of the event loop between them, so a hostile
+   * header section never holds the loop for long; past the section a chunk costs nothing.
+   */
+  private async scan(chunk: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < chunk.length && !this.scanner.finished) {
+      if (off > 0) await yieldToLoop();
+      const end = Math.min(chunk.length, off + SCAN_SLICE);
+      this.scanner.push(chunk.subarray(off, end));
+      off = end;
+    }
+    if (off < chunk.length) this.scanner.push(chunk.subarray(off));
   }
 
   /**

@@ -237,6 +237,18 @@ void test('forged Authentication-Results with our authserv-id are removed; other
   const ours = stored.match(/^Authentication-Results: mail\.example\.test/gim) ?? [];
   assert.equal(ours.length, 1, 'only the one we added');
   assert.ok(stored.indexOf('Authentication-Results: mail.example.test') < stored.indexOf('\r\nReceived: '));
+
+  // 1,700 of them (96 KiB, under the header limit): all removed, the server answering meanwhile.
+  const bomb = 'Authentication-Results: mail.example.test (x); dkim=pass\r\n'.repeat(1700);
+  const big = await whileProbing(server, () =>
+    sendMx(server, { from: 'x@remote.example', to: 'alice@example.test', message: bomb + foreign + rest }),
+  );
+  assert.equal(big.code, 250);
+  big.client.destroy();
+  const after = await server.inbox('alice@example.test');
+  const last = after[after.length - 1].toString();
+  assert.ok(last.endsWith(foreign + rest));
+  assert.equal((last.match(/^Authentication-Results: mail\.example\.test/gim) ?? []).length, 1);
 });
 
 async function submit(s: SmtpTestServer, user: string, password: string): Promise<RawSmtpClient> {
