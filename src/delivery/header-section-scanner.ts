@@ -158,7 +158,7 @@ export class HeaderSectionScanner {
         this.pos += n - i;
         return;
       }
-      // Fast paths that use native searches, each giving up (-1) where the byte path must decide
+      // Fast paths over whole runs of bytes, each giving up (-1) where the byte path must decide
       // (a limit reached, a line or token cut by the chunk's end, comments, quoting).
       if (this.lineLen === 0 && !this.crPending) {
         const next = this.fieldNameFast(chunk, i);
