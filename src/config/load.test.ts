@@ -42,6 +42,11 @@ void test('an empty file gives every default', () => {
     unknownRecipientDelay: 1000,
     greetingDelay: 1000,
     forbidUnauthPipelining: ['smtp'],
+    maxHops: 50,
+    dmarcReject: 'reject',
+    dmarcQuarantine: 'quarantine',
+    dmarcExempt: [],
+    senderLoginExemptDomains: [],
   });
   assert.equal(c.limits.ipv6Prefix, 64);
   assert.deepEqual(c.pop3, { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER' });
@@ -155,6 +160,11 @@ max_unknown_recipients = 0
 unknown_recipient_delay = "2s"
 greeting_delay = 0
 forbid_unauth_pipelining = ["submission", "smtp", "submission"]
+max_hops = 30
+dmarc_reject = "quarantine"
+dmarc_quarantine = "accept"
+dmarc_exempt = ["192.0.2.7", "2001:db8::/32", "Lists.Example.ORG"]
+sender_login_exempt_domains = ["Shared.Example"]
 `,
     FILE,
   );
@@ -168,6 +178,11 @@ forbid_unauth_pipelining = ["submission", "smtp", "submission"]
     unknownRecipientDelay: 2000,
     greetingDelay: 0,
     forbidUnauthPipelining: ['submission', 'smtp'],
+    maxHops: 30,
+    dmarcReject: 'quarantine',
+    dmarcQuarantine: 'accept',
+    dmarcExempt: ['192.0.2.7', '2001:db8::/32', 'lists.example.org'],
+    senderLoginExemptDomains: ['shared.example'],
   });
   assert.deepEqual(
     parseConfigToml('[smtp]\nforbid_unauth_pipelining = []\n', FILE).smtp.forbidUnauthPipelining,
@@ -181,6 +196,19 @@ forbid_unauth_pipelining = ["submission", "smtp", "submission"]
     '[smtp]\nforbid_unauth_pipelining = true',
     'postern.toml: smtp.forbid_unauth_pipelining: expected an array of "smtp", "submission", "submissions", got true',
   );
+  refused(
+    '[smtp]\ndmarc_reject = "bounce"',
+    'postern.toml: smtp.dmarc_reject: expected one of reject, quarantine, accept, got "bounce"',
+  );
+  refused(
+    '[smtp]\ndmarc_exempt = ["10.0.0.0/33"]',
+    'postern.toml: smtp.dmarc_exempt: expected an IP, a network ("192.0.2.0/24") or a domain, got "10.0.0.0/33"',
+  );
+  refused(
+    '[smtp]\nsender_login_exempt_domains = ["no domain"]',
+    'postern.toml: smtp.sender_login_exempt_domains: expected a domain name, got "no domain"',
+  );
+  refused('[smtp]\nmax_hops = 0', 'postern.toml: smtp.max_hops: must be at least 1, got 0');
   refused(
     '[dns]\nservers = ["dns.example.com:53"]',
     'postern.toml: dns.servers: expected "IP:PORT" (a literal IPv4, or "[IPv6]:PORT"), got "dns.example.com:53"',
@@ -344,7 +372,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   refused(
     '[limits]\n__proto__ = 1',
     'postern.toml: limits.__proto__: unknown key (known keys of [limits]: ' +
-      'line_length, imap_line_length, imap_command_size, literal_size, message_size, recipients, mime_depth, mime_parts, header_size, connections_per_ip, ' +
+      'line_length, imap_line_length, imap_command_size, literal_size, message_size, recipients, mime_depth, mime_parts, header_size, message_header_size, connections_per_ip, ' +
       'connections_total, ipv6_prefix, command_timeout, idle_timeout, auth_failures_per_session, auth_failures_before_ban, ban_seconds, ' +
       'auth_failure_delay, bad_commands)',
   );
@@ -428,6 +456,11 @@ void test('renderConfigToml lists every key, and reads back to the same config',
       maxUnknownRecipients: 3,
       unknownRecipientDelay: 250,
       greetingDelay: 0,
+      maxHops: 20,
+      dmarcReject: 'accept',
+      dmarcQuarantine: 'reject',
+      dmarcExempt: ['10.1.0.0/16', 'lists.example.org'],
+      senderLoginExemptDomains: ['shared.example'],
     },
     log: { level: 'warn' },
     limits: { messageSize: 10 * 1024 * 1024, authFailureDelay: 250, lineLength: 1000 },

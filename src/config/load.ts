@@ -19,13 +19,16 @@ import {
   type ListenerName,
   type PosternConfig,
   type SmtpListenerName,
+  type DmarcAction,
 } from './types.js';
 import { formatListenAddress, parseListenAddress } from './listen-address.js';
-import { isValidHostname } from '../mail/domain.js';
+import { isValidHostname, normalizeDomain } from '../mail/domain.js';
+import { parseDmarcExemption } from './dmarc-exemption.js';
 import { parseDurationMs, parseDurationSeconds, parseSize } from './units.js';
 import {
   BARE_LINE_ENDINGS,
   DEFAULT_AUTH,
+  DMARC_ACTIONS,
   DEFAULT_DATA_DIR,
   DEFAULT_DNS,
   DEFAULT_LISTEN,
@@ -65,6 +68,11 @@ export interface PosternConfigInput {
     unknownRecipientDelay?: number;
     greetingDelay?: number;
     forbidUnauthPipelining?: string[];
+    maxHops?: number;
+    dmarcReject?: string;
+    dmarcQuarantine?: string;
+    dmarcExempt?: string[];
+    senderLoginExemptDomains?: string[];
   };
   pop3?: { deleteMode?: string; apop?: boolean; loginDelay?: number; expire?: string | number };
   auth?: Partial<AuthSettings>;
@@ -197,6 +205,11 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'unknown_recipient_delay',
     'greeting_delay',
     'forbid_unauth_pipelining',
+    'max_hops',
+    'dmarc_reject',
+    'dmarc_quarantine',
+    'dmarc_exempt',
+    'sender_login_exempt_domains',
   ]);
   const bareLineEndings =
     smtpRaw.bare_line_endings === undefined
@@ -234,6 +247,26 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     smtpRaw.forbid_unauth_pipelining === undefined
       ? [...DEFAULT_SMTP.forbidUnauthPipelining]
       : v.smtpListeners('smtp.forbid_unauth_pipelining', smtpRaw.forbid_unauth_pipelining);
+  const maxHops =
+    smtpRaw.max_hops === undefined
+      ? DEFAULT_SMTP.maxHops
+      : v.positiveInteger('smtp.max_hops', smtpRaw.max_hops);
+  const dmarcReject =
+    smtpRaw.dmarc_reject === undefined
+      ? DEFAULT_SMTP.dmarcReject
+      : v.dmarcAction('smtp.dmarc_reject', smtpRaw.dmarc_reject);
+  const dmarcQuarantine =
+    smtpRaw.dmarc_quarantine === undefined
+      ? DEFAULT_SMTP.dmarcQuarantine
+      : v.dmarcAction('smtp.dmarc_quarantine', smtpRaw.dmarc_quarantine);
+  const dmarcExempt =
+    smtpRaw.dmarc_exempt === undefined
+      ? [...DEFAULT_SMTP.dmarcExempt]
+      : v.dmarcExempt('smtp.dmarc_exempt', smtpRaw.dmarc_exempt);
+  const senderLoginExemptDomains =
+    smtpRaw.sender_login_exempt_domains === undefined
+      ? [...DEFAULT_SMTP.senderLoginExemptDomains]
+      : v.domains('smtp.sender_login_exempt_domains', smtpRaw.sender_login_exempt_domains);
 
   const pop3Raw = v.table(top.pop3 ?? {}, 'pop3', ['delete_mode', 'apop', 'login_delay', 'expire']);
   const pop3: PosternConfig['pop3'] = {
@@ -316,6 +349,11 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
       unknownRecipientDelay,
       greetingDelay,
       forbidUnauthPipelining,
+      maxHops,
+      dmarcReject,
+      dmarcQuarantine,
+      dmarcExempt,
+      senderLoginExemptDomains,
     },
     auth,
     pop3,
@@ -342,7 +380,12 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     store: { ...DEFAULT_STORE },
     server: { ...DEFAULT_SERVER },
     dns: { servers: [...DEFAULT_DNS.servers], cacheSeconds: DEFAULT_DNS.cacheSeconds },
-    smtp: { ...DEFAULT_SMTP, forbidUnauthPipelining: [...DEFAULT_SMTP.forbidUnauthPipelining] },
+    smtp: {
+      ...DEFAULT_SMTP,
+      forbidUnauthPipelining: [...DEFAULT_SMTP.forbidUnauthPipelining],
+      dmarcExempt: [...DEFAULT_SMTP.dmarcExempt],
+      senderLoginExemptDomains: [...DEFAULT_SMTP.senderLoginExemptDomains],
+    },
     auth: { ...DEFAULT_AUTH },
     pop3: { ...DEFAULT_POP3 },
     log: { level: 'info' },
@@ -447,6 +490,26 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.smtp?.forbidUnauthPipelining !== undefined
           ? v.smtpListeners('smtp.forbidUnauthPipelining', partial.smtp.forbidUnauthPipelining)
           : [...b.smtp.forbidUnauthPipelining],
+      maxHops:
+        partial.smtp?.maxHops !== undefined
+          ? v.positiveInteger('smtp.maxHops', partial.smtp.maxHops)
+          : b.smtp.maxHops,
+      dmarcReject:
+        partial.smtp?.dmarcReject !== undefined
+          ? v.dmarcAction('smtp.dmarcReject', partial.smtp.dmarcReject)
+          : b.smtp.dmarcReject,
+      dmarcQuarantine:
+        partial.smtp?.dmarcQuarantine !== undefined
+          ? v.dmarcAction('smtp.dmarcQuarantine', partial.smtp.dmarcQuarantine)
+          : b.smtp.dmarcQuarantine,
+      dmarcExempt:
+        partial.smtp?.dmarcExempt !== undefined
+          ? v.dmarcExempt('smtp.dmarcExempt', partial.smtp.dmarcExempt)
+          : [...b.smtp.dmarcExempt],
+      senderLoginExemptDomains:
+        partial.smtp?.senderLoginExemptDomains !== undefined
+          ? v.domains('smtp.senderLoginExemptDomains', partial.smtp.senderLoginExemptDomains)
+          : [...b.smtp.senderLoginExemptDomains],
     },
     pop3: {
       deleteMode:
@@ -594,6 +657,50 @@ class Validator {
       return this.fail(key, `expected a non-negative integer, got ${show(value)}`);
     }
     return n;
+  }
+
+  positiveInteger(key: string, value: unknown): number {
+    const n = this.nonNegativeInteger(key, value);
+    if (n < 1) return this.fail(key, `must be at least 1, got ${n}`);
+    return n;
+  }
+
+  dmarcAction(key: string, value: unknown): DmarcAction {
+    const found = DMARC_ACTIONS.find((a) => a === value);
+    if (found === undefined) {
+      return this.fail(key, `expected one of ${DMARC_ACTIONS.join(', ')}, got ${show(value)}`);
+    }
+    return found;
+  }
+
+  /** Domain names (lower-cased, A-labels), at most 1,000. */
+  domains(key: string, value: unknown): string[] {
+    if (!Array.isArray(value)) return this.fail(key, `expected an array of domain names, got ${show(value)}`);
+    if (value.length > 1000) return this.fail(key, `at most 1000 domains, got ${value.length}`);
+    const out: string[] = [];
+    for (const item of value as unknown[]) {
+      const domain = typeof item === 'string' ? normalizeDomain(item) : null;
+      if (domain === null) return this.fail(key, `expected a domain name, got ${show(item)}`);
+      out.push(domain);
+    }
+    return out;
+  }
+
+  /** DMARC exemptions: IP addresses, networks in CIDR notation, or domain names. */
+  dmarcExempt(key: string, value: unknown): string[] {
+    if (!Array.isArray(value)) {
+      return this.fail(key, `expected an array of IPs, networks or domains, got ${show(value)}`);
+    }
+    if (value.length > 1000) return this.fail(key, `at most 1000 entries, got ${value.length}`);
+    const out: string[] = [];
+    for (const item of value as unknown[]) {
+      const entry = typeof item === 'string' ? parseDmarcExemption(item) : null;
+      if (entry === null) {
+        return this.fail(key, `expected an IP, a network ("192.0.2.0/24") or a domain, got ${show(item)}`);
+      }
+      out.push(entry.text);
+    }
+    return out;
   }
 
   /** DNS resolvers: an array of "IP" or "IP:PORT" ("[IPv6]:PORT"), normalised to "HOST:PORT". */

@@ -9,6 +9,7 @@ import { formatListenAddress } from './listen-address.js';
 import { formatSizeExact } from './units.js';
 import {
   BARE_LINE_ENDINGS,
+  DMARC_ACTIONS,
   DEFAULT_AUTH,
   DEFAULT_DATA_DIR,
   DEFAULT_DNS,
@@ -190,6 +191,43 @@ export function renderConfigToml(config: PosternConfig): string {
       'greeting_delay',
       String(config.smtp.greetingDelay),
       config.smtp.greetingDelay === DEFAULT_SMTP.greetingDelay,
+    ),
+  );
+  out.push(
+    `# Most Received: fields a message may carry (mail loop detection); more: 554 5.4.6. Default: ${DEFAULT_SMTP.maxHops}`,
+  );
+  out.push(line('max_hops', String(config.smtp.maxHops), config.smtp.maxHops === DEFAULT_SMTP.maxHops));
+  out.push(`# Mail failing DMARC whose domain publishes p=reject: ${DMARC_ACTIONS.map(str).join(', ')}.`);
+  out.push(`# Default: ${str(DEFAULT_SMTP.dmarcReject)}`);
+  out.push(
+    line('dmarc_reject', str(config.smtp.dmarcReject), config.smtp.dmarcReject === DEFAULT_SMTP.dmarcReject),
+  );
+  out.push(
+    `# The same for p=quarantine ("quarantine" files it into Junk). Default: ${str(DEFAULT_SMTP.dmarcQuarantine)}`,
+  );
+  out.push(
+    line(
+      'dmarc_quarantine',
+      str(config.smtp.dmarcQuarantine),
+      config.smtp.dmarcQuarantine === DEFAULT_SMTP.dmarcQuarantine,
+    ),
+  );
+  out.push('# No DMARC policy applied for these client IPs, networks ("192.0.2.0/24") or envelope');
+  out.push('# sender domains (a domain only when SPF passed for it). Default: []');
+  out.push(
+    line(
+      'dmarc_exempt',
+      `[${config.smtp.dmarcExempt.map(str).join(', ')}]`,
+      config.smtp.dmarcExempt.length === 0,
+    ),
+  );
+  out.push('# Domains whose addresses any authenticated user may send as (MAIL FROM and From:);');
+  out.push('# elsewhere a user sends only as their own addresses, sub-addresses and aliases. Default: []');
+  out.push(
+    line(
+      'sender_login_exempt_domains',
+      `[${config.smtp.senderLoginExemptDomains.map(str).join(', ')}]`,
+      config.smtp.senderLoginExemptDomains.length === 0,
     ),
   );
   out.push('# SMTP listeners that close (554 5.5.0) a client talking before the banner, or sending more');

@@ -5,7 +5,7 @@
 import { hostname as osHostname } from 'node:os';
 import { DEFAULT_LOG_N } from '../auth/password.js';
 import type { Limits } from '../core/limits.js';
-import type { ListenAddress, ListenerName, SmtpListenerName } from './types.js';
+import type { DmarcAction, ListenAddress, ListenerName, SmtpListenerName } from './types.js';
 
 export type LimitKind = 'size' | 'count' | 'seconds' | 'milliseconds';
 
@@ -77,6 +77,13 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     kind: 'size',
     min: 1,
     doc: 'largest header block of one MIME part',
+  },
+  {
+    field: 'messageHeaderSize',
+    toml: 'message_header_size',
+    kind: 'size',
+    min: 1024,
+    doc: 'largest top-level header section of a message received by SMTP (552 5.3.4 beyond it)',
   },
   {
     field: 'connectionsPerIp',
@@ -241,6 +248,11 @@ export const DEFAULT_SMTP = Object.freeze({
   unknownRecipientDelay: 1000,
   greetingDelay: 1000,
   forbidUnauthPipelining: Object.freeze(['smtp']) as readonly SmtpListenerName[],
+  maxHops: 50,
+  dmarcReject: 'reject' as DmarcAction,
+  dmarcQuarantine: 'quarantine' as DmarcAction,
+  dmarcExempt: Object.freeze([]) as readonly string[],
+  senderLoginExemptDomains: Object.freeze([]) as readonly string[],
 });
 
 /** [auth] defaults: Dovecot's auth_cache_ttl (1 hour); src/auth/password.ts DEFAULT_LOG_N. */
@@ -251,3 +263,5 @@ export const DEFAULT_AUTH = Object.freeze({
   scryptConcurrency: 2,
   plaintextFromLoopback: true,
 });
+
+export const DMARC_ACTIONS: readonly DmarcAction[] = ['reject', 'quarantine', 'accept'];

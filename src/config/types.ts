@@ -21,6 +21,8 @@ export const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', '
 /** The listeners that speak SMTP. */
 export const SMTP_LISTENERS = ['smtp', 'submission', 'submissions'] as const;
 export type SmtpListenerName = (typeof SMTP_LISTENERS)[number];
+/** What a DMARC policy leads to: refuse the message, file it into Junk, or deliver it normally. */
+export type DmarcAction = 'reject' | 'quarantine' | 'accept';
 
 export interface ListenAddress {
   host: string;
@@ -96,6 +98,19 @@ export interface PosternConfig {
      * Postfix's smtpd_forbid_unauth_pipelining). Default ["smtp"].
      */
     forbidUnauthPipelining: SmtpListenerName[];
+    /** Most Received: fields a message may carry (RFC 5321 §6.3 loop detection); more gets 554 5.4.6. */
+    maxHops: number;
+    /** What is done with a message that fails DMARC when its domain publishes p=reject. */
+    dmarcReject: DmarcAction;
+    /** What is done with a message that fails DMARC when its domain publishes p=quarantine. */
+    dmarcQuarantine: DmarcAction;
+    /**
+     * Where no DMARC policy is applied: client IPs or networks ("192.0.2.1", "2001:db8::/32"), and
+     * envelope sender domains (honoured only when SPF passed for them).
+     */
+    dmarcExempt: string[];
+    /** Domains whose addresses any authenticated user may use as sender (MAIL FROM and From:). */
+    senderLoginExemptDomains: string[];
   };
   pop3: {
     /**

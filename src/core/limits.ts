@@ -23,6 +23,8 @@ export interface Limits {
   mimeParts: number;
   /** Largest header block of one MIME part, in bytes; beyond it the rest is treated as body. */
   headerSize: number;
+  /** Largest top-level header section of a message received by SMTP, in bytes; beyond it 552 5.3.4. */
+  messageHeaderSize: number;
   /** Simultaneous connections from one IP address. */
   connectionsPerIp: number;
   /** Simultaneous connections in total, per process. */
@@ -59,6 +61,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   mimeDepth: 32,
   mimeParts: 2000,
   headerSize: 256 * 1024,
+  messageHeaderSize: 100 * 1024,
   connectionsPerIp: 50,
   connectionsTotal: 5000,
   ipv6Prefix: 64,

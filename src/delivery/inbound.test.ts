@@ -179,3 +179,53 @@ void test('a failing local target (mailbox gone) is reported per target, the oth
   assert.equal(outcomes[0]!.ok, true);
   assert.equal(outcomes[1]!.ok, false);
 });
+
+void test('Authentication-Results with our authserv-id are left out of bodyStream and the stored blob', async () => {
+  const forged = 'Authentication-Results: mail.example.test;\r\n dmarc=pass\r\n';
+  const kept = 'Authentication-Results: other.example; dmarc=fail\r\n';
+  const rest = 'Subject: forged\r\n\r\n' + 'body line\r\n'.repeat(300);
+  const sent = Buffer.from(`Received: x\r\n${forged}${kept}${rest}`);
+  const clean = Buffer.from(`Received: x\r\n${kept}${rest}`);
+  for (const memoryLimit of [1024, 256 * 1024]) {
+    const m = new InboundMessage({
+      store,
+      blobs,
+      limits,
+      dataDir: dir,
+      memoryLimit,
+      authservId: 'MAIL.example.test',
+    });
+    for (let i = 0; i < sent.length; i += 13) await m.write(sent.subarray(i, i + 13));
+    assert.equal(m.headerSection().received, 1);
+    assert.ok(
+      (await readAll(m.bodyStream())).equals(clean),
+      `verification sees no forged field (${memoryLimit})`,
+    );
+    const [outcome] = await m.commit({
+      prefix: 'X-Ours: 1\r\n',
+      local: [{ mailboxId: inboxId }],
+      outbound: null,
+    });
+    assert.ok(outcome?.ok);
+    const metas = await store.listMessages(inboxId);
+    const stored = await blobs.readAll(metas[metas.length - 1]!.blobId);
+    assert.ok(stored.equals(Buffer.concat([Buffer.from('X-Ours: 1\r\n'), clean])), 'stored without it');
+  }
+});
+
+void test('a header section over limits.messageHeaderSize is neither verified nor stored', async () => {
+  const before = (await store.listMessages(inboxId)).length;
+  const small = { ...limits, messageHeaderSize: 2048 };
+  const m = new InboundMessage({ store, blobs, limits: small, dataDir: dir, memoryLimit: 1024 });
+  await m.write(Buffer.from(`Subject: ${'x'.repeat(3000)}\r\n\r\nbody\r\n`));
+  assert.equal(m.headerSection().tooLarge, true);
+  assert.throws(
+    () => m.bodyStream(),
+    (e) => isStoreError(e, 'TOO_LARGE'),
+  );
+  await assert.rejects(m.commit({ prefix: '', local: [{ mailboxId: inboxId }], outbound: null }), (e) =>
+    isStoreError(e, 'TOO_LARGE'),
+  );
+  assert.equal((await store.listMessages(inboxId)).length, before);
+  assert.deepEqual(await spoolFiles(), []);
+});

@@ -9,20 +9,29 @@
 // - commit() writes prefix + body as one content-addressed blob (fsynced by the BlobStore), then
 //   makes ONE store.append that stores every local target and queues the outbound copy in the
 //   same transaction, so the message is either accepted for everyone or for no one;
-// - the spool file is removed after commit() and abort(), whatever happens.
+// - the spool file is removed after commit() and abort(), whatever happens;
+// - the top-level header section is scanned as it streams (HeaderSectionScanner: size, Received
+//   count, our own Authentication-Results fields, From:); a section over limits.messageHeaderSize
+//   is never handed on (bodyStream() and commit() refuse it), and the Authentication-Results
+//   fields carrying our authserv-id (RFC 8601 §5) are left out of both.
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Limits } from '../core/limits.js';
 import { StoreError } from '../core/errors.js';
 import type { BlobStore } from '../store/blob/types.js';
 import type { AppendOutcome, AppendTarget, MailStore, OutboundEnvelope } from '../store/types.js';
+import { HeaderSectionScanner, type HeaderSection } from './header-section-scanner.js';
 import { messageBlobOptions } from './local.js';
 
 /** Bytes of one message held in memory before it spills to a spool file. */
 const MEMORY_LIMIT = 256 * 1024;
+
+/** Bytes of header section scanned in one turn of the event loop. */
+const SCAN_SLICE = 8 * 1024;
 
 /** The trace header block prepended at commit is ours, but bounded all the same. */
 const MAX_PREFIX_BYTES = 256 * 1024;
@@ -34,6 +43,11 @@ export interface InboundMessageOptions {
   dataDir: string;
   /** Bytes kept in memory before spilling to a spool file (default MEMORY_LIMIT). */
   memoryLimit?: number;
+  /**
+   * Our authserv-id (the host name): Authentication-Results fields of the message naming it are
+   * removed (RFC 8601 §5). Null or absent: none is removed.
+   */
+  authservId?: string | null;
 }
 
 export interface InboundCommit {
@@ -64,6 +78,7 @@ export class InboundMessage {
   private state: SpoolState = 'open';
   /** Writes are serialised: a second write waits for the first (callers should await anyway). */
   private tail: Promise<void> = Promise.resolve();
+  private readonly scanner: HeaderSectionScanner;
 
   constructor(opts: InboundMessageOptions) {
     this.store = opts.store;
@@ -75,6 +90,18 @@ export class InboundMessage {
       'tmp',
       `${process.pid}-${randomBytes(12).toString('hex')}.spool`,
     );
+    this.scanner = new HeaderSectionScanner({
+      maxBytes: this.limits.messageHeaderSize,
+      authservId: opts.authservId ?? null,
+    });
+  }
+
+  /**
+   * What the scan of the top-level header section found. Call it once the last write() resolved
+   * (at end of data): a field still open then ends with the message.
+   */
+  headerSection(): HeaderSection {
+    return this.scanner.finish();
   }
 
   /** Body bytes received so far (not counting bytes refused for size). */
@@ -106,6 +133,7 @@ export class InboundMessage {
       throw tooLargeError(this.limits.messageSize);
     }
     if (chunk.length === 0) return;
+    await this.scan(chunk);
     if (this.memory !== null) {
       if (this.bytes + chunk.length <= this.memoryLimit) {
         this.memory.push(Buffer.from(chunk)); // a copy: the caller may reuse its buffer
@@ -127,13 +155,35 @@ export class InboundMessage {
   }
 
   /**
+   * Feeds the header scan in slices with a turn of the event loop between them, so a hostile
+   * header section never holds the loop for long; past the section a chunk costs nothing.
+   */
+  private async scan(chunk: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < chunk.length && !this.scanner.finished) {
+      if (off > 0) await yieldToLoop();
+      const end = Math.min(chunk.length, off + SCAN_SLICE);
+      this.scanner.push(chunk.subarray(off, end));
+      off = end;
+    }
+    if (off < chunk.length) this.scanner.push(chunk.subarray(off));
+  }
+
+  /**
    * The body received so far, from the spool (for DKIM/DMARC evaluation before commit). Await
    * the last write() first; the stream sees exactly the bytes written before this call.
    */
   bodyStream(): Readable {
-    if (this.memory !== null) return Readable.from([...this.memory]);
-    if (this.bytes === 0 || this.handle === null) return Readable.from([]);
-    return createReadStream(this.spoolPath, { start: 0, end: this.bytes - 1 });
+    const section = this.headerSection();
+    if (section.tooLarge) throw headerTooLargeError(this.limits.messageHeaderSize);
+    return Readable.from(withoutRanges(this.rawChunks(), section.ourAuthResults));
+  }
+
+  /** The bytes received, in order, from memory or from the spool file. */
+  private rawChunks(): Iterable<Buffer> | AsyncIterable<Buffer> {
+    if (this.memory !== null) return [...this.memory];
+    if (this.bytes === 0 || !this.spooled) return [];
+    return createReadStream(this.spoolPath, { start: 0, end: this.bytes - 1, highWaterMark: 256 * 1024 });
   }
 
   /**
@@ -146,6 +196,8 @@ export class InboundMessage {
     this.state = 'committing';
     try {
       if (this.tooLarge) throw tooLargeError(this.limits.messageSize);
+      const section = this.headerSection();
+      if (section.tooLarge) throw headerTooLargeError(this.limits.messageHeaderSize);
       if (opts.local.length === 0 && opts.outbound === null) {
         throw new StoreError('INVALID_ARGUMENT', 'a message needs a local target or an outbound copy');
       }
@@ -164,16 +216,8 @@ export class InboundMessage {
       let blob;
       try {
         if (prefix.length > 0) await writer.write(prefix);
-        if (this.memory !== null) {
-          for (const chunk of this.memory) await writer.write(chunk);
-        } else if (this.bytes > 0) {
-          for await (const chunk of createReadStream(this.spoolPath, {
-            start: 0,
-            end: this.bytes - 1,
-            highWaterMark: 256 * 1024,
-          })) {
-            await writer.write(chunk as Buffer);
-          }
+        for await (const chunk of withoutRanges(this.rawChunks(), section.ourAuthResults)) {
+          await writer.write(chunk);
         }
         blob = await writer.finish();
       } catch (err) {
@@ -236,6 +280,38 @@ async function writeAll(handle: fsp.FileHandle, chunk: Uint8Array): Promise<void
     const { bytesWritten } = await handle.write(chunk, off, chunk.length - off);
     off += bytesWritten;
   }
+}
+
+/**
+ * The chunks of `source` without the byte ranges `skip` ([start, end), ascending, not
+ * overlapping, offsets into the whole stream). Yields views, never copies.
+ */
+export async function* withoutRanges(
+  source: Iterable<Buffer> | AsyncIterable<Buffer>,
+  skip: ReadonlyArray<readonly [number, number]>,
+): AsyncGenerator<Buffer> {
+  let offset = 0;
+  let next = 0;
+  for await (const chunk of source) {
+    const end = offset + chunk.length;
+    let at = offset;
+    while (at < end) {
+      const range = skip[next];
+      if (range === undefined || range[0] >= end) {
+        yield chunk.subarray(at - offset);
+        at = end;
+        break;
+      }
+      if (range[0] > at) yield chunk.subarray(at - offset, range[0] - offset);
+      at = Math.max(at, Math.min(range[1], end));
+      if (range[1] <= end) next++;
+    }
+    offset = end;
+  }
+}
+
+function headerTooLargeError(limit: number): StoreError {
+  return new StoreError('TOO_LARGE', `the header section exceeds the limit of ${limit} bytes`);
 }
 
 function tooLargeError(limit: number): StoreError {

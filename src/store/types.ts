@@ -243,9 +243,11 @@ export interface MailStore {
   /**
    * Resolves an envelope recipient: exact account, exact alias, sub-address (`user+tag@`
    * delivers to user), then the domain's catch-all. Returns [] for an unknown recipient
-   * of a local domain and [{kind:'remote'}] for a non-local domain.
+   * of a local domain and [{kind:'remote'}] for a non-local domain. With `catchAll: false`
+   * catch-all aliases are not followed (at any depth): who an address belongs to by explicit
+   * rows only, as the submission sender check asks.
    */
-  resolveRecipient(address: string): Promise<Recipient[]>;
+  resolveRecipient(address: string, opts?: { catchAll?: boolean }): Promise<Recipient[]>;
 
   // Mailboxes
   listMailboxes(accountId: number): Promise<Mailbox[]>;

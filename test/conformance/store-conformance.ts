@@ -316,6 +316,14 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         assert.deepEqual(await store.resolveRecipient('nobody@other.org'), []);
         await store.addAlias({ source: '@other.org', destination: 'bob@other.org' });
         assert.deepEqual(await store.resolveRecipient('nobody@other.org'), [local(bob)], 'catch-all');
+        assert.deepEqual(
+          await store.resolveRecipient('nobody@other.org', { catchAll: false }),
+          [],
+          'explicit rows only',
+        );
+        assert.deepEqual(await store.resolveRecipient('bob+tag@other.org', { catchAll: false }), [
+          local(bob),
+        ]);
         assert.deepEqual(await store.resolveRecipient('bob@other.org'), [local(bob)]);
 
         const aliases = await store.listAliases('example.org');

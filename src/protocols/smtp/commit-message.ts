@@ -1,13 +1,23 @@
-// The end of a message (final dot, or BDAT LAST): prepend the trace headers, store it once for
-// every local recipient and queue the outbound copy in the same commit, then answer. Invariants:
-// 250 only after the commit resolved (on disk); a failed commit stores nothing and answers 4xx/5xx
-// (RFC 5321 §4.2.5: we take responsibility only with the 250); the session is back in 'ready'
-// whatever happens.
+// The end of a message (final dot, or BDAT LAST): the checks made on the whole message, then
+// prepend the trace headers, store it once for every local recipient and queue the outbound copy
+// in the same commit, then answer. Invariants: 250 only after the commit resolved (on disk); a
+// refused or failed message stores nothing and answers 4xx/5xx (RFC 5321 §4.2.5: we take
+// responsibility only with the 250); the session is back in 'ready' whatever happens.
+// Checks, in order, each refusing before anything is stored or verified:
+// - the top-level header section over limits.messageHeaderSize: 552 5.3.4;
+// - more Received: fields than smtp.maxHops (RFC 5321 §6.3, a mail loop): 554 5.4.6;
+// - on an authenticated session, a From: address that is not the user's: 550 5.7.1;
+// - from other servers, DMARC failing with p=reject: 550 5.7.1, or p=quarantine: into Junk
+//   (each as smtp.dmarcReject / smtp.dmarcQuarantine say).
 
 import { isStoreError } from '../../core/errors.js';
 import type { InboundMessage } from '../../delivery/inbound.js';
+import { junkTargets } from '../../delivery/junk-mailbox.js';
 import type { OutboundEnvelope } from '../../store/types.js';
 import type { SmtpSessionContext } from './context.js';
+import { dmarcAction } from './dmarc-action.js';
+import { SmtpReply } from './reply.js';
+import { foreignFromAddress } from './sender-login.js';
 import type { Helo, Transaction } from './state.js';
 import { tracePrefix } from './trace.js';
 
@@ -28,6 +38,25 @@ function outboundEnvelope(ctx: SmtpSessionContext, tx: Transaction): OutboundEnv
   };
 }
 
+/** The reply refusing the message for what its header section holds, or null. */
+async function headerRefusal(ctx: SmtpSessionContext, message: InboundMessage): Promise<SmtpReply | null> {
+  const section = message.headerSection();
+  if (section.tooLarge) {
+    return new SmtpReply(552, '5.3.4', 'Message header size exceeds the limit');
+  }
+  if (section.received > ctx.env.config.smtp.maxHops) {
+    return new SmtpReply(554, '5.4.6', 'Too many hops (mail loop?)');
+  }
+  if (ctx.auth !== null) {
+    const foreign = await foreignFromAddress(ctx, ctx.auth, section.from);
+    if (foreign === '') return new SmtpReply(550, '5.7.1', 'From: header cannot be checked');
+    if (foreign !== null) {
+      return new SmtpReply(550, '5.7.1', `From: address not owned by ${ctx.auth.address}`);
+    }
+  }
+  return null;
+}
+
 export async function commitMessage(
   ctx: SmtpSessionContext,
   helo: Helo,
@@ -36,10 +65,38 @@ export async function commitMessage(
 ): Promise<void> {
   const log = ctx.log.child({ queueId: tx.id });
   try {
-    const prefix = await tracePrefix(ctx, helo, tx, message);
+    const refusal = await headerRefusal(ctx, message);
+    if (refusal !== null) {
+      await message.abort();
+      ctx.state = { kind: 'ready', helo };
+      log.info({ reply: `${refusal.code} ${refusal.enhanced ?? ''}` }, 'message refused at end of data');
+      ctx.reply(refusal.code, refusal.enhanced, refusal.text);
+      return;
+    }
+    const trace = await tracePrefix(ctx, helo, tx, message);
+    let local = [...tx.local.values()];
+    if (trace.authentication !== null) {
+      const action = dmarcAction({
+        config: ctx.env.config.smtp,
+        outcome: trace.authentication,
+        clientIp: ctx.conn.remoteAddress,
+        mailFromDomain: tx.from.domain,
+      });
+      if (action === 'reject') {
+        await message.abort();
+        ctx.state = { kind: 'ready', helo };
+        log.info({ dmarcPolicy: trace.authentication.dmarcPolicy }, 'message refused by DMARC policy');
+        ctx.reply(550, '5.7.1', "Message refused by the DMARC policy of the sender's domain");
+        return;
+      }
+      if (action === 'quarantine') {
+        local = await junkTargets(ctx.env.store, local);
+        log.info({ dmarcPolicy: trace.authentication.dmarcPolicy }, 'message quarantined by DMARC policy');
+      }
+    }
     const outcomes = await message.commit({
-      prefix,
-      local: [...tx.local.values()],
+      prefix: trace.prefix,
+      local,
       outbound: outboundEnvelope(ctx, tx),
     });
     ctx.state = { kind: 'ready', helo };

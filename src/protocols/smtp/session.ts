@@ -335,6 +335,12 @@ export class SmtpSession implements SmtpSessionContext {
 
   newMessage(): InboundMessage {
     const { config, store, blobs } = this.env;
-    return new InboundMessage({ store, blobs, limits: config.limits, dataDir: config.dataDir });
+    return new InboundMessage({
+      store,
+      blobs,
+      limits: config.limits,
+      dataDir: config.dataDir,
+      authservId: config.hostname,
+    });
   }
 }

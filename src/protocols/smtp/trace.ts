@@ -2,10 +2,15 @@
 // protocol keywords of RFC 3848 / RFC 6531) and, for mail from other servers, Received-SPF and
 // Authentication-Results (RFC 8601) with SPF, DKIM and DMARC from mailauth, every DNS query
 // through our resolver. Authenticated submissions get only Received: there is nothing to verify.
+// The verdicts come back with the prefix, so the caller can act on the DMARC policy.
 
 import type { TLSSocket } from 'node:tls';
 import type { InboundMessage } from '../../delivery/inbound.js';
-import { authenticationResults, receivedHeader } from '../../delivery/trace-headers.js';
+import {
+  evaluateAuthentication,
+  receivedHeader,
+  type AuthenticationOutcome,
+} from '../../delivery/trace-headers.js';
 import type { SmtpSessionContext } from './context.js';
 import type { Helo, Transaction } from './state.js';
 
@@ -16,12 +21,19 @@ function tlsInfo(ctx: SmtpSessionContext): { protocol: string | null; cipher: st
   return { protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null };
 }
 
+export interface TraceResult {
+  /** Header lines to prepend, each ending in CRLF. */
+  prefix: string;
+  /** SPF, DKIM and DMARC verdicts; null for an authenticated submission (nothing evaluated). */
+  authentication: AuthenticationOutcome | null;
+}
+
 export async function tracePrefix(
   ctx: SmtpSessionContext,
   helo: Helo,
   tx: Transaction,
   message: InboundMessage,
-): Promise<string> {
+): Promise<TraceResult> {
   const { config } = ctx.env;
   const ip = ctx.conn.remoteAddress;
   const reverseName = await ctx.env.resolver.verifiedReverse(ip);
@@ -38,8 +50,8 @@ export async function tracePrefix(
     recipients: tx.accepted === 1 && tx.firstRecipient !== null ? [tx.firstRecipient] : [],
     tlsInfo: tlsInfo(ctx),
   });
-  if (ctx.auth !== null) return received;
-  const results = await authenticationResults({
+  if (ctx.auth !== null) return { prefix: received, authentication: null };
+  const authentication = await evaluateAuthentication({
     resolver: ctx.env.resolver,
     hostname: config.hostname,
     clientIp: ip,
@@ -47,5 +59,5 @@ export async function tracePrefix(
     mailFrom: tx.from.address,
     message: message.bodyStream(),
   });
-  return results + received;
+  return { prefix: authentication.headers + received, authentication };
 }

@@ -1,5 +1,6 @@
 // Envelope recipient resolution, independent of the backend: exact account, exact alias,
 // sub-address (`user+tag@` delivers to user's INBOX), then the domain's catch-all (`@domain`).
+// The catch-all can be left out (who owns an address by explicit rows, for the sender check).
 // Local alias chains are followed at most MAX_ALIAS_DEPTH hops; every address is expanded at
 // most once (loops end) and the result holds each account and each remote address once.
 
@@ -19,7 +20,17 @@ export interface RecipientLookups {
   aliasDestinations(source: string): string[] | Promise<string[]>;
 }
 
-export async function resolveRecipientWith(lookups: RecipientLookups, address: string): Promise<Recipient[]> {
+export interface ResolveOptions {
+  /** Follow the domain's catch-all (`@domain`) for addresses nothing else matches (default true). */
+  catchAll?: boolean;
+}
+
+export async function resolveRecipientWith(
+  lookups: RecipientLookups,
+  address: string,
+  opts: ResolveOptions = {},
+): Promise<Recipient[]> {
+  const followCatchAll = opts.catchAll ?? true;
   const parsed = tryParseAddress(address);
   if (parsed === null) return [];
   if (!(await lookups.isLocalDomain(parsed.domain))) return [{ kind: 'remote', address: parsed.address }];
@@ -71,6 +82,7 @@ export async function resolveRecipientWith(lookups: RecipientLookups, address: s
         if (await direct(base, depth)) return;
       }
     }
+    if (!followCatchAll) return;
     const catchAll = await lookups.aliasDestinations(`@${p.domain}`);
     for (const d of catchAll) await expandDestination(d, depth + 1);
   }

@@ -942,7 +942,7 @@ export class SqliteStore implements MailStore {
     });
   }
 
-  async resolveRecipient(address: string): Promise<Recipient[]> {
+  async resolveRecipient(address: string, opts: { catchAll?: boolean } = {}): Promise<Recipient[]> {
     this.assertOpen();
     return resolveRecipientWith(
       {
@@ -959,6 +959,7 @@ export class SqliteStore implements MailStore {
           ).all(source),
       },
       address,
+      { catchAll: opts.catchAll ?? true },
     );
   }
 

@@ -1,6 +1,7 @@
 // MAIL FROM (RFC 5321 §4.1.1.2) with SIZE (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8
 // (RFC 6531), RET/ENVID (RFC 3461) and AUTH= (RFC 4954 §5). On submission the sender must be
-// one of the authenticated account's own addresses (RFC 6409 §6.1).
+// one of the authenticated account's own addresses (RFC 6409 §6.1; 553 5.7.1 as Postfix's
+// reject_sender_login_mismatch).
 
 import { randomBytes } from 'node:crypto';
 import type { Account } from '../../../store/types.js';
@@ -8,6 +9,7 @@ import type { SmtpParams, SmtpPath } from '../../../wire/smtp/command.js';
 import { defineCommand, type SmtpSessionContext } from '../context.js';
 import { badArguments, badParameter, badSequence, SmtpReply } from '../reply.js';
 import type { MailParams } from '../state.js';
+import { ownsAddress } from '../sender-login.js';
 import { isAscii, isDecimal, isXtext } from '../syntax.js';
 
 /** RFC 3461 §4.4: ENVID is at most 100 characters of xtext. */
@@ -75,29 +77,18 @@ export function parseMailParams(
   return out;
 }
 
-function isSubaddressOf(address: string, own: string): boolean {
-  const at = address.lastIndexOf('@');
-  const plus = address.indexOf('+');
-  if (at < 0 || plus < 0 || plus > at) return false;
-  return `${address.slice(0, plus)}${address.slice(at)}` === own;
-}
-
-/** RFC 6409 §6.1: the sender is the account's address, a sub-address of it, or an exact alias to it. */
+/**
+ * RFC 6409 §6.1: the sender is one of the account's own addresses (sender-login.ts). The null
+ * reverse-path is allowed: MDNs (RFC 8098 §2.1) and client-side auto-replies use it, and the
+ * From: header of such a message is still checked at end of data.
+ */
 export async function senderBelongsTo(
   ctx: SmtpSessionContext,
   path: SmtpPath,
   account: Account,
 ): Promise<boolean> {
-  if (path.address === '') return true; // the null reverse-path (bounces, vacation replies)
-  const address = path.address.toLowerCase();
-  if (address === account.address || isSubaddressOf(address, account.address)) return true;
-  const aliases = await ctx.env.store.listAliases(path.domain.toLowerCase());
-  for (const alias of aliases) {
-    if (alias.source !== address) continue;
-    const targets = await ctx.env.store.resolveRecipient(address);
-    return targets.some((t) => t.kind === 'local' && t.accountId === account.id);
-  }
-  return false;
+  if (path.address === '') return true;
+  return ownsAddress(ctx, account, path.localPart, path.domain);
 }
 
 export function newQueueId(): string {
