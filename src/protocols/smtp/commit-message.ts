@@ -8,6 +8,7 @@ import { isStoreError } from '../../core/errors.js';
 import type { InboundMessage } from '../../delivery/inbound.js';
 import type { OutboundEnvelope } from '../../store/types.js';
 import type { SmtpSessionContext } from './context.js';
+import { SmtpReply } from './reply.js';
 import type { Helo, Transaction } from './state.js';
 import { tracePrefix } from './trace.js';
 
@@ -67,7 +68,9 @@ export async function commitMessage(
   } catch (err) {
     await message.abort();
     ctx.state = { kind: 'ready', helo };
-    if (isStoreError(err, 'TOO_LARGE')) {
+    if (err instanceof SmtpReply) {
+      ctx.reply(err.code, err.enhanced, err.text);
+    } else if (isStoreError(err, 'TOO_LARGE')) {
       ctx.reply(552, '5.3.4', 'Message size exceeds fixed maximum message size');
     } else if (isStoreError(err, 'OVER_QUOTA')) {
       ctx.reply(552, '5.2.2', 'Mailbox full');

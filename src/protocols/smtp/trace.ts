@@ -2,11 +2,13 @@
 // protocol keywords of RFC 3848 / RFC 6531) and, for mail from other servers, Received-SPF and
 // Authentication-Results (RFC 8601) with SPF, DKIM and DMARC from mailauth, every DNS query
 // through our resolver. Authenticated submissions get only Received: there is nothing to verify.
+// Verification runs in the verify pool's threads; one cut off by its budget throws 451 4.3.0.
 
 import type { TLSSocket } from 'node:tls';
 import type { InboundMessage } from '../../delivery/inbound.js';
-import { authenticationResults, receivedHeader } from '../../delivery/trace-headers.js';
+import { evaluateAuthentication, receivedHeader } from '../../delivery/trace-headers.js';
 import type { SmtpSessionContext } from './context.js';
+import { SmtpReply } from './reply.js';
 import type { Helo, Transaction } from './state.js';
 
 function tlsInfo(ctx: SmtpSessionContext): { protocol: string | null; cipher: string | null } | null {
@@ -39,7 +41,8 @@ export async function tracePrefix(
     tlsInfo: tlsInfo(ctx),
   });
   if (ctx.auth !== null) return received;
-  const results = await authenticationResults({
+  const results = await evaluateAuthentication({
+    verifier: ctx.env.verifier,
     resolver: ctx.env.resolver,
     hostname: config.hostname,
     clientIp: ip,
@@ -47,5 +50,7 @@ export async function tracePrefix(
     mailFrom: tx.from.address,
     message: message.bodyStream(),
   });
-  return results + received;
+  // Verification cut off by limits.verify_timeout: nothing is known yet; the client retries.
+  if (results.timedOut) throw new SmtpReply(451, '4.3.0', 'Message verification timed out; try again later');
+  return results.headers + received;
 }
