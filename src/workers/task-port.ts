@@ -25,6 +25,10 @@ export class RemoteError extends Error {
   }
 }
 
+/** The task every worker answers: WorkerPool.warm() uses it to wait until a thread is loaded. */
+export const PING = 'postern:ping';
+const ping: TaskHandler = () => Promise.resolve('pong');
+
 /** Starts serving tasks with these handlers (call once, from the worker's entry module). */
 export function serveTasks(handlers: Readonly<Record<string, TaskHandler>>): void {
   const port = parentPort;
@@ -46,7 +50,9 @@ export function serveTasks(handlers: Readonly<Record<string, TaskHandler>>): voi
     }
     const task = msg.task;
     current = task;
-    const handler = Object.hasOwn(handlers, msg.kind) ? handlers[msg.kind] : undefined;
+    waiting.clear();
+    const handler =
+      msg.kind === PING ? ping : Object.hasOwn(handlers, msg.kind) ? handlers[msg.kind] : undefined;
     const ctx: TaskContext = {
       request(body) {
         const request = nextRequest++;
