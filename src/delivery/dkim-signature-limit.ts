@@ -37,7 +37,9 @@ function isDkimSignature(header: Buffer, at: number): boolean {
 
 /** The d= tag of a DKIM-Signature field (RFC 6376 §3.5), from its first TAG_SCAN_BYTES. */
 export function signingDomain(field: Buffer): string {
-  const text = field.toString('latin1', 0, Math.min(field.length, TAG_SCAN_BYTES)).replace(/\r?\n[ \t]/g, ' ');
+  const text = field
+    .toString('latin1', 0, Math.min(field.length, TAG_SCAN_BYTES))
+    .replace(/\r?\n[ \t]/g, ' ');
   const colon = text.indexOf(':');
   for (const tag of text.slice(colon + 1).split(';')) {
     const eq = tag.indexOf('=');

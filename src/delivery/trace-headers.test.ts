@@ -184,7 +184,11 @@ void test('200 DKIM signatures with distinct d=: at most limits.dkim_signatures 
   const msg = await signed('alice@signed.test');
   // The real signature first (the most recent is on top, RFC 6376 §5.6), then 200 the sender made up.
   const end = msg.indexOf('\r\nFrom:') + 2;
-  const hostile = Buffer.concat([msg.subarray(0, end), Buffer.from(extraSignatures(msg, 200)), msg.subarray(end)]);
+  const hostile = Buffer.concat([
+    msg.subarray(0, end),
+    Buffer.from(extraSignatures(msg, 200)),
+    msg.subarray(end),
+  ]);
   const logStart = dns.log.length;
   const out = await evaluateAuthentication({
     verifier,

@@ -21,7 +21,10 @@ void test('tasks run in worker threads, at most `size` of them, and can ask the 
     });
     assert.deepEqual(asked, { asked: 'example.test', answer: 'answer for example.test' });
     await assert.rejects(p.run('ask', 'x', { onRequest: () => Promise.reject(new Error('no')) }), TaskFailed);
-    await assert.rejects(p.run('fail', null), (err: unknown) => err instanceof TaskFailed && err.code === 'EFAIL');
+    await assert.rejects(
+      p.run('fail', null),
+      (err: unknown) => err instanceof TaskFailed && err.code === 'EFAIL',
+    );
   } finally {
     await p.close();
   }

@@ -18,7 +18,10 @@ import type { Logger } from '../core/log.js';
 /** The budget ran out before the task finished. */
 export class TaskTimeout extends Error {
   readonly code = 'TASK_TIMEOUT';
-  constructor(readonly kind: string, readonly budgetMs: number) {
+  constructor(
+    readonly kind: string,
+    readonly budgetMs: number,
+  ) {
     super(`${kind}: no result within ${budgetMs} ms`);
     this.name = 'TaskTimeout';
   }
@@ -27,7 +30,10 @@ export class TaskTimeout extends Error {
 /** The worker running the task exited (crashed, was killed) before answering. */
 export class WorkerGone extends Error {
   readonly code = 'WORKER_GONE';
-  constructor(readonly kind: string, detail: string) {
+  constructor(
+    readonly kind: string,
+    detail: string,
+  ) {
     super(`${kind}: worker exited (${detail})`);
     this.name = 'WorkerGone';
   }
@@ -245,12 +251,19 @@ export class WorkerPool {
     };
     const handler = task.onRequest;
     if (handler === undefined) {
-      answer({ type: 'reply', task: task.id, request: requestId, ok: false, error: { message: 'no handler' } });
+      answer({
+        type: 'reply',
+        task: task.id,
+        request: requestId,
+        ok: false,
+        error: { message: 'no handler' },
+      });
       return;
     }
     handler(msg.body).then(
       (value) => answer({ type: 'reply', task: task.id, request: requestId, ok: true, value }),
-      (err: unknown) => answer({ type: 'reply', task: task.id, request: requestId, ok: false, error: wireError(err) }),
+      (err: unknown) =>
+        answer({ type: 'reply', task: task.id, request: requestId, ok: false, error: wireError(err) }),
     );
   }
 
