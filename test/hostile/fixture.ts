@@ -223,6 +223,7 @@ export class Bystanders {
     opts: { minProbes?: number } = {},
   ): Promise<{ result: T; worstMs: number }> {
     this.probes.length = 0;
+    const began = Date.now();
     this.start();
     let result: T;
     try {
@@ -242,9 +243,11 @@ export class Bystanders {
     if (late.length > 0) {
       const shown = late
         .slice(0, 5)
-        .map((p) => `${p.protocol} ${p.ms.toFixed(0)} ms`)
+        .map((p) => `${p.protocol} ${p.ms.toFixed(0)} ms at +${p.at - began} ms`)
         .join(', ');
-      throw new Error(`${late.length} of ${this.probes.length} probes over ${PROBE_LIMIT_MS} ms: ${shown}`);
+      throw new Error(
+        `${late.length} of ${this.probes.length} probes over ${PROBE_LIMIT_MS} ms (attack lasted ${Date.now() - began} ms): ${shown}`,
+      );
     }
     return { result, worstMs };
   }
@@ -264,7 +267,7 @@ export class Bystanders {
 export async function sendToMx(
   server: HostileServer,
   body: AsyncIterable<Buffer> | Iterable<Buffer>,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; onDataSent?: () => void } = {},
 ): Promise<{ code: number; text: string; usable: boolean }> {
   const c = await LineClient.connect(server.ports.smtp);
   try {
@@ -287,6 +290,7 @@ export async function sendToMx(
       await c.write(chunk);
     }
     if (!refused) c.socket.write('\r\n.\r\n');
+    opts.onDataSent?.();
     const final = reply(await early);
     // The session is back in step after the message: a NOOP on it is answered.
     let usable = false;

@@ -61,9 +61,14 @@ void describe('no stall while hostile messages arrive at the MX', () => {
 
   void it('a 50 MB message of 1-byte lines', async () => {
     const header = 'From: <sender@attacker.test>\r\nTo: <alice@example.test>\r\nSubject: lines\r\n\r\n';
+    let dataSent = 0;
+    const began = Date.now();
     const { result, worstMs } = await bystanders.during(() =>
-      sendToMx(server, message(header, repeated('x\r\n', 50 * MiB))),
+      sendToMx(server, message(header, repeated('x\r\n', 50 * MiB)), {
+        onDataSent: () => (dataSent = Date.now() - began),
+      }),
     );
+    console.log(`1-byte lines: end of data sent at +${dataSent} ms, answered at +${Date.now() - began} ms`);
     assert.equal(result.code, 250, result.text);
     assert.ok(result.usable);
     console.log(`1-byte lines: ${result.code}; worst probe ${worstMs.toFixed(1)} ms`);
