@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { TaskFailed, TaskTimeout, WorkerGone, WorkerPool } from './pool.js';
+import { WORKER_NICENESS } from './task-port.js';
 
 const SCRIPT = new URL('../../test/helpers/pool-test-worker.js', import.meta.url);
 
@@ -106,4 +108,32 @@ void test("a worker's console output goes to the logger at debug level, not to s
   assert.ok(logged !== undefined, 'the line reached the logger');
   assert.equal((JSON.parse(logged) as { level: number }).level, 20);
   assert.ok(!written.some((w) => w.includes('printed marker-7f3a')), 'nothing of it on stdout');
+});
+
+/** Nice value of each thread of this process (Linux /proc), by thread id. */
+function threadNiceness(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(tid), Number(fields[16]));
+  }
+  return out;
+}
+
+void test('worker threads run at a lower priority than the event loop (Linux: per-thread nice)', async () => {
+  const p = pool({ size: 1 });
+  try {
+    const before = threadNiceness();
+    await p.warm();
+    const after = threadNiceness();
+    const added = [...after].filter(([tid]) => !before.has(tid));
+    assert.ok(
+      added.some(([, nice]) => nice === WORKER_NICENESS),
+      `new threads: ${JSON.stringify(added)}`,
+    );
+    assert.equal(after.get(process.pid), 0, 'the main thread keeps its priority');
+  } finally {
+    await p.close();
+  }
 });

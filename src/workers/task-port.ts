@@ -4,6 +4,7 @@
 // before the first is done); console output of libraries is captured by the pool (the worker
 // is started with stdout/stderr piped), never written to the process's stdout.
 
+import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { wireError, type FromWorker, type ToWorker } from './pool.js';
 
@@ -29,10 +30,20 @@ export class RemoteError extends Error {
 export const PING = 'postern:ping';
 const ping: TaskHandler = () => Promise.resolve('pong');
 
+/** Nice value of a worker thread: the event loop that serves every connection comes first. */
+export const WORKER_NICENESS = 10;
+
 /** Starts serving tasks with these handlers (call once, from the worker's entry module). */
 export function serveTasks(handlers: Readonly<Record<string, TaskHandler>>): void {
   const port = parentPort;
   if (port === null) throw new Error('serveTasks() runs only in a worker thread');
+  try {
+    // On Linux the nice value is per thread (setpriority on "process" 0 is the calling thread,
+    // see setpriority(2), BUGS): this lowers this worker only, never the main thread.
+    os.setPriority(WORKER_NICENESS);
+  } catch {
+    // not permitted or not supported: run at normal priority
+  }
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextRequest = 1;
   let current = 0;
