@@ -17,7 +17,7 @@ import {
   temperrorOutcome,
   type AuthenticationOutcome,
   type MessageAuthenticationInput,
-} from './message-authentication.js';
+} from './authentication-outcome.js';
 import type { MessageVerifier } from './message-verifier.js';
 
 export interface ReceivedHeaderOptions {
@@ -138,7 +138,7 @@ export interface AuthenticationOptions {
   minBitLength?: number;
 }
 
-export type { AuthVerdict, AuthenticationOutcome } from './message-authentication.js';
+export type { AuthVerdict, AuthenticationOutcome } from './authentication-outcome.js';
 
 /** Bytes of message sent to the worker per pull. */
 const PULL_BYTES = 256 * 1024;

@@ -4,7 +4,8 @@
 // and every DNS query is answered by the main thread's DnsResolver ({ op: 'dns' }), so the
 // configured servers and the shared cache are used.
 
-import { authenticateMessage, type MessageAuthenticationInput } from '../delivery/message-authentication.js';
+import type { MessageAuthenticationInput } from '../delivery/authentication-outcome.js';
+import { authenticateMessage } from '../delivery/message-authentication.js';
 import { serveTasks, type TaskContext } from './task-port.js';
 
 /** The requests a verify task makes (answered in src/delivery/trace-headers.ts). */
