@@ -20,6 +20,7 @@ import { StoreError } from '../core/errors.js';
 import type { BlobStore } from '../store/blob/types.js';
 import type { AppendOutcome, AppendTarget, MailStore, OutboundEnvelope } from '../store/types.js';
 import { messageBlobOptions } from './local.js';
+import { SlicedWrite } from './sliced-write.js';
 
 /** Bytes of one message held in memory before it spills to a spool file. */
 const MEMORY_LIMIT = 256 * 1024;
@@ -161,18 +162,20 @@ export class InboundMessage {
       // The limit applies to what the client sent; our trace headers come on top of it.
       const base = messageBlobOptions(this.limits);
       const writer = this.blobs.createWriter({ ...base, maxSize: this.limits.messageSize + prefix.length });
+      // MIME indexing runs inside write(): sliced, so other connections are served meanwhile.
+      const sliced = new SlicedWrite(writer);
       let blob;
       try {
         if (prefix.length > 0) await writer.write(prefix);
         if (this.memory !== null) {
-          for (const chunk of this.memory) await writer.write(chunk);
+          for (const chunk of this.memory) await sliced.write(chunk);
         } else if (this.bytes > 0) {
           for await (const chunk of createReadStream(this.spoolPath, {
             start: 0,
             end: this.bytes - 1,
             highWaterMark: 256 * 1024,
           })) {
-            await writer.write(chunk as Buffer);
+            await sliced.write(chunk as Buffer);
           }
         }
         blob = await writer.finish();
