@@ -33,6 +33,14 @@ export class MessageVerifier {
     });
   }
 
+  /**
+   * Starts one thread now, in the background: loading mailauth takes a second or more on a busy
+   * machine, and the first message should not pay it (nor a shutdown grace period wait for it).
+   */
+  prepare(): void {
+    this.pool.warm(1).catch(() => undefined);
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

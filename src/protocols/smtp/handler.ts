@@ -80,9 +80,10 @@ export function smtpProtocol(opts: SmtpProtocolOptions = {}): ProtocolFactory {
       resolver:
         opts.resolver ??
         new DnsResolver({ servers: deps.config.dns.servers, cacheSeconds: deps.config.dns.cacheSeconds }),
-      // Its threads start with the first message and leave when idle: nothing to close.
+      // Its threads leave when idle and never keep the process alive: nothing to close.
       verifier: opts.verifier ?? new MessageVerifier({ limits: deps.config.limits, log: deps.log }),
     };
+    if (!environments.has(deps)) env.verifier.prepare();
     environments.set(deps, env);
     const handler: ConnectionHandler = (conn) => {
       const policy = listenerPolicy(conn, {
