@@ -156,6 +156,27 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     min: 1,
     doc: 'unknown or malformed commands tolerated per session',
   },
+  {
+    field: 'verifyThreads',
+    toml: 'verify_threads',
+    kind: 'count',
+    min: 1,
+    doc: 'worker threads per process for SPF/DKIM/DMARC/ARC of incoming mail',
+  },
+  {
+    field: 'verifyTimeout',
+    toml: 'verify_timeout',
+    kind: 'seconds',
+    min: 1,
+    doc: "seconds one message's verification may take (queueing included); then 451",
+  },
+  {
+    field: 'dkimSignatures',
+    toml: 'dkim_signatures',
+    kind: 'count',
+    min: 0,
+    doc: 'DKIM signatures verified per message; the rest are dkim=neutral',
+  },
 ];
 
 export const LISTENER_DOCS: Readonly<Record<ListenerName, string>> = {

@@ -48,6 +48,12 @@ export interface Limits {
   authFailureDelay: number;
   /** Unknown or malformed commands tolerated per session before it is closed. */
   badCommands: number;
+  /** Worker threads (per process) verifying SPF/DKIM/DMARC/ARC off the event loop. */
+  verifyThreads: number;
+  /** Seconds one message's verification may take, queueing included; then 451 4.3.0. */
+  verifyTimeout: number;
+  /** DKIM-Signature fields verified per message (RFC 6376 §6.1 allows a limit); others are neutral. */
+  dkimSignatures: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -72,4 +78,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   banSeconds: 900,
   authFailureDelay: 1000,
   badCommands: 20,
+  verifyThreads: 2,
+  verifyTimeout: 30,
+  dkimSignatures: 5,
 });

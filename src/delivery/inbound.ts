@@ -26,6 +26,7 @@ import type { BlobStore } from '../store/blob/types.js';
 import type { AppendOutcome, AppendTarget, MailStore, OutboundEnvelope } from '../store/types.js';
 import { HeaderSectionScanner, type HeaderSection } from './header-section-scanner.js';
 import { messageBlobOptions } from './local.js';
+import { SlicedWrite } from './sliced-write.js';
 
 /** Bytes of one message held in memory before it spills to a spool file. */
 const MEMORY_LIMIT = 256 * 1024;
@@ -213,11 +214,13 @@ export class InboundMessage {
       // The limit applies to what the client sent; our trace headers come on top of it.
       const base = messageBlobOptions(this.limits);
       const writer = this.blobs.createWriter({ ...base, maxSize: this.limits.messageSize + prefix.length });
+      // MIME indexing runs inside write(): sliced, so other connections are served meanwhile.
+      const sliced = new SlicedWrite(writer);
       let blob;
       try {
         if (prefix.length > 0) await writer.write(prefix);
         for await (const chunk of withoutRanges(this.rawChunks(), section.ourAuthResults)) {
-          await writer.write(chunk);
+          await sliced.write(chunk);
         }
         blob = await writer.finish();
       } catch (err) {

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { dkimSign } from 'mailauth';
 import { startDnsServer, type DnsTestServer } from '../../test/helpers/dns-server.js';
 import { DnsResolver } from '../dns/resolver.js';
+import { MessageVerifier } from './message-verifier.js';
 import {
   authenticationResults,
   evaluateAuthentication,
@@ -17,6 +18,7 @@ import {
 
 let dns: DnsTestServer;
 let privateKey: string;
+const verifier = new MessageVerifier({ limits: { verifyThreads: 2, verifyTimeout: 30, dkimSignatures: 5 } });
 
 before(async () => {
   const pair = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
@@ -35,6 +37,7 @@ before(async () => {
 });
 after(async () => {
   await dns.close();
+  await verifier.close();
 });
 
 function resolver(): DnsResolver {
@@ -69,6 +72,7 @@ async function signed(from: string): Promise<Buffer> {
 void test('DKIM pass with the key from our DNS server, SPF pass, DMARC pass', async () => {
   const msg = await signed('alice@signed.test');
   const out = await evaluateAuthentication({
+    verifier,
     resolver: resolver(),
     hostname: 'mail.example.test',
     clientIp: '192.0.2.10',
@@ -96,6 +100,7 @@ void test('a modified body does not pass DKIM; with SPF failing too, DMARC fails
   const msg = await signed('alice@signed.test');
   const tampered = Buffer.from(msg.toString().replace('Hello,', 'Hullo,'));
   const out = await evaluateAuthentication({
+    verifier,
     resolver: resolver(),
     hostname: 'mail.example.test',
     clientIp: '198.51.100.1',
@@ -114,7 +119,7 @@ void test('a modified body does not pass DKIM; with SPF failing too, DMARC fails
 
 void test('SPF none without a record, softfail through include, temperror on SERVFAIL; no DKIM is none', async () => {
   const r = resolver();
-  const base = { resolver: r, hostname: 'mail.example.test', helo: 'client.test' };
+  const base = { verifier, resolver: r, hostname: 'mail.example.test', helo: 'client.test' };
   const none = await evaluateAuthentication({
     ...base,
     clientIp: '192.0.2.20',
@@ -161,6 +166,119 @@ void test('SPF none without a record, softfail through include, temperror on SER
     message: Buffer.from(rawMessage('mailer-daemon@signed.test')),
   });
   assert.match(bounce, /spf=pass/);
+});
+
+/** `count` DKIM-Signature fields with distinct d= and the right body hash (so each costs a key lookup). */
+function extraSignatures(msg: Buffer, count: number): string {
+  const bh = /bh=([^;\s]+)/.exec(msg.toString())?.[1] ?? '';
+  let out = '';
+  for (let i = 0; i < count; i++) {
+    out +=
+      `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=d${i}.attacker.test; s=sel;\r\n` +
+      ` h=from:subject; bh=${bh};\r\n b=${Buffer.from(`sig${i}`).toString('base64')}\r\n`;
+  }
+  return out;
+}
+
+void test('200 DKIM signatures with distinct d=: at most limits.dkim_signatures key lookups, the rest neutral', async () => {
+  const msg = await signed('alice@signed.test');
+  // The real signature first (the most recent is on top, RFC 6376 §5.6), then 200 the sender made up.
+  const end = msg.indexOf('\r\nFrom:') + 2;
+  const hostile = Buffer.concat([
+    msg.subarray(0, end),
+    Buffer.from(extraSignatures(msg, 200)),
+    msg.subarray(end),
+  ]);
+  const logStart = dns.log.length;
+  const out = await evaluateAuthentication({
+    verifier,
+    resolver: resolver(),
+    hostname: 'mail.example.test',
+    clientIp: '192.0.2.10',
+    helo: 'out.signed.test',
+    mailFrom: 'alice@signed.test',
+    message: hostile,
+  });
+  const keyLookups = dns.log.slice(logStart).filter((q) => q.includes('._domainkey.'));
+  assert.ok(keyLookups.length <= 5, `${keyLookups.length} key lookups: ${keyLookups.slice(0, 8).join(', ')}`);
+  assert.ok(keyLookups.includes('TXT sel._domainkey.signed.test'));
+  assert.equal(out.dkimSkipped, 196);
+  assert.equal(out.timedOut, false);
+  assert.deepEqual(out.dkim[0], { domain: 'signed.test', result: 'pass' });
+  assert.equal(out.dkim.filter((d) => d.result === 'neutral').length, 4 + 50);
+  assert.equal(out.dkim[5]?.domain, 'd4.attacker.test');
+  assert.equal(out.dmarc, 'pass');
+  assert.match(out.headers, /dkim=neutral \(too many signatures\)/);
+  assert.equal(out.headers.match(/dkim=/g)?.length, 6, 'five verified, one row for the rest');
+  assert.ok(out.headers.length < 8192, `header block of ${out.headers.length} bytes`);
+});
+
+void test('with limits.dkim_signatures = 0 no signature is verified and none is looked up', async () => {
+  const none = new MessageVerifier({ limits: { verifyThreads: 1, verifyTimeout: 30, dkimSignatures: 0 } });
+  try {
+    const msg = await signed('alice@signed.test');
+    const logStart = dns.log.length;
+    const out = await evaluateAuthentication({
+      verifier: none,
+      resolver: resolver(),
+      hostname: 'mail.example.test',
+      clientIp: '192.0.2.10',
+      helo: 'out.signed.test',
+      mailFrom: 'alice@signed.test',
+      message: msg,
+    });
+    assert.deepEqual(out.dkim, [{ domain: 'signed.test', result: 'neutral' }]);
+    assert.equal(out.dkimSkipped, 1);
+    assert.ok(!dns.log.slice(logStart).some((q) => q.includes('._domainkey.')));
+    assert.match(out.headers, /dkim=neutral \(too many signatures\)/);
+    assert.doesNotMatch(out.headers, /dkim=none/);
+    assert.equal(out.spf, 'pass');
+  } finally {
+    await none.close();
+  }
+});
+
+void test('verification over limits.verify_timeout is cut off: timedOut, temperror, and the pool goes on', async () => {
+  const quick = new MessageVerifier({
+    limits: { verifyThreads: 1, verifyTimeout: 30, dkimSignatures: 5 },
+    budgetMs: 2000,
+  });
+  try {
+    // A 2 MB header field folded over 27,000 lines: mailauth's header parser is quadratic in it.
+    const fold = ` ${'x'.repeat(72)}\r\n`.repeat(27_000);
+    const msg = Buffer.from(`From: a@signed.test\r\nX-Fold: a\r\n${fold}Subject: s\r\n\r\nbody\r\n`);
+    const t0 = Date.now();
+    const out = await evaluateAuthentication({
+      verifier: quick,
+      resolver: resolver(),
+      hostname: 'mail.example.test',
+      clientIp: '192.0.2.10',
+      helo: 'out.signed.test',
+      mailFrom: 'a@signed.test',
+      message: msg,
+    });
+    const took = Date.now() - t0;
+    assert.equal(out.timedOut, true);
+    assert.equal(out.spf, 'temperror');
+    assert.match(out.headers, /^Authentication-Results: mail\.example\.test;/);
+    assert.ok(took >= 1900 && took < 6000, `cut off after ${took} ms`);
+    assert.equal(quick.pool.timedOut, 1);
+    // A normal message after: a fresh worker (loaded first, as start-up is not what is measured).
+    await quick.pool.warm();
+    const next = await evaluateAuthentication({
+      verifier: quick,
+      resolver: resolver(),
+      hostname: 'mail.example.test',
+      clientIp: '192.0.2.10',
+      helo: 'out.signed.test',
+      mailFrom: 'alice@signed.test',
+      message: await signed('alice@signed.test'),
+    });
+    assert.equal(next.timedOut, false);
+    assert.deepEqual(next.dkim, [{ domain: 'signed.test', result: 'pass' }]);
+  } finally {
+    await quick.close();
+  }
 });
 
 void test('Received: clauses, protocol keyword, one-recipient "for", sanitised client text', () => {

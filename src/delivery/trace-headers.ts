@@ -3,14 +3,22 @@
 //   keyword, the client's HELO, verified reverse name and IP, our host name, the queue id, the
 //   recipient only when there is exactly one (RFC 5321 §7.2: do not disclose Bcc lists), date.
 // - authenticationResults: SPF (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489), ARC, evaluated
-//   by mailauth; returns "Authentication-Results:" (RFC 8601) and "Received-SPF:" lines.
+//   by mailauth in a worker thread (message-verifier.ts, message-authentication.ts); returns
+//   "Authentication-Results:" (RFC 8601) and "Received-SPF:" lines.
 // Invariants: everything taken from the client is sanitised (no CR, LF or other control
 // characters, no parentheses inside comments, bounded length) so it can never start a new
 // header field; every DNS query goes through the DnsResolver given (never the system's).
 
-import type { Readable } from 'node:stream';
-import { authenticate, type AuthenticateResult, type DNSResolver } from 'mailauth';
+import { Readable } from 'node:stream';
 import type { DnsResolver } from '../dns/resolver.js';
+import { TaskTimeout } from '../workers/pool.js';
+import type { VerifyRequest } from '../workers/verify-worker.js';
+import {
+  temperrorOutcome,
+  type AuthenticationOutcome,
+  type MessageAuthenticationInput,
+} from './authentication-outcome.js';
+import type { MessageVerifier } from './message-verifier.js';
 
 export interface ReceivedHeaderOptions {
   /** The EHLO/HELO argument, or null when the client never sent one. */
@@ -113,7 +121,9 @@ export function receivedHeader(opts: ReceivedHeaderOptions): string {
 }
 
 export interface AuthenticationOptions {
-  /** Every DNS query of SPF, DKIM, DMARC and ARC goes through it. */
+  /** The verify pool: mailauth runs in its worker threads, within its budget. */
+  verifier: MessageVerifier;
+  /** Every DNS query of SPF, DKIM, DMARC and ARC goes through it (asked by the worker). */
   resolver: DnsResolver;
   /** Our host name: the authserv-id of Authentication-Results (RFC 8601 §2.5). */
   hostname: string;
@@ -122,80 +132,91 @@ export interface AuthenticationOptions {
   helo: string | null;
   /** The MAIL FROM address; '' for the null reverse-path. */
   mailFrom: string;
-  /** The message as received (header and body), e.g. InboundMessage.bodyStream(). */
+  /** The message as received (header and body), e.g. InboundMessage.bodyStream(); destroyed after. */
   message: Readable | Buffer;
   /** Smallest RSA key accepted for DKIM/ARC, bits (mailauth's default: 1024). */
   minBitLength?: number;
 }
 
-export type AuthVerdict = string;
+export type { AuthVerdict, AuthenticationOutcome } from './authentication-outcome.js';
 
-export interface AuthenticationOutcome {
-  /** Header lines to prepend (Received-SPF, Authentication-Results), each ending in CRLF. */
-  headers: string;
-  spf: AuthVerdict;
-  /** One result per DKIM signature (empty: none). */
-  dkim: Array<{ domain: string; result: AuthVerdict }>;
-  dmarc: AuthVerdict;
-  /** The DMARC policy to apply ('none', 'quarantine', 'reject'), when DMARC failed. */
-  dmarcPolicy: string | null;
+/** Bytes of message sent to the worker per pull. */
+const PULL_BYTES = 256 * 1024;
+
+/** Answers the worker's pulls: the next chunks of the message, up to PULL_BYTES, or null at the end. */
+function messagePuller(message: Readable | Buffer): () => Promise<Uint8Array | null> {
+  const source: AsyncIterable<unknown> = Buffer.isBuffer(message) ? Readable.from([message]) : message;
+  const it = source[Symbol.asyncIterator]();
+  let held: Buffer | null = null;
+  let done = false;
+  return async () => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    while (size < PULL_BYTES) {
+      let chunk = held;
+      held = null;
+      if (chunk === null) {
+        if (done) break;
+        const next = await it.next();
+        if (next.done === true) {
+          done = true;
+          break;
+        }
+        chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value as Uint8Array);
+      }
+      if (size + chunk.length > PULL_BYTES) {
+        held = chunk.subarray(PULL_BYTES - size);
+        chunk = chunk.subarray(0, PULL_BYTES - size);
+      }
+      parts.push(chunk);
+      size += chunk.length;
+    }
+    if (size === 0) return null;
+    // A fresh array of exactly these bytes: cloning a view would copy its whole backing store.
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
 }
 
 /**
- * Evaluates SPF (client IP, MAIL FROM, HELO), DKIM, DMARC and ARC through mailauth with our
- * resolver. A failure of the evaluation itself gives "temperror" results, never an exception.
+ * Evaluates SPF (client IP, MAIL FROM, HELO), DKIM (at most limits.dkim_signatures
+ * signatures), DMARC and ARC through mailauth in a worker thread of the verify pool, with our
+ * resolver. A failure of the evaluation gives "temperror" results, never an exception; when it
+ * was cut off by limits.verify_timeout the outcome says timedOut (the caller answers 451).
  */
 export async function evaluateAuthentication(opts: AuthenticationOptions): Promise<AuthenticationOutcome> {
   const authservId = headerSafe(opts.hostname, '()\\;= \t');
-  // mailauth's declared type is narrower than what it accepts (MX answers are objects).
-  const resolver = opts.resolver.mailauthResolver() as unknown as DNSResolver;
-  const helo = opts.helo === null ? undefined : headerSafe(opts.helo, '()\\; \t');
-  let result: AuthenticateResult;
-  try {
-    result = await authenticate(opts.message, {
-      ip: opts.clientIp,
-      helo,
-      sender: opts.mailFrom === '' ? undefined : opts.mailFrom,
-      mta: authservId,
-      resolver,
-      minBitLength: opts.minBitLength,
-      // BIMI is for display in clients, not for the MTA; it would only add lookups.
-      disableBimi: true,
-    });
-  } catch {
-    return {
-      headers: `Authentication-Results: ${authservId};\r\n spf=temperror; dkim=temperror; dmarc=temperror\r\n`,
-      spf: 'temperror',
-      dkim: [],
-      dmarc: 'temperror',
-      dmarcPolicy: null,
-    };
-  }
-  const dmarc = result.dmarc === false ? 'none' : String(result.dmarc.status?.result ?? 'none');
-  const dmarcPolicy =
-    result.dmarc !== false && dmarc === 'fail' ? String(result.dmarc.policy ?? 'none') : null;
-  return {
-    headers: normaliseHeaderBlock(result.headers),
-    spf: result.spf === false ? 'none' : String(result.spf.status?.result ?? 'none'),
-    dkim: (result.dkim.results ?? []).map((r) => ({
-      domain: String(r.signingDomain ?? ''),
-      result: String(r.status?.result ?? 'none'),
-    })),
-    dmarc,
-    dmarcPolicy,
+  const resolve = opts.resolver.mailauthResolver();
+  const pull = messagePuller(opts.message);
+  const input: MessageAuthenticationInput = {
+    ip: opts.clientIp,
+    helo: opts.helo === null ? undefined : headerSafe(opts.helo, '()\\; \t'),
+    sender: opts.mailFrom === '' ? undefined : opts.mailFrom,
+    mta: authservId,
+    minBitLength: opts.minBitLength,
+    maxDkimSignatures: opts.verifier.maxDkimSignatures,
   };
+  try {
+    return await opts.verifier.pool.run<AuthenticationOutcome>('authenticate', input, {
+      onRequest: (body) => {
+        const request = body as VerifyRequest;
+        if (request.op === 'pull') return pull();
+        return resolve(String(request.name), String(request.rrtype));
+      },
+    });
+  } catch (err) {
+    return temperrorOutcome(authservId, { timedOut: err instanceof TaskTimeout });
+  } finally {
+    if (!Buffer.isBuffer(opts.message)) opts.message.destroy();
+  }
 }
 
 /** The header lines to prepend (Received-SPF, Authentication-Results), each ending in CRLF. */
 export async function authenticationResults(opts: AuthenticationOptions): Promise<string> {
   return (await evaluateAuthentication(opts)).headers;
-}
-
-/**
- * mailauth's header block with every line ending in CRLF and no empty line (an empty line would
- * end the header section of the message).
- */
-function normaliseHeaderBlock(text: string): string {
-  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-  return lines.length === 0 ? '' : `${lines.join('\r\n')}\r\n`;
 }

@@ -124,7 +124,9 @@ export async function commitMessage(
   } catch (err) {
     await message.abort();
     ctx.state = { kind: 'ready', helo };
-    if (isStoreError(err, 'TOO_LARGE')) {
+    if (err instanceof SmtpReply) {
+      ctx.reply(err.code, err.enhanced, err.text);
+    } else if (isStoreError(err, 'TOO_LARGE')) {
       ctx.reply(552, '5.3.4', 'Message size exceeds fixed maximum message size');
     } else if (isStoreError(err, 'OVER_QUOTA')) {
       ctx.reply(552, '5.2.2', 'Mailbox full');

@@ -6,6 +6,7 @@ import type { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import type { PosternConfig } from '../../config/types.js';
 import type { Logger } from '../../core/log.js';
 import type { InboundMessage } from '../../delivery/inbound.js';
+import type { MessageVerifier } from '../../delivery/message-verifier.js';
 import type { DnsResolver } from '../../dns/resolver.js';
 import type { Connection } from '../../server/types.js';
 import type { BlobStore } from '../../store/blob/types.js';
@@ -22,6 +23,8 @@ export interface SmtpEnvironment {
   log: Logger;
   authenticator: Authenticator;
   resolver: DnsResolver;
+  /** SPF/DKIM/DMARC/ARC in worker threads, bounded (limits.verify_*, limits.dkim_signatures). */
+  verifier: MessageVerifier;
 }
 
 /** What differs between the MX (25), submission (587) and submissions (465). */

@@ -1,11 +1,13 @@
 // The SMTP protocol factory for the runtime (src/protocols/registry.ts): one DnsResolver per
-// process from config.dns, one SmtpSession per accepted connection, and the listener policies:
+// process from config.dns, one verify pool (MessageVerifier) per process from config.limits,
+// one SmtpSession per accepted connection, and the listener policies:
 // smtp (25) is the MX and waits before its banner to catch clients that talk first (like
 // Postfix's postscreen, not for loopback clients, which are local software); submission (587)
 // and submissions (465) require AUTH before MAIL (RFC 6409 §4.3, RFC 8314). The listeners
 // named by smtp.forbid_unauth_pipelining (default: smtp) close clients that pipeline before
 // PIPELINING is offered, loopback clients included.
 
+import { MessageVerifier } from '../../delivery/message-verifier.js';
 import { DnsResolver } from '../../dns/resolver.js';
 import type {
   Connection,
@@ -34,6 +36,8 @@ export interface SmtpProtocolOptions {
   forbidUnauthPipelining?: readonly SmtpListenerName[];
   /** A resolver to use instead of one built from config.dns. */
   resolver?: DnsResolver;
+  /** A verify pool to use instead of one built from config.limits. */
+  verifier?: MessageVerifier;
   /** Idle timeouts in seconds (defaults: RFC 5321 §4.5.3.2, 5 and 10 minutes). */
   commandTimeoutSeconds?: number;
   dataTimeoutSeconds?: number;
@@ -86,7 +90,10 @@ export function smtpProtocol(opts: SmtpProtocolOptions = {}): ProtocolFactory {
       resolver:
         opts.resolver ??
         new DnsResolver({ servers: deps.config.dns.servers, cacheSeconds: deps.config.dns.cacheSeconds }),
+      // Its threads leave when idle and never keep the process alive: nothing to close.
+      verifier: opts.verifier ?? new MessageVerifier({ limits: deps.config.limits, log: deps.log }),
     };
+    if (!environments.has(deps)) env.verifier.prepare();
     environments.set(deps, env);
     const handler: ConnectionHandler = (conn) => {
       const policy = listenerPolicy(conn, {

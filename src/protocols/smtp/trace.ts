@@ -3,6 +3,7 @@
 // Authentication-Results (RFC 8601) with SPF, DKIM and DMARC from mailauth, every DNS query
 // through our resolver. Authenticated submissions get only Received: there is nothing to verify.
 // The verdicts come back with the prefix, so the caller can act on the DMARC policy.
+// Verification runs in the verify pool's threads; one cut off by its budget throws 451 4.3.0.
 
 import type { TLSSocket } from 'node:tls';
 import type { InboundMessage } from '../../delivery/inbound.js';
@@ -12,6 +13,7 @@ import {
   type AuthenticationOutcome,
 } from '../../delivery/trace-headers.js';
 import type { SmtpSessionContext } from './context.js';
+import { SmtpReply } from './reply.js';
 import type { Helo, Transaction } from './state.js';
 
 function tlsInfo(ctx: SmtpSessionContext): { protocol: string | null; cipher: string | null } | null {
@@ -52,6 +54,7 @@ export async function tracePrefix(
   });
   if (ctx.auth !== null) return { prefix: received, authentication: null };
   const authentication = await evaluateAuthentication({
+    verifier: ctx.env.verifier,
     resolver: ctx.env.resolver,
     hostname: config.hostname,
     clientIp: ip,
@@ -59,5 +62,9 @@ export async function tracePrefix(
     mailFrom: tx.from.address,
     message: message.bodyStream(),
   });
+  // Verification cut off by limits.verify_timeout: nothing is known yet; the client retries.
+  if (authentication.timedOut) {
+    throw new SmtpReply(451, '4.3.0', 'Message verification timed out; try again later');
+  }
   return { prefix: authentication.headers + received, authentication };
 }
