@@ -33,8 +33,10 @@ void describe('no stall while hostile messages arrive at the MX', () => {
 
   before(async () => {
     server = await startHostileServer({
-      // The 50 MB message of short lines must fit; verification is cut off after 10 s.
-      limits: { messageSize: 64 * MiB, verifyTimeout: 10 },
+      // The 50 MB message of short lines must fit; verification is cut off after 10 s. The
+      // header section limit is raised so that verification itself (the worker pool), not the
+      // early 552, meets the header attacks; the default limit has its own suite below.
+      limits: { messageSize: 64 * MiB, verifyTimeout: 10, messageHeaderSize: 64 * MiB },
     });
     bystanders = await Bystanders.connect(server);
   });
@@ -113,5 +115,52 @@ void describe('no stall while hostile messages arrive at the MX', () => {
     console.log(
       `5,000 signatures: ${result.code}; ${lookups.length} key lookups; worst probe ${worstMs.toFixed(1)} ms`,
     );
+  });
+});
+
+void describe('no stall while oversized header sections are refused at the MX (default limits)', () => {
+  let server: HostileServer;
+  let bystanders: Bystanders;
+
+  before(async () => {
+    server = await startHostileServer({ limits: { messageSize: 64 * MiB } });
+    bystanders = await Bystanders.connect(server);
+  });
+  after(async () => {
+    bystanders.close();
+    await server.close();
+  });
+
+  void it('a 20 MB folded header is refused with 552 5.3.4 before any verification', async () => {
+    const header =
+      'From: <sender@attacker.test>\r\nTo: <alice@example.test>\r\nSubject: folded\r\nX-Fold: a\r\n';
+    const fold = ` ${'x'.repeat(72)}\r\n`;
+    const logStart = server.dns.log.length;
+    const { result, worstMs } = await bystanders.during(() =>
+      sendToMx(server, message(header, repeated(fold, 20 * MiB), '\r\nbody\r\n')),
+    );
+    assert.equal(result.code, 552, result.text);
+    assert.match(result.text, /^5\.3\.4 /);
+    assert.ok(result.usable, 'the session is still usable');
+    // Nothing was verified: no SPF, DKIM or DMARC query was made for it.
+    assert.deepEqual(server.dns.log.slice(logStart), []);
+    console.log(`folded header, default limits: ${result.code}; worst probe ${worstMs.toFixed(1)} ms`);
+  });
+
+  void it('5,000 DKIM-Signature fields are refused with 552 5.3.4 and cost no lookup', async () => {
+    let signatures = '';
+    for (let i = 0; i < 5000; i++) {
+      signatures += `DKIM-Signature: v=1; a=rsa-sha256; d=d${i}.attacker.test; s=sel; h=from; bh=x; b=y\r\n`;
+    }
+    const logStart = server.dns.log.length;
+    const { result, worstMs } = await bystanders.during(() =>
+      sendToMx(server, [
+        Buffer.from(`${signatures}From: <sender@attacker.test>\r\nSubject: sigs\r\n\r\nhello\r\n`),
+      ]),
+    );
+    assert.equal(result.code, 552, result.text);
+    assert.ok(result.usable);
+    assert.deepEqual(server.dns.log.slice(logStart), []);
+    console.log(`5,000 signatures, default limits: ${result.code}; worst probe ${worstMs.toFixed(1)} ms`);
   });
 });
