@@ -27,28 +27,45 @@ export interface HostileServer {
   dir: string;
   config: PosternConfig;
   dns: DnsTestServer;
-  ports: { smtp: number; imap: number; pop3: number };
+  /** `submission` only when HostileServerOptions.submission was set. */
+  ports: { smtp: number; imap: number; pop3: number; submission?: number };
   close(): Promise<void>;
 }
 
 export interface HostileServerOptions {
   limits?: Partial<Limits>;
   dnsRecords?: DnsTestRecords;
+  /** Accounts besides USERS (all in example.test). */
+  accounts?: ReadonlyArray<{ address: string; password: string }>;
+  /** The scrypt cost of every account's hash (and the server's); default: the server default. */
+  scryptLogN?: number;
+  /** Also listen for submission (SMTP AUTH) on port 0. */
+  submission?: boolean;
 }
 
 export async function startHostileServer(opts: HostileServerOptions = {}): Promise<HostileServer> {
   const dir = await tempDir('hostile');
   const dns = await startDnsServer(opts.dnsRecords ?? {});
   const config = testConfig(dir, {
-    listen: { smtp: LOOPBACK_0, imap: LOOPBACK_0, pop3: LOOPBACK_0 },
+    listen: {
+      smtp: LOOPBACK_0,
+      imap: LOOPBACK_0,
+      pop3: LOOPBACK_0,
+      ...(opts.submission === true ? { submission: LOOPBACK_0 } : {}),
+    },
     limits: opts.limits,
+    ...(opts.scryptLogN !== undefined ? { auth: { scryptLogN: opts.scryptLogN } } : {}),
   });
   config.dns = { servers: [dns.address], cacheSeconds: 60 };
   {
     const { store } = await openStore(config);
     await store.createDomain('example.test');
-    for (const user of Object.values(USERS)) {
-      await store.createAccount({ address: user.address, passwordHash: await hashPassword(user.password) });
+    for (const user of [...Object.values(USERS), ...(opts.accounts ?? [])]) {
+      const passwordHash = await hashPassword(
+        user.password,
+        opts.scryptLogN !== undefined ? { logN: opts.scryptLogN } : undefined,
+      );
+      await store.createAccount({ address: user.address, passwordHash });
     }
     await store.close();
   }
@@ -75,7 +92,12 @@ export async function startHostileServer(opts: HostileServerOptions = {}): Promi
     dir,
     config,
     dns,
-    ports: { smtp: port('smtp'), imap: port('imap'), pop3: port('pop3') },
+    ports: {
+      smtp: port('smtp'),
+      imap: port('imap'),
+      pop3: port('pop3'),
+      ...(opts.submission === true ? { submission: port('submission') } : {}),
+    },
     async close() {
       abort.abort();
       await running;

@@ -1,11 +1,11 @@
-// The attacker of auth-flood.test.ts, in its own process so that its 200 connections do not
+// The attacker of login-flood.test.ts, in its own process so that its 200 connections do not
 // share the event loop with the server under test. argv[2] is JSON: ports, counts, source
 // addresses. It opens every connection up to the point where the password is due (IMAP
 // greeting; POP3 USER; SMTP EHLO), reports "ready" over IPC, and on "go" sends every wrong
 // password at once; it reports each reply ("NO", "-ERR", "535") and exits.
 
 import net from 'node:net';
-import { LineReader } from './server-fixture.js';
+import { LineReader } from '../integration/server-fixture.js';
 
 interface FloodPlan {
   ports: { imap: number; pop3: number; submission: number };
