@@ -57,7 +57,7 @@ async function armFlood(plan: object): Promise<{ child: ChildProcess; go: () => 
 void describe('no stall during a login flood', { timeout: 300_000 }, () => {
   let server: HostileServer;
   let bystanders: Bystanders;
-  let appender: ImapRawClient;
+  let appender: ImapRawClient | undefined;
   let attacker: ChildProcess | null = null;
 
   before(async () => {
@@ -69,8 +69,9 @@ void describe('no stall during a login flood', { timeout: 300_000 }, () => {
       submission: true,
     });
     bystanders = await Bystanders.connect(server);
-    appender = await ImapRawClient.connect(server.ports.imap);
-    const r = await appender.command(`LOGIN ${USERS.alice.address} ${USERS.alice.password}`);
+    const opened = await ImapRawClient.connect(server.ports.imap);
+    appender = opened;
+    const r = await opened.command(`LOGIN ${USERS.alice.address} ${USERS.alice.password}`);
     assert.equal(r.status, 'OK');
     // "warm" logs in once so that the credential cache knows it.
     const warmFirst = await ImapRawClient.connect(server.ports.imap);
@@ -79,7 +80,7 @@ void describe('no stall during a login flood', { timeout: 300_000 }, () => {
   });
   after(async () => {
     if (attacker !== null && attacker.exitCode === null) attacker.kill();
-    appender.socket.destroy();
+    appender?.socket.destroy();
     bystanders.close();
     await server.close();
   });
@@ -121,7 +122,7 @@ void describe('no stall during a login flood', { timeout: 300_000 }, () => {
         const message = Buffer.from('Subject: during the flood\r\n\r\nhello\r\n');
         const append = await timed(
           async () =>
-            (await appender.command(['APPEND INBOX ', { literal: message }], { timeoutMs: 120_000 })).status,
+            (await appender!.command(['APPEND INBOX ', { literal: message }], { timeoutMs: 120_000 })).status,
         );
         return { replies: await flood, cold, warm, append };
       },
