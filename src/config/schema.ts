@@ -177,6 +177,13 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     min: 0,
     doc: 'DKIM signatures verified per message; the rest are dkim=neutral',
   },
+  {
+    field: 'verifyInlineSize',
+    toml: 'verify_inline_size',
+    kind: 'size',
+    min: 0,
+    doc: 'largest message verified on the event loop instead of a verify thread',
+  },
 ];
 
 export const LISTENER_DOCS: Readonly<Record<ListenerName, string>> = {

@@ -54,6 +54,11 @@ export interface Limits {
   verifyTimeout: number;
   /** DKIM-Signature fields verified per message (RFC 6376 §6.1 allows a limit); others are neutral. */
   dkimSignatures: number;
+  /**
+   * Largest message (bytes) verified on the event loop rather than in a verify thread: below it
+   * the thread hop costs more than the work, which the header and DKIM limits keep to a few ms.
+   */
+  verifyInlineSize: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -81,4 +86,5 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   verifyThreads: 2,
   verifyTimeout: 30,
   dkimSignatures: 5,
+  verifyInlineSize: 64 * 1024,
 });

@@ -12,19 +12,29 @@ const VERIFY_WORKER = new URL('../workers/verify-worker.js', import.meta.url);
 
 export interface MessageVerifierOptions {
   /** verifyThreads, verifyTimeout (seconds) and dkimSignatures are used. */
-  limits: Pick<Limits, 'verifyThreads' | 'verifyTimeout' | 'dkimSignatures'>;
+  limits: Pick<Limits, 'verifyThreads' | 'verifyTimeout' | 'dkimSignatures'> &
+    Partial<Pick<Limits, 'verifyInlineSize'>>;
   /** Worker output (mailauth's console lines) and cut-off tasks are logged here. */
   log?: Logger;
   /** A budget in milliseconds instead of limits.verifyTimeout (tests). */
   budgetMs?: number;
+  /** Largest message verified on the event loop (default limits.verifyInlineSize; -1: none). */
+  inlineBelow?: number;
 }
+
+type AuthenticateMessage = (typeof import('./message-authentication.js'))['authenticateMessage'];
 
 export class MessageVerifier {
   readonly pool: WorkerPool;
   readonly maxDkimSignatures: number;
+  /** Messages up to this size are verified on the event loop (see inline). */
+  readonly inlineBelow: number;
+  /** mailauth on this thread, once prepare() loaded it; null until then (everything goes to the pool). */
+  inline: AuthenticateMessage | null = null;
 
   constructor(opts: MessageVerifierOptions) {
     this.maxDkimSignatures = opts.limits.dkimSignatures;
+    this.inlineBelow = opts.inlineBelow ?? opts.limits.verifyInlineSize ?? -1;
     this.pool = new WorkerPool({
       script: VERIFY_WORKER,
       size: opts.limits.verifyThreads,
@@ -39,6 +49,12 @@ export class MessageVerifier {
    */
   prepare(): void {
     this.pool.warm(1).catch(() => undefined);
+    if (this.inlineBelow >= 0) {
+      import('./message-authentication.js').then(
+        (m) => (this.inline = m.authenticateMessage),
+        () => undefined,
+      );
+    }
   }
 
   close(): Promise<void> {

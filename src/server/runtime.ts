@@ -163,6 +163,7 @@ async function serveProcess(
   });
   let store: ServerDeps['store'] | null = null;
   let gc: GcSchedule | null = null;
+  const closers: Array<() => Promise<void>> = [];
   let disconnectTracker: (() => void) | null = null;
   try {
     const tls = await loadTlsMaterial(config);
@@ -183,7 +184,8 @@ async function serveProcess(
       log,
       auth: config.auth,
     });
-    const deps: ServerDeps = { config, store: openedStore, blobs, log, authenticator, tls };
+    const onClose = (close: () => Promise<void>): void => void closers.push(close);
+    const deps: ServerDeps = { config, store: openedStore, blobs, log, authenticator, tls, onClose };
     const listeners = await ListenerSet.start({ deps, handlers: opts.handlers ?? PROTOCOL_HANDLERS });
     log.info({ listeners: listeners.listening }, 'ready');
     opts.onReady?.({ listeners: listeners.listening, workers: 1, pid: process.pid });
@@ -204,6 +206,8 @@ async function serveProcess(
     stop.dispose();
     disconnectTracker?.();
     await gc?.stop();
+    // Protocol resources (the verify pool's threads): a live worker would keep the process up.
+    for (const close of closers.splice(0)) await close().catch(() => undefined);
     if (store !== null) await store.close();
     log.info('stopped');
     await flushLog(log);

@@ -18,6 +18,11 @@ export interface ServerDeps {
   log: Logger;
   authenticator: Authenticator;
   tls: TlsMaterial;
+  /**
+   * Registers a resource a protocol made (a worker pool) to close when the server stops, after
+   * the listeners; absent where the caller owns the lifetime (test harnesses).
+   */
+  onClose?: (close: () => Promise<void>) => void;
 }
 
 /** Why a connection was refused before it reached the protocol. */

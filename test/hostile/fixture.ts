@@ -255,11 +255,6 @@ export class Bystanders {
       await Promise.all(this.loops);
     }
     if (this.failures.length > 0) throw this.failures[0]!;
-    const min = opts.minProbes ?? 3;
-    for (const protocol of ['imap', 'smtp', 'pop3'] as const) {
-      const taken = this.probes.filter((p) => p.protocol === protocol);
-      if (taken.length < min) throw new Error(`only ${taken.length} ${protocol} probes during the attack`);
-    }
     const late = this.probes.filter((p) => p.ms >= PROBE_LIMIT_MS);
     const worstMs = Math.max(...this.probes.map((p) => p.ms));
     if (late.length > 0) {
@@ -270,6 +265,11 @@ export class Bystanders {
       throw new Error(
         `${late.length} of ${this.probes.length} probes over ${PROBE_LIMIT_MS} ms (attack lasted ${Date.now() - began} ms): ${shown}`,
       );
+    }
+    const min = opts.minProbes ?? 3;
+    for (const protocol of ['imap', 'smtp', 'pop3'] as const) {
+      const taken = this.probes.filter((p) => p.protocol === protocol);
+      if (taken.length < min) throw new Error(`only ${taken.length} ${protocol} probes during the attack`);
     }
     return { result, worstMs };
   }

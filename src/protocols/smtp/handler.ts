@@ -90,10 +90,14 @@ export function smtpProtocol(opts: SmtpProtocolOptions = {}): ProtocolFactory {
       resolver:
         opts.resolver ??
         new DnsResolver({ servers: deps.config.dns.servers, cacheSeconds: deps.config.dns.cacheSeconds }),
-      // Its threads leave when idle and never keep the process alive: nothing to close.
       verifier: opts.verifier ?? new MessageVerifier({ limits: deps.config.limits, log: deps.log }),
     };
-    if (!environments.has(deps)) env.verifier.prepare();
+    if (!environments.has(deps)) {
+      env.verifier.prepare();
+      // A verifier made here is ours to close when the server stops (its threads would keep the
+      // process alive for their idle time); one passed in belongs to the caller.
+      if (opts.verifier === undefined) deps.onClose?.(() => env.verifier.close());
+    }
     environments.set(deps, env);
     const handler: ConnectionHandler = (conn) => {
       const policy = listenerPolicy(conn, {

@@ -61,6 +61,7 @@ export async function tracePrefix(
     helo: helo.domain,
     mailFrom: tx.from.address,
     message: message.bodyStream(),
+    size: message.size,
   });
   // Verification cut off by limits.verify_timeout: nothing is known yet; the client retries.
   if (authentication.timedOut) {
