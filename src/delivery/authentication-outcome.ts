@@ -1,6 +1,6 @@
 // What the verification of one message gives back (src/delivery/message-authentication.ts runs
-// it in a worker; this module is separate so the main thread never loads mailauth): plain data,
-// cloned across the thread boundary.
+// it, in a worker for messages over limits.verify_inline_size): plain data, cloned across the
+// thread boundary.
 
 export type AuthVerdict = string;
 

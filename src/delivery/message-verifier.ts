@@ -7,6 +7,9 @@
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/log.js';
 import { WorkerPool } from '../workers/pool.js';
+// Loaded with the process, before any listener exists: evaluating mailauth's modules takes from
+// half a second to seconds of one synchronous stretch, which must not land while clients wait.
+import { authenticateMessage } from './message-authentication.js';
 
 const VERIFY_WORKER = new URL('../workers/verify-worker.js', import.meta.url);
 
@@ -22,19 +25,18 @@ export interface MessageVerifierOptions {
   inlineBelow?: number;
 }
 
-type AuthenticateMessage = (typeof import('./message-authentication.js'))['authenticateMessage'];
-
 export class MessageVerifier {
   readonly pool: WorkerPool;
   readonly maxDkimSignatures: number;
   /** Messages up to this size are verified on the event loop (see inline). */
   readonly inlineBelow: number;
-  /** mailauth on this thread, once prepare() loaded it; null until then (everything goes to the pool). */
-  inline: AuthenticateMessage | null = null;
+  /** Verification on this thread, for messages up to inlineBelow bytes; null: everything goes to the pool. */
+  readonly inline: typeof authenticateMessage | null;
 
   constructor(opts: MessageVerifierOptions) {
     this.maxDkimSignatures = opts.limits.dkimSignatures;
     this.inlineBelow = opts.inlineBelow ?? opts.limits.verifyInlineSize ?? -1;
+    this.inline = this.inlineBelow > 0 ? authenticateMessage : null;
     this.pool = new WorkerPool({
       script: VERIFY_WORKER,
       size: opts.limits.verifyThreads,
@@ -49,12 +51,6 @@ export class MessageVerifier {
    */
   prepare(): void {
     this.pool.warm(1).catch(() => undefined);
-    if (this.inlineBelow >= 0) {
-      import('./message-authentication.js').then(
-        (m) => (this.inline = m.authenticateMessage),
-        () => undefined,
-      );
-    }
   }
 
   close(): Promise<void> {
