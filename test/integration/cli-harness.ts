@@ -93,7 +93,9 @@ export async function startServe(cwd: string, timeoutMs = 30_000): Promise<Serve
       timeoutMs,
     );
     const check = (): void => {
-      if (/ready, data in [^\n]*\n {2}\S[^]*\n$/.test(out)) {
+      // The report is one write, so one of its lines means all of them; JSON log lines may come
+      // before or after it (the logger writes on its own schedule).
+      if (/ready, data in /.test(out) && /^ {2}\w+ +\S+:\d+\n/m.test(out)) {
         clearTimeout(timer);
         resolve();
       }
