@@ -7,33 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import { RawImapClient } from '../integration/imap-harness.js';
+import { answerWithin, RawImapClient, writeUnits } from '../integration/imap-harness.js';
 import { Bystanders, sendToMx, startHostileServer, USERS, type HostileServer } from './fixture.js';
 
 const MiB = 1024 * 1024;
 
 /** Bytes crafted to look like commands: they must never be executed. */
 const FAKE_COMMANDS = `x LOGOUT\r\ny CREATE pwned\r\nz LOGIN ${USERS.alice.address} ${USERS.alice.password}\r\n`;
-
-/** Writes `unit` `count` times, with backpressure. */
-async function writeUnits(c: RawImapClient, unit: Buffer, count: number): Promise<void> {
-  const batch = Buffer.concat(Array.from({ length: 64 }, () => unit));
-  let left = count;
-  while (left > 0) {
-    const n = Math.min(64, left);
-    left -= n;
-    const piece = n === 64 ? batch : batch.subarray(0, n * unit.length);
-    if (!c.socket.write(piece)) await new Promise((resolve) => c.socket.once('drain', resolve));
-  }
-}
-
-/** Reads the next response and asserts it came within `ms` of `since` (performance.now()). */
-async function answerWithin(c: RawImapClient, since: number, ms = 1000): Promise<string> {
-  const line = await c.response(ms);
-  const took = performance.now() - since;
-  assert.ok(took < ms, `answered after ${Math.round(took)} ms: ${line.slice(0, 80)}`);
-  return line;
-}
 
 /**
  * Runs `attack` again and again for at least `ms`: one run of a small attack takes a few ms, less

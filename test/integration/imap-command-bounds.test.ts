@@ -12,7 +12,14 @@ import { after, before, describe, it } from 'node:test';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { message, RawImapClient, startImapServer, type ImapTestServer } from './imap-harness.js';
+import {
+  answerWithin,
+  message,
+  RawImapClient,
+  startImapServer,
+  writeUnits,
+  type ImapTestServer,
+} from './imap-harness.js';
 
 const ALICE = 'alice@example.test';
 const KiB = 1024;
@@ -42,26 +49,6 @@ async function writePattern(c: RawImapClient, total: number, pattern: string): P
     left -= piece.length;
     if (!c.socket.write(piece)) await new Promise((resolve) => c.socket.once('drain', resolve));
   }
-}
-
-/** Writes `unit` `count` times, with backpressure. */
-async function writeUnits(c: RawImapClient, unit: Buffer, count: number): Promise<void> {
-  const batch = Buffer.concat(Array.from({ length: 64 }, () => unit));
-  let left = count;
-  while (left > 0) {
-    const n = Math.min(64, left);
-    left -= n;
-    const piece = n === 64 ? batch : batch.subarray(0, n * unit.length);
-    if (!c.socket.write(piece)) await new Promise((resolve) => c.socket.once('drain', resolve));
-  }
-}
-
-/** Reads the next response and asserts it came within `ms` of `since` (performance.now()). */
-async function answerWithin(c: RawImapClient, since: number, ms = 1000): Promise<string> {
-  const line = await c.response(ms);
-  const took = performance.now() - since;
-  assert.ok(took < ms, `answered after ${Math.round(took)} ms: ${line.slice(0, 80)}`);
-  return line;
 }
 
 void describe('IMAP command bounds', () => {

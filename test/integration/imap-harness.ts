@@ -2,8 +2,10 @@
 // real store in a temp dir, two accounts, and a raw IMAP client that reads whole responses
 // (a response with literals is returned as one string, literal bytes inline, latin1).
 
+import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { AuthFailureTracker } from '../../src/auth/failure-tracker.js';
@@ -274,4 +276,24 @@ export function message(subject: string, body = 'Hello.\r\n', extra = ''): strin
     `From: Alice <alice@example.test>\r\nTo: Bob <bob@example.test>\r\nSubject: ${subject}\r\n` +
     `Date: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <${subject.replace(/\W/g, '')}@example.test>\r\n${extra}\r\n${body}`
   );
+}
+
+/** Writes `unit` `count` times, with backpressure. */
+export async function writeUnits(c: RawImapClient, unit: Buffer, count: number): Promise<void> {
+  const batch = Buffer.concat(Array.from({ length: 64 }, () => unit));
+  let left = count;
+  while (left > 0) {
+    const n = Math.min(64, left);
+    left -= n;
+    const piece = n === 64 ? batch : batch.subarray(0, n * unit.length);
+    if (!c.socket.write(piece)) await new Promise((resolve) => c.socket.once('drain', resolve));
+  }
+}
+
+/** Reads the next response and asserts it came within `ms` of `since` (performance.now()). */
+export async function answerWithin(c: RawImapClient, since: number, ms = 1000): Promise<string> {
+  const line = await c.response(ms);
+  const took = performance.now() - since;
+  assert.ok(took < ms, `answered after ${Math.round(took)} ms: ${line.slice(0, 80)}`);
+  return line;
 }
