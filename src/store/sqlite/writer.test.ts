@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { isStoreError } from '../../core/errors.js';
+import { SqliteWriter } from './writer.js';
+
+const OPS = new URL('../../../test/helpers/writer-test-ops.js', import.meta.url);
+
+void describe('SqliteWriter (the writer thread)', () => {
+  let dir: string;
+  let file: string;
+  let db: Database.Database;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'postern-writer-'));
+    file = path.join(dir, 'w.sqlite');
+    db = new Database(file);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, value INTEGER NOT NULL)');
+  });
+  after(async () => {
+    db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const rows = (prefix: string): Array<{ key: string; value: number }> =>
+    db.prepare('SELECT key, value FROM kv WHERE key LIKE ? ORDER BY id').all(`${prefix}%`) as Array<{
+      key: string;
+      value: number;
+    }>;
+
+  void it('runs operations in the thread; what they commit is visible to another connection', async () => {
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
+    const r = await w.run<number>('put', { key: 'a1', value: 7, mailbox: 3 });
+    assert.equal(typeof r.value, 'number');
+    assert.deepEqual(r.note, { mailboxes: [3], minSeq: r.value, maxSeq: r.value });
+    assert.deepEqual(rows('a'), [{ key: 'a1', value: 7 }]);
+    const t = await w.run('touch', { mailbox: 9 });
+    assert.deepEqual(t.note, { mailboxes: [9], minSeq: 0, maxSeq: 0 });
+    await w.close();
+  });
+
+  void it('groups concurrent operations into few transactions, each failing alone', async () => {
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
+    await w.run('put', { key: 'warm', value: 0 }); // the thread is up
+    const before = w.stats.batches;
+    const runs: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 200; i++) {
+      if (i % 50 === 7) runs.push(w.run('putThenRefuse', { key: `b-refused-${i}` }));
+      else if (i === 100)
+        runs.push(w.run('put', { key: 'b5', value: 1 })); // duplicate of i=5's key
+      else runs.push(w.run('put', { key: `b${i}`, value: i }));
+    }
+    const settled = await Promise.allSettled(runs);
+    const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [i] : []));
+    assert.deepEqual(failed, [7, 57, 100, 107, 157]);
+    const refused = settled[7] as PromiseRejectedResult;
+    assert.ok(isStoreError(refused.reason, 'ALREADY_EXISTS'), String(refused.reason));
+    assert.match(String((settled[100] as PromiseRejectedResult).reason), /UNIQUE/);
+    // The refused operations' own rows were rolled back; everyone else's committed.
+    assert.equal(rows('b-refused').length, 0);
+    assert.equal(rows('b').length, 195);
+    assert.equal(rows('b5')[0].value, 5);
+    const batches = w.stats.batches - before;
+    assert.ok(batches < 20, `${batches} transactions for 200 concurrent operations`);
+    await w.close();
+  });
+
+  void it('a long transaction in the thread does not hold the event loop', async () => {
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
+    await w.run('put', { key: 'c0', value: 0 });
+    let ticks = 0;
+    let worst = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+      ticks++;
+    }, 5);
+    await w.run('slow', { ms: 300, key: 'c1' });
+    clearInterval(timer);
+    assert.ok(ticks >= 20, `${ticks} timer ticks during a 300 ms write`);
+    assert.ok(worst < 100, `the event loop stalled ${worst.toFixed(0)} ms`);
+    await w.close();
+  });
+
+  void it('a thread that dies fails only what it held, and the next operation gets a new thread', async () => {
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
+    await w.run('put', { key: 'd0', value: 0 });
+    await assert.rejects(w.run('crash', {}), /exited/);
+    const r = await w.run<number>('put', { key: 'd1', value: 1 });
+    assert.equal(typeof r.value, 'number');
+    assert.equal(w.stats.threads, 2);
+    assert.equal(rows('d').length, 2);
+    await w.close();
+    await assert.rejects(w.run('put', { key: 'd2', value: 2 }), /closed/);
+  });
+
+  void it('close() lets outstanding operations finish', async () => {
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
+    const pending = [w.run('slow', { ms: 50, key: 'e1' }), w.run('put', { key: 'e2', value: 2 })];
+    await w.close();
+    await Promise.all(pending);
+    assert.equal(rows('e').length, 2);
+  });
+});
