@@ -287,3 +287,69 @@ void describe('IMAP EXPUNGE, COPY, MOVE', () => {
     c.destroy();
   });
 });
+
+void describe('IMAP pipelined APPEND', () => {
+  let server: ImapTestServer;
+  before(async () => {
+    server = await startImapServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  void it('runs pipelined APPENDs together, answers them in order, UIDs in command order', async () => {
+    const c = await RawImapClient.login(server.ports.imap, USER);
+    await c.command('CREATE Pipe');
+    const stats = (server.store as unknown as { stats?: { fsyncs: number } }).stats;
+    const fsyncsBefore = stats?.fsyncs ?? 0;
+    const N = 60;
+    const parts: string[] = [];
+    for (let i = 0; i < N; i++) {
+      const body = message(`pipelined ${i}`);
+      // One refused in the middle (no such mailbox), and a NOOP that must wait for those before it.
+      const box = i === 20 ? 'NoSuchBox' : 'Pipe';
+      parts.push(`p${i} APPEND ${box} {${body.length}+}\r\n${body}\r\n`);
+      if (i === 40) parts.push('n1 NOOP\r\n');
+    }
+    c.write(parts.join(''));
+    const tagged: string[] = [];
+    const inOrder = (r: { untagged: string[]; tagged: string }): string => {
+      // Another command's tagged response before this one would show among the untagged lines.
+      assert.ok(
+        r.untagged.every((l) => l.startsWith('* ')),
+        `out of order before ${r.tagged}: ${r.untagged.join(' | ')}`,
+      );
+      return r.tagged;
+    };
+    for (let i = 0; i < N; i++) {
+      tagged.push(inOrder(await c.until(`p${i}`, 20_000)));
+      if (i === 40) tagged.push(inOrder(await c.until('n1')));
+    }
+    assert.match(tagged[20], /^p20 NO \[TRYCREATE\]/);
+    const uids = tagged
+      .filter((t) => t.startsWith('p') && !t.startsWith('p20 '))
+      .map((t) => Number(/APPENDUID \d+ (\d+)/.exec(t)?.[1]));
+    assert.equal(uids.length, N - 1);
+    assert.deepEqual(
+      uids,
+      uids.map((_, i) => uids[0] + i),
+      'UIDs follow the order of the commands',
+    );
+    assert.match(tagged[41], /^n1 OK/);
+    // Each message is stored with its own subject at its UID.
+    const box = await server.mailboxId(USER, 'Pipe');
+    const metas = await server.store.listMessages(box);
+    assert.equal(metas.length, N - 1);
+    for (const [k, meta] of metas.entries()) {
+      const i = k < 20 ? k : k + 1;
+      const bytes = await server.blobs.readAll(meta.blobId);
+      assert.equal(bytes.toString(), message(`pipelined ${i}`));
+    }
+    // They shared WAL fsyncs rather than taking one each.
+    if (stats !== undefined) {
+      const fsyncs = stats.fsyncs - fsyncsBefore;
+      assert.ok(fsyncs < N / 2, `${fsyncs} WAL fsyncs for ${N} pipelined APPENDs`);
+    }
+    c.destroy();
+  });
+});

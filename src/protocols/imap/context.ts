@@ -3,6 +3,7 @@
 // Handlers answer by returning (tagged OK, optionally with a code and text) or by throwing
 // ImapNo / ImapBad (errors.ts); untagged data goes through ctx.untagged() before that.
 
+import type { CommitTicket } from '../../delivery/commit-order.js';
 import type { Authenticator } from '../../auth/authenticator.js';
 import type { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import type { PosternConfig } from '../../config/types.js';
@@ -45,6 +46,11 @@ export interface ImapCommandInput {
   args: ImapToken[];
   /** For APPEND: the literals that were streamed to blobs, in order (their tokens are `streamed`). */
   streamed: StreamedLiteral[];
+  /**
+   * For pipelined APPENDs run concurrently: the handler calls store.append() only after
+   * `turn()` resolves and `release()`s right after the call, so UIDs follow command order.
+   */
+  commitTicket?: CommitTicket;
 }
 
 /** The tagged OK of a successful command. */

@@ -23,6 +23,7 @@ import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import { plaintextAllowed } from '../../auth/plaintext-policy.js';
 import { isStoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import { CommitOrder } from '../../delivery/commit-order.js';
 import { messageBlobOptions } from '../../delivery/local.js';
 import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
@@ -59,6 +60,11 @@ const MAX_PENDING = 64 * 1024;
 const STREAM_ABOVE = 64 * 1024;
 /** Commands that may carry message literals streamed to blobs. */
 const STREAMED_COMMANDS = ['APPEND'];
+/** Pipelined APPENDs running at once in one session (each may hold a literal below STREAM_ABOVE). */
+const MAX_DEFERRED_APPENDS = 32;
+
+/** A command's tagged response, or null when its handler wrote it (STARTTLS). */
+type CommandOutcome = { status: Status; code: ResponseCode | null; text: string } | null;
 const MAX_LIST_DEPTH = 32;
 const MAX_TOKENS = 100_000;
 
@@ -82,7 +88,11 @@ export class ImapSession implements ImapSessionContext {
     read: () => this.reader.next(),
     stopped: () => this.finished,
     backlog: () => this.out.length > MAX_PENDING,
-    flush: () => this.flush(),
+    // Before waiting for more input, the deferred APPENDs are answered.
+    flush: async () => {
+      await this.settleDeferred();
+      await this.flush();
+    },
   };
   private badCommands = 0;
   /** Literals of the command being read that were streamed to blobs. */
@@ -93,6 +103,9 @@ export class ImapSession implements ImapSessionContext {
   /** The literal being streamed is a literal8 (`~{n}`): NUL is allowed in it (RFC 3516 §4.4). */
   private writerBinary = false;
   private writerError: Error | null = null;
+  /** Pipelined APPENDs still running, oldest first: each answers when called (runCommand). */
+  private deferred: Array<() => Promise<void>> = [];
+  private readonly appendOrder = new CommitOrder();
   /** BYE text to send after the current command's tagged response. */
   private closeAfter: string | null = null;
 
@@ -198,6 +211,8 @@ export class ImapSession implements ImapSessionContext {
       // kept alive by this frame while the connection waits for the next one.
       while (!this.finished && (await this.step()));
     } finally {
+      // Running APPENDs finish (their commits may already be queued) and release their files.
+      await this.settleDeferred();
       // A connection dropped mid-literal or between a literal and its command line.
       await this.abortWriter();
       await this.dropStreamed();
@@ -229,6 +244,7 @@ export class ImapSession implements ImapSessionContext {
         } else {
           this.reader.rejectLiteral();
           await this.dropStreamed();
+          await this.settleDeferred();
           this.respond(input.tag, refusal instanceof ImapBad ? 'BAD' : 'NO', refusal.code, refusal.message);
           if (refusal instanceof ImapBad) this.countBad();
         }
@@ -269,6 +285,7 @@ export class ImapSession implements ImapSessionContext {
         return;
       case 'literalTooLarge': {
         await this.dropStreamed();
+        await this.settleDeferred();
         // A {n} is refused before `+` (RFC 9051 §7.1 TOOBIG); so is an APPEND over the message
         // size in either form (RFC 7889 §4). A {n+} of another command over a limit is a client
         // error: BAD [TOOBIG], and the reader drains it (RFC 7888 §4).
@@ -279,16 +296,19 @@ export class ImapSession implements ImapSessionContext {
       }
       case 'lineTooLong':
         await this.dropStreamed();
+        await this.settleDeferred();
         this.respond(input.tag ?? '*', 'BAD', null, input.reason);
         this.countBad();
         return;
       case 'unframed':
         // Nothing can be answered with a tag, and where the next command starts is unknown.
         await this.dropStreamed();
+        await this.settleDeferred();
         this.bye(input.reason);
         return;
       case 'bad':
         await this.dropStreamed();
+        await this.settleDeferred();
         this.respond(input.tag ?? '*', 'BAD', null, `Syntax error: ${input.reason}`);
         this.countBad();
         return;
@@ -397,73 +417,97 @@ export class ImapSession implements ImapSessionContext {
   private async handleCommand(tag: string, rawName: string, args: ImapCommandInput['args']): Promise<void> {
     const streamed = this.streamed;
     this.streamed = [];
+    let handedOver = false;
     try {
-      await this.runCommand(tag, rawName, args, streamed);
+      handedOver = await this.runCommand(tag, rawName, args, streamed);
     } finally {
       // Whatever happened (refused before the handler, or the session ended): no temp file stays.
-      await this.releaseStreamed(streamed);
+      if (!handedOver) await this.releaseStreamed(streamed);
     }
   }
 
+  /**
+   * Runs a command; true when it was an APPEND left running (its literals and response are then
+   * the deferred completion's). Every other command first completes the deferred APPENDs.
+   */
   private async runCommand(
     tag: string,
     rawName: string,
     args: ImapCommandInput['args'],
     streamed: StreamedLiteral[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const name = rawName.toUpperCase();
     const uid = name.startsWith('UID ');
     const spec = this.specFor(name);
+    const pipelinable = spec?.name === 'APPEND' && !uid;
+    if (!pipelinable) await this.settleDeferred();
     if (spec === undefined) {
       this.respond(tag, 'BAD', null, uid ? 'Unknown UID command' : 'Unknown command');
       this.countBad();
-      return;
+      return false;
     }
     if (!spec.states.includes(this.state.kind)) {
+      await this.settleDeferred();
       this.respond(tag, 'BAD', null, this.wrongStateText());
       this.countBad();
-      return;
+      return false;
     }
     if (this.conn.shuttingDown) {
+      await this.settleDeferred();
       this.bye('Server shutting down');
-      return;
+      return false;
+    }
+    const release = this.conn.beginCommand();
+    if (pipelinable) {
+      // Pipelined APPENDs (LITERAL+ uploads, migrations) run concurrently: the next command is
+      // read while this one's blob and commit proceed, so many share one WAL fsync; each
+      // queues its append in command order, and the responses are written in command order
+      // when the input runs dry or another command comes (settleDeferred).
+      if (this.deferred.length >= MAX_DEFERRED_APPENDS) await this.settleOldest();
+      const ticket = this.appendOrder.next();
+      const cmd: ImapCommandInput = { tag, name: spec.name, uid, args, streamed, commitTicket: ticket };
+      const outcome = this.invoke(spec, cmd).finally(() => ticket.release());
+      this.deferred.push(() => this.complete(spec, cmd, outcome, release));
+      return true;
     }
     const cmd: ImapCommandInput = { tag, name: spec.name, uid, args, streamed };
-    const release = this.conn.beginCommand();
+    await this.complete(spec, cmd, this.invoke(spec, cmd), release);
+    return false;
+  }
+
+  /** A command's handler, its result or error mapped to a tagged response; never rejects. */
+  private async invoke(spec: ImapCommandSpec, cmd: ImapCommandInput): Promise<CommandOutcome> {
+    let text = `${cmd.uid ? 'UID ' : ''}${spec.name} completed`;
     try {
-      let status: Status = 'OK';
-      let code: ResponseCode | null = null;
-      let text = `${uid ? 'UID ' : ''}${spec.name} completed`;
-      try {
-        const result = await spec.handle(this, cmd);
-        if (result?.silent === true) return;
-        if (result) {
-          code = result.code ?? null;
-          if (result.text !== undefined) text = result.text;
-        }
-      } catch (err) {
-        const mapped = isStoreError(err) ? fromStoreError(err) : err;
-        if (mapped instanceof ImapNo) {
-          status = 'NO';
-          code = mapped.code;
-          text = mapped.message;
-        } else if (mapped instanceof ImapBad) {
-          status = 'BAD';
-          code = mapped.code;
-          text = mapped.message;
-          this.countBad();
-        } else {
-          this.log.error({ err, command: spec.name }, 'imap command failed');
-          status = 'NO';
-          code = { name: 'SERVERBUG' };
-          text = 'Internal error';
-        }
-      }
+      const result = await spec.handle(this, cmd);
+      if (result?.silent === true) return null;
+      if (result?.text !== undefined) text = result.text;
+      return { status: 'OK', code: result?.code ?? null, text };
+    } catch (err) {
+      const mapped = isStoreError(err) ? fromStoreError(err) : err;
+      if (mapped instanceof ImapNo) return { status: 'NO', code: mapped.code, text: mapped.message };
+      if (mapped instanceof ImapBad) return { status: 'BAD', code: mapped.code, text: mapped.message };
+      this.log.error({ err, command: spec.name }, 'imap command failed');
+      return { status: 'NO', code: { name: 'SERVERBUG' }, text: 'Internal error' };
+    }
+  }
+
+  /** Waits for a command's outcome and answers it (after the view's untagged responses). */
+  private async complete(
+    spec: ImapCommandSpec,
+    cmd: ImapCommandInput,
+    outcome: Promise<CommandOutcome>,
+    release: () => void,
+  ): Promise<void> {
+    try {
+      const r = await outcome;
       // Before the tagged response: a failed APPEND's temp file is gone when the client hears NO.
-      await this.releaseStreamed(streamed);
+      await this.releaseStreamed(cmd.streamed);
+      if (r === null) return;
+      if (r.status === 'BAD') this.countBad();
       if (this.finished && this.conn.closed) return;
-      await this.syncView({ expunges: !(spec.noExpungeResponses === true && !uid), uid });
-      this.respond(tag, status, code, text);
+      await this.syncView({ expunges: !(spec.noExpungeResponses === true && !cmd.uid), uid: cmd.uid });
+      this.respond(cmd.tag, r.status, r.code, r.text);
       if (this.closeAfter !== null) this.bye(this.closeAfter);
       else if (this.state.kind === 'logout') {
         this.finished = true;
@@ -474,6 +518,16 @@ export class ImapSession implements ImapSessionContext {
       this.limitLiteralsToState();
       release();
     }
+  }
+
+  /** Completes the deferred APPENDs, in command order. */
+  private async settleDeferred(): Promise<void> {
+    while (this.deferred.length > 0) await this.settleOldest();
+  }
+
+  private async settleOldest(): Promise<void> {
+    const next = this.deferred.shift();
+    if (next !== undefined) await next();
   }
 
   /** Reports the selected mailbox's changes, if a mailbox is selected. */

@@ -172,7 +172,11 @@ async function append(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<C
     internalDate === undefined ? { mailboxId: box.id, flags } : { mailboxId: box.id, flags, internalDate };
   // A rejected append() is left alone: its commit may have landed with only the fsync failing,
   // and then rows name the blob (garbage collection removes it if not).
-  const [outcome] = await ctx.env.store.append({ blob, targets: [target] });
+  // Pipelined APPENDs run concurrently: each queues its append in command order (UIDs follow).
+  await cmd.commitTicket?.turn();
+  const appending = ctx.env.store.append({ blob, targets: [target] });
+  cmd.commitTicket?.release();
+  const [outcome] = await appending;
   if (outcome === undefined) throw new StoreError('INVALID_ARGUMENT', 'no append outcome');
   if (!outcome.ok) {
     // Refused inside the commit (quota raced another delivery, mailbox deleted): nothing names it.
