@@ -2,6 +2,7 @@
 // postern.toml (snake_case keys) into this shape and fills every default.
 
 import type { Limits } from '../core/limits.js';
+import type { LogSettings } from '../core/log.js';
 
 export const LISTENER_NAMES = [
   'smtp',
@@ -126,8 +127,6 @@ export interface PosternConfig {
     expire: 'NEVER' | number;
   };
   auth: AuthSettings;
-  log: {
-    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-  };
+  log: LogSettings;
   limits: Limits;
 }

@@ -3,9 +3,15 @@
 // levels (pino's redaction works on explicit paths, one wildcard per level).
 
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
-import type { PosternConfig } from '../config/types.js';
 
 export type Logger = PinoLogger;
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** [log] in postern.toml. */
+export interface LogSettings {
+  level: LogLevel;
+}
 
 /** Field names whose values are never logged. */
 export const REDACTED_KEYS: readonly string[] = [
@@ -46,7 +52,7 @@ export interface CreateLoggerOptions {
   base?: Record<string, unknown>;
 }
 
-export function createLogger(config: PosternConfig['log'], opts: CreateLoggerOptions = {}): Logger {
+export function createLogger(config: LogSettings, opts: CreateLoggerOptions = {}): Logger {
   const options = {
     level: config.level,
     base: { pid: process.pid, ...opts.base },

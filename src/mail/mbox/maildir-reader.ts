@@ -5,7 +5,9 @@
 
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { SystemFlag } from '../../store/types.js';
+
+/** The IMAP system flags (RFC 9051 §2.3.2) that Maildir info letters stand for. */
+export type MaildirFlag = '\\Seen' | '\\Answered' | '\\Flagged' | '\\Deleted' | '\\Draft';
 
 export interface MaildirEntry {
   /** Absolute path of the message file. */
@@ -13,7 +15,7 @@ export interface MaildirEntry {
   /** "new" or "cur". */
   folder: 'new' | 'cur';
   name: string;
-  flags: SystemFlag[];
+  flags: MaildirFlag[];
   internalDate: Date;
   /** File size in bytes (before CRLF conversion). */
   size: number;
@@ -26,7 +28,7 @@ export class MaildirFormatError extends Error {
   }
 }
 
-const INFO_FLAGS = new Map<string, SystemFlag>([
+const INFO_FLAGS = new Map<string, MaildirFlag>([
   ['S', '\\Seen'],
   ['R', '\\Answered'],
   ['F', '\\Flagged'],
@@ -35,10 +37,10 @@ const INFO_FLAGS = new Map<string, SystemFlag>([
 ]);
 
 /** System flags of a Maildir file name's ":2," info; other letters (P, keywords a-z) are ignored. */
-export function maildirFlags(name: string): SystemFlag[] {
+export function maildirFlags(name: string): MaildirFlag[] {
   const at = name.lastIndexOf(':2,');
   if (at < 0) return [];
-  const flags: SystemFlag[] = [];
+  const flags: MaildirFlag[] = [];
   for (const ch of name.slice(at + 3)) {
     const flag = INFO_FLAGS.get(ch);
     if (flag !== undefined && !flags.includes(flag)) flags.push(flag);
