@@ -30,7 +30,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { deliverLocal } from '../src/delivery/local.js';
-import { openStore } from '../src/store/open-store.js';
+import { openStore } from '../src/app/open-store.js';
 import { descendants, freeLoopbackPort, startDovecot } from '../test/helpers/dovecot.js';
 import { lightHash } from '../test/helpers/postern-imap.js';
 import { readFile } from 'node:fs/promises';

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
-import { openStore } from '../src/store/open-store.js';
+import { openStore } from '../src/app/open-store.js';
 import { startDnsServer } from '../test/helpers/dns-server.js';
 import { preparePostern, startPostern, type PosternProcess } from '../test/system/postern-process.js';
 

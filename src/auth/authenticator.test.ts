@@ -7,7 +7,7 @@ import { buildConfig, NO_LISTENERS } from '../config/load.js';
 import { DEFAULT_AUTH } from '../config/schema.js';
 import type { AuthSettings } from '../config/types.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
-import { openStore } from '../store/open-store.js';
+import { openStore } from '../app/open-store.js';
 import { SQLITE_FILE_NAME } from '../store/sqlite/sqlite-store.js';
 import type { MailStore } from '../store/types.js';
 import { Authenticator } from './authenticator.js';

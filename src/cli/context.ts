@@ -30,7 +30,7 @@ export async function loadCommandConfig(cmd: Command): Promise<PosternConfig> {
 /** Opens the store of `config`, runs `fn`, and closes the store whatever happens. */
 export async function withStore<T>(config: PosternConfig, fn: (ctx: StoreContext) => Promise<T>): Promise<T> {
   // Loaded on demand so that --help and argument errors never load the store.
-  const { openStore } = await import('../store/open-store.js');
+  const { openStore } = await import('../app/open-store.js');
   const { store, blobs } = await openStore(config);
   try {
     return await fn({ config, store, blobs });

@@ -2,9 +2,9 @@
 
 import { LISTENER_NAMES, type PosternConfig } from '../config/types.js';
 import { formatListenAddress } from '../config/listen-address.js';
-import type { ReadyInfo } from '../server/runtime.js';
+import type { ReadyInfo } from '../app/server.js';
 
-export type { ReadyInfo } from '../server/runtime.js';
+export type { ReadyInfo } from '../app/server.js';
 
 export function renderListeners(config: PosternConfig, info: ReadyInfo, indent = '  '): string {
   const lines: string[] = [];

@@ -24,7 +24,7 @@ export interface ListenerInfo {
 
 export interface StartListenersOptions {
   deps: ServerDeps;
-  /** Protocol handlers by listener name; the runtime passes src/protocols/registry.ts. */
+  /** Protocol handlers by listener name; the runtime passes src/app/protocol-registry.ts. */
   handlers: ReadonlyMap<ListenerName, ProtocolFactory>;
   /** Bans checked on accept; defaults to the authenticator's tracker. */
   tracker?: AuthFailureTracker;

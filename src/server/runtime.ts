@@ -1,5 +1,7 @@
 // The server process: opens TLS material, the store, the authenticator and the listeners, then
-// waits for SIGTERM / SIGINT (or an abort signal) and shuts down gracefully. With
+// waits for SIGTERM / SIGINT (or an abort signal) and shuts down gracefully. Which protocols
+// serve which listener, how the store is opened and which program a cluster worker runs are
+// handed in (ServerParts, from src/app/server.ts): the runtime imports no protocol and no backend. With
 // config.server.workers > 1 (0 = one per core) the primary forks that many node:cluster workers,
 // each opening the store and serving the same ports; the primary relays shutdown and bans and
 // returns when every worker has exited. Invariants:
@@ -13,7 +15,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Authenticator } from '../auth/authenticator.js';
 import {
   AuthFailureTracker,
@@ -24,12 +25,10 @@ import {
 import { preparePasswordVerification } from '../auth/password.js';
 import { LISTENER_NAMES, type ListenerName, type PosternConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { PROTOCOL_HANDLERS } from '../protocols/registry.js';
 import { GcSchedule } from '../store/gc-schedule.js';
-import { openStore } from '../store/open-store.js';
 import { ListenerSet, type ListenerInfo } from './listeners.js';
 import { loadTlsMaterial } from './tls.js';
-import type { ProtocolFactory, ServerDeps } from './types.js';
+import type { ProtocolFactory, ServerDeps, StoreOpener } from './types.js';
 
 export type { ListenerInfo } from './listeners.js';
 
@@ -42,6 +41,19 @@ export interface ReadyInfo {
   pid: number;
 }
 
+/** What the server is assembled from; src/app/server.ts supplies the real ones. */
+export interface ServerParts {
+  /** Listener name -> protocol. A listener enabled without an entry is not opened (logged at info). */
+  handlers: ReadonlyMap<ListenerName, ProtocolFactory>;
+  /** Opens the store: once in each serving process, and once in a cluster primary. */
+  openStore: StoreOpener;
+  /**
+   * The program node:cluster runs in each worker (server.workers > 1). It must call runWorker
+   * with the same handlers and openStore.
+   */
+  workerMain: string;
+}
+
 export interface RunServerOptions {
   onReady?: (info: ReadyInfo) => void;
   /** Aborting it shuts the server down like SIGTERM. */
@@ -50,11 +62,6 @@ export interface RunServerOptions {
   handleSignals?: boolean;
   /** Logger to use instead of createLogger(config.log). */
   logger?: Logger;
-  /**
-   * Protocol handlers instead of src/protocols/registry.ts (tests). Single process only:
-   * cluster workers always use the registry.
-   */
-  handlers?: ReadonlyMap<ListenerName, ProtocolFactory>;
 }
 
 /** Most unexpected worker exits tolerated within RESTART_WINDOW_MS before the cluster gives up. */
@@ -62,8 +69,6 @@ const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
 /** Extra time, past the shutdown grace, before the primary kills a worker that has not exited. */
 const WORKER_EXIT_SLACK_MS = 10_000;
-
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
 // IPC messages between the primary and its workers (bans travel in failure-tracker.ts).
 type PrimaryMessage = { type: 'postern:config'; config: PosternConfig } | { type: 'postern:shutdown' };
@@ -78,10 +83,14 @@ export function workerCount(configured: number): number {
   return Math.max(1, Math.floor(configured));
 }
 
-export async function runServer(config: PosternConfig, opts: RunServerOptions = {}): Promise<void> {
+export async function runServer(
+  config: PosternConfig,
+  parts: ServerParts,
+  opts: RunServerOptions = {},
+): Promise<void> {
   const workers = workerCount(config.server.workers);
-  if (workers <= 1) return serveProcess(config, opts, 'single');
-  return runPrimary(config, opts, workers);
+  if (workers <= 1) return serveProcess(config, parts, opts, 'single');
+  return runPrimary(config, parts, opts, workers);
 }
 
 /** What ends a process's serving: signals, an abort signal, the primary, or an internal failure. */
@@ -152,6 +161,7 @@ function flushLog(log: Logger): Promise<void> {
 /** Serves in this process: the single-process server, or one cluster worker. */
 async function serveProcess(
   config: PosternConfig,
+  parts: Pick<ServerParts, 'handlers' | 'openStore'>,
   opts: RunServerOptions,
   role: 'single' | 'worker',
 ): Promise<void> {
@@ -169,7 +179,7 @@ async function serveProcess(
     const tls = await loadTlsMaterial(config);
     if (tls.selfSigned) log.info({ cert: tls.certPath }, 'using the self-signed certificate');
     const [{ store: openedStore, blobs }] = await Promise.all([
-      openStore(config, { log: log.child({ component: 'store' }) }),
+      parts.openStore(config, { log: log.child({ component: 'store' }) }),
       preparePasswordVerification(config.auth.scryptLogN),
     ]);
     store = openedStore;
@@ -186,7 +196,7 @@ async function serveProcess(
     });
     const onClose = (close: () => Promise<void>): void => void closers.push(close);
     const deps: ServerDeps = { config, store: openedStore, blobs, log, authenticator, tls, onClose };
-    const listeners = await ListenerSet.start({ deps, handlers: opts.handlers ?? PROTOCOL_HANDLERS });
+    const listeners = await ListenerSet.start({ deps, handlers: parts.handlers });
     log.info({ listeners: listeners.listening }, 'ready');
     opts.onReady?.({ listeners: listeners.listening, workers: 1, pid: process.pid });
 
@@ -257,7 +267,12 @@ function isWorkerMessage(v: unknown): v is WorkerMessage {
   return v.type === 'postern:ready' && Array.isArray(v.listeners);
 }
 
-async function runPrimary(config: PosternConfig, opts: RunServerOptions, count: number): Promise<void> {
+async function runPrimary(
+  config: PosternConfig,
+  parts: ServerParts,
+  opts: RunServerOptions,
+  count: number,
+): Promise<void> {
   const log = opts.logger ?? createLogger(config.log, { base: { role: 'primary' } });
   const stop = new StopTrigger({
     signal: opts.signal,
@@ -271,7 +286,7 @@ async function runPrimary(config: PosternConfig, opts: RunServerOptions, count: 
   try {
     // One-time work before any worker exists: generate the TLS pair, create or migrate the schema.
     await loadTlsMaterial(config);
-    const probe = await openStore(config, { log });
+    const probe = await parts.openStore(config, { log });
     if (config.store.gcInterval > 0) {
       // The primary serves no connection: it keeps this store open for garbage collection.
       gcStore = probe.store;
@@ -279,10 +294,10 @@ async function runPrimary(config: PosternConfig, opts: RunServerOptions, count: 
     } else {
       await probe.store.close();
     }
-    const workerConfig = await resolveEphemeralPorts(config, PROTOCOL_HANDLERS);
+    const workerConfig = await resolveEphemeralPorts(config, parts.handlers);
 
     cluster.setupPrimary({
-      exec: WORKER_MAIN,
+      exec: parts.workerMain,
       args: [],
       // The test runner's flags must not turn a worker into a test run.
       execArgv: process.execArgv.filter((a) => !a.startsWith('--test')),
@@ -384,8 +399,11 @@ async function runPrimary(config: PosternConfig, opts: RunServerOptions, count: 
   if (fatal !== null) throw fatal;
 }
 
-/** Entry of a cluster worker (worker-main.ts): gets its configuration from the primary, then serves. */
-export async function runWorker(): Promise<void> {
+/**
+ * Entry of a cluster worker (src/app/worker-main.ts): gets its configuration from the primary,
+ * then serves with the given parts (the same the primary was given).
+ */
+export async function runWorker(parts: Pick<ServerParts, 'handlers' | 'openStore'>): Promise<void> {
   const config = await new Promise<PosternConfig | null>((resolve) => {
     const onMessage = (msg: unknown): void => {
       if (!isRecord(msg)) return;
@@ -404,6 +422,7 @@ export async function runWorker(): Promise<void> {
   if (config === null) return;
   await serveProcess(
     config,
+    parts,
     {
       onReady: (info) => {
         const ready: WorkerMessage = { type: 'postern:ready', listeners: info.listeners };

@@ -1,5 +1,5 @@
 // The plug-in point between the server runtime and the protocols. A protocol registers a
-// ProtocolFactory under a listener name in src/protocols/registry.ts; the runtime calls the
+// ProtocolFactory under a listener name in src/app/protocol-registry.ts; the runtime calls the
 // factory once per process with the ServerDeps, then calls the returned ConnectionHandler for
 // every accepted connection (already TLS on implicit-TLS listeners).
 
@@ -42,6 +42,12 @@ export interface ConnectionHandler {
 }
 
 export type ProtocolFactory = (deps: ServerDeps) => ConnectionHandler;
+
+/** Opens the configured store and its blob store (src/app/open-store.ts). */
+export type StoreOpener = (
+  config: PosternConfig,
+  opts: { log?: Logger },
+) => Promise<{ store: MailStore; blobs: BlobStore }>;
 
 export interface StartTlsOptions {
   /**

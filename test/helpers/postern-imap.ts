@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIN_LOG_N, hashPassword } from '../../src/auth/password.js';
 import { loadConfig } from '../../src/config/load.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/app/open-store.js';
 import { startDnsServer, type DnsTestServer } from './dns-server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -9,8 +9,8 @@ import net from 'node:net';
 import { hashPassword } from '../../src/auth/password.js';
 import type { PosternConfig } from '../../src/config/types.js';
 import type { Limits } from '../../src/core/limits.js';
-import { runServer, type ListenerInfo } from '../../src/server/runtime.js';
-import { openStore } from '../../src/store/open-store.js';
+import { runServer, type ListenerInfo } from '../../src/app/server.js';
+import { openStore } from '../../src/app/open-store.js';
 import { startDnsServer, type DnsTestRecords, type DnsTestServer } from '../helpers/dns-server.js';
 import { LOOPBACK_0, LineReader, tempDir, testConfig } from '../integration/server-fixture.js';
 

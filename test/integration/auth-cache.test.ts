@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { scryptRuns } from '../../src/auth/password.js';
 import { loadConfig } from '../../src/config/load.js';
-import { runServer, type ReadyInfo } from '../../src/server/runtime.js';
+import { runServer, type ReadyInfo } from '../../src/app/server.js';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/sqlite-store.js';
 import { ImapRawClient } from '../helpers/imap-raw-client.js';
 import { POSTERN_CLI, startPosternImap } from '../helpers/postern-imap.js';

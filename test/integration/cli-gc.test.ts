@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { deliverLocal } from '../../src/delivery/local.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/app/open-store.js';
 import { diskUsage } from '../helpers/disk-usage.js';
 import { fails, ok, postern, tempDir } from './cli-harness.js';
 

@@ -19,7 +19,7 @@ import { smtpProtocol } from '../../src/protocols/smtp/handler.js';
 import { ListenerSet } from '../../src/server/listeners.js';
 import { loadTlsMaterial } from '../../src/server/tls.js';
 import type { ServerDeps } from '../../src/server/types.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/app/open-store.js';
 import { RawImapClient } from './imap-harness.js';
 import { RawPop3Client } from './pop3-harness.js';
 import { tempDir, testConfig } from './server-fixture.js';

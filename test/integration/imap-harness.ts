@@ -19,7 +19,7 @@ import { ListenerSet } from '../../src/server/listeners.js';
 import { loadTlsMaterial } from '../../src/server/tls.js';
 import type { ServerDeps } from '../../src/server/types.js';
 import type { BlobStore } from '../../src/store/blob/types.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/app/open-store.js';
 import type { MailStore } from '../../src/store/types.js';
 import { LOOPBACK_0, tempDir, testConfig } from './server-fixture.js';
 

@@ -17,7 +17,7 @@ import { deliverLocal } from '../../src/delivery/local.js';
 import { createImapHandler } from '../../src/protocols/imap/handler.js';
 import { ListenerSet } from '../../src/server/listeners.js';
 import { loadTlsMaterial } from '../../src/server/tls.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/app/open-store.js';
 import type { FlagMode } from '../../src/store/types.js';
 import { message } from './imap-harness.js';
 import { LOOPBACK_0, testConfig } from './server-fixture.js';

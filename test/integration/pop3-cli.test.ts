@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/app/open-store.js';
 import { fails, ok, postern, tempDir } from './cli-harness.js';
 
 void test('user apop-secret sets, replaces and clears the secret; unknown users are refused', async (t) => {

@@ -2,7 +2,7 @@
 // JSON in argv[2] and prints "READY <json>" on stdout once every worker listens.
 
 import type { PosternConfig } from '../../src/config/types.js';
-import { runServer } from '../../src/server/runtime.js';
+import { runServer } from '../../src/app/server.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as PosternConfig;
 runServer(config, {

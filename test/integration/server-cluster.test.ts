@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import type { ReadyInfo } from '../../src/server/runtime.js';
+import type { ReadyInfo } from '../../src/app/server.js';
 import { LOOPBACK_0, tempDir, testConfig } from './server-fixture.js';
 
 const MAIN = fileURLToPath(new URL('./server-cluster-main.js', import.meta.url));

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { PosternConfig } from '../../src/config/types.js';
 import { deliverLocal } from '../../src/delivery/local.js';
-import { runServer } from '../../src/server/runtime.js';
-import { openStore } from '../../src/store/open-store.js';
+import { runServer } from '../../src/app/server.js';
+import { openStore } from '../../src/app/open-store.js';
 import { diskUsage, eventually } from '../helpers/disk-usage.js';
 import { LOOPBACK_0, tempDir, testConfig } from './server-fixture.js';
 

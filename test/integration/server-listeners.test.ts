@@ -14,7 +14,7 @@ import { createLogger } from '../../src/core/log.js';
 import { ListenerSet } from '../../src/server/listeners.js';
 import { loadTlsMaterial, type TlsMaterial } from '../../src/server/tls.js';
 import type { ProtocolFactory, ServerDeps } from '../../src/server/types.js';
-import { openStore, type OpenedStore } from '../../src/store/open-store.js';
+import { openStore, type OpenedStore } from '../../src/app/open-store.js';
 import { LOOPBACK_0, LineReader, closed, lineTestProtocol, tempDir, testConfig } from './server-fixture.js';
 
 let dir: string;

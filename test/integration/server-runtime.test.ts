@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { ListenerName } from '../../src/config/types.js';
-import { runServer, type ReadyInfo } from '../../src/server/runtime.js';
+import { runServer, type ReadyInfo } from '../../src/app/server.js';
 import type { ProtocolFactory } from '../../src/server/types.js';
 import { LOOPBACK_0, LineReader, closed, lineTestProtocol, tempDir, testConfig } from './server-fixture.js';
 

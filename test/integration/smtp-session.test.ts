@@ -2,14 +2,14 @@
 // (421 4.3.2), transaction resets (RSET, EHLO, BDAT aborted), messages over the 256 KiB held in
 // memory (spooled to <dataDir>/tmp, stored byte for byte, the spool removed after the commit
 // or RSET; after a disconnect: smtp-hostile.test.ts), and the production wiring through
-// runServer and src/protocols/registry.ts.
+// runServer and src/app/protocol-registry.ts.
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
-import { runServer, type ReadyInfo } from '../../src/server/runtime.js';
-import { openStore } from '../../src/store/open-store.js';
+import { runServer, type ReadyInfo } from '../../src/app/server.js';
+import { openStore } from '../../src/app/open-store.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { LOOPBACK_0, tempDir, testConfig } from './server-fixture.js';
 import { waitUntil } from '../helpers/wait-until.js';

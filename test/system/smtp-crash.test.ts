@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore } from '../../src/app/open-store.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { preparePostern, startPostern, type PosternProcess } from './postern-process.js';
 import { burstMessage, smtpBurst } from './smtp-burst-client.js';

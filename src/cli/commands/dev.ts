@@ -103,7 +103,7 @@ export function registerDev(program: Command): void {
       const password = await withStore(config, ({ store }) =>
         ensureDemoAccount(store, credentialsPath, { scryptLogN: config.auth.scryptLogN }),
       );
-      const { runServer } = await import('../../server/runtime.js');
+      const { runServer } = await import('../../app/server.js');
       await runServer(config, {
         onReady: (info: ReadyInfo) => {
           const rel = path.relative(process.cwd(), credentialsPath) || credentialsPath;

@@ -22,7 +22,7 @@ export function registerServe(program: Command): void {
         }
         config = buildConfig({ server: { workers: n } }, config);
       }
-      const { runServer } = await import('../../server/runtime.js');
+      const { runServer } = await import('../../app/server.js');
       await runServer(config, {
         onReady: (info: ReadyInfo) => {
           process.stdout.write(`postern ${config.hostname} ready, data in ${config.dataDir}\n`);

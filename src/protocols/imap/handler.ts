@@ -1,4 +1,4 @@
-// The IMAP protocol factory for the runtime (src/protocols/registry.ts): one environment per
+// The IMAP protocol factory for the runtime (src/app/protocol-registry.ts): one environment per
 // process, one ImapSession per accepted connection on `imap` (143, STARTTLS) and `imaps` (993).
 
 import type { ConnectionHandler, ProtocolFactory, RefusalReason, ServerDeps } from '../../server/types.js';

@@ -1,4 +1,4 @@
-// The POP3 protocol factory for the runtime (src/protocols/registry.ts): one Pop3Session per
+// The POP3 protocol factory for the runtime (src/app/protocol-registry.ts): one Pop3Session per
 // accepted connection, on pop3 (110, STLS) and pop3s (995, implicit TLS, RFC 8314).
 
 import type { ConnectionHandler, ProtocolFactory, RefusalReason } from '../../server/types.js';

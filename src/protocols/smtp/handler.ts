@@ -1,4 +1,4 @@
-// The SMTP protocol factory for the runtime (src/protocols/registry.ts): one DnsResolver per
+// The SMTP protocol factory for the runtime (src/app/protocol-registry.ts): one DnsResolver per
 // process from config.dns, one verify pool (MessageVerifier) per process from config.limits,
 // one SmtpSession per accepted connection, and the listener policies:
 // smtp (25) is the MX and waits before its banner to catch clients that talk first (like

@@ -1,11 +1,12 @@
 // Builds the configured store: the blob store for message bytes and the metadata backend
-// named by config.store.backend (only "sqlite" so far; "postgres" will join here).
+// named by config.store.backend (only "sqlite" so far; "postgres" will join here). The one place
+// that imports a backend (a lint rule, lint/layers.js): everything else sees src/store's interfaces.
 
 import type { PosternConfig } from '../config/types.js';
-import { FileBlobStore } from './blob/file-blob-store.js';
-import type { BlobStore } from './blob/types.js';
-import { openSqliteStore, type StoreLogger } from './sqlite/sqlite-store.js';
-import type { MailStore } from './types.js';
+import { FileBlobStore } from '../store/blob/file-blob-store.js';
+import type { BlobStore } from '../store/blob/types.js';
+import { openSqliteStore, type StoreLogger } from '../store/sqlite/sqlite-store.js';
+import type { MailStore } from '../store/types.js';
 
 export interface OpenStoreOptions {
   log?: StoreLogger;

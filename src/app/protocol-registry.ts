@@ -1,5 +1,6 @@
 // Which protocol serves which listener. To plug a protocol in, export a ProtocolFactory from its
-// directory and add it here under every listener name it serves.
+// directory and add it here under every listener name it serves. It lives here, above both the
+// server runtime and the protocols (which import the runtime's types), so neither imports the other.
 // The factory runs once per process with the ServerDeps; the ConnectionHandler it returns gets
 // each accepted Connection (see src/server/types.ts), already in TLS on implicit-TLS listeners
 // (submissions, imaps, pop3s). It may carry `refusal` (the one line sent when the connection is
@@ -9,9 +10,9 @@
 import type { ListenerName } from '../config/types.js';
 import { createHttpHandler } from '../server/http.js';
 import type { ProtocolFactory } from '../server/types.js';
-import { createImapHandler } from './imap/handler.js';
-import { createSmtpHandler } from './smtp/handler.js';
-import { createPop3Handler } from './pop3/handler.js';
+import { createImapHandler } from '../protocols/imap/handler.js';
+import { createSmtpHandler } from '../protocols/smtp/handler.js';
+import { createPop3Handler } from '../protocols/pop3/handler.js';
 
 export const PROTOCOL_HANDLERS: ReadonlyMap<ListenerName, ProtocolFactory> = new Map<
   ListenerName,
