@@ -101,7 +101,7 @@ export const layerImports = {
         '{{layer}} may not import {{target}}: it may import {{may}} (docs/architecture.md, "Layer rules").',
       backend: '{{target}} is a store backend: only {{openers}} opens one; use the interfaces of src/store.',
       backendPackage: "'{{name}}' belongs to the backend {{backend}}; only that backend imports it.",
-      package: "{{layer}} imports no npm package but {{allowed}} ('{{name}}').",
+      package: "{{layer}} may not import the npm package '{{name}}': it may import {{allowed}}.",
       builtin: '{{layer}} does no I/O: it may not import node:{{name}}.',
     },
   },
@@ -149,7 +149,7 @@ export const layerImports = {
         return;
       }
       if (layer.packages !== undefined && !layer.packages.includes(name)) {
-        const allowed = layer.packages.length === 0 ? 'node builtins' : layer.packages.join(', ');
+        const allowed = layer.packages.length === 0 ? 'node builtins only' : layer.packages.join(', ');
         context.report({ node, messageId: 'package', data: { layer: layer.dir, name, allowed } });
       }
     }
