@@ -11,7 +11,17 @@
 import type { SearchField, TextPartRange } from '../mail/mime/search-fields.js';
 import type { MimeRecord } from '../mail/mime/types.js';
 
-export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
+/** RFC 6154 §2 special-use attributes. */
+export const SPECIAL_USES = [
+  '\\Sent',
+  '\\Drafts',
+  '\\Trash',
+  '\\Junk',
+  '\\Archive',
+  '\\All',
+  '\\Flagged',
+] as const;
+export type SpecialUse = (typeof SPECIAL_USES)[number];
 
 /** The hierarchy delimiter of every mailbox name (announced by IMAP NAMESPACE). */
 export const MAILBOX_DELIMITER = '/';

@@ -11,7 +11,7 @@
 
 import { indexOfSorted, lowerBound } from '../../core/sorted.js';
 import type { MessageFlags } from '../types.js';
-import { flagList } from './flags.js';
+import { flagList } from '../rules/flags.js';
 
 const TAB = 9;
 const LF = 10;

@@ -27,13 +27,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../core/errors.js';
-import {
-  SEARCH_FIELDS,
-  searchFieldText,
-  textPartRanges,
-  type SearchField,
-  type TextPartRange,
-} from '../../mail/mime/search-fields.js';
+import { SEARCH_FIELDS, type SearchField, type TextPartRange } from '../../mail/mime/search-fields.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { BlobStore } from '../blob/types.js';
 import { ChangeFeed } from '../change-feed.js';
@@ -64,22 +58,45 @@ import {
   type Recipient,
   type SpecialUse,
 } from '../types.js';
-import { normalizeDomain, parseAddress, tryParseAddress } from './address.js';
+import { normalizeDomain, parseAddress, tryParseAddress } from '../rules/address.js';
+import { AppendRequestFailed, checkAppendRequest, parseAppendTarget } from '../rules/append-request.js';
+import { isCount } from '../rules/count.js';
+import {
+  checkApopSecret,
+  checkLoginInterval,
+  checkPasswordHash,
+  checkQuotaBytes,
+  parseAlias,
+} from '../rules/directory-fields.js';
 import {
   applyFlagUpdate,
   decodeKeywords,
   encodeKeywords,
   FLAG_DELETED,
   FLAG_SEEN,
+  flagCount,
   flagList,
-  parseFlags,
+  parseFlagUpdate,
   sameFlags,
   type ParsedFlags,
-} from './flags.js';
+} from '../rules/flags.js';
+import { checkLease } from '../rules/lease.js';
+import {
+  checkMailboxDeletable,
+  checkMailboxRename,
+  INBOX,
+  normalizeMailboxName,
+  parentNames,
+} from '../rules/mailbox-name.js';
+import { storedRecipients } from '../rules/outbound-envelope.js';
+import { exceedsQuota, overQuotaError, QuotaReservations } from '../rules/quota.js';
+import { resolveRecipientWith } from '../rules/recipient-resolver.js';
+import { blobSearchText } from '../rules/search-text.js';
+import { checkSpecialUse } from '../rules/special-use.js';
+import { uniqueUids } from '../rules/uid-set.js';
+import { nextUidValidity } from '../rules/uid-validity.js';
 import { FlagIndex, type FlagChangeRow } from './flag-index.js';
 import { LruCache } from './lru-cache.js';
-import { INBOX, isInferiorOf, normalizeMailboxName, parentNames } from './mailbox-name.js';
-import { resolveRecipientWith } from './recipient-resolver.js';
 import { migrate } from './schema.js';
 
 export const SQLITE_FILE_NAME = 'postern.sqlite';
@@ -158,24 +175,12 @@ const BURST_WINDOW_MS = 5;
 const POLL_ROW_LIMIT = 20_000;
 /** Blobs deleted per GC transaction. */
 const GC_BATCH = 500;
-/** Fixed length, no alternation: cannot backtrack. */
-const BLOB_ID = /^[0-9a-f]{64}$/;
 
 const KIND_ADDED = 0;
 const KIND_FLAGS = 1;
 const KIND_EXPUNGED = 2;
 /** The mailbox was deleted or renamed: lets other processes notice; never returned by changesSince. */
 const KIND_MAILBOX_EVENT = 3;
-
-const SPECIAL_USES: ReadonlySet<string> = new Set<SpecialUse>([
-  '\\Sent',
-  '\\Drafts',
-  '\\Trash',
-  '\\Junk',
-  '\\Archive',
-  '\\All',
-  '\\Flagged',
-]);
 
 interface DomainRow {
   id: number;
@@ -245,62 +250,14 @@ interface PendingAppend {
   reject: (err: unknown) => void;
 }
 
-/** Thrown inside an allOrNothing request's savepoint to roll it back. */
-class RequestFailed extends Error {
-  constructor(readonly outcomes: AppendOutcome[]) {
-    super('append request failed');
-  }
-}
-
 const NO_LOG: StoreLogger = { warn: () => undefined, error: () => undefined };
 
 function notFound(what: string): StoreError {
   return new StoreError('NOT_FOUND', `${what} not found`);
 }
 
-function checkLockArgs(owner: string, ttlMs: number): void {
-  if (typeof owner !== 'string' || owner.length === 0 || owner.length > 200) {
-    throw new StoreError('INVALID_ARGUMENT', 'lock owner must be 1 to 200 characters');
-  }
-  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
-    throw new StoreError('INVALID_ARGUMENT', 'lock ttlMs must be a positive integer');
-  }
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-}
-
-/** Positive integer UIDs, deduplicated, ascending. */
-/** The SEARCH columns of a blob row (migration 4), from its MIME record. */
-function searchColumns(mime: MimeRecord): Record<string, string | null> {
-  // A record without headers or parts (fabricated in unit tests, or from a future indexer that
-  // dropped them) has nothing SEARCH can match: no fields, no text parts.
-  const partial = mime as Partial<MimeRecord>;
-  if (partial.headers === undefined || !Array.isArray(partial.parts)) {
-    return { subject: null, from: null, to: null, cc: null, bcc: null, textParts: '[]' };
-  }
-  return {
-    subject: searchFieldText(mime, 'subject'),
-    from: searchFieldText(mime, 'from'),
-    to: searchFieldText(mime, 'to'),
-    cc: searchFieldText(mime, 'cc'),
-    bcc: searchFieldText(mime, 'bcc'),
-    textParts: JSON.stringify(textPartRanges(mime)),
-  };
-}
-
 const COMMA = 44;
 const DIGIT_0 = 48;
-
-function uniqueUids(uids: readonly number[]): number[] {
-  const out = uids.filter((u) => Number.isSafeInteger(u) && u > 0);
-  out.sort((a, b) => a - b);
-  let w = 0;
-  for (let r = 0; r < out.length; r++) if (r === 0 || out[r] !== out[r - 1]) out[w++] = out[r];
-  out.length = w;
-  return out;
-}
 
 interface OutboundRow {
   id: number;
@@ -336,38 +293,6 @@ function toOutbound(r: OutboundRow): OutboundMessage {
   };
 }
 
-const OUTBOUND_BODIES: ReadonlySet<string> = new Set(['7BIT', '8BITMIME', 'BINARYMIME']);
-/** RFC 5321 §4.5.3.1.8 asks for 100 recipients; limits.recipients may allow more, not this many. */
-const MAX_OUTBOUND_RECIPIENTS = 100000;
-
-/** Refuses an envelope that could not be sent as given (checked before it is queued). */
-function validateOutbound(env: OutboundEnvelope): void {
-  const bad = (what: string): never => {
-    throw new StoreError('INVALID_ARGUMENT', `outbound: ${what}`);
-  };
-  if (typeof env !== 'object' || env === null) bad('envelope must be an object');
-  if (typeof env.mailFrom !== 'string' || env.mailFrom.length > 1000) bad('invalid mailFrom');
-  if (!Array.isArray(env.recipients) || env.recipients.length === 0) bad('at least one recipient');
-  if (env.recipients.length > MAX_OUTBOUND_RECIPIENTS) bad('too many recipients');
-  for (const r of env.recipients) {
-    if (typeof r?.address !== 'string' || r.address === '' || r.address.length > 1000)
-      bad('invalid recipient');
-    if (r.notify !== null && (!Array.isArray(r.notify) || r.notify.some((n) => typeof n !== 'string'))) {
-      bad('notify must be null or a list of strings');
-    }
-    if (r.orcpt !== null && typeof r.orcpt !== 'string') bad('orcpt must be null or a string');
-  }
-  if (env.envid !== null && typeof env.envid !== 'string') bad('envid must be null or a string');
-  if (env.ret !== null && env.ret !== 'FULL' && env.ret !== 'HDRS') bad('ret must be FULL, HDRS or null');
-  if (!OUTBOUND_BODIES.has(env.body)) bad('body must be 7BIT, 8BITMIME or BINARYMIME');
-  if (typeof env.smtputf8 !== 'boolean') bad('smtputf8 must be a boolean');
-  if (env.accountId !== null && !isCount(env.accountId)) bad('accountId must be null or an id');
-}
-
-function bitCount(flags: number, bit: number): number {
-  return (flags & bit) !== 0 ? 1 : 0;
-}
-
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> {
   await fsp.mkdir(opts.dataDir, { recursive: true });
   return new SqliteStore(opts);
@@ -400,7 +325,7 @@ export class SqliteStore implements MailStore {
   /** data_version (other connections' commits) as of the last successful fsync of ours (-1: none yet). */
   private durableDataVersion = -1;
   /** Bytes of APPEND literals being streamed, by account (reserveQuota). */
-  private readonly reserved = new Map<number, number>();
+  private readonly reservations = new QuotaReservations();
   private syncRunning = false;
   private syncWaiters: Array<{ generation: number; resolve: () => void; reject: (err: unknown) => void }> =
     [];
@@ -604,9 +529,7 @@ export class SqliteStore implements MailStore {
     const row = this.stmt<{ value: number }>(
       "SELECT value FROM store_counters WHERE name = 'uidvalidity'",
     ).get();
-    const value = Math.max((row?.value ?? 0) + 1, Math.floor(Date.now() / 1000));
-    // RFC 9051 §2.3.1.1: a non-zero 32-bit value.
-    if (value > 0xffffffff) throw new Error('UIDVALIDITY values exhausted');
+    const value = nextUidValidity(row?.value ?? 0, Date.now());
     this.stmt(
       "INSERT INTO store_counters (name, value) VALUES ('uidvalidity', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
     ).run(value);
@@ -645,7 +568,7 @@ export class SqliteStore implements MailStore {
     const a = this.stmt<{ quota_bytes: number; used_bytes: number }>(
       'SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?',
     ).get(accountId);
-    return a !== undefined && a.quota_bytes > 0 && a.used_bytes + extraBytes > a.quota_bytes;
+    return a !== undefined && exceedsQuota(a.quota_bytes, a.used_bytes, extraBytes);
   }
 
   private addUsedBytes(accountId: number, delta: number): void {
@@ -676,7 +599,7 @@ export class SqliteStore implements MailStore {
     this.stmt(
       `INSERT OR REPLACE INTO blob_search (blob_id, search_subject, search_from, search_to, search_cc,
          search_bcc, text_parts) VALUES (@id, @subject, @from, @to, @cc, @bcc, @textParts)`,
-    ).run({ id: blobId, ...searchColumns(mime) });
+    ).run({ id: blobId, ...blobSearchText(mime) });
   }
 
   /**
@@ -803,12 +726,9 @@ export class SqliteStore implements MailStore {
     quotaBytes?: number;
   }): Promise<Account> {
     const { address, domain } = parseAddress(input.address);
-    if (typeof input.passwordHash !== 'string') {
-      throw new StoreError('INVALID_ARGUMENT', 'passwordHash must be a string');
-    }
+    checkPasswordHash(input.passwordHash);
     const quota = input.quotaBytes ?? 0;
-    if (!isCount(quota))
-      throw new StoreError('INVALID_ARGUMENT', 'quotaBytes must be a non-negative integer');
+    checkQuotaBytes(quota);
     return this.write((tx) => {
       const d = this.stmt<{ id: number }>('SELECT id FROM domains WHERE name = ?').get(domain);
       if (d === undefined) throw notFound(`domain ${domain}`);
@@ -863,8 +783,7 @@ export class SqliteStore implements MailStore {
 
   async setPasswordHash(address: string, passwordHash: string): Promise<void> {
     const p = parseAddress(address);
-    if (typeof passwordHash !== 'string')
-      throw new StoreError('INVALID_ARGUMENT', 'passwordHash must be a string');
+    checkPasswordHash(passwordHash);
     await this.write(() => {
       const r = this.stmt('UPDATE accounts SET password_hash = ? WHERE address = ?').run(
         passwordHash,
@@ -876,8 +795,7 @@ export class SqliteStore implements MailStore {
 
   async setQuota(address: string, quotaBytes: number): Promise<void> {
     const p = parseAddress(address);
-    if (!isCount(quotaBytes))
-      throw new StoreError('INVALID_ARGUMENT', 'quotaBytes must be a non-negative integer');
+    checkQuotaBytes(quotaBytes);
     await this.write(() => {
       const r = this.stmt('UPDATE accounts SET quota_bytes = ? WHERE address = ?').run(quotaBytes, p.address);
       if (r.changes === 0) throw notFound(`account ${p.address}`);
@@ -901,11 +819,7 @@ export class SqliteStore implements MailStore {
   // ---------------------------------------------------------------- aliases
 
   async addAlias(alias: Alias): Promise<void> {
-    const source = parseAddress(alias.source, { allowCatchAll: true });
-    const destination = parseAddress(alias.destination);
-    if (source.address === destination.address) {
-      throw new StoreError('INVALID_ARGUMENT', 'an alias cannot point to itself');
-    }
+    const { source, destination } = parseAlias(alias);
     await this.write(() => {
       const d = this.stmt<{ id: number }>('SELECT id FROM domains WHERE name = ?').get(source.domain);
       if (d === undefined) throw notFound(`domain ${source.domain}`);
@@ -1027,10 +941,7 @@ export class SqliteStore implements MailStore {
     opts: { specialUse?: SpecialUse | null } = {},
   ): Promise<Mailbox> {
     const n = normalizeMailboxName(name);
-    const specialUse = opts.specialUse ?? null;
-    if (specialUse !== null && !SPECIAL_USES.has(specialUse)) {
-      throw new StoreError('INVALID_ARGUMENT', 'unknown special-use attribute');
-    }
+    const specialUse = checkSpecialUse(opts.specialUse);
     return this.write((tx) => {
       this.requireAccount(accountId);
       if (this.mailboxRowByName(accountId, n) !== undefined) {
@@ -1056,7 +967,7 @@ export class SqliteStore implements MailStore {
 
   async deleteMailbox(accountId: number, name: string): Promise<void> {
     const n = normalizeMailboxName(name);
-    if (n === INBOX) throw new StoreError('CANNOT_DELETE_INBOX', 'INBOX cannot be deleted');
+    checkMailboxDeletable(n);
     await this.write((tx) => {
       const mb = this.mailboxRowByName(accountId, n);
       if (mb === undefined) throw notFound('mailbox');
@@ -1067,9 +978,7 @@ export class SqliteStore implements MailStore {
   async renameMailbox(accountId: number, from: string, to: string): Promise<void> {
     const f = normalizeMailboxName(from);
     const t = normalizeMailboxName(to);
-    if (f !== INBOX && isInferiorOf(t, f)) {
-      throw new StoreError('INVALID_NAME', 'a mailbox cannot be renamed into itself');
-    }
+    checkMailboxRename(f, t);
     await this.write((tx) => {
       const src = this.mailboxRowByName(accountId, f);
       if (src === undefined) throw notFound('mailbox');
@@ -1195,17 +1104,7 @@ export class SqliteStore implements MailStore {
   append(req: AppendRequest): Promise<AppendOutcome[]> {
     try {
       if (this.closed || this.closing) throw new Error('the store is closed');
-      const blob = req?.blob;
-      if (blob === undefined || typeof blob.blobId !== 'string' || !BLOB_ID.test(blob.blobId)) {
-        throw new StoreError('INVALID_ARGUMENT', 'blobId must be a sha256 hex digest');
-      }
-      if (!isCount(blob.size))
-        throw new StoreError('INVALID_ARGUMENT', 'blob size must be a non-negative integer');
-      if (!Array.isArray(req.targets)) throw new StoreError('INVALID_ARGUMENT', 'targets must be an array');
-      if (req.outbound !== undefined) validateOutbound(req.outbound);
-      if (req.targets.length === 0 && req.outbound === undefined) {
-        throw new StoreError('INVALID_ARGUMENT', 'an append needs at least one target or an outbound copy');
-      }
+      checkAppendRequest(req);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -1263,7 +1162,7 @@ export class SqliteStore implements MailStore {
             } catch (err) {
               // Errors such as SQLITE_FULL or SQLITE_IOERR abort the whole transaction: give up.
               if (!this.db.inTransaction) throw err;
-              results[i] = err instanceof RequestFailed ? err.outcomes : { error: err };
+              results[i] = err instanceof AppendRequestFailed ? err.outcomes : { error: err };
               // Keep the blob row (refcount unchanged) so an unreferenced file is collected.
               this.upsertBlob(req.blob.blobId, req.blob.size, req.blob.mime, 0, now);
             }
@@ -1302,37 +1201,19 @@ export class SqliteStore implements MailStore {
     let stored = 0;
     for (const target of req.targets) {
       const mailboxId = target.mailboxId;
-      let error: StoreError | null = null;
-      let parsed: ParsedFlags = { bits: 0, keywords: [] };
-      try {
-        parsed = parseFlags(target.flags ?? []);
-      } catch (err) {
-        if (!(err instanceof StoreError)) throw err;
-        error = err;
-      }
-      const date = target.internalDate === undefined ? now : target.internalDate.getTime();
-      if (error === null && !Number.isFinite(date))
-        error = new StoreError('INVALID_ARGUMENT', 'invalid internalDate');
-      const mb = error === null ? this.mailboxRow(mailboxId) : undefined;
-      if (error === null && mb === undefined) error = notFound('mailbox');
-      if (error === null && this.overQuota(mb!.account_id, blob.size)) {
-        error = new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
-      }
-      if (error !== null) {
+      const parsed = parseAppendTarget(target, now);
+      const mb = parsed.ok ? this.mailboxRow(mailboxId) : undefined;
+      if (!parsed.ok || mb === undefined || this.overQuota(mb.account_id, blob.size)) {
+        const error = !parsed.ok ? parsed.error : mb === undefined ? notFound('mailbox') : overQuotaError();
         firstError ??= error;
         outcomes.push({ ok: false, mailboxId, error });
         continue;
       }
-      const m = this.insertMessage(mb!, parsed, date, blob.size, blob.blobId, tx);
+      const m = this.insertMessage(mb, parsed.flags, parsed.internalDate, blob.size, blob.blobId, tx);
       outcomes.push({ ok: true, mailboxId, uid: m.uid, modseq: m.modseq, uidValidity: m.uidvalidity });
       stored++;
     }
-    if (req.allOrNothing === true && firstError !== null) {
-      const err = firstError;
-      throw new RequestFailed(
-        outcomes.map((o) => (o.ok ? { ok: false, mailboxId: o.mailboxId, error: err } : o)),
-      );
-    }
+    if (req.allOrNothing === true && firstError !== null) throw new AppendRequestFailed(outcomes, firstError);
     if (req.outbound !== undefined) {
       this.insertOutbound(req.outbound, blob.blobId, blob.size, now);
       stored++;
@@ -1342,11 +1223,7 @@ export class SqliteStore implements MailStore {
   }
 
   private insertOutbound(env: OutboundEnvelope, blobId: string, size: number, now: number): void {
-    const recipients = env.recipients.map((r) => ({
-      address: r.address,
-      notify: r.notify === null ? null : [...r.notify],
-      orcpt: r.orcpt,
-    }));
+    const recipients = storedRecipients(env);
     this.stmt(
       `INSERT INTO outbound_queue (blob_id, size, mail_from, recipients, envid, ret, body, smtputf8,
          account_id, queued_at, next_attempt_at)
@@ -1405,8 +1282,8 @@ export class SqliteStore implements MailStore {
     ).run(
       m.uid + 1,
       m.modseq,
-      1 - bitCount(flags.bits, FLAG_SEEN),
-      bitCount(flags.bits, FLAG_DELETED),
+      1 - flagCount(flags.bits, FLAG_SEEN),
+      flagCount(flags.bits, FLAG_DELETED),
       size,
       mb.id,
     );
@@ -1693,13 +1570,7 @@ export class SqliteStore implements MailStore {
   // ---------------------------------------------------------------- flags
 
   async updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult> {
-    if (update.mode !== 'add' && update.mode !== 'remove' && update.mode !== 'replace') {
-      throw new StoreError('INVALID_ARGUMENT', 'unknown flag mode');
-    }
-    if (update.unchangedSince !== undefined && !isCount(update.unchangedSince)) {
-      throw new StoreError('INVALID_ARGUMENT', 'unchangedSince must be a non-negative integer');
-    }
-    const parsed = parseFlags(update.flags);
+    const parsed = parseFlagUpdate(update);
     return this.write((tx) => {
       const mb = this.requireMailbox(mailboxId);
       const changed: FlagResult['changed'] = [];
@@ -1725,8 +1596,8 @@ export class SqliteStore implements MailStore {
         // Only the latest flags of a message matter to a client catching up.
         dropOld.run(mailboxId, row.uid, KIND_FLAGS);
         this.logChange(tx, mailboxId, modseq, row.uid, KIND_FLAGS, next.bits, keywords);
-        unseenDelta += bitCount(row.flags, FLAG_SEEN) - bitCount(next.bits, FLAG_SEEN);
-        deletedDelta += bitCount(next.bits, FLAG_DELETED) - bitCount(row.flags, FLAG_DELETED);
+        unseenDelta += flagCount(row.flags, FLAG_SEEN) - flagCount(next.bits, FLAG_SEEN);
+        deletedDelta += flagCount(next.bits, FLAG_DELETED) - flagCount(row.flags, FLAG_DELETED);
         changed.push({ uid: row.uid, modseq, flags: flagList(next.bits, keywords) });
       }
       if (changed.length > 0) {
@@ -1756,8 +1627,8 @@ export class SqliteStore implements MailStore {
       dropOld.run(mb.id, r.uid, KIND_FLAGS);
       this.logChange(tx, mb.id, modseq, r.uid, KIND_EXPUNGED, null, null);
       refs.set(r.blob_id, (refs.get(r.blob_id) ?? 0) + 1);
-      unseen += 1 - bitCount(r.flags, FLAG_SEEN);
-      deleted += bitCount(r.flags, FLAG_DELETED);
+      unseen += 1 - flagCount(r.flags, FLAG_SEEN);
+      deleted += flagCount(r.flags, FLAG_DELETED);
       size += r.size;
       uids.push(r.uid);
     }
@@ -1802,8 +1673,7 @@ export class SqliteStore implements MailStore {
       for (const r of rows) total += r.size;
       // A move inside one account does not change its usage.
       const extra = move && src.account_id === dst.account_id ? 0 : total;
-      if (this.overQuota(dst.account_id, extra))
-        throw new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
+      if (this.overQuota(dst.account_id, extra)) throw overQuotaError();
       const modseq = dst.highestmodseq + 1;
       let uid = dst.uidnext;
       let unseen = 0;
@@ -1818,8 +1688,8 @@ export class SqliteStore implements MailStore {
         insert.run(dst.id, uid, modseq, r.flags, r.keywords, r.internal_date, r.size, r.blob_id);
         this.logChange(tx, dst.id, modseq, uid, KIND_ADDED, r.flags, r.keywords);
         refs.set(r.blob_id, (refs.get(r.blob_id) ?? 0) + 1);
-        unseen += 1 - bitCount(r.flags, FLAG_SEEN);
-        deleted += bitCount(r.flags, FLAG_DELETED);
+        unseen += 1 - flagCount(r.flags, FLAG_SEEN);
+        deleted += flagCount(r.flags, FLAG_DELETED);
         mapping.push([r.uid, uid]);
         uid++;
       }
@@ -2017,21 +1887,10 @@ export class SqliteStore implements MailStore {
       'SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?',
     ).get(accountId);
     if (a === undefined) throw notFound('account');
-    const held = this.reserved.get(accountId) ?? 0;
-    if (a.quota_bytes > 0 && a.used_bytes + held + bytes > a.quota_bytes) {
-      throw new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
-    }
-    this.reserved.set(accountId, held + bytes);
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        const left = (this.reserved.get(accountId) ?? 0) - bytes;
-        if (left > 0) this.reserved.set(accountId, left);
-        else this.reserved.delete(accountId);
-      },
-    };
+    return this.reservations.reserve(accountId, bytes, {
+      quotaBytes: a.quota_bytes,
+      usedBytes: a.used_bytes,
+    });
   }
 
   // ---------------------------------------------------------------- mailbox locks
@@ -2048,7 +1907,7 @@ export class SqliteStore implements MailStore {
   }
 
   async acquireMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean> {
-    checkLockArgs(owner, ttlMs);
+    checkLease(owner, ttlMs);
     return this.writeLock(() => {
       const now = Date.now();
       const held = this.stmt<{ owner: string; expires_at: number }>(
@@ -2064,7 +1923,7 @@ export class SqliteStore implements MailStore {
   }
 
   async refreshMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean> {
-    checkLockArgs(owner, ttlMs);
+    checkLease(owner, ttlMs);
     return this.writeLock(() => {
       const now = Date.now();
       const r = this.stmt(
@@ -2084,9 +1943,7 @@ export class SqliteStore implements MailStore {
 
   async setApopSecret(address: string, secret: string | null): Promise<void> {
     const p = parseAddress(address);
-    if (secret !== null && (typeof secret !== 'string' || secret.length === 0 || secret.length > 1024)) {
-      throw new StoreError('INVALID_ARGUMENT', 'the APOP secret must be 1 to 1024 characters');
-    }
+    checkApopSecret(secret);
     await this.write(() => {
       const r = this.stmt('UPDATE accounts SET apop_secret = ? WHERE address = ?').run(secret, p.address);
       if (r.changes === 0) throw notFound(`account ${p.address}`);
@@ -2102,7 +1959,7 @@ export class SqliteStore implements MailStore {
   }
 
   async recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean> {
-    if (!isCount(minIntervalMs)) throw new StoreError('INVALID_ARGUMENT', 'minIntervalMs must be a count');
+    checkLoginInterval(minIntervalMs);
     const now = Date.now();
     // One conditional UPDATE: two processes racing for the same account cannot both pass.
     return this.write(() => {
