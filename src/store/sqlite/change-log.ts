@@ -4,7 +4,7 @@
 
 import type { Change } from '../types.js';
 import { flagList } from '../rules/flags.js';
-import type { FlagChangeRow } from './flag-index.js';
+import type { FlagChangeRow } from '../flag-index.js';
 import type { WriteTx } from './write-tx.js';
 
 export const KIND_ADDED = 0;

@@ -8,8 +8,8 @@ import { uniqueUids } from '../rules/uid-set.js';
 import type { MailboxSummary, MessageFlags } from '../types.js';
 import { KIND_MAILBOX_EVENT, toFlagChangeRow, type ChangeRow } from './change-log.js';
 import type { SqliteCore } from './core.js';
-import { FlagIndex } from './flag-index.js';
-import { LruCache } from './lru-cache.js';
+import { FlagIndex } from '../flag-index.js';
+import { LruCache } from '../../core/lru-cache.js';
 import { notFound } from './rows.js';
 
 /** Mailboxes whose SELECT summary is kept in memory (each up to 8 bytes per message). */

@@ -54,7 +54,7 @@ import {
 } from './change-log.js';
 import type { GroupedWrite, Settled, SqliteCore } from './core.js';
 import { FlagReads } from './flag-reads.js';
-import { LruCache } from './lru-cache.js';
+import { LruCache } from '../../core/lru-cache.js';
 import { insertOutbound } from './queue.js';
 import {
   addUsedBytes,
