@@ -1,6 +1,6 @@
 // The flags of many messages at once, read fast: what SELECT needs (mailboxSummary: every UID,
 // the first unseen, the keywords in use) and FETCH of flags over large UID sets (listFlags,
-// through the in-memory FlagIndex of flag-index.ts). Both are reads on the main connection,
+// through the in-memory FlagIndex of src/store/flag-index.ts). Both are reads on the main connection,
 // cached per mailbox and checked against its HIGHESTMODSEQ, which every write raises.
 
 import { FLAG_SEEN } from '../rules/flags.js';
@@ -15,7 +15,7 @@ import { notFound } from './rows.js';
 /** Mailboxes whose SELECT summary is kept in memory (each up to 8 bytes per message). */
 const SUMMARY_CACHE_ENTRIES = 16;
 /**
- * listFlags keeps an in-memory flag index (flag-index.ts) for mailboxes of at least this many
+ * listFlags keeps an in-memory flag index (src/store/flag-index.ts) for mailboxes of at least this many
  * messages, asked for at least FLAG_INDEX_MIN_REQUEST UIDs at once; at most FLAG_INDEX_ENTRIES
  * mailboxes (about 24 bytes a message: 2.4 MB for 100,000 messages).
  */
@@ -31,7 +31,7 @@ export class FlagReads {
   private readonly summaryCache = new LruCache<number, { modseq: number; summary: MailboxSummary }>(
     SUMMARY_CACHE_ENTRIES,
   );
-  /** Flag indexes of the most recently fetched large mailboxes, by mailbox id (flag-index.ts). */
+  /** Flag indexes of the most recently fetched large mailboxes, by mailbox id (src/store/flag-index.ts). */
   private readonly flagIndexes = new LruCache<number, FlagIndex>(FLAG_INDEX_ENTRIES);
 
   constructor(private readonly core: SqliteCore) {}
