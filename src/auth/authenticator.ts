@@ -11,7 +11,8 @@ import { DEFAULT_AUTH } from '../config/schema.js';
 import type { AuthSettings } from '../config/types.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/log.js';
-import type { Account, MailStore } from '../store/types.js';
+import type { Account } from '../store/types.js';
+import type { Directory } from '../store/roles.js';
 import { CredentialCache } from './credential-cache.js';
 import type { AuthFailureTracker } from './failure-tracker.js';
 import { normalizeIp } from './failure-tracker.js';
@@ -32,7 +33,7 @@ export type AuthFailureReason = 'invalid' | 'banned' | 'disabled';
 export type AuthResult = { ok: true; account: Account } | { ok: false; reason: AuthFailureReason };
 
 export interface AuthenticatorOptions {
-  store: MailStore;
+  store: Directory;
   limits: Pick<Limits, 'authFailureDelay'>;
   tracker: AuthFailureTracker;
   log?: Logger;
@@ -49,7 +50,7 @@ export class Authenticator {
   readonly tracker: AuthFailureTracker;
   readonly cache: CredentialCache;
   readonly gate: ScryptGate;
-  private readonly store: MailStore;
+  private readonly store: Directory;
   private readonly delayMs: number;
   private readonly log: Logger | undefined;
   private readonly scryptLogN: number;

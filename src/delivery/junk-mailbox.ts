@@ -4,11 +4,12 @@
 // that one is used).
 
 import { isStoreError } from '../core/errors.js';
-import type { AppendTarget, Mailbox, MailStore } from '../store/types.js';
+import type { AppendTarget, Mailbox } from '../store/types.js';
+import type { Mailboxes } from '../store/roles.js';
 
 export const JUNK_MAILBOX_NAME = 'Junk';
 
-export async function junkMailbox(store: MailStore, accountId: number): Promise<Mailbox> {
+export async function junkMailbox(store: Mailboxes, accountId: number): Promise<Mailbox> {
   const mailboxes = await store.listMailboxes(accountId);
   const found =
     mailboxes.find((m) => m.specialUse === '\\Junk') ?? mailboxes.find((m) => m.name === JUNK_MAILBOX_NAME);
@@ -25,7 +26,7 @@ export async function junkMailbox(store: MailStore, accountId: number): Promise<
 
 /** The same deliveries, each into the Junk mailbox of the account its mailbox belongs to. */
 export async function junkTargets(
-  store: MailStore,
+  store: Mailboxes,
   targets: readonly AppendTarget[],
 ): Promise<AppendTarget[]> {
   const out = new Map<number, AppendTarget>();

@@ -9,11 +9,12 @@
 import type { Limits } from '../core/limits.js';
 import { StoreError } from '../core/errors.js';
 import type { BlobStore, BlobWriteOptions } from '../store/blob/types.js';
-import type { AppendOutcome, AppendTarget, MailStore } from '../store/types.js';
+import type { AppendOutcome, AppendTarget } from '../store/types.js';
+import type { Messages } from '../store/roles.js';
 import type { CommitTicket } from './commit-order.js';
 
 export interface LocalDeliveryInput {
-  store: MailStore;
+  store: Messages;
   blobs: BlobStore;
   limits: Limits;
   /** Exactly the bytes to store. */

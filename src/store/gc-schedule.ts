@@ -4,7 +4,8 @@
 // - one collection at a time; a run that outlasts the interval delays the next, never overlaps;
 // - the timer never keeps the process alive, and stop() waits for a run in progress.
 
-import type { GcResult, MailStore } from './types.js';
+import type { GcResult } from './types.js';
+import type { Maintenance } from './roles.js';
 
 /** The part of a pino Logger the schedule uses. */
 export interface GcLogger {
@@ -13,7 +14,7 @@ export interface GcLogger {
 }
 
 export interface GcScheduleOptions {
-  store: MailStore;
+  store: Maintenance;
   /** Milliseconds between the end of one run and the start of the next; 0 disables the schedule. */
   intervalMs: number;
   log: GcLogger;

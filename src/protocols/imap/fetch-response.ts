@@ -18,7 +18,8 @@ import { envelopeValue } from '../../mail/mime/bodystructure.js';
 import type { ByteRange } from '../../mail/mime/index.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { BlobStore } from '../../store/blob/types.js';
-import type { MailStore, MessageMeta } from '../../store/types.js';
+import type { MessageMeta } from '../../store/types.js';
+import type { Messages } from '../../store/roles.js';
 import { atom, raw, ResponseEncoder, type ImapData } from '../../wire/imap/encoder.js';
 import type { FetchItem, FetchPartial, FetchSection } from '../../wire/imap/fetch.js';
 import { assertKnownEncoding, decodeTransfer } from './binary.js';
@@ -39,7 +40,7 @@ export interface StreamPiece {
 export type FetchPiece = ImapData | StreamPiece;
 
 export interface FetchSources {
-  store: MailStore;
+  store: Messages;
   blobs: BlobStore;
   /** The client may get UTF-8 in quoted strings (UTF8=ACCEPT). */
   utf8: boolean;

@@ -11,7 +11,8 @@
 //   few milliseconds, so a SEARCH over 100,000 messages does not stall other connections;
 // - a message expunged by another session (still in the view) matches nothing.
 
-import type { MailStore, MessageMeta } from '../../store/types.js';
+import type { MessageMeta } from '../../store/types.js';
+import type { Messages, Search } from '../../store/roles.js';
 import type { BlobStore } from '../../store/blob/types.js';
 import type { SearchDate, SearchKey } from '../../wire/imap/search.js';
 import { SequenceSet, type SequenceSetSpec } from '../../wire/imap/sequence-set.js';
@@ -65,7 +66,7 @@ const INDEXED = new Map<string, 'subject' | 'from' | 'to' | 'cc' | 'bcc'>([
 ]);
 
 export interface SearchContext {
-  store: MailStore;
+  store: Messages & Search;
   blobs: BlobStore;
   view: SelectedView;
   /** IMAP4rev1 session: RECENT matches this session's \Recent messages. */

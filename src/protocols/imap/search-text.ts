@@ -22,7 +22,7 @@ import {
 } from '../../mail/mime/search-fields.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { BlobStore } from '../../store/blob/types.js';
-import type { MailStore } from '../../store/types.js';
+import type { Messages } from '../../store/roles.js';
 
 /** Bytes of one text part searched at most (the rest of a larger part is not searched). */
 export const MAX_PART_BYTES = 8 * 1024 * 1024;
@@ -30,7 +30,7 @@ export const MAX_PART_BYTES = 8 * 1024 * 1024;
 const READ_WHOLE_BELOW = 256 * 1024;
 
 export interface TextSource {
-  store: MailStore;
+  store: Messages;
   blobs: BlobStore;
 }
 

@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../core/log.js';
-import type { MailStore } from '../../store/types.js';
+import type { Leases } from '../../store/roles.js';
 
 /** How long a lease lasts without a refresh. */
 export const DEFAULT_LEASE_MS = 120_000;
@@ -16,7 +16,7 @@ export class MailboxLease {
   private released = false;
 
   private constructor(
-    private readonly store: MailStore,
+    private readonly store: Leases,
     readonly mailboxId: number,
     readonly owner: string,
     private readonly ttlMs: number,
@@ -30,7 +30,7 @@ export class MailboxLease {
 
   /** Takes the lease, or returns null while another session holds it. */
   static async acquire(
-    store: MailStore,
+    store: Leases,
     mailboxId: number,
     opts: { owner: string; ttlMs?: number; log: Logger },
   ): Promise<MailboxLease | null> {

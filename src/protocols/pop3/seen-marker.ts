@@ -9,7 +9,7 @@
 // event loop; one per RETR cut download throughput by two thirds (bench/pop3-download.ts).
 
 import type { Logger } from '../../core/log.js';
-import type { MailStore } from '../../store/types.js';
+import type { Messages } from '../../store/roles.js';
 
 /** UIDs per flag update at most before it is started without waiting. */
 export const BATCH_SIZE = 500;
@@ -22,7 +22,7 @@ export class SeenMarker {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly store: MailStore,
+    private readonly store: Messages,
     private readonly mailboxId: number,
     private readonly log: Logger,
   ) {}

@@ -6,10 +6,10 @@
 
 import type { Logger } from '../../core/log.js';
 import type { PosternConfig } from '../../config/types.js';
-import type { MailStore } from '../../store/types.js';
+import type { Mailboxes, Messages } from '../../store/roles.js';
 
 /** The account's Trash: the mailbox with \Trash, else "Trash" (created when missing). */
-async function trashMailbox(store: MailStore, accountId: number): Promise<number> {
+async function trashMailbox(store: Mailboxes, accountId: number): Promise<number> {
   const boxes = await store.listMailboxes(accountId);
   const marked = boxes.find((b) => b.specialUse === '\\Trash') ?? boxes.find((b) => b.name === 'Trash');
   if (marked !== undefined) return marked.id;
@@ -18,7 +18,7 @@ async function trashMailbox(store: MailStore, accountId: number): Promise<number
 
 /** Applies the deletions; resolves once they are committed. */
 export async function applyDeletions(opts: {
-  store: MailStore;
+  store: Mailboxes & Messages;
   mode: PosternConfig['pop3']['deleteMode'];
   accountId: number;
   mailboxId: number;

@@ -8,7 +8,7 @@
 
 import { MAILBOX_DELIMITER } from '../../../store/types.js';
 
-/** Longer names cannot exist in the store (src/store/sqlite/mailbox-name.ts). */
+/** Longer names cannot exist in the store (src/store/rules/mailbox-name.ts). */
 const MAX_NAME = 1000;
 const STAR = 0x2a;
 const PERCENT = 0x25;

@@ -1,6 +1,6 @@
 // CREATE (RFC 9051 §6.3.4, with USE of RFC 6154 §3 CREATE-SPECIAL-USE), DELETE (§6.3.5),
 // RENAME (§6.3.6), SUBSCRIBE and UNSUBSCRIBE (§6.3.7, §6.3.8). Names are validated by the store
-// (src/store/sqlite/mailbox-name.ts): empty levels ("a//b", "/a"), "." and "..", control
+// (src/store/rules/mailbox-name.ts): empty levels ("a//b", "/a"), "." and "..", control
 // characters, "*" and "%", over-long or too deep names are refused with NO [CANNOT]; undecodable
 // names are refused by mailboxArg. Invariants:
 // - CREATE makes the missing superior levels too (the store does it, RFC 9051 §6.3.4); one
@@ -13,24 +13,17 @@
 //   and leaves INBOX empty (RFC 9051 §6.3.6); the store checks every target name, so an existing
 //   one is NO [ALREADYEXISTS]; a session that has the renamed mailbox selected keeps its view.
 
-import type { SpecialUse } from '../../../store/types.js';
-import { MAILBOX_DELIMITER } from '../../../store/types.js';
+import { MAILBOX_DELIMITER, SPECIAL_USES, type SpecialUse } from '../../../store/types.js';
 import { atom, raw } from '../../../wire/imap/encoder.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
-import { mailboxArg } from '../mailbox-name.js';
+import { mailboxArg, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED } from '../state.js';
-import { noSuchMailbox } from './mailbox-name-check.js';
 import { deselect } from './select.js';
 
 /** RFC 6154 §2 attributes, by upper-case spelling. */
-const SPECIAL_USES = new Map<string, SpecialUse>(
-  (['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged'] as const).map((s) => [
-    s.toUpperCase(),
-    s,
-  ]),
-);
+const SPECIAL_USE_BY_NAME = new Map<string, SpecialUse>(SPECIAL_USES.map((s) => [s.toUpperCase(), s]));
 
 function accountId(ctx: ImapSessionContext): number {
   const state = ctx.state;
@@ -51,7 +44,7 @@ function parseCreateParams(token: ImapToken | undefined): SpecialUse | null {
     }
     for (const attr of value.items) {
       if (attr.kind !== 'atom') throw new ImapBad('Special-use attribute expected');
-      const known = SPECIAL_USES.get(attr.value.toUpperCase());
+      const known = SPECIAL_USE_BY_NAME.get(attr.value.toUpperCase());
       if (known === undefined) throw new ImapNo('Unknown special-use attribute', { name: 'USEATTR' });
       if (use !== null && use !== known) {
         throw new ImapNo('Only one special-use attribute per mailbox', { name: 'USEATTR' });

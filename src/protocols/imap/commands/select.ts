@@ -11,10 +11,9 @@ import { MAILBOX_DELIMITER } from '../../../store/types.js';
 import { Atom, atom, codes, raw, type ImapData, type ResponseCode } from '../../../wire/imap/encoder.js';
 import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
-import { mailboxArg, mailboxWire } from '../mailbox-name.js';
+import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED, SELECTED } from '../state.js';
 import { SelectedView } from '../view.js';
-import { noSuchMailbox } from './mailbox-name-check.js';
 import { mailboxNameData } from './mailbox-name-data.js';
 
 /** The system flags in the order Dovecot lists them in FLAGS and PERMANENTFLAGS. */

@@ -9,9 +9,8 @@ import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
-import { mailboxArg, mailboxWire } from '../mailbox-name.js';
+import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED } from '../state.js';
-import { noSuchMailbox } from './mailbox-name-check.js';
 import { mailboxNameData } from './mailbox-name-data.js';
 
 export type StatusItem =

@@ -1,6 +1,7 @@
 // The flags of every message of a large mailbox, held in memory and brought up to date from the
 // change log, so FETCH of flags over a whole mailbox (`UID FETCH 1:* (UID FLAGS)`, what a client
-// resynchronising sends) reads no message rows. Invariants:
+// resynchronising sends) reads no message rows. Backend-independent: a backend loads it from
+// its rows as text and feeds it its change log (sqlite: sqlite/flag-reads.ts). Invariants:
 // - an index describes its mailbox exactly at `modseq` (and `uidValidity`); the store reads the
 //   changes after `modseq` before each use, so a change made by any process is seen;
 // - the change log keeps, per message, its `added` row and at most its latest `flags` row (older
@@ -9,9 +10,9 @@
 //   an unknown UID, an added UID below the last one) makes the caller rebuild;
 // - flag lists are frozen and shared between messages with the same flags: read-only for callers.
 
-import { indexOfSorted, lowerBound } from '../../core/sorted.js';
-import type { MessageFlags } from '../types.js';
-import { flagList } from './flags.js';
+import { indexOfSorted, lowerBound } from '../core/sorted.js';
+import type { MessageFlags } from './types.js';
+import { flagList } from './rules/flags.js';
 
 const TAB = 9;
 const LF = 10;

@@ -5,7 +5,8 @@
 // (like Dovecot) but keep the spelling they were first stored with.
 
 import { StoreError } from '../../core/errors.js';
-import { SYSTEM_FLAGS, type SystemFlag } from '../types.js';
+import { SYSTEM_FLAGS, type FlagUpdate, type SystemFlag } from '../types.js';
+import { isCount } from './count.js';
 
 export const FLAG_SEEN = 1;
 export const FLAG_ANSWERED = 2;
@@ -144,4 +145,20 @@ export function sameFlags(a: ParsedFlags, b: ParsedFlags): boolean {
   if (a.keywords.length === 0) return true;
   const have = new Set(a.keywords.map((k) => k.toLowerCase()));
   return b.keywords.every((k) => have.has(k.toLowerCase()));
+}
+
+/** 1 when `bits` holds `flag`, else 0: what a message adds to a mailbox counter (unseen, deleted). */
+export function flagCount(bits: number, flag: number): number {
+  return (bits & flag) !== 0 ? 1 : 0;
+}
+
+/** Validates a STORE (mode, CONDSTORE UNCHANGEDSINCE) and returns its parsed flags. */
+export function parseFlagUpdate(update: FlagUpdate): ParsedFlags {
+  if (update.mode !== 'add' && update.mode !== 'remove' && update.mode !== 'replace') {
+    throw new StoreError('INVALID_ARGUMENT', 'unknown flag mode');
+  }
+  if (update.unchangedSince !== undefined && !isCount(update.unchangedSince)) {
+    throw new StoreError('INVALID_ARGUMENT', 'unchangedSince must be a non-negative integer');
+  }
+  return parseFlags(update.flags);
 }

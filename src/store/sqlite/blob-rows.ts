@@ -1,0 +1,74 @@
+// The `blobs` and `blob_search` tables: one row per stored file with its reference count (its
+// message rows plus its outbound_queue rows), its MIME record and its SEARCH text. A count that
+// reaches 0 starts the grace period after which collectGarbage() removes row and file.
+
+import type { MimeRecord } from '../../mail/mime/types.js';
+import { blobSearchText } from '../rules/search-text.js';
+import type { StatementCache } from './statement-cache.js';
+
+/** Adds `delta` references to a blob row; a count reaching 0 starts its grace period. */
+export function adjustBlobRefs(sql: StatementCache, blobId: string, delta: number, now: number): boolean {
+  const r = sql
+    .stmt(
+      `UPDATE blobs SET refcount = refcount + @delta,
+         zero_since = CASE WHEN refcount + @delta = 0 THEN @now ELSE NULL END
+       WHERE id = @id`,
+    )
+    .run({ id: blobId, delta, now });
+  return r.changes > 0;
+}
+
+/** Inserts or re-references a blob row (refcount += count; 0 leaves it collectable). */
+export function upsertBlob(
+  sql: StatementCache,
+  blobId: string,
+  size: number,
+  mime: MimeRecord,
+  count: number,
+  now: number,
+): void {
+  if (adjustBlobRefs(sql, blobId, count, now)) return;
+  sql
+    .stmt(
+      `INSERT INTO blobs (id, size, refcount, mime, zero_since) VALUES (@id, @size, @count, @mime, @zeroSince)`,
+    )
+    .run({ id: blobId, size, count, mime: JSON.stringify(mime), zeroSince: count === 0 ? now : null });
+  insertBlobSearch(sql, blobId, mime);
+}
+
+function insertBlobSearch(sql: StatementCache, blobId: string, mime: MimeRecord): void {
+  sql
+    .stmt(
+      `INSERT OR REPLACE INTO blob_search (blob_id, search_subject, search_from, search_to, search_cc,
+         search_bcc, text_parts) VALUES (@id, @subject, @from, @to, @cc, @bcc, @textParts)`,
+    )
+    .run({ id: blobId, ...blobSearchText(mime) });
+}
+
+/**
+ * Fills blob_search for blobs written before migration 4, in batches, once: a counter records
+ * that it is done, so later starts do not scan the blobs table.
+ */
+export function fillSearchColumns(sql: StatementCache): void {
+  const done = sql
+    .stmt<number>("SELECT value FROM store_counters WHERE name = 'blob_search_filled'", 'pluck')
+    .get();
+  if (done === 1) return;
+  const pick = sql.stmt<{ id: string; mime: string }>(
+    `SELECT b.id, b.mime FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM blob_search s WHERE s.blob_id = b.id)
+       LIMIT 500`,
+  );
+  const batch = sql.db.transaction((rows: Array<{ id: string; mime: string }>) => {
+    for (const r of rows) insertBlobSearch(sql, r.id, JSON.parse(r.mime) as MimeRecord);
+  });
+  for (;;) {
+    const rows = pick.all();
+    if (rows.length === 0) break;
+    batch(rows);
+  }
+  sql
+    .stmt(
+      "INSERT INTO store_counters (name, value) VALUES ('blob_search_filled', 1) ON CONFLICT (name) DO UPDATE SET value = 1",
+    )
+    .run();
+}
