@@ -1,33 +1,41 @@
-// Write operations for src/store/sqlite/writer.test.ts: a table of key/value rows.
+// Write bodies for src/store/sqlite/writer.test.ts: a table of key/value rows.
 
 import { StoreError } from '../../src/core/errors.js';
-import type { WriteContext } from '../../src/store/sqlite/writer-protocol.js';
+import type { WriteTx } from '../../src/store/sqlite/write-tx.js';
 
-export const ops = {
-  put(ctx: WriteContext, args: { key: string; value: number; mailbox?: number }): number {
-    const r = ctx.stmt('INSERT INTO kv (key, value) VALUES (?, ?)').run(args.key, args.value);
-    if (args.mailbox !== undefined) ctx.recordSeq(Number(r.lastInsertRowid), args.mailbox);
+const kv = {
+  put(tx: WriteTx, key: string, value: number, mailbox?: number): number {
+    const r = tx.sql.stmt('INSERT INTO kv (key, value) VALUES (?, ?)').run(key, value);
+    if (mailbox !== undefined) {
+      tx.recordSeq(Number(r.lastInsertRowid));
+      tx.mailboxes.add(mailbox);
+    }
     return Number(r.lastInsertRowid);
   },
   /** Writes a row, then fails: the row must be rolled back with it. */
-  putThenRefuse(ctx: WriteContext, args: { key: string }): never {
-    ctx.stmt('INSERT INTO kv (key, value) VALUES (?, ?)').run(args.key, -1);
-    throw new StoreError('ALREADY_EXISTS', `refused ${args.key}`);
+  putThenRefuse(tx: WriteTx, key: string): never {
+    tx.sql.stmt('INSERT INTO kv (key, value) VALUES (?, ?)').run(key, -1);
+    throw new StoreError('ALREADY_EXISTS', `refused ${key}`);
   },
-  touch(ctx: WriteContext, args: { mailbox: number }): null {
-    ctx.touch(args.mailbox);
-    return null;
+  /** A result carrying an error, as an append's refused target does. */
+  outcome(_tx: WriteTx, key: string): Array<{ ok: boolean; error?: Error; key: string }> {
+    return [
+      { ok: true, key },
+      { ok: false, key, error: new StoreError('OVER_QUOTA', `${key} is full`) },
+    ];
   },
   /** Holds the thread for `ms` (a long transaction), then writes. */
-  slow(ctx: WriteContext, args: { ms: number; key: string }): number {
-    const end = performance.now() + args.ms;
+  slow(tx: WriteTx, ms: number, key: string): number {
+    const end = performance.now() + ms;
     while (performance.now() < end) {
       // busy
     }
-    ctx.stmt('INSERT INTO kv (key, value) VALUES (?, ?)').run(args.key, args.ms);
-    return args.ms;
+    tx.sql.stmt('INSERT INTO kv (key, value) VALUES (?, ?)').run(key, ms);
+    return ms;
   },
   crash(): never {
     process.exit(3);
   },
 };
+
+export const WRITES = { kv };

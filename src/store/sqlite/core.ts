@@ -1,18 +1,18 @@
-// What every role of the SQLite store shares: the connection and its statements, the write path
-// (BEGIN IMMEDIATE, the group commit of append() requests, the WAL fsync that acknowledges
-// them), the change feed with the poll that learns of other processes' commits, and the stats.
+// What every role of the SQLite store shares: the connections and their statements, the write
+// path (the writer thread, the WAL fsync that acknowledges commits), the change feed with the
+// poll that learns of other processes' commits, and the stats.
 // Invariants:
-// - every write runs in one BEGIN IMMEDIATE transaction (the write lock is taken up front, so
-//   the read-modify-write of uidnext/highestmodseq/quota cannot race another process); its body
-//   is a synchronous function of a WriteTx (write-tx.ts), run here and acted on after the commit;
+// - every write body runs in the writer thread (writer-thread.ts), which owns the write
+//   connection: BEGIN IMMEDIATE (the write lock is taken up front, so the read-modify-write of
+//   uidnext/highestmodseq/quota cannot race another process), every body under its own
+//   SAVEPOINT, and the bodies submitted while one transaction runs share the next one. So no
+//   SQLite write, and no wait for another process's write lock, holds the event loop; reads
+//   stay on this thread's connection, which sees each commit once the thread has answered;
 // - a write's promise resolves only after its commit is on disk. SQLite runs with
 //   synchronous=NORMAL (in WAL mode that only skips the fsync at commit) and the store fsyncs
 //   the WAL itself, on libuv's thread pool: commits made while one fsync runs share the next one
 //   (group commit without blocking the event loop on the disk). Checkpoints still fsync WAL and
-//   database. Lease writes alone skip it (commitWithoutSync);
-// - grouped writes (append()) queued during one turn of the event loop (plus a short linger
-//   during bursts) share one transaction and one WAL fsync, at most maxAppendBatch at a time;
-//   each runs under its own SAVEPOINT, so one failing request never fails its batch-mates;
+//   database. Lease writes alone skip it (writeWithoutSync);
 // - a change is announced (watch() listeners: IDLE, other sessions) only after the WAL fsync
 //   that makes it durable, never inside a transaction (see ChangeFeed); when that fsync fails,
 //   nothing is announced and the writer gets the error. Changes made by other processes are
@@ -28,6 +28,10 @@ import { fillSearchColumns } from './blob-rows.js';
 import { migrate } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 import { pin } from './statement-pin.js';
+import type { AppendOutcome, AppendRequest } from '../types.js';
+import { WRITES, type WriteArgs, type WriteName, type WriteResult, type WriteRole } from './write-bodies.js';
+import type { CommitNote } from './writer-protocol.js';
+import { SqliteWriter, type Committed } from './writer.js';
 import { WriteTx } from './write-tx.js';
 
 export const SQLITE_FILE_NAME = 'postern.sqlite';
@@ -61,40 +65,36 @@ export interface SqliteCoreOptions {
   fsyncWal?: (file: string) => Promise<void>;
   /** How long a write waits for another process's write lock (default 10 s). */
   busyTimeoutMs?: number;
-  /** Most append() requests committed in one transaction (default 256). */
-  maxAppendBatch?: number;
+  /** Most writes committed in one transaction of the writer thread (default 512). */
+  maxWriteBatch?: number;
   /**
-   * During a burst of appends, how long a flush waits for more requests to share its commit
-   * (default 0: it flushes as soon as the event loop turns).
+   * Run write bodies in the writer thread (default true). Off, each runs in its own
+   * transaction on the main connection, holding the event loop while it does (a baseline for
+   * benchmarks, and a fallback).
    */
-  commitLingerMs?: number;
+  writerThread?: boolean;
 }
 
 /**
- * A write that joins the group commit. `body` runs under its own SAVEPOINT inside the batch's
- * transaction: when it throws, only its own changes are rolled back and `failed` runs, still
- * inside the transaction, to say what its caller gets (a throw from `failed` fails the batch).
+ * What a grouped write's caller gets: its value, or the error of a refusal that was rolled back
+ * to its savepoint without failing the transaction.
+ */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * A write that joins a transaction with others: `body` runs under its own SAVEPOINT; when it
+ * throws, only its own changes are rolled back and `failed` runs, still inside the transaction,
+ * to say what its caller gets (a throw from `failed` fails the transaction).
  */
 export interface GroupedWrite<T> {
   body(tx: WriteTx, now: number): T;
   failed(tx: WriteTx, err: unknown, now: number): Settled<T>;
 }
 
-export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-interface PendingWrite {
-  write: GroupedWrite<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-}
-
 const NO_LOG: StoreLogger = { warn: () => undefined, error: () => undefined };
 const DEFAULT_POLL_MS = 100;
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
-const DEFAULT_MAX_APPEND_BATCH = 256;
-const DEFAULT_COMMIT_LINGER_MS = 0;
-/** A flush starting this soon after the previous group commit is part of a burst. */
-const BURST_WINDOW_MS = 5;
+const DEFAULT_MAX_WRITE_BATCH = 512;
 /** Change rows read per poll; a bigger backlog is read over the next polls. */
 const POLL_ROW_LIMIT = 20_000;
 
@@ -122,8 +122,8 @@ export class SqliteCore {
   private readonly walFile: string;
   private readonly fsyncWal: (file: string) => Promise<void>;
   private readonly pollIntervalMs: number;
-  private readonly maxAppendBatch: number;
-  private readonly commitLingerMs: number;
+  /** Runs the write bodies (null: they run on this connection). */
+  private readonly writer: SqliteWriter | null;
   private readonly feed: ChangeFeed;
 
   private commitGeneration = 0;
@@ -135,13 +135,11 @@ export class SqliteCore {
   private syncWaiters: Array<{ generation: number; resolve: () => void; reject: (err: unknown) => void }> =
     [];
   private syncIdleWaiters: Array<() => void> = [];
-  /** Grouped writes are queued until the running WAL fsync ends (see runFlush). */
-  private flushAfterSync = false;
-
-  private queue: PendingWrite[] = [];
-  private flushScheduled = false;
-  private lastCommitEnd = 0;
+  /** Writes submitted and not yet committed; close() waits for them. */
+  private pendingWrites = 0;
   private drainWaiters: Array<() => void> = [];
+  private lastAppendBatch = 0;
+  private localBatch = 0;
   private closing = false;
   private closed = false;
 
@@ -158,8 +156,6 @@ export class SqliteCore {
     this.log = opts.log ?? NO_LOG;
     this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_MS;
     this.fsyncWal = opts.fsyncWal ?? syncFile;
-    this.maxAppendBatch = opts.maxAppendBatch ?? DEFAULT_MAX_APPEND_BATCH;
-    this.commitLingerMs = opts.commitLingerMs ?? DEFAULT_COMMIT_LINGER_MS;
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
 
     this.db = pin(new Database(this.file, { timeout: busy }));
@@ -180,6 +176,16 @@ export class SqliteCore {
       this.db.close();
       throw err;
     }
+    this.writer =
+      opts.writerThread === false
+        ? null
+        : new SqliteWriter({
+            file: this.file,
+            busyTimeoutMs: busy,
+            bodiesModule: new URL('./write-bodies.js', import.meta.url),
+            maxBatch: opts.maxWriteBatch ?? DEFAULT_MAX_WRITE_BATCH,
+            onError: (err) => this.log.error({ err }, 'the store writer thread failed'),
+          });
     this.feed = new ChangeFeed({
       onActive: (active) => (active ? this.startPolling() : this.stopPolling()),
       onError: (err, mailboxId) => this.log.error({ err, mailboxId }, 'watch listener failed'),
@@ -202,123 +208,91 @@ export class SqliteCore {
   // ---------------------------------------------------------------- writes
 
   /**
-   * Runs `body` in one BEGIN IMMEDIATE transaction and resolves once the commit is on disk;
-   * what it touched is announced only then (a failed fsync rejects, and announces nothing).
+   * Runs the write body `role.name` in one transaction (in the writer thread, grouped with the
+   * writes submitted meanwhile, each under its own savepoint) and resolves once the commit is
+   * on disk; what it touched is announced only then (a failed fsync rejects, and announces
+   * nothing).
    */
-  async write<T>(body: (tx: WriteTx) => T): Promise<T> {
+  async write<R extends WriteRole, N extends WriteName<R>>(
+    role: R,
+    name: N,
+    ...args: WriteArgs<R, N>
+  ): Promise<WriteResult<R, N>> {
     this.assertOpen();
-    const tx = new WriteTx(this.sql);
-    const result = this.db.transaction(() => body(tx)).immediate();
-    this.recordCommit(tx);
+    const committed = await this.commit(role, name, args);
     await this.durable();
-    this.announce(tx);
-    return result;
+    this.announce(committed.note);
+    return committed.value as WriteResult<R, N>;
   }
 
   /**
-   * Runs `body` in one BEGIN IMMEDIATE transaction without waiting for the WAL fsync: only for
-   * writes that log no change and whose loss in a crash is harmless (mailbox leases: a lease
-   * lost would have lapsed anyway, and a login should not wait for the disk).
+   * Commits the write body without waiting for the WAL fsync: only for writes that log no
+   * change and whose loss in a crash is harmless (mailbox leases: a lease lost would have
+   * lapsed anyway, and a login should not wait for the disk).
    */
-  commitWithoutSync<T>(body: (tx: WriteTx) => T): T {
+  async writeWithoutSync<R extends WriteRole, N extends WriteName<R>>(
+    role: R,
+    name: N,
+    ...args: WriteArgs<R, N>
+  ): Promise<WriteResult<R, N>> {
     this.assertOpen();
-    const tx = new WriteTx(this.sql);
-    const result = this.db.transaction(() => body(tx)).immediate();
-    this.stats.commits++;
-    return result;
+    return (await this.commit(role, name, args)).value as WriteResult<R, N>;
   }
 
   /**
-   * Queues a write for the group commit: it is committed with the others queued meanwhile, in
-   * one transaction under its own SAVEPOINT, and resolves once that commit is on disk.
+   * An append: committed with whatever else the writer holds, under its own savepoint; a
+   * refusal inside it (quota, a target gone) is its own and leaves the others alone.
    */
-  grouped<T>(write: GroupedWrite<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({
-        write: write as GroupedWrite<unknown>,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      });
-      this.scheduleFlush();
-    });
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // Requests arriving in this turn of the event loop (and during the previous commit's fsync,
-    // whose I/O callbacks run before the check phase) join the same batch. During a burst (the
-    // last commit ended moments ago) linger a little so more deliveries share the next fsync:
-    // with 20 concurrent writers this took batches from ~2 to ~5 messages per commit.
-    const burst = performance.now() - this.lastCommitEnd < BURST_WINDOW_MS;
-    if (burst && this.commitLingerMs > 0) setTimeout(() => this.runFlush(), this.commitLingerMs);
-    else setImmediate(() => this.runFlush());
-  }
-
-  private runFlush(): void {
-    this.flushScheduled = false;
-    // While a WAL fsync runs, grouped writes wait and are committed together the moment it
-    // ends: they could not be acknowledged before the next fsync anyway, and one transaction
-    // for the lot writes each touched page (indexes, mailbox and blob rows) once, not per request.
-    if (this.syncRunning && !this.closing) {
-      this.flushAfterSync = true;
-      return;
+  async append(req: AppendRequest): Promise<AppendOutcome[]> {
+    this.assertAccepting();
+    const committed = await this.commit('grouped', 'append', [req]);
+    this.stats.appendRequests++;
+    if (committed.batch !== this.lastAppendBatch) {
+      this.lastAppendBatch = committed.batch;
+      this.stats.appendBatches++;
     }
-    const batch = this.queue.splice(0, this.maxAppendBatch);
-    if (batch.length > 0) this.commitGroup(batch);
-    if (this.queue.length > 0) {
-      this.scheduleFlush();
-    } else {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
-    }
-  }
-
-  private commitGroup(batch: PendingWrite[]): void {
-    const results: Array<Settled<unknown>> = new Array(batch.length);
-    const tx = new WriteTx(this.sql);
-    const now = Date.now();
-    const one = this.db.transaction((write: GroupedWrite<unknown>) => write.body(tx, now));
-    try {
-      this.assertOpen();
-      this.db
-        .transaction(() => {
-          for (let i = 0; i < batch.length; i++) {
-            const write = batch[i].write;
-            try {
-              results[i] = { ok: true, value: one(write) }; // a nested transaction function runs under a SAVEPOINT
-            } catch (err) {
-              // Errors such as SQLITE_FULL or SQLITE_IOERR abort the whole transaction: give up.
-              if (!this.db.inTransaction) throw err;
-              results[i] = write.failed(tx, err, now);
-            }
-          }
-        })
-        .immediate();
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-      return;
-    }
-    this.lastCommitEnd = performance.now();
-    this.recordCommit(tx);
-    this.stats.appendBatches++;
-    this.stats.appendRequests += batch.length;
     // Nobody hears of success before the commit is on disk (SMTP 250, APPEND OK), and no
     // watcher hears of the new messages before then either.
-    this.durable().then(
-      () => {
-        this.announce(tx);
-        for (let i = 0; i < batch.length; i++) {
-          const r = results[i];
-          if (r.ok) batch[i].resolve(r.value);
-          else batch[i].reject(r.error);
-        }
-      },
-      (err: unknown) => {
-        for (const p of batch) p.reject(err);
-      },
-    );
+    await this.durable();
+    this.announce(committed.note);
+    const settled = committed.value as Settled<AppendOutcome[]>;
+    if (!settled.ok) throw settled.error;
+    return settled.value;
+  }
+
+  private async commit(role: WriteRole, name: string, args: unknown[]): Promise<Committed<unknown>> {
+    const op = `${role}.${name}`;
+    this.pendingWrites++;
+    try {
+      let committed: Committed<unknown>;
+      if (this.writer !== null) {
+        committed = await this.writer.run(op, args);
+        this.stats.commits = this.writer.stats.transactions;
+      } else {
+        committed = this.commitHere(role, name, args);
+        this.stats.commits++;
+      }
+      this.recordCommit(committed.note);
+      return committed;
+    } finally {
+      this.pendingWrites--;
+      if (this.pendingWrites === 0) {
+        const waiters = this.drainWaiters;
+        this.drainWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  /** Without the writer thread: the body in its own transaction on this connection. */
+  private commitHere(role: WriteRole, name: string, args: unknown[]): Committed<unknown> {
+    const group = WRITES[role] as Record<string, (tx: WriteTx, ...a: unknown[]) => unknown>;
+    const body = group[name];
+    if (body === undefined) throw new Error(`unknown write ${role}.${name}`);
+    const tx = new WriteTx(this.sql);
+    const value = this.db.transaction(() => body(tx, ...args)).immediate();
+    const note = { mailboxes: [...tx.mailboxes], minSeq: tx.minSeq, maxSeq: tx.maxSeq };
+    return { value, note, batch: ++this.localBatch };
   }
 
   // ---------------------------------------------------------------- durability
@@ -362,10 +336,6 @@ export class SqliteCore {
         if (err === null) w.resolve();
         else w.reject(err);
       }
-      if (this.flushAfterSync) {
-        this.flushAfterSync = false;
-        this.runFlush(); // commits the grouped writes that waited, and starts the fsync covering them
-      }
       this.kickSync();
       if (!this.syncRunning) {
         const idle = this.syncIdleWaiters;
@@ -379,9 +349,8 @@ export class SqliteCore {
     );
   }
 
-  /** At commit: counts it, and notes its change rows so the poll does not announce them twice. */
-  private recordCommit(tx: WriteTx): void {
-    this.stats.commits++;
+  /** At commit: notes its change rows so the poll does not announce them twice. */
+  private recordCommit(tx: CommitNote): void {
     if (tx.minSeq !== 0 && this.pollTimer !== null) {
       const last = this.ownSeqRanges[this.ownSeqRanges.length - 1];
       if (last !== undefined && tx.minSeq <= last[1] + 1) last[1] = Math.max(last[1], tx.maxSeq);
@@ -390,8 +359,8 @@ export class SqliteCore {
   }
 
   /** After the fsync that made the commit durable: wakes watchers (IDLE, other sessions). */
-  private announce(tx: WriteTx): void {
-    if (tx.mailboxes.size > 0) this.feed.notify(tx.mailboxes);
+  private announce(note: CommitNote): void {
+    if (note.mailboxes.length > 0) this.feed.notify(note.mailboxes);
   }
 
   // ---------------------------------------------------------------- change notification
@@ -464,9 +433,10 @@ export class SqliteCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closing = true;
-    if (this.queue.length > 0 || this.flushScheduled) {
+    if (this.pendingWrites > 0) {
       await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     }
+    await this.writer?.close();
     if (this.syncRunning || this.syncWaiters.length > 0) {
       await new Promise<void>((resolve) => this.syncIdleWaiters.push(resolve));
     }

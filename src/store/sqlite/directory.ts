@@ -160,7 +160,7 @@ export class SqliteDirectory implements Directory {
 
   async createDomain(name: string): Promise<Domain> {
     const domain = normalizeDomain(name);
-    return this.core.write((tx) => directoryWrites.createDomain(tx, domain));
+    return this.core.write('directory', 'createDomain', domain);
   }
 
   async listDomains(): Promise<Domain[]> {
@@ -185,7 +185,7 @@ export class SqliteDirectory implements Directory {
 
   async deleteDomain(name: string): Promise<void> {
     const domain = normalizeDomain(name);
-    await this.core.write((tx) => directoryWrites.deleteDomain(tx, domain));
+    await this.core.write('directory', 'deleteDomain', domain);
   }
 
   // ---------------------------------------------------------------- accounts
@@ -200,9 +200,7 @@ export class SqliteDirectory implements Directory {
     const quotaBytes = input.quotaBytes ?? 0;
     checkQuotaBytes(quotaBytes);
     const passwordHash = input.passwordHash;
-    return this.core.write((tx) =>
-      directoryWrites.createAccount(tx, { address, domain, passwordHash, quotaBytes }),
-    );
+    return this.core.write('directory', 'createAccount', { address, domain, passwordHash, quotaBytes });
   }
 
   async getAccount(address: string): Promise<Account | null> {
@@ -245,25 +243,25 @@ export class SqliteDirectory implements Directory {
   async setPasswordHash(address: string, passwordHash: string): Promise<void> {
     const p = parseAddress(address);
     checkPasswordHash(passwordHash);
-    await this.core.write((tx) => directoryWrites.setPasswordHash(tx, p.address, passwordHash));
+    await this.core.write('directory', 'setPasswordHash', p.address, passwordHash);
   }
 
   async setQuota(address: string, quotaBytes: number): Promise<void> {
     const p = parseAddress(address);
     checkQuotaBytes(quotaBytes);
-    await this.core.write((tx) => directoryWrites.setQuota(tx, p.address, quotaBytes));
+    await this.core.write('directory', 'setQuota', p.address, quotaBytes);
   }
 
   async deleteAccount(address: string): Promise<void> {
     const p = parseAddress(address);
-    await this.core.write((tx) => directoryWrites.deleteAccount(tx, p.address));
+    await this.core.write('directory', 'deleteAccount', p.address);
   }
 
   // ---------------------------------------------------------------- aliases
 
   async addAlias(alias: Alias): Promise<void> {
     const { source, destination } = parseAlias(alias);
-    await this.core.write((tx) => directoryWrites.addAlias(tx, source, destination.address));
+    await this.core.write('directory', 'addAlias', source, destination.address);
   }
 
   async listAliases(domain?: string): Promise<Alias[]> {
@@ -289,7 +287,7 @@ export class SqliteDirectory implements Directory {
 
   async deleteAlias(source: string): Promise<void> {
     const s = parseAddress(source, { allowCatchAll: true });
-    await this.core.write((tx) => directoryWrites.deleteAlias(tx, s.address));
+    await this.core.write('directory', 'deleteAlias', s.address);
   }
 
   async resolveRecipient(address: string, opts: { catchAll?: boolean } = {}): Promise<Recipient[]> {
@@ -302,7 +300,7 @@ export class SqliteDirectory implements Directory {
   async setApopSecret(address: string, secret: string | null): Promise<void> {
     const p = parseAddress(address);
     checkApopSecret(secret);
-    await this.core.write((tx) => directoryWrites.setApopSecret(tx, p.address, secret));
+    await this.core.write('directory', 'setApopSecret', p.address, secret);
   }
 
   async getApopSecret(accountId: number): Promise<string | null> {
@@ -316,6 +314,6 @@ export class SqliteDirectory implements Directory {
   async recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean> {
     checkLoginInterval(minIntervalMs);
     const now = Date.now();
-    return this.core.write((tx) => directoryWrites.recordPop3Login(tx, accountId, now, minIntervalMs));
+    return this.core.write('directory', 'recordPop3Login', accountId, now, minIntervalMs);
   }
 }

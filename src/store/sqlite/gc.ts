@@ -60,7 +60,7 @@ export class SqliteGc implements Pick<Maintenance, 'collectGarbage'> {
         )
         .all(cutoff);
       if (ids.length === 0) break;
-      const removed = await core.write((tx) => gcWrites.removeBlobs(tx, ids, cutoff));
+      const removed = await core.write('gc', 'removeBlobs', ids, cutoff);
       for (const id of removed) {
         this.opts.forget(id);
         try {

@@ -46,15 +46,15 @@ export class SqliteLeases implements Leases {
 
   async acquireMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean> {
     checkLease(owner, ttlMs);
-    return this.core.commitWithoutSync((tx) => leaseWrites.acquire(tx, mailboxId, owner, ttlMs));
+    return this.core.writeWithoutSync('leases', 'acquire', mailboxId, owner, ttlMs);
   }
 
   async refreshMailboxLock(mailboxId: number, owner: string, ttlMs: number): Promise<boolean> {
     checkLease(owner, ttlMs);
-    return this.core.commitWithoutSync((tx) => leaseWrites.refresh(tx, mailboxId, owner, ttlMs));
+    return this.core.writeWithoutSync('leases', 'refresh', mailboxId, owner, ttlMs);
   }
 
   async releaseMailboxLock(mailboxId: number, owner: string): Promise<void> {
-    this.core.commitWithoutSync((tx) => leaseWrites.release(tx, mailboxId, owner));
+    await this.core.writeWithoutSync('leases', 'release', mailboxId, owner);
   }
 }

@@ -249,30 +249,30 @@ export class SqliteMailboxes implements Mailboxes {
   ): Promise<Mailbox> {
     const n = normalizeMailboxName(name);
     const specialUse = checkSpecialUse(opts.specialUse);
-    return this.core.write((tx) => mailboxWrites.createMailbox(tx, accountId, n, specialUse));
+    return this.core.write('mailboxes', 'createMailbox', accountId, n, specialUse);
   }
 
   async deleteMailbox(accountId: number, name: string): Promise<void> {
     const n = normalizeMailboxName(name);
     checkMailboxDeletable(n);
-    await this.core.write((tx) => mailboxWrites.deleteMailbox(tx, accountId, n));
+    await this.core.write('mailboxes', 'deleteMailbox', accountId, n);
   }
 
   async renameMailbox(accountId: number, from: string, to: string): Promise<void> {
     const f = normalizeMailboxName(from);
     const t = normalizeMailboxName(to);
     checkMailboxRename(f, t);
-    await this.core.write((tx) => mailboxWrites.renameMailbox(tx, accountId, f, t));
+    await this.core.write('mailboxes', 'renameMailbox', accountId, f, t);
   }
 
   async subscribe(accountId: number, name: string): Promise<void> {
     const n = normalizeMailboxName(name);
-    await this.core.write((tx) => mailboxWrites.subscribe(tx, accountId, n));
+    await this.core.write('mailboxes', 'subscribe', accountId, n);
   }
 
   async unsubscribe(accountId: number, name: string): Promise<void> {
     const n = normalizeMailboxName(name);
-    await this.core.write((tx) => mailboxWrites.unsubscribe(tx, accountId, n));
+    await this.core.write('mailboxes', 'unsubscribe', accountId, n);
   }
 
   async listSubscriptions(accountId: number): Promise<string[]> {

@@ -315,7 +315,7 @@ export const messageWrites = {
 };
 
 /** An append request as the core's group commit runs it. */
-class AppendWrite implements GroupedWrite<AppendOutcome[]> {
+export class AppendWrite implements GroupedWrite<AppendOutcome[]> {
   constructor(private readonly req: AppendRequest) {}
 
   body(tx: WriteTx, now: number): AppendOutcome[] {
@@ -358,7 +358,7 @@ export class SqliteMessages implements Messages {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.core.grouped(new AppendWrite(req));
+    return this.core.append(req);
   }
 
   // ---------------------------------------------------------------- reading messages
@@ -458,19 +458,19 @@ export class SqliteMessages implements Messages {
 
   async updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult> {
     const parsed = parseFlagUpdate(update);
-    return this.core.write((tx) => messageWrites.updateFlags(tx, mailboxId, uids, update, parsed));
+    return this.core.write('messages', 'updateFlags', mailboxId, uids, update, parsed);
   }
 
   async expunge(mailboxId: number, opts: { uids?: number[]; onlyDeleted?: boolean } = {}): Promise<number[]> {
-    return this.core.write((tx) => messageWrites.expunge(tx, mailboxId, opts));
+    return this.core.write('messages', 'expunge', mailboxId, opts);
   }
 
   async copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
-    return this.core.write((tx) => messageWrites.copy(tx, fromMailboxId, uids, toMailboxId, false));
+    return this.core.write('messages', 'copy', fromMailboxId, uids, toMailboxId, false);
   }
 
   async move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {
-    return this.core.write((tx) => messageWrites.copy(tx, fromMailboxId, uids, toMailboxId, true));
+    return this.core.write('messages', 'copy', fromMailboxId, uids, toMailboxId, true);
   }
 
   // ---------------------------------------------------------------- change feed
@@ -498,7 +498,7 @@ export class SqliteMessages implements Messages {
     // a write transaction and its WAL fsync. A message committed meanwhile is claimed next time.
     const current = requireMailbox(this.core.sql, mailboxId);
     if (current.uidnext - 1 <= current.recent_uid) return [];
-    return this.core.write((tx) => messageWrites.claimRecent(tx, mailboxId));
+    return this.core.write('messages', 'claimRecent', mailboxId);
   }
 
   watch(mailboxId: number, listener: (mailboxId: number) => void): () => void {

@@ -99,6 +99,6 @@ export class SqliteOutboundQueue implements OutboundQueue {
 
   async deleteOutbound(id: number): Promise<void> {
     if (!Number.isSafeInteger(id) || id <= 0) throw notFound('queued message');
-    await this.core.write((tx) => queueWrites.deleteOutbound(tx, id));
+    await this.core.write('queue', 'deleteOutbound', id);
   }
 }

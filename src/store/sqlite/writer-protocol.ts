@@ -1,59 +1,113 @@
 // The messages between the store's main thread and its writer thread (writer.ts and
-// writer-thread.ts), and the context a write operation runs in. Kept apart so that the
-// operation modules the thread loads depend on this file only, not on the main-thread side.
+// writer-thread.ts). Errors cross the thread boundary as plain objects and are rebuilt on the
+// other side (a StoreError stays a StoreError with its code), also inside returned values (an
+// append's outcomes carry the StoreError of a refused target).
 
-import type Database from 'better-sqlite3';
+import { StoreError, type StoreErrorCode } from '../../core/errors.js';
+import type { WriteTx } from './write-tx.js';
 
 /** What one write touched, announced by the main thread once the commit is durable. */
 export interface CommitNote {
-  /** Mailboxes whose change log or state moved (the change feed wakes their watchers). */
+  /** Mailboxes whose watchers are woken (change rows, or state moved). */
   mailboxes: number[];
-  /** The range of `changes` row ids it wrote (0, 0 when none). */
+  /** The range of `changes` seqs it wrote (0, 0 when none). */
   minSeq: number;
   maxSeq: number;
 }
 
-/** A write operation as the thread runs it: synchronous, inside a transaction (a savepoint). */
-export type WriteOp = (ctx: WriteContext, args: never) => unknown;
+/** A write body as the thread runs it: synchronous, inside a transaction (a savepoint). */
+export type WriteBody = (tx: WriteTx, ...args: never[]) => unknown;
 
-/** A module the writer thread loads: `ops` maps an operation's name to its body. */
-export interface WriteOpsModule {
-  ops: Readonly<Record<string, WriteOp>>;
-}
-
-/** What an operation body gets: the write connection, cached statements, and its note. */
-export interface WriteContext {
-  readonly db: Database.Database;
-  stmt<R = unknown>(sql: string, mode?: 'row' | 'pluck' | 'raw'): Database.Statement<unknown[], R>;
-  /** Notes a `changes` row written by this operation. */
-  recordSeq(seq: number, mailboxId: number): void;
-  /** Notes a mailbox whose watchers must be woken although no change row was written. */
-  touch(mailboxId: number): void;
+/**
+ * A module the writer thread loads: `WRITES` groups write bodies by role; an operation is
+ * named `role.body` (e.g. `messages.updateFlags`).
+ */
+export interface WriteBodiesModule {
+  WRITES: Readonly<Record<string, Readonly<Record<string, WriteBody>>>>;
 }
 
 export interface WriterInit {
   file: string;
   busyTimeoutMs: number;
-  /** URL of the module exporting `ops` (WriteOpsModule). */
-  opsModule: string;
-  /** Most requests in one transaction. */
+  /** URL of the module exporting `WRITES` (WriteBodiesModule). */
+  bodiesModule: string;
+  /** Most operations in one transaction. */
   maxBatch: number;
 }
 
-export type ToWriter = { type: 'op'; id: number; op: string; args: unknown } | { type: 'close' };
+export type ToWriter = { type: 'op'; id: number; op: string; args: unknown[] } | { type: 'close' };
 
 export interface SerializedError {
   name: string;
   message: string;
   code?: string;
   stack?: string;
-  /** better-sqlite3's SqliteError carries the SQLite code (e.g. SQLITE_BUSY) as `code`. */
-  sqlite?: boolean;
 }
 
 export type FromWriter =
   | { type: 'ready' }
-  | { type: 'done'; id: number; value: unknown; note: CommitNote }
+  /** `batch`: the number of the transaction that carried it (counts commits). */
+  | { type: 'done'; id: number; batch: number; value: unknown; note: CommitNote }
   | { type: 'failed'; id: number; error: SerializedError }
-  | { type: 'batch'; requests: number; micros: number }
   | { type: 'closed' };
+
+const ERROR_TAG = '__postern_error__';
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      name: err.name,
+      message: err.message,
+      code: typeof code === 'string' ? code : undefined,
+      stack: err.stack,
+    };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+/** Rebuilds an error thrown in the other thread: a StoreError stays one (callers test its code). */
+export function reviveError(e: SerializedError): Error {
+  const err =
+    e.name === 'StoreError' && e.code !== undefined
+      ? new StoreError(e.code as StoreErrorCode, e.message)
+      : Object.assign(new Error(e.message), { name: e.name, code: e.code });
+  if (e.stack !== undefined) err.stack = e.stack;
+  return err;
+}
+
+/** Replaces Error objects inside a result (arrays and plain objects, 4 levels) by plain ones. */
+export function encodeErrors(value: unknown, depth = 0): unknown {
+  if (value instanceof Error) return { [ERROR_TAG]: serializeError(value) };
+  if (depth >= 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    if (value.length === 0 || typeof value[0] !== 'object') return value;
+    return value.map((v) => encodeErrors(v, depth + 1));
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  let out: Record<string, unknown> | null = null;
+  for (const [k, v] of Object.entries(value)) {
+    const e = encodeErrors(v, depth + 1);
+    if (e !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      out[k] = e;
+    }
+  }
+  return out ?? value;
+}
+
+/** The inverse of encodeErrors. */
+export function decodeErrors(value: unknown, depth = 0): unknown {
+  if (depth >= 5 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    if (value.length === 0 || typeof value[0] !== 'object') return value;
+    for (let i = 0; i < value.length; i++) value[i] = decodeErrors(value[i], depth + 1);
+    return value;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const rec = value as Record<string, unknown>;
+  const tagged = rec[ERROR_TAG];
+  if (tagged !== undefined) return reviveError(tagged as SerializedError);
+  for (const k of Object.keys(rec)) rec[k] = decodeErrors(rec[k], depth + 1);
+  return value;
+}

@@ -1,138 +1,95 @@
-// The store's writer thread: it owns the one write connection of the process and runs every
-// write operation the main thread submits, so no SQLite write (and no wait on another process's
-// write lock) ever holds the event loop.
+// The store's writer thread: it owns the write connection of the process and runs every write
+// body the main thread submits (the `WRITES` of write-bodies.ts), so no SQLite write, and no
+// wait for another process's write lock, ever holds the event loop.
 //
-// Group commit: operations that arrive while a batch runs queue in the port and form the next
-// batch; each batch is one BEGIN IMMEDIATE transaction with every operation under its own
-// SAVEPOINT, so a failing operation (a constraint, a StoreError) is rolled back alone while its
-// batch-mates commit. An error that aborts the transaction itself (SQLITE_FULL, SQLITE_IOERR)
-// fails the whole batch. The thread does not fsync: it answers after COMMIT, and the main
-// thread makes the commit durable (one WAL fsync covers every commit before it) before anyone
-// is told, exactly as for writes made on the main thread.
+// Group commit: operations that arrive while a transaction runs queue in the port and form the
+// next one; each transaction is BEGIN IMMEDIATE with every operation under its own SAVEPOINT,
+// so a failing operation (a constraint, a StoreError) is rolled back alone while the others
+// commit. An error that ends the transaction itself (SQLITE_FULL, SQLITE_IOERR) fails all of
+// it. The thread does not fsync: it answers after COMMIT, and the main thread makes the commit
+// durable (one WAL fsync covers every commit before it) before anyone is told.
 
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { StatementCache } from './statement-cache.js';
 import { pin } from './statement-pin.js';
-import type {
-  CommitNote,
-  FromWriter,
-  SerializedError,
-  ToWriter,
-  WriteContext,
-  WriteOp,
-  WriteOpsModule,
-  WriterInit,
+import { WriteTx } from './write-tx.js';
+import {
+  encodeErrors,
+  serializeError,
+  type FromWriter,
+  type ToWriter,
+  type WriteBodiesModule,
+  type WriteBody,
+  type WriterInit,
 } from './writer-protocol.js';
 
 const init = workerData as WriterInit;
 const port = parentPort!;
 
 const db = pin(new Database(init.file, { timeout: init.busyTimeoutMs }));
+// exec(), not pragma(): see statement-pin.ts. The schema was migrated by the main thread.
 db.exec(`PRAGMA busy_timeout = ${Math.floor(init.busyTimeoutMs)}`);
 db.exec('PRAGMA synchronous = NORMAL');
 db.exec('PRAGMA foreign_keys = ON');
 db.exec('PRAGMA cache_size = -16000');
 db.exec('PRAGMA temp_store = MEMORY');
+const sql = new StatementCache(db);
 
-const statements = new Map<string, Database.Statement<unknown[], unknown>>();
-
-class Context implements WriteContext {
-  readonly db = db;
-  mailboxes = new Set<number>();
-  minSeq = 0;
-  maxSeq = 0;
-
-  stmt<R = unknown>(sql: string, mode: 'row' | 'pluck' | 'raw' = 'row'): Database.Statement<unknown[], R> {
-    const key = `${mode}:${sql}`;
-    let s = statements.get(key);
-    if (s === undefined) {
-      s = pin(db.prepare(sql));
-      if (mode === 'pluck') s.pluck(true);
-      else if (mode === 'raw') s.raw(true);
-      statements.set(key, s);
-    }
-    return s as Database.Statement<unknown[], R>;
-  }
-
-  recordSeq(seq: number, mailboxId: number): void {
-    if (this.minSeq === 0 || seq < this.minSeq) this.minSeq = seq;
-    if (seq > this.maxSeq) this.maxSeq = seq;
-    this.mailboxes.add(mailboxId);
-  }
-
-  touch(mailboxId: number): void {
-    this.mailboxes.add(mailboxId);
-  }
-
-  note(): CommitNote {
-    return { mailboxes: [...this.mailboxes], minSeq: this.minSeq, maxSeq: this.maxSeq };
-  }
-}
-
-function serialize(err: unknown): SerializedError {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return {
-      name: err.name,
-      message: err.message,
-      code: typeof code === 'string' ? code : undefined,
-      stack: err.stack,
-      sqlite: err.name === 'SqliteError',
-    };
-  }
-  return { name: 'Error', message: String(err) };
-}
+const begin = pin(db.prepare('BEGIN IMMEDIATE'));
+const commit = pin(db.prepare('COMMIT'));
+const rollback = pin(db.prepare('ROLLBACK'));
+const savepoint = pin(db.prepare('SAVEPOINT w'));
+const release = pin(db.prepare('RELEASE w'));
+const rollbackTo = pin(db.prepare('ROLLBACK TO w'));
 
 interface Pending {
   id: number;
   op: string;
-  args: unknown;
+  args: unknown[];
 }
 
-let ops: Readonly<Record<string, WriteOp>> = {};
+let bodies: Map<string, WriteBody> | null = null;
 let queue: Pending[] = [];
 let scheduled = false;
 let closing = false;
-let loaded = false;
-
-const begin = db.prepare('BEGIN IMMEDIATE');
-const commit = db.prepare('COMMIT');
-const rollback = db.prepare('ROLLBACK');
-const savepoint = db.prepare('SAVEPOINT w');
-const release = db.prepare('RELEASE w');
-const rollbackTo = db.prepare('ROLLBACK TO w');
+let batchNumber = 0;
 
 function post(msg: FromWriter): void {
   port.postMessage(msg);
+}
+
+function failAll(batch: Pending[], err: unknown): void {
+  const error = serializeError(err);
+  for (const p of batch) post({ type: 'failed', id: p.id, error });
 }
 
 function runBatch(): void {
   scheduled = false;
   const batch = queue.length > init.maxBatch ? queue.splice(0, init.maxBatch) : queue;
   if (batch === queue) queue = [];
-  if (batch.length === 0) return;
-  const started = performance.now();
-  const results: Array<{ ok: true; value: unknown; note: CommitNote } | { ok: false; error: unknown }> = [];
+  if (batch.length > 0) commitBatch(batch);
+  if (queue.length > 0) schedule();
+  else if (closing) finish();
+}
+
+function commitBatch(batch: Pending[]): void {
+  const results: Array<{ ok: true; value: unknown; tx: WriteTx } | { ok: false; error: unknown }> = [];
+  batchNumber++;
   try {
     begin.run();
-  } catch (err) {
-    for (const p of batch) post({ type: 'failed', id: p.id, error: serialize(err) });
-    if (queue.length > 0) schedule();
-    return;
-  }
-  try {
     for (const p of batch) {
-      const fn = ops[p.op];
-      if (fn === undefined) {
-        results.push({ ok: false, error: new Error(`unknown write operation ${p.op}`) });
+      const body = bodies!.get(p.op);
+      if (body === undefined) {
+        results.push({ ok: false, error: new Error(`unknown write ${p.op}`) });
         continue;
       }
-      const ctx = new Context();
+      const tx = new WriteTx(sql);
       savepoint.run();
       try {
-        const value = fn(ctx, p.args as never);
+        const value = body(tx, ...(p.args as never[]));
         release.run();
-        results.push({ ok: true, value, note: ctx.note() });
+        results.push({ ok: true, value, tx });
       } catch (err) {
         // Errors such as SQLITE_FULL or SQLITE_IOERR end the transaction: the batch fails.
         if (!db.inTransaction) throw err;
@@ -150,24 +107,24 @@ function runBatch(): void {
         // The transaction is gone already.
       }
     }
-    for (const p of batch) post({ type: 'failed', id: p.id, error: serialize(err) });
-    if (queue.length > 0) schedule();
+    failAll(batch, err);
     return;
   }
   for (let i = 0; i < batch.length; i++) {
     const r = results[i];
-    if (r.ok) post({ type: 'done', id: batch[i].id, value: r.value, note: r.note });
-    else post({ type: 'failed', id: batch[i].id, error: serialize(r.error) });
+    if (!r.ok) {
+      post({ type: 'failed', id: batch[i].id, error: serializeError(r.error) });
+      continue;
+    }
+    const note = { mailboxes: [...r.tx.mailboxes], minSeq: r.tx.minSeq, maxSeq: r.tx.maxSeq };
+    post({ type: 'done', id: batch[i].id, batch: batchNumber, value: encodeErrors(r.value), note });
   }
-  post({ type: 'batch', requests: batch.length, micros: Math.round((performance.now() - started) * 1000) });
-  if (queue.length > 0) schedule();
-  else if (closing) finish();
 }
 
 function schedule(): void {
-  if (scheduled || !loaded) return;
+  if (scheduled || bodies === null) return;
   scheduled = true;
-  // Everything that arrived in this turn (and while the previous batch ran) joins the batch.
+  // Everything that arrived in this turn, and while the previous transaction ran, joins it.
   setImmediate(runBatch);
 }
 
@@ -181,15 +138,17 @@ port.on('message', (msg: ToWriter) => {
   if (msg.type === 'op') {
     queue.push({ id: msg.id, op: msg.op, args: msg.args });
     schedule();
-  } else if (msg.type === 'close') {
+  } else {
     closing = true;
-    if (loaded && !scheduled && queue.length === 0) finish();
+    if (bodies !== null && !scheduled && queue.length === 0) finish();
   }
 });
 
-const mod = (await import(init.opsModule)) as WriteOpsModule;
-ops = mod.ops;
-loaded = true;
+const mod = (await import(init.bodiesModule)) as WriteBodiesModule;
+bodies = new Map();
+for (const [role, group] of Object.entries(mod.WRITES)) {
+  for (const [name, body] of Object.entries(group)) bodies.set(`${role}.${name}`, body);
+}
 post({ type: 'ready' });
 if (queue.length > 0) schedule();
 else if (closing) finish();

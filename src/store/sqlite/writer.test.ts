@@ -33,26 +33,26 @@ void describe('SqliteWriter (the writer thread)', () => {
     }>;
 
   void it('runs operations in the thread; what they commit is visible to another connection', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
-    const r = await w.run<number>('put', { key: 'a1', value: 7, mailbox: 3 });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const r = await w.run<number>('kv.put', ['a1', 7, 3]);
     assert.equal(typeof r.value, 'number');
     assert.deepEqual(r.note, { mailboxes: [3], minSeq: r.value, maxSeq: r.value });
     assert.deepEqual(rows('a'), [{ key: 'a1', value: 7 }]);
-    const t = await w.run('touch', { mailbox: 9 });
-    assert.deepEqual(t.note, { mailboxes: [9], minSeq: 0, maxSeq: 0 });
+    const t = await w.run('kv.put', ['a2', 8]);
+    assert.deepEqual(t.note, { mailboxes: [], minSeq: 0, maxSeq: 0 });
     await w.close();
   });
 
   void it('groups concurrent operations into few transactions, each failing alone', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
-    await w.run('put', { key: 'warm', value: 0 }); // the thread is up
-    const before = w.stats.batches;
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    await w.run('kv.put', ['warm', 0]); // the thread is up
+    const before = w.stats.transactions;
     const runs: Array<Promise<unknown>> = [];
     for (let i = 0; i < 200; i++) {
-      if (i % 50 === 7) runs.push(w.run('putThenRefuse', { key: `b-refused-${i}` }));
+      if (i % 50 === 7) runs.push(w.run('kv.putThenRefuse', [`b-refused-${i}`]));
       else if (i === 100)
-        runs.push(w.run('put', { key: 'b5', value: 1 })); // duplicate of i=5's key
-      else runs.push(w.run('put', { key: `b${i}`, value: i }));
+        runs.push(w.run('kv.put', ['b5', 1])); // duplicate of i=5's key
+      else runs.push(w.run('kv.put', [`b${i}`, i]));
     }
     const settled = await Promise.allSettled(runs);
     const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [i] : []));
@@ -64,14 +64,23 @@ void describe('SqliteWriter (the writer thread)', () => {
     assert.equal(rows('b-refused').length, 0);
     assert.equal(rows('b').length, 195);
     assert.equal(rows('b5')[0].value, 5);
-    const batches = w.stats.batches - before;
+    const batches = w.stats.transactions - before;
     assert.ok(batches < 20, `${batches} transactions for 200 concurrent operations`);
     await w.close();
   });
 
+  void it('errors inside a result cross the thread as StoreErrors', async () => {
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const r = await w.run<Array<{ ok: boolean; error?: unknown; key: string }>>('kv.outcome', ['f']);
+    assert.equal(r.value[0].ok, true);
+    assert.ok(isStoreError(r.value[1].error, 'OVER_QUOTA'), String(r.value[1].error));
+    await assert.rejects(w.run('kv.nothing', []), /unknown write kv.nothing/);
+    await w.close();
+  });
+
   void it('a long transaction in the thread does not hold the event loop', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
-    await w.run('put', { key: 'c0', value: 0 });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    await w.run('kv.put', ['c0', 0]);
     let ticks = 0;
     let worst = 0;
     let last = performance.now();
@@ -81,7 +90,7 @@ void describe('SqliteWriter (the writer thread)', () => {
       last = now;
       ticks++;
     }, 5);
-    await w.run('slow', { ms: 300, key: 'c1' });
+    await w.run('kv.slow', [300, 'c1']);
     clearInterval(timer);
     assert.ok(ticks >= 20, `${ticks} timer ticks during a 300 ms write`);
     assert.ok(worst < 100, `the event loop stalled ${worst.toFixed(0)} ms`);
@@ -89,20 +98,20 @@ void describe('SqliteWriter (the writer thread)', () => {
   });
 
   void it('a thread that dies fails only what it held, and the next operation gets a new thread', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
-    await w.run('put', { key: 'd0', value: 0 });
-    await assert.rejects(w.run('crash', {}), /exited/);
-    const r = await w.run<number>('put', { key: 'd1', value: 1 });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    await w.run('kv.put', ['d0', 0]);
+    await assert.rejects(w.run('kv.crash', []), /exited/);
+    const r = await w.run<number>('kv.put', ['d1', 1]);
     assert.equal(typeof r.value, 'number');
     assert.equal(w.stats.threads, 2);
     assert.equal(rows('d').length, 2);
     await w.close();
-    await assert.rejects(w.run('put', { key: 'd2', value: 2 }), /closed/);
+    await assert.rejects(w.run('kv.put', ['d2', 2]), /closed/);
   });
 
   void it('close() lets outstanding operations finish', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, opsModule: OPS });
-    const pending = [w.run('slow', { ms: 50, key: 'e1' }), w.run('put', { key: 'e2', value: 2 })];
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const pending = [w.run('kv.slow', [50, 'e1']), w.run('kv.put', ['e2', 2])];
     await w.close();
     await Promise.all(pending);
     assert.equal(rows('e').length, 2);

@@ -1,14 +1,21 @@
-// The main-thread side of the store's writer thread (writer-thread.ts): submit a named write
-// operation with its arguments, get its result and what it touched once it has committed.
-// Durability is the caller's next step (the store's WAL fsync covers every commit before it).
+// The main-thread side of the store's writer thread (writer-thread.ts): submit a write body by
+// name with its arguments, get its result and what it touched once its transaction committed.
+// Making it durable is the caller's next step (the core's WAL fsync covers every commit before
+// it), as for a commit made on the main thread.
 //
-// The thread is started on first use and again after it dies (a crash fails only the requests
-// it held; whether their batch committed is unknown, as after a failed fsync). It keeps the
-// process alive only while requests are outstanding, so a forgotten store does not hang a CLI.
+// The thread is started on first use, and again after it dies: a crash fails only the
+// operations it held (whether their transaction committed is unknown, as after a failed fsync).
+// It keeps the process alive only while operations are outstanding.
 
 import { Worker } from 'node:worker_threads';
-import { StoreError, type StoreErrorCode } from '../../core/errors.js';
-import type { CommitNote, FromWriter, SerializedError, ToWriter, WriterInit } from './writer-protocol.js';
+import {
+  decodeErrors,
+  reviveError,
+  type CommitNote,
+  type FromWriter,
+  type ToWriter,
+  type WriterInit,
+} from './writer-protocol.js';
 
 const THREAD_SCRIPT = new URL('./writer-thread.js', import.meta.url);
 const DEFAULT_MAX_BATCH = 512;
@@ -16,50 +23,46 @@ const DEFAULT_MAX_BATCH = 512;
 export interface WriterOptions {
   file: string;
   busyTimeoutMs: number;
-  /** URL of the module exporting the operations (see writer-protocol.ts). */
-  opsModule: URL;
+  /** URL of the module exporting the write bodies (see writer-protocol.ts). */
+  bodiesModule: URL;
   maxBatch?: number;
   onError?: (err: Error) => void;
 }
 
 export interface WriterStats {
-  /** Transactions the thread committed (or tried). */
-  batches: number;
-  /** Operations those transactions carried. */
-  requests: number;
-  /** Time the thread spent inside transactions, in milliseconds. */
-  busyMs: number;
+  /** Transactions committed by the thread. */
+  transactions: number;
+  /** Operations committed in them. */
+  operations: number;
   /** Threads started (more than one means one died). */
   threads: number;
 }
 
+export interface Committed<T> {
+  value: T;
+  note: CommitNote;
+  /** The number of the transaction that carried it (operations of one transaction share it). */
+  batch: number;
+}
+
 interface Outstanding {
-  resolve: (r: { value: unknown; note: CommitNote }) => void;
+  resolve: (r: Committed<unknown>) => void;
   reject: (err: unknown) => void;
 }
 
-/** Rebuilds an error thrown in the thread: a StoreError stays one (callers test its code). */
-function revive(e: SerializedError): Error {
-  const err =
-    e.name === 'StoreError' && e.code !== undefined
-      ? new StoreError(e.code as StoreErrorCode, e.message)
-      : Object.assign(new Error(e.message), { name: e.name, code: e.code });
-  if (e.stack !== undefined) err.stack = e.stack;
-  return err;
-}
-
 export class SqliteWriter {
-  readonly stats: WriterStats = { batches: 0, requests: 0, busyMs: 0, threads: 0 };
+  readonly stats: WriterStats = { transactions: 0, operations: 0, threads: 0 };
   private worker: Worker | null = null;
   private readonly outstanding = new Map<number, Outstanding>();
   private nextId = 1;
+  private lastBatch = 0;
   private closed = false;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: WriterOptions) {}
 
-  /** Runs `op` in the writer thread; resolves after its transaction committed (not yet fsynced). */
-  run<T>(op: string, args: unknown): Promise<{ value: T; note: CommitNote }> {
+  /** Runs the write body `op` (`role.name`) in the thread; resolves once it has committed. */
+  run<T>(op: string, args: unknown[]): Promise<Committed<T>> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
@@ -90,10 +93,11 @@ export class SqliteWriter {
     const init: WriterInit = {
       file: this.opts.file,
       busyTimeoutMs: this.opts.busyTimeoutMs,
-      opsModule: this.opts.opsModule.href,
+      bodiesModule: this.opts.bodiesModule.href,
       maxBatch: this.opts.maxBatch ?? DEFAULT_MAX_BATCH,
     };
-    const worker = new Worker(THREAD_SCRIPT, { workerData: init });
+    // No inherited node options: a process started with `--input-type` or `-e` could not load it.
+    const worker = new Worker(THREAD_SCRIPT, { workerData: init, execArgv: [] });
     worker.unref();
     this.stats.threads++;
     this.worker = worker;
@@ -107,18 +111,21 @@ export class SqliteWriter {
   }
 
   private onMessage(msg: FromWriter): void {
-    if (msg.type === 'done' || msg.type === 'failed') {
-      const o = this.outstanding.get(msg.id);
-      if (o === undefined) return;
-      this.outstanding.delete(msg.id);
-      if (this.outstanding.size === 0 && !this.closed) this.worker?.unref();
-      if (msg.type === 'done') o.resolve({ value: msg.value, note: msg.note });
-      else o.reject(revive(msg.error));
-    } else if (msg.type === 'batch') {
-      this.stats.batches++;
-      this.stats.requests += msg.requests;
-      this.stats.busyMs += msg.micros / 1000;
+    if (msg.type !== 'done' && msg.type !== 'failed') return;
+    const o = this.outstanding.get(msg.id);
+    if (o === undefined) return;
+    this.outstanding.delete(msg.id);
+    if (this.outstanding.size === 0 && !this.closed) this.worker?.unref();
+    if (msg.type === 'failed') {
+      o.reject(reviveError(msg.error));
+      return;
     }
+    if (msg.batch !== this.lastBatch) {
+      this.lastBatch = msg.batch;
+      this.stats.transactions++;
+    }
+    this.stats.operations++;
+    o.resolve({ value: decodeErrors(msg.value), note: msg.note, batch: msg.batch });
   }
 
   private gone(worker: Worker, err: Error): void {
