@@ -9,9 +9,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { diskUsage, eventually } from '../helpers/disk-usage.js';
+import { heldBytes } from '../helpers/held-memory.js';
 import {
   IMAP_PASSWORDS,
   message,
@@ -22,16 +21,6 @@ import {
 
 const ALICE = 'alice@example.test';
 const MiB = 1024 * 1024;
-
-// A forced collection makes heap figures comparable before and after a test.
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-function heldBytes(): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 /** Runs fn and asserts the JS heap plus Buffers grew by less than `bound` bytes across it. */
 async function withFlatMemory(bound: number, fn: () => Promise<void>): Promise<void> {
