@@ -208,15 +208,17 @@ void describe('IMAP hostile input', () => {
     const size = 48 * MiB;
     c.write(`a2 LOGIN {${size}+}\r\n`);
     await writePattern(c, size, FAKE_COMMANDS);
-    // Measured while the server would still hold the literal, had it kept it: 48 MiB. (Socket
-    // buffers in flight on a loaded machine account for a few MiB, hence the bound.)
+    // Measured while the server would still hold the literal, had it kept it: 48 MiB. Draining
+    // it holds at most the reader's pause bound (256 KiB) and a socket read or two; bytes still
+    // in flight sit in kernel buffers, which heldBytes() does not count. Measured: under 0.5 MiB,
+    // loaded machine included, once heldBytes() stopped counting freed read chunks (issue 11).
     await new Promise((resolve) => setTimeout(resolve, 200));
     const during = heldBytes() - before;
     c.write(' x\r\n');
     const r = await c.until('a2', 10_000);
     assert.match(r.tagged, /^a2 BAD \[TOOBIG\]/);
     assert.deepEqual(r.untagged, []);
-    assert.ok(during < 32 * MiB, `memory grew by ${(during / MiB).toFixed(1)} MiB while the literal came`);
+    assert.ok(during < 8 * MiB, `memory grew by ${(during / MiB).toFixed(1)} MiB while the literal came`);
     await assertUsable(c);
     c.destroy();
   });
