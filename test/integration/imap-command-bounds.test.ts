@@ -10,8 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { heldBytes } from '../helpers/held-memory.js';
 import {
   answerWithin,
   message,
@@ -24,16 +23,6 @@ import {
 const ALICE = 'alice@example.test';
 const KiB = 1024;
 const MiB = 1024 * 1024;
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-/** This process's JS heap plus Buffers, after a full collection (the server runs in it). */
-function heldBytes(): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-}
 
 /** Bytes crafted to look like commands: they must never be executed. */
 const FAKE_COMMANDS = 'x LOGOUT\r\ny CREATE pwned\r\nz LOGIN alice@example.test alice-secret-1\r\n';
