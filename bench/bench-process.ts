@@ -63,3 +63,36 @@ export function describeMachine(): string {
     `Node ${process.version}, load average ${load}`
   );
 }
+
+/** One workload of a benchmark, run on every server in turn. */
+export interface BenchPhase<T> {
+  /** The letter it is reported and skipped by (--skip a,c). */
+  key: string;
+  /** For the progress line. */
+  describe: string;
+  run: (target: T) => Promise<void>;
+}
+
+/**
+ * Runs the phases in order, each on every target before the next phase (one server measured
+ * at a time). A phase that throws is reported through `failed` and the run goes on.
+ */
+export async function runPhases<T extends { name: string }>(
+  targets: readonly T[],
+  phases: ReadonlyArray<BenchPhase<T>>,
+  opts: { skip: ReadonlySet<string>; failed: (target: T, message: string) => void },
+): Promise<void> {
+  for (const phase of phases) {
+    if (opts.skip.has(phase.key)) continue;
+    for (const t of targets) {
+      log(`${t.name}: (${phase.key}) ${phase.describe}`);
+      try {
+        await phase.run(t);
+      } catch (err) {
+        const message = `(${phase.key}): ${err instanceof Error ? err.message : String(err)}`;
+        opts.failed(t, message);
+        log(`${t.name}: FAILED ${message}`);
+      }
+    }
+  }
+}

@@ -24,7 +24,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeMachine, log, onCleanup, runBench, sleep } from './bench-process.js';
+import { describeMachine, log, onCleanup, runBench, runPhases, sleep } from './bench-process.js';
 import { fmtMs, median, ratio } from './sample-stats.js';
 import { descendants, startDovecot, type DovecotInstance } from '../test/helpers/dovecot.js';
 import { ImapRawClient } from '../test/helpers/imap-raw-client.js';
@@ -423,39 +423,27 @@ async function main(): Promise<void> {
     { big?: BigFigures; mix?: MixFigures; idle?: IdleFigures; errors: string[] }
   > = {};
   for (const t of targets) results[t.name] = { errors: [] };
-  const phase = async (t: Target, what: string, run: () => Promise<void>): Promise<void> => {
-    try {
-      await run();
-    } catch (err) {
-      const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-      results[t.name].errors.push(msg);
-      log(`${t.name}: FAILED ${msg}`);
-    }
-  };
-  if (!SKIP.has('a')) {
-    for (const t of targets) {
-      log(`${t.name}: (a) ${MESSAGES}-message mailbox, ${ROUNDS} rounds`);
-      await phase(t, '(a)', async () => {
-        results[t.name].big = await benchBig(t);
-      });
-    }
-  }
-  if (!SKIP.has('b')) {
-    for (const t of targets) {
-      log(`${t.name}: (b) ${CLIENTS} clients for ${DURATION_S} s`);
-      await phase(t, '(b)', async () => {
-        results[t.name].mix = await benchMix(t);
-      });
-    }
-  }
-  if (!SKIP.has('c')) {
-    for (const t of targets) {
-      log(`${t.name}: (c) ${IDLE} connections in IDLE`);
-      await phase(t, '(c)', async () => {
-        results[t.name].idle = await benchIdle(t);
-      });
-    }
-  }
+  await runPhases(
+    targets,
+    [
+      {
+        key: 'a',
+        describe: `${MESSAGES}-message mailbox, ${ROUNDS} rounds`,
+        run: async (t) => void (results[t.name].big = await benchBig(t)),
+      },
+      {
+        key: 'b',
+        describe: `${CLIENTS} clients for ${DURATION_S} s`,
+        run: async (t) => void (results[t.name].mix = await benchMix(t)),
+      },
+      {
+        key: 'c',
+        describe: `${IDLE} connections in IDLE`,
+        run: async (t) => void (results[t.name].idle = await benchIdle(t)),
+      },
+    ],
+    { skip: SKIP, failed: (t, message) => results[t.name].errors.push(message) },
+  );
   // Report. Ratios are Postern / Dovecot: < 1 means Postern is faster (times) or leaner
   // (memory); for commands per second > 1 means Postern is faster.
   const p = results.postern ?? { errors: [] };

@@ -39,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { startDovecot } from '../test/helpers/dovecot.js';
 import { ImapRawClient, type CommandPart, type CommandResult } from '../test/helpers/imap-raw-client.js';
 import { startPosternImap, type PosternImapServer } from '../test/helpers/postern-imap.js';
-import { describeMachine, log, onCleanup, runBench } from './bench-process.js';
+import { describeMachine, log, onCleanup, runBench, runPhases } from './bench-process.js';
 import { benchMessage } from './imap-messages.js';
 import { fmtMs, mean, median, percentile, ratio } from './sample-stats.js';
 
@@ -310,6 +310,7 @@ interface MixFigures {
 }
 
 const MIX_COMMANDS = [
+  'connect (greeting)',
   'LOGIN',
   'SELECT',
   'FETCH 1:* (UID FLAGS)',
@@ -349,7 +350,10 @@ async function benchMix(t: Target): Promise<MixFigures> {
   const session = async (id: number, n: number): Promise<void> => {
     const user = MIX_USERS[id % MIX_USERS.length];
     const seeded = t.seededMaxUid.get(user)!;
+    const t0 = performance.now();
     const c = await connect(t);
+    // Not a command, not counted in commands/s: a server that forks per connection pays here.
+    samples.get('connect (greeting)')!.push(performance.now() - t0);
     const timed = async (key: MixCommand, parts: CommandPart | CommandPart[]): Promise<CommandResult> => {
       const t0 = performance.now();
       const r = await c.command(parts, {
@@ -502,6 +506,8 @@ async function benchPipelined(t: Target): Promise<PipelineFigures> {
 
 interface TinyFigures {
   appends: number;
+  /** With the warm-up (what Postern's counters saw). */
+  total: number;
   medianMs: number;
   p99Ms: number;
   meanMs: number;
@@ -516,7 +522,13 @@ async function benchTiny(t: Target): Promise<TinyFigures> {
       await must(c, ['APPEND Tiny ', { literal: tinyMessage(i) }]);
       if (i >= TINY_WARMUP) times.push(performance.now() - t0);
     }
-    return { appends: TINY, medianMs: median(times), p99Ms: percentile(times, 99), meanMs: mean(times) };
+    return {
+      appends: TINY,
+      total: TINY_WARMUP + TINY,
+      medianMs: median(times),
+      p99Ms: percentile(times, 99),
+      meanMs: mean(times),
+    };
   } finally {
     await c.close();
   }
@@ -598,14 +610,12 @@ async function startServers(): Promise<Target[]> {
 interface Results {
   capability?: string;
   mix?: MixFigures;
-  mixCost?: ServerCost;
   appends?: AppendFigures;
-  appendsCost?: ServerCost;
   pipelined?: PipelineFigures;
-  pipelinedCost?: ServerCost;
   tiny?: TinyFigures;
-  tinyCost?: ServerCost;
   fetch?: FetchFigures;
+  /** Postern's lag and write counts per workload (by its letter). */
+  cost: Record<string, ServerCost | undefined>;
   errors: string[];
 }
 
@@ -623,98 +633,69 @@ async function main(): Promise<void> {
   const targets = await startServers();
   const results: Record<string, Results> = {};
   for (const t of targets) {
-    results[t.name] = { errors: [] };
-    results[t.name].capability = await capabilities(t);
+    results[t.name] = { errors: [], cost: {}, capability: await capabilities(t) };
   }
-  const phase = async (t: Target, what: string, run: () => Promise<void>): Promise<void> => {
-    try {
-      await run();
-    } catch (err) {
-      const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-      results[t.name].errors.push(msg);
-      log(`${t.name}: FAILED ${msg}`);
-    }
+  /** Runs a workload; for Postern, with the lag window reset before and the counters compared. */
+  const measured = async <T>(t: Target, key: string, run: () => Promise<T>): Promise<T> => {
+    const { result, cost } = await withCost(t, run);
+    results[t.name].cost[key] = cost;
+    return result;
   };
-  if (!SKIP.has('a')) {
-    for (const t of targets) {
-      log(`${t.name}: (a) ${CLIENTS} clients, mixed workload, ${DURATION_S} s`);
-      await phase(t, '(a)', async () => {
-        const sizesBefore = await mailboxSizes(t);
-        const { result, cost } = await withCost(t, () => benchMix(t));
-        result.sizesBefore = sizesBefore;
-        result.sizesAfter = await mailboxSizes(t);
-        results[t.name].mix = result;
-        results[t.name].mixCost = cost;
-      });
-    }
-  }
-  if (!SKIP.has('b')) {
-    for (const t of targets) {
-      log(`${t.name}: (b) ${APPENDS} APPENDs by ${CLIENTS} clients`);
-      await phase(t, '(b)', async () => {
-        const { result, cost } = await withCost(t, () => benchConcurrentAppends(t));
-        results[t.name].appends = result;
-        results[t.name].appendsCost = cost;
-      });
-    }
-  }
-  if (!SKIP.has('c')) {
-    for (const t of targets) {
-      log(`${t.name}: (c) ${PIPELINED} pipelined APPENDs`);
-      await phase(t, '(c)', async () => {
-        const { result, cost } = await withCost(t, () => benchPipelined(t));
-        results[t.name].pipelined = result;
-        results[t.name].pipelinedCost = cost;
-      });
-    }
-  }
-  if (!SKIP.has('d')) {
-    for (const t of targets) {
-      log(`${t.name}: (d) ${TINY} sequential tiny APPENDs`);
-      await phase(t, '(d)', async () => {
-        const { result, cost } = await withCost(t, () => benchTiny(t));
-        results[t.name].tiny = result;
-        results[t.name].tinyCost = cost;
-      });
-    }
-  }
-  if (!SKIP.has('e')) {
-    for (const t of targets) {
-      log(`${t.name}: (e) FETCH 1:* (FLAGS), ${FETCH_RUNS} runs`);
-      await phase(t, '(e)', async () => {
-        results[t.name].fetch = await benchFetchFlags(t);
-      });
-    }
-  }
+  await runPhases(
+    targets,
+    [
+      {
+        key: 'a',
+        describe: `${CLIENTS} clients, mixed workload, ${DURATION_S} s`,
+        run: async (t) => {
+          const sizesBefore = await mailboxSizes(t);
+          const mix = await measured(t, 'a', () => benchMix(t));
+          results[t.name].mix = { ...mix, sizesBefore, sizesAfter: await mailboxSizes(t) };
+        },
+      },
+      {
+        key: 'b',
+        describe: `${APPENDS} APPENDs by ${CLIENTS} clients`,
+        run: async (t) =>
+          void (results[t.name].appends = await measured(t, 'b', () => benchConcurrentAppends(t))),
+      },
+      {
+        key: 'c',
+        describe: `${PIPELINED} pipelined APPENDs`,
+        run: async (t) => void (results[t.name].pipelined = await measured(t, 'c', () => benchPipelined(t))),
+      },
+      {
+        key: 'd',
+        describe: `${TINY} sequential tiny APPENDs`,
+        run: async (t) => void (results[t.name].tiny = await measured(t, 'd', () => benchTiny(t))),
+      },
+      {
+        key: 'e',
+        describe: `FETCH 1:* (FLAGS), ${FETCH_RUNS} runs`,
+        run: async (t) => void (results[t.name].fetch = await benchFetchFlags(t)),
+      },
+    ],
+    { skip: SKIP, failed: (t, message) => results[t.name].errors.push(message) },
+  );
   process.stdout.write(report(results) + '\n');
   if (values.json !== '') {
     await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
   }
 }
 
-function report(results: Record<string, Results>): string {
-  const p: Results = results.postern ?? { errors: [] };
-  const d: Results = results.dovecot ?? { errors: [] };
+/** The lines of (a): rates, latency per command, mailbox sizes, Postern's lag and write counts. */
+function mixReport(out: string[], p: Results, d: Results): void {
   const both = [
     ['Postern', p],
     ['Dovecot', d],
   ] as const;
-  const out: string[] = [];
-  out.push(`IMAP write-path benchmark, ${new Date().toISOString()}, ${describeMachine()}`);
-  out.push(
-    'Postern: `postern serve`, 1 process, password hashes scrypt ln=15 (the default), credentials ' +
-      'cache on (auth.cache_ttl default 3600 s, warmed by the setup logins). Dovecot: maildir, ' +
-      `default fsync (mail_fsync = optimized), {PLAIN} passwd-file, ${DOVECOT_SHARED_LOGIN ? 'shared imap-login (service_count = 0)' : 'default imap-login (one process per connection)'}. ` +
-      'Client sockets: setNoDelay(true).',
-  );
-  for (const [name, r] of both) if (r.capability !== undefined) out.push(`${name} ${r.capability}`);
-  out.push('Ratios are Postern / Dovecot: above 1 is Postern faster for rates, slower for times.');
-
-  out.push('');
-  out.push(
-    `(a) ${CLIENTS} clients, ${MIX_USERS.length} users (${Math.ceil(CLIENTS / MIX_USERS.length)} clients per INBOX), ` +
-      `${MIX_MESSAGES} seeded messages each, ${DURATION_S} s; 14 commands a session, 7 of them writes`,
-  );
+  if (SKIP.has('a')) out.push('(a) skipped (--skip)');
+  else
+    out.push(
+      `(a) ${CLIENTS} clients, ${MIX_USERS.length} users (${Math.ceil(CLIENTS / MIX_USERS.length)} clients per INBOX), ` +
+        `${MIX_MESSAGES} seeded messages each, ${DURATION_S} s; 14 commands a session, 7 of them writes ` +
+        '(connect to greeting is timed too, not counted as a command)',
+    );
   out.push('| server | commands/s | commands | sessions | failed sessions | NO [EXPUNGEISSUED] |');
   out.push('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [name, r] of both) {
@@ -749,71 +730,100 @@ function report(results: Record<string, Results>): string {
     );
     if (r.mix.firstFailure !== '') out.push(`  ${name} first failure: ${r.mix.firstFailure.slice(0, 300)}`);
   }
-  if (p.mixCost !== undefined) {
+  if (p.cost.a !== undefined) {
     out.push(
-      `  Postern event-loop lag during (a): p99 ${fmtMs(p.mixCost.lagP99Ms)} ms, max ${fmtMs(p.mixCost.lagMaxMs)} ms ` +
+      `  Postern event-loop lag during (a): p99 ${fmtMs(p.cost.a.lagP99Ms)} ms, max ${fmtMs(p.cost.a.lagMaxMs)} ms ` +
         '(GET /healthz/stats, window reset at the start of (a))',
     );
   }
-  const mixCost = costLine('Postern', p.mixCost, p.mix?.commands ?? 0, 'command');
+  const mixCost = costLine('Postern', p.cost.a, p.mix?.commands ?? 0, 'command');
   if (mixCost !== null) out.push(mixCost);
+}
 
-  out.push('');
-  out.push(`(b) ${APPENDS} APPENDs (synchronizing literals) by ${CLIENTS} clients into ${CLIENTS} mailboxes`);
-  out.push('| server | seconds | messages/s | failures |');
-  out.push('| --- | ---: | ---: | ---: |');
-  for (const [name, r] of both) {
-    if (r.appends === undefined) continue;
-    out.push(
-      `| ${name} | ${r.appends.seconds.toFixed(2)} | ${r.appends.perSecond.toFixed(0)} | ${r.appends.failures} |`,
-    );
-    if (r.appends.firstFailure !== '')
-      out.push(`  ${name} first failure: ${r.appends.firstFailure.slice(0, 300)}`);
-  }
-  out.push(`ratio messages/s: ${ratio(p.appends?.perSecond, d.appends?.perSecond)}`);
-  const appendCost = costLine('Postern', p.appendsCost, p.appends?.messages ?? 0, 'message');
-  if (appendCost !== null) out.push(appendCost);
-
-  out.push('');
-  out.push(`(c) ${PIPELINED} pipelined APPENDs (LITERAL+) by one client`);
-  out.push('| server | seconds | messages/s | failures | messages in mailbox |');
-  out.push('| --- | ---: | ---: | ---: | ---: |');
-  for (const [name, r] of both) {
-    const f = r.pipelined;
-    if (f === undefined) continue;
-    out.push(
-      `| ${name} | ${f.seconds.toFixed(2)} | ${f.perSecond.toFixed(0)} | ${f.failures} | ${f.exists} |`,
-    );
-    if (f.firstFailure !== '') out.push(`  ${name} first failure: ${f.firstFailure.slice(0, 300)}`);
-  }
-  out.push(`ratio messages/s: ${ratio(p.pipelined?.perSecond, d.pipelined?.perSecond)}`);
-  const pipeCost = costLine('Postern', p.pipelinedCost, p.pipelined?.messages ?? 0, 'message');
-  if (pipeCost !== null) out.push(pipeCost);
-
-  out.push('');
+function report(results: Record<string, Results>): string {
+  const p: Results = results.postern ?? { errors: [], cost: {} };
+  const d: Results = results.dovecot ?? { errors: [], cost: {} };
+  const both = [
+    ['Postern', p],
+    ['Dovecot', d],
+  ] as const;
+  const out: string[] = [];
+  out.push(`IMAP write-path benchmark, ${new Date().toISOString()}, ${describeMachine()}`);
   out.push(
-    `(d) one client, sequential APPEND of a tiny message (synchronizing literal), ${TINY} after ${TINY_WARMUP} warm-up`,
+    'Postern: `postern serve`, 1 process, password hashes scrypt ln=15 (the default), credentials ' +
+      'cache on (auth.cache_ttl default 3600 s, warmed by the setup logins). Dovecot: maildir, ' +
+      `default fsync (mail_fsync = optimized), {PLAIN} passwd-file, ${DOVECOT_SHARED_LOGIN ? 'shared imap-login (service_count = 0)' : 'default imap-login (one process per connection)'}. ` +
+      'Client sockets: setNoDelay(true).',
   );
-  out.push('| server | median ms | p99 ms | mean ms |');
-  out.push('| --- | ---: | ---: | ---: |');
-  for (const [name, r] of both) {
-    const f = r.tiny;
-    if (f !== undefined)
-      out.push(`| ${name} | ${fmtMs(f.medianMs)} | ${fmtMs(f.p99Ms)} | ${fmtMs(f.meanMs)} |`);
-  }
-  out.push(`ratio median: ${ratio(p.tiny?.medianMs, d.tiny?.medianMs)}`);
-  const tinyCost = costLine('Postern', p.tinyCost, p.tiny?.appends ?? 0, 'APPEND');
-  if (tinyCost !== null) out.push(tinyCost);
+  for (const [name, r] of both) if (r.capability !== undefined) out.push(`${name} ${r.capability}`);
+  out.push('Ratios are Postern / Dovecot: above 1 is Postern faster for rates, slower for times.');
 
   out.push('');
-  out.push(`(e) FETCH 1:* (FLAGS) on the mailbox (c) filled, first run and median of ${FETCH_RUNS - 1} more`);
-  out.push('| server | messages | first ms | median ms |');
-  out.push('| --- | ---: | ---: | ---: |');
-  for (const [name, r] of both) {
-    const f = r.fetch;
-    if (f !== undefined) out.push(`| ${name} | ${f.messages} | ${fmtMs(f.firstMs)} | ${fmtMs(f.medianMs)} |`);
-  }
-  out.push(`ratio median: ${ratio(p.fetch?.medianMs, d.fetch?.medianMs)}`);
+  if (SKIP.has('a')) out.push('(a) skipped (--skip)');
+  else mixReport(out, p, d);
+  const simple = (
+    key: string,
+    title: string,
+    columns: string[],
+    row: (r: Results) => { cells: string[]; firstFailure?: string } | undefined,
+    ratioText: string,
+    cost: string | null,
+  ): void => {
+    out.push('', `(${key}) ${title}`);
+    if (SKIP.has(key)) {
+      out.push('  skipped (--skip)');
+      return;
+    }
+    out.push(`| server | ${columns.join(' | ')} |`, `| --- |${' ---: |'.repeat(columns.length)}`);
+    for (const [name, r] of both) {
+      const got = row(r);
+      if (got === undefined) continue;
+      out.push(`| ${name} | ${got.cells.join(' | ')} |`);
+      if (got.firstFailure) out.push(`  ${name} first failure: ${got.firstFailure.slice(0, 300)}`);
+    }
+    out.push(ratioText);
+    if (cost !== null) out.push(cost);
+  };
+  simple(
+    'b',
+    `${APPENDS} APPENDs (synchronizing literals) by ${CLIENTS} clients into ${CLIENTS} mailboxes`,
+    ['seconds', 'messages/s', 'failures'],
+    ({ appends: f }) =>
+      f && {
+        cells: [f.seconds.toFixed(2), f.perSecond.toFixed(0), String(f.failures)],
+        firstFailure: f.firstFailure,
+      },
+    `ratio messages/s: ${ratio(p.appends?.perSecond, d.appends?.perSecond)}`,
+    costLine('Postern', p.cost.b, p.appends?.messages ?? 0, 'message'),
+  );
+  simple(
+    'c',
+    `${PIPELINED} pipelined APPENDs (LITERAL+) by one client`,
+    ['seconds', 'messages/s', 'failures', 'messages in mailbox'],
+    ({ pipelined: f }) =>
+      f && {
+        cells: [f.seconds.toFixed(2), f.perSecond.toFixed(0), String(f.failures), String(f.exists)],
+        firstFailure: f.firstFailure,
+      },
+    `ratio messages/s: ${ratio(p.pipelined?.perSecond, d.pipelined?.perSecond)}`,
+    costLine('Postern', p.cost.c, p.pipelined?.messages ?? 0, 'message'),
+  );
+  simple(
+    'd',
+    `one client, sequential APPEND of a tiny message (synchronizing literal), ${TINY} after ${TINY_WARMUP} warm-up`,
+    ['median ms', 'p99 ms', 'mean ms'],
+    ({ tiny: f }) => f && { cells: [fmtMs(f.medianMs), fmtMs(f.p99Ms), fmtMs(f.meanMs)] },
+    `ratio median: ${ratio(p.tiny?.medianMs, d.tiny?.medianMs)}`,
+    costLine('Postern', p.cost.d, p.tiny?.total ?? 0, 'APPEND (warm-up included)'),
+  );
+  simple(
+    'e',
+    `FETCH 1:* (FLAGS) on the mailbox (c) filled, first run and median of ${FETCH_RUNS - 1} more`,
+    ['messages', 'first ms', 'median ms'],
+    ({ fetch: f }) => f && { cells: [String(f.messages), fmtMs(f.firstMs), fmtMs(f.medianMs)] },
+    `ratio median: ${ratio(p.fetch?.medianMs, d.fetch?.medianMs)}`,
+    null,
+  );
   for (const [name, r] of both) for (const e of r.errors) out.push(`${name} FAILED ${e}`);
   return out.join('\n');
 }
