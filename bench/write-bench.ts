@@ -36,6 +36,7 @@
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { HealthStats } from '../src/server/http.js';
 import { startDovecot } from '../test/helpers/dovecot.js';
 import { ImapRawClient, type CommandPart, type CommandResult } from '../test/helpers/imap-raw-client.js';
 import { startPosternImap, type PosternImapServer } from '../test/helpers/postern-imap.js';
@@ -244,12 +245,6 @@ async function capabilities(t: Target): Promise<string> {
 
 // ---------------------------------------------------------------- Postern's own figures
 
-interface PosternStats {
-  eventLoopDelay: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; meanMs: number };
-  store: { commits: number; walFsyncs: number } | null;
-  blobs: { fileFsyncs: number; dirFsyncs: number } | null;
-}
-
 interface ServerCost {
   lagP50Ms: number;
   lagP99Ms: number;
@@ -260,11 +255,11 @@ interface ServerCost {
   blobDirFsyncs: number;
 }
 
-async function posternStats(t: Target, reset: boolean): Promise<PosternStats> {
+async function posternStats(t: Target, reset: boolean): Promise<HealthStats> {
   const path = reset ? '/healthz/stats/reset' : '/healthz/stats';
   const res = await fetch(`http://127.0.0.1:${t.httpPort}${path}`, { method: reset ? 'POST' : 'GET' });
   if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
-  return (await res.json()) as PosternStats;
+  return (await res.json()) as HealthStats;
 }
 
 /** Runs a workload; for Postern, with its lag window reset before and its counters compared. */
@@ -273,7 +268,7 @@ async function withCost<T>(t: Target, run: () => Promise<T>): Promise<{ result: 
   const before = await posternStats(t, true);
   const result = await run();
   const after = await posternStats(t, false);
-  const diff = (f: (s: PosternStats) => number | undefined): number => (f(after) ?? 0) - (f(before) ?? 0);
+  const diff = (f: (s: HealthStats) => number | undefined): number => (f(after) ?? 0) - (f(before) ?? 0);
   return {
     result,
     cost: {

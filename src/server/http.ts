@@ -8,7 +8,11 @@
 
 import http from 'node:http';
 import { isLoopback } from '../auth/plaintext-policy.js';
-import { eventLoopDelayMonitor, type EventLoopDelayMonitor } from './event-loop-delay.js';
+import {
+  eventLoopDelayMonitor,
+  type EventLoopDelayMonitor,
+  type EventLoopDelaySummary,
+} from './event-loop-delay.js';
 import type { Connection, ConnectionHandler, ServerDeps } from './types.js';
 
 /** Seconds a client may take to send a request's headers. */
@@ -27,7 +31,14 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 /** GET /healthz/stats: counters are totals since the process opened the store; the lag window restarts at reset. */
-function stats(deps: ServerDeps, monitor: EventLoopDelayMonitor): unknown {
+export interface HealthStats {
+  pid: number;
+  eventLoopDelay: EventLoopDelaySummary;
+  store: { commits: number; walFsyncs: number } | null;
+  blobs: { fileFsyncs: number; dirFsyncs: number } | null;
+}
+
+function stats(deps: ServerDeps, monitor: EventLoopDelayMonitor): HealthStats {
   const store = deps.store.stats;
   const blobs = deps.blobs.stats;
   return {

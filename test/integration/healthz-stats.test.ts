@@ -3,25 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { HealthStats } from '../../src/server/http.js';
 import { ImapRawClient } from '../helpers/imap-raw-client.js';
 import { startPosternImap, type PosternImapServer } from '../helpers/postern-imap.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
-interface Stats {
-  pid: number;
-  eventLoopDelay: {
-    since: string;
-    seconds: number;
-    samples: number;
-    resolutionMs: number;
-    p50Ms: number;
-    p99Ms: number;
-    maxMs: number;
-    meanMs: number;
-  };
-  store: { commits: number; walFsyncs: number } | null;
-  blobs: { fileFsyncs: number; dirFsyncs: number } | null;
-}
+type Stats = HealthStats;
 
 const USER = 'stats@example.test';
 const PASSWORD = 'stats-secret-1';
