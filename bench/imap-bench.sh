@@ -13,15 +13,9 @@
 #   BUILD_DIR=.build/me bench/imap-bench.sh            # build into another directory than dist/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-  echo "imap-bench: run as root (Dovecot's mail processes run as nobody)" >&2
-  exit 1
-fi
-command -v dovecot >/dev/null || { echo "imap-bench: dovecot not found (apt-get install dovecot-core dovecot-imapd)" >&2; exit 1; }
+. bench/bench-lib.sh
+bench_need_root imap-bench "Dovecot's mail processes run as nobody"
+bench_need_tools imap-bench "dovecot-core dovecot-imapd" dovecot
 # 5,000 client sockets in this process and 5,000 server sockets in Postern's.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-BUILD_DIR="${BUILD_DIR:-dist}"
-if [ -z "${SKIP_BUILD:-}" ]; then
-  npx tsc -p . --outDir "$BUILD_DIR"
-fi
-exec node "$BUILD_DIR/bench/imap-bench.js" "$@"
+bench_run imap-bench.js "$@"

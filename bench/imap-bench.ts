@@ -24,6 +24,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeMachine, log, onCleanup, runBench, runPhases, sleep } from './bench-process.js';
+import { fmtMs, median, ratio } from './sample-stats.js';
 import { descendants, startDovecot, type DovecotInstance } from '../test/helpers/dovecot.js';
 import { ImapRawClient } from '../test/helpers/imap-raw-client.js';
 import { startPosternImap, type PosternImapServer } from '../test/helpers/postern-imap.js';
@@ -72,38 +74,6 @@ interface Target {
   port: number;
   /** Root PIDs whose process trees hold the server's memory. */
   pids(): Promise<number[]>;
-}
-
-const cleanups: Array<{ what: string; run: () => Promise<void> }> = [];
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    const c = cleanups.pop()!;
-    try {
-      await c.run();
-    } catch (err) {
-      process.stderr.write(`cleanup (${c.what}) failed: ${String(err)}\n`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`${signal}: cleaning up\n`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-function log(s: string): void {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // ---------------------------------------------------------------- loading
@@ -397,7 +367,7 @@ async function setUpDovecot(work: string): Promise<Target> {
     serviceLimits: { connections: IDLE + CLIENTS * 2 + 20 },
     keep: values.keep,
   });
-  cleanups.push({ what: 'dovecot', run: () => dovecot.stop() });
+  onCleanup('dovecot', () => dovecot.stop());
   log(`dovecot: writing ${MESSAGES} + ${MIX_MESSAGES} + ${IDLE_MESSAGES} Maildir files`);
   const t0 = performance.now();
   await writeMessages(MESSAGES, USERS.big, null, dovecot.maildir(USERS.big));
@@ -420,7 +390,7 @@ async function setUpPostern(work: string): Promise<Target> {
     // Room for the idle connections, all from 127.0.0.1.
     extraToml: `[limits]\nconnections_per_ip = ${IDLE + 200}\nconnections_total = ${IDLE + 500}`,
   });
-  cleanups.push({ what: 'postern', run: () => postern.stop() });
+  onCleanup('postern', () => postern.stop());
   const sets: Array<[string, number]> = [
     [USERS.big, MESSAGES],
     [USERS.mix, MIX_MESSAGES],
@@ -438,18 +408,9 @@ async function setUpPostern(work: string): Promise<Target> {
   return { name: 'postern', port: postern.imapPort, pids: async () => [postern.pid] };
 }
 
-function fmtMs(ms: number | undefined): string {
-  return ms === undefined ? '-' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0);
-}
-
-function ratio(a: number | undefined, b: number | undefined): string {
-  return a === undefined || b === undefined || b === 0 ? '-' : (a / b).toFixed(2);
-}
-
 async function main(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'postern-imap-bench-'));
-  if (!values.keep)
-    cleanups.push({ what: `rm ${work}`, run: () => rm(work, { recursive: true, force: true }) });
+  if (!values.keep) onCleanup(`rm ${work}`, () => rm(work, { recursive: true, force: true }));
   await mkdir(work, { recursive: true });
   // Both servers are loaded at the same time (Postern's import is CPU-bound, Dovecot's
   // Maildir writing mostly I/O); measurements then run one server at a time.
@@ -462,48 +423,33 @@ async function main(): Promise<void> {
     { big?: BigFigures; mix?: MixFigures; idle?: IdleFigures; errors: string[] }
   > = {};
   for (const t of targets) results[t.name] = { errors: [] };
-  const phase = async (t: Target, what: string, run: () => Promise<void>): Promise<void> => {
-    try {
-      await run();
-    } catch (err) {
-      const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-      results[t.name].errors.push(msg);
-      log(`${t.name}: FAILED ${msg}`);
-    }
-  };
-  if (!SKIP.has('a')) {
-    for (const t of targets) {
-      log(`${t.name}: (a) ${MESSAGES}-message mailbox, ${ROUNDS} rounds`);
-      await phase(t, '(a)', async () => {
-        results[t.name].big = await benchBig(t);
-      });
-    }
-  }
-  if (!SKIP.has('b')) {
-    for (const t of targets) {
-      log(`${t.name}: (b) ${CLIENTS} clients for ${DURATION_S} s`);
-      await phase(t, '(b)', async () => {
-        results[t.name].mix = await benchMix(t);
-      });
-    }
-  }
-  if (!SKIP.has('c')) {
-    for (const t of targets) {
-      log(`${t.name}: (c) ${IDLE} connections in IDLE`);
-      await phase(t, '(c)', async () => {
-        results[t.name].idle = await benchIdle(t);
-      });
-    }
-  }
+  await runPhases(
+    targets,
+    [
+      {
+        key: 'a',
+        describe: `${MESSAGES}-message mailbox, ${ROUNDS} rounds`,
+        run: async (t) => void (results[t.name].big = await benchBig(t)),
+      },
+      {
+        key: 'b',
+        describe: `${CLIENTS} clients for ${DURATION_S} s`,
+        run: async (t) => void (results[t.name].mix = await benchMix(t)),
+      },
+      {
+        key: 'c',
+        describe: `${IDLE} connections in IDLE`,
+        run: async (t) => void (results[t.name].idle = await benchIdle(t)),
+      },
+    ],
+    { skip: SKIP, failed: (t, message) => results[t.name].errors.push(message) },
+  );
   // Report. Ratios are Postern / Dovecot: < 1 means Postern is faster (times) or leaner
   // (memory); for commands per second > 1 means Postern is faster.
   const p = results.postern ?? { errors: [] };
   const d = results.dovecot ?? { errors: [] };
   const out: string[] = [];
-  out.push(
-    `IMAP benchmark, ${new Date().toISOString()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ` +
-      `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`,
-  );
+  out.push(`IMAP benchmark, ${new Date().toISOString()}, ${describeMachine()}`);
   out.push('');
   out.push(`(a) ${MESSAGES} messages, ms (first round = cold, median of ${ROUNDS - 1} others = warm)`);
   out.push('| command | Postern cold | Dovecot cold | Postern warm | Dovecot warm | warm ratio P/D |');
@@ -562,11 +508,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`imap-bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBench('imap-bench', main);

@@ -14,13 +14,7 @@
 #   BUILD_DIR=.build/me bench/login-bench.sh   # build into another directory than dist/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-  echo "login-bench: run as root (Dovecot's mail processes run as nobody)" >&2
-  exit 1
-fi
-command -v dovecot >/dev/null || { echo "login-bench: dovecot not found (apt-get install dovecot-core dovecot-imapd)" >&2; exit 1; }
-BUILD_DIR="${BUILD_DIR:-dist}"
-if [ -z "${SKIP_BUILD:-}" ]; then
-  npx tsc -p . --outDir "$BUILD_DIR"
-fi
-exec node "$BUILD_DIR/bench/login-bench.js" "$@"
+. bench/bench-lib.sh
+bench_need_root login-bench "Dovecot's mail processes run as nobody"
+bench_need_tools login-bench "dovecot-core dovecot-imapd" dovecot
+bench_run login-bench.js "$@"

@@ -13,9 +13,9 @@
 //        [--only postern|dovecot] [--skip nocache] [--dovecot-login default|shared] [--json FILE]
 //        [--keep]
 
-import os from 'node:os';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { cleanUp, describeMachine, log, onCleanup, runBench } from './bench-process.js';
 import { startDovecot } from '../test/helpers/dovecot.js';
 import { ImapRawClient } from '../test/helpers/imap-raw-client.js';
 import { startPosternImap, type PosternImapServer } from '../test/helpers/postern-imap.js';
@@ -48,27 +48,6 @@ interface PassFigures {
   perSecond: number;
   failures: number;
   firstFailure: string;
-}
-
-const cleanups: Array<() => Promise<void>> = [];
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    try {
-      await cleanups.pop()!();
-    } catch (err) {
-      process.stderr.write(`cleanup failed: ${String(err)}\n`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`${signal}: cleaning up\n`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-function log(s: string): void {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 }
 
 /** LOGINS logins by CLIENTS concurrent clients; each login on its own connection. */
@@ -118,7 +97,7 @@ async function startPostern(cache: boolean): Promise<PosternImapServer> {
       `connections_per_ip = ${CLIENTS * 4 + 100}`,
     ].join('\n'),
   });
-  cleanups.push(() => server.stop());
+  onCleanup('stop server', () => server.stop());
   return server;
 }
 
@@ -151,19 +130,13 @@ async function main(): Promise<void> {
       serviceLimits: { connections: CLIENTS * 4 + 100, sharedLogin: values['dovecot-login'] === 'shared' },
       keep: values.keep,
     });
-    cleanups.push(() => d.stop());
+    onCleanup('stop server', () => d.stop());
     await run('dovecot (pass 1)', d.imapPort);
     await run('dovecot (pass 2)', d.imapPort);
     await cleanUp();
   }
   const out: string[] = [];
-  out.push(
-    `IMAP login benchmark, ${new Date().toISOString()}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ` +
-      `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, load average ${os
-        .loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')}`,
-  );
+  out.push(`IMAP login benchmark, ${new Date().toISOString()}, ${describeMachine()}`);
   out.push(
     `${LOGINS} logins (connect, LOGIN, LOGOUT) by ${USER_COUNT} users, ${CLIENTS} clients at once; ` +
       `Postern: scrypt ln=15 (default), ${values.workers} process(es); Dovecot: {PLAIN} passwd-file, ` +
@@ -188,11 +161,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`login-bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBench('login-bench', main);

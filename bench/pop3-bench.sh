@@ -12,13 +12,7 @@
 #   BUILD_DIR=.build/me bench/pop3-bench.sh     # build into another directory than dist/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-  echo "pop3-bench: run as root (Dovecot's mail processes run as nobody)" >&2
-  exit 1
-fi
-command -v dovecot >/dev/null || { echo "pop3-bench: dovecot not found (apt-get install dovecot-core dovecot-pop3d)" >&2; exit 1; }
-BUILD_DIR="${BUILD_DIR:-dist}"
-if [ -z "${SKIP_BUILD:-}" ]; then
-  npx tsc -p . --outDir "$BUILD_DIR"
-fi
-exec node "$BUILD_DIR/bench/pop3-download.js" "$@"
+. bench/bench-lib.sh
+bench_need_root pop3-bench "Dovecot's mail processes run as nobody"
+bench_need_tools pop3-bench "dovecot-core dovecot-pop3d" dovecot
+bench_run pop3-download.js "$@"

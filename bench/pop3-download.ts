@@ -34,6 +34,7 @@ import { openStore } from '../src/app/open-store.js';
 import { descendants, freeLoopbackPort, startDovecot } from '../test/helpers/dovecot.js';
 import { lightHash } from '../test/helpers/postern-imap.js';
 import { readFile } from 'node:fs/promises';
+import { cleanUp, describeMachine, onCleanup, runBench } from './bench-process.js';
 import { startPostern } from '../test/system/postern-process.js';
 import { prng } from '../test/helpers/prng.js';
 
@@ -54,24 +55,6 @@ const CLIENTS = Number(values.clients);
 const MESSAGES = Number(values.messages);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
 const ROUNDS = Number(values.rounds);
-
-const cleanups: Array<{ what: string; run: () => Promise<void> }> = [];
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    const c = cleanups.pop()!;
-    try {
-      await c.run();
-    } catch (err) {
-      process.stderr.write(`cleanup (${c.what}) failed: ${String(err)}\n`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`${signal}: cleaning up\n`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
 
 // ---------------------------------------------------------------- the mailboxes
 
@@ -389,8 +372,7 @@ async function measure(name: string, port: number, users: User[], pid: number): 
 
 async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  if (!values.keep)
-    cleanups.push({ what: `rm ${dir}`, run: () => rm(dir, { recursive: true, force: true }) });
+  if (!values.keep) onCleanup(`rm ${dir}`, () => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -461,7 +443,7 @@ async function startPosternServer(users: User[]): Promise<Running> {
     await store.close();
   }
   const server = await startPostern(configFile);
-  cleanups.push({ what: 'stop postern', run: () => server.stop() });
+  onCleanup('stop postern', () => server.stop());
   return { name: 'postern', port: pop3Port, pid: server.pid, stop: () => server.stop() };
 }
 
@@ -474,7 +456,7 @@ async function startDovecotServer(users: User[]): Promise<Running> {
     authPenalty: false,
     keep: values.keep,
   });
-  cleanups.push({ what: 'stop dovecot', run: () => dovecot.stop() });
+  onCleanup('stop dovecot', () => dovecot.stop());
   for (const u of users) {
     const cur = path.join(dovecot.maildir(u.address), 'cur');
     // Maildir names sort in delivery order; ":2," = no flags yet (RETR sets S like Postern's \Seen).
@@ -484,11 +466,6 @@ async function startDovecotServer(users: User[]): Promise<Running> {
     await dovecot.ownMail(u.address);
   }
   return { name: 'dovecot', port: dovecot.pop3Port, pid: dovecot.pid, stop: () => dovecot.stop() };
-}
-
-function describeMachine(): string {
-  const cpus = os.cpus();
-  return `${cpus.length} cores (${cpus[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
 }
 
 function show(name: string, f: Figures): void {
@@ -542,11 +519,4 @@ async function main(): Promise<void> {
   process.stdout.write(`load average at the end: ${os.loadavg()[0].toFixed(1)}\n`);
 }
 
-main()
-  .catch((err: unknown) => {
-    process.stderr.write(
-      `pop3 bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  })
-  .finally(() => cleanUp());
+await runBench('pop3 bench', main);

@@ -10,15 +10,7 @@
 #   BUILD_DIR=.build/me bench/smtp-bench.sh      # build into another directory than dist/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-  echo "smtp-bench: run as root (postfix -c DIR start needs it)" >&2
-  exit 1
-fi
-for tool in smtp-source postfix dovecot; do
-  command -v "$tool" >/dev/null || { echo "smtp-bench: $tool not found (apt-get install postfix dovecot-core dovecot-lmtpd)" >&2; exit 1; }
-done
-BUILD_DIR="${BUILD_DIR:-dist}"
-if [ -z "${SKIP_BUILD:-}" ]; then
-  npx tsc -p . --outDir "$BUILD_DIR"
-fi
-exec node "$BUILD_DIR/bench/smtp-ingest.js" "$@"
+. bench/bench-lib.sh
+bench_need_root smtp-bench "postfix -c DIR start needs it"
+bench_need_tools smtp-bench "postfix dovecot-core dovecot-lmtpd" smtp-source postfix dovecot
+bench_run smtp-ingest.js "$@"

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/app/open-store.js';
+import { onCleanup, runBench, sleep } from './bench-process.js';
 import { startDnsServer } from '../test/helpers/dns-server.js';
 import { preparePostern, startPostern, type PosternProcess } from '../test/system/postern-process.js';
 
@@ -42,29 +43,10 @@ const TIMEOUT_MS = Number(values.timeout) * 1000;
 const FROM = 'bench@x.test';
 const TO = 'user@example.test';
 
-/** Undo actions, run in reverse order at the end whatever happens. */
-const cleanups: Array<{ what: string; run: () => Promise<void> }> = [];
-async function cleanUp(): Promise<void> {
-  while (cleanups.length > 0) {
-    const c = cleanups.pop()!;
-    try {
-      await c.run();
-    } catch (err) {
-      process.stderr.write(`cleanup (${c.what}) failed: ${String(err)}\n`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`${signal}: cleaning up\n`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
 async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   if (!values.keep) {
-    cleanups.push({ what: `rm ${dir}`, run: () => rm(dir, { recursive: true, force: true }) });
+    onCleanup(`rm ${dir}`, () => rm(dir, { recursive: true, force: true }));
   }
   return dir;
 }
@@ -78,10 +60,6 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function need(command: string): void {
@@ -120,7 +98,7 @@ interface Figure {
 async function benchPostern(): Promise<Figure> {
   const dir = await tempDir('postern-bench-smtp-');
   const dns = await startDnsServer({ 'x.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } });
-  cleanups.push({ what: 'DNS server', run: () => dns.close() });
+  onCleanup('DNS server', () => dns.close());
   const configFile = await preparePostern({
     dir,
     dnsAddress: dns.address,
@@ -130,7 +108,7 @@ async function benchPostern(): Promise<Figure> {
     logLevel: 'warn',
   });
   let server: PosternProcess | null = await startPostern(configFile);
-  cleanups.push({ what: 'postern', run: async () => server?.stop() });
+  onCleanup('postern', async () => server?.stop());
   const ms = await smtpSource(server.ports.smtp);
   await server.stop();
   server = null;
@@ -302,28 +280,21 @@ async function benchReference(): Promise<Figure> {
   const dovecotConf = await dovecotConfig(dir, lmtpPort);
   const dovecot: ChildProcess = spawn('dovecot', ['-F', '-c', dovecotConf], { stdio: 'ignore' });
   const dovecotExit = new Promise<void>((resolve) => dovecot.once('exit', () => resolve()));
-  cleanups.push({
-    what: 'dovecot',
-    run: async () => {
-      if (dovecot.exitCode !== null || dovecot.signalCode !== null) return;
-      dovecot.kill('SIGTERM');
-      const t = setTimeout(() => dovecot.kill('SIGKILL'), 5000);
-      await dovecotExit;
-      clearTimeout(t);
-    },
+  onCleanup('dovecot', async () => {
+    if (dovecot.exitCode !== null || dovecot.signalCode !== null) return;
+    dovecot.kill('SIGTERM');
+    const t = setTimeout(() => dovecot.kill('SIGKILL'), 5000);
+    await dovecotExit;
+    clearTimeout(t);
   });
   await waitForPort(lmtpPort, 10_000);
 
   const etc = await postfixConfig(dir, smtpPort, lmtpPort);
   const start = spawnSync('postfix', ['-c', etc, 'start'], { encoding: 'utf8' });
-  cleanups.push({
-    what: 'postfix',
-    run: async () => {
-      const stop = spawnSync('postfix', ['-c', etc, 'stop'], { encoding: 'utf8', timeout: 30_000 });
-      if (stop.status !== 0)
-        spawnSync('postfix', ['-c', etc, 'abort'], { encoding: 'utf8', timeout: 30_000 });
-      await Promise.resolve();
-    },
+  onCleanup('postfix', async () => {
+    const stop = spawnSync('postfix', ['-c', etc, 'stop'], { encoding: 'utf8', timeout: 30_000 });
+    if (stop.status !== 0) spawnSync('postfix', ['-c', etc, 'abort'], { encoding: 'utf8', timeout: 30_000 });
+    await Promise.resolve();
   });
   if (start.status !== 0) throw new Error(`postfix start failed: ${start.stderr}`);
   await waitForPort(smtpPort, 10_000);
@@ -398,11 +369,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`smtp bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBench('smtp bench', main);

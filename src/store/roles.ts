@@ -192,8 +192,18 @@ export interface Maintenance {
   close(): Promise<void>;
 }
 
+/** Write counters of a metadata store since it was opened (reported by GET /healthz/stats). */
+export interface StoreStats {
+  /** Write transactions committed. */
+  commits: number;
+  /** fsyncs of the write-ahead log made to acknowledge commits (group commit: fewer than commits). */
+  fsyncs: number;
+}
+
 /** Every role of the store at once: what a backend implements and the server holds. */
 export interface MailStore
   extends Directory, Mailboxes, Messages, Search, OutboundQueue, Leases, Maintenance {
   readonly backend: 'sqlite' | 'postgres';
+  /** Counters, where the backend keeps them. */
+  readonly stats?: Readonly<StoreStats>;
 }

@@ -24,6 +24,8 @@ export interface PosternImapOptions {
   workers?: number;
   /** log.level (default "error"). */
   logLevel?: string;
+  /** Also open the HTTP listener on a free loopback port (/healthz, /healthz/stats). */
+  http?: boolean;
   /** Extra TOML appended to the file (e.g. a [limits] section). */
   extraToml?: string;
   keep?: boolean;
@@ -39,6 +41,8 @@ export interface PosternImapOptions {
 
 export interface PosternImapServer {
   imapPort: number;
+  /** The HTTP listener's port (0 when `http` was not asked for). */
+  httpPort: number;
   pid: number;
   child: ChildProcess;
   dir: string;
@@ -145,7 +149,7 @@ export async function startPosternImap(opts: PosternImapOptions): Promise<Poster
       'imaps = ""',
       'pop3 = ""',
       'pop3s = ""',
-      'http = ""',
+      `http = "${opts.http === true ? '127.0.0.1:0' : ''}"`,
       '[tls]',
       ...(tls === null ? [] : [`cert = "${tls.cert}"`, `key = "${tls.key}"`]),
       '[server]',
@@ -171,22 +175,26 @@ export async function startPosternImap(opts: PosternImapOptions): Promise<Poster
     const exited = new Promise<number | string>((resolve) => {
       started.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     });
-    const imapPort = await new Promise<number>((resolve, reject) => {
+    const wanted = opts.http === true ? ['imap', 'http'] : ['imap'];
+    const ports = await new Promise<Map<string, number>>((resolve, reject) => {
       const ms = opts.readyTimeoutMs ?? 20_000;
       const timer = setTimeout(() => {
         started.kill('SIGKILL');
-        reject(new Error(`postern serve: no IMAP listener within ${ms} ms: ${out} ${err}`));
+        reject(
+          new Error(`postern serve: no ${wanted.join(' and ')} listener within ${ms} ms: ${out} ${err}`),
+        );
       }, ms);
       started.stdout.setEncoding('utf8');
       started.stdout.on('data', (s: string) => {
         if (out.length < 10_000) out += s;
-        const m = /^ +imap +127\.0\.0\.1:(\d+)$/m.exec(out);
-        if (m !== null) {
+        const found = new Map<string, number>();
+        for (const m of out.matchAll(/^ +(imap|http) +127\.0\.0\.1:(\d+)$/gm)) found.set(m[1], Number(m[2]));
+        if (wanted.every((name) => found.has(name))) {
           clearTimeout(timer);
-          resolve(Number(m[1]));
-        } else if (/not started: .*\bimap\b/.test(out)) {
+          resolve(found);
+        } else if (/not started: .*\b(imap|http)\b/.test(out)) {
           clearTimeout(timer);
-          reject(new Error(`postern serve did not start its IMAP listener: ${out}`));
+          reject(new Error(`postern serve did not start a listener: ${out}`));
         }
       });
       void exited.then((code) => {
@@ -194,9 +202,11 @@ export async function startPosternImap(opts: PosternImapOptions): Promise<Poster
         reject(new Error(`postern serve exited (${code}) before ready: ${out} ${err}`));
       });
     });
+    const imapPort = ports.get('imap')!;
     const dnsServer = dns;
     return {
       imapPort,
+      httpPort: ports.get('http') ?? 0,
       pid: started.pid!,
       child: started,
       dir,

@@ -140,6 +140,8 @@ export interface FileBlobStoreOptions {
 }
 
 export class FileBlobStore implements BlobStore {
+  /** fsyncs made so far (GET /healthz/stats): blob files, and directories naming them. */
+  readonly stats = { fileFsyncs: 0, dirFsyncs: 0 };
   readonly dataDir: string;
   readonly blobsDir: string;
   readonly tmpDir: string;
@@ -154,7 +156,12 @@ export class FileBlobStore implements BlobStore {
     this.dataDir = path.resolve(dataDir);
     this.blobsDir = path.join(this.dataDir, 'blobs');
     this.tmpDir = path.join(this.dataDir, 'tmp');
-    this.fsync = opts.fsync ?? defaultFsync;
+    const fsync = opts.fsync ?? defaultFsync;
+    this.fsync = (fh, target) => {
+      if (target.kind === 'file') this.stats.fileFsyncs++;
+      else this.stats.dirFsyncs++;
+      return fsync(fh, target);
+    };
     this.dirSyncer = new DirSyncer(this.fsync);
   }
 

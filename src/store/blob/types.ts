@@ -30,7 +30,15 @@ export interface BlobWriter {
   readonly size: number;
 }
 
+/** fsyncs made by a blob store since it was opened. */
+export interface BlobStoreStats {
+  fileFsyncs: number;
+  dirFsyncs: number;
+}
+
 export interface BlobStore {
+  /** Counters, where the store keeps them (reported by GET /healthz/stats). */
+  readonly stats?: Readonly<BlobStoreStats>;
   createWriter(opts: BlobWriteOptions): BlobWriter;
   /** Convenience: the whole source through a writer. */
   write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob>;
