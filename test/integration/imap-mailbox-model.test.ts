@@ -229,25 +229,21 @@ void test(`twenty sessions on shared mailboxes: every response agrees with each 
   const progress = new Progress();
   const counts = new Map<string, number>();
   let first: Error | null = null;
-  try {
-    await Promise.all(
-      sessions.map((c, i) =>
-        runClient(i, c, progress, counts).catch((err: Error) => {
-          // The first inconsistency is the report; the rest are its consequences.
-          if (first === null) {
-            first = err;
-            for (const s of sessions) s.destroy();
-          }
-        }),
-      ),
+  await Promise.all(
+    sessions.map((c, i) =>
+      runClient(i, c, progress, counts).catch((err: Error) => {
+        // The first inconsistency is the report; the rest are its consequences.
+        if (first !== null) return;
+        first = err;
+        for (const s of sessions) s.destroy();
+      }),
+    ),
+  );
+  if (first !== null) {
+    const err: Error = first;
+    throw new ImapModelError(
+      `${err.message}\n  (seed ${SEED}; POSTERN_MODEL_SEED=${SEED} replays the commands)`,
     );
-  } finally {
-    if (first !== null) {
-      const err: Error = first;
-      throw new ImapModelError(
-        `${err.message}\n  (seed ${SEED}; POSTERN_MODEL_SEED=${SEED} replays the commands)`,
-      );
-    }
   }
 
   // Quiet now: every session hears of the last changes, then learns the UIDs it lacks (FETCH
