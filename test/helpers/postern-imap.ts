@@ -1,7 +1,8 @@
 // The real `postern serve` (the CLI of the same build) with its IMAP listener on a free
 // loopback port, from a config file in a temp directory; users created and mail imported
 // through the CLI. For the IMAP differential test and benchmark, which compare it with a
-// private Dovecot (test/helpers/dovecot.ts) from outside the process.
+// private Dovecot (test/helpers/dovecot.ts) from outside the process, and for the IMAP crash
+// test, which kills it with SIGKILL and starts it again on the same data directory.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,18 +41,33 @@ export interface PosternImapOptions {
 }
 
 export interface PosternImapServer {
-  imapPort: number;
+  /** The IMAP port, pid and process of the current `postern serve` (they change on restart). */
+  readonly imapPort: number;
   /** The HTTP listener's port (0 when `http` was not asked for). */
-  httpPort: number;
-  pid: number;
-  child: ChildProcess;
+  readonly httpPort: number;
+  readonly pid: number;
+  readonly child: ChildProcess;
   dir: string;
   configFile: string;
   /** Runs `postern --config FILE ...args`; rejects on a non-zero exit. */
   cli(args: string[], input?: string, timeoutMs?: number): Promise<string>;
   stderr(): string;
+  /** Resolves with the exit code (or signal name) of the current process when it ends. */
+  exited(): Promise<number | string>;
+  /** SIGKILL: the process ends without any shutdown (a crash); resolves once it is gone. */
+  kill(): Promise<void>;
+  /** Starts `postern serve` again on the same config and data dir (the process must be gone). */
+  restart(): Promise<void>;
   /** SIGTERM (then SIGKILL), DNS server closed, directory removed. */
   stop(): Promise<void>;
+}
+
+interface Served {
+  child: ChildProcess;
+  imapPort: number;
+  httpPort: number;
+  exited: Promise<number | string>;
+  stderr(): string;
 }
 
 function runCli(configFile: string, args: string[], input: string, timeoutMs: number): Promise<string> {
@@ -127,11 +143,65 @@ async function createAccounts(
   }
 }
 
+/** Starts `postern serve` on `configFile` and resolves once its IMAP listener is up. */
+async function serve(configFile: string, readyTimeoutMs: number, wanted: string[]): Promise<Served> {
+  const started = spawn(process.execPath, [POSTERN_CLI, '--config', configFile, 'serve'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  started.stderr.setEncoding('utf8');
+  started.stderr.on('data', (s: string) => (err = (err + s).slice(-20_000)));
+  const exited = new Promise<number | string>((resolve) => {
+    started.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+  });
+  const ready = new Promise<Map<string, number>>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      started.kill('SIGKILL');
+      reject(
+        new Error(
+          `postern serve: no ${wanted.join(' and ')} listener within ${readyTimeoutMs} ms: ${out} ${err}`,
+        ),
+      );
+    }, readyTimeoutMs);
+    started.stdout.setEncoding('utf8');
+    started.stdout.on('data', (s: string) => {
+      if (out.length < 10_000) out += s;
+      const found = new Map<string, number>();
+      for (const m of out.matchAll(/^ +(imap|http) +127\.0\.0\.1:(\d+)$/gm)) found.set(m[1], Number(m[2]));
+      if (wanted.every((name) => found.has(name))) {
+        clearTimeout(timer);
+        resolve(found);
+      } else if (/not started: .*\b(imap|http)\b/.test(out)) {
+        clearTimeout(timer);
+        reject(new Error(`postern serve did not start a listener: ${out}`));
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`postern serve exited (${code}) before ready: ${out} ${err}`));
+    });
+  });
+  let ports: Map<string, number>;
+  try {
+    ports = await ready;
+  } catch (e) {
+    if (started.exitCode === null && started.signalCode === null) started.kill('SIGKILL');
+    throw e;
+  }
+  return {
+    child: started,
+    imapPort: ports.get('imap')!,
+    httpPort: ports.get('http') ?? 0,
+    exited,
+    stderr: () => err,
+  };
+}
+
 /** Writes the config, creates domains and users, starts `postern serve`, waits for IMAP. */
 export async function startPosternImap(opts: PosternImapOptions): Promise<PosternImapServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'postern-imap-'));
   let dns: DnsTestServer | null = null;
-  let child: ChildProcess | null = null;
   try {
     dns = await startDnsServer({});
     const configFile = path.join(dir, 'postern.toml');
@@ -164,60 +234,41 @@ export async function startPosternImap(opts: PosternImapOptions): Promise<Poster
     ].join('\n');
     await writeFile(configFile, toml);
     await createAccounts(configFile, opts.domains, opts.users, opts.passwordCost ?? 'light');
-    const started = spawn(process.execPath, [POSTERN_CLI, '--config', configFile, 'serve'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = started;
-    let out = '';
-    let err = '';
-    started.stderr.setEncoding('utf8');
-    started.stderr.on('data', (s: string) => (err = (err + s).slice(-20_000)));
-    const exited = new Promise<number | string>((resolve) => {
-      started.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
-    });
     const wanted = opts.http === true ? ['imap', 'http'] : ['imap'];
-    const ports = await new Promise<Map<string, number>>((resolve, reject) => {
-      const ms = opts.readyTimeoutMs ?? 20_000;
-      const timer = setTimeout(() => {
-        started.kill('SIGKILL');
-        reject(
-          new Error(`postern serve: no ${wanted.join(' and ')} listener within ${ms} ms: ${out} ${err}`),
-        );
-      }, ms);
-      started.stdout.setEncoding('utf8');
-      started.stdout.on('data', (s: string) => {
-        if (out.length < 10_000) out += s;
-        const found = new Map<string, number>();
-        for (const m of out.matchAll(/^ +(imap|http) +127\.0\.0\.1:(\d+)$/gm)) found.set(m[1], Number(m[2]));
-        if (wanted.every((name) => found.has(name))) {
-          clearTimeout(timer);
-          resolve(found);
-        } else if (/not started: .*\b(imap|http)\b/.test(out)) {
-          clearTimeout(timer);
-          reject(new Error(`postern serve did not start a listener: ${out}`));
-        }
-      });
-      void exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`postern serve exited (${code}) before ready: ${out} ${err}`));
-      });
-    });
-    const imapPort = ports.get('imap')!;
+    let current = await serve(configFile, opts.readyTimeoutMs ?? 20_000, wanted);
     const dnsServer = dns;
+    const running = (): boolean => current.child.exitCode === null && current.child.signalCode === null;
     return {
-      imapPort,
-      httpPort: ports.get('http') ?? 0,
-      pid: started.pid!,
-      child: started,
+      get imapPort() {
+        return current.imapPort;
+      },
+      get httpPort() {
+        return current.httpPort;
+      },
+      get pid() {
+        return current.child.pid!;
+      },
+      get child() {
+        return current.child;
+      },
       dir,
       configFile,
       cli: (args, input = '', timeoutMs = 600_000) => runCli(configFile, args, input, timeoutMs),
-      stderr: () => err,
+      stderr: () => current.stderr(),
+      exited: () => current.exited,
+      async kill() {
+        if (running()) current.child.kill('SIGKILL');
+        await current.exited;
+      },
+      async restart() {
+        if (running()) throw new Error('postern serve is still running');
+        current = await serve(configFile, opts.readyTimeoutMs ?? 20_000, wanted);
+      },
       async stop() {
-        if (started.exitCode === null && started.signalCode === null) {
-          started.kill('SIGTERM');
-          const timer = setTimeout(() => started.kill('SIGKILL'), 5000);
-          await exited;
+        if (running()) {
+          current.child.kill('SIGTERM');
+          const timer = setTimeout(() => current.child.kill('SIGKILL'), 5000);
+          await current.exited;
           clearTimeout(timer);
         }
         await dnsServer.close();
@@ -225,7 +276,6 @@ export async function startPosternImap(opts: PosternImapOptions): Promise<Poster
       },
     };
   } catch (e) {
-    if (child !== null && child.exitCode === null) child.kill('SIGKILL');
     if (dns !== null) await dns.close();
     if (opts.keep !== true) await rm(dir, { recursive: true, force: true });
     throw e;

@@ -53,11 +53,12 @@ void describe('IMAP STORE', () => {
     r = await c.command('STORE 2 -FLAGS (\\Flagged)');
     assert.deepEqual(r.untagged, ['* 2 FETCH (FLAGS (\\Seen))']);
     r = await c.command('STORE 3 FLAGS (\\Answered $Label1)');
-    // A keyword new to the mailbox: FLAGS and PERMANENTFLAGS again, as Dovecot does.
+    // A keyword new to the mailbox: FLAGS and PERMANENTFLAGS again, as Dovecot does, before
+    // the FETCH that shows it.
     assert.deepEqual(r.untagged, [
-      '* 3 FETCH (FLAGS (\\Answered $Label1))',
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1)',
       '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label1 \\*)] Flags permitted.',
+      '* 3 FETCH (FLAGS (\\Answered $Label1))',
     ]);
     // Without parentheses: a single flag (RFC 9051 §9 store-att-flags).
     r = await c.command('STORE 3 +FLAGS \\Draft');
@@ -96,10 +97,10 @@ void describe('IMAP STORE', () => {
     const c = await open(box);
     let r = await c.command('UID STORE 2:3 +FLAGS (__proto__ constructor)');
     assert.deepEqual(r.untagged, [
-      '* 2 FETCH (UID 2 FLAGS (__proto__ constructor \\Recent))',
-      '* 3 FETCH (UID 3 FLAGS (__proto__ constructor \\Recent))',
       '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft __proto__ constructor)',
       '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft __proto__ constructor \\*)] Flags permitted.',
+      '* 2 FETCH (UID 2 FLAGS (__proto__ constructor \\Recent))',
+      '* 3 FETCH (UID 3 FLAGS (__proto__ constructor \\Recent))',
     ]);
     r = await c.command('UID STORE 3 -FLAGS (__PROTO__)');
     assert.deepEqual(r.untagged, ['* 3 FETCH (UID 3 FLAGS (constructor \\Recent))']);
@@ -217,6 +218,50 @@ void describe('IMAP STORE', () => {
     const noop = await a.command('NOOP');
     const all = [...r.untagged, ...noop.untagged];
     assert.deepEqual(all, ['* 2 FETCH (FLAGS (\\Answered \\Flagged))']);
+    a.destroy();
+    b.destroy();
+  });
+
+  void it("another session's new keyword: FLAGS names it before any FETCH shows it", async () => {
+    const box = await mailbox(3);
+    const a = await open(box, { rev2: true });
+    const b = await open(box, { rev2: true });
+    const flags = (kws: string): string[] => [
+      `* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft ${kws})`,
+      `* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft ${kws} \\*)] Flags permitted.`,
+    ];
+    assert.equal((await b.command('STORE 1 +FLAGS.SILENT ($Work)')).status, 'OK');
+    // Told by the sync after NOOP (RFC 9051 §7.3.5: the client records the new FLAGS).
+    assert.deepEqual((await a.command('NOOP')).untagged, [...flags('$Work'), '* 1 FETCH (FLAGS ($Work))']);
+    // In IDLE.
+    a.write('i1 IDLE\r\n');
+    assert.match(await a.response(), /^\+ /);
+    assert.equal((await b.command('STORE 2 +FLAGS.SILENT ($Home)')).status, 'OK');
+    assert.deepEqual(
+      [await a.response(), await a.response(), await a.response()],
+      [...flags('$Home $Work'), '* 2 FETCH (FLAGS ($Home))'],
+    );
+    a.write('DONE\r\n');
+    assert.equal((await a.until('i1')).status, 'OK');
+    // By a FETCH that reads a keyword set after the last sync, on both FETCH paths; and by a
+    // STORE that shows it (the message's full flags).
+    assert.equal((await b.command('STORE 3 +FLAGS.SILENT ($Late)')).status, 'OK');
+    // (The sync after a FETCH may repeat what the FETCH showed: the other session's change.)
+    const read = await a.command('FETCH 3 (FLAGS)');
+    const late = '* 3 FETCH (FLAGS ($Late))';
+    assert.deepEqual(read.untagged.slice(0, 3), [...flags('$Home $Late $Work'), late]);
+    assert.deepEqual(read.untagged.slice(3), read.untagged.length > 3 ? [late] : []);
+    assert.equal((await b.command('STORE 3 +FLAGS.SILENT ($Later)')).status, 'OK');
+    const full = await a.command('FETCH 3 (FLAGS RFC822.SIZE)');
+    assert.deepEqual(full.untagged.slice(0, 2), flags('$Home $Late $Later $Work'));
+    assert.match(full.untagged[2] ?? '', /^\* 3 FETCH \(FLAGS \(\$Late \$Later\) RFC822\.SIZE \d+\)$/);
+    assert.ok(full.untagged.slice(3).every((l) => l === '* 3 FETCH (FLAGS ($Late $Later))'));
+    assert.equal((await b.command('STORE 1 +FLAGS.SILENT ($Last)')).status, 'OK');
+    const st = await a.command('STORE 1 +FLAGS (\\Seen)');
+    assert.deepEqual(st.untagged, [
+      ...flags('$Home $Last $Late $Later $Work'),
+      '* 1 FETCH (FLAGS (\\Seen $Work $Last))',
+    ]);
     a.destroy();
     b.destroy();
   });

@@ -7,13 +7,18 @@
 //   response may be sent (it is then `pendingExpunge`: fetches of it return nothing);
 // - sync() is idempotent over overlapping reads: an `added` UID at or below the last known one,
 //   or an `expunged` UID not in the view, is ignored, so opening (list then read the log from the
-//   modseq read before the list) never counts a message twice.
+//   modseq read before the list) never counts a message twice;
+// - no FETCH response shows a keyword the client has not been told of in FLAGS: whoever writes
+//   flags (sync, STORE, FETCH) first passes them to announceKeywords().
 
 import { indexOfSorted, lowerBound } from '../../core/sorted.js';
 import type { Mailbox, MailStore } from '../../store/types.js';
-import { atom, type Atom, type ImapData } from '../../wire/imap/encoder.js';
+import { atom, raw, type Atom, type ImapData } from '../../wire/imap/encoder.js';
 import { SequenceSet, type SequenceSetSpec } from '../../wire/imap/sequence-set.js';
 import { ImapBad } from './errors.js';
+
+/** The system flags in the order FLAGS and PERMANENTFLAGS list them (Dovecot's order). */
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /** Atoms of the flags seen most (system flags and common keywords), made once. */
 const FLAG_ATOMS = new Map<string, Atom>();
@@ -58,8 +63,15 @@ export class SelectedView {
   private readonly echoed = new Map<number, number>();
   /** Highest modseq whose changes are reflected in the view. */
   private modseq: number;
-  /** Keywords in use when the mailbox was opened (for the FLAGS and PERMANENTFLAGS of SELECT). */
-  keywordsAtOpen: string[] = [];
+  /**
+   * Keywords the client has been told of in FLAGS, sorted: those in use when the mailbox was
+   * opened (the FLAGS and PERMANENTFLAGS of SELECT), then each one announced since.
+   */
+  keywords: string[] = [];
+  /** The same keywords in lower case (keywords are case-insensitive, RFC 9051 §2.3.2). */
+  private readonly announced = new Set<string>();
+  /** Frozen flag lists (shared by the store) whose keywords are all announced. */
+  private readonly announcedLists = new WeakSet<readonly string[]>();
   /** Sequence number of the first message without \Seen at open, 0 if none (rev1 [UNSEEN n]). */
   firstUnseenAtOpen = 0;
   /** RFC 5182 SEARCHRES: the UIDs saved by SEARCH RETURN (SAVE), named `$`; reset by SELECT. */
@@ -88,7 +100,8 @@ export class SelectedView {
     const modseq = mailbox.highestModseq;
     const summary = await store.mailboxSummary(mailbox.id);
     const view = new SelectedView(store, mailbox, opts.readOnly, summary.uids as number[], modseq);
-    view.keywordsAtOpen = summary.keywords;
+    view.keywords = [...summary.keywords].sort();
+    for (const k of summary.keywords) view.announced.add(k.toLowerCase());
     view.firstUnseenAtOpen = summary.firstUnseenUid === 0 ? 0 : view.seqOf(summary.firstUnseenUid);
     if (opts.rev1) {
       // A read-only (EXAMINE) session sees \Recent without taking it (RFC 3501 §6.3.2).
@@ -228,6 +241,7 @@ export class SelectedView {
         out.untagged(this.recent.size, atom('RECENT'));
       }
     }
+    if (flagUpdates.size > 0) this.announceKeywords(out, flagUpdates.values());
     for (const [uid, { flags, modseq }] of flagUpdates) {
       const seq = this.seqOf(uid);
       if (seq === 0) continue;
@@ -236,6 +250,35 @@ export class SelectedView {
       items.push(atom('FLAGS'), this.flagAtoms(uid, flags, opts.rev1));
       if (opts.condstore) items.push(atom('MODSEQ'), [modseq]);
       out.untagged(seq, atom('FETCH'), items);
+    }
+  }
+
+  /**
+   * Sends FLAGS again (and PERMANENTFLAGS, read-write only) when the flags of `messages` hold
+   * keywords the client has not been told of, before the FETCH responses that show them.
+   * RFC 9051 §7.3.5: FLAGS names the flags that apply to the mailbox and the client records
+   * each update; a keyword another session created reaches this one only this way (Dovecot
+   * does the same).
+   */
+  announceKeywords(out: ViewOutput, messages: Iterable<{ readonly flags: readonly string[] }>): void {
+    let added: string[] | null = null;
+    for (const { flags: list } of messages) {
+      if (this.announcedLists.has(list)) continue;
+      for (const flag of list) {
+        if (flag.charCodeAt(0) === 0x5c /* \ */) continue;
+        const key = flag.toLowerCase();
+        if (this.announced.has(key)) continue;
+        this.announced.add(key);
+        (added ??= []).push(flag);
+      }
+      if (Object.isFrozen(list)) this.announcedLists.add(list);
+    }
+    if (added === null) return;
+    this.keywords = [...this.keywords, ...added].sort();
+    const flags = [...SYSTEM_FLAGS, ...this.keywords];
+    out.untagged(atom('FLAGS'), flags.map(flagAtom));
+    if (!this.readOnly) {
+      out.untagged(atom('OK'), raw(`[PERMANENTFLAGS (${[...flags, '\\*'].join(' ')})] Flags permitted.`));
     }
   }
 

@@ -7,7 +7,8 @@
 //   the command then ends NO [EXPUNGEISSUED] as Dovecot does (RFC 9051 §7.1);
 // - a non-PEEK body item sets \Seen first (not in a read-only view); when that changed the flags,
 //   FLAGS is part of that message's FETCH response (RFC 9051 §6.4.5) and the change is noted as
-//   echoed, so the session's own sync does not repeat it.
+//   echoed, so the session's own sync does not repeat it;
+// - FLAGS are shown only after the keywords in them were announced (view.announceKeywords).
 
 import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import { FetchParseError, parseFetchItems, type FetchItem } from '../../../wire/imap/fetch.js';
@@ -90,6 +91,7 @@ async function fetchFlagsOnly(
   changedSince: bigint | null,
 ): Promise<boolean> {
   const rev1 = !ctx.rev2;
+  const hasFlags = items.some((i) => i.kind === 'flags');
   let expungeIssued = false;
   let since = Date.now();
   // Sequence numbers by walking the view's UIDs beside the (ascending) rows: no search per row.
@@ -102,6 +104,7 @@ async function fetchFlagsOnly(
     if (batch.length === 0) continue;
     const rows = await ctx.env.store.listFlags(view.mailboxId, batch);
     if (rows.length < batch.length) expungeIssued = true;
+    if (hasFlags) view.announceKeywords(ctx, rows);
     // The batch's responses as one string, written once: 100,000 lines cost no per-line
     // encoder call or object.
     let chunk = '';
@@ -217,6 +220,7 @@ async function fetch(
     }
 
     const todo = metas.filter((m) => changedSince === null || BigInt(m.modseq) > changedSince);
+    if (hasFlags || seenChanged.size > 0) view.announceKeywords(ctx, todo);
     if (sections === 0) {
       // Only metadata items (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ): the responses are
       // built synchronously, one short line each (the common `UID FETCH 1:* (UID FLAGS)` of a

@@ -13,11 +13,8 @@ import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionConte
 import { ImapBad } from '../errors.js';
 import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED, SELECTED } from '../state.js';
-import { SelectedView } from '../view.js';
+import { SelectedView, SYSTEM_FLAGS } from '../view.js';
 import { mailboxNameData } from './mailbox-name-data.js';
-
-/** The system flags in the order Dovecot lists them in FLAGS and PERMANENTFLAGS. */
-const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /** Leaves the selected state (if selected); returns whether a mailbox was selected. */
 export function deselect(ctx: ImapSessionContext): boolean {
@@ -47,10 +44,10 @@ async function openMailbox(
   const rev1 = !ctx.rev2;
   const view = await SelectedView.open(ctx.env.store, mailbox, { readOnly, rev1 });
 
-  const flags: ImapData[] = [...SYSTEM_FLAGS, ...view.keywordsAtOpen].map(atom);
+  const flags: ImapData[] = [...SYSTEM_FLAGS, ...view.keywords].map(atom);
   ctx.untagged(atom('FLAGS'), flags);
   // RFC 9051 §7.1 PERMANENTFLAGS: \* says new keywords may be created; none for EXAMINE.
-  const permanent = readOnly ? [] : [...SYSTEM_FLAGS, ...view.keywordsAtOpen, '\\*'];
+  const permanent = readOnly ? [] : [...SYSTEM_FLAGS, ...view.keywords, '\\*'];
   untaggedOk(ctx, codes.permanentFlags(permanent), readOnly ? 'Read-only mailbox.' : 'Flags permitted.');
   ctx.untagged(view.exists, atom('EXISTS'));
   if (rev1) {

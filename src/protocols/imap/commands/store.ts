@@ -8,13 +8,12 @@
 //   and noted with view.noteEchoed, so the sync after the command does not repeat it;
 // - a read-only (EXAMINE) view refuses STORE with NO before touching anything.
 
-import { atom, raw, type ImapData } from '../../../wire/imap/encoder.js';
+import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import { parseStoreArgs, StoreArgsError, type StoreArgs } from '../../../wire/imap/store-args.js';
 import { SequenceSet } from '../../../wire/imap/sequence-set.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { SELECTED } from '../state.js';
-import type { SelectedView } from '../view.js';
 import { selectedView, sequenceSetArg, yieldToLoop } from './fetch.js';
 import type { CommandResult } from '../context.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
@@ -67,6 +66,8 @@ async function store(
     // only the latest flags row of a message): under .SILENT nothing is echoed then, so the
     // sync after the command sends the full flags (RFC 9051 §6.4.6: changes from an external
     // source are reported even with .SILENT).
+    // Keywords the client has not been told of (new ones, or another session's) first.
+    if (!parsed.silent) view.announceKeywords(ctx, result.changed);
     const first = result.changed[0];
     const clean = first !== undefined && first.modseq - 1 === known;
     if (first !== undefined) known = clean ? first.modseq : -1;
@@ -88,7 +89,9 @@ async function store(
     await ctx.flush();
     if (i + BATCH < uids.length) await yieldToLoop();
   }
-  announceNewKeywords(ctx, view, parsed);
+  // A keyword new to the mailbox is announced even under .SILENT (Dovecot does too): the
+  // client's FLAGS must name every keyword its messages hold.
+  if (parsed.mode !== 'remove') view.announceKeywords(ctx, [parsed]);
   if (modified.length > 0) {
     // RFC 7162 §3.1.3: the messages not changed because of UNCHANGEDSINCE.
     const set = SequenceSet.fromRanges(modified.map((n) => [n, n] as const));
@@ -105,23 +108,5 @@ const STORE: ImapCommandSpec = {
     return store(ctx, cmd.uid, cmd.args);
   },
 };
-
-/** System flags in the order SELECT lists them (Dovecot's). */
-const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
-
-/**
- * A keyword new to the mailbox: FLAGS and PERMANENTFLAGS again with it (RFC 9051 §7.3.5 lets
- * the server send FLAGS when the defined flags change; Dovecot does it after such a STORE).
- */
-function announceNewKeywords(ctx: ImapSessionContext, view: SelectedView, parsed: StoreArgs): void {
-  if (parsed.mode === 'remove') return;
-  const known = new Set(view.keywordsAtOpen.map((k) => k.toLowerCase()));
-  const added = parsed.flags.filter((f) => !f.startsWith('\\') && !known.has(f.toLowerCase()));
-  if (added.length === 0) return;
-  view.keywordsAtOpen = [...view.keywordsAtOpen, ...added].sort();
-  const flags = [...SYSTEM_FLAGS, ...view.keywordsAtOpen];
-  ctx.untagged(atom('FLAGS'), flags.map(atom));
-  ctx.untagged(atom('OK'), raw(`[PERMANENTFLAGS (${[...flags, '\\*'].join(' ')})] Flags permitted.`));
-}
 
 export const STORE_COMMANDS: ImapCommandSpec[] = [STORE];
