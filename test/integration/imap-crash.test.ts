@@ -1,6 +1,8 @@
 // kill -9 in the middle of an IMAP write workload (issue 11, "Durability unchanged"): the real
 // `postern serve` runs as a child process; six sessions on three shared mailboxes APPEND
-// (LITERAL+ and synchronizing, a few messages above the 64 KiB streaming threshold), STORE
+// (LITERAL+ and synchronizing, a few messages above the 64 KiB streaming threshold, and batches
+// of LITERAL+ APPENDs sent back to back before any answer, whose UIDs must follow command
+// order), STORE
 // (+FLAGS, -FLAGS, FLAGS, .SILENT or not) and expunge (UID STORE \Deleted, then UID EXPUNGE or
 // EXPUNGE). Each session touches only the messages it appended, so what the server must hold is
 // exact: every command whose tagged OK arrived is applied, and a command in flight at the kill
@@ -74,6 +76,10 @@ class Expectations {
   private readonly uids = new Map<string, Map<number, string>>();
   readonly uidNext = new Map<string, number>();
   readonly uidValidity = new Map<string, number>();
+  /** Messages a command in flight at a kill changed, and how many of those changes landed. */
+  inFlightAtKills = 0;
+  landed = 0;
+  pipelinedBatches = 0;
 
   giveUid(mailbox: string, uid: number, id: string, how: string): void {
     let box = this.uids.get(mailbox);
@@ -146,31 +152,111 @@ async function clientRound(
   const rnd = prng(SEED * 1009 + round.number * 101 + index);
   const mailbox = MAILBOXES[index % MAILBOXES.length]!;
   let c: ImapRawClient | null = null;
-  let pending: { messages: SentMessage[]; after: (s: MessageState) => MessageState } | null = null;
+  /** The messages that commands in flight change, each with its state once they are applied. */
+  const pending = new Map<SentMessage, MessageState>();
   let made = 0;
 
-  /** Sends a write command; on its OK, applies `after` to `messages` and counts the ack. */
+  /** Counts one acknowledged command; the kill comes after the round's number of them. */
+  const acked = (): void => {
+    round.acks++;
+    if (round.killAfter !== null && !round.killed && round.acks >= round.killAfter) {
+      round.killed = true;
+      round.stop = true;
+      round.inFlightAtKill = inFlight.size;
+      server.child.kill('SIGKILL');
+    } else if (round.acks >= round.quota) round.stop = true;
+  };
+
+  /** Sends a write command changing `messages`; on its OK, their state becomes `after`. */
   const write = async (
     parts: CommandPart | CommandPart[],
     messages: SentMessage[],
     after: (s: MessageState) => MessageState,
     onOk: (r: CommandResult) => void = () => {},
   ): Promise<void> => {
-    pending = { messages, after };
+    for (const m of messages) pending.set(m, after(m.state));
     inFlight.add(index);
     const r = await c!.command(parts, { timeoutMs: 30_000 });
-    pending = null;
     inFlight.delete(index);
     expectOk(r, `client ${index}`);
-    for (const m of messages) m.state = after(m.state);
+    for (const m of messages) {
+      m.state = pending.get(m)!;
+      pending.delete(m);
+    }
     onOk(r);
-    round.acks++;
-    if (round.killAfter !== null && round.acks === round.killAfter) {
-      round.killed = true;
-      round.stop = true;
-      round.inFlightAtKill = inFlight.size;
-      server.child.kill('SIGKILL');
-    } else if (round.acks >= round.quota) round.stop = true;
+    acked();
+  };
+
+  const newMessage = (): SentMessage => {
+    const id = `r${round.number}c${index}n${made++}s${SEED}`;
+    const bytes = messageBytes(id, rnd);
+    const m: SentMessage = { id, mailbox, owner: index, bytes, uid: null, state: GONE, alt: null };
+    expect.messages.set(id, m);
+    return m;
+  };
+
+  /** The APPENDUID of an acknowledged APPEND of `m`: its UID from now on. */
+  const appended = (m: SentMessage, tagged: string): void => {
+    const a = /\[APPENDUID (\d+) (\d+)\]/i.exec(tagged);
+    assert.ok(a !== null, `client ${index}: APPEND without APPENDUID: ${tagged}`);
+    expect.checkValidity(mailbox, Number(a[1]), 'APPENDUID');
+    m.uid = Number(a[2]);
+    expect.giveUid(mailbox, m.uid, m.id, 'APPENDUID');
+  };
+
+  /**
+   * APPENDs sent back to back with LITERAL+ (RFC 7888), before any answer: the server answers
+   * them in command order, with ascending UIDs. Those answered before a kill are acknowledged.
+   */
+  const pipelinedAppends = async (n: number): Promise<void> => {
+    const batch = Array.from({ length: n }, () => ({ m: newMessage(), flags: randomFlags(rnd), tag: '' }));
+    batch.forEach((b, k) => {
+      b.tag = `${b.m.id}t${k}`;
+      pending.set(b.m, { present: true, flags: normalize(b.flags) });
+    });
+    /** Takes the tagged answers among `lines`. */
+    const take = (lines: string[]): void => {
+      for (const b of batch) {
+        const line = lines.find((l) => l.startsWith(`${b.tag} `));
+        if (line === undefined || !pending.has(b.m)) continue;
+        assert.match(line, /^\S+ OK /, `client ${index}: ${line}`);
+        b.m.state = pending.get(b.m)!;
+        pending.delete(b.m);
+        appended(b.m, line);
+        acked();
+      }
+    };
+    const literal = (b: (typeof batch)[number]): string =>
+      `${b.tag} APPEND ${mailbox} (${b.flags.join(' ')}) {${b.m.bytes.length}+}\r\n`;
+    expect.pipelinedBatches++;
+    inFlight.add(index);
+    c!.write(
+      Buffer.concat(
+        batch.slice(0, -1).flatMap((b) => [Buffer.from(literal(b)), b.m.bytes, Buffer.from('\r\n')]),
+      ),
+    );
+    const last = batch[batch.length - 1]!;
+    let r: CommandResult;
+    try {
+      r = await c!.command(
+        [`APPEND ${mailbox} (${last.flags.join(' ')}) `, { literal: last.m.bytes, nonSync: true }],
+        {
+          tag: last.tag,
+          timeoutMs: 30_000,
+        },
+      );
+    } catch (err) {
+      // The answers that arrived before the connection died.
+      take(c!.takeUnsolicited());
+      throw err;
+    }
+    inFlight.delete(index);
+    take([...r.lines, r.tagged]);
+    const uids = batch.map((b) => b.m.uid);
+    assert.ok(
+      uids.every((u, k) => u !== null && (k === 0 || u > uids[k - 1]!)),
+      `client ${index}: pipelined APPENDs got UIDs ${uids.join(',')}, not one each in command order`,
+    );
   };
 
   try {
@@ -188,38 +274,23 @@ async function clientRound(
         while (chosen.size < n) chosen.add(from[Math.floor(rnd() * from.length)]!);
         return [...chosen].sort((a, b) => a.uid! - b.uid!);
       };
-      const randomFlags = (): string[] => FLAG_POOL.filter(() => rnd() < 0.25);
       const r = rnd();
-      if (r < 0.4 || live.length < 3) {
-        const id = `r${round.number}c${index}n${made++}s${SEED}`;
-        const flags = randomFlags();
-        const m: SentMessage = {
-          id,
-          mailbox,
-          owner: index,
-          bytes: messageBytes(id, rnd),
-          uid: null,
-          state: GONE,
-          alt: null,
-        };
-        expect.messages.set(id, m);
+      if (r < 0.1 && index % 2 === 0) {
+        await pipelinedAppends(2 + Math.floor(rnd() * 5));
+      } else if (r < 0.4 || live.length < 3) {
+        const m = newMessage();
+        const flags = randomFlags(rnd);
         const literal = { literal: m.bytes, nonSync: rnd() < 0.7 };
         await write(
           [`APPEND ${mailbox} (${flags.join(' ')}) `, literal],
           [m],
           () => ({ present: true, flags: normalize(flags) }),
-          (res) => {
-            const a = /\[APPENDUID (\d+) (\d+)\]/i.exec(res.tagged);
-            assert.ok(a !== null, `APPEND without APPENDUID: ${res.tagged}`);
-            expect.checkValidity(mailbox, Number(a[1]), 'APPENDUID');
-            m.uid = Number(a[2]);
-            expect.giveUid(mailbox, m.uid, id, 'APPENDUID');
-          },
+          (res) => appended(m, res.tagged),
         );
       } else if (r < 0.78) {
         const targets = pick(live, 3);
         const mode = (['+', '-', ''] as const)[Math.floor(rnd() * 3)]!;
-        const flags = randomFlags();
+        const flags = randomFlags(rnd);
         const change = normalize(flags);
         const silent = rnd() < 0.5 ? '.SILENT' : '';
         await write(
@@ -250,13 +321,16 @@ async function clientRound(
       round.stop = true;
       throw err;
     }
-    // The connection died with the server: the command in flight may or may not have landed.
-    const p = pending as { messages: SentMessage[]; after: (s: MessageState) => MessageState } | null;
-    if (p !== null) for (const m of p.messages) m.alt = p.after(m.state);
+    // The connection died with the server: what was in flight may or may not have landed.
+    for (const [m, after] of pending) m.alt = after;
   } finally {
     inFlight.delete(index);
     c?.socket.destroy();
   }
+}
+
+function randomFlags(rnd: () => number): string[] {
+  return FLAG_POOL.filter(() => rnd() < 0.25);
 }
 
 /** Reads every mailbox through a fresh session and checks it against the expectations. */
@@ -315,6 +389,10 @@ async function verify(server: PosternImapServer, expect: Expectations, where: st
           expect.giveUid(m.mailbox, s.uid, m.id, `stored, seen ${where}`);
           m.uid = s.uid;
         }
+      }
+      if (m.alt !== null) {
+        expect.inFlightAtKills++;
+        if (sameState(m.alt, observed) && !sameState(m.state, observed)) expect.landed++;
       }
       m.state = observed;
       m.alt = null;
@@ -379,7 +457,9 @@ void test(`kill -9 during IMAP writes: nothing acknowledged is lost, no UID is g
   const sent = [...expect.messages.values()];
   t.diagnostic(
     `seed ${SEED}; ${report.join('; ')}; messages sent ${sent.length}, ` +
-      `stored at the end ${sent.filter((m) => m.state.present).length}`,
+      `stored at the end ${sent.filter((m) => m.state.present).length}; pipelined APPEND batches ` +
+      `${expect.pipelinedBatches}; messages changed by commands in flight at the kills ` +
+      `${expect.inFlightAtKills}, of which the change landed ${expect.landed}`,
   );
   // Not vacuous: messages were expunged, and some are left with flags.
   assert.ok(
