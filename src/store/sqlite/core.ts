@@ -186,6 +186,7 @@ export class SqliteCore {
             maxBatch: opts.maxWriteBatch ?? DEFAULT_MAX_WRITE_BATCH,
             onError: (err) => this.log.error({ err }, 'the store writer thread failed'),
           });
+    this.writer?.prepare();
     this.feed = new ChangeFeed({
       onActive: (active) => (active ? this.startPolling() : this.stopPolling()),
       onError: (err, mailboxId) => this.log.error({ err, mailboxId }, 'watch listener failed'),

@@ -74,6 +74,11 @@ export class SqliteWriter {
     });
   }
 
+  /** Starts the thread now, so the first write does not wait for it (about 150 ms). */
+  prepare(): void {
+    if (!this.closed && this.worker === null) this.start();
+  }
+
   /** Lets outstanding operations finish, then stops the thread and closes its connection. */
   close(): Promise<void> {
     this.closed = true;
