@@ -95,11 +95,16 @@ export type Change =
   | { kind: 'flags'; modseq: number; uid: number; flags: string[] }
   | { kind: 'expunged'; modseq: number; uid: number };
 
-/** A blob already written and made durable by the BlobStore, with its MIME index. */
+/** A blob written by the BlobStore, with its MIME index: durable as a file, or carrying its bytes. */
 export interface StoredBlob {
   blobId: string;
   size: number;
   mime: MimeRecord;
+  /**
+   * The bytes of a small blob that has no file (see InlineBlobStore): the append stores them in
+   * the transaction of its message rows, unless the backend already holds this blob.
+   */
+  inline?: Buffer;
 }
 
 export interface AppendTarget {

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FileBlobStore } from '../../src/store/blob/file-blob-store.js';
+import { InlineBlobStore } from '../../src/store/blob/inline-blob-store.js';
 import type { BlobStore } from '../../src/store/blob/types.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { MailStore } from '../../src/store/types.js';
@@ -12,6 +13,8 @@ import { pin } from '../../src/store/sqlite/statement-pin.js';
 export interface ConformanceBackend {
   store: MailStore;
   blobs: BlobStore;
+  /** Messages of at most this many bytes are stored without a file, in the backend (0: none). */
+  inlineMaxBytes: number;
   /**
    * Optional look into the backend: how many messages refer to a blob (null if no row).
    * Lets the suite check reference counts directly where the backend can tell.
@@ -32,14 +35,19 @@ export function selectedBackend(): BackendName {
   return name as BackendName;
 }
 
-/** Opens a backend on dataDir. GC grace is 0 and change polling fast, so tests are quick. */
+/**
+ * Opens a backend on dataDir, with its blob store composed as open-store.ts does (small messages
+ * inline). GC grace is 0 and change polling fast, so tests are quick.
+ */
 export async function openBackend(name: BackendName, dataDir: string): Promise<ConformanceBackend> {
   if (name === 'sqlite') {
-    const blobs = new FileBlobStore(dataDir);
-    const store = await openSqliteStore({ dataDir, blobs, gcGraceMs: 0, pollIntervalMs: 50 });
+    const files = new FileBlobStore(dataDir);
+    const store = await openSqliteStore({ dataDir, blobs: files, gcGraceMs: 0, pollIntervalMs: 50 });
+    const blobs = new InlineBlobStore({ files, inline: store.inlineBlobs });
     return {
       store,
       blobs,
+      inlineMaxBytes: blobs.inlineMaxBytes,
       blobRefcount: (blobId) => {
         // pin(): no better-sqlite3 object may be garbage-collected (see statement-pin.ts).
         const db = pin(

@@ -831,50 +831,56 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         assert.equal((await mailbox(store, sent.id)).messages, 1);
       });
 
-      void it('one message to 100 accounts is stored once and collected only after the last reference goes', async () => {
-        const { dataDir, b } = await fresh();
-        const { store } = b;
-        await store.createDomain('dedupe.test');
-        const targets: AppendTarget[] = [];
-        for (let i = 0; i < 100; i++) {
-          const acct = await store.createAccount({ address: `user${i}@dedupe.test`, passwordHash: 'x' });
-          targets.push({ mailboxId: (await store.getMailbox(acct.id, 'INBOX'))!.id });
-        }
-        const bytes = testMessage('dedupe', 1, 3000);
-        const outcomes = await deliver(b, targets, bytes);
-        assert.equal(outcomes.filter((o) => o.ok).length, 100);
-        const blobId = sha256(bytes);
-        const blobDir = path.join(dataDir, 'blobs');
-        assert.equal(await countFiles(blobDir), 1, 'stored once');
-        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blobId), 100);
-        // Delivering the same bytes again (a second copy for the last user) adds a reference, not a file.
-        const again = await deliver(b, targets[99]!.mailboxId, bytes);
-        okOutcome(again[0]);
-        assert.equal(await countFiles(blobDir), 1);
-        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blobId), 101);
+      for (const kind of ['inline', 'file'] as const) {
+        void it(`one message (${kind}) to 100 accounts is stored once and collected only after the last reference goes`, async () => {
+          const { dataDir, b } = await fresh();
+          const { store } = b;
+          // A message small enough for the backend's table, or one that needs a file.
+          const size = kind === 'inline' ? 3000 : Math.max(3000, b.inlineMaxBytes + 1);
+          const files = kind === 'file' || b.inlineMaxBytes < size ? 1 : 0;
+          await store.createDomain('dedupe.test');
+          const targets: AppendTarget[] = [];
+          for (let i = 0; i < 100; i++) {
+            const acct = await store.createAccount({ address: `user${i}@dedupe.test`, passwordHash: 'x' });
+            targets.push({ mailboxId: (await store.getMailbox(acct.id, 'INBOX'))!.id });
+          }
+          const bytes = testMessage('dedupe', 1, size);
+          const outcomes = await deliver(b, targets, bytes);
+          assert.equal(outcomes.filter((o) => o.ok).length, 100);
+          const blobId = sha256(bytes);
+          const blobDir = path.join(dataDir, 'blobs');
+          assert.equal(await countFiles(blobDir), files, 'stored once');
+          if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blobId), 100);
+          // Delivering the same bytes again (a second copy for the last user) adds a reference, not a copy.
+          const again = await deliver(b, targets[99]!.mailboxId, bytes);
+          okOutcome(again[0]);
+          assert.equal(await countFiles(blobDir), files);
+          if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blobId), 101);
 
-        for (let i = 0; i < 99; i++) await store.deleteAccount(`user${i}@dedupe.test`);
-        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blobId), 2);
-        await sleep(20);
-        assert.equal((await store.collectGarbage()).blobsRemoved, 0);
-        assert.equal(await b.blobs.exists(blobId), true);
-        assert.equal(await countFiles(blobDir), 1);
-        assert.ok((await b.blobs.readAll(blobId)).equals(bytes));
+          for (let i = 0; i < 99; i++) await store.deleteAccount(`user${i}@dedupe.test`);
+          if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blobId), 2);
+          await sleep(20);
+          assert.equal((await store.collectGarbage()).blobsRemoved, 0);
+          assert.equal(await b.blobs.exists(blobId), true);
+          assert.equal(await countFiles(blobDir), files);
+          assert.ok((await b.blobs.readAll(blobId)).equals(bytes));
 
-        await store.deleteAccount('user99@dedupe.test');
-        await sleep(20);
-        const gc = await store.collectGarbage();
-        assert.equal(gc.blobsRemoved, 1);
-        assert.equal(gc.bytesFreed, bytes.length);
-        assert.equal(await b.blobs.exists(blobId), false);
-        assert.equal(await countFiles(blobDir), 0);
-        assert.deepEqual(await store.collectGarbage(), {
-          blobsRemoved: 0,
-          bytesFreed: 0,
-          orphanFilesRemoved: 0,
-          orphanBytesFreed: 0,
+          await store.deleteAccount('user99@dedupe.test');
+          await sleep(20);
+          const gc = await store.collectGarbage();
+          assert.equal(gc.blobsRemoved, 1);
+          assert.equal(gc.bytesFreed, bytes.length);
+          assert.equal(await b.blobs.exists(blobId), false);
+          await assert.rejects(b.blobs.readAll(blobId), (e) => isStoreError(e, 'NOT_FOUND'));
+          assert.equal(await countFiles(blobDir), 0);
+          assert.deepEqual(await store.collectGarbage(), {
+            blobsRemoved: 0,
+            bytesFreed: 0,
+            orphanFilesRemoved: 0,
+            orphanBytesFreed: 0,
+          });
         });
-      });
+      }
 
       void it('concurrent deliveries through two store instances never push an account over quota', async () => {
         const { dataDir, b } = await fresh();
@@ -937,11 +943,12 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         const { dataDir, b } = await fresh();
         const { store } = b;
         const { inbox } = await account(store, 'orphan@example.org');
-        const kept = testMessage('orphan-kept', 1, 2000);
+        // Large enough for files (a small message written but never appended leaves nothing).
+        const kept = testMessage('orphan-kept', 1, b.inlineMaxBytes + 2000);
         okOutcome((await deliver(b, inbox.id, kept))[0]);
         // Written but never appended: what a crash between the blob write and the commit leaves.
         const orphan = await b.blobs.write(
-          testMessage('orphan', 2, 3000),
+          testMessage('orphan', 2, b.inlineMaxBytes + 3000),
           messageBlobOptions(DEFAULT_LIMITS),
         );
         const blobDir = path.join(dataDir, 'blobs');
@@ -1088,7 +1095,9 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         assert.ok(refused.every((o) => !o.ok));
         assert.equal(await store.countOutbound(), 0);
         assert.equal((await mailbox(store, inbox.id)).messages, 0);
-        if (b.blobRefcount !== undefined) assert.equal(await b.blobRefcount(blob.blobId), 0);
+        // An unreferenced file keeps its row until GC removes both; inline bytes leave nothing.
+        if (b.blobRefcount !== undefined)
+          assert.equal(await b.blobRefcount(blob.blobId), blob.inline === undefined ? 0 : null);
         // Without allOrNothing the good target and the queue row are both committed.
         const partial = await store.append({
           blob,

@@ -1,6 +1,7 @@
 // Message bytes, content-addressed by sha256 and stored once however many mailboxes hold them.
-// Invariant: a StoredBlob is returned only after the file and its directory entry are fsynced,
-// so metadata committed afterwards never points at bytes that a crash could lose.
+// Invariant: a StoredBlob is returned only when metadata committed afterwards can never point
+// at bytes a crash could lose: either its file and directory entry are fsynced, or it carries
+// its bytes (`inline`) and the append that commits its rows stores them in the same transaction.
 
 import type { Readable } from 'node:stream';
 import type { MimeLimits } from '../../mail/mime/types.js';
@@ -14,9 +15,12 @@ export interface BlobWriteOptions {
 
 /** A blob being written chunk by chunk (SMTP DATA, IMAP APPEND literal). */
 export interface BlobWriter {
-  /** Resolves when the chunk has been handed to the file (use it for backpressure). */
+  /**
+   * Resolves when the chunk has been taken (copied, or handed to the file): use it for
+   * backpressure; the caller may reuse its buffer then. Chunks are taken in call order.
+   */
   write(chunk: Uint8Array): Promise<void>;
-  /** Hashes, indexes, fsyncs and renames into place. */
+  /** Hashes and indexes; a file is fsynced and renamed into place, a small blob carries its bytes. */
   finish(): Promise<StoredBlob>;
   /** Discards everything written; safe to call at any time, more than once. */
   abort(): Promise<void>;
@@ -36,13 +40,26 @@ export interface BlobStoreStats {
   dirFsyncs: number;
 }
 
+/**
+ * Blob bytes that the metadata backend stores beside its rows (small messages, see
+ * InlineBlobStore), looked up by blob id. The backend implements it (SQLite: a table of BLOBs;
+ * PostgreSQL: bytea), so the blob layer never names a backend. A returned buffer belongs to
+ * the caller.
+ */
+export interface InlineBlobSource {
+  /** The blob's bytes, or null when the backend does not hold them (a file, or no such blob). */
+  get(blobId: string): Promise<Buffer | null>;
+  /** The same, answered at once, where the backend can (SQLite); absent where it cannot. */
+  getSync?(blobId: string): Buffer | null;
+}
+
 export interface BlobStore {
   /** Counters, where the store keeps them (reported by GET /healthz/stats). */
   readonly stats?: Readonly<BlobStoreStats>;
   createWriter(opts: BlobWriteOptions): BlobWriter;
   /** Convenience: the whole source through a writer. */
   write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob>;
-  /** Bytes [start, end) of a blob (end defaults to its size), streamed from the file with backpressure. */
+  /** Bytes [start, end) of a blob (end defaults to its size), streamed with backpressure. */
   read(blobId: string, range?: { start: number; end?: number }): Readable;
   /** The whole blob; `size` (when the caller knows it) lets the read be one system call. */
   readAll(blobId: string, opts?: { size?: number }): Promise<Buffer>;

@@ -18,6 +18,8 @@ export function checkAppendRequest(req: AppendRequest): void {
   }
   if (!isCount(blob.size))
     throw new StoreError('INVALID_ARGUMENT', 'blob size must be a non-negative integer');
+  if (blob.inline !== undefined && (!(blob.inline instanceof Uint8Array) || blob.inline.length !== blob.size))
+    throw new StoreError('INVALID_ARGUMENT', 'inline blob bytes must be `size` bytes');
   if (!Array.isArray(req.targets)) throw new StoreError('INVALID_ARGUMENT', 'targets must be an array');
   if (req.outbound !== undefined) validateOutboundEnvelope(req.outbound);
   if (req.targets.length === 0 && req.outbound === undefined) {

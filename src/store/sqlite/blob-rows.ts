@@ -1,9 +1,11 @@
-// The `blobs` and `blob_search` tables: one row per stored file with its reference count (its
-// message rows plus its outbound_queue rows), its MIME record and its SEARCH text. A count that
-// reaches 0 starts the grace period after which collectGarbage() removes row and file.
+// The `blobs` and `blob_search` tables: one row per stored blob with its reference count (its
+// message rows plus its outbound_queue rows), its MIME record and its SEARCH text; a small
+// blob's bytes go to `blob_content` (inline-blobs.ts). A count that reaches 0 starts the grace
+// period after which collectGarbage() removes the row with its file or inline bytes.
 
 import type { MimeRecord } from '../../mail/mime/types.js';
 import { blobSearchText } from '../rules/search-text.js';
+import { needsInlineContent, storeInlineContent } from './inline-blobs.js';
 import type { StatementCache } from './statement-cache.js';
 
 /** Adds `delta` references to a blob row; a count reaching 0 starts its grace period. */
@@ -18,7 +20,10 @@ export function adjustBlobRefs(sql: StatementCache, blobId: string, delta: numbe
   return r.changes > 0;
 }
 
-/** Inserts or re-references a blob row (refcount += count; 0 leaves it collectable). */
+/**
+ * Inserts or re-references a blob row (refcount += count; 0 leaves it collectable), with its
+ * inline bytes when it carries some and the row is new or was unreferenced (inline-blobs.ts).
+ */
 export function upsertBlob(
   sql: StatementCache,
   blobId: string,
@@ -26,7 +31,9 @@ export function upsertBlob(
   mime: MimeRecord,
   count: number,
   now: number,
+  inline?: Uint8Array,
 ): void {
+  if (inline !== undefined && needsInlineContent(sql, blobId)) storeInlineContent(sql, blobId, inline);
   if (adjustBlobRefs(sql, blobId, count, now)) return;
   sql
     .stmt(

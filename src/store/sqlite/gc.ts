@@ -1,5 +1,6 @@
 // Garbage collection on SQLite (the Maintenance role's collectGarbage): blobs whose reference
-// count stayed 0 past the grace period lose their row, their blob_search row and their file;
+// count stayed 0 past the grace period lose their row, their blob_search row and their file or
+// inline bytes (blob_content, in the same transaction as the row);
 // then files no row names, older than the orphan age, are swept. Every removal re-checks under
 // the write lock (or by the blob store's move-aside), so it is safe in several processes at
 // once and while deliveries run.
@@ -8,6 +9,7 @@ import type { BlobStore } from '../blob/types.js';
 import type { Maintenance } from '../roles.js';
 import type { GcOptions, GcResult } from '../types.js';
 import type { SqliteCore } from './core.js';
+import { deleteInlineContent } from './inline-blobs.js';
 import type { WriteTx } from './write-tx.js';
 
 /** Blobs deleted per GC transaction. */
@@ -17,16 +19,27 @@ const ORPHAN_QUERY_BATCH = 500;
 
 /** The transactional bodies of the GC writes. */
 export const gcWrites = {
-  /** Deletes the rows of these blobs that are still unreferenced since `cutoff`; returns those deleted. */
-  removeBlobs(tx: WriteTx, ids: readonly string[], cutoff: number): string[] {
+  /**
+   * Deletes the rows of these blobs that are still unreferenced since `cutoff`; returns those
+   * deleted, and the inline bytes deleted with them.
+   */
+  removeBlobs(
+    tx: WriteTx,
+    ids: readonly string[],
+    cutoff: number,
+  ): { removed: string[]; inlineBytes: number } {
     const del = tx.sql.stmt('DELETE FROM blobs WHERE id = ? AND refcount = 0 AND zero_since <= ?');
-    // message_search rows went with their messages (triggers); blob_search goes with the blob.
+    // message_search rows went with their messages (triggers); blob_search and the inline
+    // bytes go with the blob.
     const delSearch = tx.sql.stmt('DELETE FROM blob_search WHERE blob_id = ?');
-    return ids.filter((id) => {
+    let inlineBytes = 0;
+    const removed = ids.filter((id) => {
       if (del.run(id, cutoff).changes === 0) return false;
       delSearch.run(id);
+      inlineBytes += deleteInlineContent(tx.sql, id);
       return true;
     });
+    return { removed, inlineBytes };
   },
 };
 
@@ -60,7 +73,8 @@ export class SqliteGc implements Pick<Maintenance, 'collectGarbage'> {
         )
         .all(cutoff);
       if (ids.length === 0) break;
-      const removed = await core.write('gc', 'removeBlobs', ids, cutoff);
+      const { removed, inlineBytes } = await core.write('gc', 'removeBlobs', ids, cutoff);
+      bytesFreed += inlineBytes;
       for (const id of removed) {
         this.opts.forget(id);
         try {

@@ -184,13 +184,19 @@ export const messageWrites = {
       insertOutbound(tx, req.outbound, blob.blobId, blob.size, now);
       stored++;
     }
-    upsertBlob(tx.sql, blob.blobId, blob.size, blob.mime, stored, now);
+    // An inline blob nothing refers to leaves nothing behind; a file's row is kept for GC.
+    if (stored > 0 || blob.inline === undefined)
+      upsertBlob(tx.sql, blob.blobId, blob.size, blob.mime, stored, now, blob.inline);
     return outcomes;
   },
 
-  /** After a request failed (its savepoint rolled back): keeps the blob row, refcount unchanged, so an unreferenced file is collected. */
+  /**
+   * After a request failed (its savepoint rolled back): keeps the blob row, refcount unchanged,
+   * so an unreferenced file is collected (an inline blob has no file: nothing to keep).
+   */
   appendFailed(tx: WriteTx, req: AppendRequest, now: number): void {
-    upsertBlob(tx.sql, req.blob.blobId, req.blob.size, req.blob.mime, 0, now);
+    if (req.blob.inline === undefined)
+      upsertBlob(tx.sql, req.blob.blobId, req.blob.size, req.blob.mime, 0, now);
   },
 
   updateFlags(

@@ -223,6 +223,20 @@ export const MIGRATIONS: readonly Migration[] = [
     // POP3 LOGIN-DELAY (RFC 2449 §6.5) is enforced per account across processes.
     sql: `ALTER TABLE accounts ADD COLUMN pop3_login_at INTEGER;`,
   },
+  {
+    version: 7,
+    description: 'small messages stored in the database',
+    // The bytes of blobs up to the inline size (32 KiB by default), written in the append's
+    // transaction instead of a file (see src/store/sqlite/inline-blobs.ts). A table of its own,
+    // not a column of blobs: GC and the MIME lookups read blobs rows without walking the
+    // content's overflow pages; and a rowid table, as its rows are large.
+    sql: `
+      CREATE TABLE blob_content (
+        blob_id TEXT PRIMARY KEY,
+        content BLOB NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

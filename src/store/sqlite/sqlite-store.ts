@@ -8,14 +8,17 @@
 // Invariants of the whole:
 // - the blob refcount equals the number of message rows plus outbound_queue rows naming the
 //   blob; a blob whose count reaches 0 gets zero_since, and collectGarbage() removes it (its
-//   row, its blob_search row and its file) after the grace period (so a queued message's bytes
-//   are never collected); files no row names are swept once older than gcOrphanAgeMs;
+//   row, its blob_search row, and its file or inline bytes) after the grace period (so a queued
+//   message's bytes are never collected); files no row names are swept once older than
+//   gcOrphanAgeMs;
+// - a small blob's bytes (StoredBlob.inline) are stored in blob_content by the transaction that
+//   commits its rows (inline-blobs.ts), and read on this store's connection (inlineBlobs);
 // - close() lets queued appends commit and running fsyncs end before the connection closes.
 
 import { promises as fsp } from 'node:fs';
 import type { SearchField, TextPartRange } from '../../mail/mime/search-fields.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
-import type { BlobStore } from '../blob/types.js';
+import type { BlobStore, InlineBlobSource } from '../blob/types.js';
 import type {
   Account,
   Alias,
@@ -41,6 +44,7 @@ import type {
 import { SqliteCore, type SqliteCoreOptions, type SqliteStoreStats } from './core.js';
 import { SqliteDirectory } from './directory.js';
 import { SqliteGc } from './gc.js';
+import { inlineBlobSource } from './inline-blobs.js';
 import { SqliteLeases } from './leases.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
@@ -50,6 +54,7 @@ import { SqliteSearch } from './search.js';
 export { SQLITE_FILE_NAME, type SqliteStoreStats, type StoreLogger } from './core.js';
 
 export interface SqliteStoreOptions extends SqliteCoreOptions, SqliteMessagesOptions {
+  /** The message files, which collectGarbage() removes (inline bytes are rows of this store). */
   blobs: BlobStore;
   /** How long an unreferenced blob is kept before collectGarbage() removes it (default 10 minutes). */
   gcGraceMs?: number;
@@ -74,6 +79,8 @@ export class SqliteStore implements MailStore {
   readonly file: string;
   readonly blobs: BlobStore;
   readonly stats: SqliteStoreStats;
+  /** Blob bytes stored in this database, read on its connection (InlineBlobStore asks it first). */
+  readonly inlineBlobs: InlineBlobSource;
 
   private readonly core: SqliteCore;
   private readonly directory: SqliteDirectory;
@@ -89,6 +96,10 @@ export class SqliteStore implements MailStore {
     this.core = new SqliteCore(opts);
     this.file = this.core.file;
     this.stats = this.core.stats;
+    this.inlineBlobs = inlineBlobSource(() => {
+      this.core.assertOpen();
+      return this.core.sql;
+    });
     this.directory = new SqliteDirectory(this.core);
     this.mailboxes = new SqliteMailboxes(this.core);
     this.messages = new SqliteMessages(this.core, opts);
