@@ -1,8 +1,11 @@
 // Appends per second into the embedded store for 4 KiB messages, with 1 and with 20 concurrent
 // writers, beside the disk's own fsync rate measured in the same run (the physical limit that
-// group commit works around). Usage: npm run bench -- [--messages N] [--dir DIR]
-// Every message goes the full durable path: blob written, MIME-indexed, fsynced, renamed,
-// directory fsynced, metadata committed (synchronous=FULL) before its promise resolves.
+// group commit works around).
+// Usage: npm run bench -- [--messages N] [--dir DIR] [--inline-max BYTES]
+// Every message goes the full durable path the server takes (open-store.ts): hashed and
+// MIME-indexed, then its bytes stored in the append's own transaction (messages up to
+// --inline-max, default 32 KiB), or written to a blob file, fsynced, renamed and its directory
+// fsynced first (--inline-max 0: every message a file); acknowledged after the WAL fsync.
 
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -10,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
 import { FileBlobStore } from '../src/store/blob/file-blob-store.js';
+import { DEFAULT_INLINE_MAX_BYTES, InlineBlobStore } from '../src/store/blob/inline-blob-store.js';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { deliverLocal } from '../src/delivery/local.js';
 
@@ -18,8 +22,10 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '3000' },
     dir: { type: 'string', default: '' },
     seconds: { type: 'string', default: '3' },
+    'inline-max': { type: 'string', default: String(DEFAULT_INLINE_MAX_BYTES) },
   },
 });
+const inlineMaxBytes = Number(values['inline-max']);
 const total = Number(values.messages);
 const fsyncSeconds = Number(values.seconds);
 const baseDir = values.dir || (await fs.mkdtemp(path.join(os.tmpdir(), 'postern-bench-')));
@@ -70,8 +76,9 @@ async function appendRate(
   writers: number,
 ): Promise<{ rate: number; commits: number; fsyncs: number }> {
   await fs.mkdir(dataDir, { recursive: true });
-  const blobs = new FileBlobStore(dataDir);
-  const store = await openSqliteStore({ dataDir, blobs });
+  const files = new FileBlobStore(dataDir);
+  const store = await openSqliteStore({ dataDir, blobs: files });
+  const blobs = new InlineBlobStore({ files, inline: store.inlineBlobs, inlineMaxBytes });
   await store.createDomain('example.test');
   const account = await store.createAccount({ address: 'bench@example.test', passwordHash: 'x' });
   const inbox = await store.getMailbox(account.id, 'INBOX');
@@ -113,7 +120,8 @@ await fs.rm(baseDir, { recursive: true, force: true });
 
 const f = (x: number): string => x.toFixed(0);
 console.log(
-  `node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}; ${total} messages of 4 KiB per run`,
+  `node ${process.version}, ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}; ${total} messages of 4 KiB per run, ` +
+    (inlineMaxBytes >= 4096 ? 'stored inline' : 'stored as files'),
 );
 console.log(
   `disk: sequential write+fsync ${f(disk.sequential)}/s; new file+fsync, 20 concurrent ${f(disk.newFiles20)}/s`,

@@ -6,8 +6,8 @@
 // - limits.messageSize is enforced while streaming (RFC 1870 §6: the server may refuse once the
 //   size is exceeded): the first byte over the limit fails with StoreError TOO_LARGE, nothing more
 //   is written, and commit() fails the same way;
-// - commit() writes prefix + body as one content-addressed blob (fsynced by the BlobStore), then
-//   makes ONE store.append that stores every local target and queues the outbound copy in the
+// - commit() writes prefix + body as one content-addressed blob (a file fsynced by the
+//   BlobStore, or a small message's bytes carried into the append), then makes ONE store.append that stores every local target and queues the outbound copy in the
 //   same transaction, so the message is either accepted for everyone or for no one;
 // - the spool file is removed after commit() and abort(), whatever happens;
 // - the top-level header section is scanned as it streams (HeaderSectionScanner: size, Received

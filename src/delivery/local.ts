@@ -1,7 +1,8 @@
 // Local delivery: the one path by which a message enters mailboxes (SMTP after recipient
 // resolution, IMAP APPEND, import). Invariants:
 // - the bytes are stored exactly as given, streamed through a size-limited blob writer;
-// - metadata is committed only after the blob is durable (BlobStore.finish), so a committed
+// - metadata is committed only after the blob is durable (BlobStore.finish), or in the same
+//   transaction as its bytes (a small message carries them: StoredBlob.inline), so a committed
 //   message never points at bytes a crash could lose;
 // - a blob that no target ends up referring to is left for garbage collection, never deleted here
 //   (another delivery may be sharing the same content-addressed file).

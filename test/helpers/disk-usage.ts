@@ -1,5 +1,6 @@
 // What a data directory holds, for tests that check storage is reclaimed: files and bytes under
-// blobs/ and tmp/, and the SQLite rows that describe blobs (blobs, blob_search, message_search).
+// blobs/ and tmp/, and the SQLite rows that describe blobs (blobs, blob_search, message_search)
+// or hold their bytes (blob_content: small messages stored inline).
 
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,9 @@ export interface DiskUsage {
   blobRows: number;
   blobSearchRows: number;
   messageSearchRows: number;
+  /** Blobs stored inline in the database, and their bytes. */
+  inlineRows: number;
+  inlineBytes: number;
 }
 
 async function filesUnder(dir: string): Promise<{ files: number; bytes: number }> {
@@ -68,6 +72,10 @@ export async function diskUsage(dataDir: string): Promise<DiskUsage> {
       blobRows: count('blobs'),
       blobSearchRows: count('blob_search'),
       messageSearchRows: count('message_search'),
+      inlineRows: count('blob_content'),
+      inlineBytes: pin(db.prepare('SELECT coalesce(sum(length(content)), 0) FROM blob_content'))
+        .pluck()
+        .get() as number,
     };
   } finally {
     db.close();

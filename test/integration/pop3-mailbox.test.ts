@@ -4,11 +4,13 @@
 // and UIDLs that survive sessions and a server restart.
 
 import assert from 'node:assert/strict';
-import { readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { waitUntil } from '../helpers/wait-until.js';
 import { after, before, describe, it } from 'node:test';
 import type { PosternConfig } from '../../src/config/types.js';
-import { FileBlobStore } from '../../src/store/blob/file-blob-store.js';
+import { SQLITE_FILE_NAME } from '../../src/store/sqlite/sqlite-store.js';
+import { pin } from '../../src/store/sqlite/statement-pin.js';
 import { RawPop3Client, sampleMessage, startPop3Server, USERS, type Pop3TestServer } from './pop3-harness.js';
 
 const ALICE = 'alice@example.test';
@@ -89,21 +91,28 @@ void describe('pop3 beside IMAP', () => {
   });
 
   void it('a message whose bytes cannot be read answers -ERR before anything is sent', async () => {
-    const blobs = server.blobs;
-    assert.ok(blobs instanceof FileBlobStore, 'the harness stores blobs as files');
     const inbox = await server.inboxId(ALICE);
     const first = (await server.store.listMessages(inbox))[0];
-    const file = blobs.pathOf(first.blobId);
-    const expected = await readFile(file);
+    // A small message: its bytes are a row of blob_content (no file), moved aside here.
+    const db = pin(new Database(path.join(server.dir, SQLITE_FILE_NAME)));
+    db.exec('PRAGMA busy_timeout = 5000');
+    const expected = pin(db.prepare('SELECT content FROM blob_content WHERE blob_id = ?'))
+      .pluck()
+      .get(first.blobId) as Buffer | undefined;
+    assert.ok(expected !== undefined && expected.length === first.size, 'the message is stored inline');
     const client = await login(server);
-    await rename(file, `${file}.aside`);
+    pin(db.prepare('DELETE FROM blob_content WHERE blob_id = ?')).run(first.blobId);
     try {
       const r = await client.command('RETR 1');
       assert.equal(r.ok, false);
       assert.match(r.text, /^\[SYS\/TEMP\]/);
       assert.equal((await client.command('NOOP')).ok, true, 'the session goes on');
     } finally {
-      await rename(`${file}.aside`, file);
+      pin(db.prepare('INSERT INTO blob_content (blob_id, content) VALUES (?, ?)')).run(
+        first.blobId,
+        expected,
+      );
+      db.close();
     }
     const body = await client.retr(1);
     assert.ok(Buffer.isBuffer(body) && body.equals(expected), 'read again once it is back');

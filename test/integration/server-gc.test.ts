@@ -1,6 +1,7 @@
 // Scheduled garbage collection inside the server (store.gc_interval): in a single process, and
-// in cluster mode (run by the primary, which serves no connection). Each test leaves an expunged
-// message and a file no row names, starts the server, and awaits their removal.
+// in cluster mode (run by the primary, which serves no connection). Each test leaves two
+// expunged messages (a small one stored inline, a large one in a file) and a file no row names,
+// starts the server, and awaits their removal.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,12 +13,16 @@ import type { PosternConfig } from '../../src/config/types.js';
 import { deliverLocal } from '../../src/delivery/local.js';
 import { runServer } from '../../src/app/server.js';
 import { openStore } from '../../src/app/open-store.js';
+import { DEFAULT_INLINE_MAX_BYTES } from '../../src/store/blob/inline-blob-store.js';
 import { diskUsage, eventually } from '../helpers/disk-usage.js';
 import { LOOPBACK_0, tempDir, testConfig } from './server-fixture.js';
 
 const MAIN = fileURLToPath(new URL('./server-cluster-main.js', import.meta.url));
 
-/** An expunged message's blob (unreferenced) and an orphan file two hours old; returns their paths. */
+/**
+ * Two expunged messages' blobs (unreferenced: one inline, one a file) and an orphan file two
+ * hours old; returns the paths of the files.
+ */
 async function leaveGarbage(config: PosternConfig): Promise<string[]> {
   const { store, blobs } = await openStore(config);
   let blobPath: string;
@@ -25,17 +30,23 @@ async function leaveGarbage(config: PosternConfig): Promise<string[]> {
     await store.createDomain('example.test');
     const account = await store.createAccount({ address: 'a@example.test', passwordHash: 'x' });
     const inbox = (await store.getMailbox(account.id, 'INBOX'))!;
-    const [outcome] = await deliverLocal({
-      store,
-      blobs,
-      limits: config.limits,
-      source: Buffer.from('Subject: scheduled\r\n\r\ncollect me\r\n'),
-      targets: [{ mailboxId: inbox.id }],
-    });
-    assert.ok(outcome?.ok);
-    const [meta] = await store.listMessages(inbox.id);
-    blobPath = path.join(config.dataDir, 'blobs', meta!.blobId.slice(0, 2), meta!.blobId);
-    await store.expunge(inbox.id, { uids: [outcome.uid] });
+    const small = 'Subject: scheduled\r\n\r\ncollect me\r\n';
+    const large = small + ('x'.repeat(76) + '\r\n').repeat(Math.ceil(DEFAULT_INLINE_MAX_BYTES / 78) + 1);
+    for (const source of [small, large]) {
+      const [outcome] = await deliverLocal({
+        store,
+        blobs,
+        limits: config.limits,
+        source: Buffer.from(source),
+        targets: [{ mailboxId: inbox.id }],
+      });
+      assert.ok(outcome?.ok);
+    }
+    const [inline, file] = await store.listMessages(inbox.id);
+    assert.ok(inline!.size <= DEFAULT_INLINE_MAX_BYTES && file!.size > DEFAULT_INLINE_MAX_BYTES);
+    blobPath = path.join(config.dataDir, 'blobs', file!.blobId.slice(0, 2), file!.blobId);
+    await store.expunge(inbox.id, { uids: [inline!.uid, file!.uid] });
+    assert.equal((await diskUsage(config.dataDir)).inlineRows, 1, 'the small message is stored inline');
   } finally {
     await store.close();
   }
@@ -53,6 +64,7 @@ async function collected(dataDir: string, files: string[]): Promise<void> {
   assert.equal(usage.blobRows, 0);
   assert.equal(usage.blobSearchRows, 0);
   assert.equal(usage.blobFiles, 0);
+  assert.equal(usage.inlineRows, 0);
 }
 
 const GC = { gcInterval: 1, gcGrace: 0, gcOrphanAge: 3600 };
