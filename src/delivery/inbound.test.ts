@@ -6,13 +6,16 @@ import { after, before, test } from 'node:test';
 import { isStoreError } from '../core/errors.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
 import { FileBlobStore } from '../store/blob/file-blob-store.js';
+import { DEFAULT_INLINE_MAX_BYTES, InlineBlobStore } from '../store/blob/inline-blob-store.js';
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { OutboundEnvelope } from '../store/types.js';
 import { InboundMessage } from './inbound.js';
 
 let dir: string;
 let store: SqliteStore;
-let blobs: FileBlobStore;
+let files: FileBlobStore;
+/** As the server composes it: small messages inline, larger ones in files. */
+let blobs: InlineBlobStore;
 let inboxId: number;
 let otherId: number;
 
@@ -20,8 +23,9 @@ const limits = { ...DEFAULT_LIMITS, messageSize: 64 * 1024 };
 
 before(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'postern-inbound-'));
-  blobs = new FileBlobStore(dir);
-  store = await openSqliteStore({ dataDir: dir, blobs, gcGraceMs: 0 });
+  files = new FileBlobStore(dir);
+  store = await openSqliteStore({ dataDir: dir, blobs: files, gcGraceMs: 0 });
+  blobs = new InlineBlobStore({ files, inline: store.inlineBlobs });
   await store.createDomain('example.test');
   const a = await store.createAccount({ address: 'a@example.test', passwordHash: 'x' });
   const b = await store.createAccount({ address: 'b@example.test', passwordHash: 'x' });
@@ -87,6 +91,9 @@ void test('streams to a spool file, then stores prefix + body once for local tar
   assert.ok(stored.equals(Buffer.concat([Buffer.from(prefix), body])), 'prefix then the exact body');
   const [other] = await store.listMessages(otherId);
   assert.equal(other!.blobId, meta.blobId, 'one blob for everyone');
+  assert.ok(stored.length <= DEFAULT_INLINE_MAX_BYTES);
+  assert.ok(store.inlineBlobs.getSync!(meta.blobId)?.equals(stored), 'stored inline, from the spool');
+  assert.equal(await files.exists(meta.blobId), false, 'no file');
   assert.deepEqual(other!.flags, ['\\Seen']);
   const queued = await store.listOutbound();
   assert.equal(queued.length, 1);
@@ -144,6 +151,11 @@ void test('exactly messageSize bytes are accepted, and the trace prefix does not
   await m.write(full);
   const [o] = await m.commit({ prefix: 'X-Trace: 1\r\n', local: [{ mailboxId: otherId }], outbound: null });
   assert.equal(o!.ok, true);
+  const metas = await store.listMessages(otherId);
+  const meta = metas[metas.length - 1]!;
+  assert.ok(meta.size > DEFAULT_INLINE_MAX_BYTES);
+  assert.equal(await files.exists(meta.blobId), true, 'a file');
+  assert.ok((await blobs.readAll(meta.blobId)).equals(Buffer.concat([Buffer.from('X-Trace: 1\r\n'), full])));
 });
 
 void test('abort removes the spool; outbound-only commits queue without local copies', async () => {
