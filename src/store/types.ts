@@ -102,9 +102,10 @@ export interface StoredBlob {
   mime: MimeRecord;
   /**
    * The bytes of a small blob that has no file (see InlineBlobStore): the append stores them in
-   * the transaction of its message rows, unless the backend already holds this blob.
+   * the transaction of its message rows, unless the backend already holds this blob. (A
+   * Uint8Array: a Buffer does not stay one across a worker thread's structured clone.)
    */
-  inline?: Buffer;
+  inline?: Uint8Array;
 }
 
 export interface AppendTarget {

@@ -179,8 +179,9 @@ void describe('InlineBlobStore', () => {
       assert.deepEqual(blob.mime, reference.mime, `MIME record of ${size} bytes`);
       const inline = size <= T;
       assert.equal(blob.inline !== undefined, inline, `${size} bytes inline`);
-      if (inline) assert.ok(blob.inline!.equals(bytes));
-      await r.deliver(blob);
+      if (inline) assert.ok(bytes.equals(blob.inline!));
+      // What a writer thread receives after structured cloning: a plain Uint8Array.
+      await r.deliver(inline && size % 2 === 0 ? { ...blob, inline: new Uint8Array(blob.inline!) } : blob);
       assert.equal(await countFiles(r.files.blobsDir), filesBefore + (inline ? 0 : 1));
       const content = r.rows('SELECT length(content) AS n FROM blob_content WHERE blob_id = ?', blob.blobId);
       assert.deepEqual(content, inline ? [{ n: size }] : []);
@@ -231,7 +232,10 @@ void describe('InlineBlobStore', () => {
       scratch.fill(0);
     }
     const blob = await writer.finish();
-    assert.ok(blob.inline?.equals(small), 'byte-exact although the caller reused its buffer');
+    assert.ok(
+      blob.inline !== undefined && small.equals(blob.inline),
+      'byte-exact although the caller reused its buffer',
+    );
     assert.equal(blob.blobId, sha256(small));
   });
 
@@ -266,6 +270,15 @@ void describe('InlineBlobStore', () => {
     assert.equal(await countFiles(r.files.blobsDir), 0);
     assert.equal(await countFiles(r.files.tmpDir), 0);
     assert.deepEqual(r.rows('SELECT * FROM blob_content'), []);
+    // The store refuses inline bytes that are not the blob's size.
+    const good = await r.blobs.write(message(50), opts);
+    await assert.rejects(
+      r.store.append({
+        blob: { ...good, inline: good.inline!.subarray(1) },
+        targets: [{ mailboxId: r.inbox }],
+      }),
+      (e) => isStoreError(e, 'INVALID_ARGUMENT'),
+    );
   });
 
   void it('the same bytes are stored once: inline twice, or inline after a file', async () => {

@@ -10,11 +10,6 @@
 import type { InlineBlobSource } from '../blob/types.js';
 import type { StatementCache } from './statement-cache.js';
 
-/** better-sqlite3 binds a Buffer as a BLOB (a plain Uint8Array arrives from a worker thread). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /**
  * Before the blob's references are added: whether the append must store its inline bytes
  * (no blobs row yet, or one at a reference count of 0).
@@ -24,11 +19,12 @@ export function needsInlineContent(sql: StatementCache, blobId: string): boolean
   return refcount === undefined || refcount === 0;
 }
 
-/** Stores a blob's bytes (inside the append's transaction); bytes already there stay. */
+/**
+ * Stores a blob's bytes (inside the append's transaction); bytes already there stay. A Buffer
+ * or, from a worker thread (structured clone), a plain Uint8Array: both bind as a BLOB.
+ */
 export function storeInlineContent(sql: StatementCache, blobId: string, bytes: Uint8Array): void {
-  sql
-    .stmt('INSERT OR IGNORE INTO blob_content (blob_id, content) VALUES (?, ?)')
-    .run(blobId, asBuffer(bytes));
+  sql.stmt('INSERT OR IGNORE INTO blob_content (blob_id, content) VALUES (?, ?)').run(blobId, bytes);
 }
 
 /** Deletes a blob's inline bytes (inside GC's transaction); returns the bytes freed. */
@@ -44,12 +40,7 @@ export function deleteInlineContent(sql: StatementCache, blobId: string): number
 
 /** A blob's inline bytes, or null when it has none (a file, or no such blob). */
 export function readInlineContent(sql: StatementCache, blobId: string): Buffer | null {
-  const content = sql
-    .stmt<Buffer | null>('SELECT content FROM blob_content WHERE blob_id = ?', 'pluck')
-    .get(blobId);
-  if (content === undefined) return null;
-  // SQLite hands a zero-length BLOB back as NULL.
-  return content ?? Buffer.alloc(0);
+  return sql.stmt<Buffer>('SELECT content FROM blob_content WHERE blob_id = ?', 'pluck').get(blobId) ?? null;
 }
 
 /**
