@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { HealthStats } from '../../src/server/http.js';
+import { DEFAULT_INLINE_MAX_BYTES } from '../../src/store/blob/inline-blob-store.js';
 import { ImapRawClient } from '../helpers/imap-raw-client.js';
 import { startPosternImap, type PosternImapServer } from '../helpers/postern-imap.js';
 import { waitUntil } from '../helpers/wait-until.js';
@@ -48,7 +49,7 @@ void test('GET /healthz/stats reports the lag histogram of the serving process',
   assert.ok(lag.seconds > 0, JSON.stringify(lag));
 });
 
-void test('an APPEND and a STORE move the commit and fsync counters', async () => {
+void test('APPENDs and a STORE move the commit and fsync counters (a file only for a large message)', async () => {
   const c = await ImapRawClient.connect(server.imapPort);
   try {
     assert.equal((await c.command(`LOGIN ${USER} ${PASSWORD}`)).status, 'OK');
@@ -67,14 +68,27 @@ void test('an APPEND and a STORE move the commit and fsync counters', async () =
       s1.store!.walFsyncs >= s0.store!.walFsyncs + 1,
       'the APPEND was acknowledged after a WAL fsync',
     );
-    assert.equal(s1.blobs!.fileFsyncs, s0.blobs!.fileFsyncs + 1, 'one new blob file fsynced');
-    assert.ok(s1.blobs!.dirFsyncs >= s0.blobs!.dirFsyncs + 1, 'its directory fsynced');
+    // A small message is stored in the database: the WAL fsync made it durable.
+    assert.equal(s1.blobs!.fileFsyncs, s0.blobs!.fileFsyncs, 'no blob file for a small message');
+    assert.equal(s1.blobs!.dirFsyncs, s0.blobs!.dirFsyncs, 'no directory fsync for a small message');
+    const large = Buffer.from(
+      `Subject: large\r\n\r\n${`${'x'.repeat(78)}\r\n`.repeat(DEFAULT_INLINE_MAX_BYTES / 64)}`,
+    );
+    assert.ok(large.length > DEFAULT_INLINE_MAX_BYTES);
+    const second = await c.command(['APPEND INBOX ', { literal: large }]);
+    assert.equal(second.status, 'OK', second.tagged);
+    const s1b = await stats();
+    assert.equal(s1b.blobs!.fileFsyncs, s1.blobs!.fileFsyncs + 1, 'one new blob file fsynced');
+    assert.ok(s1b.blobs!.dirFsyncs >= s1.blobs!.dirFsyncs + 1, 'its directory fsynced');
     const store = await c.command('STORE 1 +FLAGS (\\Flagged)');
     assert.equal(store.status, 'OK', store.tagged);
     const s2 = await stats();
-    assert.ok(s2.store!.commits >= s1.store!.commits + 1, 'the STORE committed');
-    assert.ok(s2.store!.walFsyncs >= s1.store!.walFsyncs + 1, 'the STORE was acknowledged after a WAL fsync');
-    assert.equal(s2.blobs!.fileFsyncs, s1.blobs!.fileFsyncs, 'a STORE writes no blob');
+    assert.ok(s2.store!.commits >= s1b.store!.commits + 1, 'the STORE committed');
+    assert.ok(
+      s2.store!.walFsyncs >= s1b.store!.walFsyncs + 1,
+      'the STORE was acknowledged after a WAL fsync',
+    );
+    assert.equal(s2.blobs!.fileFsyncs, s1b.blobs!.fileFsyncs, 'a STORE writes no blob');
   } finally {
     await c.close();
   }
