@@ -60,6 +60,8 @@ const MAX_PENDING = 64 * 1024;
 const STREAM_ABOVE = 64 * 1024;
 /** Commands that may carry message literals streamed to blobs. */
 const STREAMED_COMMANDS = ['APPEND'];
+/** Longest stretch of buffered commands handled before other connections get a turn. */
+const SLICE_MS = 5;
 /** Pipelined APPENDs running at once in one session (each may hold a literal below STREAM_ABOVE). */
 const MAX_DEFERRED_APPENDS = 32;
 
@@ -209,7 +211,15 @@ export class ImapSession implements ImapSessionContext {
       this.out.status('*', 'OK', codes.capability(this.capabilities()), 'Postern ready.');
       // One input per step() call: a finished command (with literals up to literalSize) is not
       // kept alive by this frame while the connection waits for the next one.
-      while (!this.finished && (await this.step()));
+      // Input that is already buffered (a pipelined upload of thousands of APPENDs) is handled
+      // without waiting for I/O, so every few milliseconds the loop lets other connections in.
+      let slice = performance.now();
+      while (!this.finished && (await this.step())) {
+        if (performance.now() - slice > SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          slice = performance.now();
+        }
+      }
     } finally {
       // Running APPENDs finish (their commits may already be queued) and release their files.
       await this.settleDeferred();
