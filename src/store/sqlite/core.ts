@@ -327,12 +327,17 @@ export class SqliteCore {
     if (this.syncRunning || this.syncWaiters.length === 0) return;
     this.syncRunning = true;
     const target = this.commitGeneration;
+    // Every commit this connection can see now, the writer thread's included (they are another
+    // connection's, so they move data_version), is in the WAL before the fsync starts: once it
+    // succeeds, visibleDurable() need not fsync again for them.
+    const version = this.closed ? -1 : this.sql.stmt<number>('PRAGMA data_version', 'pluck').get()!;
     this.stats.fsyncs++;
     const settle = (err: unknown): void => {
       this.syncRunning = false;
       const ready = this.syncWaiters.filter((w) => w.generation <= target);
       this.syncWaiters = this.syncWaiters.filter((w) => w.generation > target);
       if (err === null && target > this.durableGeneration) this.durableGeneration = target;
+      if (err === null && version > this.durableDataVersion) this.durableDataVersion = version;
       for (const w of ready) {
         if (err === null) w.resolve();
         else w.reject(err);
