@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import { answerWithin, RawImapClient, writeUnits } from '../integration/imap-harness.js';
+import { answerWithin, RawImapClient, warmLiteralPaths, writeUnits } from '../integration/imap-harness.js';
 import { Bystanders, sendToMx, startHostileServer, USERS, type HostileServer } from './fixture.js';
 
 const MiB = 1024 * 1024;
@@ -55,13 +55,7 @@ void describe('no stall while hostile IMAP commands arrive', () => {
     // few MB of them. So a connection that is not probed runs them first.
     const warm = await login(server, { select: true });
     assert.equal((await warm.command('SEARCH TEXT warm')).status, 'OK');
-    const unit = Buffer.from(` TEXT {1000+}\r\n${'w'.repeat(1000)}`);
-    for (let i = 0; i < 4; i++) {
-      warm.write('w1 SEARCH ALL');
-      await writeUnits(warm, unit, 1100);
-      warm.write('\r\n');
-      assert.match((await warm.until('w1', 10_000)).tagged, /^w1 BAD \[TOOBIG\]/);
-    }
+    await warmLiteralPaths(warm);
     warm.destroy();
     bystanders = await Bystanders.connect(server);
   });

@@ -22,13 +22,12 @@ import { StoreError } from '../../core/errors.js';
 import { MimeIndexer } from '../../mail/mime/index.js';
 import type { StoredBlob } from '../types.js';
 import type { BlobStore, BlobWriteOptions, BlobWriter } from './types.js';
+import { writeSource } from './write-source.js';
 
 /** Bytes a writer may have handed to the file but not yet written before write() waits. */
 const WRITE_AHEAD_BYTES = 256 * 1024;
 /** Chunks smaller than this are gathered into one buffer of this size before they are written. */
 const STAGE_BYTES = 64 * 1024;
-/** Slice size when a whole message is given as one buffer. */
-const WRITE_SLICE_BYTES = 1024 * 1024;
 /** A temp file untouched this long is a leftover even if its process id is alive again. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 /** Bytes read from the file per read() call of a blob stream. */
@@ -237,22 +236,8 @@ export class FileBlobStore implements BlobStore {
     return new FileBlobWriter(this, opts);
   }
 
-  async write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob> {
-    const writer = this.createWriter(opts);
-    try {
-      if (source instanceof Uint8Array) {
-        // In slices, so that the in-flight bound holds for one big buffer too.
-        for (let i = 0; i < source.length; i += WRITE_SLICE_BYTES) {
-          await writer.write(source.subarray(i, i + WRITE_SLICE_BYTES));
-        }
-      } else {
-        for await (const chunk of source) await writer.write(chunk);
-      }
-      return await writer.finish();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
+  write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob> {
+    return writeSource(this.createWriter(opts), source);
   }
 
   read(blobId: string, range?: { start: number; end?: number }): Readable {

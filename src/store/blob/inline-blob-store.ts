@@ -19,12 +19,10 @@ import { StoreError } from '../../core/errors.js';
 import { MimeIndexer } from '../../mail/mime/index.js';
 import type { StoredBlob } from '../types.js';
 import type { BlobStore, BlobStoreStats, BlobWriteOptions, BlobWriter, InlineBlobSource } from './types.js';
+import { writeSource } from './write-source.js';
 
 /** Messages up to this size are stored in the database by default (most mail is smaller). */
 export const DEFAULT_INLINE_MAX_BYTES = 32 * 1024;
-
-/** Slice size when a whole message is given as one buffer (as FileBlobStore does). */
-const WRITE_SLICE_BYTES = 1024 * 1024;
 
 export interface InlineBlobStoreOptions {
   /** Where blobs larger than inlineMaxBytes go (and blobs stored before inline storage). */
@@ -80,21 +78,8 @@ export class InlineBlobStore implements BlobStore {
     return new InlineBlobWriter(this, opts);
   }
 
-  async write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob> {
-    const writer = this.createWriter(opts);
-    try {
-      if (source instanceof Uint8Array) {
-        for (let i = 0; i < source.length; i += WRITE_SLICE_BYTES) {
-          await writer.write(source.subarray(i, i + WRITE_SLICE_BYTES));
-        }
-      } else {
-        for await (const chunk of source) await writer.write(chunk);
-      }
-      return await writer.finish();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
+  write(source: AsyncIterable<Uint8Array> | Uint8Array, opts: BlobWriteOptions): Promise<StoredBlob> {
+    return writeSource(this.createWriter(opts), source);
   }
 
   /** The backend's bytes of a blob at once: null when it has none, undefined when it cannot say at once. */
