@@ -4,7 +4,8 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../core/log.js';
 import { ServerConnection } from './connection.js';
-import { SessionInput } from './session-input.js';
+import { guestTurns } from './guest-turns.js';
+import { SessionInput, type SessionSource } from './session-input.js';
 
 /** A real TCP connection on 127.0.0.1: the server side as a ServerConnection, the client socket. */
 async function connectionPair(
@@ -90,6 +91,44 @@ void describe('SessionInput', () => {
       await Promise.race([input.wait(), tick(1000)]);
       await tick();
       assert.equal(input.peerEnded, true);
+    } finally {
+      client.destroy();
+      conn.destroy();
+    }
+  });
+  void it("reads a guest session's input in a turn of the shared queue, a logged-in one's at once", async () => {
+    const { conn, client } = await connectionPair(server, port);
+    try {
+      let guest = true;
+      const lines: string[] = [];
+      let text = '';
+      const input = new SessionInput(conn, 4096, () => guest);
+      input.start((chunk) => {
+        text += chunk.toString();
+        return text.length;
+      });
+      const source: SessionSource<string> = {
+        read() {
+          const end = text.indexOf('\r\n');
+          if (end < 0) return null;
+          const line = text.slice(0, end);
+          text = text.slice(end + 2);
+          lines.push(line);
+          return line;
+        },
+        stopped: () => false,
+        backlog: () => false,
+        flush: async () => {},
+      };
+      client.write('A1 LOGIN u p\r\n');
+      const before = guestTurns.grantedTotal;
+      assert.equal(await input.next(source), 'A1 LOGIN u p');
+      assert.ok(guestTurns.grantedTotal > before, 'a guest input waits for its turn');
+      guest = false;
+      client.write('A2 NOOP\r\n');
+      const loggedIn = guestTurns.grantedTotal;
+      assert.equal(await input.next(source), 'A2 NOOP');
+      assert.equal(guestTurns.grantedTotal, loggedIn, 'a logged-in session takes no turn');
     } finally {
       client.destroy();
       conn.destroy();

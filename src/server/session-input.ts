@@ -7,8 +7,11 @@
 // - no wake-up is lost: a wakeUp() while the session is not waiting (for example while it waits
 //   for a write to drain) makes its next wait() return at once, so input that arrived meanwhile
 //   is read instead of sitting in the reader until the next chunk or the idle timeout;
-// - a wake-up may be spurious: callers check their reader and state again after each wait().
+// - a wake-up may be spurious: callers check their reader and state again after each wait();
+// - a session that has not logged in (`isGuest`) reads each input in its turn (guest-turns.ts),
+//   so a login storm never holds the event loop for logged-in sessions.
 
+import { guestTurns } from './guest-turns.js';
 import type { Connection } from './types.js';
 
 /** What SessionInput.next() needs of a session. */
@@ -29,9 +32,14 @@ export class SessionInput {
   private paused = false;
   private ended = false;
 
+  /**
+   * `isGuest`: whether the session is still before its login (asked before each input; false
+   * for a session that never logs in, such as the MX's).
+   */
   constructor(
     private readonly conn: Connection,
     private readonly maxBuffered: number,
+    private readonly isGuest: () => boolean = () => false,
   ) {}
 
   /**
@@ -75,6 +83,10 @@ export class SessionInput {
   async next<T>(session: SessionSource<T>): Promise<T | null> {
     for (;;) {
       if (session.stopped()) return null;
+      if (this.isGuest()) {
+        await guestTurns.take();
+        if (session.stopped()) return null;
+      }
       const input = session.read();
       if (input !== null) {
         if (session.backlog()) await session.flush();

@@ -242,9 +242,8 @@ export class Bystanders {
    */
   async during<T>(
     attack: () => Promise<T>,
-    opts: { minProbes?: number; probeLimitMs?: number } = {},
+    opts: { minProbes?: number } = {},
   ): Promise<{ result: T; worstMs: number }> {
-    const limit = opts.probeLimitMs ?? PROBE_LIMIT_MS;
     this.probes.length = 0;
     const began = Date.now();
     this.start();
@@ -256,7 +255,7 @@ export class Bystanders {
       await Promise.all(this.loops);
     }
     if (this.failures.length > 0) throw this.failures[0]!;
-    const late = this.probes.filter((p) => p.ms >= limit);
+    const late = this.probes.filter((p) => p.ms >= PROBE_LIMIT_MS);
     const worstMs = Math.max(...this.probes.map((p) => p.ms));
     if (late.length > 0) {
       const shown = late
@@ -264,7 +263,7 @@ export class Bystanders {
         .map((p) => `${p.protocol} ${p.ms.toFixed(0)} ms at +${p.at - began} ms`)
         .join(', ');
       throw new Error(
-        `${late.length} of ${this.probes.length} probes over ${limit} ms (attack lasted ${Date.now() - began} ms): ${shown}`,
+        `${late.length} of ${this.probes.length} probes over ${PROBE_LIMIT_MS} ms (attack lasted ${Date.now() - began} ms): ${shown}`,
       );
     }
     const min = opts.minProbes ?? 3;

@@ -119,7 +119,7 @@ export class ImapSession implements ImapSessionContext {
     this.authFailures = new SessionAuthFailures(env.config.limits.authFailuresPerSession);
     this.reader = this.newReader();
     this.out = new ResponseEncoder();
-    this.input = new SessionInput(conn, MAX_BUFFERED);
+    this.input = new SessionInput(conn, MAX_BUFFERED, () => this.state.kind === 'notAuthenticated');
   }
 
   private newReader(): ImapReader {

@@ -63,7 +63,7 @@ export class Pop3Session implements Pop3SessionContext {
     this.log = conn.log;
     this.authFailures = new SessionAuthFailures(env.config.limits.authFailuresPerSession);
     this.reader = new Pop3Reader({ maxLineLength: env.config.limits.lineLength });
-    this.input = new SessionInput(conn, MAX_BUFFERED);
+    this.input = new SessionInput(conn, MAX_BUFFERED, () => this.state.kind === 'authorization');
     // RFC 1939 §7: the APOP timestamp is a msg-id, unique for each greeting.
     this.apopTimestamp = env.config.pop3.apop
       ? `<${process.pid}.${randomBytes(8).toString('hex')}.${Date.now()}@${env.config.hostname}>`

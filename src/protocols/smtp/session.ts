@@ -84,7 +84,7 @@ export class SmtpSession implements SmtpSessionContext {
     this.log = conn.log;
     this.authFailures = new SessionAuthFailures(env.config.limits.authFailuresPerSession);
     this.reader = new SmtpReader({ maxLineLength: env.config.limits.lineLength });
-    this.input = new SessionInput(conn, MAX_BUFFERED);
+    this.input = new SessionInput(conn, MAX_BUFFERED, () => policy.requireAuth && this.auth === null);
   }
 
   get authAllowed(): boolean {

@@ -21,6 +21,7 @@
 //   is told of a change a crash loses.
 
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ChangeFeed } from '../change-feed.js';
@@ -99,15 +100,34 @@ const DEFAULT_MAX_WRITE_BATCH = 512;
 const POLL_ROW_LIMIT = 20_000;
 
 /**
- * fsync of a file by path, opened for this call: the WAL keeps its inode while any connection
- * is open (SQLite rewinds it rather than replacing it), and an fd per call never outlives it.
+ * fsync of the WAL through one descriptor held from the first fsync to close(): one trip to
+ * libuv's thread pool per fsync instead of three (open, fsync, close), and each trip also waits
+ * for a turn of the event loop, which a burst of connections makes long. Holding it is safe:
+ * while any connection is open (this store's stays open until close()) SQLite rewinds or
+ * truncates the WAL but never unlinks or replaces it, so the descriptor names the live file.
  */
-async function syncFile(file: string): Promise<void> {
-  const handle = await fsp.open(file, 'r');
-  try {
+class WalSyncer {
+  private handle: Promise<FileHandle> | null = null;
+
+  constructor(private readonly file: string) {}
+
+  async sync(): Promise<void> {
+    const opening = (this.handle ??= fsp.open(this.file, 'r'));
+    let handle: FileHandle;
+    try {
+      handle = await opening;
+    } catch (err) {
+      // Not opened: the next fsync tries again.
+      if (this.handle === opening) this.handle = null;
+      throw err;
+    }
     await handle.sync();
-  } finally {
-    await handle.close();
+  }
+
+  async close(): Promise<void> {
+    const opening = this.handle;
+    this.handle = null;
+    if (opening !== null) await opening.then((h) => h.close()).catch(() => undefined);
   }
 }
 
@@ -121,6 +141,7 @@ export class SqliteCore {
 
   private readonly walFile: string;
   private readonly fsyncWal: (file: string) => Promise<void>;
+  private readonly walSyncer: WalSyncer;
   private readonly pollIntervalMs: number;
   /** Runs the write bodies (null: they run on this connection). */
   private readonly writer: SqliteWriter | null;
@@ -129,8 +150,13 @@ export class SqliteCore {
   private commitGeneration = 0;
   /** The highest generation whose fsync succeeded. */
   private durableGeneration = 0;
-  /** data_version (other connections' commits) as of the last successful fsync of ours (-1: none yet). */
+  /**
+   * data_version (other connections' commits) at which every visible change row is known to be
+   * durable (-1: not yet known).
+   */
   private durableDataVersion = -1;
+  /** The highest change seq visible when the last successful fsync started: on disk. */
+  private durableSeq = 0;
   private syncRunning = false;
   private syncWaiters: Array<{ generation: number; resolve: () => void; reject: (err: unknown) => void }> =
     [];
@@ -155,7 +181,8 @@ export class SqliteCore {
     this.walFile = `${this.file}-wal`;
     this.log = opts.log ?? NO_LOG;
     this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_MS;
-    this.fsyncWal = opts.fsyncWal ?? syncFile;
+    this.walSyncer = new WalSyncer(this.walFile);
+    this.fsyncWal = opts.fsyncWal ?? (() => this.walSyncer.sync());
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
 
     this.db = pin(new Database(this.file, { timeout: busy }));
@@ -299,15 +326,29 @@ export class SqliteCore {
   // ---------------------------------------------------------------- durability
 
   /**
-   * Resolves once every commit this connection can see (its own, and other processes' ones
-   * shown by data_version) is on disk: at once when nothing changed since the last fsync, else
-   * after one more WAL fsync (the WAL is one file: our fsync covers other processes' commits).
+   * Resolves once every change row this connection can see (its own commits', and other
+   * processes' ones shown by data_version) is on disk: at once when none is newer than the last
+   * fsync, else after one more WAL fsync (the WAL is one file: our fsync covers other
+   * processes' commits). Commits that wrote no change row (leases, the queue, the directory)
+   * cost no fsync here: a session is told nothing of them.
    */
   async visibleDurable(): Promise<void> {
-    const version = this.sql.stmt<number>('PRAGMA data_version', 'pluck').get()!;
+    const version = this.dataVersion();
     if (this.durableGeneration >= this.commitGeneration && version === this.durableDataVersion) return;
+    if (this.maxChangeSeq() <= this.durableSeq) {
+      if (version > this.durableDataVersion) this.durableDataVersion = version;
+      return;
+    }
     await this.durable();
     if (version > this.durableDataVersion) this.durableDataVersion = version;
+  }
+
+  private dataVersion(): number {
+    return this.sql.stmt<number>('PRAGMA data_version', 'pluck').get()!;
+  }
+
+  private maxChangeSeq(): number {
+    return this.sql.stmt<number | null>('SELECT max(seq) FROM changes', 'pluck').get() ?? 0;
   }
 
   /**
@@ -330,7 +371,8 @@ export class SqliteCore {
     // Every commit this connection can see now, the writer thread's included (they are another
     // connection's, so they move data_version), is in the WAL before the fsync starts: once it
     // succeeds, visibleDurable() need not fsync again for them.
-    const version = this.closed ? -1 : this.sql.stmt<number>('PRAGMA data_version', 'pluck').get()!;
+    const version = this.closed ? -1 : this.dataVersion();
+    const seq = this.closed ? 0 : this.maxChangeSeq();
     this.stats.fsyncs++;
     const settle = (err: unknown): void => {
       this.syncRunning = false;
@@ -338,6 +380,7 @@ export class SqliteCore {
       this.syncWaiters = this.syncWaiters.filter((w) => w.generation > target);
       if (err === null && target > this.durableGeneration) this.durableGeneration = target;
       if (err === null && version > this.durableDataVersion) this.durableDataVersion = version;
+      if (err === null && seq > this.durableSeq) this.durableSeq = seq;
       for (const w of ready) {
         if (err === null) w.resolve();
         else w.reject(err);
@@ -377,8 +420,8 @@ export class SqliteCore {
 
   private startPolling(): void {
     if (this.pollTimer !== null || this.closed) return;
-    this.lastDataVersion = this.sql.stmt<number>('PRAGMA data_version', 'pluck').get()!;
-    this.lastSeenSeq = this.sql.stmt<number | null>('SELECT max(seq) FROM changes', 'pluck').get() ?? 0;
+    this.lastDataVersion = this.dataVersion();
+    this.lastSeenSeq = this.maxChangeSeq();
     this.ownSeqRanges = [];
     this.pollTimer = setInterval(() => this.poll(), this.pollIntervalMs);
     this.pollTimer.unref();
@@ -398,7 +441,7 @@ export class SqliteCore {
   private poll(): void {
     if (this.closed) return;
     try {
-      const version = this.sql.stmt<number>('PRAGMA data_version', 'pluck').get()!;
+      const version = this.dataVersion();
       if (version === this.lastDataVersion) return;
       const rows = this.sql
         .stmt<[number, number]>(
@@ -419,7 +462,10 @@ export class SqliteCore {
       this.ownSeqRanges = this.ownSeqRanges.filter((r) => r[1] > this.lastSeenSeq);
       // Another process's commit may not be on disk yet: announce it after our own fsync of
       // the same WAL (which covers it), or not at all when that fails.
-      if (changed.size > 0) {
+      if (changed.size > 0 && this.lastSeenSeq <= this.durableSeq) {
+        // An fsync of ours that started after these commits already covers them.
+        this.feed.notify(changed);
+      } else if (changed.size > 0) {
         this.durable().then(
           () => {
             if (version > this.durableDataVersion) this.durableDataVersion = version;
@@ -451,6 +497,7 @@ export class SqliteCore {
     this.feed.close();
     this.closed = true;
     this.sql.clear();
+    await this.walSyncer.close();
     this.db.close();
   }
 }
