@@ -59,6 +59,8 @@ const { values } = parseArgs({
     skip: { type: 'string', default: '' },
     json: { type: 'string', default: '' },
     'dovecot-login': { type: 'string', default: 'shared' },
+    'dovecot-extra': { type: 'string', default: '' },
+    'dovecot-reuse': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -587,7 +589,12 @@ async function startServers(): Promise<Target[]> {
       users: users.map((user) => ({ user, password: PASSWORD })),
       // Dovecot's "high-performance" login mode by default (one imap-login process serving many
       // connections, as a busy site tunes it): (a) logs in 20 times at once all the time.
-      serviceLimits: { connections: CLIENTS * 2 + 100, sharedLogin: DOVECOT_SHARED_LOGIN },
+      serviceLimits: {
+        connections: CLIENTS * 2 + 100,
+        sharedLogin: DOVECOT_SHARED_LOGIN,
+        reuseMailProcesses: values['dovecot-reuse'],
+      },
+      extraConfig: values['dovecot-extra'].replaceAll('\\n', '\n'),
       keep: values.keep,
     });
     onCleanup('dovecot', () => dovecot.stop());

@@ -34,6 +34,11 @@ export interface DovecotServiceLimits {
    * connections); default true when connections > 500.
    */
   sharedLogin?: boolean;
+  /**
+   * imap/pop3 processes reused for later connections (service_count = 0) with `process_min_avail`
+   * kept ready, as Dovecot's performance tuning advises, instead of one fork per login.
+   */
+  reuseMailProcesses?: boolean;
 }
 
 export interface DovecotOptions {
@@ -227,6 +232,9 @@ function configText(o: {
       '}',
       'service imap {',
       `  process_limit = ${conns + 50}`,
+      ...(limits.reuseMailProcesses
+        ? ['  service_count = 0', `  process_min_avail = ${Math.min(conns, 64)}`]
+        : []),
       '}',
     );
   }
@@ -246,6 +254,9 @@ function configText(o: {
       '}',
       'service pop3 {',
       `  process_limit = ${conns + 50}`,
+      ...(limits.reuseMailProcesses
+        ? ['  service_count = 0', `  process_min_avail = ${Math.min(conns, 64)}`]
+        : []),
       '}',
     );
   }
@@ -294,7 +305,11 @@ export async function startDovecot(opts: DovecotOptions): Promise<DovecotInstanc
         users: usersFile,
         imapPort,
         pop3Port,
-        limits: { connections, sharedLogin: opts.serviceLimits?.sharedLogin ?? connections > 500 },
+        limits: {
+          connections,
+          sharedLogin: opts.serviceLimits?.sharedLogin ?? connections > 500,
+          reuseMailProcesses: opts.serviceLimits?.reuseMailProcesses ?? false,
+        },
         authPenalty: opts.authPenalty ?? true,
         authFailureDelay: opts.authFailureDelaySeconds ?? 2,
         extra: opts.extraConfig ?? '',

@@ -10,9 +10,13 @@
 //   stay on this thread's connection, which sees each commit once the thread has answered;
 // - a write's promise resolves only after its commit is on disk. SQLite runs with
 //   synchronous=NORMAL (in WAL mode that only skips the fsync at commit) and the store fsyncs
-//   the WAL itself, on libuv's thread pool: commits made while one fsync runs share the next one
-//   (group commit without blocking the event loop on the disk). Checkpoints still fsync WAL and
-//   database. Lease writes alone skip it (writeWithoutSync);
+//   the WAL itself: the writer thread right after its commit, before it answers (commits that
+//   arrive while one fsync runs form the next transaction and share the next fsync: group
+//   commit, and neither the event loop nor libuv's thread pool waits for the disk). This thread
+//   fsyncs (on the thread pool, one at a time, concurrent callers sharing the next) only for
+//   commits made here (writerThread: false, or an injected fsync in tests) and for what other
+//   processes committed. Checkpoints still fsync WAL and database. Lease writes alone skip it
+//   (writeWithoutSync);
 // - a change is announced (watch() listeners: IDLE, other sessions) only after the WAL fsync
 //   that makes it durable, never inside a transaction (see ChangeFeed); when that fsync fails,
 //   nothing is announced and the writer gets the error. Changes made by other processes are
@@ -157,6 +161,8 @@ export class SqliteCore {
   private durableDataVersion = -1;
   /** The highest change seq visible when the last successful fsync started: on disk. */
   private durableSeq = 0;
+  /** WAL fsyncs made by this thread (the writer thread counts its own). */
+  private ownFsyncs = 0;
   private syncRunning = false;
   private syncWaiters: Array<{ generation: number; resolve: () => void; reject: (err: unknown) => void }> =
     [];
@@ -211,6 +217,8 @@ export class SqliteCore {
             busyTimeoutMs: busy,
             bodiesModule: new URL('./write-bodies.js', import.meta.url),
             maxBatch: opts.maxWriteBatch ?? DEFAULT_MAX_WRITE_BATCH,
+            // The thread fsyncs after its commits; an injected fsync (tests) keeps it here.
+            walFile: opts.fsyncWal === undefined ? this.walFile : null,
             onError: (err) => this.log.error({ err }, 'the store writer thread failed'),
           });
     this.writer?.prepare();
@@ -226,6 +234,11 @@ export class SqliteCore {
 
   assertOpen(): void {
     if (this.closed) throw new Error('the store is closed');
+  }
+
+  /** Tests: the writer thread's WAL fsyncs fail with EIO while `fail` is set. */
+  faultWriterFsync(fail: boolean): void {
+    this.writer?.faultFsync(fail);
   }
 
   /** Refuses new grouped writes once close() has begun. */
@@ -247,8 +260,8 @@ export class SqliteCore {
     ...args: WriteArgs<R, N>
   ): Promise<WriteResult<R, N>> {
     this.assertOpen();
-    const committed = await this.commit(role, name, args);
-    await this.durable();
+    const committed = await this.commit(role, name, args, true);
+    await this.madeDurable(committed);
     this.announce(committed.note);
     return committed.value as WriteResult<R, N>;
   }
@@ -264,7 +277,7 @@ export class SqliteCore {
     ...args: WriteArgs<R, N>
   ): Promise<WriteResult<R, N>> {
     this.assertOpen();
-    return (await this.commit(role, name, args)).value as WriteResult<R, N>;
+    return (await this.commit(role, name, args, false)).value as WriteResult<R, N>;
   }
 
   /**
@@ -273,7 +286,7 @@ export class SqliteCore {
    */
   async append(req: AppendRequest): Promise<AppendOutcome[]> {
     this.assertAccepting();
-    const committed = await this.commit('grouped', 'append', [req]);
+    const committed = await this.commit('grouped', 'append', [req], true);
     this.stats.appendRequests++;
     if (committed.batch !== this.lastAppendBatch) {
       this.lastAppendBatch = committed.batch;
@@ -281,21 +294,39 @@ export class SqliteCore {
     }
     // Nobody hears of success before the commit is on disk (SMTP 250, APPEND OK), and no
     // watcher hears of the new messages before then either.
-    await this.durable();
+    await this.madeDurable(committed);
     this.announce(committed.note);
     const settled = committed.value as Settled<AppendOutcome[]>;
     if (!settled.ok) throw settled.error;
     return settled.value;
   }
 
-  private async commit(role: WriteRole, name: string, args: unknown[]): Promise<Committed<unknown>> {
+  /**
+   * Resolves once the commit is on disk: at once when the writer thread fsynced after it (its
+   * fsync also covers every change row it saw), else after a WAL fsync of this thread.
+   */
+  private async madeDurable(committed: Committed<unknown>): Promise<void> {
+    if (!committed.durable) {
+      await this.durable();
+      return;
+    }
+    if (committed.coveredSeq > this.durableSeq) this.durableSeq = committed.coveredSeq;
+  }
+
+  private async commit(
+    role: WriteRole,
+    name: string,
+    args: unknown[],
+    sync: boolean,
+  ): Promise<Committed<unknown>> {
     const op = `${role}.${name}`;
     this.pendingWrites++;
     try {
       let committed: Committed<unknown>;
       if (this.writer !== null) {
-        committed = await this.writer.run(op, args);
+        committed = await this.writer.run(op, args, sync);
         this.stats.commits = this.writer.stats.transactions;
+        this.stats.fsyncs = this.ownFsyncs + this.writer.stats.fsyncs;
       } else {
         committed = this.commitHere(role, name, args);
         this.stats.commits++;
@@ -320,7 +351,7 @@ export class SqliteCore {
     const tx = new WriteTx(this.sql);
     const value = this.db.transaction(() => body(tx, ...args)).immediate();
     const note = { mailboxes: [...tx.mailboxes], minSeq: tx.minSeq, maxSeq: tx.maxSeq };
-    return { value, note, batch: ++this.localBatch };
+    return { value, note, batch: ++this.localBatch, durable: false, coveredSeq: 0 };
   }
 
   // ---------------------------------------------------------------- durability
@@ -373,7 +404,8 @@ export class SqliteCore {
     // succeeds, visibleDurable() need not fsync again for them.
     const version = this.closed ? -1 : this.dataVersion();
     const seq = this.closed ? 0 : this.maxChangeSeq();
-    this.stats.fsyncs++;
+    this.ownFsyncs++;
+    this.stats.fsyncs = this.ownFsyncs + (this.writer?.stats.fsyncs ?? 0);
     const settle = (err: unknown): void => {
       this.syncRunning = false;
       const ready = this.syncWaiters.filter((w) => w.generation <= target);

@@ -294,6 +294,11 @@ export class SqliteStore implements MailStore {
     return this.gc.collectGarbage(opts);
   }
 
+  /** Tests: the writer thread's WAL fsyncs fail with EIO while `fail` is set. */
+  faultWriterFsync(fail: boolean): void {
+    this.core.faultWriterFsync(fail);
+  }
+
   async close(): Promise<void> {
     await this.core.close();
     this.messages.clearCaches();

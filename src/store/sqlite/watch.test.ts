@@ -162,6 +162,34 @@ void test('changes are announced only after the WAL fsync; a failed fsync announ
   assert.ok((await store.changesSince(inbox, 0)).length >= 1);
 });
 
+void test("the writer thread's WAL fsync: announced after it; when it fails, nothing is announced", async () => {
+  // Only the thread's fsync fails here: this thread's poll (which would fsync the WAL itself
+  // before announcing what it finds, and succeed) is kept out of the window.
+  const store = await fx.openAnother({ pollIntervalMs: 60_000 });
+  const { inbox } = await seedAccount(store);
+  const events: number[] = [];
+  store.watch(inbox, (id) => events.push(id));
+  const before = store.stats.fsyncs;
+  await store.append({ blob: fakeBlob('thread-durable'), targets: [{ mailboxId: inbox }] });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(events, [inbox]);
+  assert.ok(store.stats.fsyncs > before, 'an fsync made it durable');
+
+  store.faultWriterFsync(true);
+  await assert.rejects(
+    store.append({ blob: fakeBlob('thread-lost'), targets: [{ mailboxId: inbox }] }),
+    /EIO/,
+  );
+  await assert.rejects(store.updateFlags(inbox, [1], { mode: 'add', flags: ['\\Seen'] }), /EIO/);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(events, [inbox], 'nothing announced without durability');
+  store.faultWriterFsync(false);
+  // (The failed writes may have committed: a flag they did not touch makes a change for sure.)
+  await store.updateFlags(inbox, [1], { mode: 'add', flags: ['\\Flagged'] });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(events.length, 2);
+});
+
 void test("another process's change is announced only after this process's fsync of the WAL", async () => {
   const probe = fsyncProbe();
   const reader = await fx.openAnother({ fsyncWal: probe.fsyncWal });

@@ -33,9 +33,18 @@ export interface WriterInit {
   bodiesModule: string;
   /** Most operations in one transaction. */
   maxBatch: number;
+  /**
+   * The WAL the thread fsyncs after a transaction holding an operation that asked for it
+   * (`sync`), before it answers; null: the thread never fsyncs (the main thread does).
+   */
+  walFile: string | null;
 }
 
-export type ToWriter = { type: 'op'; id: number; op: string; args: unknown[] } | { type: 'close' };
+export type ToWriter =
+  | { type: 'op'; id: number; op: string; args: unknown[]; sync: boolean }
+  /** Tests: the thread's WAL fsyncs fail (EIO) while `fsync` is set. */
+  | { type: 'fault'; fsync: boolean }
+  | { type: 'close' };
 
 export interface SerializedError {
   name: string;
@@ -46,8 +55,21 @@ export interface SerializedError {
 
 export type FromWriter =
   | { type: 'ready' }
-  /** `batch`: the number of the transaction that carried it (counts commits). */
-  | { type: 'done'; id: number; batch: number; value: unknown; note: CommitNote }
+  /**
+   * `batch`: the number of the transaction that carried it (counts commits). `durable`: the
+   * thread fsynced the WAL after the commit; `coveredSeq` is then the newest change row
+   * visible before that fsync (all on disk), and `fsyncs` the thread's fsyncs so far.
+   */
+  | {
+      type: 'done';
+      id: number;
+      batch: number;
+      value: unknown;
+      note: CommitNote;
+      durable: boolean;
+      coveredSeq: number;
+      fsyncs: number;
+    }
   | { type: 'failed'; id: number; error: SerializedError }
   | { type: 'closed' };
 

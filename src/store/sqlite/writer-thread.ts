@@ -6,10 +6,15 @@
 // next one; each transaction is BEGIN IMMEDIATE with every operation under its own SAVEPOINT,
 // so a failing operation (a constraint, a StoreError) is rolled back alone while the others
 // commit. An error that ends the transaction itself (SQLITE_FULL, SQLITE_IOERR) fails all of
-// it. The thread does not fsync: it answers after COMMIT, and the main thread makes the commit
-// durable (one WAL fsync covers every commit before it) before anyone is told.
+// it. Durability: when an operation of the transaction asked for it (`sync`, every write but
+// the lease ones) the thread fsyncs the WAL after COMMIT and before it answers, through one
+// descriptor held for its life; the operations that arrived meanwhile form the next
+// transaction and share the next fsync (group commit). The fsync is synchronous here, so it
+// costs the event loop nothing and never waits behind the thread pool (scrypt, blob writes).
+// A failed fsync fails every operation of the transaction: committed or not, nobody is told.
 
 import Database from 'better-sqlite3';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { StatementCache } from './statement-cache.js';
 import { pin } from './statement-pin.js';
@@ -47,6 +52,24 @@ interface Pending {
   id: number;
   op: string;
   args: unknown[];
+  sync: boolean;
+}
+
+let walFd: number | null = null;
+let maxSeq: Database.Statement | null = null;
+let fsyncs = 0;
+let fsyncFault = false;
+
+/** fsync of the WAL; returns the newest change seq it covers. */
+function syncWal(): number {
+  maxSeq ??= pin(db.prepare('SELECT max(seq) FROM changes').pluck());
+  const covered = (maxSeq.get() as number | null) ?? 0;
+  if (fsyncFault) throw Object.assign(new Error(`EIO: fsync ${init.walFile}`), { code: 'EIO' });
+  // The WAL keeps its inode while a connection is open (this one is, until finish()).
+  walFd ??= openSync(init.walFile!, 'r');
+  fsyncSync(walFd);
+  fsyncs++;
+  return covered;
 }
 
 let bodies: Map<string, WriteBody> | null = null;
@@ -110,6 +133,17 @@ function commitBatch(batch: Pending[]): void {
     failAll(batch, err);
     return;
   }
+  let durable = false;
+  let coveredSeq = 0;
+  if (init.walFile !== null && batch.some((p) => p.sync)) {
+    try {
+      coveredSeq = syncWal();
+      durable = true;
+    } catch (err) {
+      failAll(batch, err);
+      return;
+    }
+  }
   for (let i = 0; i < batch.length; i++) {
     const r = results[i];
     if (!r.ok) {
@@ -117,7 +151,16 @@ function commitBatch(batch: Pending[]): void {
       continue;
     }
     const note = { mailboxes: [...r.tx.mailboxes], minSeq: r.tx.minSeq, maxSeq: r.tx.maxSeq };
-    post({ type: 'done', id: batch[i].id, batch: batchNumber, value: encodeErrors(r.value), note });
+    post({
+      type: 'done',
+      id: batch[i].id,
+      batch: batchNumber,
+      value: encodeErrors(r.value),
+      note,
+      durable,
+      coveredSeq,
+      fsyncs,
+    });
   }
 }
 
@@ -130,14 +173,17 @@ function schedule(): void {
 
 function finish(): void {
   db.close();
+  if (walFd !== null) closeSync(walFd);
   post({ type: 'closed' });
   port.close();
 }
 
 port.on('message', (msg: ToWriter) => {
   if (msg.type === 'op') {
-    queue.push({ id: msg.id, op: msg.op, args: msg.args });
+    queue.push({ id: msg.id, op: msg.op, args: msg.args, sync: msg.sync });
     schedule();
+  } else if (msg.type === 'fault') {
+    fsyncFault = msg.fsync;
   } else {
     closing = true;
     if (bodies !== null && !scheduled && queue.length === 0) finish();

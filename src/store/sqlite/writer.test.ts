@@ -20,6 +20,8 @@ void describe('SqliteWriter (the writer thread)', () => {
     db = new Database(file);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('CREATE TABLE kv (id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, value INTEGER NOT NULL)');
+    // What the thread reads before its fsync (the newest change row it covers).
+    db.exec('CREATE TABLE changes (seq INTEGER PRIMARY KEY)');
   });
   after(async () => {
     db.close();
@@ -33,7 +35,7 @@ void describe('SqliteWriter (the writer thread)', () => {
     }>;
 
   void it('runs operations in the thread; what they commit is visible to another connection', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS, walFile: null });
     const r = await w.run<number>('kv.put', ['a1', 7, 3]);
     assert.equal(typeof r.value, 'number');
     assert.deepEqual(r.note, { mailboxes: [3], minSeq: r.value, maxSeq: r.value });
@@ -44,7 +46,7 @@ void describe('SqliteWriter (the writer thread)', () => {
   });
 
   void it('groups concurrent operations into few transactions, each failing alone', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS, walFile: null });
     await w.run('kv.put', ['warm', 0]); // the thread is up
     const before = w.stats.transactions;
     const runs: Array<Promise<unknown>> = [];
@@ -70,7 +72,7 @@ void describe('SqliteWriter (the writer thread)', () => {
   });
 
   void it('errors inside a result cross the thread as StoreErrors', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS, walFile: null });
     const r = await w.run<Array<{ ok: boolean; error?: unknown; key: string }>>('kv.outcome', ['f']);
     assert.equal(r.value[0].ok, true);
     assert.ok(isStoreError(r.value[1].error, 'OVER_QUOTA'), String(r.value[1].error));
@@ -79,7 +81,7 @@ void describe('SqliteWriter (the writer thread)', () => {
   });
 
   void it('a long transaction in the thread does not hold the event loop', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS, walFile: null });
     await w.run('kv.put', ['c0', 0]);
     let ticks = 0;
     let worst = 0;
@@ -98,7 +100,7 @@ void describe('SqliteWriter (the writer thread)', () => {
   });
 
   void it('a thread that dies fails only what it held, and the next operation gets a new thread', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS, walFile: null });
     await w.run('kv.put', ['d0', 0]);
     await assert.rejects(w.run('kv.crash', []), /exited/);
     const r = await w.run<number>('kv.put', ['d1', 1]);
@@ -110,10 +112,31 @@ void describe('SqliteWriter (the writer thread)', () => {
   });
 
   void it('close() lets outstanding operations finish', async () => {
-    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS });
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS, walFile: null });
     const pending = [w.run('kv.slow', [50, 'e1']), w.run('kv.put', ['e2', 2])];
     await w.close();
     await Promise.all(pending);
     assert.equal(rows('e').length, 2);
+  });
+  void it('fsyncs the WAL after a commit that asked for it, before answering; a failed fsync fails it', async () => {
+    const w = new SqliteWriter({ file, busyTimeoutMs: 5000, bodiesModule: OPS, walFile: `${file}-wal` });
+    db.prepare('INSERT INTO changes (seq) VALUES (?)').run(41);
+    const synced = await w.run<number>('kv.put', ['f1', 1]);
+    assert.equal(synced.durable, true);
+    assert.equal(synced.coveredSeq, 41, 'the newest change row the fsync covers');
+    assert.equal(w.stats.fsyncs, 1);
+    // A lease-like write asks for no fsync: answered after COMMIT alone.
+    const unsynced = await w.run('kv.put', ['f2', 2], false);
+    assert.equal(unsynced.durable, false);
+    assert.equal(w.stats.fsyncs, 1);
+    // Operations queued together share one transaction and one fsync.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => w.run('kv.put', [`f-group-${i}`, i])));
+    assert.ok(w.stats.fsyncs <= 3, `${w.stats.fsyncs} fsyncs for 52 writes`);
+    // The fsync fails: the operation is refused (committed or not, nobody is told it is stored).
+    w.faultFsync(true);
+    await assert.rejects(w.run('kv.put', ['f3', 3]), /EIO/);
+    w.faultFsync(false);
+    assert.equal((await w.run('kv.put', ['f4', 4])).durable, true);
+    await w.close();
   });
 });

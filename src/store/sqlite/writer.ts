@@ -1,7 +1,8 @@
 // The main-thread side of the store's writer thread (writer-thread.ts): submit a write body by
-// name with its arguments, get its result and what it touched once its transaction committed.
-// Making it durable is the caller's next step (the core's WAL fsync covers every commit before
-// it), as for a commit made on the main thread.
+// name with its arguments, get its result and what it touched once its transaction committed
+// and, when it asked for it (`sync`) and the thread was given the WAL, once the thread's WAL
+// fsync after that commit succeeded (`durable`). Otherwise making it durable is the caller's
+// next step (the core's WAL fsync covers every commit before it).
 //
 // The thread is started on first use, and again after it dies: a crash fails only the
 // operations it held (whether their transaction committed is unknown, as after a failed fsync).
@@ -26,6 +27,8 @@ export interface WriterOptions {
   /** URL of the module exporting the write bodies (see writer-protocol.ts). */
   bodiesModule: URL;
   maxBatch?: number;
+  /** The WAL the thread fsyncs for `sync` operations; null: it never fsyncs. */
+  walFile: string | null;
   onError?: (err: Error) => void;
 }
 
@@ -36,6 +39,8 @@ export interface WriterStats {
   operations: number;
   /** Threads started (more than one means one died). */
   threads: number;
+  /** WAL fsyncs made by the threads. */
+  fsyncs: number;
 }
 
 export interface Committed<T> {
@@ -43,6 +48,10 @@ export interface Committed<T> {
   note: CommitNote;
   /** The number of the transaction that carried it (operations of one transaction share it). */
   batch: number;
+  /** On disk: the thread fsynced the WAL after the commit. */
+  durable: boolean;
+  /** When durable: the newest change seq that fsync covered. */
+  coveredSeq: number;
 }
 
 interface Outstanding {
@@ -51,7 +60,8 @@ interface Outstanding {
 }
 
 export class SqliteWriter {
-  readonly stats: WriterStats = { transactions: 0, operations: 0, threads: 0 };
+  readonly stats: WriterStats = { transactions: 0, operations: 0, threads: 0, fsyncs: 0 };
+  private fsyncsBefore = 0;
   private worker: Worker | null = null;
   private readonly outstanding = new Map<number, Outstanding>();
   private nextId = 1;
@@ -61,15 +71,18 @@ export class SqliteWriter {
 
   constructor(private readonly opts: WriterOptions) {}
 
-  /** Runs the write body `op` (`role.name`) in the thread; resolves once it has committed. */
-  run<T>(op: string, args: unknown[]): Promise<Committed<T>> {
+  /**
+   * Runs the write body `op` (`role.name`) in the thread; resolves once it has committed and,
+   * with `sync`, is on disk (see `durable`).
+   */
+  run<T>(op: string, args: unknown[], sync = true): Promise<Committed<T>> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.outstanding.set(id, { resolve: resolve as Outstanding['resolve'], reject });
       if (this.outstanding.size === 1) worker.ref();
-      const msg: ToWriter = { type: 'op', id, op, args };
+      const msg: ToWriter = { type: 'op', id, op, args, sync };
       worker.postMessage(msg);
     });
   }
@@ -77,6 +90,12 @@ export class SqliteWriter {
   /** Starts the thread now, so the first write does not wait for it (about 150 ms). */
   prepare(): void {
     if (!this.closed && this.worker === null) this.start();
+  }
+
+  /** Tests: the thread's WAL fsyncs fail with EIO while `fail` is set. */
+  faultFsync(fail: boolean): void {
+    const msg: ToWriter = { type: 'fault', fsync: fail };
+    (this.worker ?? this.start()).postMessage(msg);
   }
 
   /** Lets outstanding operations finish, then stops the thread and closes its connection. */
@@ -100,7 +119,10 @@ export class SqliteWriter {
       busyTimeoutMs: this.opts.busyTimeoutMs,
       bodiesModule: this.opts.bodiesModule.href,
       maxBatch: this.opts.maxBatch ?? DEFAULT_MAX_BATCH,
+      walFile: this.opts.walFile,
     };
+    // A new thread counts its fsyncs from zero.
+    this.fsyncsBefore = this.stats.fsyncs;
     // No inherited node options: a process started with `--input-type` or `-e` could not load it.
     const worker = new Worker(THREAD_SCRIPT, { workerData: init, execArgv: [] });
     worker.unref();
@@ -130,7 +152,15 @@ export class SqliteWriter {
       this.stats.transactions++;
     }
     this.stats.operations++;
-    o.resolve({ value: decodeErrors(msg.value), note: msg.note, batch: msg.batch });
+    if (this.fsyncsBefore + msg.fsyncs > this.stats.fsyncs)
+      this.stats.fsyncs = this.fsyncsBefore + msg.fsyncs;
+    o.resolve({
+      value: decodeErrors(msg.value),
+      note: msg.note,
+      batch: msg.batch,
+      durable: msg.durable,
+      coveredSeq: msg.coveredSeq,
+    });
   }
 
   private gone(worker: Worker, err: Error): void {
