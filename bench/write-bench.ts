@@ -26,12 +26,15 @@
 // process) with its default password hashing (scrypt ln=15) and its credentials cache
 // (auth.cache_ttl, on by default; the setup's logins warm it). Dovecot: a private instance,
 // maildir, its default fsync behaviour (mail_fsync = optimized), {PLAIN} passwd-file, its
-// high-performance login mode (--dovecot-login default: a login process per connection). Every
+// high-performance login mode (--dovecot-login default: a login process per connection), imap
+// processes reused with some kept ready (service_count = 0, process_min_avail; Dovecot's own
+// tuning advice; --dovecot-mail-processes fork: a new imap process per login). Every
 // loop is bounded by count or time. Needs root and Debian's dovecot-imapd. Usage (see
 // bench/write-bench.sh):
 //   node BUILD/bench/write-bench.js [--clients N] [--duration S] [--users N] [--mix-messages N]
 //        [--appends N] [--pipelined N] [--tiny N] [--fetch-runs N] [--only postern|dovecot]
-//        [--skip a,b,c,d,e] [--dovecot-login shared|default] [--json FILE] [--keep]
+//        [--skip a,b,c,d,e] [--dovecot-login shared|default] [--dovecot-mail-processes reuse|fork]
+//        [--dovecot-extra 'LINE\nLINE'] [--json FILE] [--keep]
 
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
@@ -60,7 +63,7 @@ const { values } = parseArgs({
     json: { type: 'string', default: '' },
     'dovecot-login': { type: 'string', default: 'shared' },
     'dovecot-extra': { type: 'string', default: '' },
-    'dovecot-reuse': { type: 'boolean', default: false },
+    'dovecot-mail-processes': { type: 'string', default: 'reuse' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -592,7 +595,7 @@ async function startServers(): Promise<Target[]> {
       serviceLimits: {
         connections: CLIENTS * 2 + 100,
         sharedLogin: DOVECOT_SHARED_LOGIN,
-        reuseMailProcesses: values['dovecot-reuse'],
+        reuseMailProcesses: values['dovecot-mail-processes'] !== 'fork',
       },
       extraConfig: values['dovecot-extra'].replaceAll('\\n', '\n'),
       keep: values.keep,
@@ -754,7 +757,8 @@ function report(results: Record<string, Results>): string {
   out.push(
     'Postern: `postern serve`, 1 process, password hashes scrypt ln=15 (the default), credentials ' +
       'cache on (auth.cache_ttl default 3600 s, warmed by the setup logins). Dovecot: maildir, ' +
-      `default fsync (mail_fsync = optimized), {PLAIN} passwd-file, ${DOVECOT_SHARED_LOGIN ? 'shared imap-login (service_count = 0)' : 'default imap-login (one process per connection)'}. ` +
+      `default fsync (mail_fsync = optimized), {PLAIN} passwd-file, ${DOVECOT_SHARED_LOGIN ? 'shared imap-login (service_count = 0)' : 'default imap-login (one process per connection)'}, ` +
+      `${values['dovecot-mail-processes'] !== 'fork' ? 'imap processes reused (service_count = 0, process_min_avail)' : 'an imap process forked per login'}. ` +
       'Client sockets: setNoDelay(true).',
   );
   for (const [name, r] of both) if (r.capability !== undefined) out.push(`${name} ${r.capability}`);

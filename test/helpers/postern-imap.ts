@@ -143,11 +143,21 @@ async function createAccounts(
   }
 }
 
+/**
+ * Node options for the server process, from POSTERN_SERVE_NODE_ARGS (space-separated), for
+ * profiling a benchmark: e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (NODE_OPTIONS refuses those).
+ */
+const SERVE_NODE_ARGS = (process.env.POSTERN_SERVE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 /** Starts `postern serve` on `configFile` and resolves once its IMAP listener is up. */
 async function serve(configFile: string, readyTimeoutMs: number, wanted: string[]): Promise<Served> {
-  const started = spawn(process.execPath, [POSTERN_CLI, '--config', configFile, 'serve'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const started = spawn(
+    process.execPath,
+    [...SERVE_NODE_ARGS, POSTERN_CLI, '--config', configFile, 'serve'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   started.stderr.setEncoding('utf8');

@@ -161,6 +161,8 @@ export class SqliteCore {
   private durableDataVersion = -1;
   /** The highest change seq visible when the last successful fsync started: on disk. */
   private durableSeq = 0;
+  /** visibleDurable() callers waiting for a writer-thread fsync to cover change rows up to seq. */
+  private seqWaiters: Array<{ seq: number; resolve: () => void }> = [];
   /** WAL fsyncs made by this thread (the writer thread counts its own). */
   private ownFsyncs = 0;
   private syncRunning = false;
@@ -306,11 +308,22 @@ export class SqliteCore {
    * fsync also covers every change row it saw), else after a WAL fsync of this thread.
    */
   private async madeDurable(committed: Committed<unknown>): Promise<void> {
-    if (!committed.durable) {
-      await this.durable();
-      return;
-    }
-    if (committed.coveredSeq > this.durableSeq) this.durableSeq = committed.coveredSeq;
+    if (!committed.durable) await this.durable();
+  }
+
+  /** A writer-thread fsync covered the change rows up to `seq`. */
+  private covered(seq: number): void {
+    if (seq <= this.durableSeq) return;
+    this.durableSeq = seq;
+    this.wakeSeqWaiters(false);
+  }
+
+  /** Wakes visibleDurable() callers whose rows are now covered (all of them: `all`). */
+  private wakeSeqWaiters(all: boolean): void {
+    if (this.seqWaiters.length === 0) return;
+    const woken = all ? this.seqWaiters : this.seqWaiters.filter((w) => w.seq <= this.durableSeq);
+    this.seqWaiters = all ? [] : this.seqWaiters.filter((w) => w.seq > this.durableSeq);
+    for (const w of woken) w.resolve();
   }
 
   private async commit(
@@ -325,6 +338,7 @@ export class SqliteCore {
       let committed: Committed<unknown>;
       if (this.writer !== null) {
         committed = await this.writer.run(op, args, sync);
+        if (committed.durable) this.covered(committed.coveredSeq);
         this.stats.commits = this.writer.stats.transactions;
         this.stats.fsyncs = this.ownFsyncs + this.writer.stats.fsyncs;
       } else {
@@ -336,6 +350,8 @@ export class SqliteCore {
     } finally {
       this.pendingWrites--;
       if (this.pendingWrites === 0) {
+        // Nothing of ours is left to cover them: they make their own fsync.
+        this.wakeSeqWaiters(true);
         const waiters = this.drainWaiters;
         this.drainWaiters = [];
         for (const w of waiters) w();
@@ -366,9 +382,19 @@ export class SqliteCore {
   async visibleDurable(): Promise<void> {
     const version = this.dataVersion();
     if (this.durableGeneration >= this.commitGeneration && version === this.durableDataVersion) return;
-    if (this.maxChangeSeq() <= this.durableSeq) {
+    const seq = this.maxChangeSeq();
+    if (seq <= this.durableSeq) {
       if (version > this.durableDataVersion) this.durableDataVersion = version;
       return;
+    }
+    if (this.pendingWrites > 0) {
+      // Most often the rows are a commit of our writer thread whose fsync is under way: its
+      // answer says what that fsync covered, and no second fsync is needed.
+      await new Promise<void>((resolve) => this.seqWaiters.push({ seq, resolve }));
+      if (seq <= this.durableSeq) {
+        if (version > this.durableDataVersion) this.durableDataVersion = version;
+        return;
+      }
     }
     await this.durable();
     if (version > this.durableDataVersion) this.durableDataVersion = version;
