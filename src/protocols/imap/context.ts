@@ -45,8 +45,8 @@ export interface ImapCommandInput {
   /** For APPEND: the literals that were streamed to blobs, in order (their tokens are `streamed`). */
   streamed: StreamedLiteral[];
   /**
-   * For pipelined APPENDs run concurrently: the handler calls store.append() only after
-   * `turn()` resolves and `release()`s right after the call, so UIDs follow command order.
+   * For pipelined APPENDs run concurrently: the handler commits its delivery with this ticket
+   * (`Delivery.commit({ order })`), whose append is queued in ticket order: UIDs follow commands.
    */
   commitTicket?: CommitTicket;
 }
