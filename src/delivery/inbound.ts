@@ -25,7 +25,7 @@ import { StoreError } from '../core/errors.js';
 import type { BlobStore } from '../store/blob/types.js';
 import type { AppendOutcome, AppendTarget, MailStore, OutboundEnvelope } from '../store/types.js';
 import { HeaderSectionScanner, type HeaderSection } from './header-section-scanner.js';
-import { messageBlobOptions } from './local.js';
+import { messageBlobOptions } from './message-blob-options.js';
 import { SlicedWrite } from './sliced-write.js';
 
 /** Bytes of one message held in memory before it spills to a spool file. */

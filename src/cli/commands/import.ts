@@ -1,6 +1,6 @@
 // postern import ADDRESS PATH [--mailbox M]: an mbox file or a Maildir into one mailbox.
-// The input is streamed (an mbox is never read whole); each message goes through deliverLocal,
-// up to IMPORT_CONCURRENCY at once so the store's group commit batches them.
+// The input is streamed (an mbox is never read whole); each message goes through a Delivery
+// (source 'import'), up to IMPORT_CONCURRENCY at once so the store's group commit batches them.
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -168,7 +168,7 @@ async function importItems(
   items: AsyncIterable<ImportItem>,
   progress: { unit: 'bytes' | 'messages'; total: number },
 ): Promise<ImportSummary> {
-  const { deliverLocal } = await import('../../delivery/local.js');
+  const { Delivery } = await import('../../delivery/delivery.js');
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
   let imported = 0;
@@ -214,21 +214,22 @@ async function importItems(
         : counting(src, (n) => {
             size += n;
           });
-    const outcomes = await deliverLocal({
-      store: ctx.store,
-      blobs: ctx.blobs,
-      order,
-      limits: ctx.config.limits,
-      source,
-      targets: [
-        {
-          mailboxId: mailbox.id,
-          flags: item.flags,
-          ...(item.internalDate !== null ? { internalDate: item.internalDate } : {}),
-        },
-      ],
+    const delivery = Delivery.start(
+      { store: ctx.store, blobs: ctx.blobs, limits: ctx.config.limits },
+      { kind: 'import' },
+    );
+    delivery.addTarget({
+      mailboxId: mailbox.id,
+      flags: item.flags,
+      ...(item.internalDate !== null ? { internalDate: item.internalDate } : {}),
     });
-    const outcome = outcomes[0];
+    try {
+      await delivery.writeAll(source);
+    } catch (err) {
+      await delivery.abort();
+      throw err;
+    }
+    const outcome = (await delivery.commit({ order })).targets[0];
     if (outcome === undefined) throw new Error('the store returned no outcome');
     if (!outcome.ok) throw outcome.error;
     bytes += src instanceof Uint8Array ? src.length : size;

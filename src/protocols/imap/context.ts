@@ -9,8 +9,9 @@ import type { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import type { PosternConfig } from '../../config/types.js';
 import type { Logger } from '../../core/log.js';
 import type { Connection } from '../../server/types.js';
-import type { BlobStore, BlobWriter } from '../../store/blob/types.js';
-import type { MailStore, QuotaReservation } from '../../store/types.js';
+import type { Delivery } from '../../delivery/delivery.js';
+import type { BlobStore } from '../../store/blob/types.js';
+import type { MailStore } from '../../store/types.js';
 import type { ImapData, ResponseCode } from '../../wire/imap/encoder.js';
 import type { ImapToken } from '../../wire/imap/reader.js';
 import type { ImapState, ImapStateKind } from './state.js';
@@ -25,15 +26,12 @@ export interface ImapEnvironment {
 }
 
 /**
- * A streamed APPEND literal: its bytes, written by the session to a blob writer that is not
- * finished yet (the file is still in tmp/), or the reason it was refused. The handler finishes
- * the writer only once the command is known to be valid, and discards the blob when its append
- * fails; the session aborts any writer the handler left unfinished, so a failed APPEND leaves
- * no file behind.
+ * A streamed APPEND literal: its bytes, taken by the session into a Delivery that holds them
+ * (its temp file still in tmp/) and their quota reservation, or the reason it was refused. The
+ * handler gives it its target and commits it once the command is known to be valid; the session
+ * aborts any delivery the handler left uncommitted, so a failed APPEND leaves no file behind.
  */
-export type StreamedLiteral =
-  | { ok: true; writer: BlobWriter; size: number; reservation: QuotaReservation | null }
-  | { ok: false; error: Error };
+export type StreamedLiteral = { ok: true; delivery: Delivery; size: number } | { ok: false; error: Error };
 
 /** One command as the handler gets it. */
 export interface ImapCommandInput {
@@ -47,8 +45,8 @@ export interface ImapCommandInput {
   /** For APPEND: the literals that were streamed to blobs, in order (their tokens are `streamed`). */
   streamed: StreamedLiteral[];
   /**
-   * For pipelined APPENDs run concurrently: the handler calls store.append() only after
-   * `turn()` resolves and `release()`s right after the call, so UIDs follow command order.
+   * For pipelined APPENDs run concurrently: the handler commits its delivery with this ticket
+   * (`Delivery.commit({ order })`), whose append is queued in ticket order: UIDs follow commands.
    */
   commitTicket?: CommitTicket;
 }

@@ -6,10 +6,10 @@
 //   STORE or SEARCH by sequence number, RFC 9051 §7.5.1);
 // - memory is bounded: the socket is paused while the reader holds more than MAX_BUFFERED
 //   bytes, responses are written once MAX_PENDING bytes are queued, and APPEND literals above
-//   STREAM_ABOVE bytes go straight to a blob writer;
-// - a streamed APPEND literal holds its size of the account's quota while it arrives and until
-//   its command ends, and its file stays a temp file until the APPEND is known to be valid: a
-//   refused or failed APPEND, a parse error or a dropped connection removes it at once;
+//   STREAM_ABOVE bytes go straight into a Delivery (src/delivery/delivery.ts);
+// - a streamed APPEND literal's Delivery holds its size of the account's quota while it arrives
+//   and until its command ends, and its file stays a temp file until the APPEND is known to be
+//   valid: a refused or failed APPEND, a parse error or a dropped connection aborts it at once;
 // - a literal's size is checked (state, command, limit) before `+` is sent; a refused {n+}
 //   is drained by the reader, never executed;
 // - every refused command gets its tagged answer as soon as the reader knows (an overlong line
@@ -24,11 +24,9 @@ import { plaintextAllowed } from '../../auth/plaintext-policy.js';
 import { isStoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { CommitOrder } from '../../delivery/commit-order.js';
-import { messageBlobOptions } from '../../delivery/local.js';
+import { checkQuotaRoom, Delivery } from '../../delivery/delivery.js';
 import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
-import type { BlobWriter } from '../../store/blob/types.js';
-import type { QuotaReservation } from '../../store/types.js';
 import {
   codes,
   ResponseEncoder,
@@ -97,11 +95,10 @@ export class ImapSession implements ImapSessionContext {
     },
   };
   private badCommands = 0;
-  /** Literals of the command being read that were streamed to blobs. */
+  /** Literals of the command being read that were streamed to deliveries. */
   private streamed: StreamedLiteral[] = [];
-  private writer: BlobWriter | null = null;
-  /** The quota held for the literal being streamed (released when its command ends). */
-  private writerReservation: QuotaReservation | null = null;
+  /** The delivery of the literal being streamed (it holds the literal's quota reservation). */
+  private writer: Delivery | null = null;
   /** The literal being streamed is a literal8 (`~{n}`): NUL is allowed in it (RFC 3516 §4.4). */
   private writerBinary = false;
   private writerError: Error | null = null;
@@ -268,17 +265,25 @@ export class ImapSession implements ImapSessionContext {
           this.writerError = new ImapNo('Literal refused', { name: 'TOOBIG' });
           return;
         }
-        // The announced size counts against the quota while the bytes arrive: concurrent
-        // streams of one account cannot together fill the disk past it.
-        if (this.state.kind === 'authenticated' || this.state.kind === 'selected') {
+        {
+          // literalRefusal() passed: the session is logged in (APPEND's states).
+          if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return;
+          const { store, blobs, config } = this.env;
+          const delivery = Delivery.start(
+            { store, blobs, limits: config.limits },
+            { kind: 'append', accountId: this.state.account.id },
+          );
+          // The announced size counts against the quota while the bytes arrive: concurrent
+          // streams of one account cannot together fill the disk past it.
           try {
-            this.writerReservation = await this.env.store.reserveQuota(this.state.account.id, input.size);
+            await delivery.reserve(input.size);
           } catch (err) {
+            await delivery.abort();
             this.writerError = isStoreError(err) ? fromStoreError(err) : (err as Error);
             return;
           }
+          this.writer = delivery;
         }
-        this.writer = this.env.blobs.createWriter(messageBlobOptions(this.env.config.limits));
         return;
       case 'literalChunk':
         if (this.writer !== null && this.writerError === null) {
@@ -351,7 +356,7 @@ export class ImapSession implements ImapSessionContext {
     if (!STREAMED_COMMANDS.includes(name.toUpperCase())) return null;
     if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return null;
     try {
-      (await this.env.store.reserveQuota(this.state.account.id, size)).release();
+      await checkQuotaRoom(this.env.store, this.state.account.id, size);
       return null;
     } catch (err) {
       if (!isStoreError(err, 'OVER_QUOTA')) throw err;
@@ -361,36 +366,30 @@ export class ImapSession implements ImapSessionContext {
   }
 
   /**
-   * The literal's bytes are all in its writer's temp file; it is not finished (hashed into
+   * The literal's bytes are all in its delivery's temp file; it is not committed (hashed into
    * blobs/) here but by the APPEND handler once the command is valid (see StreamedLiteral).
    */
   private async endStreamedLiteral(containsNul: boolean): Promise<void> {
     const writer = this.writer;
-    const reservation = this.writerReservation;
     this.writer = null;
-    this.writerReservation = null;
     if (this.writerError !== null || writer === null) {
-      reservation?.release();
       await writer?.abort();
       this.streamed.push({ ok: false, error: this.writerError ?? new Error('literal not stored') });
       this.writerError = null;
       return;
     }
     if (containsNul && !this.writerBinary) {
-      reservation?.release();
       await writer.abort();
       // RFC 3516 §4.2 / RFC 9051 §4.3: NUL only in literal8.
       this.streamed.push({ ok: false, error: new ImapBad('NUL in a literal: use literal8 (~{n})') });
       return;
     }
-    this.streamed.push({ ok: true, writer, size: writer.size, reservation });
+    this.streamed.push({ ok: true, delivery: writer, size: writer.size });
   }
 
   private async abortWriter(): Promise<void> {
     const w = this.writer;
     this.writer = null;
-    this.writerReservation?.release();
-    this.writerReservation = null;
     if (w !== null) await w.abort();
   }
 
@@ -402,15 +401,14 @@ export class ImapSession implements ImapSessionContext {
   }
 
   /**
-   * After a command (or instead of it): aborts the writers its handler did not finish (a no-op
-   * for those it finished; a failed append discards its own blob) and gives their quota back.
+   * After a command (or instead of it): aborts the deliveries its handler did not commit (a
+   * no-op for those it committed: a commit cleans up after itself), giving their quota back.
    */
   private async releaseStreamed(literals: StreamedLiteral[]): Promise<void> {
     for (const literal of literals) {
       if (!literal.ok) continue;
-      literal.reservation?.release();
       try {
-        await literal.writer.abort();
+        await literal.delivery.abort();
       } catch (err) {
         this.log.warn({ err }, 'removing a streamed literal failed');
       }

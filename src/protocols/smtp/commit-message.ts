@@ -1,9 +1,9 @@
 // The end of a message (final dot, or BDAT LAST): the checks made on the whole message, then
-// prepend the trace headers, store it once for every local recipient and queue the outbound copy
-// in the same commit, then answer. Invariants: 250 only after the commit resolved (on disk); a
-// refused or failed message stores nothing and answers 4xx/5xx (RFC 5321 §4.2.5: we take
-// responsibility only with the 250); the session is back in 'ready' whatever happens.
-// Checks, in order, each refusing before anything is stored or verified:
+// its delivery adds the trace headers and stores it once for every local recipient, queueing
+// the outbound copy in the same commit; then the answer. Invariants: 250 only after the commit
+// resolved (on disk); a refused or failed message stores nothing and answers 4xx/5xx (RFC 5321
+// §4.2.5: we take responsibility only with the 250); the session is back in 'ready' whatever
+// happens. Checks, in order, each refusing before anything is stored or verified:
 // - the top-level header section over limits.messageHeaderSize: 552 5.3.4;
 // - more Received: fields than smtp.maxHops (RFC 5321 §6.3, a mail loop): 554 5.4.6;
 // - on an authenticated session, a From: address that is not the user's: 550 5.7.1;
@@ -11,36 +11,16 @@
 //   (each as smtp.dmarcReject / smtp.dmarcQuarantine say).
 
 import { isStoreError } from '../../core/errors.js';
-import type { InboundMessage } from '../../delivery/inbound.js';
-import { junkTargets } from '../../delivery/junk-mailbox.js';
-import type { OutboundEnvelope } from '../../store/types.js';
+import { VerificationTimeout, type Delivery } from '../../delivery/delivery.js';
 import type { SmtpSessionContext } from './context.js';
 import { dmarcAction } from './dmarc-action.js';
 import { SmtpReply } from './reply.js';
 import { foreignFromAddress } from './sender-login.js';
 import type { Helo, Transaction } from './state.js';
-import { tracePrefix } from './trace.js';
-
-function outboundEnvelope(ctx: SmtpSessionContext, tx: Transaction): OutboundEnvelope | null {
-  if (tx.remote.size === 0) return null;
-  return {
-    mailFrom: tx.from.address,
-    recipients: [...tx.remote.values()].map((r) => ({
-      address: r.address,
-      notify: r.notify,
-      orcpt: r.orcpt,
-    })),
-    envid: tx.params.envid,
-    ret: tx.params.ret,
-    body: tx.params.body,
-    smtputf8: tx.params.smtputf8,
-    accountId: ctx.auth?.id ?? null,
-  };
-}
 
 /** The reply refusing the message for what its header section holds, or null. */
-async function headerRefusal(ctx: SmtpSessionContext, message: InboundMessage): Promise<SmtpReply | null> {
-  const section = message.headerSection();
+async function headerRefusal(ctx: SmtpSessionContext, delivery: Delivery): Promise<SmtpReply | null> {
+  const section = delivery.headerSection();
   if (section.tooLarge) {
     return new SmtpReply(552, '5.3.4', 'Message header size exceeds the limit');
   }
@@ -61,20 +41,19 @@ export async function commitMessage(
   ctx: SmtpSessionContext,
   helo: Helo,
   tx: Transaction,
-  message: InboundMessage,
+  delivery: Delivery,
 ): Promise<void> {
   const log = ctx.log.child({ queueId: tx.id });
   try {
-    const refusal = await headerRefusal(ctx, message);
+    const refusal = await headerRefusal(ctx, delivery);
     if (refusal !== null) {
-      await message.abort();
+      await delivery.abort();
       ctx.state = { kind: 'ready', helo };
       log.info({ reply: `${refusal.code} ${refusal.enhanced ?? ''}` }, 'message refused at end of data');
       ctx.reply(refusal.code, refusal.enhanced, refusal.text);
       return;
     }
-    const trace = await tracePrefix(ctx, helo, tx, message);
-    let local = [...tx.local.values()];
+    const trace = await delivery.authenticate();
     if (trace.authentication !== null) {
       const action = dmarcAction({
         config: ctx.env.config.smtp,
@@ -83,22 +62,18 @@ export async function commitMessage(
         mailFromDomain: tx.from.domain,
       });
       if (action === 'reject') {
-        await message.abort();
+        await delivery.abort();
         ctx.state = { kind: 'ready', helo };
         log.info({ dmarcPolicy: trace.authentication.dmarcPolicy }, 'message refused by DMARC policy');
         ctx.reply(550, '5.7.1', "Message refused by the DMARC policy of the sender's domain");
         return;
       }
       if (action === 'quarantine') {
-        local = await junkTargets(ctx.env.store, local);
+        await delivery.quarantine();
         log.info({ dmarcPolicy: trace.authentication.dmarcPolicy }, 'message quarantined by DMARC policy');
       }
     }
-    const outcomes = await message.commit({
-      prefix: trace.prefix,
-      local,
-      outbound: outboundEnvelope(ctx, tx),
-    });
+    const { targets: outcomes } = await delivery.commit();
     ctx.state = { kind: 'ready', helo };
     const failed = outcomes.filter((o) => !o.ok);
     if (failed.length > 0 && failed.length === outcomes.length && tx.remote.size === 0) {
@@ -122,10 +97,13 @@ export async function commitMessage(
     );
     ctx.reply(250, '2.0.0', `OK queued as ${tx.id}`);
   } catch (err) {
-    await message.abort();
+    await delivery.abort();
     ctx.state = { kind: 'ready', helo };
     if (err instanceof SmtpReply) {
       ctx.reply(err.code, err.enhanced, err.text);
+    } else if (err instanceof VerificationTimeout) {
+      // Verification cut off by limits.verify_timeout: nothing is known yet; the client retries.
+      ctx.reply(451, '4.3.0', 'Message verification timed out; try again later');
     } else if (isStoreError(err, 'TOO_LARGE')) {
       ctx.reply(552, '5.3.4', 'Message size exceeds fixed maximum message size');
     } else if (isStoreError(err, 'OVER_QUOTA')) {

@@ -5,7 +5,6 @@ import type { Authenticator } from '../../auth/authenticator.js';
 import type { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import type { PosternConfig } from '../../config/types.js';
 import type { Logger } from '../../core/log.js';
-import type { InboundMessage } from '../../delivery/inbound.js';
 import type { MessageVerifier } from '../../delivery/message-verifier.js';
 import type { DnsResolver } from '../../dns/resolver.js';
 import type { Connection } from '../../server/types.js';
@@ -13,7 +12,8 @@ import type { BlobStore } from '../../store/blob/types.js';
 import type { Account, MailStore } from '../../store/types.js';
 import type { SmtpCommand } from '../../wire/smtp/command.js';
 import type { ReaderMode, SmtpInput } from '../../wire/smtp/reader.js';
-import type { SmtpState, SmtpStateKind } from './state.js';
+import type { Delivery } from '../../delivery/delivery.js';
+import type { Helo, SmtpState, SmtpStateKind, Transaction } from './state.js';
 
 /** Shared by every session of a process. */
 export interface SmtpEnvironment {
@@ -71,8 +71,8 @@ export interface SmtpSessionContext {
   close(code: number, enhanced: string | null, text: string): void;
   /** Drops the transaction (aborting a message being received) and returns to 'ready' (or 'greeted'). */
   resetTransaction(): Promise<void>;
-  /** A fresh sink for a message body. */
-  newMessage(): InboundMessage;
+  /** Starts the delivery of the transaction's message, its recipients given, for its body. */
+  startDelivery(helo: Helo, tx: Transaction): Delivery;
 }
 
 export type SmtpVerb = SmtpCommand['verb'];

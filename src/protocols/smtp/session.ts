@@ -17,7 +17,8 @@
 
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import { plaintextAllowed, type PlaintextPolicy } from '../../auth/plaintext-policy.js';
-import { InboundMessage } from '../../delivery/inbound.js';
+import type { TLSSocket } from 'node:tls';
+import { Delivery, type SmtpSessionFacts } from '../../delivery/delivery.js';
 import type { Logger } from '../../core/log.js';
 import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
@@ -28,7 +29,7 @@ import { formatReply } from '../../wire/smtp/reply.js';
 import { COMMANDS } from './command-table.js';
 import type { ListenerPolicy, SmtpEnvironment, SmtpSessionContext } from './context.js';
 import { SmtpReply } from './reply.js';
-import type { SmtpState } from './state.js';
+import type { Helo, SmtpState, Transaction } from './state.js';
 
 /** Bytes the reader may hold before the socket is paused. */
 const MAX_BUFFERED = 256 * 1024;
@@ -330,17 +331,54 @@ export class SmtpSession implements SmtpSessionContext {
     if (state.kind === 'greeted' || state.kind === 'ready') return;
     this.state = { kind: 'ready', helo: state.helo };
     this.setReaderMode({ kind: 'line' });
-    if (state.kind === 'data' || state.kind === 'chunking') await state.message.abort();
+    if (state.kind === 'data' || state.kind === 'chunking') await state.delivery.abort();
   }
 
-  newMessage(): InboundMessage {
-    const { config, store, blobs } = this.env;
-    return new InboundMessage({
-      store,
-      blobs,
-      limits: config.limits,
-      dataDir: config.dataDir,
-      authservId: config.hostname,
-    });
+  startDelivery(helo: Helo, tx: Transaction): Delivery {
+    const { config, store, blobs, resolver, verifier } = this.env;
+    const session: SmtpSessionFacts = {
+      clientIp: this.conn.remoteAddress,
+      helo,
+      tls: this.conn.secure,
+      tlsInfo: this.tlsInfo(),
+      authenticated: this.auth !== null,
+    };
+    const delivery = Delivery.start(
+      {
+        store,
+        blobs,
+        limits: config.limits,
+        dataDir: config.dataDir,
+        hostname: config.hostname,
+        resolver,
+        verifier,
+      },
+      {
+        kind: 'smtp',
+        envelope: {
+          id: tx.id,
+          mailFrom: tx.from.address,
+          body: tx.params.body,
+          smtputf8: tx.params.smtputf8,
+          ret: tx.params.ret,
+          envid: tx.params.envid,
+          // RFC 5321 §4.4: "for" names the recipient only when there is exactly one.
+          forRecipient: tx.accepted === 1 ? tx.firstRecipient : null,
+          accountId: this.auth?.id ?? null,
+        },
+        session,
+      },
+    );
+    for (const target of tx.local.values()) delivery.addTarget(target);
+    for (const r of tx.remote.values())
+      delivery.addRemote({ address: r.address, notify: r.notify, orcpt: r.orcpt });
+    return delivery;
+  }
+
+  private tlsInfo(): SmtpSessionFacts['tlsInfo'] {
+    if (!this.conn.secure) return null;
+    const socket = this.conn.socket as TLSSocket;
+    if (typeof socket.getProtocol !== 'function') return null;
+    return { protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null };
   }
 }

@@ -1,7 +1,7 @@
 // The session state of one SMTP connection, as a discriminated union: a mail transaction (and
 // the message being received) exists only in the states where RFC 5321 §3.3 allows one.
 
-import type { InboundMessage } from '../../delivery/inbound.js';
+import type { Delivery } from '../../delivery/delivery.js';
 import type { AppendTarget } from '../../store/types.js';
 import type { SmtpPath } from '../../wire/smtp/command.js';
 
@@ -49,9 +49,9 @@ export type SmtpState =
   | { kind: 'ready'; helo: Helo }
   /** MAIL accepted; RCPTs being collected. */
   | { kind: 'transaction'; helo: Helo; tx: Transaction }
-  /** Between BDAT chunks (RFC 3030): the message so far is in `message`. */
-  | { kind: 'chunking'; helo: Helo; tx: Transaction; message: InboundMessage }
+  /** Between BDAT chunks (RFC 3030): the message so far is in `delivery`. */
+  | { kind: 'chunking'; helo: Helo; tx: Transaction; delivery: Delivery }
   /** Receiving a DATA body. */
-  | { kind: 'data'; helo: Helo; tx: Transaction; message: InboundMessage };
+  | { kind: 'data'; helo: Helo; tx: Transaction; delivery: Delivery };
 
 export type SmtpStateKind = SmtpState['kind'];

@@ -1,21 +1,19 @@
 // APPEND (RFC 9051 §6.3.12, RFC 3501 §6.3.11) with APPENDUID (RFC 4315 §3) and literal8
 // (RFC 3516 §4.4). Invariants:
-// - the message enters the store only through a durable blob plus store.append: a literal above
-//   the session's streaming threshold was already written to a blob writer while it arrived
-//   (cmd.streamed), a smaller one is written here; the OK is sent after the commit;
-// - the blob is finished (moved into blobs/) only after every check that can refuse the
-//   command (arguments, mailbox, quota); a refused command leaves its writer unfinished and the
-//   session removes the temp file; an append that fails after that discards the blob at once
-//   (unless another delivery reused the file), so a failed APPEND leaves nothing on disk;
+// - the message enters the store only through a Delivery (src/delivery/delivery.ts): a literal
+//   above the session's streaming threshold was already taken into one while it arrived
+//   (cmd.streamed), a smaller one is given to a new one here; the OK is sent after the commit;
+// - the delivery is committed only after every check of the command (arguments, mailbox); it
+//   checks the quota before it finishes the blob, and discards the blob of a failed append at
+//   once; a refused command leaves its delivery uncommitted and the session (or this handler,
+//   for a buffered literal) aborts it, so a failed APPEND leaves nothing on disk;
 // - a missing mailbox is NO [TRYCREATE] (RFC 9051 §6.3.12), quota NO [OVERQUOTA] (RFC 9208
 //   §4.3 via the store's error), size NO [TOOBIG] (RFC 4469 §5 / RFC 9051 §7.1);
 // - EXISTS for an append to the selected mailbox comes from the session's sync after the command;
 //   \Recent (IMAP4rev1) goes to whichever session claims it first (view.sync or SELECT).
 
 import { isStoreError, StoreError } from '../../../core/errors.js';
-import { messageBlobOptions } from '../../../delivery/local.js';
-import type { BlobWriter } from '../../../store/blob/types.js';
-import type { StoredBlob } from '../../../store/types.js';
+import { Delivery } from '../../../delivery/delivery.js';
 import { codes } from '../../../wire/imap/encoder.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import { parseStoreArgs, StoreArgsError } from '../../../wire/imap/store-args.js';
@@ -61,41 +59,35 @@ export function parseDateTime(text: string): Date | null {
 }
 
 /**
- * The message literal as an unfinished blob writer: the one the session streamed it into, or a
- * new one holding a buffered string token. The caller finishes it, or leaves it (the session
- * aborts the streamed ones; the handler discards the other).
+ * The message literal as an uncommitted Delivery: the one the session streamed it into, or a
+ * new one holding a buffered string token (aborted here when that fails). The caller commits it,
+ * or leaves it (the session aborts the streamed ones).
  */
-async function messageWriter(
+async function messageDelivery(
   ctx: ImapSessionContext,
   cmd: ImapCommandInput,
   token: ImapToken,
-): Promise<{ writer: BlobWriter; size: number }> {
+  accountId: number,
+): Promise<Delivery> {
   if (token.kind === 'streamed') {
     const streamed = cmd.streamed[0];
-    if (streamed === undefined) throw new Error('streamed literal without a blob');
+    if (streamed === undefined) throw new Error('streamed literal without a delivery');
     // A refused or failed stream: TOOBIG, OVERQUOTA, NUL in a {n} literal, or a write error.
     if (!streamed.ok) throw streamed.error;
-    return { writer: streamed.writer, size: streamed.size };
+    return streamed.delivery;
   }
   if (token.kind !== 'string' || token.form === 'quoted')
     throw new ImapBad('APPEND needs the message as a literal');
   // RFC 3516 §4.2 / RFC 9051 §4.3: NUL only in literal8 (the reader already refuses it in {n}).
-  const writer = ctx.env.blobs.createWriter(messageBlobOptions(ctx.env.config.limits));
+  const { store, blobs, config } = ctx.env;
+  const delivery = Delivery.start({ store, blobs, limits: config.limits }, { kind: 'append', accountId });
   try {
-    await writer.write(token.value);
+    await delivery.writeAll(token.value);
   } catch (err) {
-    await writer.abort();
+    await delivery.abort();
     throw err;
   }
-  return { writer, size: token.value.length };
-}
-
-/** Quota checked before the blob is finished, so a refused APPEND never reaches blobs/. */
-async function checkQuota(ctx: ImapSessionContext, accountId: number, size: number): Promise<void> {
-  const account = await ctx.env.store.getAccountById(accountId);
-  if (account !== null && account.quotaBytes > 0 && account.usedBytes + size > account.quotaBytes) {
-    throw new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
-  }
+  return delivery;
 }
 
 async function append(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<CommandResult> {
@@ -146,43 +138,28 @@ async function append(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<C
     throw new ImapNo("Can't save a zero byte message");
   const box = await ctx.env.store.getMailbox(account.id, name);
   if (box === null) throw new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' });
-  let message: { writer: BlobWriter; size: number };
+  let delivery: Delivery;
   try {
-    message = await messageWriter(ctx, cmd, literal);
+    delivery = await messageDelivery(ctx, cmd, literal, account.id);
   } catch (err) {
-    if (isStoreError(err, 'TOO_LARGE')) throw new ImapNo('Message too large', { name: 'TOOBIG' });
-    throw err;
-  }
-  const { writer } = message;
-  // Unfinished: its temp file goes; finished: its file goes unless another delivery reused it.
-  const discard = (): Promise<void> =>
-    writer.discard().catch((err: unknown) => {
-      ctx.log.warn({ err }, 'discarding the blob of a failed APPEND failed');
-    });
-  let blob: StoredBlob;
-  try {
-    await checkQuota(ctx, account.id, message.size);
-    blob = await writer.finish();
-  } catch (err) {
-    await discard();
     if (isStoreError(err, 'TOO_LARGE')) throw new ImapNo('Message too large', { name: 'TOOBIG' });
     throw err;
   }
   const target =
     internalDate === undefined ? { mailboxId: box.id, flags } : { mailboxId: box.id, flags, internalDate };
-  // A rejected append() is left alone: its commit may have landed with only the fsync failing,
-  // and then rows name the blob (garbage collection removes it if not).
+  delivery.addTarget(target);
   // Pipelined APPENDs run concurrently: each queues its append in command order (UIDs follow).
-  await cmd.commitTicket?.turn();
-  const appending = ctx.env.store.append({ blob, targets: [target] });
-  cmd.commitTicket?.release();
-  const [outcome] = await appending;
-  if (outcome === undefined) throw new StoreError('INVALID_ARGUMENT', 'no append outcome');
-  if (!outcome.ok) {
-    // Refused inside the commit (quota raced another delivery, mailbox deleted): nothing names it.
-    await discard();
-    throw outcome.error;
+  let outcomes;
+  try {
+    outcomes = await delivery.commit(cmd.commitTicket !== undefined ? { order: cmd.commitTicket } : {});
+  } catch (err) {
+    if (isStoreError(err, 'TOO_LARGE')) throw new ImapNo('Message too large', { name: 'TOOBIG' });
+    throw err;
   }
+  const [outcome] = outcomes.targets;
+  if (outcome === undefined) throw new StoreError('INVALID_ARGUMENT', 'no append outcome');
+  // Refused before or inside the commit (quota, mailbox deleted meanwhile): nothing stored.
+  if (!outcome.ok) throw outcome.error;
   // RFC 4315 §3: APPENDUID uidvalidity uid.
   return { code: codes.appendUid(outcome.uidValidity, outcome.uid) };
 }

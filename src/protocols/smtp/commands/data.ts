@@ -1,10 +1,10 @@
-// DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030). Invariants: the body streams into an
-// InboundMessage (bounded memory, SIZE enforced while streaming, RFC 1870 §6); a body that fails
+// DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030). Invariants: the body streams into the
+// transaction's Delivery (bounded memory, SIZE enforced while streaming, RFC 1870 §6); a body that fails
 // (too large, bare CR/LF in 'reject' mode) is still read to its end so the session stays in step,
 // and nothing of it is stored; the connection cut before the end stores nothing; 250 is sent only
 // once the commit is durable (commitMessage).
 
-import type { InboundMessage } from '../../../delivery/inbound.js';
+import type { Delivery } from '../../../delivery/delivery.js';
 import { isStoreError } from '../../../core/errors.js';
 import { AFTER_HELO, ANY_LINE_STATE, defineCommand, type SmtpSessionContext } from '../context.js';
 import { commitMessage } from '../commit-message.js';
@@ -22,13 +22,13 @@ function tooLarge(): SmtpReply {
  */
 async function writeChunk(
   ctx: SmtpSessionContext,
-  message: InboundMessage,
+  delivery: Delivery,
   chunk: Buffer,
   failure: SmtpReply | null,
 ): Promise<SmtpReply | null> {
   if (failure !== null) return failure;
   try {
-    await message.write(chunk);
+    await delivery.write(chunk);
     return null;
   } catch (err) {
     if (isStoreError(err, 'TOO_LARGE')) return tooLarge();
@@ -56,8 +56,8 @@ export const dataCommand = defineCommand({
     const { helo, tx } = ready;
     // RFC 3030 §3: a BINARYMIME body can only be sent with BDAT.
     if (tx.params.body === 'BINARYMIME') throw badSequence('BINARYMIME needs BDAT');
-    const message = ctx.newMessage();
-    ctx.state = { kind: 'data', helo, tx, message };
+    const delivery = ctx.startDelivery(helo, tx);
+    ctx.state = { kind: 'data', helo, tx, delivery };
     ctx.reply(354, null, 'End data with <CR><LF>.<CR><LF>');
     ctx.setReaderMode({ kind: 'data', bareLineEndings: ctx.env.config.smtp.bareLineEndings });
     ctx.conn.setIdleTimeout(ctx.policy.dataTimeoutSeconds);
@@ -69,7 +69,7 @@ export const dataCommand = defineCommand({
         return;
       }
       if (input.kind === 'data') {
-        failure = await writeChunk(ctx, message, input.chunk, failure);
+        failure = await writeChunk(ctx, delivery, input.chunk, failure);
       } else if (input.kind === 'dataEnd') {
         if (input.error === 'bareLineEnding' && failure === null) {
           // Bare CR or LF: the SMTP smuggling vector (CVE-2023-51764 and kin); refuse the message.
@@ -84,7 +84,7 @@ export const dataCommand = defineCommand({
       ctx.reply(failure.code, failure.enhanced, failure.text);
       return;
     }
-    await commitMessage(ctx, helo, tx, message);
+    await commitMessage(ctx, helo, tx, delivery);
   },
 });
 
@@ -94,19 +94,19 @@ export const bdatCommand = defineCommand({
   states: ANY_LINE_STATE,
   async handle(ctx, command) {
     let failure: SmtpReply | null = null;
-    let message: InboundMessage | null = null;
+    let delivery: Delivery | null = null;
     let helo: Helo | null = null;
     let tx: Transaction | null = null;
     const state = ctx.state;
     if (state.kind === 'chunking') {
-      ({ message, helo, tx } = state);
+      ({ delivery, helo, tx } = state);
     } else {
       const ready = readyTransaction(ctx);
       if (ready instanceof SmtpReply) failure = ready;
       else {
         ({ helo, tx } = ready);
-        message = ctx.newMessage();
-        ctx.state = { kind: 'chunking', helo, tx, message };
+        delivery = ctx.startDelivery(helo, tx);
+        ctx.state = { kind: 'chunking', helo, tx, delivery };
       }
     }
     ctx.setReaderMode({ kind: 'bdat', size: command.size });
@@ -118,8 +118,8 @@ export const bdatCommand = defineCommand({
         return;
       }
       if (input.kind === 'bdatEnd') break;
-      if (input.kind === 'bdatChunk' && message !== null) {
-        failure = await writeChunk(ctx, message, input.chunk, failure);
+      if (input.kind === 'bdatChunk' && delivery !== null) {
+        failure = await writeChunk(ctx, delivery, input.chunk, failure);
       }
     }
     ctx.conn.setIdleTimeout(ctx.policy.commandTimeoutSeconds);
@@ -128,11 +128,11 @@ export const bdatCommand = defineCommand({
       await ctx.resetTransaction();
       throw failure;
     }
-    if (message === null || helo === null || tx === null) throw badSequence();
+    if (delivery === null || helo === null || tx === null) throw badSequence();
     if (!command.last) {
       ctx.reply(250, '2.0.0', `${command.size} octets received`);
       return;
     }
-    await commitMessage(ctx, helo, tx, message);
+    await commitMessage(ctx, helo, tx, delivery);
   },
 });

@@ -1,0 +1,400 @@
+// One delivery: the transactional way by which a message enters mailboxes (and, from SMTP, the
+// outbound queue): start (for a source) -> recipients or target mailboxes -> body -> commit, or
+// abort. SMTP DATA/BDAT, IMAP APPEND and `postern import` all go through it; protocol code only
+// parses, orders and answers. Invariants:
+// - the body is the delivery's: a blob writer under limits.messageSize (APPEND, import), or the
+//   SMTP spool (InboundMessage: memory, then a file in <dataDir>/tmp); the bytes are stored
+//   exactly as given, plus, for SMTP, the trace headers this delivery adds (Received,
+//   Authentication-Results; our own authserv-id's Authentication-Results fields removed);
+// - a streamed body's announced size counts against the account's quota from reserve() until
+//   the commit is done or the delivery aborted (concurrent streams cannot together pass it);
+// - metadata is committed only after the blob is durable, or in the same transaction as its
+//   bytes (a small message carries them), so a committed message never points at lost bytes;
+// - commit() gives one outcome per target mailbox (stored with its UID, or failed with its
+//   StoreError) and per remote recipient (queued); it throws only when nothing was stored
+//   (too large, header section too large, an I/O error, or a commit that may have landed with
+//   its fsync failing: then the blob is left alone for GC to judge);
+// - APPEND: the blob is finished (moved into blobs/) only after the quota check; when no target
+//   took it, it is discarded at once (unless another delivery reused the file); from SMTP and
+//   import a blob no target refers to is left for garbage collection;
+// - abort() removes what was written (temp file, spool) and releases the reservation at once;
+//   it is safe at any time, more than once, and a no-op once commit() has started;
+// - with a CommitTicket, the store's append is queued only after the previous ticket's (UIDs
+//   follow ticket order); the ticket is released in every case.
+
+import type { Limits } from '../core/limits.js';
+import { StoreError } from '../core/errors.js';
+import type { DnsResolver } from '../dns/resolver.js';
+import type { BlobStore, BlobWriter } from '../store/blob/types.js';
+import type {
+  AppendOutcome,
+  AppendTarget,
+  MailStore,
+  OutboundEnvelope,
+  OutboundRecipient,
+  QuotaReservation,
+  StoredBlob,
+} from '../store/types.js';
+import type { CommitTicket } from './commit-order.js';
+import type { HeaderSection } from './header-section-scanner.js';
+import { InboundMessage } from './inbound.js';
+import { junkTargets } from './junk-mailbox.js';
+import { messageBlobOptions } from './message-blob-options.js';
+import type { MessageVerifier } from './message-verifier.js';
+import { smtpTrace, type SmtpSessionFacts, type SmtpTrace } from './smtp-trace.js';
+
+export type { SmtpSessionFacts, SmtpTrace } from './smtp-trace.js';
+
+/** Bytes handed to a blob writer at once from one big buffer (its in-flight bound holds). */
+const WRITE_SLICE_BYTES = 1024 * 1024;
+
+/** What every delivery needs. */
+export interface DeliveryEnv {
+  store: MailStore;
+  blobs: BlobStore;
+  limits: Limits;
+}
+
+/** What a delivery from SMTP needs besides: the spool directory and the trace's helpers. */
+export interface SmtpDeliveryEnv extends DeliveryEnv {
+  dataDir: string;
+  /** Our host name: Received "by", and the authserv-id of Authentication-Results (RFC 8601). */
+  hostname: string;
+  resolver: DnsResolver;
+  verifier: MessageVerifier;
+  /** Bytes of body kept in memory before the spool file (InboundMessage's default if absent). */
+  memoryLimit?: number;
+}
+
+/** The SMTP envelope of a message (RFC 5321 §2.3.1), as MAIL FROM gave it. */
+export interface SmtpEnvelope {
+  /** Queue id: names the message in Received, the 250 reply and the log. */
+  id: string;
+  /** The reverse-path; '' for the null sender <>. */
+  mailFrom: string;
+  body: OutboundEnvelope['body'];
+  smtputf8: boolean;
+  ret: OutboundEnvelope['ret'];
+  envid: string | null;
+  /** The one recipient to name in Received "for" (RFC 5321 §4.4), or null. */
+  forRecipient: string | null;
+  /** The authenticated submitter, or null. */
+  accountId: number | null;
+}
+
+export type DeliverySource =
+  | { kind: 'smtp'; envelope: SmtpEnvelope; session: SmtpSessionFacts }
+  /** IMAP APPEND into mailboxes of this account (its quota is reserved and checked). */
+  | { kind: 'append'; accountId: number }
+  | { kind: 'import' };
+
+/** A remote recipient's outcome: its copy is queued (issue 12 sends it, with a DSN on failure). */
+export interface RemoteOutcome {
+  address: string;
+  queued: true;
+}
+
+export interface DeliveryResult {
+  /** One per target mailbox, in the order they were added. */
+  targets: AppendOutcome[];
+  /** One per remote recipient, in the order they were added (SMTP only). */
+  remote: RemoteOutcome[];
+}
+
+export interface CommitOptions {
+  /** Queue the store's append in ticket order (pipelined APPEND, import). */
+  order?: CommitTicket;
+  /** One failing target fails them all and nothing is stored (RFC 3502 MULTIAPPEND). */
+  allOrNothing?: boolean;
+}
+
+type DeliveryState = 'open' | 'committing' | 'done';
+
+export class Delivery {
+  private readonly targets: AppendTarget[] = [];
+  private readonly remote: OutboundRecipient[] = [];
+  private state: DeliveryState = 'open';
+  private reservation: QuotaReservation | null = null;
+  /** APPEND and import: the body's blob writer, made with the first byte. */
+  private writer: BlobWriter | null = null;
+  /** SMTP: the spool. */
+  private readonly inbound: InboundMessage | null;
+  private trace: Promise<SmtpTrace> | null = null;
+
+  private constructor(
+    private readonly env: DeliveryEnv | SmtpDeliveryEnv,
+    readonly source: DeliverySource,
+  ) {
+    if (source.kind === 'smtp') {
+      const smtp = env as SmtpDeliveryEnv;
+      this.inbound = new InboundMessage({
+        store: env.store,
+        blobs: env.blobs,
+        limits: env.limits,
+        dataDir: smtp.dataDir,
+        authservId: smtp.hostname,
+        ...(smtp.memoryLimit !== undefined ? { memoryLimit: smtp.memoryLimit } : {}),
+      });
+    } else {
+      this.inbound = null;
+    }
+  }
+
+  /** A delivery from SMTP (its env carries the spool directory and the trace's helpers). */
+  static start(env: SmtpDeliveryEnv, source: Extract<DeliverySource, { kind: 'smtp' }>): Delivery;
+  static start(env: DeliveryEnv, source: Exclude<DeliverySource, { kind: 'smtp' }>): Delivery;
+  static start(env: DeliveryEnv | SmtpDeliveryEnv, source: DeliverySource): Delivery {
+    return new Delivery(env, source);
+  }
+
+  // ---- recipients ----
+
+  /** A local mailbox to store the message in (once per mailbox: the caller folds duplicates). */
+  addTarget(target: AppendTarget): void {
+    this.checkOpen();
+    this.targets.push(target);
+  }
+
+  /** A recipient on another server: the message is queued for it (SMTP only). */
+  addRemote(recipient: OutboundRecipient): void {
+    this.checkOpen();
+    if (this.source.kind !== 'smtp') {
+      throw new StoreError('INVALID_ARGUMENT', 'only a delivery from SMTP has remote recipients');
+    }
+    this.remote.push(recipient);
+  }
+
+  // ---- body ----
+
+  /**
+   * Holds `bytes` of the account's quota for a body that is still arriving (a streamed APPEND
+   * literal), until commit() is done or abort(). Rejects with OVER_QUOTA when the account has
+   * not that much room left with its other reservations; nothing is held then.
+   */
+  async reserve(bytes: number): Promise<void> {
+    this.checkOpen();
+    if (this.source.kind !== 'append') return;
+    this.reservation?.release();
+    this.reservation = null;
+    this.reservation = await this.env.store.reserveQuota(this.source.accountId, bytes);
+  }
+
+  /**
+   * One chunk of the body. Rejects with StoreError TOO_LARGE past limits.messageSize (nothing
+   * more is taken then). The chunk may be reused once the promise resolves.
+   */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.checkOpen();
+    if (this.inbound !== null) return this.inbound.write(chunk);
+    this.writer ??= this.env.blobs.createWriter(messageBlobOptions(this.env.limits));
+    return this.writer.write(chunk);
+  }
+
+  /** The whole body at once, or streamed from `source`. */
+  async writeAll(source: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
+    if (source instanceof Uint8Array) {
+      if (source.length === 0) return this.write(source);
+      for (let i = 0; i < source.length; i += WRITE_SLICE_BYTES) {
+        await this.write(source.subarray(i, i + WRITE_SLICE_BYTES));
+      }
+      return;
+    }
+    for await (const chunk of source) await this.write(chunk);
+  }
+
+  /** Body bytes taken so far. */
+  get size(): number {
+    return this.inbound?.size ?? this.writer?.size ?? 0;
+  }
+
+  /**
+   * SMTP: what the scan of the top-level header section found (size, Received count, From:).
+   * Call it once the last write() resolved.
+   */
+  headerSection(): HeaderSection {
+    if (this.inbound === null) throw new StoreError('INVALID_ARGUMENT', 'not a delivery from SMTP');
+    return this.inbound.headerSection();
+  }
+
+  // ---- SMTP: trace and policy ----
+
+  /**
+   * SMTP: the trace headers this delivery will prepend, with the SPF/DKIM/DMARC verdicts of a
+   * message from another server (null for an authenticated submission). Evaluated once, after
+   * the body ended; commit() uses the same. An evaluation cut off by limits.verify_timeout
+   * rejects with VerificationTimeout (the message should be refused with a temporary error).
+   */
+  authenticate(): Promise<SmtpTrace> {
+    const { source, inbound } = this;
+    if (source.kind !== 'smtp' || inbound === null) {
+      return Promise.reject(new StoreError('INVALID_ARGUMENT', 'not a delivery from SMTP'));
+    }
+    const env = this.env as SmtpDeliveryEnv;
+    this.trace ??= smtpTrace(env, {
+      session: source.session,
+      id: source.envelope.id,
+      mailFrom: source.envelope.mailFrom,
+      smtputf8: source.envelope.smtputf8,
+      forRecipient: source.envelope.forRecipient,
+      message: () => inbound.bodyStream(),
+      size: inbound.size,
+    }).then((trace) => {
+      // Cut off by limits.verify_timeout: nothing is known yet; the client should retry.
+      if (trace.authentication?.timedOut === true) throw new VerificationTimeout();
+      return trace;
+    });
+    return this.trace;
+  }
+
+  /**
+   * Files the message into each target account's Junk mailbox instead of the target mailboxes
+   * (DMARC p=quarantine, RFC 7489 §6.3); a target whose mailbox is gone is dropped.
+   */
+  async quarantine(): Promise<void> {
+    this.checkOpen();
+    const moved = await junkTargets(this.env.store, this.targets);
+    this.targets.splice(0, this.targets.length, ...moved);
+  }
+
+  // ---- end ----
+
+  /**
+   * Stores the message for every target (and queues it for the remote recipients) in one
+   * commit, resolving once that commit is on disk with one outcome per target and recipient.
+   */
+  async commit(opts: CommitOptions = {}): Promise<DeliveryResult> {
+    const { order } = opts;
+    try {
+      this.checkOpen();
+      this.state = 'committing';
+      if (this.inbound !== null) return await this.commitSmtp();
+      return await this.commitBlob(opts);
+    } finally {
+      order?.release();
+      this.state = 'done';
+      await this.cleanUp();
+    }
+  }
+
+  /** Discards the delivery: temp file or spool removed, reservation released, at once. */
+  async abort(): Promise<void> {
+    if (this.state === 'committing') return; // commit() cleans up itself
+    this.state = 'done';
+    await this.cleanUp();
+  }
+
+  /** Releases the reservation and removes what no commit took (a no-op for what one did). */
+  private async cleanUp(): Promise<void> {
+    this.reservation?.release();
+    this.reservation = null;
+    const writer = this.writer;
+    this.writer = null;
+    if (writer !== null) await writer.abort();
+    if (this.inbound !== null) await this.inbound.abort();
+  }
+
+  private async commitSmtp(): Promise<DeliveryResult> {
+    const inbound = this.inbound!;
+    const source = this.source as Extract<DeliverySource, { kind: 'smtp' }>;
+    // Refusals that need no verification come first, as the spool would refuse them anyway.
+    if (inbound.exceededSize) throw tooLargeError(this.env.limits.messageSize);
+    if (inbound.headerSection().tooLarge) {
+      throw new StoreError(
+        'TOO_LARGE',
+        `the header section exceeds the limit of ${this.env.limits.messageHeaderSize} bytes`,
+      );
+    }
+    const trace = await this.authenticate();
+    const envelope = source.envelope;
+    const outbound: OutboundEnvelope | null =
+      this.remote.length === 0
+        ? null
+        : {
+            mailFrom: envelope.mailFrom,
+            recipients: [...this.remote],
+            envid: envelope.envid,
+            ret: envelope.ret,
+            body: envelope.body,
+            smtputf8: envelope.smtputf8,
+            accountId: envelope.accountId,
+          };
+    const targets = await inbound.commit({ prefix: trace.prefix, local: [...this.targets], outbound });
+    return { targets, remote: this.remote.map((r) => ({ address: r.address, queued: true })) };
+  }
+
+  private async commitBlob(opts: CommitOptions): Promise<DeliveryResult> {
+    if (this.targets.length === 0) {
+      throw new StoreError('INVALID_ARGUMENT', 'a delivery needs at least one target mailbox');
+    }
+    const writer = this.writer ?? this.env.blobs.createWriter(messageBlobOptions(this.env.limits));
+    this.writer = null;
+    const append = this.source.kind === 'append';
+    // Unfinished: its temp file goes; finished: its file goes unless another delivery reused it.
+    const discard = (): Promise<void> => writer.discard().catch(() => undefined);
+    let blob: StoredBlob;
+    try {
+      if (append) {
+        // Checked before the blob is finished, so a refused APPEND never reaches blobs/.
+        const refused = await this.quotaRefusal(writer.size);
+        if (refused !== null) {
+          await discard();
+          return {
+            targets: this.targets.map((t) => ({ ok: false, mailboxId: t.mailboxId, error: refused })),
+            remote: [],
+          };
+        }
+      }
+      blob = await writer.finish();
+    } catch (err) {
+      await (append ? discard() : writer.abort());
+      throw err;
+    }
+    // A rejected append() is left alone: its commit may have landed with only the fsync
+    // failing, and then rows name the blob (garbage collection removes it if not).
+    if (opts.order !== undefined) await opts.order.turn();
+    const committed = this.env.store.append({
+      blob,
+      targets: [...this.targets],
+      allOrNothing: opts.allOrNothing === true,
+    });
+    opts.order?.release(); // the append is queued: later tickets may queue theirs behind it
+    const targets = await committed;
+    // Refused inside the commit (quota raced another delivery, mailbox deleted): nothing names it.
+    if (append && targets.every((o) => !o.ok)) await discard();
+    return { targets, remote: [] };
+  }
+
+  /** APPEND: OVER_QUOTA when the account has no room for `size` more bytes, else null. */
+  private async quotaRefusal(size: number): Promise<StoreError | null> {
+    if (this.source.kind !== 'append') return null;
+    const account = await this.env.store.getAccountById(this.source.accountId);
+    if (account !== null && account.quotaBytes > 0 && account.usedBytes + size > account.quotaBytes) {
+      return new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
+    }
+    return null;
+  }
+
+  private checkOpen(): void {
+    if (this.state !== 'open') throw new StoreError('INVALID_ARGUMENT', 'the delivery is closed');
+  }
+}
+
+/**
+ * Whether an account has room for `bytes` more with the streams it already has in flight
+ * (RFC 9208 §4.3): rejects with OVER_QUOTA when it has not. Holds nothing.
+ */
+export async function checkQuotaRoom(store: MailStore, accountId: number, bytes: number): Promise<void> {
+  (await store.reserveQuota(accountId, bytes)).release();
+}
+
+/** The SMTP message's verification was cut off by limits.verify_timeout: refuse it for now. */
+export class VerificationTimeout extends Error {
+  constructor() {
+    super('message verification timed out');
+    this.name = 'VerificationTimeout';
+  }
+}
+
+function tooLargeError(limit: number): StoreError {
+  return new StoreError('TOO_LARGE', `the message exceeds the size limit of ${limit} bytes`);
+}
