@@ -39,6 +39,7 @@ import type { CommitTicket } from './commit-order.js';
 import type { HeaderSection } from './header-section-scanner.js';
 import { InboundMessage } from './inbound.js';
 import { junkTargets } from './junk-mailbox.js';
+import { exceedsQuota, overQuotaError } from '../store/rules/quota.js';
 import { messageBlobOptions } from './message-blob-options.js';
 import type { MessageVerifier } from './message-verifier.js';
 import { smtpTrace, type SmtpSessionFacts, type SmtpTrace } from './smtp-trace.js';
@@ -368,9 +369,8 @@ export class Delivery {
   private async quotaRefusal(size: number): Promise<StoreError | null> {
     if (this.source.kind !== 'append') return null;
     const account = await this.env.store.getAccountById(this.source.accountId);
-    if (account !== null && account.quotaBytes > 0 && account.usedBytes + size > account.quotaBytes) {
-      return new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
-    }
+    if (account !== null && exceedsQuota(account.quotaBytes, account.usedBytes, size))
+      return overQuotaError();
     return null;
   }
 
