@@ -5,6 +5,14 @@ import { nextUidValidity } from './uid-validity.js';
 
 void test('uniqueUids keeps positive integers, once each, ascending', () => {
   assert.deepEqual(uniqueUids([5, 3, 5, 0, -1, 1.5, Number.NaN, 2 ** 53, 3, 1]), [1, 3, 5]);
+  // The ascending fast path: a copy, never the caller's array; a repeat or a bad value leaves it.
+  const sorted = [1, 2, 7, 9];
+  const copy = uniqueUids(sorted);
+  assert.deepEqual(copy, sorted);
+  assert.notEqual(copy, sorted);
+  assert.deepEqual(uniqueUids([1, 2, 2, 3]), [1, 2, 3]);
+  assert.deepEqual(uniqueUids([1, 2, 0]), [1, 2]);
+  assert.deepEqual(uniqueUids([]), []);
   assert.deepEqual(uniqueUids([]), []);
 });
 

@@ -3,6 +3,13 @@
 
 /** Positive integer UIDs, deduplicated, ascending (anything else is dropped: no such message). */
 export function uniqueUids(uids: readonly number[]): number[] {
+  // Most callers pass what a view holds: already valid and ascending (one pass, no sort).
+  let ascending = true;
+  for (let i = 0; i < uids.length && ascending; i++) {
+    const u = uids[i]!;
+    ascending = Number.isSafeInteger(u) && u > 0 && (i === 0 || u > uids[i - 1]!);
+  }
+  if (ascending) return uids.slice();
   const out = uids.filter((u) => Number.isSafeInteger(u) && u > 0);
   out.sort((a, b) => a - b);
   let w = 0;
