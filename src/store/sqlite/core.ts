@@ -72,6 +72,8 @@ export interface SqliteCoreOptions {
   busyTimeoutMs?: number;
   /** Most writes committed in one transaction of the writer thread (default 512). */
   maxWriteBatch?: number;
+  /** Milliseconds between the checkpointer thread's WAL checkpoints (default 250; 0: none). */
+  checkpointIntervalMs?: number;
   /**
    * Run write bodies in the writer thread (default true). Off, each runs in its own
    * transaction on the main connection, holding the event loop while it does (a baseline for
@@ -219,6 +221,9 @@ export class SqliteCore {
             busyTimeoutMs: busy,
             bodiesModule: new URL('./write-bodies.js', import.meta.url),
             maxBatch: opts.maxWriteBatch ?? DEFAULT_MAX_WRITE_BATCH,
+            ...(opts.checkpointIntervalMs !== undefined
+              ? { checkpointIntervalMs: opts.checkpointIntervalMs }
+              : {}),
             // The thread fsyncs after its commits; an injected fsync (tests) keeps it here.
             walFile: opts.fsyncWal === undefined ? this.walFile : null,
             onError: (err) => this.log.error({ err }, 'the store writer thread failed'),

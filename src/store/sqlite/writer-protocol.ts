@@ -38,7 +38,22 @@ export interface WriterInit {
    * (`sync`), before it answers; null: the thread never fsyncs (the main thread does).
    */
   walFile: string | null;
+  /** A checkpointer thread runs beside it: the commit's own automatic checkpoint only as a bound. */
+  checkpointer: boolean;
 }
+
+export interface CheckpointerInit {
+  file: string;
+  busyTimeoutMs: number;
+  /** Milliseconds between two PASSIVE checkpoints. */
+  intervalMs: number;
+}
+
+export type ToCheckpointer = { type: 'close' };
+
+export type FromCheckpointer =
+  | { type: 'checkpointed'; checkpoints: number; frames: number; walFrames: number }
+  | { type: 'error'; message: string };
 
 export type ToWriter =
   | { type: 'op'; id: number; op: string; args: unknown[]; sync: boolean }

@@ -30,6 +30,8 @@ import {
 } from './writer-protocol.js';
 
 const init = workerData as WriterInit;
+/** WAL pages (4 KiB) after which a commit checkpoints anyway: about 64 MiB. */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 16_384;
 const port = parentPort!;
 
 const db = pin(new Database(init.file, { timeout: init.busyTimeoutMs }));
@@ -39,6 +41,9 @@ db.exec('PRAGMA synchronous = NORMAL');
 db.exec('PRAGMA foreign_keys = ON');
 db.exec('PRAGMA cache_size = -16000');
 db.exec('PRAGMA temp_store = MEMORY');
+// The checkpointer thread (checkpoint-thread.ts) copies the WAL into the database beside this
+// one; the automatic checkpoint inside a commit stays only as a bound should it be gone.
+if (init.checkpointer) db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
 const sql = new StatementCache(db);
 
 const begin = pin(db.prepare('BEGIN IMMEDIATE'));

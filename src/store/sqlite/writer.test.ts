@@ -139,4 +139,23 @@ void describe('SqliteWriter (the writer thread)', () => {
     assert.equal((await w.run('kv.put', ['f4', 4])).durable, true);
     await w.close();
   });
+  void it('the checkpointer thread copies the WAL into the database while the writer goes on', async () => {
+    const w = new SqliteWriter({
+      file,
+      busyTimeoutMs: 5000,
+      bodiesModule: OPS,
+      walFile: `${file}-wal`,
+      checkpointIntervalMs: 20,
+    });
+    for (let i = 0; i < 20; i++) await w.run('kv.put', [`g${i}`, i]);
+    // The thread's own report: every frame of the WAL copied into the database file.
+    const copiedAll = (): boolean =>
+      w.stats.walFrames > 0 && w.stats.checkpointedFrames === w.stats.walFrames;
+    const t0 = Date.now();
+    while (!copiedAll() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(copiedAll(), `checkpointed ${w.stats.checkpointedFrames} of ${w.stats.walFrames} frames`);
+    assert.ok(w.stats.checkpoints >= 1);
+    assert.equal(rows('g').length, 20);
+    await w.close();
+  });
 });

@@ -12,13 +12,18 @@ import { Worker } from 'node:worker_threads';
 import {
   decodeErrors,
   reviveError,
+  type CheckpointerInit,
   type CommitNote,
+  type FromCheckpointer,
+  type ToCheckpointer,
   type FromWriter,
   type ToWriter,
   type WriterInit,
 } from './writer-protocol.js';
 
 const THREAD_SCRIPT = new URL('./writer-thread.js', import.meta.url);
+const CHECKPOINT_SCRIPT = new URL('./checkpoint-thread.js', import.meta.url);
+const DEFAULT_CHECKPOINT_INTERVAL_MS = 250;
 const DEFAULT_MAX_BATCH = 512;
 
 export interface WriterOptions {
@@ -29,6 +34,11 @@ export interface WriterOptions {
   maxBatch?: number;
   /** The WAL the thread fsyncs for `sync` operations; null: it never fsyncs. */
   walFile: string | null;
+  /**
+   * Milliseconds between the checkpointer thread's WAL checkpoints (checkpoint-thread.ts);
+   * 0: no checkpointer (SQLite's automatic checkpoint inside commits, as by default).
+   */
+  checkpointIntervalMs?: number;
   onError?: (err: Error) => void;
 }
 
@@ -41,6 +51,11 @@ export interface WriterStats {
   threads: number;
   /** WAL fsyncs made by the threads. */
   fsyncs: number;
+  /** Checkpoints that copied pages, made by the checkpointer thread. */
+  checkpoints: number;
+  /** The last one: WAL frames copied into the database, of the frames in the WAL. */
+  checkpointedFrames: number;
+  walFrames: number;
 }
 
 export interface Committed<T> {
@@ -60,7 +75,16 @@ interface Outstanding {
 }
 
 export class SqliteWriter {
-  readonly stats: WriterStats = { transactions: 0, operations: 0, threads: 0, fsyncs: 0 };
+  readonly stats: WriterStats = {
+    transactions: 0,
+    operations: 0,
+    threads: 0,
+    fsyncs: 0,
+    checkpoints: 0,
+    checkpointedFrames: 0,
+    walFrames: 0,
+  };
+  private checkpointer: Worker | null = null;
   private fsyncsBefore = 0;
   private worker: Worker | null = null;
   private readonly outstanding = new Map<number, Outstanding>();
@@ -102,14 +126,16 @@ export class SqliteWriter {
   close(): Promise<void> {
     this.closed = true;
     if (this.closing !== null) return this.closing;
+    const checkpointerGone = this.stopCheckpointer();
     const worker = this.worker;
-    if (worker === null) return (this.closing = Promise.resolve());
-    this.closing = new Promise<void>((resolve) => {
+    if (worker === null) return (this.closing = checkpointerGone);
+    const writerGone = new Promise<void>((resolve) => {
       worker.ref();
       worker.once('exit', () => resolve());
       const msg: ToWriter = { type: 'close' };
       worker.postMessage(msg);
     });
+    this.closing = Promise.all([checkpointerGone, writerGone]).then(() => undefined);
     return this.closing;
   }
 
@@ -120,7 +146,9 @@ export class SqliteWriter {
       bodiesModule: this.opts.bodiesModule.href,
       maxBatch: this.opts.maxBatch ?? DEFAULT_MAX_BATCH,
       walFile: this.opts.walFile,
+      checkpointer: this.checkpointInterval() > 0,
     };
+    this.startCheckpointer();
     // A new thread counts its fsyncs from zero.
     this.fsyncsBefore = this.stats.fsyncs;
     // No inherited node options: a process started with `--input-type` or `-e` could not load it.
@@ -135,6 +163,49 @@ export class SqliteWriter {
     });
     worker.on('exit', (code) => this.gone(worker, new Error(`the writer thread exited (code ${code})`)));
     return worker;
+  }
+
+  private checkpointInterval(): number {
+    return this.opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  }
+
+  /** Starts the checkpointer beside the writer (once; again if it died). */
+  private startCheckpointer(): void {
+    const intervalMs = this.checkpointInterval();
+    if (intervalMs <= 0 || this.checkpointer !== null || this.closed) return;
+    const init: CheckpointerInit = {
+      file: this.opts.file,
+      busyTimeoutMs: this.opts.busyTimeoutMs,
+      intervalMs,
+    };
+    const worker = new Worker(CHECKPOINT_SCRIPT, { workerData: init, execArgv: [] });
+    // It never holds the process open: it only copies what is already committed.
+    worker.unref();
+    this.checkpointer = worker;
+    worker.on('message', (msg: FromCheckpointer) => {
+      if (msg.type === 'checkpointed') {
+        this.stats.checkpoints++;
+        this.stats.checkpointedFrames = msg.frames;
+        this.stats.walFrames = msg.walFrames;
+      } else this.opts.onError?.(new Error(`WAL checkpoint failed: ${msg.message}`));
+    });
+    worker.on('error', (err) => this.opts.onError?.(err));
+    worker.on('exit', () => {
+      if (this.checkpointer === worker) this.checkpointer = null;
+    });
+  }
+
+  /** Resolves once the checkpointer has closed its connection and exited. */
+  private stopCheckpointer(): Promise<void> {
+    const worker = this.checkpointer;
+    this.checkpointer = null;
+    if (worker === null) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      worker.ref();
+      worker.once('exit', () => resolve());
+      const msg: ToCheckpointer = { type: 'close' };
+      worker.postMessage(msg);
+    });
   }
 
   private onMessage(msg: FromWriter): void {
