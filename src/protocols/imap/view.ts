@@ -144,6 +144,22 @@ export class SelectedView {
     return this.recent.has(uid);
   }
 
+  /**
+   * When the recent messages are exactly the view's last ones (the usual case: \Recent goes to
+   * the newest messages), the smallest recent UID: `uid >= it` then tells recency without a set
+   * lookup. Otherwise null (no recent message, or a gap among them).
+   */
+  recentSuffixFrom(): number | null {
+    const n = this.recent.size;
+    if (n === 0) return null;
+    let min = Infinity;
+    for (const uid of this.recent) if (uid < min) min = uid;
+    // The recent UIDs are all in the view (added only when in it, dropped when expunged) and
+    // all >= min: they are the view's UIDs from min on exactly when there are as many.
+    const from = lowerBound(this.uids, min);
+    return this.uids.length - from === n ? min : null;
+  }
+
   /** The largest UID in the view, 0 when empty. */
   get lastUid(): number {
     return this.uids.length === 0 ? 0 : this.uids[this.uids.length - 1]!;
@@ -323,3 +339,4 @@ export class SelectedView {
     return indexOfSorted(this.uids, uid);
   }
 }
+

@@ -97,6 +97,10 @@ async function fetchFlagsOnly(
   // Sequence numbers by walking the view's UIDs beside the (ascending) rows: no search per row.
   // The view does not change during the command (sync runs only between commands).
   const inView = view.allUids;
+  // \Recent by comparison when it is the newest messages (one set lookup a row otherwise).
+  const recentFrom = rev1 ? view.recentSuffixFrom() : null;
+  const isRecent = (uid: number): boolean =>
+    rev1 && (recentFrom !== null ? uid >= recentFrom : view.isRecent(uid));
   let at = 0;
   for (let i = 0; i < uids.length; i += BATCH) {
     const batch = presentBatch(view, uids, i);
@@ -124,7 +128,7 @@ async function fetchFlagsOnly(
             flags = row.flags.join(' ');
             flagTexts.set(row.flags, flags);
           }
-          if (rev1 && view.isRecent(row.uid)) flags = flags === '' ? '\\Recent' : `${flags} \\Recent`;
+          if (isRecent(row.uid)) flags = flags === '' ? '\\Recent' : `${flags} \\Recent`;
           text += `FLAGS (${flags})`;
         }
       }
