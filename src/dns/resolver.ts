@@ -47,6 +47,21 @@ export class DnsError extends Error {
 /** The codes that mean "the name or the record does not exist": cacheable, not temporary. */
 const NEGATIVE_CODES: ReadonlySet<string> = new Set(['ENOTFOUND', 'ENODATA']);
 
+/**
+ * What a failed lookup means for mail routing: the name does not exist (NXDOMAIN), it exists
+ * without records of the type (NODATA), or the answer is unknown for now (SERVFAIL, REFUSED, a
+ * timeout, a network error): only the last may succeed on a later try.
+ */
+export type DnsFailureKind = 'nxdomain' | 'nodata' | 'temporary';
+
+export function dnsFailureKind(err: unknown): DnsFailureKind {
+  const code = err instanceof DnsError ? err.code : errorCode(err);
+  // A name that cannot be a DNS name (EBADNAME) cannot exist either.
+  if (code === 'ENOTFOUND' || code === 'EBADNAME') return 'nxdomain';
+  if (code === 'ENODATA') return 'nodata';
+  return 'temporary';
+}
+
 /** PTR names checked by verifiedReverse (each costs a forward query). */
 const MAX_PTR_CHECKS = 3;
 
