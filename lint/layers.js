@@ -66,7 +66,10 @@ const LAYERS = [
     may: [CORE, WIRE, MAIL, CONFIG, DNS, AUTH, STORE, DELIVERY, ...SERVER_FOR_PROTOCOLS],
   })),
   // The composition root: opens the store, pairs listeners with protocols, runs the server.
-  { dir: APP, may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, AUTH, WORKERS, DELIVERY, OUTBOUND, SERVER, PROTOCOLS] },
+  {
+    dir: APP,
+    may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, AUTH, WORKERS, DELIVERY, OUTBOUND, SERVER, PROTOCOLS],
+  },
   { dir: CLI, may: ['src'] },
 ];
 

@@ -128,7 +128,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-test('MX records are used by preference, IPv6 before IPv4 per exchange, equal preferences shuffled', async () => {
+void test('MX records are used by preference, IPv6 before IPv4 per exchange, equal preferences shuffled', async () => {
   const r = await route('pref.test', { random: () => 0 });
   const list = hops(r);
   assert.deepEqual(list.slice(0, 3), [
@@ -169,7 +169,7 @@ test('MX records are used by preference, IPv6 before IPv4 per exchange, equal pr
   assert.deepEqual(once, twice);
 });
 
-test('no MX: the implicit MX is the domain itself at preference 0 (RFC 5321 §5.1)', async () => {
+void test('no MX: the implicit MX is the domain itself at preference 0 (RFC 5321 §5.1)', async () => {
   const r = await route('implicit.test');
   assert.deepEqual(hops(r), [
     { host: 'implicit.test', ip: '2001:db8::10', preference: 0 },
@@ -179,15 +179,17 @@ test('no MX: the implicit MX is the domain itself at preference 0 (RFC 5321 §5.
   failed(await route('noaddr.test'), false, '5.4.4', /noaddr\.test has no MX and no address/);
 });
 
-test('a null MX is a permanent failure, 5.1.10, without looking up addresses (RFC 7505)', async () => {
+void test('a null MX is a permanent failure, 5.1.10, without looking up addresses (RFC 7505)', async () => {
   const before = dns.log.length;
   failed(await route('nullmx.test'), false, '5.1.10', /null MX/);
   assert.deepEqual(dns.log.slice(before), ['MX nullmx.test']);
   // Beside real exchanges the null target is ignored.
-  assert.deepEqual(hops(await route('nullmixed.test')), [{ host: 'a.pref.test', ip: '192.0.2.1', preference: 10 }]);
+  assert.deepEqual(hops(await route('nullmixed.test')), [
+    { host: 'a.pref.test', ip: '192.0.2.1', preference: 10 },
+  ]);
 });
 
-test('NXDOMAIN is permanent (5.1.2); SERVFAIL, REFUSED and timeouts are temporary (4.4.3)', async () => {
+void test('NXDOMAIN is permanent (5.1.2); SERVFAIL, REFUSED and timeouts are temporary (4.4.3)', async () => {
   failed(await route('nonexistent.test'), false, '5.1.2', /does not exist/);
   failed(await route('servfail.test'), true, '4.4.3', /ESERVFAIL/);
   failed(await route('refused.test'), true, '4.4.3', /MX of refused\.test/);
@@ -196,7 +198,7 @@ test('NXDOMAIN is permanent (5.1.2); SERVFAIL, REFUSED and timeouts are temporar
   assert.ok(Date.now() - t0 < 5000, 'the timeout is bounded by the resolver');
 });
 
-test('exchanges whose lookup fails are skipped; only failures of every one decide the outcome', async () => {
+void test('exchanges whose lookup fails are skipped; only failures of every one decide the outcome', async () => {
   const r = await route('halfbad.test');
   assert.deepEqual(hops(r), [{ host: 'a.pref.test', ip: '192.0.2.1', preference: 20 }]);
   assert.deepEqual(r.kind === 'hops' && r.temporaryFailures, ['broken.halfbad.test']);
@@ -204,9 +206,11 @@ test('exchanges whose lookup fails are skipped; only failures of every one decid
   failed(await route('gone.test'), false, '5.4.4', /no address for the MX hosts of gone\.test/);
 });
 
-test('an MX naming an address is not used; a CNAME at the MX or the domain is followed', async () => {
+void test('an MX naming an address is not used; a CNAME at the MX or the domain is followed', async () => {
   failed(await route('literal.test'), false, '5.4.4', /is an address/);
-  assert.deepEqual(hops(await route('literalmixed.test')), [{ host: 'b.pref.test', ip: '192.0.2.2', preference: 10 }]);
+  assert.deepEqual(hops(await route('literalmixed.test')), [
+    { host: 'b.pref.test', ip: '192.0.2.2', preference: 10 },
+  ]);
   // RFC 2181 §10.3 forbids it, but the alias is resolved; the hop keeps the MX name.
   assert.deepEqual(hops(await route('cnamemx.test')), [
     { host: 'alias.cnamemx.test', ip: '192.0.2.20', preference: 10 },
@@ -215,7 +219,7 @@ test('an MX naming an address is not used; a CNAME at the MX or the domain is fo
   assert.equal(hops(await route('aliasdomain.test'))[0]?.host, 'first.pref.test');
 });
 
-test('a U-label domain is looked up in A-label form', async () => {
+void test('a U-label domain is looked up in A-label form', async () => {
   const before = dns.log.length;
   assert.deepEqual(hops(await route('Bücher.test.')), [
     { host: 'mx.xn--bcher-kva.test', ip: '2001:db8::30', preference: 1 },
@@ -224,27 +228,45 @@ test('a U-label domain is looked up in A-label form', async () => {
   assert.equal(toAsciiDomain('bücher.TEST'), 'xn--bcher-kva.test');
 });
 
-test('address literals go to the address; bad domains fail permanently without a query', async () => {
-  assert.deepEqual(hops(await route('[127.0.0.1]')), [{ host: '[127.0.0.1]', ip: '127.0.0.1', preference: 0 }]);
+void test('address literals go to the address; bad domains fail permanently without a query', async () => {
+  assert.deepEqual(hops(await route('[127.0.0.1]')), [
+    { host: '[127.0.0.1]', ip: '127.0.0.1', preference: 0 },
+  ]);
   assert.deepEqual(hops(await route('[IPv6:2001:DB8::1]')), [
     { host: '[IPv6:2001:DB8::1]', ip: '2001:db8::1', preference: 0 },
   ]);
   const before = dns.log.length;
-  for (const bad of ['[127.0.0.1', '[300.1.1.1]', '[2001:db8::1]', '', 'a..b', '1.2.3.4', 'exa mple.test', 'x'.repeat(70) + '.test', 'a\r\nb.test']) {
+  for (const bad of [
+    '[127.0.0.1',
+    '[300.1.1.1]',
+    '[2001:db8::1]',
+    '',
+    'a..b',
+    '1.2.3.4',
+    'exa mple.test',
+    'x'.repeat(70) + '.test',
+    'a\r\nb.test',
+  ]) {
     failed(await route(bad), false, '5.1.2', /bad (destination domain|address literal)/);
   }
   assert.deepEqual(dns.log.slice(before), []);
   failed(await route('[IPv6:::1]', { families: 'ipv4' }), false, '5.4.4', /disabled address family/);
 });
 
-test('our own name as an MX: only better exchanges are used, none is a loop (5.4.6)', async () => {
+void test('our own name as an MX: only better exchanges are used, none is a loop (5.4.6)', async () => {
   const ours = { localHostnames: ['Mail.Ourselves.test.'] };
-  assert.deepEqual(hops(await route('us.test', ours)), [{ host: 'other.us.test', ip: '192.0.2.40', preference: 10 }]);
-  assert.equal(hops(await route('us.test')).length, 2, 'without local names every exchange is a hop (ours has no address)');
+  assert.deepEqual(hops(await route('us.test', ours)), [
+    { host: 'other.us.test', ip: '192.0.2.40', preference: 10 },
+  ]);
+  assert.equal(
+    hops(await route('us.test')).length,
+    2,
+    'without local names every exchange is a hop (ours has no address)',
+  );
   failed(await route('loop.test', ours), false, '5.4.6', /loops back/);
 });
 
-test('bounds: at most maxHosts exchanges and maxAddresses hops; each exchange and address once', async () => {
+void test('bounds: at most maxHosts exchanges and maxAddresses hops; each exchange and address once', async () => {
   const before = dns.log.length;
   const list = hops(await route('many.test'));
   assert.equal(list.length, 10);
@@ -260,7 +282,16 @@ test('bounds: at most maxHosts exchanges and maxAddresses hops; each exchange an
   assert.equal(wide.length, 8, '4 addresses per family');
   assert.deepEqual(
     wide.map((h) => h.ip),
-    ['2001:db8::1', '2001:db8::2', '2001:db8::3', '2001:db8::4', '198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4'],
+    [
+      '2001:db8::1',
+      '2001:db8::2',
+      '2001:db8::3',
+      '2001:db8::4',
+      '198.51.100.1',
+      '198.51.100.2',
+      '198.51.100.3',
+      '198.51.100.4',
+    ],
   );
   assert.equal(hops(await route('wide.test', { maxAddresses: 5 })).length, 5);
   assert.deepEqual(

@@ -216,12 +216,18 @@ function addressLiteral(literal: string, families: 'both' | 'ipv4' | 'ipv6'): Ro
   const inner = literal.slice(1, -1);
   let ip: string | null = null;
   if (isIPv4(inner)) ip = inner;
-  else if (inner.slice(0, 5).toLowerCase() === 'ipv6:' && isIPv6(inner.slice(5))) ip = inner.slice(5).toLowerCase();
+  else if (inner.slice(0, 5).toLowerCase() === 'ipv6:' && isIPv6(inner.slice(5)))
+    ip = inner.slice(5).toLowerCase();
   if (ip === null) return failure(false, '5.1.2', `bad address literal: ${printable(literal)}`);
   if ((families === 'ipv4' && !isIPv4(ip)) || (families === 'ipv6' && isIPv4(ip))) {
     return failure(false, '5.4.4', `address literal ${literal} is of a disabled address family`);
   }
-  return { kind: 'hops', hops: [{ host: literal, ip, preference: 0 }], implicitMx: false, temporaryFailures: [] };
+  return {
+    kind: 'hops',
+    hops: [{ host: literal, ip, preference: 0 }],
+    implicitMx: false,
+    temporaryFailures: [],
+  };
 }
 
 /** RFC 5321 §5.1: lowest preference first; records of equal preference in random order. */
@@ -234,7 +240,8 @@ function orderByPreference<T extends { preference: number }>(records: T[], rando
     // Fisher-Yates over [start, end).
     for (let i = end - 1; i > start; i--) {
       const r = random();
-      const j = start + Math.min(i - start, Math.floor((Number.isFinite(r) && r >= 0 ? r : 0) * (i - start + 1)));
+      const j =
+        start + Math.min(i - start, Math.floor((Number.isFinite(r) && r >= 0 ? r : 0) * (i - start + 1)));
       const a = sorted[i] as T;
       sorted[i] = sorted[j] as T;
       sorted[j] = a;
