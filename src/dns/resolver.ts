@@ -1,6 +1,7 @@
 // DNS lookups for SMTP: SPF, DKIM and DMARC (through mailauth), reverse DNS for Received
-// headers, and later MX. Built on node:dns's Resolver (c-ares), so the servers are configurable
-// ([dns] servers, "IP:PORT") and tests point it at a DNS server on loopback.
+// headers, MX and A/AAAA for outbound routing (src/outbound/route.ts). Built on node:dns's
+// Resolver (c-ares), so the servers are configurable ([dns] servers, "IP:PORT") and tests point
+// it at a DNS server on loopback.
 // Invariants:
 // - the cache is bounded in entries (oldest evicted first) and never holds an answer longer than
 //   min(record TTL, cacheSeconds); node:dns reports TTLs only for A and AAAA, so other types
