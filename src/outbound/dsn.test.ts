@@ -394,5 +394,8 @@ void test('never to the null sender; NOTIFY decides which actions are reported; 
   assert.throws(() => buildDsn(base({ arrivalDate: new Date(NaN) })), /invalid date/);
 
   assert.equal(decodeXtext('a+2Bb+3Dc+'), 'a+b=c+');
+  // An ENVID that decodes to controls or UTF-8 stays in its (ASCII) xtext form.
+  const env = buildDsn(base({ envid: 'a+0D+0AReporting-MTA:+20x+C3+A9' })).bytes.toString('utf8');
+  assert.match(env, /\r\nOriginal-Envelope-Id: a\+0D\+0AReporting-MTA:\+20x\+C3\+A9\r\n/);
   assert.equal(rfc5322Date(new Date(Date.UTC(2027, 0, 3, 4, 5, 6))), 'Sun, 03 Jan 2027 04:05:06 +0000');
 });

@@ -309,11 +309,14 @@ function originalRecipient(orcpt: string): string | null {
   return `${type}; ${clean}`;
 }
 
-/** RFC 3464 §2.2.1: the ENVID, decoded from xtext unless that yields what a field cannot carry. */
+/**
+ * RFC 3464 §2.2.1: the ENVID with its xtext decoded; kept in xtext form when the decoded value
+ * is not printable ASCII (the field is ASCII in message/delivery-status).
+ */
 function envelopeId(envid: string): string {
   const decoded = decodeXtext(envid);
-  const clean = cleanText(decoded, 200);
-  return clean === decoded ? decoded : cleanText(envid, 200);
+  const printableAscii = /^[\x21-\x7e]+$/.test(decoded);
+  return printableAscii ? decoded : cleanText(envid, 200);
 }
 
 /** RFC 3461 §4: "+" and two upper-case hex digits stand for that octet. */

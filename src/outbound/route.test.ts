@@ -277,6 +277,8 @@ void test('bounds: at most maxHosts exchanges and maxAddresses hops; each exchan
   const asked = dns.log.slice(before).filter((q) => q.startsWith('A '));
   assert.equal(asked.length, 10, 'no lookups beyond the bound');
   assert.equal(hops(await route('many.test', { maxHosts: 3 })).length, 3);
+  await assert.rejects(route('many.test', { maxHosts: 0 }), /maxHosts must be an integer/);
+  await assert.rejects(route('many.test', { maxAddresses: 1.5 }), /maxAddresses must be an integer/);
 
   const wide = hops(await route('wide.test'));
   assert.equal(wide.length, 8, '4 addresses per family');

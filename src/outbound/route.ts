@@ -73,9 +73,13 @@ export const ROUTE_DEFAULTS = { maxHosts: 10, maxAddressesPerHost: 4, maxAddress
 
 /** Resolves the hops for mail to `domain` (a U-label or A-label domain, or an address literal). */
 export async function resolveRoute(domain: string, opts: RouteOptions): Promise<Route> {
-  const maxHosts = positive(opts.maxHosts, ROUTE_DEFAULTS.maxHosts);
-  const perHost = positive(opts.maxAddressesPerHost, ROUTE_DEFAULTS.maxAddressesPerHost);
-  const maxAddresses = positive(opts.maxAddresses, ROUTE_DEFAULTS.maxAddresses);
+  const maxHosts = positive('maxHosts', opts.maxHosts, ROUTE_DEFAULTS.maxHosts);
+  const perHost = positive(
+    'maxAddressesPerHost',
+    opts.maxAddressesPerHost,
+    ROUTE_DEFAULTS.maxAddressesPerHost,
+  );
+  const maxAddresses = positive('maxAddresses', opts.maxAddresses, ROUTE_DEFAULTS.maxAddresses);
   const families = opts.families ?? 'both';
   const random = opts.random ?? Math.random;
 
@@ -279,8 +283,12 @@ function failure(temporary: boolean, enhanced: string, text: string): RouteFailu
   return { kind: 'failure', temporary, enhanced, text };
 }
 
-function positive(value: number | undefined, fallback: number): number {
-  return value !== undefined && Number.isInteger(value) && value > 0 ? value : fallback;
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 1000) {
+    throw new RangeError(`resolveRoute: ${name} must be an integer from 1 to 1000, not ${value}`);
+  }
+  return value;
 }
 
 function codeOf(err: unknown): string {
