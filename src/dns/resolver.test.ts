@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, test } from 'node:test';
 import { startDnsServer, type DnsTestServer } from '../../test/helpers/dns-server.js';
-import { DnsError, DnsResolver, normalizeName, reverseName } from './resolver.js';
+import { DnsError, DnsResolver, dnsFailureKind, normalizeName, reverseName } from './resolver.js';
 
 let dns: DnsTestServer;
 const longTxt = `v=DKIM1; k=rsa; p=${'A'.repeat(600)}`;
@@ -96,6 +96,24 @@ void test('NXDOMAIN is ENOTFOUND, NODATA is ENODATA, SERVFAIL is ESERVFAIL, sile
   assert.ok(Date.now() - started < 3000);
   assert.equal(await code(r.resolve('a..b', 'A')), 'EBADNAME');
   assert.equal(await code(r.resolve('x'.repeat(64) + '.test', 'A')), 'EBADNAME');
+});
+
+void test('dnsFailureKind: NXDOMAIN and bad names, NODATA, and everything else temporary', async () => {
+  const r = resolver();
+  const kind = async (p: Promise<unknown>): Promise<string> => {
+    try {
+      await p;
+      return 'answered';
+    } catch (err) {
+      return dnsFailureKind(err);
+    }
+  };
+  assert.equal(await kind(r.resolve('nowhere.example.test', 'MX')), 'nxdomain');
+  assert.equal(await kind(r.resolve('a..b', 'MX')), 'nxdomain');
+  assert.equal(await kind(r.resolve('long.example.test', 'MX')), 'nodata');
+  assert.equal(await kind(r.resolve('fail.example.test', 'MX')), 'temporary');
+  assert.equal(await kind(r.resolve('slow.example.test', 'MX')), 'temporary');
+  assert.equal(dnsFailureKind(new Error('no code')), 'temporary');
 });
 
 void test('answers are cached within the TTL, negative answers too, temporary failures are not', async () => {

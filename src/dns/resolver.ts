@@ -1,6 +1,7 @@
 // DNS lookups for SMTP: SPF, DKIM and DMARC (through mailauth), reverse DNS for Received
-// headers, and later MX. Built on node:dns's Resolver (c-ares), so the servers are configurable
-// ([dns] servers, "IP:PORT") and tests point it at a DNS server on loopback.
+// headers, MX and A/AAAA for outbound routing (src/outbound/route.ts). Built on node:dns's
+// Resolver (c-ares), so the servers are configurable ([dns] servers, "IP:PORT") and tests point
+// it at a DNS server on loopback.
 // Invariants:
 // - the cache is bounded in entries (oldest evicted first) and never holds an answer longer than
 //   min(record TTL, cacheSeconds); node:dns reports TTLs only for A and AAAA, so other types
@@ -46,6 +47,21 @@ export class DnsError extends Error {
 
 /** The codes that mean "the name or the record does not exist": cacheable, not temporary. */
 const NEGATIVE_CODES: ReadonlySet<string> = new Set(['ENOTFOUND', 'ENODATA']);
+
+/**
+ * What a failed lookup means for mail routing: the name does not exist (NXDOMAIN), it exists
+ * without records of the type (NODATA), or the answer is unknown for now (SERVFAIL, REFUSED, a
+ * timeout, a network error): only the last may succeed on a later try.
+ */
+export type DnsFailureKind = 'nxdomain' | 'nodata' | 'temporary';
+
+export function dnsFailureKind(err: unknown): DnsFailureKind {
+  const code = err instanceof DnsError ? err.code : errorCode(err);
+  // A name that cannot be a DNS name (EBADNAME) cannot exist either.
+  if (code === 'ENOTFOUND' || code === 'EBADNAME') return 'nxdomain';
+  if (code === 'ENODATA') return 'nodata';
+  return 'temporary';
+}
 
 /** PTR names checked by verifiedReverse (each costs a forward query). */
 const MAX_PTR_CHECKS = 3;

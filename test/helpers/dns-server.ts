@@ -12,6 +12,7 @@ import net from 'node:net';
 export interface DnsTestEntry {
   A?: string[];
   AAAA?: string[];
+  /** An exchange of "." is the root: `[{ exchange: '.', priority: 0 }]` is a null MX (RFC 7505). */
   MX?: Array<{ exchange: string; priority: number }>;
   /** Each item is one TXT record: a string (split into 255-byte character-strings) or explicit chunks. */
   TXT?: Array<string | string[]>;
