@@ -332,7 +332,7 @@ export const queueWrites = {
       )
       .get(messageId);
     if (open === 0) {
-      removeMessage(sql, messageId, at);
+      removeMessage(sql, messageId, Date.now());
       return { recorded, lost, finished: true };
     }
     refreshNextAttempt(sql, messageId);
