@@ -57,8 +57,8 @@ const LAYERS = [
   { dir: WORKERS, may: [CORE] },
   { dir: 'src/workers/verify-worker.ts', may: [CORE, WORKERS, DELIVERY] },
   { dir: DELIVERY, may: [CORE, CONFIG, MAIL, DNS, STORE, WORKERS] },
-  // Outbound delivery: routing, the SMTP client, bounces (DSNs).
-  { dir: OUTBOUND, may: [CORE, CONFIG, MAIL, DNS, STORE] },
+  // Sending to other servers: the queue's schedule, routing, the SMTP client, bounces (DSNs).
+  { dir: OUTBOUND, may: [CORE, WIRE, CONFIG, MAIL, DNS, STORE, WORKERS, DELIVERY] },
   { dir: SERVER, may: [CORE, CONFIG, MAIL, DNS, AUTH, STORE, WORKERS] },
   // One entry per protocol: a protocol never imports another one.
   ...['smtp', 'imap', 'pop3'].map((p) => ({

@@ -13,6 +13,7 @@ import { registerAlias } from './commands/alias.js';
 import { registerMailbox } from './commands/mailbox.js';
 import { registerImport } from './commands/import.js';
 import { registerGc } from './commands/gc.js';
+import { registerQueue } from './commands/queue.js';
 
 /** Collapses a possibly multi-line message to one line. */
 function oneLine(text: string): string {
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerMailbox(program);
   registerImport(program);
   registerGc(program);
+  registerQueue(program);
   // Sub-commands inherit exitOverride and output settings only when set on each of them.
   const apply = (cmd: Command): void => {
     for (const sub of cmd.commands) {

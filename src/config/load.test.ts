@@ -349,7 +349,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   );
   refused(
     'hostnme = "x"',
-    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, auth, pop3, log, limits)',
+    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, auth, pop3, outbound, log, limits)',
   );
   refused('listen = "x"', 'postern.toml: listen: expected a table, got "x"');
   refused(
@@ -524,4 +524,114 @@ void test('resolveConfigPath: option, then POSTERN_CONFIG, then ./postern.toml',
   assert.equal(resolveConfigPath('a.toml', { POSTERN_CONFIG: 'b.toml' }), 'a.toml');
   assert.equal(resolveConfigPath(undefined, { POSTERN_CONFIG: 'b.toml' }), 'b.toml');
   assert.equal(resolveConfigPath(undefined, {}), 'postern.toml');
+});
+
+void test('[outbound]: defaults, durations with units, validation naming the key, and render round trip', () => {
+  const d = parseConfigToml('', FILE).outbound;
+  assert.deepEqual(d, {
+    maxQueueLifetime: 5 * 86400,
+    delayWarning: 4 * 3600,
+    retryFirst: 300,
+    retryFactor: 2,
+    retryMax: 3600,
+    retryJitter: 0.2,
+    concurrency: 100,
+    concurrencyPerDomain: 20,
+    connectionCacheSize: 32,
+    connectionCacheIdle: 2,
+    heloName: null,
+    port: 25,
+    requireTls: false,
+  });
+  const c = parseConfigToml(
+    [
+      '[outbound]',
+      'max_queue_lifetime = "10s"',
+      'delay_warning = 0',
+      'retry_first = "2s"',
+      'retry_factor = 1.5',
+      'retry_max = "1m"',
+      'retry_jitter = 0',
+      'concurrency = 4',
+      'concurrency_per_domain = 2',
+      'connection_cache_size = 0',
+      'helo_name = "Out.Example.org"',
+      'port = 2525',
+      'require_tls = true',
+    ].join('\n'),
+    FILE,
+  ).outbound;
+  assert.equal(c.maxQueueLifetime, 10);
+  assert.equal(c.delayWarning, 0);
+  assert.equal(c.retryFirst, 2);
+  assert.equal(c.retryFactor, 1.5);
+  assert.equal(c.retryMax, 60);
+  assert.equal(c.retryJitter, 0);
+  assert.equal(c.concurrencyPerDomain, 2);
+  assert.equal(c.connectionCacheSize, 0);
+  assert.equal(c.heloName, 'out.example.org');
+  assert.equal(c.port, 2525);
+  assert.equal(c.requireTls, true);
+
+  refused('[outbound]\nport = 0', 'postern.toml: outbound.port: expected an integer from 1 to 65535, got 0');
+  refused('[outbound]\nretry_jitter = 2', 'postern.toml: outbound.retry_jitter: must be from 0 to 1, got 2');
+  refused(
+    '[outbound]\nretry_factor = "x"',
+    'postern.toml: outbound.retry_factor: expected a number from 1 to 10, got "x"',
+  );
+  refused(
+    '[outbound]\nrequire_tls = "yes"',
+    'postern.toml: outbound.require_tls: expected true or false, got "yes"',
+  );
+  refused(
+    '[outbound]\nhelo_name = "bad name"',
+    'postern.toml: outbound.helo_name: not a valid host name: "bad name"',
+  );
+  refused(
+    '[outbound]\nmax_queue_lifetime = "soon"',
+    'postern.toml: outbound.max_queue_lifetime: expected a duration in seconds (an integer, or a string like "30s", "5m", "1h"), got "soon"',
+  );
+  refused(
+    '[outbound]\nretry_first = "2d"',
+    'postern.toml: outbound.retry_first: must be at most 86400, got "2d"',
+  );
+  refused(
+    '[outbound]\nretry_first = "30m"\nretry_max = "10m"',
+    'postern.toml: outbound.retry_max: must be at least outbound.retry_first (1800), got 600',
+  );
+  refused(
+    '[outbound]\nconcurrency = 5',
+    'postern.toml: outbound.concurrency_per_domain: must be at most outbound.concurrency (5), got 20',
+  );
+  assert.throws(
+    () => buildConfig({ outbound: { port: 70000 } }),
+    /config: outbound.port: expected an integer/,
+  );
+  assert.throws(() => buildConfig({ outbound: { nope: 1 } as never }), /config: outbound.nope: unknown key/);
+  assert.equal(buildConfig({ outbound: { port: 2525 } }).outbound.port, 2525);
+
+  const configPath = '/srv/mail/postern.toml';
+  const defaults = buildConfig({ configPath, dataDir: '/srv/mail/data' });
+  const text = renderConfigToml(defaults);
+  assert.match(text, /^\[outbound\]$/m);
+  for (const key of [
+    'max_queue_lifetime',
+    'delay_warning',
+    'retry_first',
+    'helo_name',
+    'port',
+    'require_tls',
+  ]) {
+    assert.match(text, new RegExp(`^# ${key} = `, 'm'), key);
+  }
+  assert.deepEqual(parseConfigToml(text, configPath), defaults);
+  const custom = buildConfig(
+    { outbound: { port: 2525, heloName: 'out.example.org', retryFactor: 1.5, requireTls: true } },
+    defaults,
+  );
+  const text2 = renderConfigToml(custom);
+  assert.match(text2, /^port = 2525$/m);
+  assert.match(text2, /^helo_name = "out.example.org"$/m);
+  assert.match(text2, /^retry_factor = 1.5$/m);
+  assert.deepEqual(parseConfigToml(text2, configPath), custom);
 });

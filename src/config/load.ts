@@ -15,6 +15,7 @@ import {
   LISTENER_NAMES,
   SMTP_LISTENERS,
   type AuthSettings,
+  type OutboundSettings,
   type ListenAddress,
   type ListenerName,
   type PosternConfig,
@@ -36,7 +37,10 @@ import {
   DEFAULT_STORE,
   DEFAULT_POP3,
   DEFAULT_SMTP,
+  DEFAULT_OUTBOUND,
   LIMIT_KEYS,
+  OUTBOUND_KEYS,
+  type OutboundKey,
   POP3_DELETE_MODES,
   LOG_LEVELS,
   defaultHostname,
@@ -75,6 +79,7 @@ export interface PosternConfigInput {
     senderLoginExemptDomains?: string[];
   };
   pop3?: { deleteMode?: string; apop?: boolean; loginDelay?: number; expire?: string | number };
+  outbound?: Partial<OutboundSettings>;
   auth?: Partial<AuthSettings>;
   log?: { level?: string };
   limits?: Partial<Limits>;
@@ -136,6 +141,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'smtp',
     'auth',
     'pop3',
+    'outbound',
     'log',
     'limits',
   ]);
@@ -320,6 +326,18 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
         : v.boolean('auth.plaintext_from_loopback', authRaw.plaintext_from_loopback),
   };
 
+  const outboundRaw = v.table(
+    top.outbound ?? {},
+    'outbound',
+    OUTBOUND_KEYS.map((k) => k.toml),
+  );
+  const outbound: OutboundSettings = { ...DEFAULT_OUTBOUND };
+  for (const spec of OUTBOUND_KEYS) {
+    const raw = outboundRaw[spec.toml];
+    if (raw !== undefined) setOutbound(outbound, spec, v.outbound(spec, `outbound.${spec.toml}`, raw));
+  }
+  v.outboundConsistent(outbound, (k) => `outbound.${OUTBOUND_KEYS.find((s) => s.field === k)?.toml ?? k}`);
+
   const logRaw = v.table(top.log ?? {}, 'log', ['level']);
   const level = logRaw.level === undefined ? 'info' : v.logLevel('log.level', logRaw.level);
 
@@ -355,6 +373,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
       dmarcExempt,
       senderLoginExemptDomains,
     },
+    outbound,
     auth,
     pop3,
     log: { level },
@@ -386,6 +405,7 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
       dmarcExempt: [...DEFAULT_SMTP.dmarcExempt],
       senderLoginExemptDomains: [...DEFAULT_SMTP.senderLoginExemptDomains],
     },
+    outbound: { ...DEFAULT_OUTBOUND },
     auth: { ...DEFAULT_AUTH },
     pop3: { ...DEFAULT_POP3 },
     log: { level: 'info' },
@@ -421,6 +441,17 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
       limits[spec.field] = v.limit(spec, `limits.${field}`, value);
     }
   }
+
+  const outbound: OutboundSettings = { ...b.outbound };
+  if (partial.outbound !== undefined) {
+    const byField = new Map<string, OutboundKey>(OUTBOUND_KEYS.map((k) => [k.field, k]));
+    for (const [field, value] of Object.entries(partial.outbound)) {
+      const spec = byField.get(field);
+      if (spec === undefined) return fail(`outbound.${field}`, 'unknown key');
+      setOutbound(outbound, spec, v.outbound(spec, `outbound.${field}`, value));
+    }
+  }
+  v.outboundConsistent(outbound, (k) => `outbound.${k}`);
 
   return {
     configPath: partial.configPath !== undefined ? partial.configPath : b.configPath,
@@ -546,6 +577,7 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
           ? v.boolean('auth.plaintextFromLoopback', partial.auth.plaintextFromLoopback)
           : b.auth.plaintextFromLoopback,
     },
+    outbound,
     log: {
       level: partial.log?.level !== undefined ? v.logLevel('log.level', partial.log.level) : b.log.level,
     },
@@ -566,6 +598,15 @@ export function parseDnsServer(text: string): string | undefined {
 }
 
 /** Shows a value in an error message, briefly. */
+/** Sets one [outbound] field to a value its validator returned (of that field's type). */
+function setOutbound(
+  target: OutboundSettings,
+  spec: OutboundKey,
+  value: OutboundSettings[keyof OutboundSettings],
+): void {
+  (target as unknown as Record<string, unknown>)[spec.field] = value;
+}
+
 function show(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}...` : value);
@@ -766,6 +807,58 @@ class Validator {
     if (found === undefined)
       return this.fail(key, `expected one of ${LOG_LEVELS.join(', ')}, got ${show(value)}`);
     return found;
+  }
+
+  /** One [outbound] value, by its kind (OUTBOUND_KEYS). */
+  outbound(spec: OutboundKey, key: string, value: unknown): OutboundSettings[keyof OutboundSettings] {
+    switch (spec.kind) {
+      case 'seconds':
+        return this.limit(
+          {
+            field: 'commandTimeout',
+            toml: spec.toml,
+            kind: 'seconds',
+            min: spec.min ?? 0,
+            max: spec.max,
+            doc: '',
+          },
+          key,
+          value,
+        );
+      case 'integer':
+        return this.integerIn(key, value, spec.min ?? 0, spec.max ?? Number.MAX_SAFE_INTEGER);
+      case 'fraction':
+      case 'factor': {
+        const [min, max] = spec.kind === 'fraction' ? [0, 1] : [1, 10];
+        if (typeof value !== 'number' || !Number.isFinite(value)) {
+          return this.fail(key, `expected a number from ${min} to ${max}, got ${show(value)}`);
+        }
+        if (value < min || value > max)
+          return this.fail(key, `must be from ${min} to ${max}, got ${show(value)}`);
+        return value;
+      }
+      case 'boolean':
+        return this.boolean(key, value);
+      case 'hostname':
+        if (value === null || value === '') return null;
+        return this.hostname(key, value);
+    }
+  }
+
+  /** Checks between [outbound] keys; `name` spells a field as the caller's input did. */
+  outboundConsistent(o: OutboundSettings, name: (field: keyof OutboundSettings) => string): void {
+    if (o.retryMax < o.retryFirst) {
+      this.fail(
+        name('retryMax'),
+        `must be at least ${name('retryFirst')} (${o.retryFirst}), got ${o.retryMax}`,
+      );
+    }
+    if (o.concurrencyPerDomain > o.concurrency) {
+      this.fail(
+        name('concurrencyPerDomain'),
+        `must be at most ${name('concurrency')} (${o.concurrency}), got ${o.concurrencyPerDomain}`,
+      );
+    }
   }
 
   limit(spec: LimitKey, key: string, value: unknown): number {

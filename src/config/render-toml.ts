@@ -18,7 +18,9 @@ import {
   DEFAULT_STORE,
   DEFAULT_POP3,
   DEFAULT_SMTP,
+  DEFAULT_OUTBOUND,
   LIMIT_KEYS,
+  OUTBOUND_KEYS,
   LISTENER_DOCS,
   LOG_LEVELS,
   defaultHostname,
@@ -306,6 +308,18 @@ export function renderConfigToml(config: PosternConfig): string {
       config.pop3.expire === DEFAULT_POP3.expire,
     ),
   );
+  out.push('');
+
+  out.push('[outbound]');
+  out.push('# Sending to other servers. Durations: seconds, or strings like "30s", "5m", "4h", "5d".');
+  for (const spec of OUTBOUND_KEYS) {
+    const value = config.outbound[spec.field];
+    const def = DEFAULT_OUTBOUND[spec.field];
+    const render = (v: string | number | boolean | null): string =>
+      v === null ? str('') : typeof v === 'string' ? str(v) : String(v);
+    out.push(`# ${spec.doc.charAt(0).toUpperCase()}${spec.doc.slice(1)}. Default: ${render(def)}`);
+    out.push(line(spec.toml, render(value), value === def));
+  }
   out.push('');
 
   out.push('[log]');

@@ -5,7 +5,13 @@
 import { hostname as osHostname } from 'node:os';
 import { DEFAULT_LOG_N } from '../auth/password.js';
 import type { Limits } from '../core/limits.js';
-import type { DmarcAction, ListenAddress, ListenerName, SmtpListenerName } from './types.js';
+import type {
+  DmarcAction,
+  ListenAddress,
+  ListenerName,
+  OutboundSettings,
+  SmtpListenerName,
+} from './types.js';
 
 export type LimitKind = 'size' | 'count' | 'seconds' | 'milliseconds';
 
@@ -293,3 +299,126 @@ export const DEFAULT_AUTH = Object.freeze({
 });
 
 export const DMARC_ACTIONS: readonly DmarcAction[] = ['reject', 'quarantine', 'accept'];
+
+/**
+ * [outbound] defaults. Retries: 5 minutes, then doubling (10, 20, 40 minutes), capped at one
+ * hour, each moved by up to 20% at random; a message bounces as expired after 5 days (Postfix's
+ * maximal_queue_lifetime) and a "delayed" notice is due after 4 hours. Concurrency: Postfix's
+ * default_process_limit (100) and default_destination_concurrency_limit (20). Idle connections
+ * are kept 2 seconds (Postfix's smtp_connection_cache_time_limit).
+ */
+export const DEFAULT_OUTBOUND: Readonly<OutboundSettings> = Object.freeze({
+  maxQueueLifetime: 5 * 86400,
+  delayWarning: 4 * 3600,
+  retryFirst: 300,
+  retryFactor: 2,
+  retryMax: 3600,
+  retryJitter: 0.2,
+  concurrency: 100,
+  concurrencyPerDomain: 20,
+  connectionCacheSize: 32,
+  connectionCacheIdle: 2,
+  heloName: null,
+  port: 25,
+  requireTls: false,
+});
+
+export type OutboundKind = 'seconds' | 'integer' | 'fraction' | 'factor' | 'boolean' | 'hostname';
+
+export interface OutboundKey {
+  field: keyof OutboundSettings;
+  toml: string;
+  kind: OutboundKind;
+  /** Bounds of integer and seconds values. */
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+/** The keys of [outbound], in file order. */
+export const OUTBOUND_KEYS: readonly OutboundKey[] = [
+  {
+    field: 'maxQueueLifetime',
+    toml: 'max_queue_lifetime',
+    kind: 'seconds',
+    min: 1,
+    max: 100 * 86400,
+    doc: 'how long a message is retried before it bounces as expired',
+  },
+  {
+    field: 'delayWarning',
+    toml: 'delay_warning',
+    kind: 'seconds',
+    min: 0,
+    max: 100 * 86400,
+    doc: 'age at which a "delayed" notice goes to senders who asked for one (0: never)',
+  },
+  {
+    field: 'retryFirst',
+    toml: 'retry_first',
+    kind: 'seconds',
+    min: 1,
+    max: 86400,
+    doc: 'wait before the first retry',
+  },
+  {
+    field: 'retryFactor',
+    toml: 'retry_factor',
+    kind: 'factor',
+    doc: 'each later wait is the previous one times this (1 to 10; 1: a fixed interval)',
+  },
+  {
+    field: 'retryMax',
+    toml: 'retry_max',
+    kind: 'seconds',
+    min: 1,
+    max: 86400,
+    doc: 'longest wait between two attempts',
+  },
+  {
+    field: 'retryJitter',
+    toml: 'retry_jitter',
+    kind: 'fraction',
+    doc: 'each wait moves at random by up to this fraction of it (0 to 1)',
+  },
+  {
+    field: 'concurrency',
+    toml: 'concurrency',
+    kind: 'integer',
+    min: 1,
+    max: 10_000,
+    doc: 'most SMTP sessions at once',
+  },
+  {
+    field: 'concurrencyPerDomain',
+    toml: 'concurrency_per_domain',
+    kind: 'integer',
+    min: 1,
+    max: 10_000,
+    doc: 'most SMTP sessions at once to one destination domain',
+  },
+  {
+    field: 'connectionCacheSize',
+    toml: 'connection_cache_size',
+    kind: 'integer',
+    min: 0,
+    max: 10_000,
+    doc: 'idle connections kept for reuse by later messages to the same MX (0: none)',
+  },
+  {
+    field: 'connectionCacheIdle',
+    toml: 'connection_cache_idle',
+    kind: 'seconds',
+    min: 0,
+    max: 300,
+    doc: 'how long an idle connection is kept',
+  },
+  { field: 'heloName', toml: 'helo_name', kind: 'hostname', doc: 'the name sent in EHLO (unset: hostname)' },
+  { field: 'port', toml: 'port', kind: 'integer', min: 1, max: 65535, doc: 'the port of remote MX hosts' },
+  {
+    field: 'requireTls',
+    toml: 'require_tls',
+    kind: 'boolean',
+    doc: 'never send in clear: no STARTTLS or a failed handshake defers the message',
+  },
+];

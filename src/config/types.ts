@@ -47,6 +47,33 @@ export interface AuthSettings {
   plaintextFromLoopback: boolean;
 }
 
+/** [outbound]: sending to other servers (issue 12). Durations in seconds. */
+export interface OutboundSettings {
+  /** How long a message is retried before it bounces as expired (RFC 5321 §4.5.4.1: 4-5 days). */
+  maxQueueLifetime: number;
+  /** Age of a message at which a "delayed" DSN is sent (NOTIFY=DELAY); 0: never. */
+  delayWarning: number;
+  /** Wait before the first retry; each later wait is the previous times retryFactor. */
+  retryFirst: number;
+  retryFactor: number;
+  /** Longest wait between two attempts. */
+  retryMax: number;
+  /** Each wait is moved at random by up to this fraction of it (0 to 1), so retries spread out. */
+  retryJitter: number;
+  /** Most SMTP sessions at once in total, and to one destination domain. */
+  concurrency: number;
+  concurrencyPerDomain: number;
+  /** Idle connections kept open for reuse (several messages to one MX), and for how long. */
+  connectionCacheSize: number;
+  connectionCacheIdle: number;
+  /** The name sent in EHLO/HELO; null: `hostname`. */
+  heloName: string | null;
+  /** The port of remote MX hosts (25; tests point it at a loopback server). */
+  port: number;
+  /** Never send in clear: a server without STARTTLS, or a failed handshake, defers. */
+  requireTls: boolean;
+}
+
 export interface PosternConfig {
   /** Absolute path of the file this was read from (null when built in code, e.g. tests). */
   configPath: string | null;
@@ -126,6 +153,7 @@ export interface PosternConfig {
     /** CAPA EXPIRE (RFC 2449 §6.7): "NEVER" or a number of days. */
     expire: 'NEVER' | number;
   };
+  outbound: OutboundSettings;
   auth: AuthSettings;
   log: LogSettings;
   limits: Limits;

@@ -30,6 +30,13 @@ import type {
   MessageFlags,
   MessageMeta,
   OutboundMessage,
+  QueueAttempt,
+  QueueAttemptResult,
+  QueueClaim,
+  QueueClaimRequest,
+  QueueDetail,
+  QueueFilter,
+  QueueListEntry,
   QuotaReservation,
   Recipient,
   SpecialUse,
@@ -158,13 +165,45 @@ export interface Search {
   textParts(mailboxId: number, uids: number[]): Promise<Map<number, TextPartRange[]>>;
 }
 
-/** Messages for remote recipients (queued by append; sending comes in a later issue). */
+/**
+ * Messages for remote recipients, queued by append with one state per recipient. Senders claim
+ * due recipients with a lease (owner + expiry), so several processes on one store never send
+ * the same recipient at once; a lease that lapses (its process died) makes them claimable
+ * again. A message whose recipients are all final (delivered or failed) leaves the queue and
+ * its blob reference is released. Times are milliseconds-precise Dates.
+ */
 export interface OutboundQueue {
-  /** Queued messages, oldest first. */
+  /** Queued messages with their envelope as accepted, oldest first. */
   listOutbound(): Promise<OutboundMessage[]>;
   countOutbound(): Promise<number>;
-  /** Removes a queued message (delivered, or bounced) and releases its blob. NOT_FOUND if absent. */
+  /** Removes a queued message (whatever its recipients' states) and releases its blob. NOT_FOUND if absent. */
   deleteOutbound(id: number): Promise<void>;
+
+  /**
+   * Leases up to `maxRecipients` due recipients (queued or deferred, next attempt reached, no
+   * unexpired lease of another owner), earliest due first, grouped by message in id order.
+   */
+  claimOutbound(req: QueueClaimRequest): Promise<QueueClaim[]>;
+  /** Extends `owner`'s leases on these recipients; returns the ids it still holds. */
+  renewOutboundClaim(owner: string, recipientIds: number[], leaseMs: number): Promise<number[]>;
+  /** Gives up every lease `owner` holds (shutdown); returns how many. */
+  releaseOutboundClaims(owner: string): Promise<number>;
+  /**
+   * Records an attempt: per recipient delivered, failed (permanently) or deferred until a time.
+   * Only recipients `owner` holds (its lease, even lapsed, not taken by another owner) and that
+   * are not final are recorded; their leases end. NOT_FOUND when the message is gone.
+   */
+  recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult>;
+  /** Holds every recipient not final (claims stop; a send under way may still record). Returns how many. */
+  holdOutbound(id: number): Promise<number>;
+  /** Puts held recipients back, due now. Returns how many. */
+  releaseOutbound(id: number): Promise<number>;
+  /** Makes queued and deferred recipients due now. Returns how many. */
+  retryOutbound(id: number): Promise<number>;
+  /** Messages matching the filter, by id, with their recipient counts per state. */
+  listQueue(filter?: QueueFilter): Promise<QueueListEntry[]>;
+  /** One message and every recipient's state, or null. */
+  showQueued(id: number): Promise<QueueDetail | null>;
 }
 
 /** Mailbox locks (POP3 exclusive access, RFC 1939 §8), shared by every process on the store. */

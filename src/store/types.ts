@@ -165,6 +165,123 @@ export interface OutboundMessage extends OutboundEnvelope {
   attempts: number;
 }
 
+/**
+ * Where a recipient of a queued message stands. queued: never tried; deferred: tried, due again
+ * at nextAttemptAt; held: kept by an administrator until released; delivered and failed are
+ * final (a message whose recipients are all final leaves the queue).
+ */
+export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'failed' | 'held';
+export const RECIPIENT_STATUSES: readonly RecipientStatus[] = [
+  'queued',
+  'deferred',
+  'delivered',
+  'failed',
+  'held',
+];
+
+/** A remote server's reply (RFC 5321 §4.2; RFC 3463 enhanced status code when given). */
+export interface RemoteReply {
+  code: number;
+  enhanced: string | null;
+  text: string;
+}
+
+/** One recipient of a queued message and its delivery state. */
+export interface QueuedRecipient extends OutboundRecipient {
+  /** Stable id of this recipient row: what attempt outcomes name. */
+  id: number;
+  messageId: number;
+  /** The lower-cased domain after the last "@" (routing, concurrency per destination). */
+  domain: string;
+  status: RecipientStatus;
+  attempts: number;
+  lastAttemptAt: Date | null;
+  nextAttemptAt: Date;
+  lastReply: RemoteReply | null;
+  /** The MTA that gave lastReply (host name or address), or null. */
+  remoteMta: string | null;
+  /** When the "delayed" DSN was sent for it (RFC 3464 action=delayed), or null. */
+  delayWarnedAt: Date | null;
+  /** The claim on it: who is sending it, until when (null when unclaimed). */
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+}
+
+/** A queued message without its recipient list. */
+export type QueuedMessageHead = Omit<OutboundMessage, 'recipients'>;
+
+/** A line of `queue list`: the message and how many recipients are in each state. */
+export interface QueueListEntry extends QueuedMessageHead {
+  counts: Record<RecipientStatus, number>;
+}
+
+/** `queue show`: the message and every recipient's state, in envelope order. */
+export interface QueueDetail extends QueuedMessageHead {
+  recipients: QueuedRecipient[];
+}
+
+export interface QueueFilter {
+  /** Only messages with at least one recipient in this state. */
+  status?: RecipientStatus;
+  /** Only messages with at least one recipient at this domain (case-insensitive). */
+  domain?: string;
+  /** Only messages with this envelope sender (case-insensitive; '' for <>). */
+  sender?: string;
+  /** Messages with an id above this one (paging). */
+  afterId?: number;
+  /** At most this many (default 100, at most 10,000). */
+  limit?: number;
+}
+
+/** What a sender asks for: due recipients, leased to `owner` until now + leaseMs. */
+export interface QueueClaimRequest {
+  owner: string;
+  leaseMs: number;
+  /** At most this many recipients (1 to 10,000). */
+  maxRecipients: number;
+  /** The time to compare with (default: now). */
+  now?: Date;
+}
+
+/** A claimed message: its head and the recipients leased to the claimer (due, unheld). */
+export interface QueueClaim {
+  message: QueuedMessageHead;
+  recipients: QueuedRecipient[];
+}
+
+/** What an attempt did for one claimed recipient. */
+export type RecipientOutcome =
+  | { recipientId: number; kind: 'delivered'; reply?: RemoteReply; remoteMta?: string }
+  | { recipientId: number; kind: 'failed'; reply?: RemoteReply; remoteMta?: string }
+  | {
+      recipientId: number;
+      kind: 'deferred';
+      /** When it is due again. */
+      until: Date;
+      reply?: RemoteReply;
+      remoteMta?: string;
+      /** The "delayed" DSN was sent with this attempt. */
+      delayWarned?: boolean;
+    };
+
+export interface QueueAttempt {
+  /** The claimer: outcomes for recipients it no longer holds are not recorded. */
+  owner: string;
+  messageId: number;
+  outcomes: RecipientOutcome[];
+  /** When the attempt was made (default: now). */
+  at?: Date;
+}
+
+export interface QueueAttemptResult {
+  /** Recipient ids whose outcome was recorded. */
+  recorded: number[];
+  /** Recipient ids not recorded: gone, claimed by another owner meanwhile, or already final. */
+  lost: number[];
+  /** Every recipient is final: the message left the queue and its blob was released. */
+  finished: boolean;
+}
+
 export interface MessageFlags {
   uid: number;
   modseq: number;

@@ -237,6 +237,52 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    description: 'outbound queue: a state per recipient',
+    // One row per recipient of a queued message (outbound_queue.recipients stays the envelope
+    // as accepted). status: queued (never tried), deferred (due again at next_attempt_at), held
+    // (by an administrator), delivered and failed (final). lease_owner/lease_expires_at: the
+    // sender that claimed it (like mailbox_locks: a lapsed lease belongs to nobody). domain is
+    // the lower-cased part after the last "@". Rows of messages queued before this migration
+    // are made from the JSON; a message already tried counts as deferred.
+    sql: `
+      CREATE TABLE outbound_recipients (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id INTEGER NOT NULL REFERENCES outbound_queue(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        notify TEXT,
+        orcpt TEXT,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'deferred', 'delivered', 'failed', 'held')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at INTEGER,
+        next_attempt_at INTEGER NOT NULL,
+        reply_code INTEGER,
+        reply_enhanced TEXT,
+        reply_text TEXT,
+        remote_mta TEXT,
+        delay_warned_at INTEGER,
+        lease_owner TEXT,
+        lease_expires_at INTEGER,
+        UNIQUE (message_id, position)
+      );
+      CREATE INDEX outbound_recipients_due ON outbound_recipients(next_attempt_at)
+        WHERE status IN ('queued', 'deferred');
+      CREATE INDEX outbound_recipients_lease ON outbound_recipients(lease_owner)
+        WHERE lease_owner IS NOT NULL;
+      INSERT INTO outbound_recipients (message_id, position, address, domain, notify, orcpt, status,
+          attempts, next_attempt_at)
+        SELECT q.id, CAST(r.key AS INTEGER), json_extract(r.value, '$.address'),
+          lower(substr(json_extract(r.value, '$.address'),
+            length(rtrim(json_extract(r.value, '$.address'),
+              replace(json_extract(r.value, '$.address'), '@', ''))) + 1)),
+          json_extract(r.value, '$.notify'), json_extract(r.value, '$.orcpt'),
+          CASE WHEN q.attempts > 0 THEN 'deferred' ELSE 'queued' END, q.attempts, q.next_attempt_at
+        FROM outbound_queue q, json_each(q.recipients) r;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

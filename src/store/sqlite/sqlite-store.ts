@@ -37,6 +37,13 @@ import type {
   MessageFlags,
   MessageMeta,
   OutboundMessage,
+  QueueAttempt,
+  QueueAttemptResult,
+  QueueClaim,
+  QueueClaimRequest,
+  QueueDetail,
+  QueueFilter,
+  QueueListEntry,
   QuotaReservation,
   Recipient,
   SpecialUse,
@@ -274,6 +281,33 @@ export class SqliteStore implements MailStore {
   }
   deleteOutbound(id: number): Promise<void> {
     return this.queue.deleteOutbound(id);
+  }
+  claimOutbound(req: QueueClaimRequest): Promise<QueueClaim[]> {
+    return this.queue.claimOutbound(req);
+  }
+  renewOutboundClaim(owner: string, recipientIds: number[], leaseMs: number): Promise<number[]> {
+    return this.queue.renewOutboundClaim(owner, recipientIds, leaseMs);
+  }
+  releaseOutboundClaims(owner: string): Promise<number> {
+    return this.queue.releaseOutboundClaims(owner);
+  }
+  recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
+    return this.queue.recordOutboundAttempt(attempt);
+  }
+  holdOutbound(id: number): Promise<number> {
+    return this.queue.holdOutbound(id);
+  }
+  releaseOutbound(id: number): Promise<number> {
+    return this.queue.releaseOutbound(id);
+  }
+  retryOutbound(id: number): Promise<number> {
+    return this.queue.retryOutbound(id);
+  }
+  listQueue(filter?: QueueFilter): Promise<QueueListEntry[]> {
+    return this.queue.listQueue(filter);
+  }
+  showQueued(id: number): Promise<QueueDetail | null> {
+    return this.queue.showQueued(id);
   }
 
   // ---------------------------------------------------------------- Leases
