@@ -16,6 +16,7 @@ const STORE = 'src/store';
 const AUTH = 'src/auth';
 const WORKERS = 'src/workers';
 const DELIVERY = 'src/delivery';
+const OUTBOUND = 'src/outbound';
 const SERVER = 'src/server';
 const PROTOCOLS = 'src/protocols';
 const APP = 'src/app';
@@ -56,6 +57,8 @@ const LAYERS = [
   { dir: WORKERS, may: [CORE] },
   { dir: 'src/workers/verify-worker.ts', may: [CORE, WORKERS, DELIVERY] },
   { dir: DELIVERY, may: [CORE, CONFIG, MAIL, DNS, STORE, WORKERS] },
+  // Sending to other servers: the SMTP client (later routing and the queue's worker).
+  { dir: OUTBOUND, may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, DELIVERY] },
   { dir: SERVER, may: [CORE, CONFIG, MAIL, DNS, AUTH, STORE, WORKERS] },
   // One entry per protocol: a protocol never imports another one.
   ...['smtp', 'imap', 'pop3'].map((p) => ({
@@ -63,7 +66,10 @@ const LAYERS = [
     may: [CORE, WIRE, MAIL, CONFIG, DNS, AUTH, STORE, DELIVERY, ...SERVER_FOR_PROTOCOLS],
   })),
   // The composition root: opens the store, pairs listeners with protocols, runs the server.
-  { dir: APP, may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, AUTH, WORKERS, DELIVERY, SERVER, PROTOCOLS] },
+  {
+    dir: APP,
+    may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, AUTH, WORKERS, DELIVERY, OUTBOUND, SERVER, PROTOCOLS],
+  },
   { dir: CLI, may: ['src'] },
 ];
 
