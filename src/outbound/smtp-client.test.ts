@@ -79,6 +79,8 @@ void test('ReplyReader: multi-line replies, enhanced codes, bounds, any split', 
 // -- a scripted server -----------------------------------------------------------------------
 
 interface ScriptOptions {
+  /** Listen address; default 127.0.0.1. */
+  host?: string;
   banner?: string | null;
   /** EHLO reply: extension lines, or a whole reply such as "502 5.5.1 no". */
   ehlo?: string[] | string;
@@ -197,7 +199,7 @@ async function startScript(opts: ScriptOptions): Promise<ScriptServer> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, opts.host ?? '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     commands,
@@ -526,6 +528,42 @@ void describe('against a scripted server', () => {
         /BODY=BINARYMIME/,
       );
       await c.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  void test('IPv6, from a given local address', async () => {
+    const s = await startScript({ host: '::1', ehlo: ['PIPELINING'] });
+    try {
+      const c = await SmtpClientConnection.open(clientOptions(s.port, { ip: '::1', localAddress: '::1' }));
+      assert.deepEqual(kinds(await c.send(message('m\r\n'))), ['rcpt@script.test accepted']);
+      await c.close();
+      assert.equal(s.messages.length, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  void test('a RCPT never answered times out as a temporary failure; one operation at a time; close() mid-send', async () => {
+    const s = await startScript({ ehlo: ['PIPELINING'], replies: { RCPT: '' } });
+    try {
+      const c = await SmtpClientConnection.open(clientOptions(s.port, { timeouts: { ...FAST, rcpt: 200 } }));
+      const started = Date.now();
+      const pending = c.send(message('m\r\n'));
+      await assert.rejects(
+        c.send(message('m\r\n')),
+        (e: unknown) => e instanceof SmtpClientError && e.stage === 'busy',
+      );
+      assert.deepEqual(kinds(await pending), ['rcpt@script.test refused 421 4.4.2 temp']);
+      assert.ok(Date.now() - started < 2000);
+      assert.equal(c.usable, false);
+
+      const c2 = await SmtpClientConnection.open(clientOptions(s.port));
+      const during = c2.send(message('m\r\n'));
+      await new Promise((r) => setTimeout(r, 50));
+      await c2.close();
+      assert.deepEqual(kinds(await during), ['rcpt@script.test refused 421 4.4.2 temp']);
     } finally {
       await s.close();
     }
