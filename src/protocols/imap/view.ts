@@ -339,4 +339,3 @@ export class SelectedView {
     return indexOfSorted(this.uids, uid);
   }
 }
-
