@@ -227,6 +227,8 @@ export class SqliteCore {
             // The thread fsyncs after its commits; an injected fsync (tests) keeps it here.
             walFile: opts.fsyncWal === undefined ? this.walFile : null,
             onError: (err) => this.log.error({ err }, 'the store writer thread failed'),
+            // Known as ours before the fsync: the poll must not announce them as another's.
+            onCommitted: (minSeq, maxSeq) => this.recordCommit({ mailboxes: [], minSeq, maxSeq }),
           });
     this.writer?.prepare();
     this.feed = new ChangeFeed({

@@ -71,6 +71,11 @@ export interface SerializedError {
 export type FromWriter =
   | { type: 'ready' }
   /**
+   * Right after a COMMIT, before its fsync: the range of change seqs the transaction wrote, so
+   * the main thread's poll knows them as its own before they are answered.
+   */
+  | { type: 'committed'; minSeq: number; maxSeq: number }
+  /**
    * `batch`: the number of the transaction that carried it (counts commits). `durable`: the
    * thread fsynced the WAL after the commit; `coveredSeq` is then the newest change row
    * visible before that fsync (all on disk), and `fsyncs` the thread's fsyncs so far.

@@ -138,6 +138,14 @@ function commitBatch(batch: Pending[]): void {
     failAll(batch, err);
     return;
   }
+  let minSeq = 0;
+  let maxSeq = 0;
+  for (const r of results) {
+    if (!r.ok || r.tx.minSeq === 0) continue;
+    if (minSeq === 0 || r.tx.minSeq < minSeq) minSeq = r.tx.minSeq;
+    if (r.tx.maxSeq > maxSeq) maxSeq = r.tx.maxSeq;
+  }
+  if (minSeq !== 0) post({ type: 'committed', minSeq, maxSeq });
   let durable = false;
   let coveredSeq = 0;
   if (init.walFile !== null && batch.some((p) => p.sync)) {

@@ -40,6 +40,8 @@ export interface WriterOptions {
    */
   checkpointIntervalMs?: number;
   onError?: (err: Error) => void;
+  /** A transaction committed (not yet durable) with these change seqs. */
+  onCommitted?: (minSeq: number, maxSeq: number) => void;
 }
 
 export interface WriterStats {
@@ -209,6 +211,10 @@ export class SqliteWriter {
   }
 
   private onMessage(msg: FromWriter): void {
+    if (msg.type === 'committed') {
+      this.opts.onCommitted?.(msg.minSeq, msg.maxSeq);
+      return;
+    }
     if (msg.type !== 'done' && msg.type !== 'failed') return;
     const o = this.outstanding.get(msg.id);
     if (o === undefined) return;
