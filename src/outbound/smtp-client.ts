@@ -28,6 +28,7 @@ import {
   type ReplyReaderLimits,
   type SmtpClientReply,
 } from './reply-reader.js';
+import { xtextEncode } from '../wire/smtp/command.js';
 
 export type { SmtpClientReply } from './reply-reader.js';
 
@@ -216,18 +217,6 @@ function fromReply(reply: SmtpClientReply, stage: Refusal['stage']): RefusalReas
 
 function ours(code: number, enhanced: string, text: string, stage: Refusal['stage']): RefusalReason {
   return { code, enhanced, text, temporary: code < 500, reply: null, stage };
-}
-
-/** RFC 3461 §4: xtext, "+" and "=" and anything outside "!".."~" as +XX. */
-export function xtext(value: string): string {
-  let out = '';
-  for (const byte of Buffer.from(value, 'utf8')) {
-    out +=
-      byte < 33 || byte > 126 || byte === 0x2b || byte === 0x3d
-        ? '+' + byte.toString(16).toUpperCase().padStart(2, '0')
-        : String.fromCharCode(byte);
-  }
-  return out;
 }
 
 /** A path goes between < and > on a command line: no controls, spaces or angle brackets. */
@@ -635,7 +624,7 @@ export class SmtpClientConnection {
     else if (ext.eightBitMime) params.push('BODY=7BIT');
     if (msg.smtputf8 && ext.smtpUtf8) params.push('SMTPUTF8');
     if (ext.dsn && msg.ret !== undefined) params.push(`RET=${msg.ret}`);
-    if (ext.dsn && msg.envid !== undefined) params.push(`ENVID=${xtext(msg.envid)}`);
+    if (ext.dsn && msg.envid !== undefined) params.push(`ENVID=${xtextEncode(msg.envid)}`);
     if (msg.requireTls === true) params.push('REQUIRETLS');
     return `MAIL FROM:<${msg.mailFrom}>${params.map((p) => ' ' + p).join('')}${CRLF}`;
   }
@@ -647,7 +636,7 @@ export class SmtpClientConnection {
       if (r.orcpt !== undefined) {
         const semi = r.orcpt.indexOf(';');
         if (semi <= 0) throw new TypeError(`ORCPT ${JSON.stringify(r.orcpt)} lacks its address type`);
-        params.push(`ORCPT=${r.orcpt.slice(0, semi)};${xtext(r.orcpt.slice(semi + 1))}`);
+        params.push(`ORCPT=${r.orcpt.slice(0, semi)};${xtextEncode(r.orcpt.slice(semi + 1))}`);
       }
     }
     return `RCPT TO:<${r.address}>${params.map((p) => ' ' + p).join('')}${CRLF}`;

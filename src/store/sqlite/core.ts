@@ -351,8 +351,10 @@ export class SqliteCore {
       } else {
         committed = this.commitHere(role, name, args);
         this.stats.commits++;
+        // (The writer thread's commits are recorded from its `committed` message, before their
+        // fsync: onCommitted.)
+        this.recordCommit(committed.note);
       }
-      this.recordCommit(committed.note);
       return committed;
     } finally {
       this.pendingWrites--;
@@ -390,20 +392,13 @@ export class SqliteCore {
     const version = this.dataVersion();
     if (this.durableGeneration >= this.commitGeneration && version === this.durableDataVersion) return;
     const seq = this.maxChangeSeq();
-    if (seq <= this.durableSeq) {
-      if (version > this.durableDataVersion) this.durableDataVersion = version;
-      return;
-    }
-    if (this.pendingWrites > 0) {
+    if (seq > this.durableSeq && this.pendingWrites > 0) {
       // Most often the rows are a commit of our writer thread whose fsync is under way: its
       // answer says what that fsync covered, and no second fsync is needed.
       await new Promise<void>((resolve) => this.seqWaiters.push({ seq, resolve }));
-      if (seq <= this.durableSeq) {
-        if (version > this.durableDataVersion) this.durableDataVersion = version;
-        return;
-      }
     }
-    await this.durable();
+    // kickSync() reads the newest change row before it fsyncs: afterwards seq <= durableSeq.
+    if (seq > this.durableSeq) await this.durable();
     if (version > this.durableDataVersion) this.durableDataVersion = version;
   }
 
