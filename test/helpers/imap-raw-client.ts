@@ -234,7 +234,6 @@ export class ImapRawClient {
       const line = this.buf.subarray(start, lf + 1);
       start = lf + 1;
       this.scan = start;
-      this.pushPart(line);
       const literal = literalCount(line);
       if (literal === -1) {
         this.socket.destroy(new Error('literal count too large'));
@@ -242,10 +241,17 @@ export class ImapRawClient {
       }
       if (literal >= 0) {
         // The logical line goes on after the literal (even an empty one, {0}).
+        this.pushPart(line);
         this.literalLeft = literal;
         continue;
       }
-      const whole = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+      // A line wholly in this chunk is read in place (onLine copies what it keeps): a 20,000-line
+      // response costs no copy per line, so the client measures the server, not itself.
+      let whole = line;
+      if (this.parts.length > 0) {
+        this.pushPart(line);
+        whole = Buffer.concat(this.parts);
+      }
       this.parts = [];
       this.partsBytes = 0;
       const end = whole.length >= 2 && whole[whole.length - 2] === CR ? whole.length - 2 : whole.length - 1;
@@ -271,8 +277,12 @@ export class ImapRawClient {
       return;
     }
     w.count++;
-    // Tagged completion: "<tag> " at the start.
-    if (end > w.tag.length && whole.toString('latin1', 0, w.tag.length + 1) === `${w.tag} `) {
+    // Tagged completion: "<tag> " at the start (untagged lines start with "*", continuations "+").
+    if (
+      end > w.tag.length &&
+      whole[0] === w.tag.charCodeAt(0) &&
+      whole.toString('latin1', 0, w.tag.length + 1) === `${w.tag} `
+    ) {
       const tagged = whole.toString('latin1', 0, end);
       this.waiter = null;
       const word = tagged.slice(w.tag.length + 1, w.tag.length + 4).toUpperCase();

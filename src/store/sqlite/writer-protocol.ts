@@ -45,8 +45,10 @@ export interface WriterInit {
 export interface CheckpointerInit {
   file: string;
   busyTimeoutMs: number;
-  /** Milliseconds between two PASSIVE checkpoints. */
+  /** Milliseconds between two looks at the WAL (a PASSIVE checkpoint when due). */
   intervalMs: number;
+  /** Frames waiting in the WAL that make a checkpoint due even while it grows. */
+  minFrames: number;
 }
 
 export type ToCheckpointer = { type: 'close' };

@@ -24,6 +24,8 @@ import {
 const THREAD_SCRIPT = new URL('./writer-thread.js', import.meta.url);
 const CHECKPOINT_SCRIPT = new URL('./checkpoint-thread.js', import.meta.url);
 const DEFAULT_CHECKPOINT_INTERVAL_MS = 250;
+/** WAL frames that make a checkpoint due while writes go on (SQLite's own automatic default). */
+const DEFAULT_CHECKPOINT_FRAMES = 1000;
 const DEFAULT_MAX_BATCH = 512;
 
 export interface WriterOptions {
@@ -39,6 +41,8 @@ export interface WriterOptions {
    * 0: no checkpointer (SQLite's automatic checkpoint inside commits, as by default).
    */
   checkpointIntervalMs?: number;
+  /** WAL frames waiting that make a checkpoint due while writes go on (default 1,000). */
+  checkpointFrames?: number;
   onError?: (err: Error) => void;
   /** A transaction committed (not yet durable) with these change seqs. */
   onCommitted?: (minSeq: number, maxSeq: number) => void;
@@ -179,6 +183,7 @@ export class SqliteWriter {
       file: this.opts.file,
       busyTimeoutMs: this.opts.busyTimeoutMs,
       intervalMs,
+      minFrames: this.opts.checkpointFrames ?? DEFAULT_CHECKPOINT_FRAMES,
     };
     const worker = new Worker(CHECKPOINT_SCRIPT, { workerData: init, execArgv: [] });
     // It never holds the process open: it only copies what is already committed.

@@ -25,7 +25,7 @@ import {
 } from '../fetch-response.js';
 import { SELECTED } from '../state.js';
 import type { SelectedView } from '../view.js';
-import type { MessageMeta } from '../../../store/types.js';
+import type { MessageFlags, MessageMeta } from '../../../store/types.js';
 
 /** UIDs whose metadata is read at once. */
 const BATCH = 1000;
@@ -68,16 +68,78 @@ function isShort(item: FetchItem): boolean {
   }
 }
 
-/** The UIDs of uids[start, start + BATCH) not expunged in the view (yet still in it). */
-function presentBatch(view: SelectedView, uids: readonly number[], start: number): number[] {
+/** The UIDs of uids[start, start + size) not expunged in the view (yet still in it). */
+function presentBatch(view: SelectedView, uids: readonly number[], start: number, size = BATCH): number[] {
   const batch: number[] = [];
-  for (let i = start; i < uids.length && i < start + BATCH; i++)
+  for (let i = start; i < uids.length && i < start + size; i++)
     if (!view.isExpunged(uids[i]!)) batch.push(uids[i]!);
   return batch;
 }
 
 /** Text of a flag list, per (shared) list: `\Seen $Work` (listFlags shares arrays). */
 const flagTexts = new WeakMap<readonly string[], string>();
+
+/** UIDs read at once by a FETCH of flags only: its rows are small (about 40 bytes of text each). */
+const FLAGS_BATCH = 5000;
+
+/** How fetchFlagsOnly renders a row: which items, in order, and what a session adds to FLAGS. */
+interface FlagRender {
+  /** The item kinds in response order (uid, flags, modseq). */
+  kinds: ReadonlyArray<'uid' | 'flags' | 'modseq'>;
+  changedSince: bigint | null;
+  /** The view's UIDs (ascending): a row's sequence number is its position + 1. */
+  inView: readonly number[];
+  /** Where the walk over inView stands (rows come in ascending UID order). */
+  at: number;
+  /** \Recent for UIDs from this one on (rev1, recent messages the newest); Infinity: none. */
+  recentFrom: number;
+  /** \Recent by lookup instead (rev1, recent messages scattered), or null. */
+  isRecent: ((uid: number) => boolean) | null;
+}
+
+/** The text of a flag list, made once per shared list. */
+function flagText(flags: readonly string[]): string {
+  let text = flagTexts.get(flags);
+  if (text === undefined) {
+    text = flags.join(' ');
+    flagTexts.set(flags, text);
+  }
+  return text;
+}
+
+/**
+ * The FETCH responses of one batch of rows as one string. A plain synchronous function, so that
+ * V8 optimises it after the first few batches whatever the session (the command's own loop is
+ * an async function, entered once per command).
+ */
+function renderFlagRows(rows: readonly MessageFlags[], r: FlagRender): string {
+  const { kinds, changedSince, inView } = r;
+  let at = r.at;
+  let chunk = '';
+  for (let k = 0; k < rows.length; k++) {
+    const row = rows[k]!;
+    if (changedSince !== null && BigInt(row.modseq) <= changedSince) continue;
+    const uid = row.uid;
+    while (at < inView.length && inView[at]! < uid) at++;
+    if (inView[at] !== uid) continue;
+    let line = `* ${at + 1} FETCH (`;
+    for (let j = 0; j < kinds.length; j++) {
+      if (j > 0) line += ' ';
+      const kind = kinds[j];
+      if (kind === 'uid') line += `UID ${uid}`;
+      else if (kind === 'modseq') line += `MODSEQ (${row.modseq})`;
+      else {
+        let flags = flagText(row.flags);
+        if (uid >= r.recentFrom || (r.isRecent !== null && r.isRecent(uid)))
+          flags = flags === '' ? '\\Recent' : `${flags} \\Recent`;
+        line += `FLAGS (${flags})`;
+      }
+    }
+    chunk += `${line})\r\n`;
+  }
+  r.at = at;
+  return chunk;
+}
 
 /**
  * FETCH of UID, FLAGS and MODSEQ only (`UID FETCH 1:* (UID FLAGS)`, what a client resynchronising
@@ -90,50 +152,29 @@ async function fetchFlagsOnly(
   items: readonly FetchItem[],
   changedSince: bigint | null,
 ): Promise<boolean> {
-  const rev1 = !ctx.rev2;
   const hasFlags = items.some((i) => i.kind === 'flags');
   let expungeIssued = false;
   let since = Date.now();
-  // Sequence numbers by walking the view's UIDs beside the (ascending) rows: no search per row.
-  // The view does not change during the command (sync runs only between commands).
-  const inView = view.allUids;
-  // \Recent by comparison when it is the newest messages (one set lookup a row otherwise).
-  const recentFrom = rev1 ? view.recentSuffixFrom() : null;
-  const isRecent = (uid: number): boolean =>
-    rev1 && (recentFrom !== null ? uid >= recentFrom : view.isRecent(uid));
-  let at = 0;
-  for (let i = 0; i < uids.length; i += BATCH) {
-    const batch = presentBatch(view, uids, i);
-    if (batch.length < Math.min(BATCH, uids.length - i)) expungeIssued = true;
+  // \Recent (rev1 only) by comparison when the recent messages are the newest (one set lookup a
+  // row otherwise). Sequence numbers by walking the view's UIDs beside the (ascending) rows; the
+  // view does not change during the command (sync runs only between commands).
+  const recentFrom = ctx.rev2 ? null : view.recentSuffixFrom();
+  const render: FlagRender = {
+    kinds: items.map((i) => i.kind as 'uid' | 'flags' | 'modseq'),
+    changedSince,
+    inView: view.allUids,
+    at: 0,
+    recentFrom: recentFrom ?? Infinity,
+    isRecent: ctx.rev2 || recentFrom !== null || view.recent.size === 0 ? null : (uid) => view.isRecent(uid),
+  };
+  for (let i = 0; i < uids.length; i += FLAGS_BATCH) {
+    const batch = presentBatch(view, uids, i, FLAGS_BATCH);
+    if (batch.length < Math.min(FLAGS_BATCH, uids.length - i)) expungeIssued = true;
     if (batch.length === 0) continue;
     const rows = await ctx.env.store.listFlags(view.mailboxId, batch);
     if (rows.length < batch.length) expungeIssued = true;
     if (hasFlags) view.announceKeywords(ctx, rows);
-    // The batch's responses as one string, written once: 100,000 lines cost no per-line
-    // encoder call or object.
-    let chunk = '';
-    for (const row of rows) {
-      if (changedSince !== null && BigInt(row.modseq) <= changedSince) continue;
-      while (at < inView.length && inView[at]! < row.uid) at++;
-      if (inView[at] !== row.uid) continue;
-      const seq = at + 1;
-      let text = '';
-      for (const item of items) {
-        if (text !== '') text += ' ';
-        if (item.kind === 'uid') text += `UID ${row.uid}`;
-        else if (item.kind === 'modseq') text += `MODSEQ (${row.modseq})`;
-        else {
-          let flags = flagTexts.get(row.flags);
-          if (flags === undefined) {
-            flags = row.flags.join(' ');
-            flagTexts.set(row.flags, flags);
-          }
-          if (isRecent(row.uid)) flags = flags === '' ? '\\Recent' : `${flags} \\Recent`;
-          text += `FLAGS (${flags})`;
-        }
-      }
-      chunk += `* ${seq} FETCH (${text})\r\n`;
-    }
+    const chunk = renderFlagRows(rows, render);
     if (chunk !== '') await ctx.writeRaw(chunk);
     if (Date.now() - since >= YIELD_MS) {
       await yieldToLoop();
