@@ -148,4 +148,19 @@ void describe('IMAP hostile mailbox names', () => {
     other.destroy();
     await c.command(`DELETE "${deep}"`);
   });
+  void it('"[" is an atom character in names: a bracket name is NO when missing, and LIST and CREATE take it', async () => {
+    // issue 13 defect 1: answered `BAD unterminated [` before (RFC 9051 §9: "[" is an ATOM-CHAR).
+    const weird = "!#$&'+,-.0123456789:;<=>?@^_`|[}";
+    const sel = await c.command(`SELECT ${weird}`);
+    assert.equal(sel.status, 'NO', sel.tagged);
+    const list = await c.command(`LIST "" ${weird}`);
+    assert.equal(list.status, 'OK', list.tagged);
+    assert.deepEqual(list.untagged, []);
+    assert.equal((await c.command('CREATE a[b')).status, 'OK');
+    const listed = await c.command('LIST "" a[b');
+    assert.deepEqual(listed.untagged, ['* LIST (\\HasNoChildren) "/" a[b']);
+    assert.equal((await c.command('SELECT a[b')).status, 'OK');
+    assert.equal((await c.command('UNSELECT')).status, 'OK');
+    assert.equal((await c.command('DELETE a[b')).status, 'OK');
+  });
 });

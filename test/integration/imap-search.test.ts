@@ -73,7 +73,8 @@ void describe('IMAP SEARCH', () => {
       USER,
       'INBOX',
       msg(
-        'From: bob@example.test\nTo: alice@example.test\nSubject: Big one\nDate: Thu, 16 Apr 2026 09:00:00 +0000\n',
+        'From: bob@example.test\nTo: Team Leads: alice@example.test;, Nobody: ;\nSubject: Big one\n' +
+          'Date: Thu, 16 Apr 2026 09:00:00 +0000\n',
         'x'.repeat(5000) + '\n',
       ),
       { date: D('2026-04-16T12:00:00Z') },
@@ -105,6 +106,10 @@ void describe('IMAP SEARCH', () => {
     ['FROM "renée"', [2]],
     ['FROM EXAMPLE.COM', [3]],
     ['TO bob', [1, 3]],
+    // A group's display name matches (RFC 5322 §3.4 groups; Dovecot matches them too).
+    ['TO "team leads"', [4]],
+    ['TO nobody', [4]],
+    ['TO alice', [2, 4]],
     ['CC carol', [1]],
     ['BCC secret', [2]],
     ['SUBJECT quarterly', [1]],

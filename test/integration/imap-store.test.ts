@@ -116,6 +116,20 @@ void describe('IMAP STORE', () => {
     c.destroy();
   });
 
+  void it('a keyword spelled NIL is a keyword (an atom), announced in FLAGS first', async () => {
+    const box = await mailbox(1);
+    const c = await open(box);
+    const r = await c.command('STORE 1 +FLAGS NIL');
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.deepEqual(r.untagged, [
+      '* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NIL)',
+      '* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft NIL \\*)] Flags permitted.',
+      '* 1 FETCH (FLAGS (NIL \\Recent))',
+    ]);
+    assert.deepEqual(await storedFlags(box), [['NIL']]);
+    c.destroy();
+  });
+
   void it('refuses \\Recent, unknown system flags, bad syntax and numbers beyond EXISTS (BAD)', async () => {
     const box = await mailbox(2);
     const c = await open(box);

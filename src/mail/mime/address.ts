@@ -198,12 +198,20 @@ export function decodeWords(s: string): string {
   }
 }
 
-/** Decoded addresses for SEARCH and SORT; group markers are left out. */
+/**
+ * Decoded addresses for SEARCH and SORT. A group (RFC 5322 §3.4 `name: members;`) appears as its
+ * start, `{ name, address: '', group: true }`, before its members (SEARCH TO matches a group's
+ * name, as Dovecot does); its end marker is left out.
+ */
 export function mailAddresses(list: ImapAddress[] | null): MailAddress[] {
   const out: MailAddress[] = [];
   if (list === null) return out;
   for (const a of list) {
-    if (a.host === null) continue; // group marker
+    if (a.host === null) {
+      // Start of a group: (NIL NIL name NIL); end: (NIL NIL NIL NIL) (RFC 9051 §7.5.2 ENVELOPE).
+      if (a.mailbox !== null) out.push({ name: decodeWords(a.mailbox), address: '', group: true });
+      continue;
+    }
     const mbox = a.mailbox ?? '';
     out.push({
       name: a.name === null ? '' : decodeWords(a.name),

@@ -103,9 +103,10 @@ void test('envelope keeps raw values and splits addresses, groups included', () 
   assert.equal(r.headers.inReplyTo, '<a@b>');
   assert.deepEqual(r.headers.references, ['<x@y>', '<a@b>']);
   assert.equal(r.headers.listId, 'list.example.org');
+  // A group's start is kept (SEARCH TO matches its name), marked as not an address.
   assert.deepEqual(
-    r.headers.to.map((a) => a.address),
-    ['c@a.test', 'joe@where.test', 'jdoe@one.test'],
+    r.headers.to.map((a) => (a.group === true ? `group:${a.name}` : a.address)),
+    ['group:A Group', 'c@a.test', 'joe@where.test', 'jdoe@one.test', 'group:undisclosed-recipients'],
   );
   assert.deepEqual(r.headers.names, [
     'from',

@@ -21,12 +21,12 @@ export function foldSearchText(s: string): string {
   return s.toLowerCase();
 }
 
-/** An address list as searched: `Name <addr>` joined by ", ". */
+/** An address list as searched: `Name <addr>` joined by ", ", a group's start as `name:`. */
 export function addressText(list: readonly MailAddress[]): string {
   let out = '';
   for (const a of list) {
     if (out !== '') out += ', ';
-    out += a.name === '' ? a.address : `${a.name} <${a.address}>`;
+    out += a.group === true ? `${a.name}:` : a.name === '' ? a.address : `${a.name} <${a.address}>`;
   }
   return out;
 }

@@ -105,8 +105,10 @@ export interface MimePart {
 export interface MailAddress {
   /** Display name, RFC 2047 decoded; "" when there is none. */
   name: string;
-  /** mailbox@host, or just the mailbox when there is no domain. */
+  /** mailbox@host, or just the mailbox when there is no domain; "" for a group's start. */
   address: string;
+  /** The start of a group (`name` is the group's display name): not an address (SORT skips it). */
+  group?: true;
 }
 
 /** Decoded top-level header fields for SEARCH and SORT. */

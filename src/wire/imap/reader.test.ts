@@ -167,6 +167,26 @@ void describe('ImapReader', () => {
     ]);
   });
 
+  void it('takes [ as an atom character outside a fetch section (RFC 9051 §9 ATOM-CHAR)', () => {
+    check('a SELECT !#$&\'+,-.0123456789:;<=>?@^_`|[}\r\nb LIST "" a[b]c\r\nc CREATE x[y\r\n', [
+      ['command', 'a', 'SELECT', ["!#$&'+,-.0123456789:;<=>?@^_`|[}"]],
+      ['command', 'b', 'LIST', [{ s: '' }, 'a[b]c']],
+      ['command', 'c', 'CREATE', ['x[y']],
+    ]);
+    check(
+      'd FETCH 1 (body.peek[HEADER.FIELDS (A B)]<0.10> BINARY[1] BINARY.SIZE[2])\r\ne FETCH 1 BODY[1\r\n',
+      [
+        [
+          'command',
+          'd',
+          'FETCH',
+          ['1', ['body.peek[HEADER.FIELDS (A B)]<0.10>', 'BINARY[1]', 'BINARY.SIZE[2]']],
+        ],
+        ['bad', 'e', 'unterminated ['],
+      ],
+    );
+  });
+
   void it('rejects NUL in quoted strings and in literals', () => {
     check('a X "a\x00b"\r\nb X {3+}\r\na\x00b c\r\nc NOOP\r\n', [
       ['bad', 'a', 'NUL, CR or LF in quoted string'],

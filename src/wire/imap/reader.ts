@@ -150,6 +150,15 @@ function isAtomChar(c: number): boolean {
   return c > SP && c < 0x7f && c !== LPAREN && c !== RPAREN && c !== DQUOTE && c !== LBRACE;
 }
 
+/** Fetch attributes that take a section (RFC 9051 §9 fetch-att, RFC 3516 §4.5). */
+const SECTION_NAMES = new Set(['BODY', 'BODY.PEEK', 'BINARY', 'BINARY.PEEK', 'BINARY.SIZE']);
+
+/** Whether line[start, end) names a fetch attribute whose `[` opens a section. */
+function isSectionName(line: Buffer, start: number, end: number): boolean {
+  const n = end - start;
+  return n >= 4 && n <= 11 && SECTION_NAMES.has(line.toString('latin1', start, end).toUpperCase());
+}
+
 function isTagChar(c: number): boolean {
   // RFC 9051 §9: tag = 1*<any ASTRING-CHAR except "+">; list-wildcards are not ATOM-CHARs.
   return isAtomChar(c) && c !== PLUS && c !== 0x2a && c !== 0x25;
@@ -639,8 +648,9 @@ export class ImapReader {
     let i = start;
     while (i < line.length) {
       const c = line[i]!;
-      if (c === LBRACKET) {
+      if (c === LBRACKET && isSectionName(line, start, i)) {
         // FETCH section (RFC 9051 §6.4.5): keep `[...]` whole, SP and parentheses included.
+        // Elsewhere `[` is an ATOM-CHAR like any other (a mailbox name `a[b`).
         const end = line.indexOf(RBRACKET, i + 1);
         if (end < 0) throw new ParseError('unterminated [');
         for (let j = i + 1; j < end; j++) {

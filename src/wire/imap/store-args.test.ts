@@ -67,6 +67,11 @@ void describe('STORE argument parser', () => {
     ]);
   });
 
+  void it('takes an atom spelled NIL as the keyword NIL', () => {
+    assert.deepEqual(store('+FLAGS NIL').flags, ['NIL']);
+    assert.deepEqual(store('FLAGS (nil \\Seen)').flags, ['NIL', '\\Seen']);
+  });
+
   void it('parses UNCHANGEDSINCE (RFC 7162 §3.1.3)', () => {
     assert.deepEqual(store('(UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)'), {
       mode: 'add',
@@ -92,7 +97,6 @@ void describe('STORE argument parser', () => {
     bad('+FLAGS (a%b)', /invalid keyword/);
     bad('+FLAGS (a]b)', /invalid keyword/);
     bad('+FLAGS ("quoted")', /invalid flag/);
-    bad('+FLAGS (NIL)', /invalid flag/);
     bad('+FLAGS ((\\Seen))', /invalid flag/);
     bad('+FLAGS (\\Seen) (\\Deleted)', /invalid flag/);
     bad(`+FLAGS (${'k'.repeat(256)})`, /too long/);

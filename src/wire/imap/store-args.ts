@@ -84,8 +84,9 @@ export function parseStoreArgs(tokens: readonly ImapToken[], opts: StoreArgsOpti
   const flags: string[] = [];
   const have = new Set<string>();
   for (const t of flagTokens) {
-    if (t.kind !== 'atom') throw new StoreArgsError('invalid flag');
-    const flag = parseFlag(t.value, maxKeywordLength);
+    // The reader makes an atom spelled NIL a nil token; as a flag it is the keyword NIL.
+    if (t.kind !== 'atom' && t.kind !== 'nil') throw new StoreArgsError('invalid flag');
+    const flag = parseFlag(t.kind === 'nil' ? 'NIL' : t.value, maxKeywordLength);
     const key = flag.toUpperCase();
     if (have.has(key)) continue;
     have.add(key);
