@@ -27,6 +27,8 @@ const AUTHENTICATED_EXTENSIONS = [
   'SEARCHRES',
   'BINARY',
   'STATUS=SIZE',
+  'CONDSTORE',
+  'QRESYNC',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

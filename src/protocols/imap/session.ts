@@ -72,6 +72,9 @@ const MAX_TOKENS = 100_000;
 const ENABLEABLE = new Map<string, string>([
   ['IMAP4REV2', 'IMAP4rev2'],
   ['UTF8=ACCEPT', 'UTF8=ACCEPT'],
+  // RFC 7162 §3.1, §3.2.3: QRESYNC turns CONDSTORE on as well.
+  ['CONDSTORE', 'CONDSTORE'],
+  ['QRESYNC', 'QRESYNC'],
 ]);
 
 export class ImapSession implements ImapSessionContext {
@@ -174,6 +177,7 @@ export class ImapSession implements ImapSessionContext {
       this.out = new ResponseEncoder({ utf8Accept: true });
     }
     this.enabled.add(upper);
+    if (upper === 'QRESYNC') this.enabled.add('CONDSTORE');
     return true;
   }
 
@@ -515,7 +519,14 @@ export class ImapSession implements ImapSessionContext {
       if (r.status === 'BAD') this.countBad();
       if (this.finished && this.conn.closed) return;
       await this.syncView({ expunges: !(spec.noExpungeResponses === true && !cmd.uid), uid: cmd.uid });
-      this.respond(cmd.tag, r.status, r.code, r.text);
+      let code = r.code;
+      // RFC 7162 §3.2.10: with CONDSTORE on, EXPUNGE's OK tells the mailbox's HIGHESTMODSEQ after
+      // the expunges just reported (the client's new resynchronisation point).
+      if (spec.name === 'EXPUNGE' && r.status === 'OK' && code === null && this.enabled.has('CONDSTORE')) {
+        if (this.state.kind === 'selected')
+          code = { name: 'HIGHESTMODSEQ', data: [this.state.view.highestModseq] };
+      }
+      this.respond(cmd.tag, r.status, code, r.text);
       if (this.closeAfter !== null) this.bye(this.closeAfter);
       else if (this.state.kind === 'logout') {
         this.finished = true;
@@ -547,6 +558,7 @@ export class ImapSession implements ImapSessionContext {
         uid: opts.uid,
         rev1: !this.rev2,
         condstore: this.enabled.has('CONDSTORE'),
+        qresync: this.enabled.has('QRESYNC'),
       });
     } catch (err) {
       // The mailbox was deleted under the session (another session's DELETE): RFC 2180 §3.2,

@@ -42,6 +42,8 @@ export interface SyncOptions {
   rev1: boolean;
   /** CONDSTORE is on: FETCH responses carry MODSEQ. */
   condstore: boolean;
+  /** QRESYNC is on: expunges are told as `* VANISHED uid-set` (RFC 7162 §3.2.10), not EXPUNGE. */
+  qresync?: boolean;
 }
 
 export interface ViewOutput {
@@ -248,7 +250,7 @@ export class SelectedView {
     }
     for (const [uid, m] of this.echoed) if (m <= this.modseq) this.echoed.delete(uid);
 
-    if (opts.expunges && this.pendingExpunge.size > 0) this.sendExpunges(out);
+    if (opts.expunges && this.pendingExpunge.size > 0) this.sendExpunges(out, opts.qresync === true);
     if (added > 0) {
       out.untagged(this.uids.length, atom('EXISTS'));
       if (opts.rev1) {
@@ -262,7 +264,8 @@ export class SelectedView {
       const seq = this.seqOf(uid);
       if (seq === 0) continue;
       const items: ImapData[] = [];
-      if (opts.uid) items.push(atom('UID'), uid);
+      // With QRESYNC the client keys its cache by UID: every FETCH carries it (as Dovecot does).
+      if (opts.uid || opts.qresync === true) items.push(atom('UID'), uid);
       items.push(atom('FLAGS'), this.flagAtoms(uid, flags, opts.rev1));
       if (opts.condstore) items.push(atom('MODSEQ'), [modseq]);
       out.untagged(seq, atom('FETCH'), items);
@@ -305,18 +308,23 @@ export class SelectedView {
     return out;
   }
 
-  /** EXPUNGE responses in ascending order, each number valid when sent (RFC 9051 §7.5.1). */
-  private sendExpunges(out: ViewOutput): void {
+  /**
+   * EXPUNGE responses in ascending order, each number valid when sent (RFC 9051 §7.5.1); with
+   * QRESYNC one `* VANISHED uid-set` instead (RFC 7162 §3.2.10).
+   */
+  private sendExpunges(out: ViewOutput, vanished: boolean): void {
     let removed = 0;
     const keep: number[] = [];
     for (let i = 0; i < this.uids.length; i++) {
       const uid = this.uids[i]!;
       if (this.pendingExpunge.has(uid)) {
-        out.untagged(i + 1 - removed, atom('EXPUNGE'));
+        if (!vanished) out.untagged(i + 1 - removed, atom('EXPUNGE'));
         removed++;
         this.recent.delete(uid);
       } else keep.push(uid);
     }
+    if (vanished)
+      out.untagged(atom('VANISHED'), atom(SequenceSet.fromNumbers(this.pendingExpunge).toString()));
     this.uids = keep;
     this.sharedUids = false;
     this.pendingExpunge.clear();

@@ -12,7 +12,7 @@
 
 import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import { FetchParseError, parseFetchItems, type FetchItem } from '../../../wire/imap/fetch.js';
-import { parseSequenceSet, SequenceSetError } from '../../../wire/imap/sequence-set.js';
+import { parseSequenceSet, SequenceSet, SequenceSetError } from '../../../wire/imap/sequence-set.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
@@ -184,6 +184,47 @@ async function fetchFlagsOnly(
   return expungeIssued;
 }
 
+/**
+ * `* VANISHED (EARLIER) uid-set` (RFC 7162 §3.2.6, §3.2.10): the UIDs of `spec` expunged after
+ * `modseq` that the session does not hold (a message still in the view is told by its own
+ * EXPUNGE or VANISHED when allowed). Nothing when there are none. The change log keeps every
+ * expunge, so the set is exact (docs/architecture.md, "Change log retention").
+ */
+export async function sendVanishedEarlier(
+  ctx: ImapSessionContext,
+  view: SelectedView,
+  spec: ReturnType<typeof parseSequenceSet>,
+  modseq: number,
+): Promise<void> {
+  if (spec.kind === 'saved') return;
+  // `*` is the largest UID there could be: an expunged UID may be above the view's last one.
+  const wanted = SequenceSet.resolve(spec, Number.MAX_SAFE_INTEGER);
+  const gone: number[] = [];
+  for (const c of await ctx.env.store.changesSince(view.mailboxId, modseq)) {
+    if (c.kind === 'expunged' && wanted.contains(c.uid) && view.seqOf(c.uid) === 0) gone.push(c.uid);
+  }
+  if (gone.length > 0) {
+    ctx.untagged(atom('VANISHED'), [atom('EARLIER')], atom(SequenceSet.fromNumbers(gone).toString()));
+  }
+}
+
+/**
+ * `* n FETCH (UID u FLAGS (...) MODSEQ (m))` for every message of the view changed after
+ * `modseq` (RFC 7162 §3.2.5.1, SELECT ... QRESYNC), read from the flag index.
+ */
+export async function sendChangedFlags(
+  ctx: ImapSessionContext,
+  view: SelectedView,
+  modseq: number,
+): Promise<void> {
+  const items: FetchItem[] = [
+    { kind: 'uid', name: 'UID' },
+    { kind: 'flags', name: 'FLAGS' },
+    { kind: 'modseq', name: 'MODSEQ' },
+  ];
+  await fetchFlagsOnly(ctx, view, view.allUids, items, BigInt(modseq));
+}
+
 /** The FETCH data of the metadata-only items, in order. */
 function metadataItems(items: readonly FetchItem[], meta: MessageMeta, flags: ImapData[]): ImapData[] {
   const out: ImapData[] = [];
@@ -207,8 +248,15 @@ async function fetch(
     if (err instanceof FetchParseError) throw new ImapBad(`Invalid FETCH arguments: ${err.message}`);
     throw err;
   }
-  // RFC 7162 §3.2.6: VANISHED needs QRESYNC, which is not offered.
-  if (request.vanished) throw new ImapBad('VANISHED needs QRESYNC enabled');
+  // RFC 7162 §3.2.6: the VANISHED modifier needs QRESYNC enabled, and a UID FETCH.
+  if (request.vanished && !ctx.enabled.has('QRESYNC')) throw new ImapBad('VANISHED needs QRESYNC enabled');
+  if (request.vanished && !uidForm) throw new ImapBad('VANISHED is a UID FETCH modifier');
+  // RFC 7162 §3.1: FETCH MODSEQ and CHANGEDSINCE are CONDSTORE enabling commands.
+  if (request.changedSince !== null || request.items.some((i) => i.kind === 'modseq'))
+    ctx.enable('CONDSTORE');
+  if (request.vanished && request.changedSince !== null) {
+    await sendVanishedEarlier(ctx, view, spec, Number(request.changedSince));
+  }
   const asked: FetchItem[] = [...request.items];
   // RFC 9051 §6.4.9: UID FETCH responses always carry UID.
   if (uidForm && !asked.some((i) => i.kind === 'uid')) asked.unshift({ kind: 'uid', name: 'UID' });

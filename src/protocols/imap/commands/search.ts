@@ -10,6 +10,7 @@ import {
   parseSearch,
   SearchError,
   type ReturnOption,
+  type SearchKey,
   type SearchProgram,
 } from '../../../wire/imap/search.js';
 import { SequenceSet } from '../../../wire/imap/sequence-set.js';
@@ -44,15 +45,24 @@ async function search(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
     const result = await runSearch(sctx, compiled);
     const numbers = cmd.uid ? result.uids : result.seqs;
     if (save) view.saved = SequenceSet.fromNumbers(savedUids(options!, result.uids));
+    // RFC 7162 §3.1.5: SEARCH MODSEQ enables CONDSTORE, and its response ends with the highest
+    // modseq of the messages found (none when nothing matched).
+    let modseq: number | null = null;
+    if (hasModseqKey(program.criteria)) {
+      ctx.enable('CONDSTORE');
+      if (result.uids.length > 0) modseq = await highestModseqOf(ctx, view.mailboxId, result.uids);
+    }
     if (options === null && !ctx.rev2) {
-      await searchResponse(ctx, numbers);
+      await searchResponse(ctx, numbers, modseq);
       return;
     }
     // RFC 9051 §6.4.4: without RETURN, IMAP4rev2 answers as RETURN (ALL).
     const opts: ReturnOption[] = options ?? ['ALL'];
     // RFC 5182 §2.4 / RFC 9051 §6.4.4.1: SAVE alone gives no ESEARCH response.
     if (opts.length === 1 && opts[0] === 'SAVE') return;
-    ctx.untagged(...esearch(cmd, opts, numbers));
+    const data = esearch(cmd, opts, numbers);
+    if (modseq !== null) data.push(atom('MODSEQ'), modseq);
+    ctx.untagged(...data);
   } catch (err) {
     // RFC 5182 §2.1: a failed SEARCH ... RETURN (SAVE) leaves `$` empty.
     if (save) view.saved = SequenceSet.fromNumbers([]);
@@ -72,17 +82,56 @@ function savedUids(opts: readonly ReturnOption[], uids: readonly number[]): numb
   return out;
 }
 
-/** `* SEARCH n n n` (RFC 3501 §7.2.5), written in pieces so a huge result stays cheap to build. */
-async function searchResponse(ctx: ImapSessionContext, numbers: readonly number[]): Promise<void> {
+/** Whether the criteria hold a MODSEQ key (RFC 7162 §3.1.5), at any depth. */
+function hasModseqKey(key: SearchKey): boolean {
+  switch (key.kind) {
+    case 'modseq':
+      return true;
+    case 'not':
+      return hasModseqKey(key.key);
+    case 'or':
+      return hasModseqKey(key.left) || hasModseqKey(key.right);
+    case 'and':
+      return key.keys.some(hasModseqKey);
+    default:
+      return false;
+  }
+}
+
+/** The highest modseq among these messages (read from the flag index). */
+async function highestModseqOf(
+  ctx: ImapSessionContext,
+  mailboxId: number,
+  uids: readonly number[],
+): Promise<number | null> {
+  let max: number | null = null;
+  for (let i = 0; i < uids.length; i += 5000) {
+    for (const row of await ctx.env.store.listFlags(mailboxId, uids.slice(i, i + 5000))) {
+      if (max === null || row.modseq > max) max = row.modseq;
+    }
+  }
+  return max;
+}
+
+/**
+ * `* SEARCH n n n` (RFC 3501 §7.2.5), with `(MODSEQ m)` at the end after a MODSEQ search
+ * (RFC 7162 §3.1.5), written in pieces so a huge result stays cheap to build.
+ */
+async function searchResponse(
+  ctx: ImapSessionContext,
+  numbers: readonly number[],
+  modseq: number | null,
+): Promise<void> {
   if (numbers.length <= NUMBERS_PER_PIECE) {
-    ctx.untagged(atom('SEARCH'), ...numbers);
+    if (modseq === null) ctx.untagged(atom('SEARCH'), ...numbers);
+    else ctx.untagged(atom('SEARCH'), ...numbers, [atom('MODSEQ'), modseq]);
     return;
   }
   await ctx.writeRaw('* SEARCH');
   for (let i = 0; i < numbers.length; i += NUMBERS_PER_PIECE) {
     await ctx.writeRaw(' ' + numbers.slice(i, i + NUMBERS_PER_PIECE).join(' '));
   }
-  await ctx.writeRaw('\r\n');
+  await ctx.writeRaw(modseq === null ? '\r\n' : ` (MODSEQ ${modseq})\r\n`);
 }
 
 /** `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set` (RFC 4731 §3.1, RFC 9051 §7.3.4). */

@@ -15,6 +15,9 @@ import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED, SELECTED } from '../state.js';
 import { SelectedView, SYSTEM_FLAGS } from '../view.js';
 import { mailboxNameData } from './mailbox-name-data.js';
+import { sendChangedFlags, sendVanishedEarlier } from './fetch.js';
+import type { ImapToken } from '../../../wire/imap/reader.js';
+import { parseSequenceSet, SequenceSetError, type SequenceSetSpec } from '../../../wire/imap/sequence-set.js';
 
 /** Leaves the selected state (if selected); returns whether a mailbox was selected. */
 export function deselect(ctx: ImapSessionContext): boolean {
@@ -31,8 +34,9 @@ async function openMailbox(
 ): Promise<CommandResult> {
   const state = ctx.state;
   if (state.kind !== 'authenticated' && state.kind !== 'selected') throw new ImapBad('Authenticate first');
-  // RFC 9051 §6.3.2: optional select parameters (CONDSTORE, QRESYNC) are not offered.
-  if (cmd.args.length !== 1) throw new ImapBad(`${cmd.name} takes one mailbox name`);
+  // RFC 9051 §6.3.2 select parameters: CONDSTORE and QRESYNC (RFC 7162 §3.1.8, §3.2.5).
+  if (cmd.args.length < 1 || cmd.args.length > 2) throw new ImapBad(`${cmd.name} takes one mailbox name`);
+  const params = selectParams(ctx, cmd.args[1]);
   const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
   const account = state.account;
   // RFC 9051 §6.3.2: the previous mailbox is closed (without expunging) even when this SELECT
@@ -60,6 +64,12 @@ async function openMailbox(
   untaggedOk(ctx, codes.uidValidity(mailbox.uidValidity), 'UIDs valid');
   // A message appended between the mailbox read and the message list is already in EXISTS.
   untaggedOk(ctx, codes.uidNext(Math.max(mailbox.uidNext, view.lastUid + 1)), 'Predicted next UID');
+  // RFC 7162 §3.1.2.1: HIGHESTMODSEQ once CONDSTORE is on (enabled before, or by this
+  // command's CONDSTORE or QRESYNC parameter), as Dovecot does.
+  if (params.condstore) ctx.enable('CONDSTORE');
+  if (ctx.enabled.has('CONDSTORE')) {
+    untaggedOk(ctx, { name: 'HIGHESTMODSEQ', data: [view.highestModseq] }, 'Highest');
+  }
   if (ctx.rev2) {
     // RFC 9051 §6.3.2: IMAP4rev2 requires a LIST response with the mailbox name and accurate
     // attributes (the same as LIST gives; see list.ts). No OLDNAME: names are not denormalized.
@@ -69,6 +79,13 @@ async function openMailbox(
     if (mailbox.specialUse !== null) attrs.push(atom(mailbox.specialUse));
     const wire = mailboxNameData(mailboxWire(mailbox.name, { utf8: ctx.utf8 }));
     ctx.untagged(atom('LIST'), attrs, MAILBOX_DELIMITER, wire);
+  }
+  if (params.qresync !== null && params.qresync.uidValidity === mailbox.uidValidity) {
+    // RFC 7162 §3.2.5.1: what changed since the client's modseq: the expunged UIDs among those
+    // it knows, then the flags of every message changed after it.
+    const q = params.qresync;
+    await sendVanishedEarlier(ctx, view, q.knownUids, q.modseq);
+    await sendChangedFlags(ctx, view, q.modseq);
   }
   ctx.state = { kind: 'selected', account, view };
   return {
@@ -92,6 +109,71 @@ function codeItem(d: ImapData): string {
   if (d instanceof Atom) return d.value;
   if (Array.isArray(d)) return `(${(d as readonly ImapData[]).map(codeItem).join(' ')})`;
   throw new TypeError('unexpected response code data');
+}
+
+interface SelectParams {
+  condstore: boolean;
+  qresync: { uidValidity: number; modseq: number; knownUids: SequenceSetSpec } | null;
+}
+
+/**
+ * The select parameters (RFC 9051 §9 select-param): `(CONDSTORE)`, `(QRESYNC (uidvalidity
+ * modseq [known-uids [(seq-match-data)]]))` (RFC 7162 §3.2.5). QRESYNC needs ENABLE QRESYNC
+ * first (BAD otherwise); the sequence match data is checked and not used (it only narrows what
+ * the server must send, and the server sends the exact set anyway).
+ */
+function selectParams(ctx: ImapSessionContext, arg: ImapToken | undefined): SelectParams {
+  const out: SelectParams = { condstore: false, qresync: null };
+  if (arg === undefined) return out;
+  if (arg.kind !== 'list' || arg.items.length === 0) throw new ImapBad('Select parameters must be a list');
+  const items = arg.items;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const name = item.kind === 'atom' ? item.value.toUpperCase() : '';
+    if (name === 'CONDSTORE') out.condstore = true;
+    else if (name === 'QRESYNC') {
+      if (!ctx.enabled.has('QRESYNC')) throw new ImapBad('QRESYNC needs ENABLE QRESYNC first');
+      const q = items[++i];
+      if (q?.kind !== 'list' || q.items.length < 2 || q.items.length > 4) {
+        throw new ImapBad('QRESYNC takes (uidvalidity modseq [known-uids [seq-match-data]])');
+      }
+      const [validity, modseq, known, match] = q.items;
+      const uidValidity = positiveNumber(validity, 'QRESYNC uidvalidity', 0xffffffff);
+      const m = positiveNumber(modseq, 'QRESYNC modseq', Number.MAX_SAFE_INTEGER);
+      let knownUids: SequenceSetSpec = { kind: 'ranges', ranges: [{ from: 1, to: '*' }] };
+      if (known !== undefined) knownUids = setArg(known, 'QRESYNC known-uids');
+      if (match !== undefined) {
+        if (match.kind !== 'list' || match.items.length !== 2)
+          throw new ImapBad('Invalid QRESYNC seq-match-data');
+        setArg(match.items[0], 'QRESYNC seq-match-data');
+        setArg(match.items[1], 'QRESYNC seq-match-data');
+      }
+      out.qresync = { uidValidity, modseq: m, knownUids };
+    } else throw new ImapBad('Unknown select parameter');
+  }
+  // RFC 7162 §3.2.5: QRESYNC implies CONDSTORE.
+  if (out.qresync !== null) out.condstore = true;
+  return out;
+}
+
+function positiveNumber(token: ImapToken | undefined, what: string, max: number): number {
+  if (token?.kind !== 'atom' || !/^[1-9][0-9]{0,18}$/.test(token.value))
+    throw new ImapBad(`${what}: a number`);
+  const n = Number(token.value);
+  if (n > max) throw new ImapBad(`${what}: out of range`);
+  return n;
+}
+
+function setArg(token: ImapToken | undefined, what: string): SequenceSetSpec {
+  if (token?.kind !== 'atom') throw new ImapBad(`${what}: a sequence set`);
+  try {
+    const spec = parseSequenceSet(token.value);
+    if (spec.kind !== 'ranges') throw new ImapBad(`${what}: no $ here`);
+    return spec;
+  } catch (err) {
+    if (err instanceof SequenceSetError) throw new ImapBad(`${what}: ${err.message}`);
+    throw err;
+  }
 }
 
 function noArgs(cmd: ImapCommandInput): void {

@@ -82,6 +82,8 @@ function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem
     case 'APPENDLIMIT':
       return ctx.env.config.limits.messageSize;
     case 'HIGHESTMODSEQ':
+      // RFC 7162 §3.1: STATUS HIGHESTMODSEQ is a CONDSTORE enabling command.
+      ctx.enable('CONDSTORE');
       return mailbox.highestModseq;
     case 'RECENT': {
       // \Recent (RFC 3501 §6.3.10): this session's own when the mailbox is selected read-write

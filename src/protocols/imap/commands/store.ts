@@ -46,7 +46,9 @@ async function store(
         : Number(parsed.unchangedSince);
   }
   const rev1 = !ctx.rev2;
-  const condstore = ctx.enabled.has('CONDSTORE') || unchangedSince !== undefined;
+  // RFC 7162 §3.1: STORE UNCHANGEDSINCE is a CONDSTORE enabling command.
+  if (unchangedSince !== undefined) ctx.enable('CONDSTORE');
+  const condstore = ctx.enabled.has('CONDSTORE');
   const modified: number[] = [];
   /** The modseq up to which this session has seen every change (-1: not any more). */
   let known = view.highestModseq;
