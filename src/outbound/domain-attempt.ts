@@ -18,6 +18,7 @@ import {
   SmtpClientConnection,
   SmtpClientError,
   type SmtpClientOpenOptions,
+  type SmtpClientReply,
   type SmtpRecipient,
 } from './smtp-client.js';
 
@@ -84,6 +85,18 @@ function clientRecipient(r: QueuedRecipient): SmtpRecipient {
   return out;
 }
 
+/** A server reply as the queue keeps it: the enhanced code apart, the lines' text joined. */
+function remoteReply(reply: SmtpClientReply): RemoteReply {
+  const text = reply.lines
+    .map((line) =>
+      reply.enhanced !== null && line.startsWith(`${reply.enhanced} `)
+        ? line.slice(reply.enhanced.length + 1)
+        : line,
+    )
+    .join(' ');
+  return { code: reply.code, enhanced: reply.enhanced, text };
+}
+
 function temporaryReply(enhanced: string, text: string): RemoteReply {
   return { code: 451, enhanced, text };
 }
@@ -126,7 +139,7 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
       if (e !== null && !e.temporary) permanentOpenFailures++;
       const reply: RemoteReply =
         e?.reply !== null && e?.reply !== undefined
-          ? { code: e.reply.code, enhanced: e.reply.enhanced, text: e.reply.lines.join(' ') }
+          ? remoteReply(e.reply)
           : temporaryReply(
               '4.4.1',
               `connect to ${hop.host}[${hop.ip}]: ${err instanceof Error ? err.message : String(err)}`,
@@ -153,7 +166,7 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
     outcomes.forEach((o, i) => {
       const r = remaining[i]!;
       if (o.kind === 'accepted') {
-        const reply = { code: o.reply.code, enhanced: o.reply.enhanced, text: o.reply.lines.join(' ') };
+        const reply = remoteReply(o.reply);
         const relayed = !dsnOffered && r.notify !== null && r.notify.includes('SUCCESS');
         settle(r, { kind: 'delivered', reply, remoteMta: hop.host, relayed });
       } else if (o.kind === 'unknown') {
@@ -165,7 +178,8 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
           relayed: false,
         });
       } else {
-        const reply = { code: o.code, enhanced: o.enhanced, text: o.text };
+        const reply =
+          o.reply !== null ? remoteReply(o.reply) : { code: o.code, enhanced: o.enhanced, text: o.text };
         const ourTlsCheck = o.stage === 'check' && o.enhanced === '5.7.30';
         if (!o.temporary && !ourTlsCheck) {
           settle(r, { kind: 'failed', reply, remoteMta: o.reply === null ? null : hop.host, relayed: false });
