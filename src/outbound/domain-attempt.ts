@@ -7,6 +7,8 @@
 //   (RFC 5321 §5.1: every address in turn); one accepted, refused permanently or "unknown" (the
 //   reply after the data was lost: it may have been delivered) is not sent again;
 // - a REQUIRETLS message refused by our own check (5.7.30, no TLS) tries the other hops first;
+// - STARTTLS is used whenever offered; a failed handshake falls back to a clear session only
+//   when TLS is not required (outbound.require_tls);
 // - the body is streamed from the blob store for each send, never held whole.
 
 import type { QueuedMessageHead, QueuedRecipient, RemoteReply } from '../store/types.js';
@@ -219,7 +221,7 @@ function envidOf(message: QueuedMessageHead): string | null {
 async function connect(env: DomainAttemptEnv, hop: RouteHop): Promise<CachedConnection> {
   const cached = env.cache.take(Cache.key(hop.host, hop.ip));
   if (cached !== null) return cached;
-  const conn = await SmtpClientConnection.open({
+  const opts: SmtpClientOpenOptions = {
     host: hop.host,
     ip: hop.ip,
     port: env.port,
@@ -231,6 +233,13 @@ async function connect(env: DomainAttemptEnv, hop: RouteHop): Promise<CachedConn
       ...(env.tlsCa !== undefined ? { ca: env.tlsCa } : {}),
     },
     ...(env.timeouts !== undefined ? { timeouts: env.timeouts } : {}),
-  });
-  return { conn, used: 0 };
+  };
+  try {
+    return { conn: await SmtpClientConnection.open(opts), used: 0 };
+  } catch (err) {
+    // Opportunistic TLS (RFC 3207 §4.1, as Postfix's "may"): a failed handshake is tried once
+    // more in clear, unless TLS is required.
+    if (env.requireTls || !(err instanceof SmtpClientError) || err.stage !== 'tls') throw err;
+    return { conn: await SmtpClientConnection.open({ ...opts, discardExtensions: ['STARTTLS'] }), used: 0 };
+  }
 }

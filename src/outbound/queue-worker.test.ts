@@ -320,3 +320,23 @@ void test('every hop in MX order until one answers; a connection lost after the 
   assert.equal(drops, 2);
   assert.equal((await f.inbox('alice@example.test')).length, 0, 'no bounce');
 });
+
+void test('a failed STARTTLS handshake is retried in clear, unless require_tls: then the message waits', async () => {
+  const extensions = ['8BITMIME', 'STARTTLS', 'ENHANCEDSTATUSCODES'];
+  const f = await fixture({ retryFirst: 60 });
+  mx.script = { extensions };
+  const before = { connections: mx.connections, delivered: mx.delivered.length };
+  await f.queue({ recipients: [rcpt('tls@remote.test')] });
+  await waitUntil(async () => (await f.store.countOutbound()) === 0, { what: 'delivery in clear' });
+  assert.equal(mx.delivered.length - before.delivered, 1);
+  assert.equal(mx.connections - before.connections, 2, 'the broken handshake, then a clear session');
+  await f.close();
+
+  const strict = await fixture({ requireTls: true, retryFirst: 60 });
+  mx.script = { extensions };
+  const id = await strict.queue({ recipients: [rcpt('strict@remote.test')] });
+  await waitUntil(async () => (await strict.store.showQueued(id))?.recipients[0]?.status === 'deferred', {
+    what: 'the deferral without TLS',
+  });
+  assert.equal(mx.delivered.length - before.delivered, 1, 'nothing sent in clear');
+});

@@ -1,7 +1,8 @@
 // An SMTP server for tests of the outbound queue, on 127.0.0.1 (node:net): it answers each
 // command with what the test's script says (a reply line, or 'drop' to cut the connection) and
-// records every connection, command and accepted message. No PIPELINING, STARTTLS or CHUNKING
-// unless listed in `extensions`; DATA is read up to the lone dot and un-stuffed.
+// records every connection, command and accepted message. No PIPELINING or CHUNKING; STARTTLS
+// only when listed in `extensions`, and then broken (the handshake fails); DATA is read up to
+// the lone dot and un-stuffed.
 
 import net from 'node:net';
 
@@ -117,6 +118,10 @@ export async function startScriptedSmtpServer(script: SmtpScript = {}): Promise<
       } else if (verb === 'RSET') {
         message = null;
         send('250 2.0.0 ok');
+      } else if (line.toUpperCase() === 'STARTTLS') {
+        // A broken TLS server: 220, then bytes that are no TLS handshake.
+        socket.write('220 2.0.0 ready\r\n');
+        setTimeout(() => socket.end('this is not TLS\r\n'), 20);
       } else if (verb === 'NOOP') send('250 2.0.0 ok');
       else if (verb === 'QUIT') {
         socket.end('221 2.0.0 bye\r\n');
