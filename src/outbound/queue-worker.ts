@@ -87,6 +87,8 @@ export class QueueWorker {
   private readonly perDomain = new Map<string, number>();
   /** Recipient ids held (pending or being sent): what lease renewal extends. */
   private readonly held = new Set<number>();
+  /** DKIM header lines per claimed message (one attempt of its groups); gone with the claim. */
+  private readonly signatures = new WeakMap<QueueClaim, Promise<string>>();
   private running: Promise<void> | null = null;
   private stopping = false;
   private wakeRequested = false;
@@ -305,10 +307,7 @@ export class QueueWorker {
     const log = this.log.child({ queueMessage: message.id, domain: g.domain });
     let results: RecipientResult[];
     try {
-      const prefix =
-        this.opts.signer === undefined
-          ? ''
-          : await this.opts.signer({ message, body: () => this.opts.blobs.read(message.blobId) });
+      const prefix = await this.signature(g.claim);
       results = await attemptDomain(this.attemptEnv(), {
         message,
         domain: g.domain,
@@ -326,6 +325,19 @@ export class QueueWorker {
       }));
     }
     await this.record(g, results, log);
+  }
+
+  /** The signer's header lines for a claimed message: made once, shared by its domains' groups. */
+  private signature(claim: QueueClaim): Promise<string> {
+    const { signer } = this.opts;
+    if (signer === undefined) return Promise.resolve('');
+    let p = this.signatures.get(claim);
+    if (p === undefined) {
+      const { message } = claim;
+      p = signer({ message, body: () => this.opts.blobs.read(message.blobId) });
+      this.signatures.set(claim, p);
+    }
+    return p;
   }
 
   /** Turns results into recorded outcomes and the DSNs they call for. */
