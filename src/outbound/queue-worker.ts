@@ -18,13 +18,7 @@ import os from 'node:os';
 import type { PosternConfig } from '../config/types.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../store/blob/types.js';
-import type {
-  LocalFailureReport,
-  MailStore,
-  QueueClaim,
-  QueuedRecipient,
-  RecipientOutcome,
-} from '../store/types.js';
+import type { LocalFailureReport, MailStore, QueueClaim, QueuedRecipient } from '../store/types.js';
 import { BounceLimiter } from './bounce-limiter.js';
 import { Bouncer } from './bouncer.js';
 import { ConnectionCache } from './connection-cache.js';
@@ -35,8 +29,9 @@ import {
   type RecipientResult,
 } from './domain-attempt.js';
 import { notifyWants, type DsnRecipient } from './dsn.js';
+import { attemptOutcomes } from './attempt-outcomes.js';
 import type { RouteResolver } from './route.js';
-import { afterTemporaryFailure, delayWarningDue, expiresAt, type RandomSource } from './schedule.js';
+import type { RandomSource } from './schedule.js';
 import type { SmtpClientOpenOptions } from './smtp-client.js';
 
 export type { MessageSigner } from './domain-attempt.js';
@@ -343,69 +338,12 @@ export class QueueWorker {
   /** Turns results into recorded outcomes and the DSNs they call for. */
   private async record(g: Group, results: RecipientResult[], log: Logger): Promise<void> {
     const { message } = g.claim;
-    const schedule = this.opts.config.outbound;
-    const now = new Date();
-    const outcomes: RecipientOutcome[] = [];
-    const reports = new Map<number, DsnRecipient>();
-    for (const res of results) {
-      const r = res.recipient;
-      const base = {
-        recipientId: r.id,
-        reply: res.reply,
-        ...(res.remoteMta !== null ? { remoteMta: res.remoteMta } : {}),
-      };
-      const diagnostic = `${res.reply.code} ${res.reply.enhanced ?? ''} ${res.reply.text}`.replace(
-        / +/g,
-        ' ',
-      );
-      const dsn = (action: DsnRecipient['action'], status: string): DsnRecipient => ({
-        finalRecipient: r.address,
-        orcpt: r.orcpt,
-        action,
-        status,
-        remoteMta: res.remoteMta,
-        diagnostic,
-        lastAttemptDate: now,
-      });
-      if (res.kind === 'delivered') {
-        outcomes.push({ ...base, kind: 'delivered' });
-        if (res.relayed) reports.set(r.id, dsn('relayed', '2.0.0'));
-        continue;
-      }
-      if (res.kind === 'failed') {
-        outcomes.push({ ...base, kind: 'failed' });
-        if (notifyWants(r.notify, 'failed')) reports.set(r.id, dsn('failed', statusOf(res.reply, '5')));
-        continue;
-      }
-      const next = afterTemporaryFailure(
-        schedule,
-        { queuedAt: message.queuedAt, attempts: r.attempts + 1, now },
-        this.opts.random,
-      );
-      if (next.kind === 'expired') {
-        outcomes.push({ ...base, kind: 'failed' });
-        if (notifyWants(r.notify, 'failed')) {
-          reports.set(r.id, {
-            ...dsn('failed', '5.4.7'),
-            diagnostic: `${diagnostic} (delivery time expired)`,
-          });
-        }
-        continue;
-      }
-      const warn = delayWarningDue(schedule, {
-        queuedAt: message.queuedAt,
-        now,
-        warnedAt: r.delayWarnedAt,
-        notify: r.notify,
-      });
-      outcomes.push({ ...base, kind: 'deferred', until: next.at, ...(warn ? { delayWarned: true } : {}) });
-      if (warn) {
-        reports.set(r.id, {
-          ...dsn('delayed', statusOf(res.reply, '4')),
-          willRetryUntil: expiresAt(schedule, message.queuedAt),
-        });
-      }
-    }
+    const { outcomes, reports } = attemptOutcomes(results, {
+      message,
+      schedule: this.opts.config.outbound,
+      now: new Date(),
+      ...(this.opts.random !== undefined ? { random: this.opts.random } : {}),
+    });
     // Read before the outcome that may remove the message (and release its blob) is recorded.
     const original =
       reports.size > 0 && this.mayReport(message.mailFrom)
@@ -458,9 +396,4 @@ export class QueueWorker {
   private mayReport(mailFrom: string): boolean {
     return mailFrom !== '';
   }
-}
-
-/** The reply's enhanced status when its class fits, else `<class>.0.0`. */
-function statusOf(reply: { enhanced: string | null }, cls: '4' | '5'): string {
-  return reply.enhanced !== null && reply.enhanced.startsWith(`${cls}.`) ? reply.enhanced : `${cls}.0.0`;
 }
