@@ -7,6 +7,7 @@ import type { ListenerName, PosternConfig } from '../config/types.js';
 import { runServer as runRuntime, type RunServerOptions as RuntimeOptions } from '../server/runtime.js';
 import type { ProtocolFactory } from '../server/types.js';
 import { openStore } from './open-store.js';
+import { outboundService, startOutboundService, type OutboundServiceOptions } from './outbound-service.js';
 import { PROTOCOL_HANDLERS } from './protocol-registry.js';
 
 export type { ListenerInfo, ReadyInfo } from '../server/runtime.js';
@@ -19,10 +20,17 @@ export interface RunServerOptions extends RuntimeOptions {
    * workers run worker-main.ts, which always uses the registry.
    */
   handlers?: ReadonlyMap<ListenerName, ProtocolFactory>;
+  /** Options of the outbound queue worker (tests: trust anchors, timeouts). Single process only. */
+  outbound?: OutboundServiceOptions;
 }
 
 export function runServer(config: PosternConfig, opts: RunServerOptions = {}): Promise<void> {
-  const { handlers, ...runtimeOpts } = opts;
-  const parts = { handlers: handlers ?? PROTOCOL_HANDLERS, openStore, workerMain: WORKER_MAIN };
+  const { handlers, outbound, ...runtimeOpts } = opts;
+  const parts = {
+    handlers: handlers ?? PROTOCOL_HANDLERS,
+    openStore,
+    workerMain: WORKER_MAIN,
+    outbound: outbound === undefined ? startOutboundService : outboundService(outbound),
+  };
   return runRuntime(config, parts, runtimeOpts);
 }

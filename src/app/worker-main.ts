@@ -4,9 +4,10 @@
 
 import { runWorker } from '../server/runtime.js';
 import { openStore } from './open-store.js';
+import { startOutboundService } from './outbound-service.js';
 import { PROTOCOL_HANDLERS } from './protocol-registry.js';
 
-runWorker({ handlers: PROTOCOL_HANDLERS, openStore }).then(
+runWorker({ handlers: PROTOCOL_HANDLERS, openStore, outbound: startOutboundService }).then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(

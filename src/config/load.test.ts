@@ -539,6 +539,8 @@ void test('[outbound]: defaults, durations with units, validation naming the key
     concurrencyPerDomain: 20,
     connectionCacheSize: 32,
     connectionCacheIdle: 2,
+    connectionReuseLimit: 100,
+    bounceRateLimit: 30,
     heloName: null,
     port: 25,
     requireTls: false,

@@ -66,6 +66,10 @@ export interface OutboundSettings {
   /** Idle connections kept open for reuse (several messages to one MX), and for how long. */
   connectionCacheSize: number;
   connectionCacheIdle: number;
+  /** Messages sent over one connection before it is closed rather than reused. */
+  connectionReuseLimit: number;
+  /** Most bounces (DSNs) to one address per hour, against backscatter; 0: no limit. */
+  bounceRateLimit: number;
   /** The name sent in EHLO/HELO; null: `hostname`. */
   heloName: string | null;
   /** The port of remote MX hosts (25; tests point it at a loopback server). */

@@ -238,3 +238,41 @@ void test('SMTP: the delivery prepends its Received header and queues the remote
   assert.ok(queued.some((q) => q.blobId === mine.blobId));
   assert.deepEqual(await filesUnder('tmp'), [], 'spool removed');
 });
+
+void test('report: a DSN we generate goes to local targets and is queued for remote recipients with <>; onQueued is called', async () => {
+  let woken = 0;
+  const bytes = message('report', 2000);
+  const queuedBefore = await store.countOutbound();
+  const d = Delivery.start(
+    { ...env, onQueued: () => woken++ },
+    { kind: 'report', body: '7BIT', smtputf8: false },
+  );
+  d.addTarget({ mailboxId: bInbox });
+  d.addRemote({ address: 'sender@remote.test', notify: null, orcpt: null });
+  await d.writeAll(bytes);
+  const result = await d.commit();
+  assert.equal(result.targets.length, 1);
+  assert.ok(result.targets[0]!.ok);
+  assert.deepEqual(result.remote, [{ address: 'sender@remote.test', queued: true }]);
+  assert.equal(result.blob?.size, bytes.length);
+  assert.equal(woken, 1);
+  assert.equal(await store.countOutbound(), queuedBefore + 1);
+  const queued = (await store.listOutbound()).at(-1)!;
+  assert.equal(queued.mailFrom, '', 'the null reverse-path (RFC 5321 §4.5.5)');
+  assert.equal(queued.blobId, result.blob?.blobId);
+
+  // Remote only: no local target is needed.
+  const only = Delivery.start(env, { kind: 'report', body: '8BITMIME', smtputf8: false });
+  only.addRemote({ address: 'other@remote.test', notify: null, orcpt: null });
+  await only.writeAll(bytes);
+  assert.deepEqual((await only.commit()).targets, []);
+  assert.equal((await store.listOutbound()).at(-1)!.body, '8BITMIME');
+
+  // An import (no remote recipients) never wakes the queue, and cannot take remote recipients.
+  const imp = Delivery.start({ ...env, onQueued: () => woken++ }, { kind: 'import' });
+  assert.throws(() => imp.addRemote({ address: 'x@remote.test', notify: null, orcpt: null }));
+  imp.addTarget({ mailboxId: bInbox });
+  await imp.writeAll(bytes);
+  await imp.commit();
+  assert.equal(woken, 1);
+});

@@ -20,7 +20,9 @@
 // - abort() removes what was written (temp file, spool) and releases the reservation at once;
 //   it is safe at any time, more than once, and a no-op once commit() has started;
 // - with a CommitTicket, the store's append is queued only after the previous ticket's (UIDs
-//   follow ticket order); the ticket is released in every case.
+//   follow ticket order); the ticket is released in every case;
+// - a commit that queued a copy for remote recipients calls env.onQueued (the outbound queue
+//   worker of this process wakes up) once it is on disk.
 
 import type { Limits } from '../core/limits.js';
 import { StoreError } from '../core/errors.js';
@@ -54,6 +56,8 @@ export interface DeliveryEnv {
   store: MailStore;
   blobs: BlobStore;
   limits: Limits;
+  /** Called after a commit that queued the message for remote recipients (wakes the sender). */
+  onQueued?: () => void;
 }
 
 /** What a delivery from SMTP needs besides: the spool directory and the trace's helpers. */
@@ -87,7 +91,12 @@ export type DeliverySource =
   | { kind: 'smtp'; envelope: SmtpEnvelope; session: SmtpSessionFacts }
   /** IMAP APPEND into mailboxes of this account (its quota is reserved and checked). */
   | { kind: 'append'; accountId: number }
-  | { kind: 'import' };
+  | { kind: 'import' }
+  /**
+   * A report we generate (a DSN, RFC 3464): sent with the null reverse-path (RFC 5321 §4.5.5),
+   * to local mailboxes and/or queued for remote recipients; no trace headers, no quota hold.
+   */
+  | { kind: 'report'; body: OutboundEnvelope['body']; smtputf8: boolean };
 
 /** A remote recipient's outcome: its copy is queued (issue 12 sends it, with a DSN on failure). */
 export interface RemoteOutcome {
@@ -98,8 +107,10 @@ export interface RemoteOutcome {
 export interface DeliveryResult {
   /** One per target mailbox, in the order they were added. */
   targets: AppendOutcome[];
-  /** One per remote recipient, in the order they were added (SMTP only). */
+  /** One per remote recipient, in the order they were added (SMTP and reports). */
   remote: RemoteOutcome[];
+  /** The stored message (what a DSN about a failed target reads), or null when nothing was stored. */
+  blob: { blobId: string; size: number } | null;
 }
 
 export interface CommitOptions {
@@ -156,11 +167,11 @@ export class Delivery {
     this.targets.push(target);
   }
 
-  /** A recipient on another server: the message is queued for it (SMTP only). */
+  /** A recipient on another server: the message is queued for it (SMTP and reports only). */
   addRemote(recipient: OutboundRecipient): void {
     this.checkOpen();
-    if (this.source.kind !== 'smtp') {
-      throw new StoreError('INVALID_ARGUMENT', 'only a delivery from SMTP has remote recipients');
+    if (this.source.kind !== 'smtp' && this.source.kind !== 'report') {
+      throw new StoreError('INVALID_ARGUMENT', 'only a delivery from SMTP or a report has remote recipients');
     }
     this.remote.push(recipient);
   }
@@ -268,8 +279,9 @@ export class Delivery {
     try {
       this.checkOpen();
       this.state = 'committing';
-      if (this.inbound !== null) return await this.commitSmtp();
-      return await this.commitBlob(opts);
+      const result = this.inbound !== null ? await this.commitSmtp() : await this.commitBlob(opts);
+      if (result.remote.length > 0) this.env.onQueued?.();
+      return result;
     } finally {
       order?.release();
       this.state = 'done';
@@ -320,13 +332,30 @@ export class Delivery {
             accountId: envelope.accountId,
           };
     const targets = await inbound.commit({ prefix: trace.prefix, local: [...this.targets], outbound });
-    return { targets, remote: this.remote.map((r) => ({ address: r.address, queued: true })) };
+    return {
+      targets,
+      remote: this.remote.map((r) => ({ address: r.address, queued: true })),
+      blob: inbound.committedBlob,
+    };
   }
 
   private async commitBlob(opts: CommitOptions): Promise<DeliveryResult> {
-    if (this.targets.length === 0) {
+    const report = this.source.kind === 'report' ? this.source : null;
+    if (this.targets.length === 0 && (report === null || this.remote.length === 0)) {
       throw new StoreError('INVALID_ARGUMENT', 'a delivery needs at least one target mailbox');
     }
+    const outbound: OutboundEnvelope | undefined =
+      report === null || this.remote.length === 0
+        ? undefined
+        : {
+            mailFrom: '',
+            recipients: [...this.remote],
+            envid: null,
+            ret: null,
+            body: report.body,
+            smtputf8: report.smtputf8,
+            accountId: null,
+          };
     const writer = this.writer ?? this.env.blobs.createWriter(messageBlobOptions(this.env.limits));
     this.writer = null;
     const append = this.source.kind === 'append';
@@ -342,6 +371,7 @@ export class Delivery {
           return {
             targets: this.targets.map((t) => ({ ok: false, mailboxId: t.mailboxId, error: refused })),
             remote: [],
+            blob: null,
           };
         }
       }
@@ -357,12 +387,18 @@ export class Delivery {
       blob,
       targets: [...this.targets],
       allOrNothing: opts.allOrNothing === true,
+      ...(outbound !== undefined ? { outbound } : {}),
     });
     opts.order?.release(); // the append is queued: later tickets may queue theirs behind it
     const targets = await committed;
     // Refused inside the commit (quota raced another delivery, mailbox deleted): nothing names it.
     if (append && targets.every((o) => !o.ok)) await discard();
-    return { targets, remote: [] };
+    const stored = targets.some((o) => o.ok) || outbound !== undefined;
+    return {
+      targets,
+      remote: this.remote.map((r) => ({ address: r.address, queued: true })),
+      blob: stored ? { blobId: blob.blobId, size: blob.size } : null,
+    };
   }
 
   /** APPEND: OVER_QUOTA when the account has no room for `size` more bytes, else null. */

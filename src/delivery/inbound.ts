@@ -71,6 +71,8 @@ export class InboundMessage {
   private handle: fsp.FileHandle | null = null;
   private opening: Promise<fsp.FileHandle> | null = null;
   private bytes = 0;
+  /** After commit(): the stored blob, when some target or the outbound queue took it. */
+  committedBlob: { blobId: string; size: number } | null = null;
   /** True once the spool file was (or is being) created. */
   private spooled = false;
   /** The body while it is small; null once it spilled to the spool file. */
@@ -227,11 +229,15 @@ export class InboundMessage {
         await writer.abort();
         throw err;
       }
-      return await this.store.append({
+      const outcomes = await this.store.append({
         blob,
         targets: opts.local,
         outbound: opts.outbound ?? undefined,
       });
+      if (outcomes.some((o) => o.ok) || opts.outbound !== null) {
+        this.committedBlob = { blobId: blob.blobId, size: blob.size };
+      }
+      return outcomes;
     } finally {
       this.state = 'done';
       await this.removeSpool();

@@ -10,7 +10,10 @@
 //   before any worker starts, so workers never race each other for it;
 // - onReady is called once, after every listener (in every worker) is accepting;
 // - scheduled garbage collection (store.gc_interval) runs in one process: the single process,
-//   or the primary on a store of its own, never in the workers.
+//   or the primary on a store of its own, never in the workers;
+// - the outbound queue worker (ServerParts.outbound) runs in every serving process (the
+//   single one, or each cluster worker; leases keep them apart), starts before the listeners
+//   and stops after them (its claims released) and before the store closes.
 
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
@@ -28,7 +31,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { GcSchedule } from '../store/gc-schedule.js';
 import { ListenerSet, type ListenerInfo } from './listeners.js';
 import { loadTlsMaterial } from './tls.js';
-import type { ProtocolFactory, ServerDeps, StoreOpener } from './types.js';
+import type { OutboundFactory, OutboundService, ProtocolFactory, ServerDeps, StoreOpener } from './types.js';
 
 export type { ListenerInfo } from './listeners.js';
 
@@ -52,6 +55,8 @@ export interface ServerParts {
    * with the same handlers and openStore.
    */
   workerMain: string;
+  /** Starts this process's outbound queue worker; absent: none runs. */
+  outbound?: OutboundFactory;
 }
 
 export interface RunServerOptions {
@@ -161,7 +166,7 @@ function flushLog(log: Logger): Promise<void> {
 /** Serves in this process: the single-process server, or one cluster worker. */
 async function serveProcess(
   config: PosternConfig,
-  parts: Pick<ServerParts, 'handlers' | 'openStore'>,
+  parts: Pick<ServerParts, 'handlers' | 'openStore' | 'outbound'>,
   opts: RunServerOptions,
   role: 'single' | 'worker',
 ): Promise<void> {
@@ -173,6 +178,7 @@ async function serveProcess(
   });
   let store: ServerDeps['store'] | null = null;
   let gc: GcSchedule | null = null;
+  let outbound: OutboundService | null = null;
   const closers: Array<() => Promise<void>> = [];
   let disconnectTracker: (() => void) | null = null;
   try {
@@ -196,6 +202,10 @@ async function serveProcess(
     });
     const onClose = (close: () => Promise<void>): void => void closers.push(close);
     const deps: ServerDeps = { config, store: openedStore, blobs, log, authenticator, tls, onClose };
+    if (parts.outbound !== undefined) {
+      outbound = parts.outbound(deps);
+      deps.outbound = outbound;
+    }
     const listeners = await ListenerSet.start({ deps, handlers: parts.handlers });
     log.info({ listeners: listeners.listening }, 'ready');
     opts.onReady?.({ listeners: listeners.listening, workers: 1, pid: process.pid });
@@ -215,6 +225,7 @@ async function serveProcess(
   } finally {
     stop.dispose();
     disconnectTracker?.();
+    await outbound?.stop().catch((err: unknown) => log.error({ err }, 'outbound worker stop failed'));
     await gc?.stop();
     // Protocol resources (the verify pool's threads): a live worker would keep the process up.
     for (const close of closers.splice(0)) await close().catch(() => undefined);
@@ -403,7 +414,9 @@ async function runPrimary(
  * Entry of a cluster worker (src/app/worker-main.ts): gets its configuration from the primary,
  * then serves with the given parts (the same the primary was given).
  */
-export async function runWorker(parts: Pick<ServerParts, 'handlers' | 'openStore'>): Promise<void> {
+export async function runWorker(
+  parts: Pick<ServerParts, 'handlers' | 'openStore' | 'outbound'>,
+): Promise<void> {
   const config = await new Promise<PosternConfig | null>((resolve) => {
     const onMessage = (msg: unknown): void => {
       if (!isRecord(msg)) return;

@@ -8,7 +8,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { ListenerName, PosternConfig } from '../config/types.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../store/blob/types.js';
-import type { MailStore } from '../store/types.js';
+import type { LocalFailureReport, MailStore } from '../store/types.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface ServerDeps {
@@ -23,7 +23,25 @@ export interface ServerDeps {
    * the listeners; absent where the caller owns the lifetime (test harnesses).
    */
   onClose?: (close: () => Promise<void>) => void;
+  /** This process's outbound queue worker (absent where none runs: test harnesses, tools). */
+  outbound?: OutboundLink;
 }
+
+/** What sessions tell the outbound queue worker of their process. */
+export interface OutboundLink {
+  /** A message was queued for remote recipients: send it now, not at the next poll. */
+  queued(): void;
+  /** DSNs to the sender for local recipients that lost an accepted message; best effort, logged. */
+  reportLocalFailures(report: LocalFailureReport): void;
+}
+
+/** The outbound queue worker of a serving process: started with the deps, stopped after the listeners. */
+export interface OutboundService extends OutboundLink {
+  stop(): Promise<void>;
+}
+
+/** Starts the outbound queue worker (src/app supplies src/outbound's). */
+export type OutboundFactory = (deps: ServerDeps) => OutboundService;
 
 /** Why a connection was refused before it reached the protocol. */
 export type RefusalReason = 'banned' | 'too-many-from-ip' | 'too-many-total' | 'shutting-down';

@@ -189,6 +189,11 @@ export interface OutboundQueue {
   /** Gives up every lease `owner` holds (shutdown); returns how many. */
   releaseOutboundClaims(owner: string): Promise<number>;
   /**
+   * When the next claim can take something: the earliest time a queued or deferred recipient
+   * is due and unleased (a lease counts until it lapses), or null when none waits.
+   */
+  nextOutboundDue(): Promise<Date | null>;
+  /**
    * Records an attempt: per recipient delivered, failed (permanently) or deferred until a time.
    * Only recipients `owner` holds (its lease, even lapsed, not taken by another owner) and that
    * are not final are recorded; their leases end. NOT_FOUND when the message is gone.

@@ -154,6 +154,29 @@ export interface OutboundEnvelope {
   accountId: number | null;
 }
 
+/** A local recipient whose copy of an accepted message could not be stored (quota filled since RCPT). */
+export interface LocalFailure {
+  /** The recipient as given in RCPT TO. */
+  address: string;
+  /** RFC 3461 NOTIFY (upper case) and ORCPT as received, or null. */
+  notify: string[] | null;
+  orcpt: string | null;
+  /** RFC 3463 status ("5.2.2") and a one-line diagnostic. */
+  status: string;
+  text: string;
+}
+
+/** What a DSN for local recipients that lost an accepted message needs (RFC 3464 "failed"). */
+export interface LocalFailureReport {
+  mailFrom: string;
+  envid: string | null;
+  ret: 'FULL' | 'HDRS' | null;
+  arrivalDate: Date;
+  /** The message as stored for the other recipients (the DSN returns it, or its headers). */
+  blob: { blobId: string; size: number };
+  failures: LocalFailure[];
+}
+
 /** A queued outbound message. */
 export interface OutboundMessage extends OutboundEnvelope {
   id: number;

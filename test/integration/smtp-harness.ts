@@ -78,7 +78,17 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
   await store.addAlias({ source: 'sales@example.test', destination: 'alice@example.test' });
   const tracker = new AuthFailureTracker({ limits: config.limits });
   const authenticator = new Authenticator({ store, limits: config.limits, tracker });
-  const deps: ServerDeps = { config, store, blobs, log, authenticator, tls: tlsMaterial };
+  // What the protocol makes and must close (its verify pool: live threads keep the process up).
+  const closers: Array<() => Promise<void>> = [];
+  const deps: ServerDeps = {
+    config,
+    store,
+    blobs,
+    log,
+    authenticator,
+    tls: tlsMaterial,
+    onClose: (close) => void closers.push(close),
+  };
   const factory = smtpProtocol({ ...opts.protocol, greetingDelayMs: opts.greetingDelayMs ?? 0 });
   const listeners = await ListenerSet.start({
     deps,
@@ -108,6 +118,7 @@ export async function startSmtpServer(opts: SmtpServerOptions = {}): Promise<Smt
     },
     async close() {
       await listeners.shutdown({ graceMs: 1000 });
+      for (const close of closers.splice(0)) await close();
       await store.close();
       await dns.close();
       await rm(dir, { recursive: true, force: true });

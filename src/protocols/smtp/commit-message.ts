@@ -3,7 +3,9 @@
 // the outbound copy in the same commit; then the answer. Invariants: 250 only after the commit
 // resolved (on disk); a refused or failed message stores nothing and answers 4xx/5xx (RFC 5321
 // §4.2.5: we take responsibility only with the 250); the session is back in 'ready' whatever
-// happens. Checks, in order, each refusing before anything is stored or verified:
+// happens; a local recipient whose mailbox refused the message at commit while others took it
+// (quota filled since RCPT) gets a DSN to the sender (RFC 3461 §6.2: we took responsibility).
+// Checks, in order, each refusing before anything is stored or verified:
 // - the top-level header section over limits.messageHeaderSize: 552 5.3.4;
 // - more Received: fields than smtp.maxHops (RFC 5321 §6.3, a mail loop): 554 5.4.6;
 // - on an authenticated session, a From: address that is not the user's: 550 5.7.1;
@@ -11,6 +13,7 @@
 //   (each as smtp.dmarcReject / smtp.dmarcQuarantine say).
 
 import { isStoreError } from '../../core/errors.js';
+import type { AppendOutcome, LocalFailure } from '../../store/types.js';
 import { VerificationTimeout, type Delivery } from '../../delivery/delivery.js';
 import type { SmtpSessionContext } from './context.js';
 import { dmarcAction } from './dmarc-action.js';
@@ -73,7 +76,7 @@ export async function commitMessage(
         log.info({ dmarcPolicy: trace.authentication.dmarcPolicy }, 'message quarantined by DMARC policy');
       }
     }
-    const { targets: outcomes } = await delivery.commit();
+    const { targets: outcomes, blob } = await delivery.commit();
     ctx.state = { kind: 'ready', helo };
     const failed = outcomes.filter((o) => !o.ok);
     if (failed.length > 0 && failed.length === outcomes.length && tx.remote.size === 0) {
@@ -90,6 +93,18 @@ export async function commitMessage(
         { failed: failed.length, stored: outcomes.length - failed.length },
         'message stored for some recipients only',
       );
+      const failures = localFailures(tx, failed);
+      if (blob !== null && failures.length > 0) {
+        if (ctx.env.outbound === undefined) log.warn('no outbound worker: no DSN for the failed recipients');
+        ctx.env.outbound?.reportLocalFailures({
+          mailFrom: tx.from.address,
+          envid: tx.params.envid,
+          ret: tx.params.ret,
+          arrivalDate: new Date(),
+          blob,
+          failures,
+        });
+      }
     }
     log.info(
       { local: outcomes.length - failed.length, remote: tx.remote.size, from: tx.from.address.slice(0, 320) },
@@ -113,4 +128,23 @@ export async function commitMessage(
       ctx.reply(451, '4.3.0', 'Local error in processing');
     }
   }
+}
+
+/** The RCPTs behind the mailboxes that refused the message, with the status their DSN reports. */
+function localFailures(tx: Transaction, failed: AppendOutcome[]): LocalFailure[] {
+  const out: LocalFailure[] = [];
+  for (const o of failed) {
+    if (o.ok) continue;
+    const overQuota = o.error.code === 'OVER_QUOTA';
+    for (const r of tx.localRecipients.get(o.mailboxId) ?? []) {
+      out.push({
+        address: r.address,
+        notify: r.notify,
+        orcpt: r.orcpt,
+        status: overQuota ? '5.2.2' : '5.3.0',
+        text: overQuota ? '552 5.2.2 Mailbox full' : '550 5.3.0 Local error in processing',
+      });
+    }
+  }
+  return out;
 }

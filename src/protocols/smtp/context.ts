@@ -7,7 +7,7 @@ import type { PosternConfig } from '../../config/types.js';
 import type { Logger } from '../../core/log.js';
 import type { MessageVerifier } from '../../delivery/message-verifier.js';
 import type { DnsResolver } from '../../dns/resolver.js';
-import type { Connection } from '../../server/types.js';
+import type { Connection, OutboundLink } from '../../server/types.js';
 import type { BlobStore } from '../../store/blob/types.js';
 import type { Account, MailStore } from '../../store/types.js';
 import type { SmtpCommand } from '../../wire/smtp/command.js';
@@ -25,6 +25,8 @@ export interface SmtpEnvironment {
   resolver: DnsResolver;
   /** SPF/DKIM/DMARC/ARC in worker threads, bounded (limits.verify_*, limits.dkim_signatures). */
   verifier: MessageVerifier;
+  /** This process's outbound queue worker, when one runs. */
+  outbound?: OutboundLink;
 }
 
 /** What differs between the MX (25), submission (587) and submissions (465). */

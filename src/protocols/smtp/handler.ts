@@ -91,6 +91,7 @@ export function smtpProtocol(opts: SmtpProtocolOptions = {}): ProtocolFactory {
         opts.resolver ??
         new DnsResolver({ servers: deps.config.dns.servers, cacheSeconds: deps.config.dns.cacheSeconds }),
       verifier: opts.verifier ?? new MessageVerifier({ limits: deps.config.limits, log: deps.log }),
+      ...(deps.outbound !== undefined ? { outbound: deps.outbound } : {}),
     };
     if (!environments.has(deps)) {
       env.verifier.prepare();

@@ -352,6 +352,9 @@ export class SmtpSession implements SmtpSessionContext {
         hostname: config.hostname,
         resolver,
         verifier,
+        ...(this.env.outbound !== undefined
+          ? { onQueued: this.env.outbound.queued.bind(this.env.outbound) }
+          : {}),
       },
       {
         kind: 'smtp',

@@ -34,6 +34,11 @@ export interface Transaction {
   params: MailParams;
   /** Local targets by mailbox id: each mailbox gets the message once however many RCPTs lead to it. */
   local: Map<number, AppendTarget>;
+  /**
+   * The RCPTs (as given, with their DSN parameters) that led to each local mailbox: who gets a
+   * DSN when that mailbox refuses the message at commit.
+   */
+  localRecipients: Map<number, RemoteRecipient[]>;
   /** Remote recipients by address (lower-cased domain), each once. */
   remote: Map<string, RemoteRecipient>;
   /** RCPT commands answered 250 (limits.recipients counts these). */

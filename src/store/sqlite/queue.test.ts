@@ -427,3 +427,31 @@ void test('the migration makes recipient rows from the JSON of messages queued b
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('nextOutboundDue: the earliest due recipient, a lease counting until it lapses; null when none waits', async () => {
+  assert.equal(await fx.store.nextOutboundDue(), null);
+  await queue('Subject: n\r\n\r\nn\r\n', ['a@n.test']);
+  const first = (await fx.store.nextOutboundDue())!;
+  assert.ok(first.getTime() <= Date.now());
+  const now = new Date();
+  const [claim] = await fx.store.claimOutbound({ owner: 'w', leaseMs: 5 * MIN, maxRecipients: 10, now });
+  assert.equal(
+    (await fx.store.nextOutboundDue())!.getTime(),
+    now.getTime() + 5 * MIN,
+    'leased: due at lapse',
+  );
+  const until = new Date(now.getTime() + 30 * MIN);
+  await fx.store.recordOutboundAttempt({
+    owner: 'w',
+    messageId: claim!.message.id,
+    outcomes: [{ recipientId: claim!.recipients[0]!.id, kind: 'deferred', until }],
+  });
+  assert.equal((await fx.store.nextOutboundDue())!.getTime(), until.getTime());
+  await fx.store.recordOutboundAttempt({
+    owner: 'w',
+    messageId: claim!.message.id,
+    outcomes: [],
+  });
+  await fx.store.holdOutbound(claim!.message.id);
+  assert.equal(await fx.store.nextOutboundDue(), null, 'held recipients wait for nobody');
+});

@@ -415,6 +415,20 @@ export class SqliteOutboundQueue implements OutboundQueue {
     return this.core.writeWithoutSync('queue', 'releaseClaims', owner);
   }
 
+  async nextOutboundDue(): Promise<Date | null> {
+    this.core.assertOpen();
+    // The partial index outbound_recipients_due serves the status filter.
+    const at = this.core.sql
+      .stmt<number | null>(
+        `SELECT min(CASE WHEN lease_owner IS NOT NULL AND lease_expires_at > next_attempt_at
+                    THEN lease_expires_at ELSE next_attempt_at END)
+         FROM outbound_recipients WHERE status IN ('queued', 'deferred')`,
+        'pluck',
+      )
+      .get();
+    return at === null || at === undefined ? null : new Date(at);
+  }
+
   async recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
     const a = checkAttempt(attempt);
     return this.core.write('queue', 'record', a.owner, a.messageId, attempt.outcomes, a.at);

@@ -291,6 +291,9 @@ export class SqliteStore implements MailStore {
   releaseOutboundClaims(owner: string): Promise<number> {
     return this.queue.releaseOutboundClaims(owner);
   }
+  nextOutboundDue(): Promise<Date | null> {
+    return this.queue.nextOutboundDue();
+  }
   recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
     return this.queue.recordOutboundAttempt(attempt);
   }

@@ -124,6 +124,7 @@ export const mailCommand = defineCommand({
         from: command.path,
         params,
         local: new Map(),
+        localRecipients: new Map(),
         remote: new Map(),
         accepted: 0,
         firstRecipient: null,

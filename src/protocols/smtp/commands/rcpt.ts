@@ -174,7 +174,14 @@ export const rcptCommand = defineCommand({
       if (overQuota > 0) throw new SmtpReply(452, '4.2.2', 'Mailbox full');
       return refuseUnknown(ctx, new SmtpReply(550, '5.1.1', 'No such user here'));
     }
-    for (const t of targets) if (!tx.local.has(t.mailboxId)) tx.local.set(t.mailboxId, t);
+    for (const t of targets) {
+      if (!tx.local.has(t.mailboxId)) tx.local.set(t.mailboxId, t);
+      let rcpts = tx.localRecipients.get(t.mailboxId);
+      if (rcpts === undefined) tx.localRecipients.set(t.mailboxId, (rcpts = []));
+      if (!rcpts.some((r) => r.address === command.path.address)) {
+        rcpts.push({ address: command.path.address, notify: params.notify, orcpt: params.orcpt });
+      }
+    }
     for (const f of forwards) {
       if (!tx.remote.has(f.address))
         tx.remote.set(f.address, { address: f.address, notify: params.notify, orcpt: null });

@@ -1,0 +1,33 @@
+// The outbound queue worker of a serving process, as the runtime starts it (ServerParts.outbound):
+// a DNS resolver from [dns] and a QueueWorker (src/outbound/queue-worker.ts) on the process's
+// store, started at once; stop() ends it after the listeners (its leases released).
+
+import { DnsResolver } from '../dns/resolver.js';
+import { QueueWorker, type QueueWorkerOptions } from '../outbound/queue-worker.js';
+import type { OutboundFactory, OutboundService } from '../server/types.js';
+
+/** Options the tests (and later DKIM signing) add to what the deps give. */
+export type OutboundServiceOptions = Partial<
+  Pick<QueueWorkerOptions, 'signer' | 'tlsCa' | 'clientTimeouts' | 'pollMs' | 'leaseMs'>
+>;
+
+export function outboundService(opts: OutboundServiceOptions = {}): OutboundFactory {
+  return (deps): OutboundService => {
+    const { config } = deps;
+    const worker = new QueueWorker({
+      ...opts,
+      store: deps.store,
+      blobs: deps.blobs,
+      config,
+      resolver: new DnsResolver({ servers: config.dns.servers, cacheSeconds: config.dns.cacheSeconds }),
+      log: deps.log.child({ component: 'outbound' }),
+    }).start();
+    return {
+      queued: () => worker.notify(),
+      reportLocalFailures: (report) => worker.reportLocalFailures(report),
+      stop: () => worker.stop(),
+    };
+  };
+}
+
+export const startOutboundService: OutboundFactory = outboundService();

@@ -1,0 +1,245 @@
+// One delivery attempt of one queued message to the recipients of one destination domain:
+// route (MX, A/AAAA), then every hop of the route in order until the recipients are answered,
+// with the SMTP client (a cached connection to a hop when there is one). Invariants:
+// - every recipient gets exactly one result: delivered, failed (permanently) or deferred
+//   (temporarily), with the reply and the MTA that gave it;
+// - a recipient refused temporarily, or whose hop could not be reached, is tried at the next hop
+//   (RFC 5321 §5.1: every address in turn); one accepted, refused permanently or "unknown" (the
+//   reply after the data was lost: it may have been delivered) is not sent again;
+// - a REQUIRETLS message refused by our own check (5.7.30, no TLS) tries the other hops first;
+// - STARTTLS is used whenever offered; a failed handshake falls back to a clear session only
+//   when TLS is not required (outbound.require_tls);
+// - the body is streamed from the blob store for each send, never held whole.
+
+import type { QueuedMessageHead, QueuedRecipient, RemoteReply } from '../store/types.js';
+import { xtextDecode } from '../wire/smtp/command.js';
+import type { ConnectionCache, CachedConnection } from './connection-cache.js';
+import { ConnectionCache as Cache } from './connection-cache.js';
+import { resolveRoute, type RouteHop, type RouteResolver } from './route.js';
+import {
+  SmtpClientConnection,
+  SmtpClientError,
+  type SmtpClientOpenOptions,
+  type SmtpClientReply,
+  type SmtpRecipient,
+} from './smtp-client.js';
+
+/** What became of one recipient in this attempt. */
+export interface RecipientResult {
+  recipient: QueuedRecipient;
+  kind: 'delivered' | 'failed' | 'deferred';
+  reply: RemoteReply;
+  /** The MX host that answered, or null (routing, our own checks). */
+  remoteMta: string | null;
+  /** Delivered to a server without DSN while NOTIFY asked for SUCCESS: a "relayed" notice is due. */
+  relayed: boolean;
+}
+
+/** Header lines to prepend to the message (a DKIM signature), made once per message and attempt. */
+export type MessageSigner = (msg: {
+  message: QueuedMessageHead;
+  /** The message as queued, streamed. */
+  body: () => AsyncIterable<Uint8Array>;
+}) => Promise<string>;
+
+export interface DomainAttemptEnv {
+  resolver: RouteResolver;
+  cache: ConnectionCache;
+  /** Our host names (RFC 5321 §5.1: an MX that is us keeps only better ones). */
+  localHostnames: readonly string[];
+  /** The port of remote MX hosts. */
+  port: number;
+  heloName: string;
+  requireTls: boolean;
+  /** Trust anchors for remote certificates (tests); default Node's. */
+  tlsCa?: string | Buffer | Array<string | Buffer>;
+  /** Client timeouts (tests shorten them). */
+  timeouts?: SmtpClientOpenOptions['timeouts'];
+  random?: () => number;
+  /** The message bytes, from the first one (a fresh stream per call). */
+  body: (blobId: string) => AsyncIterable<Uint8Array>;
+}
+
+export interface DomainAttempt {
+  message: QueuedMessageHead;
+  domain: string;
+  recipients: QueuedRecipient[];
+  /** Prepended header lines (DKIM signature), or ''. */
+  prefix: string;
+}
+
+const NOTIFY_WORDS = new Set(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']);
+
+/** The recipient as the client sends it: NOTIFY and ORCPT (stored as received, xtext) decoded. */
+function clientRecipient(r: QueuedRecipient): SmtpRecipient {
+  const out: { address: string; notify?: SmtpRecipient['notify']; orcpt?: string } = { address: r.address };
+  if (r.notify !== null) {
+    const words = r.notify.filter((n) => NOTIFY_WORDS.has(n)) as Array<
+      'NEVER' | 'SUCCESS' | 'FAILURE' | 'DELAY'
+    >;
+    if (words.length > 0) out.notify = words;
+  }
+  if (r.orcpt !== null) {
+    const semi = r.orcpt.indexOf(';');
+    const decoded = semi > 0 ? xtextDecode(r.orcpt.slice(semi + 1)) : null;
+    if (decoded !== null) out.orcpt = `${r.orcpt.slice(0, semi)};${decoded}`;
+  }
+  return out;
+}
+
+/** A server reply as the queue keeps it: the enhanced code apart, the lines' text joined. */
+function remoteReply(reply: SmtpClientReply): RemoteReply {
+  const text = reply.lines
+    .map((line) =>
+      reply.enhanced !== null && line.startsWith(`${reply.enhanced} `)
+        ? line.slice(reply.enhanced.length + 1)
+        : line,
+    )
+    .join(' ');
+  return { code: reply.code, enhanced: reply.enhanced, text };
+}
+
+function temporaryReply(enhanced: string, text: string): RemoteReply {
+  return { code: 451, enhanced, text };
+}
+
+export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): Promise<RecipientResult[]> {
+  const results = new Map<number, RecipientResult>();
+  const settle = (r: QueuedRecipient, res: Omit<RecipientResult, 'recipient'>): void => {
+    results.set(r.id, { recipient: r, ...res });
+  };
+  const route = await resolveRoute(job.domain, {
+    resolver: env.resolver,
+    localHostnames: env.localHostnames,
+    ...(env.random !== undefined ? { random: env.random } : {}),
+  });
+  if (route.kind === 'failure') {
+    const reply = { code: route.temporary ? 451 : 550, enhanced: route.enhanced, text: route.text };
+    for (const r of job.recipients) {
+      settle(r, { kind: route.temporary ? 'deferred' : 'failed', reply, remoteMta: null, relayed: false });
+    }
+    return job.recipients.map((r) => results.get(r.id)!);
+  }
+
+  // Recipients still to answer, with the last temporary reason each got.
+  let remaining = [...job.recipients];
+  const last = new Map<number, { reply: RemoteReply; remoteMta: string | null; permanent: boolean }>();
+  const routeNote =
+    route.temporaryFailures.length > 0 ? `; no address for ${route.temporaryFailures.join(', ')} yet` : '';
+  let openFailures = 0;
+  let permanentOpenFailures = 0;
+  const prefix = Buffer.from(job.prefix, 'utf8');
+  const body = async function* (this: void): AsyncIterable<Uint8Array> {
+    if (prefix.length > 0) yield prefix;
+    yield* env.body(job.message.blobId);
+  };
+  for (const hop of route.hops) {
+    if (remaining.length === 0) break;
+    const cached = await connect(env, hop).catch((err: unknown) => {
+      openFailures++;
+      const e = err instanceof SmtpClientError ? err : null;
+      if (e !== null && !e.temporary) permanentOpenFailures++;
+      const reply: RemoteReply =
+        e?.reply !== null && e?.reply !== undefined
+          ? remoteReply(e.reply)
+          : temporaryReply(
+              '4.4.1',
+              `connect to ${hop.host}[${hop.ip}]: ${err instanceof Error ? err.message : String(err)}`,
+            );
+      for (const r of remaining) last.set(r.id, { reply, remoteMta: hop.host, permanent: false });
+      return null;
+    });
+    if (cached === null) continue;
+    const { conn } = cached;
+    const dsnOffered = conn.extensions.dsn;
+    const outcomes = await conn.send({
+      mailFrom: job.message.mailFrom,
+      recipients: remaining.map(clientRecipient),
+      body,
+      size: job.message.size + prefix.length,
+      bodyType: job.message.body,
+      smtputf8: job.message.smtputf8,
+      ...(job.message.ret !== null ? { ret: job.message.ret } : {}),
+      ...(envidOf(job.message) !== null ? { envid: envidOf(job.message)! } : {}),
+    });
+    cached.used++;
+    await env.cache.put(Cache.key(hop.host, hop.ip), cached);
+    const next: QueuedRecipient[] = [];
+    outcomes.forEach((o, i) => {
+      const r = remaining[i]!;
+      if (o.kind === 'accepted') {
+        const reply = remoteReply(o.reply);
+        const relayed = !dsnOffered && r.notify !== null && r.notify.includes('SUCCESS');
+        settle(r, { kind: 'delivered', reply, remoteMta: hop.host, relayed });
+      } else if (o.kind === 'unknown') {
+        // The transaction may have landed: retried later (one duplicate possible), not at once elsewhere.
+        settle(r, {
+          kind: 'deferred',
+          reply: temporaryReply('4.4.2', o.text),
+          remoteMta: hop.host,
+          relayed: false,
+        });
+      } else {
+        const reply =
+          o.reply !== null ? remoteReply(o.reply) : { code: o.code, enhanced: o.enhanced, text: o.text };
+        const ourTlsCheck = o.stage === 'check' && o.enhanced === '5.7.30';
+        if (!o.temporary && !ourTlsCheck) {
+          settle(r, { kind: 'failed', reply, remoteMta: o.reply === null ? null : hop.host, relayed: false });
+        } else {
+          last.set(r.id, { reply, remoteMta: o.reply === null ? null : hop.host, permanent: ourTlsCheck });
+          next.push(r);
+        }
+      }
+    });
+    remaining = next;
+  }
+  const allHopsRefusedPermanently = openFailures > 0 && permanentOpenFailures === route.hops.length;
+  for (const r of remaining) {
+    const why = last.get(r.id) ?? {
+      reply: temporaryReply('4.4.1', `no reachable host for ${job.domain}${routeNote}`),
+      remoteMta: null,
+      permanent: false,
+    };
+    const permanent = why.permanent || (allHopsRefusedPermanently && why.reply.code >= 500);
+    settle(r, {
+      kind: permanent ? 'failed' : 'deferred',
+      reply: why.reply,
+      remoteMta: why.remoteMta,
+      relayed: false,
+    });
+  }
+  return job.recipients.map((r) => results.get(r.id)!);
+}
+
+function envidOf(message: QueuedMessageHead): string | null {
+  if (message.envid === null) return null;
+  const decoded = xtextDecode(message.envid);
+  return decoded !== null && decoded.length <= 100 && /^[\x20-\x7e]*$/.test(decoded) ? decoded : null;
+}
+
+/** A cached connection to the hop, or a new one. Throws SmtpClientError (or a connect error). */
+async function connect(env: DomainAttemptEnv, hop: RouteHop): Promise<CachedConnection> {
+  const cached = env.cache.take(Cache.key(hop.host, hop.ip));
+  if (cached !== null) return cached;
+  const opts: SmtpClientOpenOptions = {
+    host: hop.host,
+    ip: hop.ip,
+    port: env.port,
+    heloName: env.heloName,
+    tls: {
+      servername: hop.host,
+      requireTls: env.requireTls,
+      verify: 'opportunistic',
+      ...(env.tlsCa !== undefined ? { ca: env.tlsCa } : {}),
+    },
+    ...(env.timeouts !== undefined ? { timeouts: env.timeouts } : {}),
+  };
+  try {
+    return { conn: await SmtpClientConnection.open(opts), used: 0 };
+  } catch (err) {
+    // Opportunistic TLS (RFC 3207 §4.1, as Postfix's "may"): a failed handshake is tried once
+    // more in clear, unless TLS is required.
+    if (env.requireTls || !(err instanceof SmtpClientError) || err.stage !== 'tls') throw err;
+    return { conn: await SmtpClientConnection.open({ ...opts, discardExtensions: ['STARTTLS'] }), used: 0 };
+  }
+}

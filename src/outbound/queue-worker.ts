@@ -1,0 +1,399 @@
+// The outbound queue worker: claims due recipients with a lease, groups them by message and
+// destination domain, sends each group (domain-attempt.ts) within the concurrency limits, and
+// records every outcome, with the DSNs they call for (bouncer.ts). One per serving process;
+// several processes (cluster workers, nodes) share the queue through the leases. Invariants:
+// - a recipient is sent only while this worker holds its lease; leases are renewed while a
+//   group waits or is being sent, and released on stop();
+// - at most `concurrency` groups are sent at once, and `concurrencyPerDomain` to one domain;
+// - every claimed recipient gets one recorded outcome: delivered, failed, or deferred until the
+//   schedule's next time (failed as expired once max_queue_lifetime is over);
+// - what a DSN returns of the original is read before the outcome that may finish the message
+//   is recorded (the message row and its blob reference go with the last outcome), and a DSN
+//   is sent only for outcomes that were recorded (a lost lease means another worker owns them);
+// - the worker wakes when a message is queued in this process (notify()), when a group ends,
+//   and by a timer at the next due time (at most pollMs away, for other processes' queueing);
+// - an error in one group defers that group; the loop itself never stops before stop().
+
+import os from 'node:os';
+import type { PosternConfig } from '../config/types.js';
+import type { Logger } from '../core/log.js';
+import type { BlobStore } from '../store/blob/types.js';
+import type { LocalFailureReport, MailStore, QueueClaim, QueuedRecipient } from '../store/types.js';
+import { BounceLimiter } from './bounce-limiter.js';
+import { Bouncer } from './bouncer.js';
+import { ConnectionCache } from './connection-cache.js';
+import {
+  attemptDomain,
+  type DomainAttemptEnv,
+  type MessageSigner,
+  type RecipientResult,
+} from './domain-attempt.js';
+import { notifyWants, type DsnRecipient } from './dsn.js';
+import { attemptOutcomes } from './attempt-outcomes.js';
+import type { RouteResolver } from './route.js';
+import type { RandomSource } from './schedule.js';
+import type { SmtpClientOpenOptions } from './smtp-client.js';
+
+export type { MessageSigner } from './domain-attempt.js';
+
+export interface QueueWorkerOptions {
+  store: MailStore;
+  blobs: BlobStore;
+  config: Pick<PosternConfig, 'hostname' | 'outbound' | 'limits'>;
+  resolver: RouteResolver;
+  log: Logger;
+  /** The lease owner: unique per process and node (default `<host name>:<pid>`). */
+  owner?: string;
+  /** How long a claim lasts before another process may take it; renewed meanwhile (default 5 min). */
+  leaseMs?: number;
+  /** Longest sleep between two looks at the queue (default 30 s). */
+  pollMs?: number;
+  /** DKIM signing hook: called once per message and attempt, before sending. */
+  signer?: MessageSigner;
+  /** Trust anchors for remote certificates (tests). */
+  tlsCa?: string | Buffer | Array<string | Buffer>;
+  /** SMTP client timeouts (tests). */
+  clientTimeouts?: SmtpClientOpenOptions['timeouts'];
+  random?: RandomSource;
+}
+
+interface Group {
+  claim: QueueClaim;
+  domain: string;
+  recipients: QueuedRecipient[];
+}
+
+const DEFAULT_LEASE_MS = 5 * 60_000;
+const DEFAULT_POLL_MS = 30_000;
+/** Groups claimed ahead of what can be sent at once (so a slow domain does not idle the rest). */
+const PENDING_FACTOR = 2;
+/** Recipients asked for per claim, at most. */
+const CLAIM_BATCH = 500;
+
+export class QueueWorker {
+  readonly owner: string;
+  private readonly opts: QueueWorkerOptions;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly cache: ConnectionCache;
+  private readonly bouncer: Bouncer;
+  private readonly pending: Group[] = [];
+  private readonly active = new Set<Promise<void>>();
+  private readonly perDomain = new Map<string, number>();
+  /** Recipient ids held (pending or being sent): what lease renewal extends. */
+  private readonly held = new Set<number>();
+  /** DKIM header lines per claimed message (one attempt of its groups); gone with the claim. */
+  private readonly signatures = new WeakMap<QueueClaim, Promise<string>>();
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private wakeRequested = false;
+  private wake: (() => void) | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+
+  constructor(opts: QueueWorkerOptions) {
+    this.opts = opts;
+    this.owner = opts.owner ?? `${os.hostname()}:${process.pid}`;
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+    this.log = opts.log;
+    const o = opts.config.outbound;
+    this.cache = new ConnectionCache({
+      maxIdle: o.connectionCacheSize,
+      idleMs: o.connectionCacheIdle * 1000,
+      reuseLimit: o.connectionReuseLimit,
+    });
+    this.bouncer = new Bouncer({
+      store: opts.store,
+      blobs: opts.blobs,
+      limits: opts.config.limits,
+      hostname: opts.config.hostname,
+      limiter: new BounceLimiter({ perHour: o.bounceRateLimit }),
+      log: opts.log,
+      onQueued: () => this.notify(),
+    });
+  }
+
+  start(): this {
+    if (this.running !== null) return this;
+    this.running = this.loop();
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(1000, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref();
+    return this;
+  }
+
+  /** Something was queued (or a group ended): look at the queue now. */
+  notify(): void {
+    this.wakeRequested = true;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** DSNs for local recipients that lost an accepted message (commit-message.ts); never throws. */
+  reportLocalFailures(report: LocalFailureReport): void {
+    void (async () => {
+      const original = await this.bouncer.readOriginal(report.blob.blobId, report.blob.size);
+      const recipients: DsnRecipient[] = report.failures
+        .filter((f) => notifyWants(f.notify, 'failed'))
+        .map((f) => ({
+          finalRecipient: f.address,
+          orcpt: f.orcpt,
+          action: 'failed',
+          status: f.status,
+          diagnostic: f.text,
+          lastAttemptDate: report.arrivalDate,
+        }));
+      if (recipients.length === 0) return;
+      await this.bouncer.send({
+        envelopeSender: report.mailFrom,
+        envid: report.envid,
+        ret: report.ret,
+        arrivalDate: report.arrivalDate,
+        recipients,
+        original,
+        originalSize: report.blob.size,
+      });
+    })().catch((err: unknown) => this.log.error({ err }, 'DSN for local recipients failed'));
+  }
+
+  /** Stops claiming, lets the groups being sent finish, closes cached connections, releases leases. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.notify();
+    if (this.renewTimer !== null) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+    await this.running;
+    await Promise.all([...this.active]);
+    await this.cache.closeAll();
+    this.pending.length = 0;
+    this.held.clear();
+    await this.opts.store.releaseOutboundClaims(this.owner).catch((err: unknown) => {
+      this.log.warn({ err }, 'releasing outbound claims failed');
+    });
+  }
+
+  // ---- the loop ----
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      this.wakeRequested = false;
+      let waitMs = this.pollMs;
+      try {
+        waitMs = await this.fill();
+      } catch (err) {
+        this.log.error({ err }, 'outbound queue: claim failed');
+        waitMs = Math.min(this.pollMs, 1000);
+      }
+      if (this.stopping) break;
+      await this.sleep(waitMs);
+    }
+  }
+
+  /** Claims and starts what the limits allow; returns how long to sleep at most. */
+  private async fill(): Promise<number> {
+    const { concurrency } = this.opts.config.outbound;
+    this.dispatch();
+    let exhausted = false;
+    while (!this.stopping && this.pending.length < concurrency * PENDING_FACTOR) {
+      const max = Math.min(CLAIM_BATCH, (concurrency * PENDING_FACTOR - this.pending.length) * 10);
+      const claims = await this.opts.store.claimOutbound({
+        owner: this.owner,
+        leaseMs: this.leaseMs,
+        maxRecipients: max,
+      });
+      let count = 0;
+      for (const claim of claims) {
+        const byDomain = new Map<string, QueuedRecipient[]>();
+        for (const r of claim.recipients) {
+          count++;
+          this.held.add(r.id);
+          let list = byDomain.get(r.domain);
+          if (list === undefined) byDomain.set(r.domain, (list = []));
+          list.push(r);
+        }
+        for (const [domain, recipients] of byDomain) this.pending.push({ claim, domain, recipients });
+      }
+      this.dispatch();
+      if (count < max) {
+        exhausted = true;
+        break;
+      }
+    }
+    if (!exhausted) return this.pollMs; // full: a group ending wakes us
+    const next = await this.opts.store.nextOutboundDue();
+    if (next === null) return this.pollMs;
+    return Math.min(this.pollMs, Math.max(50, next.getTime() - Date.now()));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.wakeRequested || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Starts pending groups while the total and per-domain limits allow, in claim order. */
+  private dispatch(): void {
+    const { concurrency, concurrencyPerDomain } = this.opts.config.outbound;
+    for (let i = 0; i < this.pending.length && this.active.size < concurrency;) {
+      const g = this.pending[i]!;
+      const busy = this.perDomain.get(g.domain) ?? 0;
+      if (busy >= concurrencyPerDomain) {
+        i++;
+        continue;
+      }
+      this.pending.splice(i, 1);
+      this.perDomain.set(g.domain, busy + 1);
+      const run: Promise<void> = this.send(g)
+        .catch((err: unknown) =>
+          this.log.error({ err, messageId: g.claim.message.id }, 'outbound group failed'),
+        )
+        .finally(() => {
+          this.active.delete(run);
+          const n = (this.perDomain.get(g.domain) ?? 1) - 1;
+          if (n <= 0) this.perDomain.delete(g.domain);
+          else this.perDomain.set(g.domain, n);
+          for (const r of g.recipients) this.held.delete(r.id);
+          this.notify();
+        });
+      this.active.add(run);
+    }
+  }
+
+  private async renew(): Promise<void> {
+    if (this.held.size === 0 || this.stopping) return;
+    try {
+      await this.opts.store.renewOutboundClaim(this.owner, [...this.held], this.leaseMs);
+    } catch (err) {
+      this.log.warn({ err }, 'outbound queue: lease renewal failed');
+    }
+  }
+
+  // ---- one group ----
+
+  private attemptEnv(): DomainAttemptEnv {
+    const { config } = this.opts;
+    const o = config.outbound;
+    const heloName = o.heloName ?? config.hostname;
+    return {
+      resolver: this.opts.resolver,
+      cache: this.cache,
+      localHostnames: [...new Set([config.hostname.toLowerCase(), heloName.toLowerCase()])],
+      port: o.port,
+      heloName,
+      requireTls: o.requireTls,
+      ...(this.opts.tlsCa !== undefined ? { tlsCa: this.opts.tlsCa } : {}),
+      ...(this.opts.clientTimeouts !== undefined ? { timeouts: this.opts.clientTimeouts } : {}),
+      ...(this.opts.random !== undefined ? { random: this.opts.random } : {}),
+      body: (blobId) => this.opts.blobs.read(blobId),
+    };
+  }
+
+  private async send(g: Group): Promise<void> {
+    const { message } = g.claim;
+    const log = this.log.child({ queueMessage: message.id, domain: g.domain });
+    let results: RecipientResult[];
+    try {
+      const prefix = await this.signature(g.claim);
+      results = await attemptDomain(this.attemptEnv(), {
+        message,
+        domain: g.domain,
+        recipients: g.recipients,
+        prefix,
+      });
+    } catch (err) {
+      log.error({ err }, 'delivery attempt failed');
+      results = g.recipients.map((recipient) => ({
+        recipient,
+        kind: 'deferred',
+        reply: { code: 451, enhanced: '4.3.0', text: 'local error in processing' },
+        remoteMta: null,
+        relayed: false,
+      }));
+    }
+    await this.record(g, results, log);
+  }
+
+  /** The signer's header lines for a claimed message: made once, shared by its domains' groups. */
+  private signature(claim: QueueClaim): Promise<string> {
+    const { signer } = this.opts;
+    if (signer === undefined) return Promise.resolve('');
+    let p = this.signatures.get(claim);
+    if (p === undefined) {
+      const { message } = claim;
+      p = signer({ message, body: () => this.opts.blobs.read(message.blobId) });
+      this.signatures.set(claim, p);
+    }
+    return p;
+  }
+
+  /** Turns results into recorded outcomes and the DSNs they call for. */
+  private async record(g: Group, results: RecipientResult[], log: Logger): Promise<void> {
+    const { message } = g.claim;
+    const { outcomes, reports } = attemptOutcomes(results, {
+      message,
+      schedule: this.opts.config.outbound,
+      now: new Date(),
+      ...(this.opts.random !== undefined ? { random: this.opts.random } : {}),
+    });
+    // Read before the outcome that may remove the message (and release its blob) is recorded.
+    const original =
+      reports.size > 0 && this.mayReport(message.mailFrom)
+        ? await this.bouncer.readOriginal(message.blobId, message.size).catch((err: unknown) => {
+            log.error({ err }, 'reading the original for a DSN failed');
+            return null;
+          })
+        : null;
+    let recorded: Set<number>;
+    try {
+      const result = await this.opts.store.recordOutboundAttempt({
+        owner: this.owner,
+        messageId: message.id,
+        outcomes,
+      });
+      recorded = new Set(result.recorded);
+      if (result.lost.length > 0)
+        log.warn({ lost: result.lost.length }, 'outcomes not recorded: claims lost');
+    } catch (err) {
+      log.error({ err }, 'recording the attempt failed');
+      return;
+    }
+    for (const o of outcomes) {
+      if (!recorded.has(o.recipientId)) continue;
+      const res = results.find((x) => x.recipient.id === o.recipientId)!;
+      log.info(
+        {
+          rcpt: res.recipient.address.slice(0, 320),
+          outcome: o.kind,
+          reply: `${res.reply.code} ${res.reply.enhanced ?? ''}`.trim(),
+          mta: res.remoteMta,
+          ...(o.kind === 'deferred' ? { until: o.until.toISOString() } : {}),
+        },
+        'outbound attempt',
+      );
+    }
+    const due = [...reports].filter(([id]) => recorded.has(id)).map(([, d]) => d);
+    if (due.length === 0 || original === null) return;
+    await this.bouncer.send({
+      envelopeSender: message.mailFrom,
+      envid: message.envid,
+      ret: message.ret,
+      arrivalDate: message.queuedAt,
+      recipients: due,
+      original,
+      originalSize: message.size,
+    });
+  }
+
+  private mayReport(mailFrom: string): boolean {
+    return mailFrom !== '';
+  }
+}
