@@ -544,6 +544,7 @@ void test('[outbound]: defaults, durations with units, validation naming the key
     heloName: null,
     port: 25,
     requireTls: false,
+    lease: 300,
   });
   const c = parseConfigToml(
     [
@@ -560,6 +561,7 @@ void test('[outbound]: defaults, durations with units, validation naming the key
       'helo_name = "Out.Example.org"',
       'port = 2525',
       'require_tls = true',
+      'lease = "10s"',
     ].join('\n'),
     FILE,
   ).outbound;
@@ -574,6 +576,7 @@ void test('[outbound]: defaults, durations with units, validation naming the key
   assert.equal(c.heloName, 'out.example.org');
   assert.equal(c.port, 2525);
   assert.equal(c.requireTls, true);
+  assert.equal(c.lease, 10);
 
   refused('[outbound]\nport = 0', 'postern.toml: outbound.port: expected an integer from 1 to 65535, got 0');
   refused('[outbound]\nretry_jitter = 2', 'postern.toml: outbound.retry_jitter: must be from 0 to 1, got 2');
@@ -581,6 +584,7 @@ void test('[outbound]: defaults, durations with units, validation naming the key
     '[outbound]\nretry_factor = "x"',
     'postern.toml: outbound.retry_factor: expected a number from 1 to 10, got "x"',
   );
+  refused('[outbound]\nlease = 1', 'postern.toml: outbound.lease: must be at least 3, got 1');
   refused(
     '[outbound]\nrequire_tls = "yes"',
     'postern.toml: outbound.require_tls: expected true or false, got "yes"',

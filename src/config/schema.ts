@@ -323,6 +323,7 @@ export const DEFAULT_OUTBOUND: Readonly<OutboundSettings> = Object.freeze({
   heloName: null,
   port: 25,
   requireTls: false,
+  lease: 300,
 });
 
 export type OutboundKind = 'seconds' | 'integer' | 'fraction' | 'factor' | 'boolean' | 'hostname';
@@ -438,5 +439,13 @@ export const OUTBOUND_KEYS: readonly OutboundKey[] = [
     toml: 'require_tls',
     kind: 'boolean',
     doc: 'never send in clear: no STARTTLS or a failed handshake defers the message',
+  },
+  {
+    field: 'lease',
+    toml: 'lease',
+    kind: 'seconds',
+    min: 3,
+    max: 86400,
+    doc: "how long a process's claim on queued recipients lasts unless renewed (after a crash: until others send them)",
   },
 ];

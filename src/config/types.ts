@@ -76,6 +76,11 @@ export interface OutboundSettings {
   port: number;
   /** Never send in clear: a server without STARTTLS, or a failed handshake, defers. */
   requireTls: boolean;
+  /**
+   * How long a serving process's claim on queued recipients lasts unless renewed (it is renewed
+   * every third of it while held): after a crash, how long until another process sends them.
+   */
+  lease: number;
 }
 
 export interface PosternConfig {

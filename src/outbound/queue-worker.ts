@@ -44,7 +44,7 @@ export interface QueueWorkerOptions {
   log: Logger;
   /** The lease owner: unique per process and node (default `<host name>:<pid>`). */
   owner?: string;
-  /** How long a claim lasts before another process may take it; renewed meanwhile (default 5 min). */
+  /** How long a claim lasts before another process may take it; renewed meanwhile (default: [outbound] lease). */
   leaseMs?: number;
   /** Longest sleep between two looks at the queue (default 30 s). */
   pollMs?: number;
@@ -63,7 +63,6 @@ interface Group {
   recipients: QueuedRecipient[];
 }
 
-const DEFAULT_LEASE_MS = 5 * 60_000;
 const DEFAULT_POLL_MS = 30_000;
 /** Groups claimed ahead of what can be sent at once (so a slow domain does not idle the rest). */
 const PENDING_FACTOR = 2;
@@ -94,7 +93,7 @@ export class QueueWorker {
   constructor(opts: QueueWorkerOptions) {
     this.opts = opts;
     this.owner = opts.owner ?? `${os.hostname()}:${process.pid}`;
-    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.leaseMs = opts.leaseMs ?? opts.config.outbound.lease * 1000;
     this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
     this.log = opts.log;
     const o = opts.config.outbound;
