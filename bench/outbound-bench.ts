@@ -2,7 +2,9 @@
 // for D recipient domains (default 50), all sent to one loopback Postfix smtp-sink, by
 //   (a) Postern: the real `postern serve` (a separate process) with its default [outbound]
 //       settings (concurrency 100, 20 per domain), the messages queued before it starts
-//       (store.append with an outbound envelope, as an accepted submission is queued); the
+//       (store.append with an outbound envelope, as an accepted submission is queued, but with
+//       no submitting account: sent as forwarded mail is, without DKIM signatures, as Postfix
+//       sends them here); the
 //       domains' MX records come from a loopback DNS server (every domain: MX mx.sink.test,
 //       A 127.0.0.1) and [outbound] port points at the sink;
 //   (b) Debian's Postfix: a private instance (own config and queue under a temp dir) with its
