@@ -4,9 +4,8 @@
 //       settings (concurrency 100, 20 per domain), the messages queued before it starts
 //       (store.append with an outbound envelope, as an accepted submission is queued, but with
 //       no submitting account: sent as forwarded mail is, without DKIM signatures, as Postfix
-//       sends them here); the
-//       domains' MX records come from a loopback DNS server (every domain: MX mx.sink.test,
-//       A 127.0.0.1) and [outbound] port points at the sink;
+//       sends them here); the domains' MX records come from a loopback DNS server (every
+//       domain: MX mx.sink.test, A 127.0.0.1) and [outbound] port points at the sink;
 //   (b) Debian's Postfix: a private instance (own config and queue under a temp dir) with its
 //       defaults (default_process_limit 100, default_destination_concurrency_limit 20). Postfix
 //       cannot use our test DNS server, so transport_maps routes the D domains to
