@@ -187,6 +187,16 @@ void test('header fields are split raw and linearly; the From: domain is read as
   assert.ok(performance.now() - t0 < 2000);
 });
 
+void test('a body of one long line (1 MiB, no line break) verifies', async () => {
+  const signer = createDkimSigner(fx.store);
+  const msg = message({ body: 'x y\t z '.repeat(131_072) + '\r\n' });
+  const results = await verify(Buffer.concat([Buffer.from(await signer.sign(msg)), msg]));
+  assert.deepEqual(
+    results.map((r) => r.result),
+    ['pass', 'pass'],
+  );
+});
+
 void test('signing time of a 5 KiB and a 10 MiB message, and the longest event-loop gap meanwhile', async () => {
   const signer = createDkimSigner(fx.store);
   const line = 'The quick brown fox jumps over the lazy dog, again and again and again.\r\n';

@@ -10,7 +10,7 @@
 //
 // Invariants: the event loop is never held for long: the body is hashed in slices of at most
 // 64 KiB with a turn of the event loop after every 256 KiB, whatever the input (a Buffer, a
-// stream); the header section is bounded (`maxHeaderBytes`), split into fields in one linear
+// stream), and the signatures are made on libuv's thread pool; the header section is bounded (`maxHeaderBytes`), split into fields in one linear
 // pass; a message that cannot be signed (no single From: domain, not a local domain, no key,
 // a header section over the bound) gets no signature, never an error; keys are read from the
 // store at most once per `keyCacheMs` per domain.
@@ -235,6 +235,16 @@ function signedHeaderLines(fields: readonly MailauthHeaderLine[]): {
   return { keys: names.join(': '), headers };
 }
 
+/** crypto.sign on libuv's thread pool (its callback form): an RSA-2048 signature is about a millisecond. */
+function signOffLoop(algorithm: string | null, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    cryptoSign(algorithm, data, key, (err, signature) => {
+      if (err !== null) reject(err);
+      else resolve(signature);
+    });
+  });
+}
+
 function toSigningKey(k: DkimKey): SigningKey {
   return {
     domain: k.domain,
@@ -328,25 +338,28 @@ export function createDkimSigner(
 
     const lines = signedHeaderLines(fields);
     const signTime = now();
-    const out: string[] = [];
-    for (const k of keys) {
-      const { canonicalizedHeader, dkimHeaderOpts } = relaxedHeaders('DKIM', lines, {
-        signingDomain: k.domain,
-        selector: k.selector,
-        algorithm: k.algorithm,
-        canonicalization: 'relaxed/relaxed',
-        bodyHash,
-        signTime,
-      });
-      // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the canonicalised header (PureEdDSA).
-      const signature =
-        k.algorithm === 'rsa-sha256'
-          ? cryptoSign('sha256', canonicalizedHeader, k.key)
-          : cryptoSign(null, createHash('sha256').update(canonicalizedHeader).digest(), k.key);
-      out.push(
-        formatSignatureHeaderLine('DKIM', { ...dkimHeaderOpts, b: signature.toString('base64') }, true),
-      );
-    }
+    const out = await Promise.all(
+      keys.map(async (k) => {
+        const { canonicalizedHeader, dkimHeaderOpts } = relaxedHeaders('DKIM', lines, {
+          signingDomain: k.domain,
+          selector: k.selector,
+          algorithm: k.algorithm,
+          canonicalization: 'relaxed/relaxed',
+          bodyHash,
+          signTime,
+        });
+        // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the canonicalised header (PureEdDSA).
+        const signature =
+          k.algorithm === 'rsa-sha256'
+            ? await signOffLoop('sha256', canonicalizedHeader, k.key)
+            : await signOffLoop(null, createHash('sha256').update(canonicalizedHeader).digest(), k.key);
+        return formatSignatureHeaderLine(
+          'DKIM',
+          { ...dkimHeaderOpts, b: signature.toString('base64') },
+          true,
+        );
+      }),
+    );
     return {
       signed: true,
       domain,
