@@ -10,10 +10,11 @@
 //
 // Invariants: the event loop is never held for long: the body is hashed in slices of at most
 // 64 KiB with a turn of the event loop after every 256 KiB, whatever the input (a Buffer, a
-// stream), and the signatures are made on libuv's thread pool; the header section is bounded (`maxHeaderBytes`), split into fields in one linear
-// pass; a message that cannot be signed (no single From: domain, not a local domain, no key,
-// a header section over the bound) gets no signature, never an error; keys are read from the
-// store at most once per `keyCacheMs` per domain.
+// stream), and the signatures are made on libuv's thread pool; the header section is bounded
+// (`maxHeaderBytes`), split into fields in one linear pass; a message that cannot be signed (no
+// single From: domain, not a local domain, no key, a header section over the bound) gets no
+// signature, never an error; keys are read from the store at most once per `keyCacheMs` per
+// domain.
 
 import { createHash, createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
