@@ -7,7 +7,7 @@ import { DnsResolver } from '../dns/resolver.js';
 import { openFixture, type StoreFixture } from '../store/sqlite/store-fixture.js';
 import type { DkimKey } from '../store/types.js';
 import { createDkimKeys, dkimRecordName, dkimRecordValue } from './dkim-keys.js';
-import { createDkimSigner, fromDomainOf, headerFields } from './dkim-signer.js';
+import { createDkimSigner, fromDomainOf, headerFields, isSubmittedByLocalUser } from './dkim-signer.js';
 
 let fx: StoreFixture;
 let dns: DnsTestServer;
@@ -161,6 +161,9 @@ void test('no signature without a single local From: domain with keys; fromDomai
   // The caller names the domain: a From: of another domain is then not looked at.
   const forced = await signer.signWithOutcome(message({ from: 'x@remote.test' }), 'SIGNED.test');
   assert.equal(forced.signed, true);
+  // Only what local users submitted is signed; mail forwarded for others is not.
+  assert.equal(isSubmittedByLocalUser({ accountId: 7 }), true);
+  assert.equal(isSubmittedByLocalUser({ accountId: null }), false);
   const tooBig = createDkimSigner(fx.store, { maxHeaderBytes: 64 });
   assert.equal((await tooBig.signWithOutcome(message())).signed, false);
 });

@@ -22,7 +22,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { normalizeDomain } from '../mail/domain.js';
 import { parseAddressList } from '../mail/mime/address.js';
 import { decodeHeaderBytes } from '../mail/mime/header-block.js';
-import type { DkimKey, DkimKeys } from '../store/types.js';
+import type { DkimKey, DkimKeys, OutboundEnvelope } from '../store/types.js';
 import { RelaxedBodyHash } from './dkim-body-hash.js';
 
 // mailauth's internals are CommonJS without type declarations: typed here, loaded once.
@@ -253,6 +253,17 @@ function toSigningKey(k: DkimKey): SigningKey {
     algorithm: k.algorithm === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256',
     key: createPrivateKey(k.privateKeyPem),
   };
+}
+
+/**
+ * Whether a queued message is this server's to sign: one submitted by a local user (the queue
+ * keeps the submitting account; its From: was checked against the user at end of data), not
+ * mail relayed for others (inbound mail an alias forwards), whose From: is someone else's claim
+ * even when it names a local domain. Reports the server makes itself may be signed too: the
+ * caller knows them.
+ */
+export function isSubmittedByLocalUser(envelope: Pick<OutboundEnvelope, 'accountId'>): boolean {
+  return envelope.accountId !== null;
 }
 
 export function createDkimSigner(
