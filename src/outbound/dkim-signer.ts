@@ -113,7 +113,7 @@ export interface DkimSigner {
   /**
    * The DKIM-Signature fields for a message, CRLF-terminated, to prepend to it ('' when it is
    * not signed). `fromDomain` overrides the domain of its From: field. A stream is read to its
-   * end, or destroyed when the message is not signed.
+   * end, or destroyed when the message is not signed; a stream's error rejects.
    */
   sign(message: Uint8Array | AsyncIterable<Uint8Array>, fromDomain?: string): Promise<string>;
   /** sign() with the reason and the selectors used, for logs. */
@@ -293,13 +293,22 @@ export function createDkimSigner(
     fromDomain?: string,
   ): Promise<DkimSignOutcome> {
     const it = slices(message);
-    const unsigned = async (
+    try {
+      return await signFrom(it, fromDomain);
+    } finally {
+      // Ends the for-await inside when the message was not read to its end: a stream is destroyed.
+      await it.return(undefined);
+    }
+  }
+
+  async function signFrom(
+    it: AsyncGenerator<Buffer>,
+    fromDomain: string | undefined,
+  ): Promise<DkimSignOutcome> {
+    const unsigned = (
       reason: 'no-from-domain' | 'no-keys' | 'header-too-large',
       domain: string | null,
-    ): Promise<DkimSignOutcome> => {
-      await it.return(undefined); // ends the for-await inside: a stream is destroyed
-      return { signed: false, reason, domain, headers: '' };
-    };
+    ): DkimSignOutcome => ({ signed: false, reason, domain, headers: '' });
 
     // The header section, up to its blank line (or the whole message when there is none).
     let head: Buffer = Buffer.alloc(0);
