@@ -69,13 +69,16 @@ export function nextDkimSelectors(
 }
 
 /**
- * Makes a new Ed25519 + RSA pair for a local domain and stores it; with `rotate` the domain's
- * active keys are retired in the same write. Returns the new keys.
+ * Makes a new Ed25519 + RSA pair for a local domain and stores it, signing at once; with
+ * `rotate` the domain's active keys are retired in the same write. With `stage` the pair is
+ * stored pending instead: published by `postern dns`, signing only once activated
+ * (activateDkimKeys), so its records can be in the DNS before the first signature needs them.
+ * Returns the new keys.
  */
 export async function createDkimKeys(
   store: Pick<DkimKeys, 'addDkimKeys' | 'listDkimKeys'>,
   domain: string,
-  opts: { rotate?: boolean; now?: Date } = {},
+  opts: { rotate?: boolean; stage?: boolean; now?: Date } = {},
 ): Promise<DkimKey[]> {
   const existing = await store.listDkimKeys(domain);
   const selectors = nextDkimSelectors(
@@ -86,6 +89,7 @@ export async function createDkimKeys(
     generateDkimKey('ed25519', selectors.ed25519),
     generateDkimKey('rsa', selectors.rsa),
   ]);
+  if (opts.stage === true) return store.addDkimKeys(domain, keys, { pending: true });
   return store.addDkimKeys(domain, keys, { retireActive: opts.rotate === true });
 }
 

@@ -19,6 +19,13 @@ function sample(): DomainRecords {
       },
       { domain: 'example.org', selector: 'p2026b-rsa', algorithm: 'rsa', publicKey: RSA_P, state: 'active' },
       { domain: 'example.org', selector: 'p2026a-rsa', algorithm: 'rsa', publicKey: RSA_P, state: 'retired' },
+      {
+        domain: 'example.org',
+        selector: 'p2026c-ed',
+        algorithm: 'ed25519',
+        publicKey: 'B'.repeat(44),
+        state: 'pending',
+      },
     ],
     ports: { submission: 587, submissions: 465, imap: 143, imaps: 993, pop3: null, pop3s: 995 },
     spfAddresses: ['192.0.2.25', '2001:db8::25'],
@@ -73,6 +80,10 @@ void test('the zone text parses line by line and says what the JSON says', () =>
   assert.deepEqual(byName('autoconfig.example.org', 'CNAME'), ['mail.example.net.']);
   assert.deepEqual(byName('autodiscover.example.org', 'CNAME'), ['mail.example.net.']);
   assert.match(zoneText(r), /^; DKIM rsa key p2026a-rsa \(retired: /m);
+  assert.match(zoneText(r), /^; DKIM ed25519 key p2026c-ed \(staged: /m);
+  assert.deepEqual(byName('p2026c-ed._domainkey.example.org', 'TXT'), [
+    `v=DKIM1; k=ed25519; p=${'B'.repeat(44)}`,
+  ]);
   assert.equal(new Set(r.records.map((x) => x.ttl)).size, 1);
 });
 

@@ -7,8 +7,9 @@
 // - MX: the host name, preference 10.
 // - SPF (RFC 7208): `v=spf1 mx -all`, plus ip4:/ip6: for every address given: the MX host
 //   sends the domain's mail, nothing else does.
-// - DKIM (RFC 6376): one TXT per key, active and retired (retired keys still verify mail sent
-//   before the rotation; `postern domain dkim remove` ends their publication).
+// - DKIM (RFC 6376): one TXT per key, active, staged and retired (staged keys must be in the
+//   DNS before they sign; retired keys still verify mail sent before the rotation; `postern
+//   domain dkim remove` ends their publication).
 // - DMARC (RFC 7489): p=quarantine by default (the domain's mail leaves only through this
 //   server, signed twice and SPF-aligned, so failing mail is forged; `none` for a domain that
 //   also sends through others until they are aligned), relaxed alignment, aggregate reports to
@@ -77,6 +78,12 @@ export interface DomainRecords {
 
 export const DEFAULT_DNS_TTL = 3600;
 
+const DKIM_STATE_NOTE: Readonly<Record<DkimKey['state'], string>> = {
+  active: '',
+  pending: ' (staged: publish it, then `postern domain dkim rotate` signs with it)',
+  retired: ' (retired: remove once mail it signed is delivered)',
+};
+
 /** RFC 6186 / RFC 8314 services and the listener serving each. */
 const SRV_SERVICES = [
   ['_submissions._tcp', 'submissions'],
@@ -144,7 +151,7 @@ export function domainRecords(input: DomainRecordsInput): DomainRecords {
       dkimRecordName(k),
       dkimRecordValue(k),
       'dkim',
-      `DKIM ${k.algorithm} key ${k.selector}${k.state === 'retired' ? ' (retired: remove once mail it signed is delivered)' : ''}`,
+      `DKIM ${k.algorithm} key ${k.selector}${DKIM_STATE_NOTE[k.state]}`,
     );
   }
 

@@ -97,14 +97,26 @@ export interface Directory {
  */
 export interface DkimKeys {
   /**
-   * Stores keys for a local domain in one transaction; with `retireActive` the domain's active
-   * keys are retired in the same transaction (a rotation). NOT_FOUND for a domain that is not
-   * local, ALREADY_EXISTS for a selector the domain already has (retired keys included).
+   * Stores keys for a local domain in one transaction, active (with `retireActive` the domain's
+   * active keys are retired in the same transaction: a rotation) or, with `pending`, staged:
+   * published but not signing until activateDkimKeys. NOT_FOUND for a domain that is not local,
+   * ALREADY_EXISTS for a selector the domain already has (retired keys included),
+   * INVALID_ARGUMENT for `pending` with `retireActive`.
    */
-  addDkimKeys(domain: string, keys: NewDkimKey[], opts?: { retireActive?: boolean }): Promise<DkimKey[]>;
-  /** The domain's keys, active first, then retired; each oldest first. [] for an unknown domain. */
+  addDkimKeys(
+    domain: string,
+    keys: NewDkimKey[],
+    opts?: { retireActive?: boolean; pending?: boolean },
+  ): Promise<DkimKey[]>;
+  /**
+   * The second step of a staged rotation, in one transaction: the pending keys become active
+   * and the active ones retired. Nothing changes when there is no pending key. NOT_FOUND for a
+   * domain that is not local.
+   */
+  activateDkimKeys(domain: string): Promise<{ activated: DkimKey[]; retired: DkimKey[] }>;
+  /** The domain's keys: active, then pending, then retired; each oldest first. [] for an unknown domain. */
   listDkimKeys(domain: string, opts?: { activeOnly?: boolean }): Promise<DkimKey[]>;
-  /** Removes a retired key. NOT_FOUND when absent; INVALID_ARGUMENT for an active key (rotate first). */
+  /** Removes a retired or pending key. NOT_FOUND when absent; INVALID_ARGUMENT for an active key (rotate first). */
   deleteDkimKey(domain: string, selector: string): Promise<void>;
 }
 

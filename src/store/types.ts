@@ -40,10 +40,15 @@ export interface Domain {
   createdAt: Date;
 }
 
+export type DkimKeyState = 'pending' | 'active' | 'retired';
+
 /** DKIM signing algorithms: RSA (RFC 6376, rsa-sha256) and Ed25519 (RFC 8463, ed25519-sha256). */
 export type DkimAlgorithm = 'ed25519' | 'rsa';
 
-/** A domain's DKIM key: active keys sign, retired ones are only still published. */
+/**
+ * A domain's DKIM key: active keys sign; pending ones (staged by a rotation in two steps) and
+ * retired ones are only published.
+ */
 export interface DkimKey {
   id: number;
   /** The domain (lower-case A-label) whose mail it signs: d= of the signature. */
@@ -55,7 +60,7 @@ export interface DkimKey {
   privateKeyPem: string;
   /** The p= value of the DNS record (base64): SubjectPublicKeyInfo for RSA, the raw 32 bytes for Ed25519. */
   publicKey: string;
-  state: 'active' | 'retired';
+  state: DkimKeyState;
   createdAt: Date;
   retiredAt: Date | null;
 }

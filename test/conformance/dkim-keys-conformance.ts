@@ -153,6 +153,65 @@ export function runDkimKeyConformance(backendName: BackendName, factory: Backend
       assert.equal((await store.listDkimKeys('example.org')).length, 2);
     });
 
+    void it('a staged rotation: pending keys are listed but not active until activated', async () => {
+      const { store } = (await fresh()).b;
+      await store.createDomain('example.org');
+      assert.deepEqual(await store.activateDkimKeys('example.org'), { activated: [], retired: [] });
+      await store.addDkimKeys('example.org', [ed25519Key('a-ed'), ed25519Key('a-rsa')]);
+      const staged = await store.addDkimKeys('example.org', [ed25519Key('b-ed'), ed25519Key('b-rsa')], {
+        pending: true,
+      });
+      assert.deepEqual(
+        staged.map((k) => k.state),
+        ['pending', 'pending'],
+      );
+      assert.deepEqual(
+        (await store.listDkimKeys('example.org')).map((k) => [k.selector, k.state]),
+        [
+          ['a-ed', 'active'],
+          ['a-rsa', 'active'],
+          ['b-ed', 'pending'],
+          ['b-rsa', 'pending'],
+        ],
+      );
+      assert.deepEqual(
+        (await store.listDkimKeys('example.org', { activeOnly: true })).map((k) => k.selector),
+        ['a-ed', 'a-rsa'],
+      );
+      await assert.rejects(
+        store.addDkimKeys('example.org', [ed25519Key('c-ed')], { pending: true, retireActive: true }),
+        (e) => isStoreError(e, 'INVALID_ARGUMENT'),
+      );
+      const { activated, retired } = await store.activateDkimKeys('EXAMPLE.org');
+      assert.deepEqual(
+        activated.map((k) => [k.selector, k.state]),
+        [
+          ['b-ed', 'active'],
+          ['b-rsa', 'active'],
+        ],
+      );
+      assert.deepEqual(
+        retired.map((k) => [k.selector, k.state, k.retiredAt instanceof Date]),
+        [
+          ['a-ed', 'retired', true],
+          ['a-rsa', 'retired', true],
+        ],
+      );
+      assert.deepEqual(
+        (await store.listDkimKeys('example.org')).map((k) => [k.selector, k.state]),
+        [
+          ['b-ed', 'active'],
+          ['b-rsa', 'active'],
+          ['a-ed', 'retired'],
+          ['a-rsa', 'retired'],
+        ],
+      );
+      // A staged key may be discarded before it signs.
+      await store.addDkimKeys('example.org', [ed25519Key('d-ed')], { pending: true });
+      await store.deleteDkimKey('example.org', 'd-ed');
+      await assert.rejects(store.activateDkimKeys('missing.test'), (e) => isStoreError(e, 'NOT_FOUND'));
+    });
+
     void it('deleting a domain deletes its keys', async () => {
       const { store } = (await fresh()).b;
       await store.createDomain('example.org');

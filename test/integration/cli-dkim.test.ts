@@ -68,8 +68,48 @@ void test('postern domain add makes two DKIM keys; dkim show, rotate, remove; er
     ],
   );
 
+  // In two steps: staged keys are published but do not sign until the next rotate.
   assert.match(
-    fails(postern(dir, ['domain', 'dkim', 'remove', 'example.org', `p${year}b-ed`])),
+    ok(postern(dir, ['domain', 'dkim', 'rotate', 'example.org', '--stage'])),
+    new RegExp(
+      `^staged DKIM keys for example.org: p${year}c-ed \\(ed25519\\), p${year}c-rsa \\(rsa\\)$`,
+      'm',
+    ),
+  );
+  assert.match(
+    fails(postern(dir, ['domain', 'dkim', 'rotate', 'example.org', '--stage'])),
+    /already has staged/,
+  );
+  assert.deepEqual(
+    show().map((k) => [k.selector, k.state]),
+    [
+      [`p${year}b-ed`, 'active'],
+      [`p${year}b-rsa`, 'active'],
+      [`p${year}c-ed`, 'pending'],
+      [`p${year}c-rsa`, 'pending'],
+      [`p${year}a-ed`, 'retired'],
+      [`p${year}a-rsa`, 'retired'],
+    ],
+  );
+  assert.match(
+    ok(postern(dir, ['dns', 'example.org'])),
+    new RegExp(`^; DKIM ed25519 key p${year}c-ed \\(staged`, 'm'),
+  );
+  const activated = ok(postern(dir, ['domain', 'dkim', 'rotate', 'example.org']));
+  assert.match(
+    activated,
+    new RegExp(`^signing for example.org with the staged DKIM keys: p${year}c-ed`, 'm'),
+  );
+  assert.match(activated, new RegExp(`^retired: p${year}b-ed \\(ed25519\\), p${year}b-rsa \\(rsa\\)$`, 'm'));
+  assert.deepEqual(
+    show()
+      .filter((k) => k.state === 'active')
+      .map((k) => k.selector),
+    [`p${year}c-ed`, `p${year}c-rsa`],
+  );
+
+  assert.match(
+    fails(postern(dir, ['domain', 'dkim', 'remove', 'example.org', `p${year}c-ed`])),
     /is active: rotate first/,
   );
   assert.equal(

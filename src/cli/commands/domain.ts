@@ -129,24 +129,56 @@ function registerDkim(domain: Command): void {
 
   dkim
     .command('rotate <domain>')
-    .description('make a new Ed25519 + RSA key pair that signs from now on; the active keys are retired')
-    .action(async (name: string, _opts: unknown, cmd: Command) => {
+    .description(
+      'sign with a new Ed25519 + RSA key pair and retire the active one: the pair staged with --stage ' +
+        'if there is one, else a new pair at once',
+    )
+    .option(
+      '--stage',
+      'make the new pair without signing with it yet: publish its records first, then rotate',
+    )
+    .action(async (name: string, opts: { stage?: boolean }, cmd: Command) => {
       const d = parseDomain(name);
-      const { keys, retired } = await withCommandStore(cmd, async ({ store }) => {
+      const lines = await withCommandStore(cmd, async ({ store }): Promise<string[]> => {
         await localDomain(store, d);
-        const before = await store.listDkimKeys(d, { activeOnly: true });
-        return { keys: await createDkimKeys(store, d, { rotate: true }), retired: before };
+        const pending = (await store.listDkimKeys(d)).filter((k) => k.state === 'pending');
+        if (opts.stage === true) {
+          if (pending.length > 0) {
+            throw new UsageError(
+              `${d} already has staged DKIM keys (${describeKeys(pending)}): \`postern domain dkim rotate ${d}\` signs with them`,
+            );
+          }
+          const keys = await createDkimKeys(store, d, { stage: true });
+          return [
+            `staged DKIM keys for ${d}: ${describeKeys(keys)}`,
+            `publish their records (\`postern dns ${d}\`); once they resolve, ` +
+              `\`postern domain dkim rotate ${d}\` signs with them`,
+          ];
+        }
+        if (pending.length > 0) {
+          const { activated, retired } = await store.activateDkimKeys(d);
+          return [
+            `signing for ${d} with the staged DKIM keys: ${describeKeys(activated)}`,
+            ...(retired.length > 0 ? [`retired: ${describeKeys(retired)}`] : []),
+            'a running server signs with them within a minute',
+          ];
+        }
+        const retired = await store.listDkimKeys(d, { activeOnly: true });
+        const keys = await createDkimKeys(store, d, { rotate: true });
+        return [
+          `new DKIM keys for ${d}: ${describeKeys(keys)}`,
+          ...(retired.length > 0 ? [`retired: ${describeKeys(retired)}`] : []),
+          `publish the new records now (\`postern dns ${d}\`); a running server signs with the new keys within a minute`,
+        ];
       });
-      process.stdout.write(`new DKIM keys for ${d}: ${describeKeys(keys)}\n`);
-      if (retired.length > 0) process.stdout.write(`retired: ${describeKeys(retired)}\n`);
-      process.stdout.write(
-        `publish the new records now (\`postern dns ${d}\`); a running server signs with the new keys within a minute\n`,
-      );
+      process.stdout.write(lines.join('\n') + '\n');
     });
 
   dkim
     .command('remove <domain> <selector>')
-    .description('delete a retired DKIM key (its record is then no longer printed by `postern dns`)')
+    .description(
+      'delete a retired or staged DKIM key (its record is then no longer printed by `postern dns`)',
+    )
     .action(async (name: string, selector: string, _opts: unknown, cmd: Command) => {
       const d = parseDomain(name);
       await withCommandStore(cmd, async ({ store }) => {

@@ -7,7 +7,7 @@ import { StoreError } from '../../core/errors.js';
 import type { DkimKeys } from '../roles.js';
 import { normalizeDomain } from '../rules/address.js';
 import { checkNewDkimKeys, normalizeSelector } from '../rules/dkim-key.js';
-import type { DkimAlgorithm, DkimKey, NewDkimKey } from '../types.js';
+import type { DkimAlgorithm, DkimKey, DkimKeyState, NewDkimKey } from '../types.js';
 import type { SqliteCore } from './core.js';
 import { notFound } from './rows.js';
 import type { WriteTx } from './write-tx.js';
@@ -19,7 +19,7 @@ interface DkimKeyRow {
   algorithm: DkimAlgorithm;
   private_key: string;
   public_key: string;
-  state: 'active' | 'retired';
+  state: DkimKeyState;
   created_at: number;
   retired_at: number | null;
 }
@@ -44,7 +44,13 @@ function toDkimKey(r: DkimKeyRow): DkimKey {
 
 /** The transactional bodies of the DKIM key writes (arguments already checked). */
 export const dkimKeyWrites = {
-  addDkimKeys(tx: WriteTx, domain: string, keys: NewDkimKey[], retireActive: boolean): DkimKey[] {
+  addDkimKeys(
+    tx: WriteTx,
+    domain: string,
+    keys: NewDkimKey[],
+    state: 'active' | 'pending',
+    retireActive: boolean,
+  ): DkimKey[] {
     const { sql } = tx;
     const d = sql.stmt<{ id: number }>('SELECT id FROM domains WHERE name = ?').get(domain);
     if (d === undefined) throw notFound(`domain ${domain}`);
@@ -72,12 +78,34 @@ export const dkimKeyWrites = {
       const r = sql
         .stmt<{ id: number }>(
           `INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, public_key, state, created_at)
-           VALUES (?, ?, ?, ?, ?, 'active', ?) RETURNING id`,
+           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
         )
-        .get(d.id, k.selector, k.algorithm, k.privateKeyPem, k.publicKey, now);
+        .get(d.id, k.selector, k.algorithm, k.privateKeyPem, k.publicKey, state, now);
       ids.push(r!.id);
     }
     return ids.map((id) => toDkimKey(sql.stmt<DkimKeyRow>(`${SELECT_KEYS} WHERE k.id = ?`).get(id)!));
+  },
+
+  activateDkimKeys(tx: WriteTx, domain: string): { activated: DkimKey[]; retired: DkimKey[] } {
+    const { sql } = tx;
+    const d = sql.stmt<{ id: number }>('SELECT id FROM domains WHERE name = ?').get(domain);
+    if (d === undefined) throw notFound(`domain ${domain}`);
+    const byState = (state: DkimKeyState): DkimKeyRow[] =>
+      sql
+        .stmt<DkimKeyRow>(`${SELECT_KEYS} WHERE k.domain_id = ? AND k.state = ? ORDER BY k.id`)
+        .all(d.id, state);
+    const pending = byState('pending');
+    if (pending.length === 0) return { activated: [], retired: [] };
+    const active = byState('active');
+    const now = Date.now();
+    sql
+      .stmt("UPDATE dkim_keys SET state = 'retired', retired_at = ? WHERE domain_id = ? AND state = 'active'")
+      .run(now, d.id);
+    sql.stmt("UPDATE dkim_keys SET state = 'active' WHERE domain_id = ? AND state = 'pending'").run(d.id);
+    return {
+      activated: pending.map((r) => toDkimKey({ ...r, state: 'active' })),
+      retired: active.map((r) => toDkimKey({ ...r, state: 'retired', retired_at: now })),
+    };
   },
 
   deleteDkimKey(tx: WriteTx, domain: string, selector: string): void {
@@ -101,11 +129,28 @@ export class SqliteDkimKeys implements DkimKeys {
   async addDkimKeys(
     domain: string,
     keys: NewDkimKey[],
-    opts: { retireActive?: boolean } = {},
+    opts: { retireActive?: boolean; pending?: boolean } = {},
   ): Promise<DkimKey[]> {
     const name = normalizeDomain(domain);
     const checked = checkNewDkimKeys(keys);
-    return this.core.write('dkim', 'addDkimKeys', name, checked, opts.retireActive === true);
+    const pending = opts.pending === true;
+    const retireActive = opts.retireActive === true;
+    if (pending && retireActive) {
+      throw new StoreError('INVALID_ARGUMENT', 'staged keys retire nothing until they are activated');
+    }
+    return this.core.write(
+      'dkim',
+      'addDkimKeys',
+      name,
+      checked,
+      pending ? 'pending' : 'active',
+      retireActive,
+    );
+  }
+
+  async activateDkimKeys(domain: string): Promise<{ activated: DkimKey[]; retired: DkimKey[] }> {
+    const name = normalizeDomain(domain);
+    return this.core.write('dkim', 'activateDkimKeys', name);
   }
 
   async listDkimKeys(domain: string, opts: { activeOnly?: boolean } = {}): Promise<DkimKey[]> {
@@ -120,7 +165,7 @@ export class SqliteDkimKeys implements DkimKeys {
     return this.core.sql
       .stmt<DkimKeyRow>(
         `${SELECT_KEYS} WHERE d.name = ? ${where}
-         ORDER BY CASE k.state WHEN 'active' THEN 0 ELSE 1 END, k.created_at, k.id`,
+         ORDER BY CASE k.state WHEN 'active' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, k.created_at, k.id`,
       )
       .all(name)
       .map((r) => toDkimKey(r));

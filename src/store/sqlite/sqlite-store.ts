@@ -128,8 +128,15 @@ export class SqliteStore implements MailStore {
 
   // ---------------------------------------------------------------- DkimKeys
 
-  addDkimKeys(domain: string, keys: NewDkimKey[], opts?: { retireActive?: boolean }): Promise<DkimKey[]> {
+  addDkimKeys(
+    domain: string,
+    keys: NewDkimKey[],
+    opts?: { retireActive?: boolean; pending?: boolean },
+  ): Promise<DkimKey[]> {
     return this.dkimKeys.addDkimKeys(domain, keys, opts);
+  }
+  activateDkimKeys(domain: string): Promise<{ activated: DkimKey[]; retired: DkimKey[] }> {
+    return this.dkimKeys.activateDkimKeys(domain);
   }
   listDkimKeys(domain: string, opts?: { activeOnly?: boolean }): Promise<DkimKey[]> {
     return this.dkimKeys.listDkimKeys(domain, opts);
