@@ -135,6 +135,10 @@ void test('postern domain add makes two DKIM keys; dkim show, rotate, remove; er
     await store.close();
   }
   assert.match(ok(postern(dir, ['domain', 'dkim', 'show', 'old.test'])), /has no DKIM keys/);
+  const noKeys = postern(dir, ['dns', 'old.test']);
+  assert.equal(noKeys.status, 0);
+  assert.match(noKeys.stderr, /^warning: old\.test signs with no DKIM key/);
+  assert.doesNotMatch(noKeys.stdout, /_domainkey/);
   assert.doesNotMatch(ok(postern(dir, ['domain', 'dkim', 'rotate', 'old.test'])), /retired/);
   assert.equal(
     (JSON.parse(ok(postern(dir, ['domain', 'dkim', 'show', 'old.test', '--json']))) as ShownKey[]).length,

@@ -73,10 +73,16 @@ export function registerDns(program: Command): void {
             `warning: hostname "${config.hostname}" is not a fully qualified name; set \`hostname\` in the config\n`,
           );
         }
+        const dkimKeys = await store.listDkimKeys(domain);
+        if (!dkimKeys.some((k) => k.state === 'active')) {
+          process.stderr.write(
+            `warning: ${domain} signs with no DKIM key: \`postern domain dkim rotate ${domain}\` makes a pair\n`,
+          );
+        }
         return domainRecords({
           domain,
           hostname: config.hostname,
-          dkimKeys: await store.listDkimKeys(domain),
+          dkimKeys,
           ports: {
             submission: port('submission'),
             submissions: port('submissions'),
