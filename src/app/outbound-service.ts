@@ -1,12 +1,15 @@
 // The outbound queue worker of a serving process, as the runtime starts it (ServerParts.outbound):
 // a DNS resolver from [dns] and a QueueWorker (src/outbound/queue-worker.ts) on the process's
-// store, started at once; stop() ends it after the listeners (its leases released).
+// store, started at once; stop() ends it after the listeners (its leases released). Messages a
+// local user submitted are DKIM-signed with every active key of their From: domain
+// (src/outbound/dkim-signer.ts); mail an alias forwards is sent as it came.
 
 import { DnsResolver } from '../dns/resolver.js';
+import { createDkimSigner, isSubmittedByLocalUser } from '../outbound/dkim-signer.js';
 import { QueueWorker, type QueueWorkerOptions } from '../outbound/queue-worker.js';
 import type { OutboundFactory, OutboundService } from '../server/types.js';
 
-/** Options the tests (and later DKIM signing) add to what the deps give. */
+/** Options the tests add to what the deps give (a signer of their own replaces DKIM signing). */
 export type OutboundServiceOptions = Partial<
   Pick<QueueWorkerOptions, 'signer' | 'tlsCa' | 'clientTimeouts' | 'pollMs' | 'leaseMs'>
 >;
@@ -14,7 +17,10 @@ export type OutboundServiceOptions = Partial<
 export function outboundService(opts: OutboundServiceOptions = {}): OutboundFactory {
   return (deps): OutboundService => {
     const { config } = deps;
+    const dkim = createDkimSigner(deps.store);
     const worker = new QueueWorker({
+      signer: ({ message, body }) =>
+        isSubmittedByLocalUser(message) ? dkim.sign(body()) : Promise.resolve(''),
       ...opts,
       store: deps.store,
       blobs: deps.blobs,

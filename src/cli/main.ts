@@ -8,6 +8,7 @@ import { registerInit } from './commands/init.js';
 import { registerServe } from './commands/serve.js';
 import { registerDev } from './commands/dev.js';
 import { registerDomain } from './commands/domain.js';
+import { registerDns } from './commands/dns.js';
 import { registerUser } from './commands/user.js';
 import { registerAlias } from './commands/alias.js';
 import { registerMailbox } from './commands/mailbox.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerDev(program);
   registerDomain(program);
+  registerDns(program);
   registerUser(program);
   registerAlias(program);
   registerMailbox(program);

@@ -20,6 +20,7 @@ import type {
   AppendRequest,
   Change,
   CopyResult,
+  DkimKey,
   Domain,
   FlagResult,
   FlagUpdate,
@@ -29,6 +30,7 @@ import type {
   MailboxSummary,
   MessageFlags,
   MessageMeta,
+  NewDkimKey,
   OutboundMessage,
   QueueAttempt,
   QueueAttemptResult,
@@ -85,6 +87,37 @@ export interface Directory {
    * go ahead (and was recorded), false when it comes too soon.
    */
   recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean>;
+}
+
+/**
+ * DKIM signing keys per local domain (stored with the directory, so every node on a shared store
+ * signs with the same keys). Active keys sign; retired ones stay until deleted so their DNS
+ * records can still be published for mail signed before a rotation. Deleting a domain deletes
+ * its keys.
+ */
+export interface DkimKeys {
+  /**
+   * Stores keys for a local domain in one transaction, active (with `retireActive` the domain's
+   * active keys are retired in the same transaction: a rotation) or, with `pending`, staged:
+   * published but not signing until activateDkimKeys. NOT_FOUND for a domain that is not local,
+   * ALREADY_EXISTS for a selector the domain already has (retired keys included),
+   * INVALID_ARGUMENT for `pending` with `retireActive`.
+   */
+  addDkimKeys(
+    domain: string,
+    keys: NewDkimKey[],
+    opts?: { retireActive?: boolean; pending?: boolean },
+  ): Promise<DkimKey[]>;
+  /**
+   * The second step of a staged rotation, in one transaction: the pending keys become active
+   * and the active ones retired. Nothing changes when there is no pending key. NOT_FOUND for a
+   * domain that is not local.
+   */
+  activateDkimKeys(domain: string): Promise<{ activated: DkimKey[]; retired: DkimKey[] }>;
+  /** The domain's keys: active, then pending, then retired; each oldest first. [] for an unknown domain. */
+  listDkimKeys(domain: string, opts?: { activeOnly?: boolean }): Promise<DkimKey[]>;
+  /** Removes a retired or pending key. NOT_FOUND when absent; INVALID_ARGUMENT for an active key (rotate first). */
+  deleteDkimKey(domain: string, selector: string): Promise<void>;
 }
 
 /** An account's mailboxes and subscriptions (names: rules/mailbox-name.ts). */
@@ -246,7 +279,7 @@ export interface StoreStats {
 
 /** Every role of the store at once: what a backend implements and the server holds. */
 export interface MailStore
-  extends Directory, Mailboxes, Messages, Search, OutboundQueue, Leases, Maintenance {
+  extends Directory, DkimKeys, Mailboxes, Messages, Search, OutboundQueue, Leases, Maintenance {
   readonly backend: 'sqlite' | 'postgres';
   /** Counters, where the backend keeps them. */
   readonly stats?: Readonly<StoreStats>;

@@ -3,7 +3,7 @@
 
 import type { MimeRecord } from '../mail/mime/types.js';
 
-export type { MailStore } from './roles.js';
+export type { DkimKeys, MailStore } from './roles.js';
 
 /** RFC 6154 §2 special-use attributes. */
 export const SPECIAL_USES = [
@@ -38,6 +38,39 @@ export interface Domain {
   id: number;
   name: string; // lower-case ASCII (IDNA A-label for internationalised names)
   createdAt: Date;
+}
+
+export type DkimKeyState = 'pending' | 'active' | 'retired';
+
+/** DKIM signing algorithms: RSA (RFC 6376, rsa-sha256) and Ed25519 (RFC 8463, ed25519-sha256). */
+export type DkimAlgorithm = 'ed25519' | 'rsa';
+
+/**
+ * A domain's DKIM key: active keys sign; pending ones (staged by a rotation in two steps) and
+ * retired ones are only published.
+ */
+export interface DkimKey {
+  id: number;
+  /** The domain (lower-case A-label) whose mail it signs: d= of the signature. */
+  domain: string;
+  /** s= of the signature; the DNS record is `<selector>._domainkey.<domain>`. */
+  selector: string;
+  algorithm: DkimAlgorithm;
+  /** PKCS#8 PEM. A secret: never logged, never printed by `dkim show`. */
+  privateKeyPem: string;
+  /** The p= value of the DNS record (base64): SubjectPublicKeyInfo for RSA, the raw 32 bytes for Ed25519. */
+  publicKey: string;
+  state: DkimKeyState;
+  createdAt: Date;
+  retiredAt: Date | null;
+}
+
+/** What addDkimKeys stores for one key. */
+export interface NewDkimKey {
+  selector: string;
+  algorithm: DkimAlgorithm;
+  privateKeyPem: string;
+  publicKey: string;
 }
 
 export type AccountState = 'active' | 'disabled';

@@ -5,7 +5,10 @@
 // full at RCPT) retried on schedule and delivered once there is room; a 5xx (unknown user at B),
 // a null MX and an expired message each bounced with an RFC 3464 report in the sender's INBOX
 // at A, read back with Python's email package; a local recipient failing at commit (quota)
-// gets a DSN too; `postern queue list --json` shows the states meanwhile.
+// gets a DSN too; `postern queue list --json` shows the states meanwhile. A signs what alice
+// submits with both of example.test's DKIM keys (ed25519 and rsa-2048), published in the test DNS
+// with SPF and DMARC records: B's Authentication-Results says dkim=pass for each, spf=pass and
+// dmarc=pass.
 
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
@@ -19,6 +22,7 @@ import type { PosternConfig } from '../../src/config/types.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { startDnsServer, type DnsTestServer } from '../helpers/dns-server.js';
 import { parseDsn, type ParsedDsn } from '../helpers/parse-dsn.js';
+import { createDkimKeys, dkimRecordName, dkimRecordValue } from '../../src/outbound/dkim-keys.js';
 import { waitUntil } from '../helpers/wait-until.js';
 import { ok, postern } from './cli-harness.js';
 import { LOOPBACK_0, tempDir, testConfig } from './server-fixture.js';
@@ -133,6 +137,12 @@ before(async () => {
     'example.net': { MX: [{ exchange: 'mx.example.net', priority: 10 }] },
     'mx.example.net': { A: ['127.0.0.1'] },
     'nullmx.example': { MX: [{ exchange: '.', priority: 0 }] },
+    'example.test': {
+      MX: [{ exchange: 'mail.example.test', priority: 10 }],
+      TXT: ['v=spf1 ip4:127.0.0.1 -all'],
+    },
+    'mail.example.test': { A: ['127.0.0.1'] },
+    '_dmarc.example.test': { TXT: ['v=DMARC1; p=reject'] },
   });
   // B: the remote domain's MX.
   const bConfig = testConfig(await tempDir('outbound-b'), { listen: { smtp: LOOPBACK_0 } });
@@ -170,6 +180,10 @@ before(async () => {
     await store.createDomain('example.test');
     await store.createAccount({ address: 'alice@example.test', passwordHash: await hashPassword(ALICE_PW) });
     await store.createAccount({ address: 'carol@example.test', passwordHash: 'unused', quotaBytes: 100 });
+    // As `postern domain add` does: both keys, published as `postern dns` prints them.
+    for (const key of await createDkimKeys(store, 'example.test')) {
+      dns.set(dkimRecordName(key), { TXT: [dkimRecordValue(key)] });
+    }
     await store.close();
   }
   await writeFile(path.join(aConfig.dataDir, 'postern.toml'), renderConfigToml(aConfig));
@@ -198,8 +212,23 @@ void test('nodemailer -> A (submission) -> B (the MX in DNS) -> INBOX, byte-iden
   const trace = stored.slice(0, stored.length - raw.length);
   const names = [...trace.matchAll(/^([A-Za-z-]+):/gm)].map((m) => m[1]!.toLowerCase());
   assert.ok(names.length >= 2, 'a Received field from each of A and B');
-  for (const n of names)
-    assert.ok(['received', 'received-spf', 'authentication-results'].includes(n), `trace field ${n}`);
+  for (const n of names) {
+    assert.ok(
+      ['received', 'received-spf', 'authentication-results', 'dkim-signature'].includes(n),
+      `trace field ${n}`,
+    );
+  }
+  // Both of A's signatures verified at B, with SPF and DMARC (RFC 8601 results).
+  const results = /^Authentication-Results:[^\r]*(?:\r\n[ \t][^\r]*)*/m.exec(trace)?.[0] ?? '';
+  const dkim = [...results.matchAll(/dkim=(\w+)[^;]*header\.s=([\w-]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+  assert.equal(dkim.length, 2, results);
+  assert.ok(
+    dkim.every((d) => d.startsWith('pass ')),
+    results,
+  );
+  assert.ok(dkim.some((d) => d.endsWith('-ed')) && dkim.some((d) => d.endsWith('-rsa')), results);
+  assert.match(results, /spf=pass/);
+  assert.match(results, /dmarc=pass/);
   assert.match(trace, /by mx\.example\.net/);
   assert.match(trace, /by mail\.example\.test/);
   await waitUntil(async () => queueList().length === 0, {

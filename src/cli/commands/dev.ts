@@ -11,6 +11,7 @@ import { isStoreError } from '../../core/errors.js';
 import { hashPassword } from '../../auth/password.js';
 import { buildConfig, DEV_LISTEN, loadConfig, renderConfigToml } from '../../config/load.js';
 import type { PosternConfig } from '../../config/types.js';
+import { createDkimKeys } from '../../outbound/dkim-keys.js';
 import type { MailStore } from '../../store/types.js';
 import { configOption, withStore } from '../context.js';
 import { renderListeners, type ReadyInfo } from '../listener-report.js';
@@ -66,6 +67,7 @@ export async function ensureDemoAccount(
   if ((await store.getDomain(DEV_DOMAIN)) === null) {
     try {
       await store.createDomain(DEV_DOMAIN);
+      await createDkimKeys(store, DEV_DOMAIN);
     } catch (err) {
       if (!isStoreError(err, 'ALREADY_EXISTS')) throw err;
     }

@@ -1,11 +1,12 @@
 // postern init: writes a commented config file and creates the data directory and store
-// (and, with --domain, that domain).
+// (and, with --domain, that domain with its DKIM keys).
 
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, isStoreError } from '../../core/errors.js';
 import { buildConfig, renderConfigToml, resolveConfigPath } from '../../config/load.js';
+import { createDkimKeys } from '../../outbound/dkim-keys.js';
 import { configOption, withStore } from '../context.js';
 import { parseDomain } from '../address.js';
 
@@ -63,7 +64,11 @@ export function registerInit(program: Command): void {
         if (domain === null) return;
         try {
           await store.createDomain(domain);
-          process.stdout.write(`added domain ${domain}\n`);
+          const keys = await createDkimKeys(store, domain);
+          process.stdout.write(
+            `added domain ${domain}\nDKIM keys: ${keys.map((k) => `${k.selector} (${k.algorithm})`).join(', ')}; ` +
+              `publish them with \`postern dns ${domain}\`\n`,
+          );
         } catch (err) {
           if (!isStoreError(err, 'ALREADY_EXISTS')) throw err;
           process.stdout.write(`domain ${domain} already exists\n`);

@@ -49,6 +49,7 @@ export const directoryWrites = {
       throw new StoreError('HAS_CHILDREN', `domain ${domain} still has accounts`);
     }
     sql.stmt('DELETE FROM aliases WHERE domain_id = ?').run(d.id);
+    sql.stmt('DELETE FROM dkim_keys WHERE domain_id = ?').run(d.id);
     sql.stmt('DELETE FROM domains WHERE id = ?').run(d.id);
   },
 

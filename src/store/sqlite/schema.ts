@@ -283,6 +283,29 @@ export const MIGRATIONS: readonly Migration[] = [
         FROM outbound_queue q, json_each(q.recipients) r;
     `,
   },
+  {
+    version: 9,
+    description: 'DKIM signing keys',
+    // The keys a domain signs its outgoing mail with (RFC 6376; ed25519 is RFC 8463). state:
+    // pending (staged: published, not signing yet), active (signs) or retired (kept so
+    // `postern dns` still prints its record until removed).
+    // public_key is the p= value of the DNS record (base64). Selectors are unique per domain,
+    // retired ones included, so a rotation never reuses a published name.
+    sql: `
+      CREATE TABLE dkim_keys (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL CHECK (algorithm IN ('ed25519', 'rsa')),
+        private_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('pending', 'active', 'retired')),
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER,
+        UNIQUE (domain_id, selector)
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,9 +1,9 @@
 // The embedded MailStore: metadata in one SQLite file (<dataDir>/postern.sqlite, WAL mode),
 // message bytes in a BlobStore. Several processes may open the same file (the server's
 // workers, the CLI while the server runs). This is the composition: one role object per role
-// of src/store/roles.ts (directory.ts, mailboxes.ts, messages.ts, search.ts, queue.ts,
-// leases.ts, gc.ts), all on one SqliteCore (core.ts: the connection, the write path with its
-// group commit and WAL fsync, the change feed). The invariants are stated in core.ts (writes,
+// of src/store/roles.ts (directory.ts, dkim-keys.ts, mailboxes.ts, messages.ts, search.ts,
+// queue.ts, leases.ts, gc.ts), all on one SqliteCore (core.ts: the connection, the write path
+// with its group commit and WAL fsync, the change feed). The invariants are stated in core.ts (writes,
 // durability, announcements) and messages.ts (UIDs, modseqs, blob references, quota).
 // Invariants of the whole:
 // - the blob refcount equals the number of message rows plus outbound_queue rows naming the
@@ -26,6 +26,7 @@ import type {
   AppendRequest,
   Change,
   CopyResult,
+  DkimKey,
   Domain,
   FlagResult,
   FlagUpdate,
@@ -36,6 +37,7 @@ import type {
   MailStore,
   MessageFlags,
   MessageMeta,
+  NewDkimKey,
   OutboundMessage,
   QueueAttempt,
   QueueAttemptResult,
@@ -50,6 +52,7 @@ import type {
 } from '../types.js';
 import { SqliteCore, type SqliteCoreOptions, type SqliteStoreStats } from './core.js';
 import { SqliteDirectory } from './directory.js';
+import { SqliteDkimKeys } from './dkim-keys.js';
 import { SqliteGc } from './gc.js';
 import { inlineBlobSource } from './inline-blobs.js';
 import { SqliteLeases } from './leases.js';
@@ -91,6 +94,7 @@ export class SqliteStore implements MailStore {
 
   private readonly core: SqliteCore;
   private readonly directory: SqliteDirectory;
+  private readonly dkimKeys: SqliteDkimKeys;
   private readonly mailboxes: SqliteMailboxes;
   private readonly messages: SqliteMessages;
   private readonly search: SqliteSearch;
@@ -108,6 +112,7 @@ export class SqliteStore implements MailStore {
       return this.core.sql;
     });
     this.directory = new SqliteDirectory(this.core);
+    this.dkimKeys = new SqliteDkimKeys(this.core);
     this.mailboxes = new SqliteMailboxes(this.core);
     this.messages = new SqliteMessages(this.core, opts);
     this.search = new SqliteSearch(this.core);
@@ -119,6 +124,25 @@ export class SqliteStore implements MailStore {
       orphanAgeMs: opts.gcOrphanAgeMs ?? DEFAULT_GC_ORPHAN_AGE_MS,
       forget: (blobId) => this.messages.forgetBlob(blobId),
     });
+  }
+
+  // ---------------------------------------------------------------- DkimKeys
+
+  addDkimKeys(
+    domain: string,
+    keys: NewDkimKey[],
+    opts?: { retireActive?: boolean; pending?: boolean },
+  ): Promise<DkimKey[]> {
+    return this.dkimKeys.addDkimKeys(domain, keys, opts);
+  }
+  activateDkimKeys(domain: string): Promise<{ activated: DkimKey[]; retired: DkimKey[] }> {
+    return this.dkimKeys.activateDkimKeys(domain);
+  }
+  listDkimKeys(domain: string, opts?: { activeOnly?: boolean }): Promise<DkimKey[]> {
+    return this.dkimKeys.listDkimKeys(domain, opts);
+  }
+  deleteDkimKey(domain: string, selector: string): Promise<void> {
+    return this.dkimKeys.deleteDkimKey(domain, selector);
   }
 
   // ---------------------------------------------------------------- Directory

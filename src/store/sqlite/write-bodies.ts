@@ -6,6 +6,7 @@
 import type { AppendOutcome, AppendRequest } from '../types.js';
 import type { Settled } from './core.js';
 import { directoryWrites } from './directory.js';
+import { dkimKeyWrites } from './dkim-keys.js';
 import { gcWrites } from './gc.js';
 import { leaseWrites } from './leases.js';
 import { mailboxWrites } from './mailboxes.js';
@@ -34,6 +35,7 @@ const groupedWrites = {
 
 export const WRITES = {
   directory: directoryWrites,
+  dkim: dkimKeyWrites,
   mailboxes: mailboxWrites,
   messages: messageWrites,
   grouped: groupedWrites,
