@@ -9,6 +9,7 @@
 # postqueue). Extra arguments go to bench/outbound-bench.ts, e.g.
 #   bench/outbound-bench.sh --messages 200 --domains 10   # a short run
 #   bench/outbound-bench.sh --only postern                # Postern alone
+#   bench/outbound-bench.sh --signed                      # Postern DKIM-signs each message (2 keys)
 #   bench/outbound-bench.sh --json out.json               # figures as JSON too
 #   SKIP_BUILD=1 bench/outbound-bench.sh                  # use the existing build
 #   BUILD_DIR=.build/me bench/outbound-bench.sh           # build into another directory than dist/

@@ -2,10 +2,12 @@
 // for D recipient domains (default 50), all sent to one loopback Postfix smtp-sink, by
 //   (a) Postern: the real `postern serve` (a separate process) with its default [outbound]
 //       settings (concurrency 100, 20 per domain), the messages queued before it starts
-//       (store.append with an outbound envelope, as an accepted submission is queued, but with
-//       no submitting account: sent as forwarded mail is, without DKIM signatures, as Postfix
-//       sends them here); the domains' MX records come from a loopback DNS server (every
-//       domain: MX mx.sink.test, A 127.0.0.1) and [outbound] port points at the sink;
+//       (store.append with an outbound envelope, as an accepted submission is queued; by
+//       default with no submitting account: sent as forwarded mail is, without DKIM
+//       signatures, as Postfix sends them here; with --signed, as submitted by a local user,
+//       so each is DKIM-signed with the domain's ed25519 and rsa-2048 keys); the domains' MX
+//       records come from a loopback DNS server (every domain: MX mx.sink.test, A 127.0.0.1)
+//       and [outbound] port points at the sink;
 //   (b) Debian's Postfix: a private instance (own config and queue under a temp dir) with its
 //       defaults (default_process_limit 100, default_destination_concurrency_limit 20). Postfix
 //       cannot use our test DNS server, so transport_maps routes the D domains to
@@ -20,7 +22,7 @@
 // the end, also on failure or Ctrl-C. Needs root (Postfix's master; smtp-sink -u) and the
 // Debian package postfix. Usage (see bench/outbound-bench.sh):
 //   node BUILD/bench/outbound-bench.js [--messages N] [--domains N] [--size BYTES]
-//        [--only postern|postfix] [--log-level L] [--json FILE] [--timeout S] [--keep]
+//        [--only postern|postfix] [--signed] [--log-level L] [--json FILE] [--timeout S] [--keep]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     json: { type: 'string', default: '' },
     timeout: { type: 'string', default: '600' },
     keep: { type: 'boolean', default: false },
+    signed: { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -212,7 +215,7 @@ async function benchPostern(): Promise<Figure> {
     dir,
     dnsAddress: dns.address,
     domains: ['example.test'],
-    users: [],
+    users: values.signed ? [{ address: FROM, password: 'bench-secret-1' }] : [],
     logLevel: values['log-level'],
     extraToml: `[outbound]\nport = ${sink.port}\n`,
   });
@@ -227,6 +230,9 @@ async function benchPostern(): Promise<Figure> {
     const { store, blobs } = await openStore(config);
     try {
       const opts = messageBlobOptions(config.limits);
+      // With --signed, queued as the local user's submission: the worker DKIM-signs it.
+      const accountId = values.signed ? ((await store.getAccount(FROM))?.id ?? null) : null;
+      if (values.signed && accountId === null) throw new Error(`Postern: no account ${FROM}`);
       const one = async (i: number): Promise<void> => {
         const blob = await blobs.write(benchMessage(i), opts);
         await store.append({
@@ -239,7 +245,7 @@ async function benchPostern(): Promise<Figure> {
             ret: null,
             body: '7BIT',
             smtputf8: false,
-            accountId: null,
+            accountId,
           },
         });
       };
@@ -288,7 +294,9 @@ async function benchPostern(): Promise<Figure> {
   return {
     seconds: ms / 1000,
     rate: MESSAGES / (ms / 1000),
-    detail: `queue empty after a clean stop (exit ${exit}); [outbound] defaults; log level ${values['log-level']}`,
+    detail:
+      `queue empty after a clean stop (exit ${exit}); [outbound] defaults; log level ${values['log-level']}; ` +
+      (values.signed ? 'DKIM-signed (ed25519 and rsa-2048)' : 'not DKIM-signed'),
     lag: { p50Ms: lag.p50Ms, p99Ms: lag.p99Ms, maxMs: lag.maxMs, samples: lag.samples },
   };
 }
