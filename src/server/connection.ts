@@ -140,6 +140,11 @@ export class ServerConnection implements Connection {
     return this.current.write(data);
   }
 
+  /** Bytes written and not yet handed to the kernel. */
+  get pendingBytes(): number {
+    return this.current.writableLength;
+  }
+
   drained(): Promise<void> {
     const socket = this.current;
     if (this.isClosed || !socket.writableNeedDrain) return Promise.resolve();

@@ -125,6 +125,8 @@ export interface Connection {
   write(data: string | Uint8Array): boolean;
   /** Resolves when the socket's write buffer has drained (or the connection closed). */
   drained(): Promise<void>;
+  /** Bytes written and not yet handed to the kernel. */
+  readonly pendingBytes: number;
 
   /**
    * STARTTLS (RFC 3207 §4, RFC 2595 §3.1, RFC 9051 §6.2.1): discards every byte received but

@@ -96,8 +96,12 @@ export interface ImapSessionContext {
   untagged(...data: ImapData[]): void;
   /** Writes queued responses; waits while the socket's buffer is full (backpressure). */
   flush(): Promise<void>;
-  /** Flushes, then writes bytes as they are (a literal streamed in pieces), with backpressure. */
-  writeRaw(bytes: Buffer | string): Promise<void>;
+  /**
+   * Flushes, then writes bytes as they are (a literal streamed in pieces), with backpressure:
+   * it waits for the socket to drain once more than `allowPending` bytes (default 0) are
+   * still unsent, so a writer of many chunks can prepare the next while one is sent.
+   */
+  writeRaw(bytes: Buffer | string, opts?: { allowPending?: number }): Promise<void>;
   /**
    * Sends `+ text` and reads the client's next line (without CRLF), for AUTHENTICATE. Null when
    * the connection ended.

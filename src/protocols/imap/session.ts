@@ -600,9 +600,10 @@ export class ImapSession implements ImapSessionContext {
     await this.conn.drained();
   }
 
-  async writeRaw(bytes: Buffer | string): Promise<void> {
+  async writeRaw(bytes: Buffer | string, opts?: { allowPending?: number }): Promise<void> {
     this.writePending();
-    if (!this.conn.write(bytes)) await this.conn.drained();
+    if (!this.conn.write(bytes) && this.conn.pendingBytes > (opts?.allowPending ?? 0))
+      await this.conn.drained();
   }
 
   async continuation(text: string): Promise<Buffer | null> {

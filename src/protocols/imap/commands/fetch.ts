@@ -80,7 +80,12 @@ function presentBatch(view: SelectedView, uids: readonly number[], start: number
 const flagTexts = new WeakMap<readonly string[], string>();
 
 /** UIDs read at once by a FETCH of flags only: its rows are small (about 40 bytes of text each). */
-const FLAGS_BATCH = 5000;
+const FLAGS_BATCH = 2000;
+/**
+ * Bytes of a FETCH of flags left unsent while the next batch is prepared: the client reads one
+ * batch while the server builds the next (waiting for each to drain made the two take turns).
+ */
+const FLAGS_PENDING = 512 * 1024;
 
 /** How fetchFlagsOnly renders a row: which items, in order, and what a session adds to FLAGS. */
 interface FlagRender {
@@ -175,7 +180,7 @@ async function fetchFlagsOnly(
     if (rows.length < batch.length) expungeIssued = true;
     if (hasFlags) view.announceKeywords(ctx, rows);
     const chunk = renderFlagRows(rows, render);
-    if (chunk !== '') await ctx.writeRaw(chunk);
+    if (chunk !== '') await ctx.writeRaw(chunk, { allowPending: FLAGS_PENDING });
     if (Date.now() - since >= YIELD_MS) {
       await yieldToLoop();
       since = Date.now();
