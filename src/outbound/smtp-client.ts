@@ -19,7 +19,7 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { DotStuffer } from './dot-stuffer.js';
 import {
   ReplyReader,
@@ -79,6 +79,12 @@ export interface SmtpClientTlsOptions {
   requireTls: boolean;
   /** strict: an unverified certificate fails the handshake; opportunistic: it is reported. */
   verify: 'strict' | 'opportunistic';
+  /**
+   * Called right after the handshake (DANE, MTA-STS; src/outbound/transport-policy.ts): an error
+   * text ends the connection (QUIT) before anything but EHLO/STARTTLS was sent, and open fails
+   * with a temporary SmtpClientError of stage 'tls' that carries the TLS facts.
+   */
+  check?: (info: Readonly<SmtpClientTlsInfo>) => string | null;
 }
 
 export interface SmtpClientOpenOptions {
@@ -131,6 +137,8 @@ export interface SmtpClientTlsInfo {
   verifyError: string | null;
   /** For DANE / MTA-STS checks by the caller. */
   peerCertificate: X509Certificate | null;
+  /** The chain as the server sent it, leaf first (DANE-TA, RFC 7672 §3.1.1); [] without TLS. */
+  peerChain: X509Certificate[];
 }
 
 export type SmtpClientStage =
@@ -141,16 +149,19 @@ export class SmtpClientError extends Error {
   readonly stage: SmtpClientStage;
   readonly temporary: boolean;
   readonly reply: SmtpClientReply | null;
+  /** The TLS facts when the `check` of SmtpClientTlsOptions refused them. */
+  readonly tls: Readonly<SmtpClientTlsInfo> | null;
   constructor(
     stage: SmtpClientStage,
     message: string,
-    opts: { temporary: boolean; reply?: SmtpClientReply | null },
+    opts: { temporary: boolean; reply?: SmtpClientReply | null; tls?: Readonly<SmtpClientTlsInfo> },
   ) {
     super(message);
     this.name = 'SmtpClientError';
     this.stage = stage;
     this.temporary = opts.temporary;
     this.reply = opts.reply ?? null;
+    this.tls = opts.tls ?? null;
   }
 }
 
@@ -297,7 +308,22 @@ const NO_TLS: SmtpClientTlsInfo = {
   verified: false,
   verifyError: null,
   peerCertificate: null,
+  peerChain: [],
 };
+
+/** The peer's chain, leaf first, each certificate once (the root links to itself). */
+function peerChain(secure: tls.TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = secure.getPeerCertificate(true);
+  while (cert !== undefined && cert.raw !== undefined && chain.length < 16) {
+    if (seen.has(cert.fingerprint256)) break;
+    seen.add(cert.fingerprint256);
+    chain.push(new X509Certificate(cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
 
 /** How many replies may wait unread before the server is judged to be flooding us. */
 const MAX_UNREAD_REPLIES = 1000;
@@ -457,6 +483,11 @@ export class SmtpClientConnection {
       const reply = await this.stage('starttls', () => this.readReply(this.timeouts.starttls));
       if (reply.code === 220) {
         await this.upgrade();
+        const refused = tlsOpts.check?.(this._tls) ?? null;
+        if (refused !== null) {
+          this.socket.write(`QUIT${CRLF}`);
+          throw new SmtpClientError('tls', `${this.host}: ${refused}`, { temporary: true, tls: this._tls });
+        }
         await this.ehlo();
         return;
       }
@@ -569,6 +600,7 @@ export class SmtpClientConnection {
       verified: secure.authorized,
       verifyError: verifyError === undefined || verifyError === null ? null : String(verifyError),
       peerCertificate: secure.getPeerX509Certificate() ?? null,
+      peerChain: peerChain(secure),
     };
   }
 
