@@ -556,6 +556,7 @@ export class SmtpClientConnection {
     });
     this.socket = secure;
     this.reader = new ReplyReader(this.readerLimits);
+    let chain: X509Certificate[] = [];
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -572,6 +573,9 @@ export class SmtpClientConnection {
         };
         const onClose = (): void => onError(new Error('connection closed during the handshake'));
         const onSecure = (): void => {
+          // Read the chain now: once reading starts, a TLS 1.3 session ticket replaces the
+          // session, and OpenSSL's new session no longer holds the peer's chain.
+          chain = peerChain(secure);
           cleanup();
           resolve();
         };
@@ -600,7 +604,7 @@ export class SmtpClientConnection {
       verified: secure.authorized,
       verifyError: verifyError === undefined || verifyError === null ? null : String(verifyError),
       peerCertificate: secure.getPeerX509Certificate() ?? null,
-      peerChain: peerChain(secure),
+      peerChain: chain,
     };
   }
 
