@@ -67,7 +67,11 @@ const EDNS_UDP_SIZE = 1232;
 const MAX_TCP_ANSWER = 65535;
 
 /** Asks the configured resolvers for `name`/`qtype` with the AD bit; the first server that answers wins. */
-export async function querySecure(name: string, qtype: number, opts: SecureDnsOptions): Promise<SecureAnswer> {
+export async function querySecure(
+  name: string,
+  qtype: number,
+  opts: SecureDnsOptions,
+): Promise<SecureAnswer> {
   const qname = normalizeName(name);
   if (qname === null) throw new SecureDnsError('EBADRESP', `not a DNS name: ${name}`);
   const servers = (opts.servers.length > 0 ? opts.servers : getServers()).map(parseServer);

@@ -28,7 +28,10 @@ before(async () => {
   root = await createTestCa('DANE Root');
   inter = await root.intermediate('DANE Intermediate');
   dns = await startDnsServer({
-    '_25._tcp.mx.usable.test': { TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: '11'.repeat(32) }], ad: true },
+    '_25._tcp.mx.usable.test': {
+      TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: '11'.repeat(32) }],
+      ad: true,
+    },
     '_25._tcp.mx.pkix.test': {
       TLSA: [
         { usage: 1, selector: 1, matchingType: 1, data: '11'.repeat(32) },
@@ -36,7 +39,9 @@ before(async () => {
       ],
       ad: true,
     },
-    '_25._tcp.mx.insecure.test': { TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: '11'.repeat(32) }] },
+    '_25._tcp.mx.insecure.test': {
+      TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: '11'.repeat(32) }],
+    },
     '_25._tcp.mx.bogus.test': { fail: 'servfail' },
   });
 });
@@ -75,7 +80,10 @@ void test('DANE-EE matches the leaf by certificate or key, whatever its name, is
     notBefore: new Date(Date.now() - 10 * 86400_000),
     notAfter: new Date(Date.now() - 86400_000),
   });
-  assert.equal(daneVerify([rec(3, 1, 1, sha256(spki(expired.x509)))], [expired.x509], { names: ['x'] }).ok, true);
+  assert.equal(
+    daneVerify([rec(3, 1, 1, sha256(spki(expired.x509)))], [expired.x509], { names: ['x'] }).ok,
+    true,
+  );
   const other = await createSelfSignedCert(['mx.example.test']);
   const miss = daneVerify([rec(3, 1, 1, sha256(spki(other.x509)))], [leaf], { names: ['mx.example.test'] });
   assert.equal(miss.ok, false);
@@ -89,15 +97,26 @@ void test('DANE-TA: a signed chain up to the matching anchor that names the MX h
   const chain = [leaf.x509, inter.x509, root.x509];
   const byRoot = rec(2, 1, 1, sha256(spki(root.x509)));
   const byInter = rec(2, 0, 1, sha256(inter.x509.raw));
-  assert.deepEqual(daneVerify([byRoot], chain, { names: ['mx.example.test'] }), { ok: true, usage: 2, depth: 2 });
-  assert.deepEqual(daneVerify([byInter], chain, { names: ['mx.example.test'] }), { ok: true, usage: 2, depth: 1 });
+  assert.deepEqual(daneVerify([byRoot], chain, { names: ['mx.example.test'] }), {
+    ok: true,
+    usage: 2,
+    depth: 2,
+  });
+  assert.deepEqual(daneVerify([byInter], chain, { names: ['mx.example.test'] }), {
+    ok: true,
+    usage: 2,
+    depth: 1,
+  });
   assert.equal(daneVerify([byRoot], chain, { names: ['a.pool.example.test'] }).ok, true, 'wildcard label');
   assert.equal(daneVerify([byRoot], chain, { names: ['a.b.pool.example.test'] }).ok, false);
   const wrongName = daneVerify([byRoot], chain, { names: ['mx.other.test'] });
   assert.ok(!wrongName.ok && wrongName.nameMismatch);
   // The anchor must be one the server sent, above the leaf.
   assert.equal(daneVerify([byRoot], [leaf.x509, inter.x509], { names: ['mx.example.test'] }).ok, false);
-  assert.equal(daneVerify([rec(2, 1, 1, sha256(spki(leaf.x509)))], chain, { names: ['mx.example.test'] }).ok, false);
+  assert.equal(
+    daneVerify([rec(2, 1, 1, sha256(spki(leaf.x509)))], chain, { names: ['mx.example.test'] }).ok,
+    false,
+  );
   // A chain that is not signed link by link: a leaf of another CA presented under this anchor.
   const stranger = await (await createTestCa('Other')).issue(['mx.example.test']);
   const forged = daneVerify([byRoot], [stranger.x509, inter.x509, root.x509], { names: ['mx.example.test'] });

@@ -30,7 +30,7 @@ export type DaneLookup =
 
 export type DaneLookupFn = (host: string, port: number) => Promise<DaneLookup>;
 
-export interface DaneOptions extends SecureDnsOptions {}
+export type DaneOptions = SecureDnsOptions;
 
 /** Whether a TLSA record can authenticate an SMTP server (RFC 7672 §3.1). */
 export function tlsaUsable(r: TlsaRecord): boolean {
@@ -61,8 +61,7 @@ export async function daneFor(host: string, port: number, opts: DaneOptions): Pr
 }
 
 export type DaneVerdict =
-  | { ok: true; usage: number; depth: number }
-  | { ok: false; reason: string; nameMismatch: boolean };
+  { ok: true; usage: number; depth: number } | { ok: false; reason: string; nameMismatch: boolean };
 
 /** The bytes a selector picks out of a certificate (RFC 6698 §2.1.2). */
 function selected(cert: X509Certificate, selector: number): Buffer {

@@ -84,14 +84,21 @@ export async function fetchStsPolicy(domain: string, opts: MtaStsFetchOptions): 
         const type = (res.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
         if (type !== 'text/plain') {
           res.resume();
-          return fail(new MtaStsFetchError('fetch', `${host} sent ${type === '' ? 'no media type' : type}, not text/plain`));
+          return fail(
+            new MtaStsFetchError(
+              'fetch',
+              `${host} sent ${type === '' ? 'no media type' : type}, not text/plain`,
+            ),
+          );
         }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > MTA_STS_MAX_POLICY_BYTES) {
-            return fail(new MtaStsFetchError('fetch', `${host}: policy larger than ${MTA_STS_MAX_POLICY_BYTES} bytes`));
+            return fail(
+              new MtaStsFetchError('fetch', `${host}: policy larger than ${MTA_STS_MAX_POLICY_BYTES} bytes`),
+            );
           }
           chunks.push(chunk);
         });

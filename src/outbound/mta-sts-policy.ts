@@ -62,7 +62,8 @@ export function parseStsPolicy(text: string, id: string): MtaStsPolicy | { error
     }
   }
   if (version !== 'STSv1') return { error: 'version is not STSv1' };
-  if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none') return { error: 'missing or unknown mode' };
+  if (mode !== 'enforce' && mode !== 'testing' && mode !== 'none')
+    return { error: 'missing or unknown mode' };
   if (maxAge === null || !/^\d{1,10}$/.test(maxAge)) return { error: 'missing or malformed max_age' };
   if (mode !== 'none' && mx.length === 0) return { error: 'no mx in an enforce or testing policy' };
   return { id, mode, mx, maxAge: Math.min(Number(maxAge), MTA_STS_MAX_AGE), text };

@@ -15,14 +15,18 @@ import { DnsResolver } from '../dns/resolver.js';
 import { openFixture, type StoreFixture } from '../store/sqlite/store-fixture.js';
 import { MtaStsPolicies } from './mta-sts.js';
 
-const POLICY = 'version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmx: *.pool.good.test\r\nmax_age: 86400\r\n';
+const POLICY =
+  'version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmx: *.pool.good.test\r\nmax_age: 86400\r\n';
 
 let dns: DnsTestServer;
 let server: https.Server;
 let port: number;
 let ca: string;
 let fx: StoreFixture;
-const bodies = new Map<string, { status?: number; type?: string; body: string | Buffer; headers?: Record<string, string>; hang?: boolean }>();
+const bodies = new Map<
+  string,
+  { status?: number; type?: string; body: string | Buffer; headers?: Record<string, string>; hang?: boolean }
+>();
 const hits: string[] = [];
 
 const DOMAINS = ['good', 'redirect', 'html', 'huge', 'invalid', 'flaky', 'slow', 'none', 'wrongcert'];
@@ -54,7 +58,11 @@ before(async () => {
   records['_mta-sts.nopolicy.test'] = { TXT: ['v=spf1 -all'] };
   dns = await startDnsServer(records);
   bodies.set('mta-sts.good.test', { body: POLICY });
-  bodies.set('mta-sts.redirect.test', { status: 301, body: '', headers: { location: 'https://mta-sts.good.test/.well-known/mta-sts.txt' } });
+  bodies.set('mta-sts.redirect.test', {
+    status: 301,
+    body: '',
+    headers: { location: 'https://mta-sts.good.test/.well-known/mta-sts.txt' },
+  });
   bodies.set('mta-sts.html.test', { type: 'text/html', body: POLICY });
   bodies.set('mta-sts.huge.test', { body: POLICY + `x: ${'y'.repeat(70 * 1024)}\n` });
   bodies.set('mta-sts.invalid.test', { body: 'version: STSv1\nmode: enforce\n' });
@@ -150,7 +158,11 @@ void test('fetch rules: no redirect, text/plain only, 64 KiB, valid policy, veri
     assert.equal(r.policy, null, domain);
     assert.equal(r.failure?.resultType, type, `${domain}: ${r.failure?.detail}`);
   }
-  assert.equal(hits.filter((h) => h.startsWith('mta-sts.good.test')).length, goodHits, 'the redirect was not followed');
+  assert.equal(
+    hits.filter((h) => h.startsWith('mta-sts.good.test')).length,
+    goodHits,
+    'the redirect was not followed',
+  );
   // Without the test CA the good host's certificate does not verify.
   const untrusting = policies({ ca: [], store: null });
   assert.equal((await untrusting.lookup('good.test')).failure?.resultType, 'sts-webpki-invalid');

@@ -23,7 +23,13 @@ const row = (over: Partial<TlsResultCount>): TlsResultCount => ({
   day: '2026-03-01',
   policyDomain: 'example.com',
   policyType: 'sts',
-  policyStrings: ['version: STSv1', 'mode: enforce', 'mx: mx1.example.com', 'mx: *.example.net', 'max_age: 86400'],
+  policyStrings: [
+    'version: STSv1',
+    'mode: enforce',
+    'mx: mx1.example.com',
+    'mx: *.example.net',
+    'max_age: 86400',
+  ],
   mxHost: 'mx1.example.com',
   result: 'success',
   sendingIp: '192.0.2.1',
@@ -59,7 +65,10 @@ void test('the JSON report: one policy per policy, summaries and grouped failure
     'policy-domain': 'example.com',
     'mx-host': ['mx1.example.com', '*.example.net'],
   });
-  assert.deepEqual(policies[0]?.summary, { 'total-successful-session-count': 5, 'total-failure-session-count': 3 });
+  assert.deepEqual(policies[0]?.summary, {
+    'total-successful-session-count': 5,
+    'total-failure-session-count': 3,
+  });
   assert.deepEqual(policies[0]?.['failure-details'], [
     {
       'result-type': 'certificate-expired',
@@ -75,7 +84,13 @@ void test('the JSON report: one policy per policy, summaries and grouped failure
 });
 
 void test('the report message parses as multipart/report with an application/tlsrpt+gzip part', () => {
-  const report = buildTlsReport({ organizationName: 'O', contactInfo: 'c@o.test', reportId: 'id1@o.test', day: '2026-03-01', results: [row({})] });
+  const report = buildTlsReport({
+    organizationName: 'O',
+    contactInfo: 'c@o.test',
+    reportId: 'id1@o.test',
+    day: '2026-03-01',
+    results: [row({})],
+  });
   const bytes = buildTlsReportMessage({
     submitter: 'mail.o.test',
     policyDomain: 'example.com',
@@ -111,6 +126,14 @@ print(json.dumps({'to': m['To'], 'domain': m['TLS-Report-Domain'], 'submitter': 
     n: 1,
   });
   assert.throws(() =>
-    buildTlsReportMessage({ submitter: 'a b', policyDomain: 'x', from: 'f@x', to: ['t@x'], day: '2026-03-01', report, reportId: 'i' }),
+    buildTlsReportMessage({
+      submitter: 'a b',
+      policyDomain: 'x',
+      from: 'f@x',
+      to: ['t@x'],
+      day: '2026-03-01',
+      report,
+      reportId: 'i',
+    }),
   );
 });

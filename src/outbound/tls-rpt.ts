@@ -148,7 +148,8 @@ export interface TlsReportMessageInput {
 /** The report as the bytes of a message (RFC 8460 §5.3), ready to queue. */
 export function buildTlsReportMessage(input: TlsReportMessageInput): Buffer {
   for (const v of [input.submitter, input.policyDomain, input.from, ...input.to, input.reportId]) {
-    if (/[\x00-\x20\x7f<>,;"]/.test(v)) throw new TypeError(`unsafe value in a report header: ${JSON.stringify(v)}`);
+    if (/[\x00-\x20\x7f<>,;"]/.test(v))
+      throw new TypeError(`unsafe value in a report header: ${JSON.stringify(v)}`);
   }
   const begin = Date.parse(`${input.day}T00:00:00Z`) / 1000;
   const end = begin + 86400 - 1;
@@ -197,7 +198,13 @@ export interface DailyTlsReportOptions {
   /** The From address of reports (and contact-info). */
   from: string;
   /** Queues one report message; a rejection keeps that day's counts for the next run. */
-  deliver(msg: { from: string; to: string[]; bytes: Buffer; policyDomain: string; day: string }): Promise<void>;
+  deliver(msg: {
+    from: string;
+    to: string[];
+    bytes: Buffer;
+    policyDomain: string;
+    day: string;
+  }): Promise<void>;
   /** Reports cover the days before this one (default: today, UTC). */
   today?: string;
   /** Counts older than this many days are dropped unreported (default 7). */

@@ -20,7 +20,11 @@ const NO_TLS: SmtpClientTlsInfo = {
   peerChain: [],
 };
 const VERIFIED: SmtpClientTlsInfo = { ...NO_TLS, active: true, version: 'TLSv1.3', verified: true };
-const SELF_SIGNED: SmtpClientTlsInfo = { ...NO_TLS, active: true, verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' };
+const SELF_SIGNED: SmtpClientTlsInfo = {
+  ...NO_TLS,
+  active: true,
+  verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+};
 const EXPIRED: SmtpClientTlsInfo = { ...NO_TLS, active: true, verifyError: 'CERT_HAS_EXPIRED' };
 
 function sts(mode: 'enforce' | 'testing' | 'none'): MtaStsLookup {
@@ -58,7 +62,10 @@ void test('MTA-STS enforce: TLS required, WebPKI and the MX name; results typed 
   assert.equal(resultType(p.check(EXPIRED)), 'certificate-expired');
   assert.equal(resultType(p.check(NO_TLS)), 'starttls-not-supported');
   assert.equal(p.report.policyType, 'sts');
-  const refusedMx = await transportPolicy({ ...input, mxHost: 'mx.other.com' }, deps({ state: 'none' }, sts('enforce')));
+  const refusedMx = await transportPolicy(
+    { ...input, mxHost: 'mx.other.com' },
+    deps({ state: 'none' }, sts('enforce')),
+  );
   assert.equal(refusedMx.refuse !== null && resultType(refusedMx.refuse), 'validation-failure');
   const starttls = p.classifyOpenError(new SmtpClientError('starttls', 'no STARTTLS', { temporary: true }));
   assert.equal(starttls !== null && resultType(starttls), 'starttls-not-supported');
@@ -67,7 +74,10 @@ void test('MTA-STS enforce: TLS required, WebPKI and the MX name; results typed 
 });
 
 void test('MTA-STS testing: delivery as opportunistic, the report says what enforce would refuse', async () => {
-  const p = await transportPolicy({ ...input, mxHost: 'mx.other.com' }, deps({ state: 'none' }, sts('testing')));
+  const p = await transportPolicy(
+    { ...input, mxHost: 'mx.other.com' },
+    deps({ state: 'none' }, sts('testing')),
+  );
   assert.equal(p.tls, 'opportunistic');
   assert.equal(p.refuse, null);
   assert.equal(p.check(SELF_SIGNED).ok, true);
@@ -86,17 +96,27 @@ void test('REQUIRETLS: TLS required and verified, even without any published pol
 void test('DANE: usable wins over MTA-STS and REQUIRETLS; unusable is encryption only; failed defers', async () => {
   const usable = await transportPolicy(
     { ...input, requireTls: true },
-    deps({ state: 'usable', records: [{ usage: 3, selector: 1, matchingType: 1, data: Buffer.alloc(32) }] }, sts('enforce')),
+    deps(
+      { state: 'usable', records: [{ usage: 3, selector: 1, matchingType: 1, data: Buffer.alloc(32) }] },
+      sts('enforce'),
+    ),
   );
   assert.equal(usable.source, 'dane');
   assert.equal(usable.tls, 'required');
   assert.equal(usable.verify, 'opportunistic', 'WebPKI does not matter under DANE');
-  assert.equal(resultType(usable.check(VERIFIED)), 'tlsa-invalid', 'a WebPKI-valid chain that matches no record');
+  assert.equal(
+    resultType(usable.check(VERIFIED)),
+    'tlsa-invalid',
+    'a WebPKI-valid chain that matches no record',
+  );
   assert.deepEqual(usable.report.policyStrings, [`3 1 1 ${'00'.repeat(32)}`]);
 
   const unusable = await transportPolicy(
     input,
-    deps({ state: 'unusable', records: [{ usage: 1, selector: 1, matchingType: 1, data: Buffer.alloc(32) }] }),
+    deps({
+      state: 'unusable',
+      records: [{ usage: 1, selector: 1, matchingType: 1, data: Buffer.alloc(32) }],
+    }),
   );
   assert.equal(unusable.tls, 'required');
   assert.equal(unusable.check(SELF_SIGNED).ok, true, 'unauthenticated TLS is enough');

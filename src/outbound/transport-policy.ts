@@ -111,7 +111,8 @@ function webPkiFailure(info: Readonly<SmtpClientTlsInfo>): TlsFailureType {
   const e = info.verifyError ?? '';
   if (e === 'ERR_TLS_CERT_ALTNAME_INVALID' || /altname|hostname/i.test(e)) return 'certificate-host-mismatch';
   if (e === 'CERT_HAS_EXPIRED' || e === 'CERT_NOT_YET_VALID') return 'certificate-expired';
-  if (/SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|CERT_UNTRUSTED/.test(e)) return 'certificate-not-trusted';
+  if (/SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|CERT_UNTRUSTED/.test(e))
+    return 'certificate-not-trusted';
   return 'validation-failure';
 }
 
@@ -202,7 +203,11 @@ export async function transportPolicy(
       if (!r.ok) return r;
     }
     if (encryptOnly && !info.active) {
-      return refusal('starttls-not-supported', '4.7.4', `no TLS with ${mxHost} (DANE, unusable TLSA records)`);
+      return refusal(
+        'starttls-not-supported',
+        '4.7.4',
+        `no TLS with ${mxHost} (DANE, unusable TLSA records)`,
+      );
     }
     return OK;
   };

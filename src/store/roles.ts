@@ -233,7 +233,11 @@ export interface TransportSecurity {
   /** Counts one session's result under its day, policy and outcome. */
   recordTlsResult(result: TlsSessionResult): Promise<void>;
   /** The counted results, by day then policy domain; filters: a day, days before one, a domain. */
-  listTlsResults(filter?: { day?: string; before?: string; policyDomain?: string }): Promise<TlsResultCount[]>;
+  listTlsResults(filter?: {
+    day?: string;
+    before?: string;
+    policyDomain?: string;
+  }): Promise<TlsResultCount[]>;
   /** Removes counted results (after a report was queued, or old ones). Returns how many rows. */
   deleteTlsResults(filter: { day?: string; before?: string; policyDomain?: string }): Promise<number>;
 }
@@ -260,14 +264,7 @@ export interface StoreStats {
 
 /** Every role of the store at once: what a backend implements and the server holds. */
 export interface MailStore
-  extends Directory,
-    Mailboxes,
-    Messages,
-    Search,
-    OutboundQueue,
-    TransportSecurity,
-    Leases,
-    Maintenance {
+  extends Directory, Mailboxes, Messages, Search, OutboundQueue, TransportSecurity, Leases, Maintenance {
   readonly backend: 'sqlite' | 'postgres';
   /** Counters, where the backend keeps them. */
   readonly stats?: Readonly<StoreStats>;

@@ -44,7 +44,15 @@ export interface DnsTestServer {
   close(): Promise<void>;
 }
 
-const TYPE_CODES: Readonly<Record<string, number>> = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, TLSA: 52 };
+const TYPE_CODES: Readonly<Record<string, number>> = {
+  A: 1,
+  CNAME: 5,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  TLSA: 52,
+};
 const TYPE_NAMES = new Map<number, string>(Object.entries(TYPE_CODES).map(([k, v]) => [v, k]));
 
 const RCODE_NOERROR = 0;

@@ -24,7 +24,8 @@ export async function startStartTlsServer(opts: StartTlsServerOptions): Promise<
   const messages: StartTlsServer['messages'] = [];
   const commands: string[] = [];
   const sockets = new Set<net.Socket>();
-  const context = opts.tls === null ? null : tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
+  const context =
+    opts.tls === null ? null : tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key });
 
   const serve = (socket: net.Socket, encrypted: boolean): void => {
     sockets.add(socket);

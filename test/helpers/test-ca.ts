@@ -108,7 +108,11 @@ function makeCa(
         crypto,
       );
       const cert = c.toString('pem') + '\n';
-      const sub: TestCert = { cert, key: await pemKey(x509, crypto, subKeys.privateKey), x509: new X509Certificate(cert) };
+      const sub: TestCert = {
+        cert,
+        key: await pemKey(x509, crypto, subKeys.privateKey),
+        x509: new X509Certificate(cert),
+      };
       return makeCa(x509, crypto, sub, subKeys, subSubject, cert + chainAbove);
     },
   };
@@ -136,7 +140,11 @@ export async function createTestCa(name = 'Postern Test Root'): Promise<TestCa> 
     crypto,
   );
   const cert = c.toString('pem') + '\n';
-  const root: TestCert = { cert, key: await pemKey(x509, crypto, keys.privateKey), x509: new X509Certificate(cert) };
+  const root: TestCert = {
+    cert,
+    key: await pemKey(x509, crypto, keys.privateKey),
+    x509: new X509Certificate(cert),
+  };
   return makeCa(x509, crypto, root, keys, subject, '');
 }
 

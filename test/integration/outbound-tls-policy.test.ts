@@ -21,10 +21,23 @@ import { daneFor } from '../../src/outbound/dane.js';
 import { MtaStsPolicies } from '../../src/outbound/mta-sts.js';
 import { SmtpClientConnection } from '../../src/outbound/smtp-client.js';
 import { recordTlsSession, runDailyTlsReports } from '../../src/outbound/tls-rpt.js';
-import { transportPolicy, type PolicyCheck, type TransportPolicy } from '../../src/outbound/transport-policy.js';
+import {
+  transportPolicy,
+  type PolicyCheck,
+  type TransportPolicy,
+} from '../../src/outbound/transport-policy.js';
 import { openFixture, type StoreFixture } from '../../src/store/sqlite/store-fixture.js';
 
-const FAST = { greeting: 3000, ehlo: 3000, starttls: 3000, mail: 3000, rcpt: 3000, dataInit: 3000, dataBlock: 3000, dataFinal: 3000 };
+const FAST = {
+  greeting: 3000,
+  ehlo: 3000,
+  starttls: 3000,
+  mail: 3000,
+  rcpt: 3000,
+  dataInit: 3000,
+  dataBlock: 3000,
+  dataFinal: 3000,
+};
 
 let root: TestCa;
 let dns: DnsTestServer;
@@ -34,15 +47,20 @@ let resolver: DnsResolver;
 let sts: MtaStsPolicies;
 const servers: Record<string, StartTlsServer> = {};
 
-const spkiSha256 = (pem: { x509: { publicKey: { export(o: { type: 'spki'; format: 'der' }): Buffer } } }): string =>
-  createHash('sha256').update(pem.x509.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+const spkiSha256 = (pem: {
+  x509: { publicKey: { export(o: { type: 'spki'; format: 'der' }): Buffer } };
+}): string =>
+  createHash('sha256')
+    .update(pem.x509.publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 
 before(async () => {
   root = await createTestCa('Policy Test Root');
   const inter = await root.intermediate('Policy Test Intermediate');
   const policyCert = await root.issue(['mta-sts.sts.test', 'mta-sts.ststest.test']);
   const policies: Record<string, string> = {
-    'mta-sts.sts.test': 'version: STSv1\nmode: enforce\nmx: mx.sts.test\nmx: *.pool.sts.test\nmax_age: 86400\n',
+    'mta-sts.sts.test':
+      'version: STSv1\nmode: enforce\nmx: mx.sts.test\nmx: *.pool.sts.test\nmax_age: 86400\n',
     'mta-sts.ststest.test': 'version: STSv1\nmode: testing\nmx: mx.ststest.test\nmax_age: 86400\n',
   };
   https1 = https.createServer({ cert: policyCert.chain, key: policyCert.key }, (req, res) => {
@@ -121,7 +139,10 @@ async function attempt(
   const requireTls = opts.requireTls ?? false;
   const policy = await transportPolicy(
     { domain, mxHost, port: 25, requireTls },
-    { dane: (host, port) => daneFor(host, port, { servers: [dns.address], timeoutMs: 500, tries: 1 }), mtaSts: sts },
+    {
+      dane: (host, port) => daneFor(host, port, { servers: [dns.address], timeoutMs: 500, tries: 1 }),
+      mtaSts: sts,
+    },
   );
   const record = (outcome: PolicyCheck): Promise<void> =>
     recordTlsSession(fx.store, policy.report, outcome, { sendingIp: '127.0.0.1', receivingIp: '127.0.0.1' });
@@ -170,7 +191,7 @@ function failure(a: Attempt): { resultType: string; enhanced: string } {
   return { resultType: a.outcome.resultType, enhanced: a.outcome.enhanced };
 }
 
-describe('MTA-STS', () => {
+void describe('MTA-STS', () => {
   void test('enforce: a certificate that does not name the MX refuses delivery (deferred, nothing sent)', async () => {
     const before = servers.wrongName!.messages.length;
     const a = await attempt('sts.test', 'mx.sts.test', servers.wrongName!);
@@ -205,16 +226,28 @@ describe('MTA-STS', () => {
     assert.equal(a.policy.testing, true);
     assert.equal(a.policy.tls, 'opportunistic');
     assert.equal(a.delivered, true);
-    const report = a.policy.reportCheck({ ...emptyTls(), active: true, verifyError: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    const report = a.policy.reportCheck({
+      ...emptyTls(),
+      active: true,
+      verifyError: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
     assert.equal(!report.ok && report.resultType, 'certificate-host-mismatch');
   });
 });
 
 function emptyTls(): Parameters<TransportPolicy['check']>[0] {
-  return { active: false, version: null, cipher: null, verified: false, verifyError: null, peerCertificate: null, peerChain: [] };
+  return {
+    active: false,
+    version: null,
+    cipher: null,
+    verified: false,
+    verifyError: null,
+    peerCertificate: null,
+    peerChain: [],
+  };
 }
 
-describe('DANE', () => {
+void describe('DANE', () => {
   void test('a DANE-EE SPKI SHA-256 record that matches passes with a self-signed certificate', async () => {
     const a = await attempt('dane.test', 'mx.dane-ok.dane.test', servers.selfSigned!);
     assert.equal(a.policy.source, 'dane');
@@ -250,7 +283,7 @@ describe('DANE', () => {
   });
 });
 
-describe('REQUIRETLS', () => {
+void describe('REQUIRETLS', () => {
   void test('a server without STARTTLS is refused: never in clear', async () => {
     const a = await attempt('plain.test', 'mx.plain.test', servers.plain!, { requireTls: true });
     assert.equal(a.policy.tls, 'required');
@@ -274,7 +307,7 @@ describe('REQUIRETLS', () => {
   });
 });
 
-describe('TLS-RPT', () => {
+void describe('TLS-RPT', () => {
   void test('the recorded sessions become a daily report for each domain with a rua', async () => {
     const today = new Date().toISOString().slice(0, 10);
     const tomorrow = new Date(Date.now() + 86400_000).toISOString().slice(0, 10);
@@ -302,24 +335,44 @@ describe('TLS-RPT', () => {
     const text = forSts.bytes.toString('utf8');
     assert.match(text, /^TLS-Report-Domain: sts\.test\r$/m);
     assert.match(text, /^TLS-Report-Submitter: mail\.postern\.test\r$/m);
-    assert.match(text, /^Subject: Report Domain: sts\.test Submitter: mail\.postern\.test Report-ID: <[^>]+>\r$/m);
+    assert.match(
+      text,
+      /^Subject: Report Domain: sts\.test Submitter: mail\.postern\.test Report-ID: <[^>]+>\r$/m,
+    );
     assert.match(text, /Content-Type: multipart\/report; report-type="tlsrpt"/);
-    const attachment = /Content-Type: application\/tlsrpt\+gzip\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="mail\.postern\.test!sts\.test!(\d+)!(\d+)\.json\.gz"\r\n\r\n([A-Za-z0-9+/=\r\n]+)\r\n--/.exec(text);
+    const attachment =
+      /Content-Type: application\/tlsrpt\+gzip\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="mail\.postern\.test!sts\.test!(\d+)!(\d+)\.json\.gz"\r\n\r\n([A-Za-z0-9+/=\r\n]+)\r\n--/.exec(
+        text,
+      );
     assert.ok(attachment !== null, 'the gzip attachment');
     assert.equal(Number(attachment[1]), Date.parse(`${today}T00:00:00Z`) / 1000);
-    const json = JSON.parse(gunzipSync(Buffer.from(attachment[3]!.replace(/\r\n/g, ''), 'base64')).toString('utf8')) as {
+    const json = JSON.parse(
+      gunzipSync(Buffer.from(attachment[3]!.replace(/\r\n/g, ''), 'base64')).toString('utf8'),
+    ) as {
       'organization-name': string;
       'date-range': { 'start-datetime': string; 'end-datetime': string };
       'contact-info': string;
       'report-id': string;
       policies: {
-        policy: { 'policy-type': string; 'policy-string'?: string[]; 'policy-domain': string; 'mx-host'?: string[] };
+        policy: {
+          'policy-type': string;
+          'policy-string'?: string[];
+          'policy-domain': string;
+          'mx-host'?: string[];
+        };
         summary: { 'total-successful-session-count': number; 'total-failure-session-count': number };
-        'failure-details'?: { 'result-type': string; 'receiving-mx-hostname': string; 'failed-session-count': number }[];
+        'failure-details'?: {
+          'result-type': string;
+          'receiving-mx-hostname': string;
+          'failed-session-count': number;
+        }[];
       }[];
     };
     assert.equal(json['organization-name'], 'Postern Test');
-    assert.deepEqual(json['date-range'], { 'start-datetime': `${today}T00:00:00Z`, 'end-datetime': `${today}T23:59:59Z` });
+    assert.deepEqual(json['date-range'], {
+      'start-datetime': `${today}T00:00:00Z`,
+      'end-datetime': `${today}T23:59:59Z`,
+    });
     assert.equal(json['contact-info'], 'tls-reports@postern.test');
     const stsPolicy = json.policies.find((p) => p.policy['policy-type'] === 'sts');
     assert.ok(stsPolicy !== undefined);

@@ -325,7 +325,11 @@ export class SqliteStore implements MailStore {
   recordTlsResult(result: TlsSessionResult): Promise<void> {
     return this.transportSecurity.recordTlsResult(result);
   }
-  listTlsResults(filter?: { day?: string; before?: string; policyDomain?: string }): Promise<TlsResultCount[]> {
+  listTlsResults(filter?: {
+    day?: string;
+    before?: string;
+    policyDomain?: string;
+  }): Promise<TlsResultCount[]> {
     return this.transportSecurity.listTlsResults(filter);
   }
   deleteTlsResults(filter: { day?: string; before?: string; policyDomain?: string }): Promise<number> {

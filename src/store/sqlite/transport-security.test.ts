@@ -59,7 +59,12 @@ void test('TLS results are counted per day, policy and outcome; listed, filtered
   await fx.store.recordTlsResult({ ...base, at: new Date('2026-03-01T23:59:59Z') });
   await fx.store.recordTlsResult({ ...base, result: 'certificate-host-mismatch', reason: 'bad\r\nname' });
   await fx.store.recordTlsResult({ ...base, at: new Date('2026-03-02T00:00:00Z') });
-  await fx.store.recordTlsResult({ ...base, policyDomain: 'other.test', policyType: 'no-policy-found', policyStrings: [] });
+  await fx.store.recordTlsResult({
+    ...base,
+    policyDomain: 'other.test',
+    policyType: 'no-policy-found',
+    policyStrings: [],
+  });
   const day1 = await fx.store.listTlsResults({ day: '2026-03-01', policyDomain: 'example.com' });
   assert.deepEqual(
     day1.map((r) => [r.result, r.count, r.mxHost, r.reason]),

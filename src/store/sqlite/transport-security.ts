@@ -5,12 +5,7 @@
 
 import type { TransportSecurity } from '../roles.js';
 import { checkDay, checkPolicyDomain, checkStsPolicy, tlsResultKey } from '../rules/tls-results.js';
-import type {
-  StoredStsPolicy,
-  TlsPolicyType,
-  TlsResultCount,
-  TlsSessionResult,
-} from '../tls-types.js';
+import type { StoredStsPolicy, TlsPolicyType, TlsResultCount, TlsSessionResult } from '../tls-types.js';
 import type { SqliteCore } from './core.js';
 import type { WriteTx } from './write-tx.js';
 
@@ -89,9 +84,7 @@ export class SqliteTransportSecurity implements TransportSecurity {
   async getStsPolicy(domain: string): Promise<StoredStsPolicy | null> {
     const d = checkPolicyDomain(domain);
     this.core.assertOpen();
-    const row = this.core.sql
-      .stmt<PolicyRow>('SELECT * FROM mta_sts_policies WHERE domain = ?')
-      .get(d);
+    const row = this.core.sql.stmt<PolicyRow>('SELECT * FROM mta_sts_policies WHERE domain = ?').get(d);
     if (row === undefined) return null;
     return {
       domain: row.domain,
@@ -110,7 +103,11 @@ export class SqliteTransportSecurity implements TransportSecurity {
     await this.core.writeWithoutSync('transportSecurity', 'recordResult', tlsResultKey(result));
   }
 
-  async listTlsResults(filter?: { day?: string; before?: string; policyDomain?: string }): Promise<TlsResultCount[]> {
+  async listTlsResults(filter?: {
+    day?: string;
+    before?: string;
+    policyDomain?: string;
+  }): Promise<TlsResultCount[]> {
     const f = checkFilter(filter);
     this.core.assertOpen();
     return this.core.sql
