@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { startDnsServer, type DnsTestServer } from '../../test/helpers/dns-server.js';
 import { createSelfSignedCert, createTestCa, type TestCa } from '../../test/helpers/test-ca.js';
 import type { TlsaRecord } from '../dns/tlsa.js';
-import { daneFor, daneVerify, tlsaMatches, tlsaUsable } from './dane.js';
+import { daneFor, daneVerify, mxLookupSecure, tlsaMatches, tlsaUsable } from './dane.js';
 
 function spki(c: X509Certificate): Buffer {
   return c.publicKey.export({ type: 'spki', format: 'der' });
@@ -43,6 +43,9 @@ before(async () => {
       TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: '11'.repeat(32) }],
     },
     '_25._tcp.mx.bogus.test': { fail: 'servfail' },
+    'signed.test': { MX: [{ exchange: 'mx.usable.test', priority: 10 }], ad: true },
+    'unsigned.test': { MX: [{ exchange: 'mx.usable.test', priority: 10 }] },
+    'broken.test': { fail: 'servfail' },
   });
 });
 after(async () => {
@@ -139,4 +142,11 @@ void test('daneFor: usable, unusable, insecure (ignored), absent, failed', async
   assert.equal((await daneFor('mx.insecure.test', 25, o)).state, 'none');
   assert.equal((await daneFor('mx.absent.test', 25, o)).state, 'none');
   assert.equal((await daneFor('mx.bogus.test', 25, o)).state, 'failed');
+});
+
+void test('mxLookupSecure: the AD bit of the MX answer', async () => {
+  const o = { servers: [dns.address], timeoutMs: 300, tries: 1 };
+  assert.equal(await mxLookupSecure('signed.test', o), true);
+  assert.equal(await mxLookupSecure('unsigned.test', o), false);
+  assert.equal(await mxLookupSecure('broken.test', o), false);
 });

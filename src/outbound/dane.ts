@@ -14,7 +14,7 @@
 //   §2.2), it defers.
 
 import { createHash, X509Certificate } from 'node:crypto';
-import { lookupTlsa, type SecureDnsOptions, type TlsaRecord } from '../dns/tlsa.js';
+import { lookupTlsa, QTYPE_MX, querySecure, type SecureDnsOptions, type TlsaRecord } from '../dns/tlsa.js';
 
 export const DANE_TA = 2;
 export const DANE_EE = 3;
@@ -58,6 +58,21 @@ export async function daneFor(host: string, port: number, opts: DaneOptions): Pr
   const usable = answer.records.filter(tlsaUsable);
   if (usable.length === 0) return { state: 'unusable', records: answer.records };
   return { state: 'usable', records: usable };
+}
+
+/**
+ * Whether the MX RRset of `domain` is DNSSEC-secure (AD bit): RFC 7672 §2.2.1 applies DANE to
+ * MX hosts found by a secure MX lookup only. An implicit MX (no MX records, a secure denial)
+ * counts as secure when the denial is. A failed lookup is insecure: the route lookup will have
+ * failed too.
+ */
+export async function mxLookupSecure(domain: string, opts: DaneOptions): Promise<boolean> {
+  try {
+    const answer = await querySecure(domain, QTYPE_MX, opts);
+    return answer.authenticated && (answer.rcode === 'noerror' || answer.rcode === 'nxdomain');
+  } catch {
+    return false;
+  }
 }
 
 export type DaneVerdict =

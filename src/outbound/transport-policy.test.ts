@@ -122,6 +122,12 @@ void test('DANE: usable wins over MTA-STS and REQUIRETLS; unusable is encryption
   assert.equal(unusable.check(SELF_SIGNED).ok, true, 'unauthenticated TLS is enough');
   assert.equal(resultType(unusable.check(NO_TLS)), 'starttls-not-supported');
 
+  const insecureMx = await transportPolicy(
+    { ...input, mxSecure: false },
+    deps({ state: 'usable', records: [{ usage: 3, selector: 1, matchingType: 1, data: Buffer.alloc(32) }] }),
+  );
+  assert.equal(insecureMx.source, 'opportunistic', 'no DANE for an MX found by an insecure lookup');
+
   const failed = await transportPolicy(input, deps({ state: 'failed', error: 'SERVFAIL' }));
   assert.ok(failed.refuse !== null && !failed.refuse.ok);
   assert.equal(failed.refuse.resultType, 'dnssec-invalid');

@@ -79,6 +79,11 @@ export interface TransportPolicyInput {
   port: number;
   /** The message asks REQUIRETLS (RFC 8689). */
   requireTls: boolean;
+  /**
+   * Whether the MX lookup was DNSSEC-secure (dane.ts mxLookupSecure): when false, the MX host's
+   * TLSA records are not looked up (RFC 7672 §2.2.1). Default true (the caller did not check).
+   */
+  mxSecure?: boolean;
 }
 
 export interface TransportPolicyDeps {
@@ -134,7 +139,9 @@ export async function transportPolicy(
   const domain = input.domain.toLowerCase();
   const mxHost = (input.mxHost.endsWith('.') ? input.mxHost.slice(0, -1) : input.mxHost).toLowerCase();
   const [dane, sts] = await Promise.all([
-    deps.dane === null ? Promise.resolve<DaneLookup>({ state: 'none' }) : deps.dane(mxHost, input.port),
+    deps.dane === null || input.mxSecure === false
+      ? Promise.resolve<DaneLookup>({ state: 'none' })
+      : deps.dane(mxHost, input.port),
     deps.mtaSts === null
       ? Promise.resolve<MtaStsLookup>({ policy: null, failure: null })
       : deps.mtaSts.lookup(domain),
