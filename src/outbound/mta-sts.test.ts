@@ -172,6 +172,7 @@ void test('no TXT record, or no STS record: no policy, no fetch; mode none is a 
   const p = policies({ store: null });
   assert.deepEqual(await p.lookup('absent.test'), { policy: null, failure: null });
   assert.deepEqual(await p.lookup('nopolicy.test'), { policy: null, failure: null });
+  assert.deepEqual(await p.lookup('[192.0.2.1]'), { policy: null, failure: null }, 'an address literal');
   assert.equal(p.fetches, 0);
   assert.equal((await p.get('none.test'))?.mode, 'none');
 });

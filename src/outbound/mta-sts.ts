@@ -15,6 +15,7 @@ import type { TransportSecurity } from '../store/roles.js';
 import type { TlsFailureType } from '../store/tls-types.js';
 import { fetchStsPolicy, MtaStsFetchError, type MtaStsFetchOptions } from './mta-sts-fetch.js';
 import { parseStsPolicy, parseStsTxt, type MtaStsPolicy } from './mta-sts-policy.js';
+import { toAsciiDomain } from './route.js';
 
 export { mxAllowed, type MtaStsPolicy, type MtaStsMode } from './mta-sts-policy.js';
 
@@ -71,7 +72,9 @@ export class MtaStsPolicies {
 
   /** The policy in force with the reason a fetch failed, for TLS-RPT. */
   lookup(domain: string): Promise<MtaStsLookup> {
-    const d = (domain.endsWith('.') ? domain.slice(0, -1) : domain).toLowerCase();
+    // Names in A-label form (an IDN recipient domain); an address literal has no policy.
+    const d = toAsciiDomain(domain);
+    if (d === null) return Promise.resolve({ policy: null, failure: null });
     let pending = this.inflight.get(d);
     if (pending === undefined) {
       pending = this.discover(d);

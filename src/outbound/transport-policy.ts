@@ -24,6 +24,7 @@ import type { TlsFailureType, TlsPolicyType } from '../store/tls-types.js';
 import { daneVerify, type DaneLookup, type DaneLookupFn } from './dane.js';
 import type { MtaStsLookup } from './mta-sts.js';
 import { mxAllowed, type MtaStsPolicy } from './mta-sts-policy.js';
+import { toAsciiDomain } from './route.js';
 import { SmtpClientError, type SmtpClientTlsInfo, type SmtpClientTlsOptions } from './smtp-client.js';
 
 export type PolicyCheck =
@@ -136,8 +137,10 @@ export async function transportPolicy(
   input: TransportPolicyInput,
   deps: TransportPolicyDeps,
 ): Promise<TransportPolicy> {
-  const domain = input.domain.toLowerCase();
-  const mxHost = (input.mxHost.endsWith('.') ? input.mxHost.slice(0, -1) : input.mxHost).toLowerCase();
+  const domain = toAsciiDomain(input.domain) ?? input.domain.toLowerCase();
+  const mxHost =
+    toAsciiDomain(input.mxHost) ??
+    (input.mxHost.endsWith('.') ? input.mxHost.slice(0, -1) : input.mxHost).toLowerCase();
   const [dane, sts] = await Promise.all([
     deps.dane === null || input.mxSecure === false
       ? Promise.resolve<DaneLookup>({ state: 'none' })
