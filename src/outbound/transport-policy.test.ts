@@ -84,6 +84,20 @@ void test('MTA-STS testing: delivery as opportunistic, the report says what enfo
   assert.equal(resultType(p.reportCheck(VERIFIED)), 'validation-failure');
 });
 
+void test('a policy that could not be fetched: delivered as opportunistic, reported as a fetch error', async () => {
+  const p = await transportPolicy(
+    input,
+    deps(
+      { state: 'none' },
+      { policy: null, failure: { resultType: 'sts-policy-fetch-error', detail: 'HTTP 500' } },
+    ),
+  );
+  assert.equal(p.tls, 'opportunistic');
+  assert.equal(p.check(NO_TLS).ok, true);
+  assert.equal(p.report.policyType, 'sts');
+  assert.equal(resultType(p.reportCheck(VERIFIED)), 'sts-policy-fetch-error');
+});
+
 void test('REQUIRETLS: TLS required and verified, even without any published policy', async () => {
   const p = await transportPolicy({ ...input, requireTls: true }, deps({ state: 'none' }));
   assert.equal(p.source, 'requiretls');

@@ -187,12 +187,17 @@ export async function transportPolicy(
   }
   const encryptOnly = dane.state === 'unusable';
   const policy = sts.policy !== null && sts.policy.mode !== 'none' ? sts.policy : null;
+  // A policy that could not be fetched (and none cached): delivery goes on without it, and
+  // TLS-RPT reports the fetch failure under the sts policy type (RFC 8460 §4.3.2.1).
+  const stsFailure = policy === null && !encryptOnly ? sts.failure : null;
   const report: PolicyReportKey =
     policy !== null
       ? { policyDomain: domain, policyType: 'sts', policyStrings: stsStrings(policy), mxHost }
-      : encryptOnly
-        ? { policyDomain: domain, policyType: 'tlsa', policyStrings: tlsaStrings(dane.records), mxHost }
-        : { policyDomain: domain, policyType: 'no-policy-found', policyStrings: [], mxHost };
+      : stsFailure !== null
+        ? { policyDomain: domain, policyType: 'sts', policyStrings: [], mxHost }
+        : encryptOnly
+          ? { policyDomain: domain, policyType: 'tlsa', policyStrings: tlsaStrings(dane.records), mxHost }
+          : { policyDomain: domain, policyType: 'no-policy-found', policyStrings: [], mxHost };
   const stsCheck = (info: Readonly<SmtpClientTlsInfo>): PolicyCheck => {
     if (policy === null) return OK;
     if (!mxAllowed(policy, mxHost)) {
@@ -235,6 +240,14 @@ export async function transportPolicy(
     check,
     // Testing mode: what enforce would refuse, for the report only.
     ...(testing ? { reportCheck: stsCheck } : {}),
+    ...(stsFailure !== null
+      ? {
+          reportCheck: (info: Readonly<SmtpClientTlsInfo>): PolicyCheck => {
+            const r = check(info);
+            return r.ok ? refusal(stsFailure.resultType, '4.7.5', stsFailure.detail) : r;
+          },
+        }
+      : {}),
   });
 }
 
