@@ -8,6 +8,8 @@
 //   8BITMIME, SMTPUTF8 without SMTPUTF8, a size over SIZE, a REQUIRETLS message without TLS and
 //   REQUIRETLS are refused before MAIL FROM;
 // - with requireTls nothing but EHLO/STARTTLS/QUIT is ever sent in clear;
+// - a TLS check (DANE, MTA-STS) that refuses the session ends it before anything but EHLO,
+//   STARTTLS and QUIT was sent;
 // - after STARTTLS nothing received before the handshake is used (a reply buffered behind the
 //   220 is a protocol error: RFC 3207 §4.2, STARTTLS injection);
 // - the body is pulled one chunk at a time and written with backpressure: memory per
