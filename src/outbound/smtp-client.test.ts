@@ -706,4 +706,29 @@ void describe("against Postern's SMTP server as the MX", () => {
     assert.equal(out[0].kind, 'accepted');
     await c.close();
   });
+
+  void test('the TLS check sees the chain right after the handshake; a refusal ends before MAIL', async () => {
+    const seen: number[] = [];
+    const refused = await SmtpClientConnection.open(
+      posternOptions({
+        check: (info) => {
+          seen.push(info.peerChain.length);
+          return 'not the key we expected';
+        },
+      }),
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(refused instanceof SmtpClientError);
+    assert.equal(refused.stage, 'tls');
+    assert.equal(refused.temporary, true);
+    assert.match(refused.message, /not the key we expected/);
+    assert.equal(refused.tls?.active, true);
+    assert.equal(refused.tls?.peerChain[0]?.fingerprint256, refused.tls?.peerCertificate?.fingerprint256);
+    assert.ok((seen[0] ?? 0) >= 1);
+    const c = await SmtpClientConnection.open(posternOptions({ check: () => null }));
+    assert.ok(c.tls.peerChain.length >= 1, 'the chain is still there after EHLO');
+    await c.close();
+  });
 });

@@ -8,6 +8,8 @@
 //   8BITMIME, SMTPUTF8 without SMTPUTF8, a size over SIZE, a REQUIRETLS message without TLS and
 //   REQUIRETLS are refused before MAIL FROM;
 // - with requireTls nothing but EHLO/STARTTLS/QUIT is ever sent in clear;
+// - a TLS check (DANE, MTA-STS) that refuses the session ends it before anything but EHLO,
+//   STARTTLS and QUIT was sent;
 // - after STARTTLS nothing received before the handshake is used (a reply buffered behind the
 //   220 is a protocol error: RFC 3207 §4.2, STARTTLS injection);
 // - the body is pulled one chunk at a time and written with backpressure: memory per
@@ -19,7 +21,7 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { DotStuffer } from './dot-stuffer.js';
 import {
   ReplyReader,
@@ -79,6 +81,12 @@ export interface SmtpClientTlsOptions {
   requireTls: boolean;
   /** strict: an unverified certificate fails the handshake; opportunistic: it is reported. */
   verify: 'strict' | 'opportunistic';
+  /**
+   * Called right after the handshake (DANE, MTA-STS; src/outbound/transport-policy.ts): an error
+   * text ends the connection (QUIT) before anything but EHLO/STARTTLS was sent, and open fails
+   * with a temporary SmtpClientError of stage 'tls' that carries the TLS facts.
+   */
+  check?: (info: Readonly<SmtpClientTlsInfo>) => string | null;
 }
 
 export interface SmtpClientOpenOptions {
@@ -131,6 +139,8 @@ export interface SmtpClientTlsInfo {
   verifyError: string | null;
   /** For DANE / MTA-STS checks by the caller. */
   peerCertificate: X509Certificate | null;
+  /** The chain as the server sent it, leaf first (DANE-TA, RFC 7672 §3.1.1); [] without TLS. */
+  peerChain: X509Certificate[];
 }
 
 export type SmtpClientStage =
@@ -141,16 +151,19 @@ export class SmtpClientError extends Error {
   readonly stage: SmtpClientStage;
   readonly temporary: boolean;
   readonly reply: SmtpClientReply | null;
+  /** The TLS facts when the `check` of SmtpClientTlsOptions refused them. */
+  readonly tls: Readonly<SmtpClientTlsInfo> | null;
   constructor(
     stage: SmtpClientStage,
     message: string,
-    opts: { temporary: boolean; reply?: SmtpClientReply | null },
+    opts: { temporary: boolean; reply?: SmtpClientReply | null; tls?: Readonly<SmtpClientTlsInfo> },
   ) {
     super(message);
     this.name = 'SmtpClientError';
     this.stage = stage;
     this.temporary = opts.temporary;
     this.reply = opts.reply ?? null;
+    this.tls = opts.tls ?? null;
   }
 }
 
@@ -297,7 +310,22 @@ const NO_TLS: SmtpClientTlsInfo = {
   verified: false,
   verifyError: null,
   peerCertificate: null,
+  peerChain: [],
 };
+
+/** The peer's chain, leaf first, each certificate once (the root links to itself). */
+function peerChain(secure: tls.TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = secure.getPeerCertificate(true);
+  while (cert !== undefined && cert.raw !== undefined && chain.length < 16) {
+    if (seen.has(cert.fingerprint256)) break;
+    seen.add(cert.fingerprint256);
+    chain.push(new X509Certificate(cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
 
 /** How many replies may wait unread before the server is judged to be flooding us. */
 const MAX_UNREAD_REPLIES = 1000;
@@ -457,6 +485,11 @@ export class SmtpClientConnection {
       const reply = await this.stage('starttls', () => this.readReply(this.timeouts.starttls));
       if (reply.code === 220) {
         await this.upgrade();
+        const refused = tlsOpts.check?.(this._tls) ?? null;
+        if (refused !== null) {
+          this.socket.write(`QUIT${CRLF}`);
+          throw new SmtpClientError('tls', `${this.host}: ${refused}`, { temporary: true, tls: this._tls });
+        }
         await this.ehlo();
         return;
       }
@@ -525,6 +558,7 @@ export class SmtpClientConnection {
     });
     this.socket = secure;
     this.reader = new ReplyReader(this.readerLimits);
+    let chain: X509Certificate[] = [];
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -541,6 +575,9 @@ export class SmtpClientConnection {
         };
         const onClose = (): void => onError(new Error('connection closed during the handshake'));
         const onSecure = (): void => {
+          // Read the chain now: once reading starts, a TLS 1.3 session ticket replaces the
+          // session, and OpenSSL's new session no longer holds the peer's chain.
+          chain = peerChain(secure);
           cleanup();
           resolve();
         };
@@ -569,6 +606,7 @@ export class SmtpClientConnection {
       verified: secure.authorized,
       verifyError: verifyError === undefined || verifyError === null ? null : String(verifyError),
       peerCertificate: secure.getPeerX509Certificate() ?? null,
+      peerChain: chain,
     };
   }
 

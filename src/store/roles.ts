@@ -43,6 +43,7 @@ import type {
   Recipient,
   SpecialUse,
 } from './types.js';
+import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from './tls-types.js';
 
 /** Domains, accounts, aliases and recipient resolution; the per-account POP3 bookkeeping. */
 export interface Directory {
@@ -257,6 +258,28 @@ export interface Leases {
   releaseMailboxLock(mailboxId: number, owner: string): Promise<void>;
 }
 
+/**
+ * Outbound transport security (src/outbound/mta-sts.ts, tls-rpt.ts): MTA-STS policies as
+ * fetched, and TLS results per session counted per UTC day for TLS-RPT reports. Writes are
+ * not waited on for the disk: a cached policy or a count lost in a crash is harmless.
+ */
+export interface TransportSecurity {
+  /** The stored MTA-STS policy of a domain (even expired: the caller decides), or null. */
+  getStsPolicy(domain: string): Promise<StoredStsPolicy | null>;
+  /** Stores (replaces) a domain's MTA-STS policy. */
+  putStsPolicy(policy: StoredStsPolicy): Promise<void>;
+  /** Counts one session's result under its day, policy and outcome. */
+  recordTlsResult(result: TlsSessionResult): Promise<void>;
+  /** The counted results, by day then policy domain; filters: a day, days before one, a domain. */
+  listTlsResults(filter?: {
+    day?: string;
+    before?: string;
+    policyDomain?: string;
+  }): Promise<TlsResultCount[]>;
+  /** Removes counted results (after a report was queued, or old ones). Returns how many rows. */
+  deleteTlsResults(filter: { day?: string; before?: string; policyDomain?: string }): Promise<number>;
+}
+
 /** Garbage collection and shutdown. */
 export interface Maintenance {
   /**
@@ -279,7 +302,16 @@ export interface StoreStats {
 
 /** Every role of the store at once: what a backend implements and the server holds. */
 export interface MailStore
-  extends Directory, DkimKeys, Mailboxes, Messages, Search, OutboundQueue, Leases, Maintenance {
+  extends
+    Directory,
+    DkimKeys,
+    Mailboxes,
+    Messages,
+    Search,
+    OutboundQueue,
+    TransportSecurity,
+    Leases,
+    Maintenance {
   readonly backend: 'sqlite' | 'postgres';
   /** Counters, where the backend keeps them. */
   readonly stats?: Readonly<StoreStats>;

@@ -1,9 +1,11 @@
 // A real authoritative DNS server for tests, on 127.0.0.1 only: UDP (node:dgram) and TCP
 // (node:net, 2-byte length framing, RFC 1035 §4.2.2) on the same port. It answers A, AAAA,
-// MX, TXT, PTR and CNAME from a table; a name not in the table is NXDOMAIN, a name in it
+// MX, TXT, PTR, CNAME and TLSA from a table; a name not in the table is NXDOMAIN, a name in it
 // without the asked type is NODATA (NOERROR, no answer). A UDP answer over 512 bytes is sent
 // truncated (TC, RFC 1035 §4.2.1) so the client retries over TCP. Queries are parsed with
-// bounds (one question, labels <= 63, name <= 255, no compression in questions).
+// bounds (one question, labels <= 63, name <= 255, no compression in questions). An entry with
+// `ad: true` is answered with the AD bit set (RFC 4035 §3.2.3), as a validating resolver does
+// for DNSSEC-secure data: tests of DANE (RFC 7672) use it in place of signed zones.
 
 import dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -18,6 +20,10 @@ export interface DnsTestEntry {
   TXT?: Array<string | string[]>;
   PTR?: string[];
   CNAME?: string;
+  /** TLSA records (RFC 6698 §2.1): usage, selector, matching type and the data in hex. */
+  TLSA?: Array<{ usage: number; selector: number; matchingType: number; data: string }>;
+  /** Answers for this name carry the AD bit (authenticated data, as after DNSSEC validation). */
+  ad?: boolean;
   /** TTL of every record of this name, seconds (default 300). */
   ttl?: number;
   /** Misbehave for this name: answer SERVFAIL / REFUSED, or never answer (client times out). */
@@ -38,7 +44,15 @@ export interface DnsTestServer {
   close(): Promise<void>;
 }
 
-const TYPE_CODES: Readonly<Record<string, number>> = { A: 1, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28 };
+const TYPE_CODES: Readonly<Record<string, number>> = {
+  A: 1,
+  CNAME: 5,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  TLSA: 52,
+};
 const TYPE_NAMES = new Map<number, string>(Object.entries(TYPE_CODES).map(([k, v]) => [v, k]));
 
 const RCODE_NOERROR = 0;
@@ -67,6 +81,7 @@ export async function startDnsServer(records: DnsTestRecords): Promise<DnsTestSe
     if (entry?.fail === 'refused') return response(q, RCODE_REFUSED, [], maxSize);
     if (q.qclass !== 1) return response(q, RCODE_NOTIMP, [], maxSize);
     if (entry === undefined) return response(q, RCODE_NXDOMAIN, [], maxSize);
+    const ad = entry.ad === true;
     const rrs: Buffer[] = [];
     let owner = q.name;
     let current: DnsTestEntry | undefined = entry;
@@ -81,7 +96,7 @@ export async function startDnsServer(records: DnsTestRecords): Promise<DnsTestSe
       rrs.push(...recordsOf(owner, typeName, current));
       break;
     }
-    return response(q, RCODE_NOERROR, rrs, maxSize);
+    return response(q, RCODE_NOERROR, rrs, maxSize, ad);
   };
 
   const sockets = new Set<net.Socket>();
@@ -208,20 +223,29 @@ function parseQuery(msg: Buffer): Query | null {
   };
 }
 
-function header(id: number, rcode: number, qd: number, an: number, tc: boolean, rd = false): Buffer {
+function header(
+  id: number,
+  rcode: number,
+  qd: number,
+  an: number,
+  tc: boolean,
+  rd = false,
+  ad = false,
+): Buffer {
   const h = Buffer.alloc(12);
   h.writeUInt16BE(id, 0);
-  // QR=1, AA=1, RD echoed, RA=1
-  h.writeUInt16BE(0x8000 | 0x0400 | (tc ? 0x0200 : 0) | (rd ? 0x0100 : 0) | 0x0080 | rcode, 2);
+  // QR=1, AA=1, RD echoed, RA=1, AD when the entry says so
+  const flags = 0x8000 | 0x0400 | (tc ? 0x0200 : 0) | (rd ? 0x0100 : 0) | 0x0080 | (ad ? 0x0020 : 0);
+  h.writeUInt16BE(flags | rcode, 2);
   h.writeUInt16BE(qd, 4);
   h.writeUInt16BE(an, 6);
   return h;
 }
 
-function response(q: Query, rcode: number, rrs: Buffer[], maxSize: number): Buffer {
-  const full = Buffer.concat([header(q.id, rcode, 1, rrs.length, false, q.rd), q.question, ...rrs]);
+function response(q: Query, rcode: number, rrs: Buffer[], maxSize: number, ad = false): Buffer {
+  const full = Buffer.concat([header(q.id, rcode, 1, rrs.length, false, q.rd, ad), q.question, ...rrs]);
   if (full.length <= maxSize) return full;
-  return Buffer.concat([header(q.id, rcode, 1, 0, true, q.rd), q.question]);
+  return Buffer.concat([header(q.id, rcode, 1, 0, true, q.rd, ad), q.question]);
 }
 
 function encodeName(name: string): Buffer {
@@ -266,6 +290,15 @@ function recordsOf(owner: string, typeName: string, e: DnsTestEntry): Buffer[] {
       return (e.PTR ?? []).map((ptr) => rr(owner, TYPE_CODES.PTR, e.ttl, encodeName(ptr)));
     case 'CNAME':
       return e.CNAME === undefined ? [] : [rr(owner, TYPE_CODES.CNAME, e.ttl, encodeName(e.CNAME))];
+    case 'TLSA':
+      return (e.TLSA ?? []).map((t) =>
+        rr(
+          owner,
+          TYPE_CODES.TLSA,
+          e.ttl,
+          Buffer.concat([Buffer.from([t.usage, t.selector, t.matchingType]), Buffer.from(t.data, 'hex')]),
+        ),
+      );
     default:
       return [];
   }

@@ -306,6 +306,38 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    description: 'MTA-STS policies and TLS-RPT results',
+    // mta_sts_policies: the last policy fetched per domain (RFC 8461 §5.1: kept through failed
+    // refreshes until it expires). tls_results: outbound sessions counted per UTC day, policy
+    // and outcome (RFC 8460 §4.4); policy_strings is a JSON array; '' stands for an absent
+    // address or reason so that the key is unique.
+    sql: `
+      CREATE TABLE mta_sts_policies (
+        domain TEXT PRIMARY KEY,
+        policy_id TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        fetched_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE tls_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        day TEXT NOT NULL,
+        policy_domain TEXT NOT NULL,
+        policy_type TEXT NOT NULL CHECK (policy_type IN ('sts', 'tlsa', 'no-policy-found')),
+        policy_strings TEXT NOT NULL,
+        mx_host TEXT NOT NULL,
+        result TEXT NOT NULL,
+        sending_ip TEXT NOT NULL,
+        receiving_ip TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        UNIQUE (day, policy_domain, policy_type, policy_strings, mx_host, result, sending_ip,
+          receiving_ip, reason)
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

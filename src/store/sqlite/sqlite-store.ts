@@ -50,6 +50,7 @@ import type {
   Recipient,
   SpecialUse,
 } from '../types.js';
+import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from '../tls-types.js';
 import { SqliteCore, type SqliteCoreOptions, type SqliteStoreStats } from './core.js';
 import { SqliteDirectory } from './directory.js';
 import { SqliteDkimKeys } from './dkim-keys.js';
@@ -60,6 +61,7 @@ import { SqliteMailboxes } from './mailboxes.js';
 import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
+import { SqliteTransportSecurity } from './transport-security.js';
 
 export { SQLITE_FILE_NAME, type SqliteStoreStats, type StoreLogger } from './core.js';
 
@@ -100,6 +102,7 @@ export class SqliteStore implements MailStore {
   private readonly search: SqliteSearch;
   private readonly queue: SqliteOutboundQueue;
   private readonly leases: SqliteLeases;
+  private readonly transportSecurity: SqliteTransportSecurity;
   private readonly gc: SqliteGc;
 
   constructor(opts: SqliteStoreOptions) {
@@ -118,6 +121,7 @@ export class SqliteStore implements MailStore {
     this.search = new SqliteSearch(this.core);
     this.queue = new SqliteOutboundQueue(this.core);
     this.leases = new SqliteLeases(this.core);
+    this.transportSecurity = new SqliteTransportSecurity(this.core);
     this.gc = new SqliteGc(this.core, {
       blobs: opts.blobs,
       graceMs: opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
@@ -335,6 +339,28 @@ export class SqliteStore implements MailStore {
   }
   showQueued(id: number): Promise<QueueDetail | null> {
     return this.queue.showQueued(id);
+  }
+
+  // ---------------------------------------------------------------- TransportSecurity
+
+  getStsPolicy(domain: string): Promise<StoredStsPolicy | null> {
+    return this.transportSecurity.getStsPolicy(domain);
+  }
+  putStsPolicy(policy: StoredStsPolicy): Promise<void> {
+    return this.transportSecurity.putStsPolicy(policy);
+  }
+  recordTlsResult(result: TlsSessionResult): Promise<void> {
+    return this.transportSecurity.recordTlsResult(result);
+  }
+  listTlsResults(filter?: {
+    day?: string;
+    before?: string;
+    policyDomain?: string;
+  }): Promise<TlsResultCount[]> {
+    return this.transportSecurity.listTlsResults(filter);
+  }
+  deleteTlsResults(filter: { day?: string; before?: string; policyDomain?: string }): Promise<number> {
+    return this.transportSecurity.deleteTlsResults(filter);
   }
 
   // ---------------------------------------------------------------- Leases

@@ -12,6 +12,7 @@ import { leaseWrites } from './leases.js';
 import { mailboxWrites } from './mailboxes.js';
 import { AppendWrite, messageWrites } from './messages.js';
 import { queueWrites } from './queue.js';
+import { transportSecurityWrites } from './transport-security.js';
 import type { WriteTx } from './write-tx.js';
 
 /**
@@ -42,6 +43,7 @@ export const WRITES = {
   gc: gcWrites,
   leases: leaseWrites,
   queue: queueWrites,
+  transportSecurity: transportSecurityWrites,
 };
 
 export type Writes = typeof WRITES;
