@@ -12,6 +12,12 @@
 // - the body is streamed from the blob store for each send, never held whole.
 
 import type { QueuedMessageHead, QueuedRecipient, RemoteReply } from '../store/types.js';
+import type {
+  PolicyCheck,
+  PolicyReportKey,
+  TransportPolicy,
+  TransportPolicyInput,
+} from './transport-policy.js';
 import { xtextDecode } from '../wire/smtp/command.js';
 import type { ConnectionCache, CachedConnection } from './connection-cache.js';
 import { ConnectionCache as Cache } from './connection-cache.js';
@@ -42,8 +48,21 @@ export type MessageSigner = (msg: {
   body: () => AsyncIterable<Uint8Array>;
 }) => Promise<string>;
 
+/**
+ * The transport-security decisions (transport-policy.ts) as the attempt asks them: absent, every
+ * session is opportunistic (or TLS-required by `requireTls`).
+ */
+export interface TransportHooks {
+  /** Whether the domain's MX answer is DNSSEC-validated (DANE applies only then, RFC 7672 §2.2.1). */
+  mxSecure(domain: string): Promise<boolean>;
+  policy(input: TransportPolicyInput): Promise<TransportPolicy>;
+  /** Records a session's TLS outcome for TLS-RPT (RFC 8460); never throws. */
+  record(report: PolicyReportKey, outcome: PolicyCheck): Promise<void>;
+}
+
 export interface DomainAttemptEnv {
   resolver: RouteResolver;
+  transport?: TransportHooks;
   cache: ConnectionCache;
   /** Our host names (RFC 5321 §5.1: an MX that is us keeps only better ones). */
   localHostnames: readonly string[];
@@ -133,10 +152,41 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
     if (prefix.length > 0) yield prefix;
     yield* env.body(job.message.blobId);
   };
+  const mxSecure = env.transport !== undefined ? await env.transport.mxSecure(job.domain) : false;
   for (const hop of route.hops) {
     if (remaining.length === 0) break;
-    const cached = await connect(env, hop).catch((err: unknown) => {
+    // DANE, MTA-STS and REQUIRETLS decide how TLS must go to this MX (transport-policy.ts).
+    const policy =
+      env.transport === undefined
+        ? null
+        : await env.transport.policy({
+            domain: job.domain,
+            mxHost: hop.host,
+            port: env.port,
+            requireTls: env.requireTls,
+            mxSecure,
+          });
+    if (policy !== null && policy.refuse !== null) {
+      await env.transport!.record(policy.report, policy.refuse);
+      if (!policy.refuse.ok) {
+        openFailures++;
+        const reply = temporaryReply(policy.refuse.enhanced, policy.refuse.text);
+        for (const r of remaining) last.set(r.id, { reply, remoteMta: hop.host, permanent: false });
+        continue;
+      }
+    }
+    const cached = await connect(env, hop, policy).catch(async (err: unknown) => {
       openFailures++;
+      const refused = policy?.classifyOpenError(err) ?? null;
+      if (policy !== null && refused !== null) {
+        // A TLS policy refused the session (never sent in clear): 4.7.x, try the next MX.
+        await env.transport!.record(policy.report, refused);
+        if (!refused.ok) {
+          const reply = temporaryReply(refused.enhanced, refused.text);
+          for (const r of remaining) last.set(r.id, { reply, remoteMta: hop.host, permanent: false });
+          return null;
+        }
+      }
       const e = err instanceof SmtpClientError ? err : null;
       if (e !== null && !e.temporary) permanentOpenFailures++;
       const reply: RemoteReply =
@@ -217,29 +267,45 @@ function envidOf(message: QueuedMessageHead): string | null {
   return decoded !== null && decoded.length <= 100 && /^[\x20-\x7e]*$/.test(decoded) ? decoded : null;
 }
 
-/** A cached connection to the hop, or a new one. Throws SmtpClientError (or a connect error). */
-async function connect(env: DomainAttemptEnv, hop: RouteHop): Promise<CachedConnection> {
+/**
+ * A cached connection to the hop, or a new one. Throws SmtpClientError (or a connect error). A
+ * cached connection serves this domain only if its TLS session passes this domain's policy
+ * (the same MX may serve domains with different policies); otherwise it is closed.
+ */
+async function connect(
+  env: DomainAttemptEnv,
+  hop: RouteHop,
+  policy: TransportPolicy | null,
+): Promise<CachedConnection> {
   const cached = env.cache.take(Cache.key(hop.host, hop.ip));
-  if (cached !== null) return cached;
+  if (cached !== null) {
+    if (policy === null || policy.check(cached.conn.tls).ok) return cached;
+    await cached.conn.close().catch(() => undefined);
+  }
+  const ca = env.tlsCa !== undefined ? { ca: env.tlsCa } : {};
   const opts: SmtpClientOpenOptions = {
     host: hop.host,
     ip: hop.ip,
     port: env.port,
     heloName: env.heloName,
-    tls: {
-      servername: hop.host,
-      requireTls: env.requireTls,
-      verify: 'opportunistic',
-      ...(env.tlsCa !== undefined ? { ca: env.tlsCa } : {}),
-    },
+    tls:
+      policy !== null
+        ? policy.tlsOptions(ca)
+        : { servername: hop.host, requireTls: env.requireTls, verify: 'opportunistic', ...ca },
     ...(env.timeouts !== undefined ? { timeouts: env.timeouts } : {}),
   };
+  const opened = async (o: SmtpClientOpenOptions): Promise<CachedConnection> => {
+    const conn = await SmtpClientConnection.open(o);
+    // TLS-RPT: one record per session opened (what a testing policy would have refused too).
+    if (policy !== null) await env.transport!.record(policy.report, policy.reportCheck(conn.tls));
+    return { conn, used: 0 };
+  };
   try {
-    return { conn: await SmtpClientConnection.open(opts), used: 0 };
+    return await opened(opts);
   } catch (err) {
     // Opportunistic TLS (RFC 3207 §4.1, as Postfix's "may"): a failed handshake is tried once
-    // more in clear, unless TLS is required.
-    if (env.requireTls || !(err instanceof SmtpClientError) || err.stage !== 'tls') throw err;
-    return { conn: await SmtpClientConnection.open({ ...opts, discardExtensions: ['STARTTLS'] }), used: 0 };
+    // more in clear, unless TLS is required (by config or by the domain's policy).
+    if (opts.tls.requireTls || !(err instanceof SmtpClientError) || err.stage !== 'tls') throw err;
+    return await opened({ ...opts, discardExtensions: ['STARTTLS'] });
   }
 }

@@ -20,6 +20,7 @@ import { startScriptedSmtpServer, type ScriptedSmtpServer } from '../../test/hel
 import { waitUntil } from '../../test/helpers/wait-until.js';
 import { tempDir, testConfig } from '../../test/integration/server-fixture.js';
 import { QueueWorker, type QueueWorkerOptions } from './queue-worker.js';
+import { transportHooks } from './transport-hooks.js';
 
 let dns: DnsTestServer;
 let mx: ScriptedSmtpServer;
@@ -73,7 +74,7 @@ const MESSAGE =
 
 async function fixture(
   outbound: Partial<PosternConfig['outbound']> = {},
-  workerOpts: Partial<QueueWorkerOptions> = {},
+  workerOpts: Partial<QueueWorkerOptions> | ((store: MailStore) => Partial<QueueWorkerOptions>) = {},
 ): Promise<Fixture> {
   const dir = await tempDir('queue-worker');
   const config = testConfig(dir, {
@@ -92,7 +93,7 @@ async function fixture(
     owner: 'test-worker',
     pollMs: 200,
     clientTimeouts: { connect: 2000, greeting: 2000, ehlo: 2000, mail: 2000, rcpt: 2000, dataFinal: 2000 },
-    ...workerOpts,
+    ...(typeof workerOpts === 'function' ? workerOpts(store) : workerOpts),
   }).start();
   const f: Fixture = {
     dir,
@@ -363,4 +364,38 @@ void test('the signer runs once per message and attempt, whatever the number of 
   const got = mx.delivered.slice(before);
   assert.equal(got.length, 2, 'one transaction per domain');
   for (const m of got) assert.equal(m.data.toString(), `X-Body-Size: ${MESSAGE.length}\r\n${MESSAGE}`);
+});
+
+void test('DANE through the worker: a DNSSEC-validated TLSA record makes TLS mandatory, so an MX without STARTTLS gets nothing in clear; deferred 4.7.x and recorded for TLS-RPT', async () => {
+  dns.set('dane.test', { MX: [{ exchange: 'mx.dane.test', priority: 10 }], ad: true });
+  dns.set('mx.dane.test', { A: ['127.0.0.1'], ad: true });
+  // The TLSA name carries the port connected to (RFC 6698 §3): the test MX's.
+  dns.set(`_${mx.port}._tcp.mx.dane.test`, {
+    TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: 'ab'.repeat(32) }],
+    ad: true,
+  });
+  const f0config = testConfig(await tempDir('queue-worker-log'), {});
+  const f = (current = await fixture({ retryFirst: 60 }, (store) => ({
+    transport: transportHooks({
+      store,
+      resolver: new DnsResolver({ servers: [dns.address], cacheSeconds: 0 }),
+      servers: [dns.address],
+      log: createLogger(f0config.log),
+    }),
+  })));
+  const before = mx.delivered.length;
+  const id = await f.queue({ recipients: [{ address: 'bob@dane.test', notify: null, orcpt: null }] });
+  await waitUntil(async () => (await f.store.showQueued(id))?.recipients[0]?.status === 'deferred', {
+    what: 'the deferral',
+    timeoutMs: 10_000,
+  });
+  const r = (await f.store.showQueued(id))!.recipients[0]!;
+  assert.equal(r.lastReply?.code, 451);
+  assert.match(r.lastReply?.enhanced ?? '', /^4\.7\./);
+  assert.equal(mx.delivered.length, before, 'nothing sent');
+  assert.ok(!mx.commands.some((c) => /^MAIL FROM:<alice@example\.test>/i.test(c) && c.includes('dane')));
+  const results = await f.store.listTlsResults({ policyDomain: 'dane.test' });
+  assert.equal(results.length, 1, JSON.stringify(results));
+  assert.equal(results[0]!.policyType, 'tlsa');
+  assert.notEqual(results[0]!.result, 'success');
 });

@@ -26,6 +26,7 @@ import {
   attemptDomain,
   type DomainAttemptEnv,
   type MessageSigner,
+  type TransportHooks,
   type RecipientResult,
 } from './domain-attempt.js';
 import { notifyWants, type DsnRecipient } from './dsn.js';
@@ -50,6 +51,8 @@ export interface QueueWorkerOptions {
   pollMs?: number;
   /** DKIM signing hook: called once per message and attempt, before sending. */
   signer?: MessageSigner;
+  /** DANE, MTA-STS and TLS-RPT (transport-hooks.ts); absent: opportunistic TLS only. */
+  transport?: TransportHooks;
   /** Trust anchors for remote certificates (tests). */
   tlsCa?: string | Buffer | Array<string | Buffer>;
   /** SMTP client timeouts (tests). */
@@ -284,6 +287,7 @@ export class QueueWorker {
     const heloName = o.heloName ?? config.hostname;
     return {
       resolver: this.opts.resolver,
+      ...(this.opts.transport !== undefined ? { transport: this.opts.transport } : {}),
       cache: this.cache,
       localHostnames: [...new Set([config.hostname.toLowerCase(), heloName.toLowerCase()])],
       port: o.port,
