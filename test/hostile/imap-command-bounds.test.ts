@@ -18,7 +18,7 @@ import {
   startImapServer,
   warmLiteralPaths,
   type ImapTestServer,
-} from './imap-harness.js';
+} from '../integration/imap-harness.js';
 
 const ALICE = 'alice@example.test';
 const KiB = 1024;
