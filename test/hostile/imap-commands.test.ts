@@ -2,7 +2,7 @@
 // and leaves its session usable, while the bystanders (fixture.ts) probe IMAP NOOP, SMTP NOOP and
 // POP3 STAT on other connections and every probe answers within 100 ms. Bytes crafted to look
 // like commands inside the refused ones are never executed. The line limit and the 1 MiB bound on
-// one command are tested in depth in test/integration/imap-command-bounds.test.ts.
+// one command are tested in depth in test/hostile/imap-command-bounds.test.ts.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
