@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { runPython } from '../../test/helpers/python.js';
 import {
   buildDsn,
   decodeXtext,
@@ -74,21 +74,7 @@ interface Parsed {
 }
 
 async function parse(bytes: Buffer): Promise<Parsed> {
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('python3', ['-c', PARSE], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill(), 20000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`python3 exit ${code}: ${stderr}`));
-    });
-    child.stdin.end(bytes);
-  });
+  const out = await runPython(PARSE, bytes);
   const parsed = JSON.parse(out) as Parsed;
   assert.deepEqual(parsed.defects, []);
   for (const p of parsed.parts) assert.deepEqual(p.defects, [], p.type);

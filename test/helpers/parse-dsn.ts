@@ -3,7 +3,7 @@
 // message/delivery-status part (RFC 3464 §2.2, §2.3) and the type of the returned part. Fails
 // on any parser defect, so a report Python cannot read fails the test.
 
-import { spawn } from 'node:child_process';
+import { runPython } from './python.js';
 
 const SCRIPT = String.raw`
 import sys, json
@@ -36,21 +36,7 @@ export interface ParsedDsn {
 }
 
 export async function parseDsn(bytes: Buffer): Promise<ParsedDsn> {
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('python3', ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill(), 20_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`python3 exit ${code}: ${stderr}`));
-    });
-    child.stdin.end(bytes);
-  });
+  const out = await runPython(SCRIPT, bytes);
   const parsed = JSON.parse(out) as ParsedDsn;
   if (parsed.defects.length > 0) throw new Error(`DSN parse defects: ${parsed.defects.join(', ')}`);
   return parsed;

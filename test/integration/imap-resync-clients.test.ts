@@ -5,7 +5,7 @@
 // every expunged UID, every changed message with its new flags, nothing else.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runPython } from '../helpers/python.js';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import {
@@ -36,23 +36,8 @@ m.logout()
 print(json.dumps(out))
 `;
 
-function runPython(input: object): Promise<Record<string, string[]>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PYTHON], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (s: string) => (stdout += s));
-    child.stderr.on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(stdout) as Record<string, string[]>);
-      else reject(new Error(`python3 exited ${code}: ${stderr}`));
-    });
-    child.stdin.end(JSON.stringify(input));
-  });
+async function imaplibResync(input: object): Promise<Record<string, string[]>> {
+  return JSON.parse(await runPython(PYTHON, JSON.stringify(input))) as Record<string, string[]>;
 }
 
 void describe('QRESYNC with imapflow and imaplib', () => {
@@ -128,7 +113,7 @@ void describe('QRESYNC with imapflow and imaplib', () => {
 
   void it('imaplib: SELECT (QRESYNC ...) returns exactly the expunged UIDs and changed messages', async () => {
     const { box, validity, modseq } = await changedMailbox();
-    const out = await runPython({
+    const out = await imaplibResync({
       host: '127.0.0.1',
       port: server.ports.imap,
       user: ALICE,
