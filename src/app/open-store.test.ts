@@ -48,6 +48,7 @@ void test('openStore builds the file blob store and the sqlite store; bytes and 
         bytesFreed: bytes.length,
         orphanFilesRemoved: 0,
         orphanBytesFreed: 0,
+        changeRowsPruned: 0,
       });
       assert.equal(await blobs.exists(meta.blobId), false);
     } finally {

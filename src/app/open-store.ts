@@ -42,6 +42,7 @@ export async function openStore(config: PosternConfig, opts: OpenStoreOptions = 
         pollIntervalMs: opts.pollIntervalMs,
         gcGraceMs: opts.gcGraceMs ?? config.store.gcGrace * 1000,
         gcOrphanAgeMs: opts.gcOrphanAgeMs ?? config.store.gcOrphanAge * 1000,
+        changeLogRetentionMs: config.store.changeLogRetention * 1000,
       });
       return { store, blobs: new InlineBlobStore({ files, inline: store.inlineBlobs, inlineMaxBytes }) };
     }

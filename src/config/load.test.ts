@@ -32,7 +32,13 @@ void test('an empty file gives every default', () => {
   assert.equal(c.dataDir, '/etc/postern/data');
   assert.deepEqual(c.listen, DEFAULT_LISTEN);
   assert.deepEqual(c.tls, { cert: null, key: null });
-  assert.deepEqual(c.store, { backend: 'sqlite', gcInterval: 3600, gcGrace: 600, gcOrphanAge: 3600 });
+  assert.deepEqual(c.store, {
+    backend: 'sqlite',
+    gcInterval: 3600,
+    gcGrace: 600,
+    gcOrphanAge: 3600,
+    changeLogRetention: 2592000,
+  });
   assert.deepEqual(c.server, { workers: 1, shutdownGrace: 30 });
   assert.deepEqual(c.log, { level: 'info' });
   assert.deepEqual(c.dns, { servers: [], cacheSeconds: 300 });
@@ -420,6 +426,7 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     'gc_interval',
     'gc_grace',
     'gc_orphan_age',
+    'change_log_retention',
     'workers',
     'shutdown_grace',
     'level',

@@ -63,7 +63,13 @@ export interface PosternConfigInput {
   dataDir?: string;
   listen?: Partial<Record<ListenerName, ListenAddress | string | null>>;
   tls?: { cert?: string | null; key?: string | null };
-  store?: { backend?: string; gcInterval?: number; gcGrace?: number; gcOrphanAge?: number };
+  store?: {
+    backend?: string;
+    gcInterval?: number;
+    gcGrace?: number;
+    gcOrphanAge?: number;
+    changeLogRetention?: number;
+  };
   server?: { workers?: number; shutdownGrace?: number };
   dns?: { servers?: string[]; cacheSeconds?: number };
   smtp?: {
@@ -164,9 +170,18 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
   const key = tlsRaw.key === undefined ? null : path.resolve(baseDir, v.path('tls.key', tlsRaw.key));
   v.tlsPair(cert, key);
 
-  const storeRaw = v.table(top.store ?? {}, 'store', ['backend', 'gc_interval', 'gc_grace', 'gc_orphan_age']);
+  const storeRaw = v.table(top.store ?? {}, 'store', [
+    'backend',
+    'gc_interval',
+    'gc_grace',
+    'gc_orphan_age',
+    'change_log_retention',
+  ]);
   const backend = storeRaw.backend === undefined ? 'sqlite' : v.backend('store.backend', storeRaw.backend);
-  const storeSeconds = (toml: 'gc_interval' | 'gc_grace' | 'gc_orphan_age', fallback: number): number =>
+  const storeSeconds = (
+    toml: 'gc_interval' | 'gc_grace' | 'gc_orphan_age' | 'change_log_retention',
+    fallback: number,
+  ): number =>
     storeRaw[toml] === undefined
       ? fallback
       : v.limit(
@@ -179,6 +194,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     gcInterval: storeSeconds('gc_interval', DEFAULT_STORE.gcInterval),
     gcGrace: storeSeconds('gc_grace', DEFAULT_STORE.gcGrace),
     gcOrphanAge: storeSeconds('gc_orphan_age', DEFAULT_STORE.gcOrphanAge),
+    changeLogRetention: storeSeconds('change_log_retention', DEFAULT_STORE.changeLogRetention),
   };
 
   const serverRaw = v.table(top.server ?? {}, 'server', ['workers', 'shutdown_grace']);
@@ -479,6 +495,10 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.store?.gcOrphanAge !== undefined
           ? v.nonNegativeInteger('store.gcOrphanAge', partial.store.gcOrphanAge)
           : b.store.gcOrphanAge,
+      changeLogRetention:
+        partial.store?.changeLogRetention !== undefined
+          ? v.nonNegativeInteger('store.changeLogRetention', partial.store.changeLogRetention)
+          : b.store.changeLogRetention,
     },
     server: {
       workers:

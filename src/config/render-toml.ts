@@ -119,6 +119,16 @@ export function renderConfigToml(config: PosternConfig): string {
       config.store.gcOrphanAge === DEFAULT_STORE.gcOrphanAge,
     ),
   );
+  out.push(
+    `# Seconds expunges stay in the change log; older QRESYNC resyncs get a superset. Default: ${DEFAULT_STORE.changeLogRetention}`,
+  );
+  out.push(
+    line(
+      'change_log_retention',
+      String(config.store.changeLogRetention),
+      config.store.changeLogRetention === DEFAULT_STORE.changeLogRetention,
+    ),
+  );
   out.push('');
 
   out.push('[server]');

@@ -243,12 +243,16 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] a
 
 export const DEFAULT_SERVER = Object.freeze({ workers: 1, shutdownGrace: 30 });
 
-/** [store] defaults: garbage collection hourly, unreferenced blobs kept 10 minutes, orphans 1 hour. */
+/**
+ * [store] defaults: garbage collection hourly, unreferenced blobs kept 10 minutes, orphans 1
+ * hour, expunges kept in the change log 30 days.
+ */
 export const DEFAULT_STORE = Object.freeze({
   backend: 'sqlite' as const,
   gcInterval: 3600,
   gcGrace: 600,
   gcOrphanAge: 3600,
+  changeLogRetention: 30 * 24 * 3600,
 });
 export const DEFAULT_DATA_DIR = './data';
 

@@ -104,6 +104,8 @@ export interface PosternConfig {
     gcGrace: number;
     /** Seconds after which blob and temp files that no row names are removed by garbage collection. */
     gcOrphanAge: number;
+    /** Seconds expunges stay in the change log (QRESYNC VANISHED is exact that far back). */
+    changeLogRetention: number;
   };
   server: {
     /** Processes serving the store; 1 = single process, 0 = one per CPU core. */

@@ -49,7 +49,7 @@ export class GcSchedule {
   private async run(): Promise<void> {
     try {
       const result = await this.opts.store.collectGarbage();
-      if (result.blobsRemoved > 0 || result.orphanFilesRemoved > 0) {
+      if (result.blobsRemoved > 0 || result.orphanFilesRemoved > 0 || result.changeRowsPruned > 0) {
         this.opts.log.info({ ...result }, 'garbage collected');
       }
       this.opts.onRun?.(result);

@@ -19,6 +19,7 @@ import type {
   AppendOutcome,
   AppendRequest,
   Change,
+  ExpungedSince,
   CopyResult,
   DkimKey,
   Domain,
@@ -163,6 +164,12 @@ export interface Messages {
   move(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult>;
   /** The change log after `modseq`, in modseq order. */
   changesSince(mailboxId: number, modseq: number): Promise<Change[]>;
+  /**
+   * The UIDs expunged after `modseq` (RFC 7162 VANISHED), ascending. `complete` is false when
+   * expunges after `modseq` were pruned from the change log (docs/architecture.md, "Change log
+   * retention"): the caller then treats every UID it cannot find as expunged.
+   */
+  expungedSince(mailboxId: number, modseq: number): Promise<ExpungedSince>;
   /**
    * RFC 3501 \Recent: atomically returns the UIDs that no session has seen as recent yet
    * and marks them seen, so exactly one session gets each.

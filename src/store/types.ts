@@ -112,6 +112,12 @@ export interface Mailbox {
   recentUid: number;
 }
 
+/** Messages.expungedSince(): the UIDs the change log still knows, and whether that is all. */
+export interface ExpungedSince {
+  uids: number[];
+  complete: boolean;
+}
+
 export interface MessageMeta {
   mailboxId: number;
   uid: number;
@@ -378,6 +384,8 @@ export interface GcOptions {
   graceMs?: number;
   /** Overrides the age past which files no row names are removed (0: at once; only when idle). */
   orphanAgeMs?: number;
+  /** Overrides how long expunges stay in the change log (0: prune all that a run has clocked). */
+  changeLogRetentionMs?: number;
 }
 
 export interface GcResult {
@@ -387,6 +395,8 @@ export interface GcResult {
   /** Blob and temp files that no row named. */
   orphanFilesRemoved: number;
   orphanBytesFreed: number;
+  /** Expunge and mailbox-event rows pruned from the change log. */
+  changeRowsPruned: number;
 }
 
 /** Quota held by reserveQuota(); release() gives it back (idempotent). */

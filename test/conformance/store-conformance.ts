@@ -667,6 +667,49 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
         assert.equal((await mailbox(store, arch.id)).messages, 3);
       });
 
+      void it('expungedSince is exact within the retention; pruning raises the floor and keeps adds and flags', async () => {
+        const { b } = await fresh();
+        const { store } = b;
+        const { inbox } = await account(store, 'prune@example.org');
+        const uids: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          uids.push(okOutcome((await deliver(b, [{ mailboxId: inbox.id }], testMessage('prune', i)))[0]).uid);
+        }
+        const start = (await mailbox(store, inbox.id)).highestModseq;
+        await store.expunge(inbox.id, { uids: [uids[0]!, uids[1]!] });
+        const afterFirst = (await mailbox(store, inbox.id)).highestModseq;
+        assert.deepEqual(await store.expungedSince(inbox.id, start), {
+          uids: [uids[0], uids[1]],
+          complete: true,
+        });
+        // The default retention keeps everything.
+        assert.equal((await store.collectGarbage()).changeRowsPruned, 0);
+        assert.equal((await store.expungedSince(inbox.id, 0)).complete, true);
+        // Retention 0 prunes every expunge clocked so far; later ones stay exact.
+        assert.equal((await store.collectGarbage({ changeLogRetentionMs: 0 })).changeRowsPruned, 2);
+        await store.updateFlags(inbox.id, [uids[2]!], { mode: 'add', flags: ['\\Seen'] });
+        await store.expunge(inbox.id, { uids: [uids[3]!] });
+        assert.deepEqual(await store.expungedSince(inbox.id, start), { uids: [uids[3]], complete: false });
+        assert.deepEqual(await store.expungedSince(inbox.id, afterFirst), {
+          uids: [uids[3]],
+          complete: true,
+        });
+        const changes = await store.changesSince(inbox.id, 0);
+        assert.deepEqual(
+          changes.filter((c) => c.kind === 'added').map((c) => c.uid),
+          [uids[2], uids[3], uids[4], uids[5]],
+          'the added rows of pruned expunges go with them',
+        );
+        assert.ok(changes.some((c) => c.kind === 'flags' && c.uid === uids[2]));
+        // Idempotent: nothing new to prune.
+        assert.equal((await store.collectGarbage({ changeLogRetentionMs: 0 })).changeRowsPruned, 1);
+        assert.equal((await store.collectGarbage({ changeLogRetentionMs: 0 })).changeRowsPruned, 0);
+        assert.deepEqual(
+          (await store.changesSince(inbox.id, 0)).filter((c) => c.kind === 'added').map((c) => c.uid),
+          [uids[2], uids[4], uids[5]],
+        );
+      });
+
       void it('replaying the change log reconstructs exactly the listed state (seeded random operations)', async () => {
         const { b } = await fresh();
         const { store } = b;
@@ -878,6 +921,7 @@ export function runStoreConformance(backendName: BackendName, factory: BackendFa
             bytesFreed: 0,
             orphanFilesRemoved: 0,
             orphanBytesFreed: 0,
+            changeRowsPruned: 0,
           });
         });
       }

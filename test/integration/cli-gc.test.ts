@@ -51,6 +51,7 @@ void test('postern gc removes expunged blobs, their search rows and orphan files
     bytesFreed: 0,
     orphanFilesRemoved: 1,
     orphanBytesFreed: 'left by a crash'.length,
+    changeRowsPruned: 0,
   });
   await assert.rejects(fsp.stat(orphan), { code: 'ENOENT' });
   const mid = await diskUsage(config.dataDir);
@@ -58,8 +59,12 @@ void test('postern gc removes expunged blobs, their search rows and orphan files
   assert.equal(mid.blobSearchRows, start.blobSearchRows + 1);
 
   // --grace 0: the expunged blob, its row and its search row go; the table names what was done.
-  const table = ok(postern(dir, ['gc', '--grace', '0']));
-  assert.match(table, /^BLOBS REMOVED\s+FREED\s+ORPHAN FILES\s+ORPHAN BYTES\n\s+1\s/);
+  // --change-log-retention 0: the expunge's change rows (added and expunged) are pruned too.
+  const table = ok(postern(dir, ['gc', '--grace', '0', '--change-log-retention', '0']));
+  assert.match(
+    table,
+    /^BLOBS REMOVED\s+FREED\s+ORPHAN FILES\s+ORPHAN BYTES\s+CHANGES PRUNED\n\s+1\s.*\s1\n$/,
+  );
   assert.deepEqual(await diskUsage(config.dataDir), start);
 
   assert.match(fails(postern(dir, ['gc', '--grace', 'soon'])), /^error: --grace: expected a duration/);

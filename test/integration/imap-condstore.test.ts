@@ -166,6 +166,53 @@ void describe('IMAP CONDSTORE and QRESYNC (RFC 7162)', () => {
     b.destroy();
   });
 
+  void it('after the change log is pruned, a resync from an older modseq gets a superset of what vanished; a newer one stays exact', async () => {
+    const box = await mailbox(10);
+    const b = await RawImapClient.login(server.ports.imap, ALICE);
+    await b.command('ENABLE CONDSTORE');
+    await b.command(`SELECT ${box}`);
+    // UID 2 goes before the client's snapshot: an exact answer would not name it.
+    await b.command('UID STORE 2 +FLAGS.SILENT (\\Deleted)');
+    await b.command('EXPUNGE');
+    const a = await RawImapClient.login(server.ports.imap, ALICE);
+    await a.command('ENABLE QRESYNC');
+    const sel = await a.command(`SELECT ${box}`);
+    const validity = codeNumber(sel.untagged, 'UIDVALIDITY');
+    const old = codeNumber(sel.untagged, 'HIGHESTMODSEQ');
+    await a.command('UNSELECT');
+    await b.command('UID STORE 3:4 +FLAGS.SILENT (\\Deleted)');
+    const e = await b.command('EXPUNGE');
+    const floor = codeNumber([e.tagged], 'HIGHESTMODSEQ');
+    // Retention 0: every expunge logged so far is pruned, and the floor rises to `floor`.
+    const gc = await server.store.collectGarbage({ changeLogRetentionMs: 0 });
+    assert.ok(gc.changeRowsPruned >= 3, `pruned ${gc.changeRowsPruned}`);
+    await b.command('UID STORE 8 +FLAGS.SILENT (\\Deleted)');
+    await b.command('EXPUNGE');
+
+    // From before the floor: every UID up to the highest that is gone, 2 included (RFC 7162 §3.2.5.1).
+    let r = await a.command(`SELECT ${box} (QRESYNC (${validity} ${old}))`);
+    assert.deepEqual(
+      r.untagged.filter((l) => l.startsWith('* VANISHED')),
+      ['* VANISHED (EARLIER) 2:4,8'],
+    );
+    // With known UIDs, only those.
+    await a.command('UNSELECT');
+    r = await a.command(`SELECT ${box} (QRESYNC (${validity} ${old} 3,5:10))`);
+    assert.deepEqual(
+      r.untagged.filter((l) => l.startsWith('* VANISHED')),
+      ['* VANISHED (EARLIER) 3,8'],
+    );
+    const f = await a.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${old} VANISHED)`);
+    assert.equal(f.untagged[0], '* VANISHED (EARLIER) 2:4,8');
+    // From the floor on the log is whole: exact.
+    const g = await a.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${floor} VANISHED)`);
+    assert.equal(g.untagged[0], '* VANISHED (EARLIER) 8');
+    const status = await a.command(`STATUS ${box} (MESSAGES)`);
+    assert.match(status.untagged[0]!, /\(MESSAGES 6\)$/);
+    a.destroy();
+    b.destroy();
+  });
+
   void it('refuses malformed parameters and QRESYNC before ENABLE QRESYNC', async () => {
     const box = await mailbox(1);
     const c = await RawImapClient.login(server.ports.imap, ALICE);

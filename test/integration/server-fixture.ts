@@ -45,7 +45,14 @@ export function testConfig(
       ...opts.listen,
     },
     tls: { cert: null, key: null },
-    store: { backend: 'sqlite', gcInterval: 0, gcGrace: 600, gcOrphanAge: 3600, ...opts.store },
+    store: {
+      backend: 'sqlite',
+      gcInterval: 0,
+      gcGrace: 600,
+      gcOrphanAge: 3600,
+      changeLogRetention: 2592000,
+      ...opts.store,
+    },
     server: { workers: 1, shutdownGrace: 5, ...opts.server },
     dns: { servers: [], cacheSeconds: 300 },
     smtp: {

@@ -343,6 +343,7 @@ void describe('InlineBlobStore', () => {
       bytesFreed: gone.length,
       orphanFilesRemoved: 0,
       orphanBytesFreed: 0,
+      changeRowsPruned: 0,
     });
     assert.equal(await r.blobs.exists(sha256(gone)), false);
     await assert.rejects(r.blobs.readAll(sha256(gone)), (e) => isStoreError(e, 'NOT_FOUND'));

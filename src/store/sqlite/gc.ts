@@ -4,11 +4,17 @@
 // then files no row names, older than the orphan age, are swept. Every removal re-checks under
 // the write lock (or by the blob store's move-aside), so it is safe in several processes at
 // once and while deliveries run.
+// Then the change log is pruned (docs/architecture.md, "Change log retention"): expunge rows
+// and mailbox events older than the retention go, and each mailbox's expunge_floor rises to
+// the highest modseq pruned from it. Age comes from change_clock: each run records the newest
+// change seq with the time, so a seq is older than the retention when a clock row at least
+// that old is at or above it.
 
 import type { BlobStore } from '../blob/types.js';
 import type { Maintenance } from '../roles.js';
 import type { GcOptions, GcResult } from '../types.js';
 import type { SqliteCore } from './core.js';
+import { KIND_EXPUNGED } from './change-log.js';
 import { deleteInlineContent } from './inline-blobs.js';
 import type { WriteTx } from './write-tx.js';
 
@@ -16,6 +22,10 @@ import type { WriteTx } from './write-tx.js';
 const GC_BATCH = 500;
 /** Blob ids asked about per query when sweeping orphan files. */
 const ORPHAN_QUERY_BATCH = 500;
+/** Change rows examined per pruning transaction. */
+const PRUNE_BATCH = 5000;
+/** store_counters: every expunge or mailbox-event row up to this seq is pruned. */
+const PRUNED_THROUGH = 'changes_pruned_through';
 
 /** The transactional bodies of the GC writes. */
 export const gcWrites = {
@@ -41,6 +51,48 @@ export const gcWrites = {
     });
     return { removed, inlineBytes };
   },
+
+  /** Notes that every change up to `seq` is at most as old as `now` (one row per GC run). */
+  markChangeClock(tx: WriteTx, seq: number, now: number): void {
+    const last = tx.sql.stmt<number | null>('SELECT max(seq) FROM change_clock', 'pluck').get() ?? 0;
+    if (seq > last) tx.sql.stmt('INSERT INTO change_clock (seq, at) VALUES (?, ?)').run(seq, now);
+  },
+
+  /**
+   * Prunes expunge and mailbox-event rows with seq in (from, cutoff], at most PRUNE_BATCH rows
+   * examined; returns how many went and the seq reached (cutoff when done).
+   */
+  pruneChanges(tx: WriteTx, from: number, cutoff: number): { pruned: number; reached: number } {
+    const { sql } = tx;
+    type Row = { seq: number; mailbox_id: number; uid: number; modseq: number; kind: number };
+    const rows = sql
+      .stmt<Row>(
+        `SELECT seq, mailbox_id, uid, modseq, kind FROM changes
+         WHERE seq > ? AND seq <= ? AND kind >= ${KIND_EXPUNGED} ORDER BY seq LIMIT ${PRUNE_BATCH}`,
+      )
+      .all(from, cutoff);
+    const del = sql.stmt('DELETE FROM changes WHERE seq = ?');
+    // The message's earlier rows (added, flags) go with its expunge: below the floor nobody reads them.
+    const delEarlier = sql.stmt('DELETE FROM changes WHERE mailbox_id = ? AND uid = ? AND seq < ?');
+    const floors = new Map<number, number>();
+    for (const r of rows) {
+      del.run(r.seq);
+      if (r.kind !== KIND_EXPUNGED) continue;
+      delEarlier.run(r.mailbox_id, r.uid, r.seq);
+      if (r.modseq > (floors.get(r.mailbox_id) ?? 0)) floors.set(r.mailbox_id, r.modseq);
+    }
+    const raise = sql.stmt('UPDATE mailboxes SET expunge_floor = max(expunge_floor, ?) WHERE id = ?');
+    for (const [id, modseq] of floors) raise.run(modseq, id);
+    const reached = rows.length < PRUNE_BATCH ? cutoff : rows[rows.length - 1]!.seq;
+    sql
+      .stmt(
+        'INSERT INTO store_counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+      )
+      .run(PRUNED_THROUGH, reached);
+    // Clock rows below the cutoff are no longer needed: the cutoff row itself stays.
+    if (reached === cutoff) sql.stmt('DELETE FROM change_clock WHERE seq < ?').run(cutoff);
+    return { pruned: rows.length, reached };
+  },
 };
 
 export interface SqliteGcOptions {
@@ -49,6 +101,8 @@ export interface SqliteGcOptions {
   orphanAgeMs: number;
   /** Called for each blob whose row was removed (caches keyed by blob id drop it). */
   forget: (blobId: string) => void;
+  /** How long expunges stay in the change log (RFC 7162 VANISHED stays exact that long). */
+  changeLogRetentionMs: number;
 }
 
 export class SqliteGc implements Pick<Maintenance, 'collectGarbage'> {
@@ -107,6 +161,37 @@ export class SqliteGc implements Pick<Maintenance, 'collectGarbage'> {
             return known;
           },
         });
-    return { blobsRemoved, bytesFreed, orphanFilesRemoved: orphans.files, orphanBytesFreed: orphans.bytes };
+    const changeRowsPruned = core.isClosed
+      ? 0
+      : await this.pruneChangeLog(opts.changeLogRetentionMs ?? this.opts.changeLogRetentionMs);
+    return {
+      blobsRemoved,
+      bytesFreed,
+      orphanFilesRemoved: orphans.files,
+      orphanBytesFreed: orphans.bytes,
+      changeRowsPruned,
+    };
+  }
+
+  /** Records the change clock, then prunes what is older than the retention; returns rows pruned. */
+  private async pruneChangeLog(retentionMs: number): Promise<number> {
+    const { core } = this;
+    const now = Date.now();
+    const newest = core.sql.stmt<number | null>('SELECT max(seq) FROM changes', 'pluck').get() ?? 0;
+    if (newest > 0) await core.write('gc', 'markChangeClock', newest, now);
+    const cutoff = core.sql
+      .stmt<number | null>('SELECT max(seq) FROM change_clock WHERE at <= ?', 'pluck')
+      .get(now - retentionMs);
+    if (cutoff === null || cutoff === undefined) return 0;
+    let from =
+      core.sql.stmt<number>('SELECT value FROM store_counters WHERE name = ?', 'pluck').get(PRUNED_THROUGH) ??
+      0;
+    let pruned = 0;
+    while (from < cutoff && !core.isClosed) {
+      const r = await core.write('gc', 'pruneChanges', from, cutoff);
+      pruned += r.pruned;
+      from = r.reached;
+    }
+    return pruned;
   }
 }

@@ -288,6 +288,7 @@ void test('expunge: \\Deleted only by default, explicit UIDs, blob refcounts rel
     bytesFreed: shared.size,
     orphanFilesRemoved: 0,
     orphanBytesFreed: 0,
+    changeRowsPruned: 0,
   });
   assert.deepEqual(blobs.removed, [{ blobId: shared.blobId, graceMs: 0 }]);
   assert.deepEqual(await store.collectGarbage(), {
@@ -295,6 +296,7 @@ void test('expunge: \\Deleted only by default, explicit UIDs, blob refcounts rel
     bytesFreed: 0,
     orphanFilesRemoved: 0,
     orphanBytesFreed: 0,
+    changeRowsPruned: 0,
   });
 });
 

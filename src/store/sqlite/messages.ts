@@ -34,6 +34,7 @@ import type {
   AppendOutcome,
   AppendRequest,
   Change,
+  ExpungedSince,
   CopyResult,
   FlagResult,
   FlagUpdate,
@@ -496,6 +497,25 @@ export class SqliteMessages implements Messages {
       )
       .all(mailboxId, Number.isFinite(modseq) ? modseq : 0);
     return rows.map(toChange);
+  }
+
+  async expungedSince(mailboxId: number, modseq: number): Promise<ExpungedSince> {
+    this.core.assertOpen();
+    await this.core.visibleDurable();
+    this.core.assertOpen();
+    const { sql } = this.core;
+    const floor = sql
+      .stmt<number>('SELECT expunge_floor FROM mailboxes WHERE id = ?', 'pluck')
+      .get(mailboxId);
+    if (floor === undefined) throw notFound('mailbox');
+    const since = Number.isFinite(modseq) ? modseq : 0;
+    const uids = sql
+      .stmt<number>(
+        `SELECT uid FROM changes WHERE mailbox_id = ? AND modseq > ? AND kind = ${KIND_EXPUNGED} ORDER BY uid`,
+        'pluck',
+      )
+      .all(mailboxId, since);
+    return { uids, complete: since >= floor };
   }
 
   async claimRecent(mailboxId: number): Promise<number[]> {

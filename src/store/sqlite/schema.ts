@@ -338,6 +338,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 16,
+    description: 'change log retention: change clock, expunge floor per mailbox',
+    // RFC 7162 §3.2.5.1 lets a server that no longer knows every expunge answer VANISHED with a
+    // superset. Expunge rows older than the retention are pruned (gc.ts); the mailbox keeps the
+    // highest modseq pruned, and a client asking from below it gets the superset. change_clock
+    // maps change seqs to wall-clock time, one row per GC run, so rows need no timestamp each.
+    sql: `
+      CREATE TABLE change_clock (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL
+      );
+      ALTER TABLE mailboxes ADD COLUMN expunge_floor INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -25,6 +25,7 @@ import type {
   AppendOutcome,
   AppendRequest,
   Change,
+  ExpungedSince,
   CopyResult,
   DkimKey,
   Domain,
@@ -76,10 +77,13 @@ export interface SqliteStoreOptions extends SqliteCoreOptions, SqliteMessagesOpt
    * a blob being written and its message being committed.
    */
   gcOrphanAgeMs?: number;
+  /** How long expunges stay in the change log before collectGarbage() prunes them (default 30 days). */
+  changeLogRetentionMs?: number;
 }
 
 const DEFAULT_GC_GRACE_MS = 10 * 60 * 1000;
 const DEFAULT_GC_ORPHAN_AGE_MS = 60 * 60 * 1000;
+const DEFAULT_CHANGE_LOG_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> {
   await fsp.mkdir(opts.dataDir, { recursive: true });
@@ -126,6 +130,7 @@ export class SqliteStore implements MailStore {
       blobs: opts.blobs,
       graceMs: opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
       orphanAgeMs: opts.gcOrphanAgeMs ?? DEFAULT_GC_ORPHAN_AGE_MS,
+      changeLogRetentionMs: opts.changeLogRetentionMs ?? DEFAULT_CHANGE_LOG_RETENTION_MS,
       forget: (blobId) => this.messages.forgetBlob(blobId),
     });
   }
@@ -274,6 +279,10 @@ export class SqliteStore implements MailStore {
   }
   changesSince(mailboxId: number, modseq: number): Promise<Change[]> {
     return this.messages.changesSince(mailboxId, modseq);
+  }
+
+  expungedSince(mailboxId: number, modseq: number): Promise<ExpungedSince> {
+    return this.messages.expungedSince(mailboxId, modseq);
   }
   claimRecent(mailboxId: number): Promise<number[]> {
     return this.messages.claimRecent(mailboxId);

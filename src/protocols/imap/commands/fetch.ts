@@ -190,10 +190,11 @@ async function fetchFlagsOnly(
 }
 
 /**
- * `* VANISHED (EARLIER) uid-set` (RFC 7162 §3.2.6, §3.2.10): the UIDs of `spec` expunged after
- * `modseq` that the session does not hold (a message still in the view is told by its own
- * EXPUNGE or VANISHED when allowed). Nothing when there are none. The change log keeps every
- * expunge, so the set is exact (docs/architecture.md, "Change log retention").
+ * `* VANISHED (EARLIER) uids` for the UIDs in `spec` expunged after `modseq` (RFC 7162
+ * §3.2.5.1, §3.2.6; EXPUNGE or VANISHED when allowed). Nothing when there are none. Within the
+ * change log's retention the set is exact; for an older modseq it is every UID of `spec` up to
+ * the mailbox's highest that is not in the view, a superset the RFC allows (docs/architecture.md,
+ * "Change log retention").
  */
 export async function sendVanishedEarlier(
   ctx: ImapSessionContext,
@@ -202,15 +203,41 @@ export async function sendVanishedEarlier(
   modseq: number,
 ): Promise<void> {
   if (spec.kind === 'saved') return;
-  // `*` is the largest UID there could be: an expunged UID may be above the view's last one.
-  const wanted = SequenceSet.resolve(spec, Number.MAX_SAFE_INTEGER);
-  const gone: number[] = [];
-  for (const c of await ctx.env.store.changesSince(view.mailboxId, modseq)) {
-    if (c.kind === 'expunged' && wanted.contains(c.uid) && view.seqOf(c.uid) === 0) gone.push(c.uid);
+  const expunged = await ctx.env.store.expungedSince(view.mailboxId, modseq);
+  let gone: SequenceSet;
+  if (expunged.complete) {
+    // `*` is the largest UID there could be: an expunged UID may be above the view's last one.
+    const wanted = SequenceSet.resolve(spec, Number.MAX_SAFE_INTEGER);
+    gone = SequenceSet.fromNumbers(
+      expunged.uids.filter((uid) => wanted.contains(uid) && view.seqOf(uid) === 0),
+    );
+  } else {
+    const top = Math.max(view.mailbox.uidNext - 1, view.lastUid);
+    gone = missingUids(SequenceSet.resolve(spec, top), top, view.allUids);
   }
-  if (gone.length > 0) {
-    ctx.untagged(atom('VANISHED'), [atom('EARLIER')], atom(SequenceSet.fromNumbers(gone).toString()));
+  if (!gone.isEmpty) ctx.untagged(atom('VANISHED'), [atom('EARLIER')], atom(gone.toString()));
+}
+
+/** The numbers of `wanted` from 1 to `top` that are not in `present` (ascending), as ranges. */
+export function missingUids(wanted: SequenceSet, top: number, present: readonly number[]): SequenceSet {
+  const out: (readonly [number, number])[] = [];
+  let p = 0;
+  for (const [lo, hiRaw] of wanted.ranges) {
+    const hi = Math.min(hiRaw, top);
+    let next = lo;
+    while (p < present.length && present[p]! < lo) p++;
+    while (next <= hi) {
+      const uid = p < present.length ? present[p]! : Infinity;
+      if (uid > hi) {
+        out.push([next, hi]);
+        break;
+      }
+      if (uid > next) out.push([next, uid - 1]);
+      next = uid + 1;
+      p++;
+    }
   }
+  return SequenceSet.fromRanges(out);
 }
 
 /**
