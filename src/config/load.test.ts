@@ -129,6 +129,15 @@ void test('[pop3] is read and validated', () => {
   );
   assert.deepEqual(c.pop3, { deleteMode: 'trash', apop: true, loginDelay: 300, expire: 30 });
   assert.equal(parseConfigToml('[pop3]\nexpire = "NEVER"\n', FILE).pop3.expire, 'NEVER');
+  assert.equal(parseConfigToml('[pop3]\nexpire_days = 14\n', FILE).pop3.expire, 14);
+  refused(
+    '[pop3]\nexpire_days = 14\nexpire = 14',
+    'postern.toml: pop3.expire: set pop3.expire_days only (pop3.expire is its earlier name)',
+  );
+  refused(
+    '[pop3]\nexpire_days = "soon"',
+    'postern.toml: pop3.expire_days: expected "NEVER" or a number of days, got "soon"',
+  );
   refused(
     '[pop3]\ndelete_mode = "shred"',
     'postern.toml: pop3.delete_mode: expected one of expunge, trash, flag, got "shred"',
@@ -137,7 +146,7 @@ void test('[pop3] is read and validated', () => {
   refused('[pop3]\nexpire = -1', 'postern.toml: pop3.expire: expected "NEVER" or a number of days, got -1');
   refused(
     '[pop3]\nretain = 1',
-    'postern.toml: pop3.retain: unknown key (known keys of [pop3]: delete_mode, apop, login_delay, expire)',
+    'postern.toml: pop3.retain: unknown key (known keys of [pop3]: delete_mode, apop, login_delay, expire_days, expire)',
   );
   const built = buildConfig({ pop3: { deleteMode: 'flag', expire: 'NEVER' } });
   assert.equal(built.pop3.deleteMode, 'flag');

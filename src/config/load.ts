@@ -290,7 +290,19 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
       ? [...DEFAULT_SMTP.senderLoginExemptDomains]
       : v.domains('smtp.sender_login_exempt_domains', smtpRaw.sender_login_exempt_domains);
 
-  const pop3Raw = v.table(top.pop3 ?? {}, 'pop3', ['delete_mode', 'apop', 'login_delay', 'expire']);
+  const pop3Raw = v.table(top.pop3 ?? {}, 'pop3', [
+    'delete_mode',
+    'apop',
+    'login_delay',
+    'expire_days',
+    'expire',
+  ]);
+  // `expire` is the earlier name of `expire_days`.
+  if (pop3Raw.expire_days !== undefined && pop3Raw.expire !== undefined) {
+    fail('pop3.expire', 'set pop3.expire_days only (pop3.expire is its earlier name)');
+  }
+  const pop3ExpireKey = pop3Raw.expire_days !== undefined ? 'pop3.expire_days' : 'pop3.expire';
+  const pop3Expire = pop3Raw.expire_days ?? pop3Raw.expire;
   const pop3: PosternConfig['pop3'] = {
     deleteMode:
       pop3Raw.delete_mode === undefined
@@ -305,7 +317,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
             'pop3.login_delay',
             pop3Raw.login_delay,
           ),
-    expire: pop3Raw.expire === undefined ? DEFAULT_POP3.expire : v.expire('pop3.expire', pop3Raw.expire),
+    expire: pop3Expire === undefined ? DEFAULT_POP3.expire : v.expire(pop3ExpireKey, pop3Expire),
   };
 
   const authRaw = v.table(top.auth ?? {}, 'auth', [

@@ -310,10 +310,12 @@ export function renderConfigToml(config: PosternConfig): string {
   out.push(
     line('login_delay', String(config.pop3.loginDelay), config.pop3.loginDelay === DEFAULT_POP3.loginDelay),
   );
-  out.push('# CAPA EXPIRE: "NEVER" or days after which mail may be removed. Default: "NEVER"');
+  out.push(
+    '# Days after POP3 first retrieves a message until it is deleted from INBOX (CAPA EXPIRE), or "NEVER". Domains and users may have their own. Default: "NEVER"',
+  );
   out.push(
     line(
-      'expire',
+      'expire_days',
       config.pop3.expire === 'NEVER' ? str('NEVER') : String(config.pop3.expire),
       config.pop3.expire === DEFAULT_POP3.expire,
     ),

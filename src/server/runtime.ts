@@ -29,6 +29,7 @@ import { preparePasswordVerification } from '../auth/password.js';
 import { LISTENER_NAMES, type ListenerName, type PosternConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { GcSchedule } from '../store/gc-schedule.js';
+import { expirePop3Retrieved } from '../store/pop3-retention.js';
 import { ListenerSet, type ListenerInfo } from './listeners.js';
 import { loadTlsMaterial } from './tls.js';
 import type { OutboundFactory, OutboundService, ProtocolFactory, ServerDeps, StoreOpener } from './types.js';
@@ -240,6 +241,15 @@ function startGc(config: PosternConfig, store: ServerDeps['store'], log: Logger)
     store,
     intervalMs: config.store.gcInterval * 1000,
     log: log.child({ component: 'gc' }),
+    tasks: [
+      {
+        name: 'pop3 retention',
+        run: async () => {
+          const r = await expirePop3Retrieved(store, { serverDefault: config.pop3.expire, now: Date.now() });
+          return { expunged: r.expunged };
+        },
+      },
+    ],
   }).start();
 }
 

@@ -2,7 +2,9 @@
 // or the cluster primary; workers never do). collectGarbage() is safe in several processes at
 // once anyway (a `postern gc` while the server runs). Invariants:
 // - one collection at a time; a run that outlasts the interval delays the next, never overlaps;
-// - the timer never keeps the process alive, and stop() waits for a run in progress.
+// - the timer never keeps the process alive, and stop() waits for a run in progress;
+// - the other maintenance tasks (POP3 retention) run after each collection, one after another,
+//   each failure logged and the next still run.
 
 import type { GcResult } from './types.js';
 import type { Maintenance } from './roles.js';
@@ -20,6 +22,13 @@ export interface GcScheduleOptions {
   log: GcLogger;
   /** Called after each run (tests await it). */
   onRun?: (result: GcResult) => void;
+  /** Maintenance run after each collection; each returns counts, logged when any is above 0. */
+  tasks?: readonly MaintenanceTask[];
+}
+
+export interface MaintenanceTask {
+  name: string;
+  run(): Promise<Readonly<Record<string, number>>>;
 }
 
 export class GcSchedule {
@@ -55,6 +64,15 @@ export class GcSchedule {
       this.opts.onRun?.(result);
     } catch (err) {
       this.opts.log.warn({ err }, 'garbage collection failed');
+    }
+    for (const task of this.opts.tasks ?? []) {
+      if (this.stopped) break;
+      try {
+        const counts = await task.run();
+        if (Object.values(counts).some((n) => n > 0)) this.opts.log.info({ ...counts }, task.name);
+      } catch (err) {
+        this.opts.log.warn({ err }, `${task.name} failed`);
+      }
     }
   }
 

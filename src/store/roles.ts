@@ -33,6 +33,7 @@ import type {
   MessageMeta,
   NewDkimKey,
   OutboundMessage,
+  Pop3Expire,
   QueueAttempt,
   QueueAttemptResult,
   QueueClaim,
@@ -89,6 +90,13 @@ export interface Directory {
    * go ahead (and was recorded), false when it comes too soon.
    */
   recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean>;
+  /**
+   * Sets the POP3 retention (RFC 2449 §6.7 EXPIRE) of a domain or an account; null inherits.
+   * NOT_FOUND for an unknown domain or account.
+   */
+  setPop3Expire(target: { domain: string } | { address: string }, expire: Pop3Expire): Promise<void>;
+  /** Whether any domain or account has its own POP3 retention (CAPA then says `EXPIRE n USER`). */
+  hasPop3ExpireOverrides(): Promise<boolean>;
 }
 
 /**
@@ -170,6 +178,14 @@ export interface Messages {
    * retention"): the caller then treats every UID it cannot find as expunged.
    */
   expungedSince(mailboxId: number, modseq: number): Promise<ExpungedSince>;
+  /**
+   * A POP3 session retrieved these messages (RETR): sets \Seen (a flag change clients see) and,
+   * where not yet set, the time POP3 first retrieved each (the start of its retention), in one
+   * transaction.
+   */
+  markPop3Retrieved(mailboxId: number, uids: number[], at: number): Promise<void>;
+  /** Expunges the messages of the mailbox that POP3 first retrieved at or before `before`; returns their UIDs. */
+  expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]>;
   /**
    * RFC 3501 \Recent: atomically returns the UIDs that no session has seen as recent yet
    * and marks them seen, so exactly one session gets each.

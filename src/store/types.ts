@@ -38,6 +38,8 @@ export interface Domain {
   id: number;
   name: string; // lower-case ASCII (IDNA A-label for internationalised names)
   createdAt: Date;
+  /** POP3 retention of the domain's accounts; null inherits pop3.expire_days. */
+  pop3Expire: Pop3Expire;
 }
 
 export type DkimKeyState = 'pending' | 'active' | 'retired';
@@ -75,6 +77,12 @@ export interface NewDkimKey {
 
 export type AccountState = 'active' | 'disabled';
 
+/**
+ * A POP3 retention setting (RFC 2449 §6.7 EXPIRE): days after POP3 first retrieved a message
+ * until it is expunged, 'never', or null to inherit (account -> domain -> pop3.expire_days).
+ */
+export type Pop3Expire = number | 'never' | null;
+
 export interface Account {
   id: number;
   domainId: number;
@@ -86,6 +94,8 @@ export interface Account {
   usedBytes: number;
   state: AccountState;
   createdAt: Date;
+  /** POP3 retention of this account; null inherits the domain's. */
+  pop3Expire: Pop3Expire;
 }
 
 export interface Alias {

@@ -1,4 +1,4 @@
-// postern domain add|list|del, postern domain dkim show|rotate|remove. A domain is added with
+// postern domain add|list|del|pop3-expire, postern domain dkim show|rotate|remove. A domain is added with
 // its DKIM keys (an Ed25519 and an RSA-2048 key, both signing; src/outbound/dkim-keys.ts).
 
 import type { Command } from 'commander';
@@ -7,6 +7,7 @@ import { createDkimKeys, dkimRecordName, dkimRecordValue } from '../../outbound/
 import type { DkimKey, MailStore } from '../../store/types.js';
 import { withCommandStore } from '../context.js';
 import { parseDomain } from '../address.js';
+import { describePop3Expire, parsePop3Expire } from '../pop3-expire.js';
 import { printJson, printTable } from '../table.js';
 
 function describeKeys(keys: readonly DkimKey[]): string {
@@ -84,6 +85,21 @@ export function registerDomain(program: Command): void {
         }
       });
       process.stdout.write(`deleted domain ${d}\n`);
+    });
+
+  domain
+    .command('pop3-expire <domain> <days>')
+    .description(
+      'days after POP3 first retrieves a message until it is deleted, for this domain\'s users: a number, "never", or "default" (pop3.expire_days)',
+    )
+    .action(async (name: string, days: string, _opts: unknown, cmd: Command) => {
+      const d = parseDomain(name);
+      const expire = parsePop3Expire(days);
+      await withCommandStore(cmd, async ({ store }) => {
+        await localDomain(store, d);
+        await store.setPop3Expire({ domain: d }, expire);
+      });
+      process.stdout.write(`POP3 retention of ${d}: ${describePop3Expire(expire)}\n`);
     });
 
   registerDkim(domain);

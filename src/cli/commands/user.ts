@@ -1,4 +1,4 @@
-// postern user add|list|passwd|del|quota|apop-secret
+// postern user add|list|passwd|del|quota|apop-secret|pop3-expire
 
 import type { Command } from 'commander';
 import { UsageError, isStoreError } from '../../core/errors.js';
@@ -8,6 +8,7 @@ import type { MailStore } from '../../store/types.js';
 import { withCommandStore } from '../context.js';
 import { parseAddress, parseDomain } from '../address.js';
 import { obtainPassword, type PasswordOptions } from '../password-input.js';
+import { describePop3Expire, parsePop3Expire } from '../pop3-expire.js';
 import { printJson, printTable } from '../table.js';
 
 export function parseQuota(text: string): number {
@@ -152,5 +153,19 @@ export function registerUser(program: Command): void {
         await store.setQuota(address, quotaBytes).catch(notFound(address));
       });
       process.stdout.write(`quota of ${address}: ${formatQuota(quotaBytes)}\n`);
+    });
+
+  user
+    .command('pop3-expire <address> <days>')
+    .description(
+      'days after POP3 first retrieves a message until it is deleted, for this user: a number, "never", or "default" (the domain\'s)',
+    )
+    .action(async (input: string, days: string, _opts: unknown, cmd: Command) => {
+      const { address } = parseAddress(input);
+      const expire = parsePop3Expire(days);
+      await withCommandStore(cmd, async ({ store }) => {
+        await store.setPop3Expire({ address }, expire).catch(notFound(address));
+      });
+      process.stdout.write(`POP3 retention of ${address}: ${describePop3Expire(expire)}\n`);
     });
 }

@@ -1,4 +1,5 @@
-// RETR sets \Seen (so IMAP clients see the message as read) without a store commit per RETR.
+// RETR sets \Seen (so IMAP clients see the message as read) and records when POP3 first
+// retrieved the message (its retention starts then), without a store commit per RETR.
 // Invariants:
 // - UIDs marked are committed in batches: when BATCH_SIZE are pending, or BATCH_DELAY_MS after
 //   the first pending one, whichever comes first; at most one flag update is in flight;
@@ -49,7 +50,8 @@ export class SeenMarker {
     const uids = this.pending;
     this.pending = [];
     try {
-      await this.store.updateFlags(this.mailboxId, uids, { mode: 'add', flags: ['\\Seen'] });
+      // \Seen and the start of the message's POP3 retention (pop3.expire_days), one commit.
+      await this.store.markPop3Retrieved(this.mailboxId, uids, Date.now());
     } catch (err) {
       this.log.warn({ err, mailboxId: this.mailboxId, count: uids.length }, 'pop3: setting \\Seen failed');
     }

@@ -16,8 +16,11 @@ export interface MaildropMessage {
   readonly size: number;
   readonly blobId: string;
   readonly uidl: string;
-  /** \Seen when the snapshot was taken (or set by RETR since). */
-  seen: boolean;
+  /**
+   * Retrieved by RETR in this session (marked once: \Seen, and the start of its retention when
+   * POP3 had never retrieved it; see seen-marker.ts).
+   */
+  retrieved: boolean;
   /** Marked by DELE, cleared by RSET. */
   deleted: boolean;
 }
@@ -46,7 +49,7 @@ export class Maildrop {
       size: m.size,
       blobId: m.blobId,
       uidl: uidlOf(mailbox.uidValidity, m.uid),
-      seen: m.flags.includes('\\Seen'),
+      retrieved: false,
       deleted: false,
     }));
   }

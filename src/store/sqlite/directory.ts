@@ -14,12 +14,20 @@ import {
   parseAlias,
 } from '../rules/directory-fields.js';
 import { resolveRecipientWith, type RecipientLookups } from '../rules/recipient-resolver.js';
-import { DEFAULT_MAILBOXES, type Account, type Alias, type Domain, type Recipient } from '../types.js';
+import {
+  DEFAULT_MAILBOXES,
+  type Account,
+  type Alias,
+  type Domain,
+  type Pop3Expire,
+  type Recipient,
+} from '../types.js';
 import type { SqliteCore } from './core.js';
 import { insertMailbox, purgeMailbox } from './mailboxes.js';
 import {
   accountRow,
   notFound,
+  pop3ExpireColumn,
   toAccount,
   toDomain,
   type AccountRow,
@@ -120,6 +128,15 @@ export const directoryWrites = {
   setApopSecret(tx: WriteTx, address: string, secret: string | null): void {
     const r = tx.sql.stmt('UPDATE accounts SET apop_secret = ? WHERE address = ?').run(secret, address);
     if (r.changes === 0) throw notFound(`account ${address}`);
+  },
+
+  setPop3Expire(tx: WriteTx, target: { domain: string } | { address: string }, days: number | null): void {
+    const r =
+      'domain' in target
+        ? tx.sql.stmt('UPDATE domains SET pop3_expire_days = ? WHERE name = ?').run(days, target.domain)
+        : tx.sql.stmt('UPDATE accounts SET pop3_expire_days = ? WHERE address = ?').run(days, target.address);
+    if (r.changes === 0)
+      throw notFound('domain' in target ? `domain ${target.domain}` : `account ${target.address}`);
   },
 
   /** One conditional UPDATE: two processes racing for the same account cannot both pass. */
@@ -310,6 +327,28 @@ export class SqliteDirectory implements Directory {
       .stmt<{ apop_secret: string | null }>('SELECT apop_secret FROM accounts WHERE id = ?')
       .get(accountId);
     return r?.apop_secret ?? null;
+  }
+
+  async setPop3Expire(target: { domain: string } | { address: string }, expire: Pop3Expire): Promise<void> {
+    if (typeof expire === 'number' && (!Number.isSafeInteger(expire) || expire < 0)) {
+      throw new StoreError('INVALID_ARGUMENT', `POP3 expire days must be a whole number >= 0, got ${expire}`);
+    }
+    const key =
+      'domain' in target
+        ? { domain: normalizeDomain(target.domain) }
+        : { address: parseAddress(target.address).address };
+    await this.core.write('directory', 'setPop3Expire', key, pop3ExpireColumn(expire));
+  }
+
+  async hasPop3ExpireOverrides(): Promise<boolean> {
+    this.core.assertOpen();
+    const row = this.core.sql
+      .stmt(
+        `SELECT 1 WHERE EXISTS (SELECT 1 FROM accounts WHERE pop3_expire_days IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM domains WHERE pop3_expire_days IS NOT NULL)`,
+      )
+      .get();
+    return row !== undefined;
   }
 
   async recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean> {

@@ -264,6 +264,28 @@ export const messageWrites = {
     return removeMessages(tx, mb, rows, Date.now());
   },
 
+  /** \Seen (as updateFlags) and the first POP3 retrieval time, in one transaction. */
+  markPop3Retrieved(tx: WriteTx, mailboxId: number, uids: readonly number[], at: number): void {
+    const update: FlagUpdate = { mode: 'add', flags: ['\\Seen'] };
+    messageWrites.updateFlags(tx, mailboxId, uids, update, parseFlagUpdate(update));
+    const mark = tx.sql.stmt(
+      'UPDATE messages SET pop3_retrieved_at = ? WHERE mailbox_id = ? AND uid = ? AND pop3_retrieved_at IS NULL',
+    );
+    for (const uid of uids) mark.run(at, mailboxId, uid);
+  },
+
+  expungePop3Retrieved(tx: WriteTx, mailboxId: number, before: number): number[] {
+    const { sql } = tx;
+    const mb = requireMailbox(sql, mailboxId);
+    const rows = sql
+      .stmt<MessageRow>(
+        `SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages
+         WHERE mailbox_id = ? AND pop3_retrieved_at IS NOT NULL AND pop3_retrieved_at <= ? ORDER BY uid`,
+      )
+      .all(mailboxId, before);
+    return removeMessages(tx, mb, rows, Date.now());
+  },
+
   /** COPY, or with `move` MOVE (RFC 6851): the copies and the expunge in one transaction. */
   copy(tx: WriteTx, fromId: number, uids: readonly number[], toId: number, move: boolean): CopyResult {
     const { sql } = tx;
@@ -470,6 +492,23 @@ export class SqliteMessages implements Messages {
 
   async expunge(mailboxId: number, opts: { uids?: number[]; onlyDeleted?: boolean } = {}): Promise<number[]> {
     return this.core.write('messages', 'expunge', mailboxId, opts);
+  }
+
+  async markPop3Retrieved(mailboxId: number, uids: number[], at: number): Promise<void> {
+    if (uids.length === 0) return;
+    await this.core.write('messages', 'markPop3Retrieved', mailboxId, uids, at);
+  }
+
+  async expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]> {
+    this.core.assertOpen();
+    // Nothing retrieved long enough ago (the usual hourly case): a read, no write transaction.
+    const any = this.core.sql
+      .stmt(
+        'SELECT 1 FROM messages WHERE mailbox_id = ? AND pop3_retrieved_at IS NOT NULL AND pop3_retrieved_at <= ? LIMIT 1',
+      )
+      .get(mailboxId, before);
+    if (any === undefined) return [];
+    return this.core.write('messages', 'expungePop3Retrieved', mailboxId, before);
   }
 
   async copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {

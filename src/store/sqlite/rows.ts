@@ -5,13 +5,14 @@
 
 import { StoreError } from '../../core/errors.js';
 import { exceedsQuota } from '../rules/quota.js';
-import type { Account, AccountState, Domain, Mailbox, SpecialUse } from '../types.js';
+import type { Account, AccountState, Domain, Mailbox, Pop3Expire, SpecialUse } from '../types.js';
 import type { StatementCache } from './statement-cache.js';
 
 export interface DomainRow {
   id: number;
   name: string;
   created_at: number;
+  pop3_expire_days: number | null;
 }
 
 export interface AccountRow {
@@ -23,6 +24,7 @@ export interface AccountRow {
   used_bytes: number;
   state: AccountState;
   created_at: number;
+  pop3_expire_days: number | null;
 }
 
 export interface MailboxRow {
@@ -55,7 +57,21 @@ export function notFound(what: string): StoreError {
 }
 
 export function toDomain(r: DomainRow): Domain {
-  return { id: r.id, name: r.name, createdAt: new Date(r.created_at) };
+  return {
+    id: r.id,
+    name: r.name,
+    createdAt: new Date(r.created_at),
+    pop3Expire: pop3ExpireOf(r.pop3_expire_days),
+  };
+}
+
+/** The column form of a Pop3Expire: NULL inherits, -1 is never. */
+export function pop3ExpireColumn(v: Pop3Expire): number | null {
+  return v === null ? null : v === 'never' ? -1 : v;
+}
+
+export function pop3ExpireOf(column: number | null): Pop3Expire {
+  return column === null ? null : column < 0 ? 'never' : column;
 }
 
 export function toAccount(r: AccountRow): Account {
@@ -68,6 +84,7 @@ export function toAccount(r: AccountRow): Account {
     usedBytes: r.used_bytes,
     state: r.state,
     createdAt: new Date(r.created_at),
+    pop3Expire: pop3ExpireOf(r.pop3_expire_days),
   };
 }
 

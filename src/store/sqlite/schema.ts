@@ -353,6 +353,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE mailboxes ADD COLUMN expunge_floor INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 17,
+    description: 'POP3 retention: when POP3 first retrieved a message; expire days per domain and account',
+    // RFC 2449 §6.7 EXPIRE as a policy: a message POP3 retrieved is expunged from INBOX that many
+    // days later. pop3_expire_days: NULL inherits (account -> domain -> pop3.expire_days), -1 is
+    // NEVER. The partial index finds the expirable messages of a mailbox without a scan.
+    sql: `
+      ALTER TABLE messages ADD COLUMN pop3_retrieved_at INTEGER;
+      CREATE INDEX messages_pop3_retrieved ON messages(mailbox_id, pop3_retrieved_at)
+        WHERE pop3_retrieved_at IS NOT NULL;
+      ALTER TABLE accounts ADD COLUMN pop3_expire_days INTEGER;
+      ALTER TABLE domains ADD COLUMN pop3_expire_days INTEGER;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

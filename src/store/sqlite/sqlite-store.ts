@@ -26,6 +26,7 @@ import type {
   AppendRequest,
   Change,
   ExpungedSince,
+  Pop3Expire,
   CopyResult,
   DkimKey,
   Domain,
@@ -211,6 +212,14 @@ export class SqliteStore implements MailStore {
     return this.directory.recordPop3Login(accountId, minIntervalMs);
   }
 
+  setPop3Expire(target: { domain: string } | { address: string }, expire: Pop3Expire): Promise<void> {
+    return this.directory.setPop3Expire(target, expire);
+  }
+
+  hasPop3ExpireOverrides(): Promise<boolean> {
+    return this.directory.hasPop3ExpireOverrides();
+  }
+
   // ---------------------------------------------------------------- Mailboxes
 
   listMailboxes(accountId: number): Promise<Mailbox[]> {
@@ -283,6 +292,14 @@ export class SqliteStore implements MailStore {
 
   expungedSince(mailboxId: number, modseq: number): Promise<ExpungedSince> {
     return this.messages.expungedSince(mailboxId, modseq);
+  }
+
+  markPop3Retrieved(mailboxId: number, uids: number[], at: number): Promise<void> {
+    return this.messages.markPop3Retrieved(mailboxId, uids, at);
+  }
+
+  expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]> {
+    return this.messages.expungePop3Retrieved(mailboxId, before);
   }
   claimRecent(mailboxId: number): Promise<number[]> {
     return this.messages.claimRecent(mailboxId);

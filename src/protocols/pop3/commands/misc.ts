@@ -8,9 +8,10 @@ import { multiline, ok } from '../../../wire/pop3/response.js';
 import { SASL_MECHANISMS } from '../../../auth/sasl.js';
 import { defineCommand, transaction, type Pop3SessionContext } from '../context.js';
 import { applyDeletions } from '../update.js';
+import { effectivePop3Expire, expireCapability } from '../../../store/rules/pop3-expire.js';
 
 /** The capability lines for the current state (RFC 2449 §6). */
-export function capabilities(ctx: Pop3SessionContext): string[] {
+export async function capabilities(ctx: Pop3SessionContext): Promise<string[]> {
   const { pop3 } = ctx.env.config;
   const caps = ['TOP', 'UIDL'];
   const before = ctx.state.kind === 'authorization';
@@ -18,7 +19,7 @@ export function capabilities(ctx: Pop3SessionContext): string[] {
     caps.push('USER', `SASL ${SASL_MECHANISMS.join(' ')}`);
   }
   caps.push('RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING');
-  caps.push(`EXPIRE ${pop3.expire}`);
+  caps.push(`EXPIRE ${await expireCapabilityFor(ctx)}`);
   if (pop3.loginDelay > 0) caps.push(`LOGIN-DELAY ${pop3.loginDelay}`);
   if (before && !ctx.conn.secure) caps.push('STLS');
   // RFC 6856 §2: "USER" says UTF-8 user names and passwords are accepted by USER and PASS.
@@ -27,12 +28,28 @@ export function capabilities(ctx: Pop3SessionContext): string[] {
   return caps;
 }
 
+/**
+ * RFC 2449 §6.7: after login the account's own retention; before it the server's, with USER
+ * when some domain or account has its own.
+ */
+async function expireCapabilityFor(ctx: Pop3SessionContext): Promise<string> {
+  const { store, config } = ctx.env;
+  const server = config.pop3.expire;
+  if (ctx.state.kind === 'transaction') {
+    const account = ctx.state.account;
+    const domain = await store.getDomain(account.address.slice(account.address.lastIndexOf('@') + 1));
+    return expireCapability(effectivePop3Expire(account.pop3Expire, domain?.pop3Expire ?? null, server));
+  }
+  const own = await store.hasPop3ExpireOverrides();
+  return `${expireCapability(effectivePop3Expire(null, null, server))}${own ? ' USER' : ''}`;
+}
+
 export const capaCommand = defineCommand({
   verbs: ['CAPA'],
   states: ['authorization', 'transaction'],
   async handle(ctx) {
     ctx.ok('capability list follows');
-    ctx.queue(multiline(capabilities(ctx)));
+    ctx.queue(multiline(await capabilities(ctx)));
   },
 });
 

@@ -7,7 +7,8 @@
 //   socket to drain (backpressure);
 // - once "+OK" is out, a read failure cannot be reported on the wire: the connection is cut,
 //   so the client never takes a truncated message for a whole one;
-// - RETR marks the message \Seen (batched, see seen-marker.ts); TOP does not;
+// - RETR marks the message \Seen and retrieved (once a session, batched, see seen-marker.ts);
+//   TOP does not;
 // - small messages are read synchronously from a local blob store (into a buffer shared by the
 //   process, copied out before anything yields), else the next one is read ahead
 //   (read-ahead.ts), at most one of at most SMALL_MESSAGE bytes.
@@ -92,8 +93,8 @@ async function retrieve(ctx: Pop3SessionContext, n: number, lines: number | null
   // Clients download in order: the next message is read while this one goes out.
   const next = maildrop.get(n + 1);
   const sent = await sendMessage(ctx, m, status, lines === null ? null : new TopCutter(lines), next);
-  if (sent && lines === null && !m.seen) {
-    m.seen = true;
+  if (sent && lines === null && !m.retrieved) {
+    m.retrieved = true;
     seen.mark(m.uid);
   }
 }
