@@ -58,7 +58,11 @@ function send(
   res.end(body);
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: AutodiscoverJson | { error: string }): void {
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: AutodiscoverJson | { error: string },
+): void {
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
 }
 
@@ -286,4 +290,3 @@ export function autoconfigRoutes(deps: AutoconfigDeps): HttpRoutes {
     return false;
   };
 }
-

@@ -57,10 +57,7 @@ const PREFERENCE: Readonly<Record<ClientProtocol, ReadonlyArray<[ListenerName, C
  * The settings for the open listeners. `open` maps each open listener to its port; build it with
  * openListenerPorts.
  */
-export function clientSettings(
-  hostname: string,
-  open: ReadonlyMap<ListenerName, number>,
-): ClientSettings {
+export function clientSettings(hostname: string, open: ReadonlyMap<ListenerName, number>): ClientSettings {
   const pick = (protocol: ClientProtocol): ClientEndpoint | null => {
     for (const [listener, security] of PREFERENCE[protocol]) {
       const port = open.get(listener);

@@ -104,14 +104,15 @@ export function autodiscoverPoxUrl(settings: ClientSettings): string {
 
 /** JSON v2 answers: the redirect to the POX service, and Exchange's error shape. */
 export type AutodiscoverJson =
-  | { Protocol: string; Url: string }
-  | { ErrorCode: string; ErrorMessage: string };
+  { Protocol: string; Url: string } | { ErrorCode: string; ErrorMessage: string };
 
 export function autodiscoverJsonRedirect(settings: ClientSettings): AutodiscoverJson {
   return { Protocol: AUTODISCOVER_V1, Url: autodiscoverPoxUrl(settings) };
 }
 
-export function autodiscoverJsonError(code: 'InvalidProtocol' | 'InvalidUser' | 'InvalidRequest'): AutodiscoverJson {
+export function autodiscoverJsonError(
+  code: 'InvalidProtocol' | 'InvalidUser' | 'InvalidRequest',
+): AutodiscoverJson {
   const message: Record<typeof code, string> = {
     InvalidProtocol: `The given protocol value is invalid. Supported values are '${AUTODISCOVER_V1}'`,
     InvalidUser: 'The given e-mail address is not served here.',
