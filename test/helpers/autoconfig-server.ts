@@ -10,6 +10,8 @@ import { LOOPBACK_0, tempDir, testConfig } from '../integration/server-fixture.j
 
 export interface AutoconfigServer {
   hostname: string;
+  /** The data directory: the generated certificate is <dataDir>/tls/cert.pem. */
+  dataDir: string;
   /** The real port of an open listener; throws when it is not open. */
   port(name: ListenerName): number;
   has(name: ListenerName): boolean;
@@ -45,6 +47,7 @@ export async function startAutoconfigServer(opts: {
   const ports = new Map(info.listeners.map((l) => [l.name, l.port]));
   return {
     hostname: config.hostname,
+    dataDir: dir,
     port(name) {
       const p = ports.get(name);
       if (p === undefined) throw new Error(`${name} is not open`);
