@@ -1,7 +1,8 @@
 // The autoconfiguration routes of the http and https listeners (src/app plugs them in):
 //   GET  /.well-known/autoconfig/mail/config-v1.1.xml[?emailaddress=]  Thunderbird, on the domain
 //   GET  /mail/config-v1.1.xml?emailaddress=                           Thunderbird, on autoconfig.<domain>
-//   POST /autodiscover/autodiscover.xml                                Outlook POX (any letter case)
+//   POST /autodiscover/autodiscover.xml                                Outlook POX (any letter case);
+//                                                                      a GET over http: 302 to https
 //   GET  /autodiscover/autodiscover.json?Email=&Protocol=              Outlook JSON v2
 //   GET  /autodiscover/autodiscover.json/v1.0/<address>?Protocol=      the same, address in the path
 //   GET  /mobileconfig?emailaddress=                                   Apple profile (unsigned)
@@ -27,6 +28,7 @@ import {
   autodiscoverJsonRedirect,
   autodiscoverPox,
   autodiscoverPoxError,
+  autodiscoverPoxUrl,
   type AutodiscoverJson,
   type PoxErrorCode,
 } from './outlook-autodiscover.js';
@@ -263,6 +265,14 @@ export function autoconfigRoutes(deps: AutoconfigDeps): HttpRoutes {
       return true;
     }
     if (path === '/autodiscover/autodiscover.xml') {
+      if (read && !ex.secure && settings().httpsPort !== null) {
+        // Outlook's "HTTP redirect method": a GET over plain http, expecting a redirect to the
+        // https URL it then POSTs to.
+        req.resume();
+        res.writeHead(302, { Location: autodiscoverPoxUrl(settings()), 'Content-Length': 0 });
+        res.end();
+        return true;
+      }
       if (req.method !== 'POST') return notAllowed('POST');
       await poxAutodiscover(ex);
       return true;

@@ -413,9 +413,16 @@ void describe('every listener open (implicit TLS preferred)', () => {
       assert.equal(poxErrorCode(await parseXml(r.body)), '600');
       assert.ok(!r.body.toString().includes('<x@'), 'nothing reflected');
     }
-    const get = await request(s.port('http'), '/autodiscover/autodiscover.xml');
-    assert.equal(get.status, 405);
-    assert.equal(get.headers.allow, 'POST');
+    // Outlook's HTTP redirect method: a GET over http is sent to the https URL; over https, 405.
+    const get = await request(s.port('http'), '/Autodiscover/Autodiscover.xml');
+    assert.equal(get.status, 302);
+    assert.equal(
+      get.headers.location,
+      `https://mail.example.test:${s.port('https')}/Autodiscover/Autodiscover.xml`,
+    );
+    const secureGet = await request(s.port('https'), '/autodiscover/autodiscover.xml', { tls: true });
+    assert.equal(secureGet.status, 405);
+    assert.equal(secureGet.headers.allow, 'POST');
   });
 
   void test('Outlook POX: an oversized body is refused before it is read, a slow one times out; the server keeps serving', async () => {
@@ -590,6 +597,8 @@ void describe('STARTTLS listeners only (no imaps, pop3s, submissions, https)', (
     assert.equal(profile.PayloadContent[0].IncomingMailServerPortNumber, s.port('imap'));
     assert.equal(profile.PayloadContent[0].OutgoingMailServerPortNumber, s.port('submission'));
 
+    // No https listener: no redirect to it.
+    assert.equal((await request(s.port('http'), '/autodiscover/autodiscover.xml')).status, 405);
     const json = await request(
       s.port('http'),
       '/autodiscover/autodiscover.json?Email=u%40example.test&Protocol=AutodiscoverV1',
