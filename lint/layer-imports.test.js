@@ -171,7 +171,16 @@ void test('only cli imports the composition layer; tests and files outside src a
   refused('src/auth/x.ts', "import { x } from '../../test/helpers/dns-server.js';", 'forbidden');
 });
 
+void test('admin (HTTP routes) takes the store and the HTTP route types, not the runtime or a protocol', () => {
+  allowed('src/admin/x.ts', "import { tryParseAddress } from '../store/rules/address.js';");
+  allowed('src/admin/x.ts', "import type { HttpRoutes } from '../server/http-routes.js';");
+  refused('src/admin/x.ts', "import { ListenerSet } from '../server/listeners.js';", 'forbidden');
+  refused('src/admin/x.ts', "import { x } from '../protocols/imap/handler.js';", 'forbidden');
+  refused('src/server/x.ts', "import { x } from '../admin/autoconfig-routes.js';", 'forbidden');
+  allowed('src/app/x.ts', "import { autoconfigRoutes } from '../admin/autoconfig-routes.js';");
+});
+
 void test('a file under src/ that no layer holds is refused', () => {
-  refused('src/admin/api.ts', 'export const x = 1;', 'noLayer');
+  refused('src/webmail/api.ts', 'export const x = 1;', 'noLayer');
   refused('src/protocols/shared.ts', 'export const x = 1;', 'noLayer');
 });

@@ -19,6 +19,7 @@ const DELIVERY = 'src/delivery';
 const OUTBOUND = 'src/outbound';
 const SERVER = 'src/server';
 const PROTOCOLS = 'src/protocols';
+const ADMIN = 'src/admin';
 const APP = 'src/app';
 const CLI = 'src/cli';
 
@@ -65,10 +66,16 @@ const LAYERS = [
     dir: `${PROTOCOLS}/${p}`,
     may: [CORE, WIRE, MAIL, CONFIG, DNS, AUTH, STORE, DELIVERY, ...SERVER_FOR_PROTOCOLS],
   })),
+  // What the http and https listeners serve besides /healthz: client autoconfiguration now,
+  // the admin API and the user's page later. Routes plug in through http-routes.ts.
+  {
+    dir: ADMIN,
+    may: [CORE, MAIL, CONFIG, STORE, AUTH, 'src/server/types.ts', 'src/server/http-routes.ts'],
+  },
   // The composition root: opens the store, pairs listeners with protocols, runs the server.
   {
     dir: APP,
-    may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, AUTH, WORKERS, DELIVERY, OUTBOUND, SERVER, PROTOCOLS],
+    may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, AUTH, WORKERS, DELIVERY, OUTBOUND, SERVER, PROTOCOLS, ADMIN],
   },
   { dir: CLI, may: ['src'] },
 ];

@@ -3,10 +3,11 @@
 // server runtime and the protocols (which import the runtime's types), so neither imports the other.
 // The factory runs once per process with the ServerDeps; the ConnectionHandler it returns gets
 // each accepted Connection (see src/server/types.ts), already in TLS on implicit-TLS listeners
-// (submissions, imaps, pop3s). It may carry `refusal` (the one line sent when the connection is
+// (submissions, imaps, pop3s, https). It may carry `refusal` (the one line sent when the connection is
 // refused, e.g. SMTP 421) and `idleTimeout` (seconds). A listener enabled in the configuration
 // whose name is missing here is not opened (logged at info).
 
+import { autoconfigRoutes } from '../admin/autoconfig-routes.js';
 import type { ListenerName } from '../config/types.js';
 import { createHttpHandler } from '../server/http.js';
 import type { ProtocolFactory } from '../server/types.js';
@@ -14,11 +15,16 @@ import { createImapHandler } from '../protocols/imap/handler.js';
 import { createSmtpHandler } from '../protocols/smtp/handler.js';
 import { createPop3Handler } from '../protocols/pop3/handler.js';
 
+/** http and https: the runtime's /healthz, then autoconfig (src/admin). */
+const createWebHandler: ProtocolFactory = (deps) =>
+  createHttpHandler(deps, { routes: [autoconfigRoutes(deps)] });
+
 export const PROTOCOL_HANDLERS: ReadonlyMap<ListenerName, ProtocolFactory> = new Map<
   ListenerName,
   ProtocolFactory
 >([
-  ['http', createHttpHandler],
+  ['http', createWebHandler],
+  ['https', createWebHandler],
   ['smtp', createSmtpHandler],
   ['submission', createSmtpHandler],
   ['submissions', createSmtpHandler],

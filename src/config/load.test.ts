@@ -360,7 +360,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   refused('[listen]\nimap = 143', 'postern.toml: listen.imap: expected "HOST:PORT" or "", got 143');
   refused(
     '[listen]\nimapz = "0.0.0.0:1"',
-    'postern.toml: listen.imapz: unknown key (known keys of [listen]: smtp, submission, submissions, imap, imaps, pop3, pop3s, http)',
+    'postern.toml: listen.imapz: unknown key (known keys of [listen]: smtp, submission, submissions, imap, imaps, pop3, pop3s, http, https)',
   );
   refused(
     'hostnme = "x"',

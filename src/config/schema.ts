@@ -201,6 +201,7 @@ export const LISTENER_DOCS: Readonly<Record<ListenerName, string>> = {
   pop3: 'POP3 (RFC 1939), STLS',
   pop3s: 'POP3 over implicit TLS',
   http: 'admin API, web UI, autoconfig, metrics',
+  https: 'the same as http, over TLS (autoconfig for Outlook needs it)',
 };
 
 /** Production listeners: every interface, the standard ports. */
@@ -213,6 +214,8 @@ export const DEFAULT_LISTEN: Readonly<Record<ListenerName, ListenAddress | null>
   pop3: { host: '0.0.0.0', port: 110 },
   pop3s: { host: '0.0.0.0', port: 995 },
   http: { host: '0.0.0.0', port: 8080 },
+  // Off by default: port 443 is often taken by a web server on the same machine.
+  https: null,
 });
 
 /** `postern dev`: loopback only, unprivileged ports. */
@@ -225,6 +228,7 @@ export const DEV_LISTEN: Readonly<Record<ListenerName, ListenAddress | null>> = 
   pop3: { host: '127.0.0.1', port: 1110 },
   pop3s: { host: '127.0.0.1', port: 1995 },
   http: { host: '127.0.0.1', port: 8080 },
+  https: { host: '127.0.0.1', port: 8443 },
 });
 
 /** Every listener disabled (tools and tests that open the store without serving). */
@@ -237,6 +241,7 @@ export const NO_LISTENERS: Readonly<Record<ListenerName, null>> = Object.freeze(
   pop3: null,
   pop3s: null,
   http: null,
+  https: null,
 });
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;

@@ -13,11 +13,12 @@ export const LISTENER_NAMES = [
   'pop3',
   'pop3s',
   'http',
+  'https',
 ] as const;
 export type ListenerName = (typeof LISTENER_NAMES)[number];
 
 /** Listeners whose connections start in TLS (implicit TLS). */
-export const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s']);
+export const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s', 'https']);
 
 /** The listeners that speak SMTP. */
 export const SMTP_LISTENERS = ['smtp', 'submission', 'submissions'] as const;

@@ -67,18 +67,20 @@ void test('the zone text parses line by line and says what the JSON says', () =>
   assert.deepEqual(byName('_smtp._tls.example.org', 'TXT'), [
     'v=TLSRPTv1; rua=mailto:postmaster@example.org',
   ]);
+  // RFC 8314: implicit TLS preferred (lower priority) to STARTTLS; RFC 6186 §3.4: IMAP to POP3.
   assert.deepEqual(byName('_submissions._tcp.example.org', 'SRV'), ['0 1 465 mail.example.net.']);
-  assert.deepEqual(byName('_submission._tcp.example.org', 'SRV'), ['0 1 587 mail.example.net.']);
-  assert.deepEqual(byName('_imap._tcp.example.org', 'SRV'), ['0 1 143 mail.example.net.']);
+  assert.deepEqual(byName('_submission._tcp.example.org', 'SRV'), ['10 1 587 mail.example.net.']);
+  assert.deepEqual(byName('_imap._tcp.example.org', 'SRV'), ['10 1 143 mail.example.net.']);
   assert.deepEqual(byName('_imaps._tcp.example.org', 'SRV'), ['0 1 993 mail.example.net.']);
   assert.deepEqual(
     byName('_pop3._tcp.example.org', 'SRV'),
     ['0 0 0 .'],
     'a listener that is off: no service',
   );
-  assert.deepEqual(byName('_pop3s._tcp.example.org', 'SRV'), ['0 1 995 mail.example.net.']);
+  assert.deepEqual(byName('_pop3s._tcp.example.org', 'SRV'), ['20 1 995 mail.example.net.']);
   assert.deepEqual(byName('autoconfig.example.org', 'CNAME'), ['mail.example.net.']);
   assert.deepEqual(byName('autodiscover.example.org', 'CNAME'), ['mail.example.net.']);
+  assert.deepEqual(byName('_autodiscover._tcp.example.org', 'SRV'), [], 'no https listener: no record');
   assert.match(zoneText(r), /^; DKIM rsa key p2026a-rsa \(retired: /m);
   assert.match(zoneText(r), /^; DKIM ed25519 key p2026c-ed \(staged: /m);
   assert.deepEqual(byName('p2026c-ed._domainkey.example.org', 'TXT'), [
@@ -118,4 +120,24 @@ void test('options: DMARC policy, report address, MTA-STS enforce, TTL', () => {
   assert.match(r.mtaSts.policy, /mode: enforce\r\n.*\r\nmax_age: 604800/);
   assert.notEqual(r.mtaSts.id, sample().mtaSts.id);
   assert.equal(r.records.filter((x) => x.purpose === 'dkim').length, 0);
+});
+
+void test('SRV records follow the listeners: STARTTLS only when implicit TLS is off; autodiscover on https', () => {
+  const r = domainRecords({
+    domain: 'example.org',
+    hostname: 'mx.example.org',
+    dkimKeys: [],
+    ports: { submission: 587, submissions: null, imap: 143, imaps: null, pop3: 110, pop3s: null, https: 443 },
+  });
+  const srv = (name: string): string[] =>
+    r.records.filter((x) => x.type === 'SRV' && x.name === name).map((x) => x.data);
+  assert.deepEqual(srv('_submissions._tcp.example.org'), ['0 0 0 .']);
+  assert.deepEqual(srv('_submission._tcp.example.org'), ['10 1 587 mx.example.org.']);
+  assert.deepEqual(srv('_imaps._tcp.example.org'), ['0 0 0 .']);
+  assert.deepEqual(srv('_imap._tcp.example.org'), ['10 1 143 mx.example.org.']);
+  assert.deepEqual(srv('_pop3._tcp.example.org'), ['30 1 110 mx.example.org.']);
+  assert.deepEqual(srv('_autodiscover._tcp.example.org'), ['0 1 443 mx.example.org.']);
+  // Every offered IMAP record is preferred to every offered POP3 record (RFC 6186 §3.4).
+  const priority = (name: string): number => Number(srv(name)[0].split(' ')[0]);
+  assert.ok(priority('_imap._tcp.example.org') < priority('_pop3._tcp.example.org'));
 });

@@ -19,8 +19,11 @@
 //   served at https://mta-sts.DOMAIN/.well-known/mta-sts.txt: a CNAME to the host name is printed.
 // - TLS-RPT (RFC 8460): reports to the report address.
 // - RFC 6186 SRV records (with RFC 8314's _submissions): the listeners' ports; a listener that
-//   is off is published as "no service" (target ".", RFC 6186 §4 / RFC 2782).
-// - autoconfig and autodiscover: CNAMEs to the host name (clients fetch their settings there).
+//   is off is published as "no service" (target ".", RFC 6186 §4 / RFC 2782). Priorities say
+//   the preferences (lower is preferred, and RFC 6186 §3.4 compares them across services):
+//   implicit TLS before STARTTLS (RFC 8314 §3, §5.1), IMAP before POP3. Weight 1 throughout.
+// - autoconfig and autodiscover: CNAMEs to the host name (clients fetch their settings there),
+//   and, when the https listener is on, Outlook's _autodiscover._tcp SRV record pointing at it.
 
 import { createHash } from 'node:crypto';
 import type { DkimKey } from '../store/types.js';
@@ -53,8 +56,10 @@ export interface DomainRecordsInput {
   /** This server's host name: the MX, the SRV targets, the CNAME targets. */
   hostname: string;
   dkimKeys: ReadonlyArray<Pick<DkimKey, 'domain' | 'selector' | 'algorithm' | 'publicKey' | 'state'>>;
-  /** Port of each client service; null: not offered. */
-  ports: Record<'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s', number | null>;
+  /** Port of each client service; null: not offered. `https` absent: off. */
+  ports: Record<'submission' | 'submissions' | 'imap' | 'imaps' | 'pop3' | 'pop3s', number | null> & {
+    https?: number | null;
+  };
   /** Default 3600 seconds. */
   ttl?: number;
   /** Where DMARC aggregate and TLS-RPT reports go; default postmaster@DOMAIN. */
@@ -84,14 +89,14 @@ const DKIM_STATE_NOTE: Readonly<Record<DkimKey['state'], string>> = {
   retired: ' (retired: remove once mail it signed is delivered)',
 };
 
-/** RFC 6186 / RFC 8314 services and the listener serving each. */
+/** RFC 6186 / RFC 8314 services, the listener serving each, and its SRV priority. */
 const SRV_SERVICES = [
-  ['_submissions._tcp', 'submissions'],
-  ['_submission._tcp', 'submission'],
-  ['_imaps._tcp', 'imaps'],
-  ['_imap._tcp', 'imap'],
-  ['_pop3s._tcp', 'pop3s'],
-  ['_pop3._tcp', 'pop3'],
+  ['_submissions._tcp', 'submissions', 0],
+  ['_submission._tcp', 'submission', 10],
+  ['_imaps._tcp', 'imaps', 0],
+  ['_imap._tcp', 'imap', 10],
+  ['_pop3s._tcp', 'pop3s', 20],
+  ['_pop3._tcp', 'pop3', 30],
 ] as const;
 
 /**
@@ -166,12 +171,12 @@ export function domainRecords(input: DomainRecordsInput): DomainRecords {
   add({ name: `mta-sts.${domain}`, type: 'CNAME', data: host, purpose: 'mta-sts' });
   txt(`_smtp._tls.${domain}`, `v=TLSRPTv1; rua=mailto:${report}`, 'tls-rpt', 'TLS reporting (RFC 8460)');
 
-  for (const [service, listener] of SRV_SERVICES) {
+  for (const [service, listener, priority] of SRV_SERVICES) {
     const port = input.ports[listener];
     add({
       name: `${service}.${domain}`,
       type: 'SRV',
-      data: port === null ? '0 0 0 .' : `0 1 ${port} ${host}`,
+      data: port === null ? '0 0 0 .' : `${priority} 1 ${port} ${host}`,
       purpose: 'srv',
       ...(service === '_submissions._tcp' ? { comment: 'client settings (RFC 6186, RFC 8314)' } : {}),
     });
@@ -184,6 +189,16 @@ export function domainRecords(input: DomainRecordsInput): DomainRecords {
     comment: 'mail client autoconfiguration',
   });
   add({ name: `autodiscover.${domain}`, type: 'CNAME', data: host, purpose: 'autoconfig' });
+  const https = input.ports.https ?? null;
+  if (https !== null) {
+    add({
+      name: `_autodiscover._tcp.${domain}`,
+      type: 'SRV',
+      data: `0 1 ${https} ${host}`,
+      purpose: 'autoconfig',
+      comment: "Outlook's autodiscover, on the https listener",
+    });
+  }
 
   return { domain, hostname, ttl, records, mtaSts: { url, id, policy } };
 }

@@ -1,10 +1,10 @@
-// The HTTP listener. For now it answers GET /healthz (for load balancers and `postern status`),
-// GET /healthz/stats (this process's event-loop lag and the store's write counters) with
-// POST /healthz/stats/reset from loopback clients, and 404 for everything else; the admin API
-// and autoconfig will plug into `route` later.
+// The HTTP listeners (http, and https: the same over implicit TLS). They answer GET /healthz (for
+// load balancers and `postern status`), GET /healthz/stats (this process's event-loop lag and the
+// store's write counters) with POST /healthz/stats/reset from loopback clients, then whatever the
+// routes handed in by src/app answer (autoconfig, src/admin), and 404 for everything else.
 // Invariants: each request counts as a command in flight (graceful shutdown waits for it);
 // during shutdown responses carry "Connection: close"; the peer's headers and body are bounded
-// by node's parser limits and timeouts.
+// by node's parser limits and timeouts; a route that throws gets a 500, never a lost socket.
 
 import http from 'node:http';
 import { isLoopback } from '../auth/plaintext-policy.js';
@@ -13,6 +13,7 @@ import {
   type EventLoopDelayMonitor,
   type EventLoopDelaySummary,
 } from './event-loop-delay.js';
+import type { HttpExchange, HttpRoutes } from './http-routes.js';
 import type { Connection, ConnectionHandler, ServerDeps } from './types.js';
 
 /** Seconds a client may take to send a request's headers. */
@@ -49,16 +50,22 @@ function stats(deps: ServerDeps, monitor: EventLoopDelayMonitor): HealthStats {
   };
 }
 
-function route(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  peer: string | undefined,
+/** The request target split into path and query; null when it is not an origin-form target. */
+function requestTarget(url: string | undefined): { path: string; query: URLSearchParams } | null {
+  // RFC 9112 §3.2.1: origin-form is the only form a server that is not a proxy must accept.
+  if (url === undefined || !url.startsWith('/')) return null;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  return { path, query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)) };
+}
+
+async function route(
+  exchange: HttpExchange,
   deps: ServerDeps,
   monitor: EventLoopDelayMonitor,
-): void {
-  const path = (req.url ?? '/').split('?', 1)[0];
-  // Which process answered: lets an operator (and the cluster test) see the workers take turns.
-  res.setHeader('X-Postern-Pid', String(process.pid));
+  routes: readonly HttpRoutes[],
+): Promise<void> {
+  const { req, res, path, peer } = exchange;
   const read = req.method === 'GET' || req.method === 'HEAD';
   if (path === '/healthz' && read) {
     sendJson(res, 200, { status: 'ok' });
@@ -80,10 +87,20 @@ function route(
     sendJson(res, 200, before);
     return;
   }
+  for (const routesOf of routes) {
+    if (await routesOf(exchange)) return;
+  }
+  req.resume(); // a body nobody reads must not stall the connection
   sendJson(res, 404, { error: 'not found' });
 }
 
-export function createHttpHandler(deps: ServerDeps): ConnectionHandler {
+export interface HttpHandlerOptions {
+  /** Routes tried in order after /healthz (src/app hands in src/admin's). */
+  routes?: readonly HttpRoutes[];
+}
+
+export function createHttpHandler(deps: ServerDeps, opts: HttpHandlerOptions = {}): ConnectionHandler {
+  const routes = opts.routes ?? [];
   const server = http.createServer({
     headersTimeout: HEADERS_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
@@ -96,13 +113,26 @@ export function createHttpHandler(deps: ServerDeps): ConnectionHandler {
     const release = conn?.beginCommand();
     res.on('close', () => release?.());
     if (conn?.shuttingDown === true) res.setHeader('Connection', 'close');
-    try {
-      route(req, res, conn?.remoteAddress, deps, monitor);
-    } catch (err) {
+    // Which process answered: lets an operator (and the cluster test) see the workers take turns.
+    res.setHeader('X-Postern-Pid', String(process.pid));
+    const target = requestTarget(req.url);
+    if (target === null) {
+      req.resume();
+      sendJson(res, 400, { error: 'bad request target' });
+      return;
+    }
+    const exchange: HttpExchange = {
+      req,
+      res,
+      ...target,
+      peer: conn?.remoteAddress,
+      secure: conn?.secure === true,
+    };
+    route(exchange, deps, monitor, routes).catch((err: unknown) => {
       deps.log.error({ err }, 'http handler failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
-    }
+    });
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

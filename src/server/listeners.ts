@@ -61,6 +61,7 @@ export class ListenerSet {
   static async start(opts: StartListenersOptions): Promise<ListenerSet> {
     const set = new ListenerSet(opts.deps, opts.tracker ?? opts.deps.authenticator.tracker);
     const { config } = opts.deps;
+    opts.deps.listening ??= () => set.listening;
     try {
       for (const name of LISTENER_NAMES) {
         const address = config.listen[name];

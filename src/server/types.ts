@@ -9,6 +9,7 @@ import type { ListenerName, PosternConfig } from '../config/types.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../store/blob/types.js';
 import type { LocalFailureReport, MailStore } from '../store/types.js';
+import type { ListenerInfo } from './listeners.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface ServerDeps {
@@ -25,6 +26,12 @@ export interface ServerDeps {
   onClose?: (close: () => Promise<void>) => void;
   /** This process's outbound queue worker (absent where none runs: test harnesses, tools). */
   outbound?: OutboundLink;
+  /**
+   * The listeners this process opened, with their real ports (config.listen may say port 0, or
+   * name a listener whose protocol is not built). Set by ListenerSet.start; read it when serving,
+   * not when the factory runs (later listeners are not open yet then).
+   */
+  listening?: () => readonly ListenerInfo[];
 }
 
 /** What sessions tell the outbound queue worker of their process. */

@@ -25,7 +25,7 @@ void test('ensureDevConfig writes the development config once, then reads it bac
   assert.deepEqual(config.listen, DEV_LISTEN);
   assert.deepEqual(
     Object.values(config.listen).map((l) => l?.port),
-    [2525, 2587, 2465, 1143, 1993, 1110, 1995, 8080],
+    [2525, 2587, 2465, 1143, 1993, 1110, 1995, 8080, 8443],
   );
   assert.ok((await stat(config.dataDir)).isDirectory());
   const text = await readFile(file, 'utf8');

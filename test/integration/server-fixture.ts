@@ -42,6 +42,7 @@ export function testConfig(
       pop3: null,
       pop3s: null,
       http: null,
+      https: null,
       ...opts.listen,
     },
     tls: { cert: null, key: null },

@@ -90,6 +90,7 @@ export function registerDns(program: Command): void {
             imaps: port('imaps'),
             pop3: port('pop3'),
             pop3s: port('pop3s'),
+            https: port('https'),
           },
           ttl,
           reportAddress,
