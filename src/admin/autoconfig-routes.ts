@@ -148,16 +148,15 @@ export function autoconfigRoutes(deps: AutoconfigDeps): HttpRoutes {
       providerId = address.slice(address.lastIndexOf('@') + 1);
       domains = [providerId];
     } else {
-      // Without an address: the domain the client asked on (example.org or autoconfig.example.org),
-      // else every hosted domain, the provider then being this server.
+      // Without an address: the domain the client asked on (example.org or autoconfig.example.org).
+      // Never the list of every hosted domain: a hosting server does not publish its customers.
       const fromHost = domainFromHost(req.headers.host);
-      if (fromHost !== null && (await deps.store.getDomain(fromHost)) !== null) {
-        providerId = fromHost;
-        domains = [fromHost];
-      } else {
-        providerId = current.hostname;
-        domains = (await deps.store.listDomains()).map((d) => d.name);
+      if (fromHost === null || (await deps.store.getDomain(fromHost)) === null) {
+        sendJson(res, 404, { error: 'give emailaddress, or ask on autoconfig.<domain>' });
+        return;
       }
+      providerId = fromHost;
+      domains = [fromHost];
     }
     const xml = thunderbirdConfig({ providerId, domains, settings: current });
     if (xml === null) {
