@@ -101,7 +101,9 @@ export function parseImapUrl(url: string): ImapUrl | null {
       authority = authority.slice(at + 1);
     }
     // host[:port]; an IPv6 literal keeps its brackets.
-    const colon = authority.startsWith('[') ? authority.indexOf(':', authority.indexOf(']')) : authority.indexOf(':');
+    const colon = authority.startsWith('[')
+      ? authority.indexOf(':', authority.indexOf(']'))
+      : authority.indexOf(':');
     host = (colon >= 0 ? authority.slice(0, colon) : authority).toLowerCase();
     if (host.length === 0) return null;
     path = url.slice(slash);
