@@ -174,6 +174,28 @@ void describe('IMAP MULTIAPPEND', () => {
     assert.equal((await c.command('NOOP')).status, 'OK', 'the session goes on');
   });
 
+  void it('at most 64 streamed messages in one APPEND: NO [LIMIT], nothing stored, no temp file', async () => {
+    const before = (await contents('INBOX')).length;
+    const big = { prefix: '', body: Buffer.from(message('many', `${'m'.repeat(78)}\r\n`.repeat(900))) };
+    const r = await multiAppend(
+      c,
+      'INBOX',
+      Array.from({ length: 65 }, () => big),
+      { sync: false },
+    );
+    assert.match(r.tagged, /^A\d+ NO \[LIMIT\]/);
+    assert.equal((await contents('INBOX')).length, before);
+    assert.deepEqual(await filesUnder(path.join(server.dir, 'tmp')), []);
+    const ok = await multiAppend(
+      c,
+      'INBOX',
+      Array.from({ length: 64 }, () => big),
+      { sync: false },
+    );
+    assert.match(ok.tagged, /OK \[APPENDUID \d+ \d+:\d+\]/);
+    assert.equal((await contents('INBOX')).length, before + 64);
+  });
+
   void it('pipelined batches keep command order in their UIDs', async () => {
     const t1 = c.tag();
     const t2 = c.tag();
