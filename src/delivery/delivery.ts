@@ -30,6 +30,7 @@ import type { DnsResolver } from '../dns/resolver.js';
 import type { BlobStore, BlobWriter } from '../store/blob/types.js';
 import type {
   AppendOutcome,
+  AppendRequest,
   AppendTarget,
   MailStore,
   OutboundEnvelope,
@@ -41,7 +42,7 @@ import type { CommitTicket } from './commit-order.js';
 import type { HeaderSection } from './header-section-scanner.js';
 import { InboundMessage } from './inbound.js';
 import { junkTargets } from './junk-mailbox.js';
-import { exceedsQuota, overQuotaError } from '../store/rules/quota.js';
+import { accountExceedsQuota, overQuotaError } from '../store/rules/quota.js';
 import { messageBlobOptions } from './message-blob-options.js';
 import type { MessageVerifier } from './message-verifier.js';
 import { smtpTrace, type SmtpSessionFacts, type SmtpTrace } from './smtp-trace.js';
@@ -129,6 +130,8 @@ export class Delivery {
   private reservation: QuotaReservation | null = null;
   /** APPEND and import: the body's blob writer, made with the first byte. */
   private writer: BlobWriter | null = null;
+  /** CATENATE: a writer finished by finishForReading(), discarded by cleanUp(). */
+  private finishedWriter: BlobWriter | null = null;
   /** SMTP: the spool. */
   private readonly inbound: InboundMessage | null;
   private trace: Promise<SmtpTrace> | null = null;
@@ -303,6 +306,9 @@ export class Delivery {
     const writer = this.writer;
     this.writer = null;
     if (writer !== null) await writer.abort();
+    const read = this.finishedWriter;
+    this.finishedWriter = null;
+    if (read !== null) await read.discard().catch(() => undefined);
     if (this.inbound !== null) await this.inbound.abort();
   }
 
@@ -401,13 +407,85 @@ export class Delivery {
     };
   }
 
-  /** APPEND: OVER_QUOTA when the account has no room for `size` more bytes, else null. */
-  private async quotaRefusal(size: number): Promise<StoreError | null> {
+  /** APPEND: OVER_QUOTA when the account has no room for `size` more bytes in `messages` more, else null. */
+  private async quotaRefusal(size: number, messages = 1): Promise<StoreError | null> {
     if (this.source.kind !== 'append') return null;
     const account = await this.env.store.getAccountById(this.source.accountId);
-    if (account !== null && exceedsQuota(account.quotaBytes, account.usedBytes, size))
-      return overQuotaError();
+    if (account !== null && accountExceedsQuota(account, size, messages)) return overQuotaError();
     return null;
+  }
+
+  /**
+   * CATENATE (RFC 4469): the body written so far, finished as a blob to be read back into
+   * another delivery. The delivery can then only be aborted, which discards that blob at once
+   * (unless another delivery reused its file).
+   */
+  async finishForReading(): Promise<StoredBlob> {
+    this.checkOpen();
+    if (this.source.kind !== 'append') throw new StoreError('INVALID_ARGUMENT', 'not an APPEND delivery');
+    this.state = 'done';
+    const writer = this.writer ?? this.env.blobs.createWriter(messageBlobOptions(this.env.limits));
+    this.writer = null;
+    this.finishedWriter = writer;
+    return writer.finish();
+  }
+
+  /**
+   * RFC 3502 MULTIAPPEND: commits APPEND deliveries (each with one target, all of one account)
+   * in one store transaction, all or none: one refusal (quota for the sum of them, a mailbox
+   * gone) refuses every one and leaves nothing stored. Returns one outcome per delivery.
+   */
+  static async commitAll(
+    deliveries: readonly Delivery[],
+    opts: { order?: CommitTicket } = {},
+  ): Promise<AppendOutcome[]> {
+    const { order } = opts;
+    const finished: BlobWriter[] = [];
+    const discardAll = (): Promise<unknown> =>
+      Promise.all(finished.map((w) => w.discard().catch(() => undefined)));
+    let appending = false;
+    try {
+      const first = deliveries[0];
+      if (first === undefined) throw new StoreError('INVALID_ARGUMENT', 'nothing to commit');
+      for (const d of deliveries) {
+        d.checkOpen();
+        if (d.source.kind !== 'append' || d.targets.length !== 1)
+          throw new StoreError('INVALID_ARGUMENT', 'commitAll takes APPEND deliveries with one target each');
+      }
+      for (const d of deliveries) d.state = 'committing';
+      const refuseAll = (error: StoreError): AppendOutcome[] =>
+        deliveries.map((d) => ({ ok: false, mailboxId: d.targets[0]!.mailboxId, error }));
+      // Checked for the whole batch before any blob is finished (RFC 9208 §4.3).
+      const total = deliveries.reduce((n, d) => n + d.size, 0);
+      const refused = await first.quotaRefusal(total, deliveries.length);
+      if (refused !== null) return refuseAll(refused);
+      const requests: AppendRequest[] = [];
+      for (const d of deliveries) {
+        const writer = d.writer ?? d.env.blobs.createWriter(messageBlobOptions(d.env.limits));
+        d.writer = null;
+        finished.push(writer);
+        requests.push({ blob: await writer.finish(), targets: [...d.targets] });
+      }
+      if (order !== undefined) await order.turn();
+      appending = true;
+      const committed = first.env.store.appendAll(requests);
+      order?.release();
+      const outcomes = (await committed).map((o) => o[0]!);
+      // Refused inside the commit: nothing names the blobs.
+      if (outcomes.every((o) => !o.ok)) await discardAll();
+      return outcomes;
+    } catch (err) {
+      // Before the store was asked, nothing names the finished blobs; a rejected appendAll() may
+      // have landed with only its fsync failing, so its blobs are left to GC (as commitBlob).
+      if (!appending) await discardAll();
+      throw err;
+    } finally {
+      order?.release();
+      for (const d of deliveries) {
+        d.state = 'done';
+        await d.cleanUp();
+      }
+    }
   }
 
   private checkOpen(): void {

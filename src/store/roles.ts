@@ -63,6 +63,8 @@ export interface Directory {
   listAccounts(domain?: string): Promise<Account[]>;
   setPasswordHash(address: string, passwordHash: string): Promise<void>;
   setQuota(address: string, quotaBytes: number): Promise<void>;
+  /** The most messages the account may hold across its mailboxes (0: unlimited). */
+  setMessageQuota(address: string, quotaMessages: number): Promise<void>;
   /** Removes the account, its mailboxes and messages; blobs are released for GC. */
   deleteAccount(address: string): Promise<void>;
 
@@ -149,6 +151,12 @@ export interface Mailboxes {
 export interface Messages {
   /** Group-committed: concurrent calls share one transaction and one fsync. */
   append(req: AppendRequest): Promise<AppendOutcome[]>;
+  /**
+   * Several requests in one transaction, all or none (RFC 3502 MULTIAPPEND): one failing target
+   * (over quota, mailbox gone) fails every target of every request with that error and nothing
+   * is stored; UIDs of one mailbox follow the order of the requests. No outbound copies.
+   */
+  appendAll(reqs: AppendRequest[]): Promise<AppendOutcome[][]>;
   /**
    * What opening a mailbox needs, without building MessageMeta objects (IMAP SELECT of a large
    * mailbox): every UID ascending, the first UID without \Seen (0 when none), the keywords in use.

@@ -92,6 +92,10 @@ export interface Account {
   quotaBytes: number;
   /** Bytes used: the sum of the sizes of every message in every mailbox of the account. */
   usedBytes: number;
+  /** Messages allowed across all mailboxes (RFC 9208 MESSAGE resource); 0 means unlimited. */
+  quotaMessages: number;
+  /** Messages in every mailbox of the account. */
+  usedMessages: number;
   state: AccountState;
   createdAt: Date;
   /** POP3 retention of this account; null inherits the domain's. */
@@ -117,6 +121,8 @@ export interface Mailbox {
   unseen: number;
   deleted: number;
   size: number; // bytes of all messages in the mailbox
+  /** Bytes of the messages with \Deleted: what EXPUNGE would free (RFC 9208 DELETED-STORAGE). */
+  deletedSize: number;
   /** RFC 3501 \Recent: messages no session has claimed yet (claimRecent), and the UID below them. */
   recent: number;
   recentUid: number;

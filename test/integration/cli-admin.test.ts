@@ -22,19 +22,21 @@ void test('user passwd/quota/del, alias del, domain del, --json listings, oversi
   ok(postern(dir, ['user', 'add', 'a@example.test', '--password', 'first-pass', '--quota', '2G']));
   ok(postern(dir, ['user', 'passwd', 'a@example.test', '--password-stdin'], { input: 'second-pass\n' }));
   assert.equal(
-    ok(postern(dir, ['user', 'quota', 'a@example.test', '0'])),
-    'quota of a@example.test: unlimited\n',
+    ok(postern(dir, ['user', 'quota', 'a@example.test', '0', '--messages', '5000'])),
+    'quota of a@example.test: unlimited\nmessage quota of a@example.test: 5000 messages\n',
   );
   const users = JSON.parse(
     ok(postern(dir, ['user', 'list', '--json', '--domain', 'example.test'])),
   ) as Array<{
     address: string;
     quotaBytes: number;
+    quotaMessages: number;
+    usedMessages: number;
     passwordHash?: string;
   }>;
   assert.deepEqual(
-    users.map((u) => [u.address, u.quotaBytes]),
-    [['a@example.test', 0]],
+    users.map((u) => [u.address, u.quotaBytes, u.quotaMessages, u.usedMessages]),
+    [['a@example.test', 0, 5000, 0]],
   );
   assert.equal(users[0]!.passwordHash, undefined, 'hashes are not printed');
 

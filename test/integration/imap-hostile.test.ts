@@ -372,7 +372,8 @@ void describe('IMAP hostile input', () => {
     const big = `Subject: s\r\n\r\n${'b'.repeat(100_000)}\r\n`;
     c.write(`a3 APPEND nul-box {${big.length}+}\r\n${big} junk(\r\n`);
     assert.match((await c.until('a3')).tagged, /^a3 BAD /);
-    c.write(`a4 APPEND nul-box {${big.length}+}\r\n${big} {${big.length}+}\r\n${big}\r\n`);
+    // MULTIAPPEND (RFC 3502): two streamed messages, then a syntax error: neither is stored.
+    c.write(`a4 APPEND nul-box {${big.length}+}\r\n${big} {${big.length}+}\r\n${big} junk(\r\n`);
     assert.match((await c.until('a4')).tagged, /^a4 BAD /);
     assert.equal(await count(), stored);
     await assertUsable(c);

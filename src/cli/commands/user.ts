@@ -18,6 +18,11 @@ export function parseQuota(text: string): number {
   return n;
 }
 
+function parseMessageCount(text: string): number {
+  if (!/^[0-9]{1,10}$/.test(text)) throw new UsageError(`not a message count: ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
 export function formatQuota(bytes: number): string {
   return bytes === 0 ? 'unlimited' : formatSize(bytes);
 }
@@ -77,6 +82,8 @@ export function registerUser(program: Command): void {
               address: a.address,
               quotaBytes: a.quotaBytes,
               usedBytes: a.usedBytes,
+              quotaMessages: a.quotaMessages,
+              usedMessages: a.usedMessages,
               state: a.state,
               createdAt: a.createdAt.toISOString(),
             })),
@@ -146,13 +153,21 @@ export function registerUser(program: Command): void {
   user
     .command('quota <address> <size>')
     .description("set a user's quota, e.g. 500M or 2G; 0 = unlimited")
-    .action(async (input: string, size: string, _opts: unknown, cmd: Command) => {
+    .option('--messages <count>', 'also limit the number of messages (RFC 9208 MESSAGE); 0 = unlimited')
+    .action(async (input: string, size: string, opts: { messages?: string }, cmd: Command) => {
       const { address } = parseAddress(input);
       const quotaBytes = parseQuota(size);
+      const quotaMessages = opts.messages === undefined ? undefined : parseMessageCount(opts.messages);
       await withCommandStore(cmd, async ({ store }) => {
         await store.setQuota(address, quotaBytes).catch(notFound(address));
+        if (quotaMessages !== undefined)
+          await store.setMessageQuota(address, quotaMessages).catch(notFound(address));
       });
       process.stdout.write(`quota of ${address}: ${formatQuota(quotaBytes)}\n`);
+      if (quotaMessages !== undefined)
+        process.stdout.write(
+          `message quota of ${address}: ${quotaMessages === 0 ? 'unlimited' : `${quotaMessages} messages`}\n`,
+        );
     });
 
   user

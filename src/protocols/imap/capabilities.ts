@@ -29,6 +29,12 @@ const AUTHENTICATED_EXTENSIONS = [
   'STATUS=SIZE',
   'CONDSTORE',
   'QRESYNC',
+  // RFC 9208 §3: both resources Postern limits (storage and message count); RFC 3502, RFC 4469.
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'QUOTA=RES-MESSAGE',
+  'MULTIAPPEND',
+  'CATENATE',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

@@ -15,6 +15,7 @@ import { SEARCH_COMMANDS } from './commands/search.js';
 import { SELECT_COMMANDS } from './commands/select.js';
 import { STATUS_COMMANDS } from './commands/status.js';
 import { STORE_COMMANDS } from './commands/store.js';
+import { QUOTA_COMMANDS } from './commands/quota.js';
 import type { ImapCommandSpec } from './context.js';
 
 function table(...families: ImapCommandSpec[][]): ReadonlyMap<string, ImapCommandSpec> {
@@ -41,4 +42,5 @@ export const COMMANDS = table(
   SEARCH_COMMANDS,
   EXPUNGE_COMMANDS,
   COPY_MOVE_COMMANDS,
+  QUOTA_COMMANDS,
 );

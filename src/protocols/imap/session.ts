@@ -62,6 +62,11 @@ const STREAMED_COMMANDS = ['APPEND'];
 const SLICE_MS = 5;
 /** Pipelined APPENDs running at once in one session (each may hold a literal below STREAM_ABOVE). */
 const MAX_DEFERRED_APPENDS = 32;
+/**
+ * Streamed literals one APPEND may hold until it commits (MULTIAPPEND, CATENATE TEXT parts):
+ * each is an open temp file, or up to the inline size in memory, so a batch is bounded.
+ */
+const MAX_STREAMED_LITERALS = 64;
 
 /** A command's tagged response, or null when its handler wrote it (STARTTLS). */
 type CommandOutcome = { status: Status; code: ResponseCode | null; text: string } | null;
@@ -247,7 +252,9 @@ export class ImapSession implements ImapSessionContext {
         return;
       case 'needContinuation': {
         const refusal =
-          this.literalRefusal(input.name, input.size) ?? (await this.quotaRefusal(input.name, input.size));
+          this.literalRefusal(input.name, input.size) ??
+          this.batchRefusal(input.name) ??
+          (await this.quotaRefusal(input.name, input.size));
         if (refusal === null) {
           this.out.continuation('Ready for literal data');
           this.writePending();
@@ -269,6 +276,8 @@ export class ImapSession implements ImapSessionContext {
           this.writerError = new ImapNo('Literal refused', { name: 'TOOBIG' });
           return;
         }
+        this.writerError = this.batchRefusal(input.name);
+        if (this.writerError !== null) return;
         {
           // literalRefusal() passed: the session is logged in (APPEND's states).
           if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return;
@@ -350,6 +359,13 @@ export class ImapSession implements ImapSessionContext {
     if (this.state.kind === 'notAuthenticated') max = Math.min(max, limits.imapLineLength);
     if (size > max) return new ImapNo('Literal too large', { name: 'TOOBIG' });
     return null;
+  }
+
+  /** RFC 5530 LIMIT: an APPEND already holding MAX_STREAMED_LITERALS streamed literals takes no more. */
+  private batchRefusal(name: string): ImapNo | null {
+    if (!STREAMED_COMMANDS.includes(name.toUpperCase()) || this.streamed.length < MAX_STREAMED_LITERALS)
+      return null;
+    return new ImapNo(`At most ${MAX_STREAMED_LITERALS} large messages in one APPEND`, { name: 'LIMIT' });
   }
 
   /**

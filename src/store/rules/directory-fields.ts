@@ -16,6 +16,11 @@ export function checkQuotaBytes(quotaBytes: number): void {
     throw new StoreError('INVALID_ARGUMENT', 'quotaBytes must be a non-negative integer');
 }
 
+export function checkQuotaMessages(quotaMessages: number): void {
+  if (!isCount(quotaMessages))
+    throw new StoreError('INVALID_ARGUMENT', 'quotaMessages must be a non-negative integer');
+}
+
 /** An alias's source (`local@domain` or the catch-all `@domain`) and destination, parsed. */
 export function parseAlias(alias: Alias): { source: ParsedAddress; destination: ParsedAddress } {
   const source = parseAddress(alias.source, { allowCatchAll: true });

@@ -10,6 +10,21 @@ export function exceedsQuota(quotaBytes: number, usedBytes: number, extraBytes: 
   return quotaBytes > 0 && usedBytes + extraBytes > quotaBytes;
 }
 
+/**
+ * Whether `bytes` in `messages` more messages go over either of the account's quotas (storage,
+ * RFC 9208 §5.1; message count, §5.2). SMTP (RCPT, the commit) and IMAP use this one rule.
+ */
+export function accountExceedsQuota(
+  account: { quotaBytes: number; usedBytes: number; quotaMessages: number; usedMessages: number },
+  bytes: number,
+  messages: number,
+): boolean {
+  return (
+    exceedsQuota(account.quotaBytes, account.usedBytes, bytes) ||
+    (messages > 0 && exceedsQuota(account.quotaMessages, account.usedMessages, messages))
+  );
+}
+
 export function overQuotaError(): StoreError {
   return new StoreError('OVER_QUOTA', 'the mailbox is over its quota');
 }

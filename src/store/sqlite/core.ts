@@ -312,6 +312,18 @@ export class SqliteCore {
     return settled.value;
   }
 
+  /** RFC 3502 MULTIAPPEND: several append requests in one savepoint, all or none. */
+  async appendAll(reqs: AppendRequest[]): Promise<AppendOutcome[][]> {
+    this.assertAccepting();
+    const committed = await this.commit('grouped', 'appendAll', [reqs], true);
+    this.stats.appendRequests += reqs.length;
+    await this.madeDurable(committed);
+    this.announce(committed.note);
+    const settled = committed.value as Settled<AppendOutcome[][]>;
+    if (!settled.ok) throw settled.error;
+    return settled.value;
+  }
+
   /**
    * Resolves once the commit is on disk: at once when the writer thread fsynced after it (its
    * fsync also covers every change row it saw), else after a WAL fsync of this thread.

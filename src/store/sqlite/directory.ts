@@ -11,6 +11,7 @@ import {
   checkLoginInterval,
   checkPasswordHash,
   checkQuotaBytes,
+  checkQuotaMessages,
   parseAlias,
 } from '../rules/directory-fields.js';
 import { resolveRecipientWith, type RecipientLookups } from '../rules/recipient-resolver.js';
@@ -94,6 +95,13 @@ export const directoryWrites = {
 
   setQuota(tx: WriteTx, address: string, quotaBytes: number): void {
     const r = tx.sql.stmt('UPDATE accounts SET quota_bytes = ? WHERE address = ?').run(quotaBytes, address);
+    if (r.changes === 0) throw notFound(`account ${address}`);
+  },
+
+  setMessageQuota(tx: WriteTx, address: string, quotaMessages: number): void {
+    const r = tx.sql
+      .stmt('UPDATE accounts SET quota_messages = ? WHERE address = ?')
+      .run(quotaMessages, address);
     if (r.changes === 0) throw notFound(`account ${address}`);
   },
 
@@ -268,6 +276,12 @@ export class SqliteDirectory implements Directory {
     const p = parseAddress(address);
     checkQuotaBytes(quotaBytes);
     await this.core.write('directory', 'setQuota', p.address, quotaBytes);
+  }
+
+  async setMessageQuota(address: string, quotaMessages: number): Promise<void> {
+    const p = parseAddress(address);
+    checkQuotaMessages(quotaMessages);
+    await this.core.write('directory', 'setMessageQuota', p.address, quotaMessages);
   }
 
   async deleteAccount(address: string): Promise<void> {

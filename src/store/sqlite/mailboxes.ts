@@ -19,7 +19,7 @@ import { adjustBlobRefs } from './blob-rows.js';
 import { KIND_ADDED, KIND_EXPUNGED, KIND_FLAGS, KIND_MAILBOX_EVENT, logChange } from './change-log.js';
 import type { SqliteCore } from './core.js';
 import {
-  addUsedBytes,
+  addUsage,
   mailboxRow,
   mailboxRowByName,
   notFound,
@@ -85,7 +85,7 @@ export function purgeMailbox(tx: WriteTx, mb: MailboxRow, now: number): void {
     .stmt<BlobCount>('SELECT blob_id, count(*) AS n FROM messages WHERE mailbox_id = ? GROUP BY blob_id')
     .all(mb.id);
   for (const r of refs) adjustBlobRefs(sql, r.blob_id, -r.n, now);
-  addUsedBytes(sql, mb.account_id, -mb.size);
+  addUsage(sql, mb.account_id, -mb.size, -mb.messages);
   sql.stmt('DELETE FROM messages WHERE mailbox_id = ?').run(mb.id);
   sql.stmt('DELETE FROM changes WHERE mailbox_id = ?').run(mb.id);
   sql.stmt('DELETE FROM mailboxes WHERE id = ?').run(mb.id);

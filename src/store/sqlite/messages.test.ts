@@ -423,3 +423,50 @@ void test('listMessages filters by uids and minUid; 100,000 messages list quickl
   assert.equal(mb.messages, n);
   assert.equal(mb.unseen, (n * 3) / 4);
 });
+
+void test('appendAll (MULTIAPPEND): one transaction, all or none; message-count quota kept with usedBytes', async () => {
+  const { store } = fx;
+  const { accountId, inbox, mailbox } = await seedAccount(store, 'q@example.org');
+  const archive = await mailbox('Archive');
+  const req = (text: string, mailboxId = inbox) => ({ blob: fakeBlob(text), targets: [{ mailboxId }] });
+  const outcomes = await store.appendAll([req('a1'), req('a2', archive), req('a3')]);
+  assert.deepEqual(
+    outcomes.map(([o]) => okUid(o!)),
+    [1, 1, 2],
+  );
+  let account = (await store.getAccountById(accountId))!;
+  assert.equal(account.usedMessages, 3);
+  assert.equal(account.usedBytes, 6);
+  // The third of this batch goes over the message count: nothing of it is stored.
+  await store.setMessageQuota('q@example.org', 5);
+  const inboxBefore = (await store.getMailboxById(inbox))!;
+  const refused = await store.appendAll([req('b1'), req('b2', archive), req('b3')]);
+  for (const [o] of refused) assert.ok(!o!.ok && isStoreError(o.error, 'OVER_QUOTA'));
+  const inboxAfter = (await store.getMailboxById(inbox))!;
+  assert.equal(inboxAfter.messages, inboxBefore.messages);
+  assert.equal(inboxAfter.uidNext, inboxBefore.uidNext, 'UIDs not used up');
+  assert.equal(inboxAfter.highestModseq, inboxBefore.highestModseq);
+  account = (await store.getAccountById(accountId))!;
+  assert.equal(account.usedMessages, 3);
+  assert.equal(account.quotaMessages, 5);
+  // So does a batch naming a deleted mailbox.
+  const gone = (await store.createMailbox(accountId, 'Gone')).id;
+  await store.deleteMailbox(accountId, 'Gone');
+  const missing = await store.appendAll([req('c1'), req('c2', gone)]);
+  for (const [o] of missing) assert.ok(!o!.ok && isStoreError(o.error, 'NOT_FOUND'));
+  assert.equal((await store.getMailboxById(inbox))!.messages, inboxBefore.messages);
+  // COPY counts messages too; expunge and mailbox deletion give them back.
+  await store.setMessageQuota('q@example.org', 4);
+  await assert.rejects(store.copy(inbox, [1, 2], archive), (e) => isStoreError(e, 'OVER_QUOTA'));
+  await store.copy(inbox, [1], archive);
+  assert.equal((await store.getAccountById(accountId))!.usedMessages, 4);
+  await store.expunge(inbox, { uids: [1] });
+  assert.equal((await store.getAccountById(accountId))!.usedMessages, 3);
+  await store.deleteMailbox(accountId, 'Archive');
+  account = (await store.getAccountById(accountId))!;
+  assert.equal(account.usedMessages, 1);
+  assert.equal(account.usedBytes, 2);
+  await assert.rejects(store.setMessageQuota('q@example.org', -1), (e) =>
+    isStoreError(e, 'INVALID_ARGUMENT'),
+  );
+});

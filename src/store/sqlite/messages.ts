@@ -28,7 +28,7 @@ import {
   sameFlags,
   type ParsedFlags,
 } from '../rules/flags.js';
-import { overQuotaError, QuotaReservations } from '../rules/quota.js';
+import { exceedsQuota, overQuotaError, QuotaReservations } from '../rules/quota.js';
 import { uniqueUids } from '../rules/uid-set.js';
 import type {
   AppendOutcome,
@@ -58,7 +58,7 @@ import { FlagReads } from './flag-reads.js';
 import { LruCache } from '../../core/lru-cache.js';
 import { insertOutbound } from './queue.js';
 import {
-  addUsedBytes,
+  addUsage,
   mailboxRow,
   notFound,
   overQuota,
@@ -104,7 +104,7 @@ function insertMessage(
     )
     .run(mb.id, m.uid, m.modseq, flags.bits, keywords, internalDate, size, blobId);
   logChange(tx, mb.id, m.modseq, m.uid, KIND_ADDED, flags.bits, keywords);
-  addUsedBytes(sql, mb.account_id, size);
+  addUsage(sql, mb.account_id, size, 1);
   return m;
 }
 
@@ -149,7 +149,7 @@ function removeMessages(tx: WriteTx, mb: MailboxRow, rows: readonly MessageRow[]
          size = size - ? WHERE id = ?`,
     )
     .run(modseq, rows.length, unseen, deleted, size, mb.id);
-  addUsedBytes(sql, mb.account_id, -size);
+  addUsage(sql, mb.account_id, -size, -rows.length);
   for (const [blobId, n] of refs) adjustBlobRefs(sql, blobId, -n, now);
   return uids;
 }
@@ -170,7 +170,7 @@ export const messageWrites = {
       const mailboxId = target.mailboxId;
       const parsed = parseAppendTarget(target, now);
       const mb = parsed.ok ? mailboxRow(tx.sql, mailboxId) : undefined;
-      if (!parsed.ok || mb === undefined || overQuota(tx.sql, mb.account_id, blob.size)) {
+      if (!parsed.ok || mb === undefined || overQuota(tx.sql, mb.account_id, blob.size, 1)) {
         const error = !parsed.ok ? parsed.error : mb === undefined ? notFound('mailbox') : overQuotaError();
         firstError ??= error;
         outcomes.push({ ok: false, mailboxId, error });
@@ -296,8 +296,8 @@ export const messageWrites = {
     let total = 0;
     for (const r of rows) total += r.size;
     // A move inside one account does not change its usage.
-    const extra = move && src.account_id === dst.account_id ? 0 : total;
-    if (overQuota(sql, dst.account_id, extra)) throw overQuotaError();
+    const within = move && src.account_id === dst.account_id;
+    if (overQuota(sql, dst.account_id, within ? 0 : total, within ? 0 : rows.length)) throw overQuotaError();
     const modseq = dst.highestmodseq + 1;
     let uid = dst.uidnext;
     let unseen = 0;
@@ -323,7 +323,7 @@ export const messageWrites = {
            deleted = deleted + ?, size = size + ? WHERE id = ?`,
       )
       .run(uid, modseq, rows.length, unseen, deleted, total, dst.id);
-    addUsedBytes(sql, dst.account_id, total);
+    addUsage(sql, dst.account_id, total, rows.length);
     const now = Date.now();
     for (const [blobId, n] of refs) adjustBlobRefs(sql, blobId, n, now);
     if (move) removeMessages(tx, requireMailbox(sql, fromId), rows, now);
@@ -388,6 +388,22 @@ export class SqliteMessages implements Messages {
       return Promise.reject(err);
     }
     return this.core.append(req);
+  }
+
+  appendAll(reqs: AppendRequest[]): Promise<AppendOutcome[][]> {
+    try {
+      this.core.assertAccepting();
+      if (!Array.isArray(reqs) || reqs.length === 0)
+        throw new StoreError('INVALID_ARGUMENT', 'appendAll needs at least one request');
+      for (const req of reqs) {
+        checkAppendRequest(req);
+        if (req.outbound !== undefined)
+          throw new StoreError('INVALID_ARGUMENT', 'appendAll stores into mailboxes only');
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.core.appendAll(reqs);
   }
 
   // ---------------------------------------------------------------- reading messages
@@ -576,11 +592,13 @@ export class SqliteMessages implements Messages {
     this.core.assertOpen();
     if (!isCount(bytes)) throw new StoreError('INVALID_ARGUMENT', 'bytes must be a count');
     const a = this.core.sql
-      .stmt<{ quota_bytes: number; used_bytes: number }>(
-        'SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?',
+      .stmt<{ quota_bytes: number; used_bytes: number; quota_messages: number; used_messages: number }>(
+        'SELECT quota_bytes, used_bytes, quota_messages, used_messages FROM accounts WHERE id = ?',
       )
       .get(accountId);
     if (a === undefined) throw notFound('account');
+    // An account that holds its most messages has no room for one more, whatever its size.
+    if (exceedsQuota(a.quota_messages, a.used_messages, 1)) throw overQuotaError();
     return this.reservations.reserve(accountId, bytes, {
       quotaBytes: a.quota_bytes,
       usedBytes: a.used_bytes,

@@ -22,6 +22,8 @@ export interface AccountRow {
   password_hash: string;
   quota_bytes: number;
   used_bytes: number;
+  quota_messages: number;
+  used_messages: number;
   state: AccountState;
   created_at: number;
   pop3_expire_days: number | null;
@@ -82,6 +84,8 @@ export function toAccount(r: AccountRow): Account {
     passwordHash: r.password_hash,
     quotaBytes: r.quota_bytes,
     usedBytes: r.used_bytes,
+    quotaMessages: r.quota_messages,
+    usedMessages: r.used_messages,
     state: r.state,
     createdAt: new Date(r.created_at),
     pop3Expire: pop3ExpireOf(r.pop3_expire_days),
@@ -101,6 +105,15 @@ export function toMailbox(sql: StatementCache, r: MailboxRow): Mailbox {
     unseen: r.unseen,
     deleted: r.deleted,
     size: r.size,
+    deletedSize:
+      r.deleted === 0
+        ? 0
+        : sql
+            .stmt<number>(
+              'SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ? AND (flags & 8) != 0',
+              'pluck',
+            )
+            .get(r.id)!,
     recentUid: r.recent_uid,
     recent:
       r.uidnext - 1 <= r.recent_uid
@@ -141,18 +154,33 @@ export function requireAccount(sql: StatementCache, accountId: number): AccountR
   return row;
 }
 
-/** Whether `extraBytes` more would put the account over its quota (checked inside the commit). */
-export function overQuota(sql: StatementCache, accountId: number, extraBytes: number): boolean {
-  if (extraBytes <= 0) return false;
+/**
+ * Whether `extraBytes` (and `extraMessages`) more would put the account over its storage (or
+ * message-count) quota; checked inside the commit.
+ */
+export function overQuota(
+  sql: StatementCache,
+  accountId: number,
+  extraBytes: number,
+  extraMessages = 0,
+): boolean {
+  if (extraBytes <= 0 && extraMessages <= 0) return false;
   const a = sql
-    .stmt<{ quota_bytes: number; used_bytes: number }>(
-      'SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?',
+    .stmt<Pick<AccountRow, 'quota_bytes' | 'used_bytes' | 'quota_messages' | 'used_messages'>>(
+      'SELECT quota_bytes, used_bytes, quota_messages, used_messages FROM accounts WHERE id = ?',
     )
     .get(accountId);
-  return a !== undefined && exceedsQuota(a.quota_bytes, a.used_bytes, extraBytes);
+  if (a === undefined) return false;
+  return (
+    (extraBytes > 0 && exceedsQuota(a.quota_bytes, a.used_bytes, extraBytes)) ||
+    (extraMessages > 0 && exceedsQuota(a.quota_messages, a.used_messages, extraMessages))
+  );
 }
 
-export function addUsedBytes(sql: StatementCache, accountId: number, delta: number): void {
-  if (delta !== 0)
-    sql.stmt('UPDATE accounts SET used_bytes = used_bytes + ? WHERE id = ?').run(delta, accountId);
+/** Adds to the account's usage (negative to remove): bytes and messages change together. */
+export function addUsage(sql: StatementCache, accountId: number, bytes: number, messages: number): void {
+  if (bytes !== 0 || messages !== 0)
+    sql
+      .stmt('UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?')
+      .run(bytes, messages, accountId);
 }

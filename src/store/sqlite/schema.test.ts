@@ -93,3 +93,25 @@ void test('a schema newer than the code is refused with a clear error', async ()
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('migration 12 counts the messages each account already holds', () => {
+  const db = new Database(':memory:');
+  try {
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version < 12),
+    );
+    db.exec(`INSERT INTO domains (id, name, created_at) VALUES (1, 'example.org', 0);
+      INSERT INTO accounts (id, domain_id, address, password_hash, created_at) VALUES (1, 1, 'a@example.org', 'x', 0);
+      INSERT INTO accounts (id, domain_id, address, password_hash, created_at) VALUES (2, 1, 'b@example.org', 'x', 0);
+      INSERT INTO mailboxes (account_id, name, uidvalidity, messages) VALUES (1, 'INBOX', 1, 3), (1, 'Sent', 1, 4);`);
+    migrate(db);
+    const rows = db.prepare('SELECT id, quota_messages, used_messages FROM accounts ORDER BY id').all();
+    assert.deepEqual(rows, [
+      { id: 1, quota_messages: 0, used_messages: 7 },
+      { id: 2, quota_messages: 0, used_messages: 0 },
+    ]);
+  } finally {
+    db.close();
+  }
+});

@@ -339,6 +339,21 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 12,
+    description: 'message-count quota per account; index of \\Deleted messages',
+    // RFC 9208 §5.2 MESSAGE resource: quota_messages bounds the messages of the account (0:
+    // unlimited); used_messages is kept with used_bytes by every write that adds or removes
+    // messages, so the IMAP QUOTA response and the SMTP check read the same numbers.
+    sql: `
+      ALTER TABLE accounts ADD COLUMN quota_messages INTEGER NOT NULL DEFAULT 0 CHECK (quota_messages >= 0);
+      ALTER TABLE accounts ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0;
+      UPDATE accounts SET used_messages =
+        (SELECT coalesce(sum(messages), 0) FROM mailboxes WHERE mailboxes.account_id = accounts.id);
+      -- STATUS DELETED-STORAGE (RFC 9208 §4.2): the sizes of a mailbox's \Deleted messages.
+      CREATE INDEX messages_deleted ON messages(mailbox_id) WHERE (flags & 8) != 0;
+    `,
+  },
+  {
     version: 16,
     description: 'change log retention: change clock, expunge floor per mailbox',
     // RFC 7162 §3.2.5.1 lets a server that no longer knows every expunge answer VANISHED with a

@@ -187,6 +187,9 @@ export class SqliteStore implements MailStore {
   setQuota(address: string, quotaBytes: number): Promise<void> {
     return this.directory.setQuota(address, quotaBytes);
   }
+  setMessageQuota(address: string, quotaMessages: number): Promise<void> {
+    return this.directory.setMessageQuota(address, quotaMessages);
+  }
   deleteAccount(address: string): Promise<void> {
     return this.directory.deleteAccount(address);
   }
@@ -258,6 +261,9 @@ export class SqliteStore implements MailStore {
 
   append(req: AppendRequest): Promise<AppendOutcome[]> {
     return this.messages.append(req);
+  }
+  appendAll(reqs: AppendRequest[]): Promise<AppendOutcome[][]> {
+    return this.messages.appendAll(reqs);
   }
   mailboxSummary(mailboxId: number): Promise<MailboxSummary> {
     return this.messages.mailboxSummary(mailboxId);

@@ -10,6 +10,7 @@ import { dkimKeyWrites } from './dkim-keys.js';
 import { gcWrites } from './gc.js';
 import { leaseWrites } from './leases.js';
 import { mailboxWrites } from './mailboxes.js';
+import { AppendRequestFailed } from '../rules/append-request.js';
 import { AppendWrite, messageWrites } from './messages.js';
 import { queueWrites } from './queue.js';
 import { transportSecurityWrites } from './transport-security.js';
@@ -30,6 +31,29 @@ const groupedWrites = {
       // Errors such as SQLITE_FULL or SQLITE_IOERR end the whole transaction.
       if (!tx.sql.db.inTransaction) throw err;
       return write.failed(tx, err, now);
+    }
+  },
+
+  /**
+   * RFC 3502 MULTIAPPEND: several requests, all or none. One failing target rolls every
+   * request back; each outcome then carries the first error (the blob rows stay for GC).
+   */
+  appendAll(tx: WriteTx, reqs: AppendRequest[]): Settled<AppendOutcome[][]> {
+    const now = Date.now();
+    const writes = reqs.map((req) => new AppendWrite({ ...req, allOrNothing: true }));
+    try {
+      return { ok: true, value: tx.sql.db.transaction(() => writes.map((w) => w.body(tx, now)))() };
+    } catch (err) {
+      if (!tx.sql.db.inTransaction) throw err;
+      for (const w of writes) w.failed(tx, err, now);
+      if (!(err instanceof AppendRequestFailed)) return { ok: false, error: err };
+      const first = err.outcomes.find((o) => !o.ok);
+      if (first === undefined || first.ok) return { ok: false, error: err };
+      const error = first.error;
+      return {
+        ok: true,
+        value: reqs.map((r) => r.targets.map((t) => ({ ok: false, mailboxId: t.mailboxId, error }))),
+      };
     }
   },
 };

@@ -1,23 +1,31 @@
-// APPEND (RFC 9051 §6.3.12, RFC 3501 §6.3.11) with APPENDUID (RFC 4315 §3) and literal8
-// (RFC 3516 §4.4). Invariants:
-// - the message enters the store only through a Delivery (src/delivery/delivery.ts): a literal
+// APPEND (RFC 9051 §6.3.12, RFC 3501 §6.3.11) with APPENDUID (RFC 4315 §3), literal8
+// (RFC 3516 §4.4), MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469). Invariants:
+// - each message enters the store only through a Delivery (src/delivery/delivery.ts): a literal
 //   above the session's streaming threshold was already taken into one while it arrived
-//   (cmd.streamed), a smaller one is given to a new one here; the OK is sent after the commit;
-// - the delivery is committed only after every check of the command (arguments, mailbox); it
-//   checks the quota before it finishes the blob, and discards the blob of a failed append at
-//   once; a refused command leaves its delivery uncommitted and the session (or this handler,
-//   for a buffered literal) aborts it, so a failed APPEND leaves nothing on disk;
+//   (cmd.streamed, in the order the literals came), a smaller one is given to a new one here;
+//   the OK is sent after the commit;
+// - the deliveries are committed only after every check of the command (arguments, mailbox,
+//   CATENATE URLs); they check the quota before they finish their blobs, and a failed APPEND
+//   discards what it wrote at once; a refused command leaves its deliveries uncommitted and the
+//   session (or this handler, for those it made) aborts them, so a failed APPEND leaves nothing;
+// - several messages (MULTIAPPEND) are one store transaction: all are stored or none (RFC 3502
+//   §3: a failure of any, such as over quota, stores nothing), with one APPENDUID naming every
+//   UID in message order (RFC 4315 §3);
 // - a missing mailbox is NO [TRYCREATE] (RFC 9051 §6.3.12), quota NO [OVERQUOTA] (RFC 9208
-//   §4.3 via the store's error), size NO [TOOBIG] (RFC 4469 §5 / RFC 9051 §7.1);
+//   §4.3 via the store's error), size NO [TOOBIG] (RFC 4469 §5 / RFC 9051 §7.1), an unusable
+//   CATENATE URL NO [BADURL url] (RFC 4469 §5);
 // - EXISTS for an append to the selected mailbox comes from the session's sync after the command;
 //   \Recent (IMAP4rev1) goes to whichever session claims it first (view.sync or SELECT).
 
 import { isStoreError, StoreError } from '../../../core/errors.js';
 import { Delivery } from '../../../delivery/delivery.js';
+import type { Account, AppendOutcome } from '../../../store/types.js';
 import { codes } from '../../../wire/imap/encoder.js';
-import type { ImapToken } from '../../../wire/imap/reader.js';
+import { astring, type ImapToken } from '../../../wire/imap/reader.js';
+import { SequenceSet } from '../../../wire/imap/sequence-set.js';
 import { parseStoreArgs, StoreArgsError } from '../../../wire/imap/store-args.js';
 import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
+import { writeStreamedText, writeUrlPart } from '../catenate.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg } from '../mailbox-name.js';
 import { AUTHENTICATED } from '../state.js';
@@ -58,110 +66,204 @@ export function parseDateTime(text: string): Date | null {
   return new Date(Date.UTC(year, month, day, hh, mm, Math.min(ss, 59)) - offsetMin * 60_000);
 }
 
-/**
- * The message literal as an uncommitted Delivery: the one the session streamed it into, or a
- * new one holding a buffered string token (aborted here when that fails). The caller commits it,
- * or leaves it (the session aborts the streamed ones).
- */
+/** How one message of an APPEND is given (RFC 3502 append-message, RFC 4469 cat-part). */
+type MessageBody =
+  | { kind: 'literal'; token: ImapToken; streamed: number | null }
+  | { kind: 'catenate'; parts: CatenatePart[] };
+
+type CatenatePart =
+  { kind: 'url'; url: string } | { kind: 'text'; token: ImapToken; streamed: number | null };
+
+interface MessageSpec {
+  flags: string[];
+  internalDate?: Date;
+  body: MessageBody;
+}
+
+/** A literal token (`{n}`, `~{n}`, or one streamed to a blob), or null. */
+function literalToken(token: ImapToken | undefined): ImapToken | null {
+  if (token?.kind === 'streamed') return token;
+  if (token?.kind === 'string' && token.form !== 'quoted') return token;
+  return null;
+}
+
+/** Parses the arguments after the mailbox name into messages; `streamed` numbers the streamed literals. */
+function parseMessages(args: readonly ImapToken[]): MessageSpec[] {
+  const out: MessageSpec[] = [];
+  let streamed = 0;
+  const streamedIndex = (token: ImapToken): number | null => (token.kind === 'streamed' ? streamed++ : null);
+  let i = 0;
+  while (i < args.length) {
+    let flags: string[] = [];
+    let internalDate: Date | undefined;
+    const flagList = args[i];
+    if (flagList?.kind === 'list') {
+      try {
+        flags = parseStoreArgs([{ kind: 'atom', value: 'FLAGS' }, flagList]).flags;
+      } catch (err) {
+        if (err instanceof StoreArgsError) throw new ImapBad(`Invalid flags: ${err.message}`);
+        throw err;
+      }
+      i++;
+    }
+    const date = args[i];
+    if (date?.kind === 'string' && date.form === 'quoted') {
+      const parsed = parseDateTime(date.value.toString('latin1'));
+      if (parsed === null) throw new ImapBad('Invalid date-time');
+      internalDate = parsed;
+      i++;
+    }
+    const what = args[i];
+    const next = args[i + 1];
+    let body: MessageBody;
+    if (what?.kind === 'atom' && what.value.toUpperCase() === 'UTF8' && next?.kind === 'list') {
+      // RFC 6855 §4: `UTF8 (~{n}...)` carries a message with UTF-8 headers as literal8.
+      const only = next.items[0];
+      if (
+        next.items.length !== 1 ||
+        (only?.kind !== 'streamed' && !(only?.kind === 'string' && only.form === 'literal8'))
+      ) {
+        throw new ImapBad('UTF8 needs one literal8');
+      }
+      body = { kind: 'literal', token: only, streamed: streamedIndex(only) };
+      i += 2;
+    } else if (what?.kind === 'atom' && what.value.toUpperCase() === 'CATENATE' && next?.kind === 'list') {
+      body = { kind: 'catenate', parts: parseCatenateParts(next.items, streamedIndex) };
+      i += 2;
+    } else {
+      const token = literalToken(what);
+      if (token === null)
+        throw new ImapBad(
+          what === undefined ? 'APPEND needs a message literal' : 'APPEND needs the message as a literal',
+        );
+      body = { kind: 'literal', token, streamed: streamedIndex(token) };
+      i++;
+    }
+    out.push(internalDate === undefined ? { flags, body } : { flags, internalDate, body });
+  }
+  if (out.length === 0) throw new ImapBad('APPEND needs a message literal');
+  return out;
+}
+
+/** RFC 4469 §5: cat-part = text-literal / url; at least one. */
+function parseCatenateParts(
+  items: readonly ImapToken[],
+  streamedIndex: (token: ImapToken) => number | null,
+): CatenatePart[] {
+  const parts: CatenatePart[] = [];
+  for (let i = 0; i < items.length; i += 2) {
+    const kind = items[i];
+    const value = items[i + 1];
+    const name = kind?.kind === 'atom' ? kind.value.toUpperCase() : '';
+    if (name === 'URL' && value !== undefined && value.kind !== 'streamed') {
+      const url = astring(value);
+      if (url === null) throw new ImapBad('CATENATE URL needs a string');
+      parts.push({ kind: 'url', url });
+    } else if (name === 'TEXT') {
+      const token = literalToken(value);
+      if (token === null) throw new ImapBad('CATENATE TEXT needs a literal');
+      parts.push({ kind: 'text', token, streamed: streamedIndex(token) });
+    } else throw new ImapBad('CATENATE parts are URL or TEXT');
+  }
+  if (parts.length === 0) throw new ImapBad('CATENATE needs at least one part');
+  return parts;
+}
+
+/** The delivery a streamed literal went into; its refusal (TOOBIG, OVERQUOTA, NUL) is thrown. */
+function streamedDelivery(cmd: ImapCommandInput, index: number): Delivery {
+  const streamed = cmd.streamed[index];
+  if (streamed === undefined) throw new Error('streamed literal without a delivery');
+  if (!streamed.ok) throw streamed.error;
+  return streamed.delivery;
+}
+
+/** The body of one message as an uncommitted Delivery; `made` collects the deliveries made here. */
 async function messageDelivery(
   ctx: ImapSessionContext,
   cmd: ImapCommandInput,
-  token: ImapToken,
-  accountId: number,
+  account: Account,
+  body: MessageBody,
+  made: Delivery[],
 ): Promise<Delivery> {
-  if (token.kind === 'streamed') {
-    const streamed = cmd.streamed[0];
-    if (streamed === undefined) throw new Error('streamed literal without a delivery');
-    // A refused or failed stream: TOOBIG, OVERQUOTA, NUL in a {n} literal, or a write error.
-    if (!streamed.ok) throw streamed.error;
-    return streamed.delivery;
-  }
-  if (token.kind !== 'string' || token.form === 'quoted')
-    throw new ImapBad('APPEND needs the message as a literal');
-  // RFC 3516 §4.2 / RFC 9051 §4.3: NUL only in literal8 (the reader already refuses it in {n}).
+  if (body.kind === 'literal' && body.streamed !== null) return streamedDelivery(cmd, body.streamed);
   const { store, blobs, config } = ctx.env;
-  const delivery = Delivery.start({ store, blobs, limits: config.limits }, { kind: 'append', accountId });
-  try {
-    await delivery.writeAll(token.value);
-  } catch (err) {
-    await delivery.abort();
-    throw err;
+  const delivery = Delivery.start(
+    { store, blobs, limits: config.limits },
+    { kind: 'append', accountId: account.id },
+  );
+  made.push(delivery);
+  if (body.kind === 'literal') {
+    // RFC 3516 §4.2 / RFC 9051 §4.3: NUL only in literal8 (the reader already refuses it in {n}).
+    if (body.token.kind === 'string') await delivery.writeAll(body.token.value);
+    return delivery;
+  }
+  const env = { store, blobs, hostname: config.hostname };
+  for (const part of body.parts) {
+    if (part.kind === 'url') await writeUrlPart(env, account, part.url, delivery);
+    else if (part.streamed !== null)
+      await writeStreamedText(blobs, streamedDelivery(cmd, part.streamed), delivery);
+    else if (part.token.kind === 'string') await delivery.writeAll(part.token.value);
   }
   return delivery;
+}
+
+/** RFC 4469 §5 / RFC 7889: a message over limits.message_size is NO [TOOBIG]. */
+function tooBig(err: unknown): unknown {
+  return isStoreError(err, 'TOO_LARGE') ? new ImapNo('Message too large', { name: 'TOOBIG' }) : err;
 }
 
 async function append(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<CommandResult> {
   if (ctx.state.kind !== 'authenticated' && ctx.state.kind !== 'selected')
     throw new ImapBad('Not authenticated');
   const account = ctx.state.account;
-  const args = cmd.args;
-  const name = mailboxArg(args[0], { utf8: ctx.utf8 });
-  let i = 1;
-  let flags: string[] = [];
-  let internalDate: Date | undefined;
-  const flagList = args[i];
-  if (flagList?.kind === 'list') {
-    try {
-      flags = parseStoreArgs([{ kind: 'atom', value: 'FLAGS' }, flagList]).flags;
-    } catch (err) {
-      if (err instanceof StoreArgsError) throw new ImapBad(`Invalid flags: ${err.message}`);
-      throw err;
-    }
-    i++;
+  const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+  const messages = parseMessages(cmd.args.slice(1));
+  for (const m of messages) {
+    if (m.body.kind === 'literal' && m.body.token.kind === 'string' && m.body.token.value.length === 0)
+      throw new ImapNo("Can't save a zero byte message");
   }
-  const date = args[i];
-  if (date?.kind === 'string' && date.form === 'quoted') {
-    const parsed = parseDateTime(date.value.toString('latin1'));
-    if (parsed === null) throw new ImapBad('Invalid date-time');
-    internalDate = parsed;
-    i++;
-  }
-  let literal = args[i];
-  // RFC 6855 §4: `UTF8 (~{n}...)` carries a message with UTF-8 headers as literal8.
-  const utf8Wrap = args[i + 1];
-  if (literal?.kind === 'atom' && literal.value.toUpperCase() === 'UTF8' && utf8Wrap?.kind === 'list') {
-    const inner = utf8Wrap.items;
-    const only = inner[0];
-    if (
-      inner.length !== 1 ||
-      (only?.kind !== 'streamed' && !(only?.kind === 'string' && only.form === 'literal8'))
-    ) {
-      throw new ImapBad('UTF8 needs one literal8');
-    }
-    literal = only;
-    i++;
-  }
-  if (literal === undefined) throw new ImapBad('APPEND needs a message literal');
-  // MULTIAPPEND (RFC 3502) is not offered: one message per APPEND.
-  if (args.length > i + 1) throw new ImapBad('Too many arguments to APPEND');
-  if (literal.kind === 'string' && literal.value.length === 0)
-    throw new ImapNo("Can't save a zero byte message");
   const box = await ctx.env.store.getMailbox(account.id, name);
   if (box === null) throw new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' });
-  let delivery: Delivery;
+  const made: Delivery[] = [];
   try {
-    delivery = await messageDelivery(ctx, cmd, literal, account.id);
-  } catch (err) {
-    if (isStoreError(err, 'TOO_LARGE')) throw new ImapNo('Message too large', { name: 'TOOBIG' });
-    throw err;
+    const deliveries: Delivery[] = [];
+    for (const m of messages) {
+      const delivery = await messageDelivery(ctx, cmd, account, m.body, made).catch((err: unknown) => {
+        throw tooBig(err);
+      });
+      // RFC 4469 §5 (and RFC 9051 §6.3.12 for a plain literal): no empty message.
+      if (delivery.size === 0) throw new ImapNo("Can't save a zero byte message");
+      const target = { mailboxId: box.id, flags: m.flags };
+      delivery.addTarget(m.internalDate === undefined ? target : { ...target, internalDate: m.internalDate });
+      deliveries.push(delivery);
+    }
+    // Pipelined APPENDs run concurrently: each queues its append in command order (UIDs follow).
+    const order = cmd.commitTicket !== undefined ? { order: cmd.commitTicket } : {};
+    let outcomes: AppendOutcome[];
+    try {
+      outcomes =
+        deliveries.length === 1
+          ? (await deliveries[0]!.commit(order)).targets
+          : await Delivery.commitAll(deliveries, order);
+    } catch (err) {
+      throw tooBig(err);
+    }
+    const uids: number[] = [];
+    let uidValidity = 0;
+    for (const outcome of outcomes) {
+      // Refused before or inside the commit (quota, mailbox deleted meanwhile): nothing stored.
+      if (!outcome.ok) throw outcome.error;
+      uids.push(outcome.uid);
+      uidValidity = outcome.uidValidity;
+    }
+    if (uids.length === 0) throw new StoreError('INVALID_ARGUMENT', 'no append outcome');
+    // RFC 4315 §3: APPENDUID uidvalidity uid-set (one UID per message, in message order).
+    if (uids.length === 1) return { code: codes.appendUid(uidValidity, uids[0]!) };
+    return { code: { name: 'APPENDUID', data: [uidValidity, SequenceSet.fromNumbers(uids)] } };
+  } finally {
+    // Committed ones are done already (abort is then a no-op); the session aborts streamed ones.
+    for (const d of made) await d.abort();
   }
-  const target =
-    internalDate === undefined ? { mailboxId: box.id, flags } : { mailboxId: box.id, flags, internalDate };
-  delivery.addTarget(target);
-  // Pipelined APPENDs run concurrently: each queues its append in command order (UIDs follow).
-  let outcomes;
-  try {
-    outcomes = await delivery.commit(cmd.commitTicket !== undefined ? { order: cmd.commitTicket } : {});
-  } catch (err) {
-    if (isStoreError(err, 'TOO_LARGE')) throw new ImapNo('Message too large', { name: 'TOOBIG' });
-    throw err;
-  }
-  const [outcome] = outcomes.targets;
-  if (outcome === undefined) throw new StoreError('INVALID_ARGUMENT', 'no append outcome');
-  // Refused before or inside the commit (quota, mailbox deleted meanwhile): nothing stored.
-  if (!outcome.ok) throw outcome.error;
-  // RFC 4315 §3: APPENDUID uidvalidity uid.
-  return { code: codes.appendUid(outcome.uidValidity, outcome.uid) };
 }
 
 export const APPEND_COMMANDS: ImapCommandSpec[] = [{ name: 'APPEND', states: AUTHENTICATED, handle: append }];

@@ -1,5 +1,6 @@
 // STATUS (RFC 9051 §6.3.11, RFC 3501 §6.3.10) with SIZE and DELETED (RFC 8438, RFC 9051 base),
-// APPENDLIMIT (RFC 7889 §3.2) and HIGHESTMODSEQ (RFC 7162 §3.1.6; cheap: the store keeps it).
+// APPENDLIMIT (RFC 7889 §3.2), HIGHESTMODSEQ (RFC 7162 §3.1.6; cheap: the store keeps it) and
+// DELETED-STORAGE (RFC 9208 §4.2, in KiB like the STORAGE resource).
 // RECENT is IMAP4rev1 only (RFC 9051 Appendix E). Values come from the mailbox row the store
 // keeps current, so STATUS costs one read whatever the mailbox size; STATUS of the selected
 // mailbox is allowed (RFC 9051 §6.3.11 only discourages it).
@@ -12,6 +13,7 @@ import { ImapBad } from '../errors.js';
 import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED } from '../state.js';
 import { mailboxNameData } from './mailbox-name-data.js';
+import { storageKib } from './quota.js';
 
 export type StatusItem =
   | 'MESSAGES'
@@ -22,7 +24,8 @@ export type StatusItem =
   | 'SIZE'
   | 'RECENT'
   | 'APPENDLIMIT'
-  | 'HIGHESTMODSEQ';
+  | 'HIGHESTMODSEQ'
+  | 'DELETED-STORAGE';
 
 const ITEMS: ReadonlySet<string> = new Set<StatusItem>([
   'MESSAGES',
@@ -34,6 +37,7 @@ const ITEMS: ReadonlySet<string> = new Set<StatusItem>([
   'RECENT',
   'APPENDLIMIT',
   'HIGHESTMODSEQ',
+  'DELETED-STORAGE',
 ]);
 
 /** The parenthesised STATUS item list; unknown items (and RECENT in IMAP4rev2) are a BAD. */
@@ -79,6 +83,8 @@ function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem
       return mailbox.deleted;
     case 'SIZE':
       return mailbox.size;
+    case 'DELETED-STORAGE':
+      return storageKib(mailbox.deletedSize);
     case 'APPENDLIMIT':
       return ctx.env.config.limits.messageSize;
     case 'HIGHESTMODSEQ':

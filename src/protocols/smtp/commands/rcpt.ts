@@ -7,7 +7,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { domainToASCII } from 'node:url';
-import { exceedsQuota } from '../../../store/rules/quota.js';
+import { accountExceedsQuota } from '../../../store/rules/quota.js';
 import type { AppendTarget, Recipient } from '../../../store/types.js';
 import type { SmtpParams, SmtpPath } from '../../../wire/smtp/command.js';
 import { defineCommand, type SmtpSessionContext } from '../context.js';
@@ -107,7 +107,7 @@ async function localTargets(
     if (r.kind !== 'local') continue;
     const account = await ctx.env.store.getAccountById(r.accountId);
     if (account === null || account.state !== 'active') continue;
-    if (exceedsQuota(account.quotaBytes, account.usedBytes, declared)) {
+    if (accountExceedsQuota(account, declared, 1)) {
       overQuota++;
       continue;
     }
