@@ -11,7 +11,7 @@ import type { SortKeyName } from '../../wire/imap/sort.js';
 import { sortRecord, type SortRecord } from './sort-keys.js';
 import type { SelectedView } from './view.js';
 
-const BATCH = 256;
+const BATCH = 128;
 /** Longest stretch of synchronous work before yielding to the event loop. */
 const SLICE_MS = 5;
 
@@ -32,7 +32,7 @@ export async function loadSortRecords(
   store: Messages,
   view: SelectedView,
   match: { uids: readonly number[]; seqs: readonly number[] },
-  addressKeys: readonly SortKeyName[],
+  need: { sortKeys: readonly SortKeyName[]; subject: boolean },
   slicer: TimeSlicer,
 ): Promise<SortRecord[]> {
   const out: SortRecord[] = [];
@@ -50,7 +50,7 @@ export async function loadSortRecords(
         mime = await store.getMime(meta.blobId);
         mimes.set(meta.blobId, mime);
       }
-      out.push(sortRecord(meta, match.seqs[start + at]!, mime, addressKeys));
+      out.push(sortRecord(meta, match.seqs[start + at]!, mime, need));
     }
     await slicer.pause();
   }

@@ -16,7 +16,7 @@ import { extractBaseSubject } from '../../mail/mime/base-subject.js';
 import type { ImapAddress, MimeRecord } from '../../mail/mime/types.js';
 import type { MessageMeta } from '../../store/types.js';
 import type { SortCriterion, SortKeyName } from '../../wire/imap/sort.js';
-import { casemapKey } from './unicode-casemap.js';
+import { casemapKey, compareKeys } from './unicode-casemap.js';
 
 /** One message as SORT and THREAD see it. */
 export interface SortRecord {
@@ -26,15 +26,15 @@ export interface SortRecord {
   /** Sent date in epoch ms (RFC 5256 §2.2). */
   sent: number;
   size: number;
-  /** The base subject (not folded) and its collation key. */
+  /** The base subject (not folded) and its collation key ("" when not needed). */
   baseSubject: string;
-  subjectKey: Buffer;
+  subjectKey: string;
   replyOrForward: boolean;
   messageId: string | null;
   inReplyTo: string | null;
   references: readonly string[];
   /** Collation keys of the address keys, filled only for the keys the command uses. */
-  keys: Partial<Record<AddressKey, Buffer>>;
+  keys: Partial<Record<AddressKey, string>>;
 }
 
 type AddressKey = 'FROM' | 'TO' | 'CC' | 'DISPLAYFROM' | 'DISPLAYTO';
@@ -45,7 +45,6 @@ const ADDRESS_KEYS: ReadonlySet<SortKeyName> = new Set<SortKeyName>([
   'DISPLAYFROM',
   'DISPLAYTO',
 ]);
-const EMPTY = Buffer.alloc(0);
 
 /** The first address of an ENVELOPE field, or null. */
 function firstAddress(list: ImapAddress[] | null): ImapAddress | null {
@@ -84,21 +83,24 @@ function addressValue(key: AddressKey, mime: MimeRecord): string {
   }
 }
 
-/** The record of one message; `addressKeys` are the address keys to compute. */
+/**
+ * The record of one message: `sortKeys` are the SORT keys to compute (THREAD: none), and the
+ * base subject is computed when SUBJECT is one of them or `subject` is set.
+ */
 export function sortRecord(
   meta: MessageMeta,
   seq: number,
   mime: MimeRecord,
-  addressKeys: readonly SortKeyName[],
+  need: { sortKeys: readonly SortKeyName[]; subject: boolean },
 ): SortRecord {
   const h = mime.headers;
-  const base = extractBaseSubject(h.subject);
+  const base =
+    need.subject || need.sortKeys.includes('SUBJECT')
+      ? extractBaseSubject(h.subject)
+      : { subject: '', replyOrForward: false };
   const keys: SortRecord['keys'] = {};
-  for (const k of addressKeys) {
-    if (ADDRESS_KEYS.has(k)) {
-      const value = addressValue(k as AddressKey, mime);
-      keys[k as AddressKey] = value === '' ? EMPTY : casemapKey(value);
-    }
+  for (const k of need.sortKeys) {
+    if (ADDRESS_KEYS.has(k)) keys[k as AddressKey] = casemapKey(addressValue(k as AddressKey, mime));
   }
   const arrival = meta.internalDate.getTime();
   return {
@@ -108,7 +110,7 @@ export function sortRecord(
     sent: h.date ?? arrival,
     size: meta.size,
     baseSubject: base.subject,
-    subjectKey: base.subject === '' ? EMPTY : casemapKey(base.subject),
+    subjectKey: casemapKey(base.subject),
     replyOrForward: base.replyOrForward,
     messageId: h.messageId,
     inReplyTo: h.inReplyTo,
@@ -126,9 +128,9 @@ function compareKey(key: SortKeyName, a: SortRecord, b: SortRecord): number {
     case 'SIZE':
       return a.size - b.size;
     case 'SUBJECT':
-      return Buffer.compare(a.subjectKey, b.subjectKey);
+      return compareKeys(a.subjectKey, b.subjectKey);
     default:
-      return Buffer.compare(a.keys[key] ?? EMPTY, b.keys[key] ?? EMPTY);
+      return compareKeys(a.keys[key] ?? '', b.keys[key] ?? '');
   }
 }
 

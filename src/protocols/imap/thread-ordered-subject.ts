@@ -5,6 +5,7 @@
 
 import { compareSent, sortYielding, type SortRecord } from './sort-keys.js';
 import { threadNode, type ThreadNode } from './thread-tree.js';
+import { compareKeys } from './unicode-casemap.js';
 
 export async function orderedSubjectThreads(
   records: SortRecord[],
@@ -12,13 +13,13 @@ export async function orderedSubjectThreads(
 ): Promise<ThreadNode[]> {
   const sorted = await sortYielding(
     records.slice(),
-    (a, b) => Buffer.compare(a.subjectKey, b.subjectKey) || compareSent(a, b),
+    (a, b) => compareKeys(a.subjectKey, b.subjectKey) || compareSent(a, b),
     pause,
   );
   const roots: ThreadNode[] = [];
   let current: ThreadNode | null = null;
   for (const r of sorted) {
-    if (current !== null && current.record!.subjectKey.equals(r.subjectKey)) {
+    if (current !== null && current.record!.subjectKey === r.subjectKey) {
       const child = threadNode(r);
       child.parent = current;
       current.children.push(child);

@@ -10,10 +10,24 @@
 import { compareSent, sortYielding, type SortRecord } from './sort-keys.js';
 import { threadNode, type ThreadNode } from './thread-tree.js';
 
-/** Whether `node` is `ancestor` or one of its descendants' parents chain reaches it. */
-function isAncestorOrSelf(ancestor: ThreadNode, node: ThreadNode): boolean {
-  for (let n: ThreadNode | null = node; n !== null; n = n.parent) if (n === ancestor) return true;
-  return false;
+/**
+ * Whether making `child` a child of `parent` would close a loop: `child` is `parent` or one of
+ * its ancestors. Answered by walking up from `parent` and down `child`'s subtree in turns, and
+ * stopping when either walk ends: the cost is that of the shorter one (a new message usually has
+ * no children yet; a deep chain of replies makes the upward walk long).
+ */
+function wouldLoop(parent: ThreadNode, child: ThreadNode): boolean {
+  let up: ThreadNode | null = parent;
+  const down: ThreadNode[] = [child];
+  for (;;) {
+    if (up === null) return false;
+    if (up === child) return true;
+    up = up.parent;
+    const n = down.pop();
+    if (n === undefined) return false;
+    if (n === parent) return true;
+    for (const c of n.children) down.push(c);
+  }
 }
 
 function unlink(child: ThreadNode): void {
@@ -88,13 +102,13 @@ export async function referencesThreads(
     let prev: ThreadNode | null = null;
     for (const id of refs) {
       const c = containerOf(id);
-      if (prev !== null && c.parent === null && !isAncestorOrSelf(c, prev)) link(prev, c);
+      if (prev !== null && c.parent === null && !wouldLoop(prev, c)) link(prev, c);
       prev = c;
     }
     // 1.C: the last reference is the parent (the old parent link is broken first), unless that
     // would make a loop.
     unlink(own);
-    if (prev !== null && !isAncestorOrSelf(own, prev)) link(prev, own);
+    if (prev !== null && !wouldLoop(prev, own)) link(prev, own);
     if ((++n & 255) === 0) await pause();
   }
 
@@ -103,7 +117,9 @@ export async function referencesThreads(
 
   // Step 3: prune dummies, children first (post-order with a stack).
   const order = allNodes(roots).reverse();
+  let work = 0;
   for (const node of order) {
+    if ((++work & 1023) === 0) await pause();
     const kids: ThreadNode[] = [];
     for (const c of node.children) {
       if (c.record !== null) kids.push(c);
@@ -134,10 +150,11 @@ export async function referencesThreads(
   const subjectOf = (node: ThreadNode): string | null => {
     const rec = representative(node);
     if (rec === null || rec.subjectKey.length === 0) return null;
-    return rec.subjectKey.toString('latin1');
+    return rec.subjectKey;
   };
   const table = new Map<string, ThreadNode>();
   for (const r of roots) {
+    if ((++work & 1023) === 0) await pause();
     const s = subjectOf(r);
     if (s === null) continue;
     const old = table.get(s);
@@ -153,6 +170,7 @@ export async function referencesThreads(
   const removed = new Set<ThreadNode>();
   const replaced = new Map<ThreadNode, ThreadNode>();
   for (const r of roots) {
+    if ((++work & 1023) === 0) await pause();
     // A root already put under a new dummy (as the table's message) is not merged again.
     if (r.parent !== null) continue;
     const s = subjectOf(r);
@@ -186,10 +204,10 @@ export async function referencesThreads(
   // Step 6: sort every set of siblings by sent date, deepest first (a dummy's order comes from
   // its first child), then the roots.
   const nodes = allNodes(merged).reverse();
-  let k = 0;
   for (const node of nodes) {
-    if (node.children.length > 1) node.children.sort(compareNodes);
-    if ((++k & 1023) === 0) await pause();
+    if (node.children.length > 2048) node.children = await sortYielding(node.children, compareNodes, pause);
+    else if (node.children.length > 1) node.children.sort(compareNodes);
+    if ((++work & 1023) === 0) await pause();
   }
   return sortYielding(merged, compareNodes, pause);
 }

@@ -18,10 +18,17 @@ export function threadNode(record: SortRecord | null): ThreadNode {
 
 /**
  * One thread as `(n n (n)(n n))` (RFC 5256 §4: thread-members, then thread-nested when a message
- * has several children; a dummy shows only its children). `number` gives the UID or sequence number.
+ * has several children; a dummy shows only its children), in pieces of about `nodesPerPiece`
+ * messages, so a caller can yield between them (one thread may hold the whole mailbox).
+ * `number` gives the UID or sequence number.
  */
-export function renderThread(root: ThreadNode, number: (r: SortRecord) => number): string {
+export function* threadPieces(
+  root: ThreadNode,
+  number: (r: SortRecord) => number,
+  nodesPerPiece = 4096,
+): Generator<string> {
   let out = '(';
+  let nodes = 0;
   const stack: Array<ThreadNode | string> = [root];
   while (stack.length > 0) {
     const item = stack.pop()!;
@@ -42,6 +49,18 @@ export function renderThread(root: ThreadNode, number: (r: SortRecord) => number
       out += sep;
       for (let i = kids.length - 1; i >= 0; i--) stack.push(')', kids[i]!, '(');
     }
+    if (++nodes === nodesPerPiece) {
+      yield out;
+      out = '';
+      nodes = 0;
+    }
   }
-  return out + ')';
+  yield out + ')';
+}
+
+/** One thread as a string (threadPieces joined). */
+export function renderThread(root: ThreadNode, number: (r: SortRecord) => number): string {
+  let out = '';
+  for (const piece of threadPieces(root, number)) out += piece;
+  return out;
 }

@@ -2,7 +2,10 @@
 // (RFC 5256 §3: "i;unicode-casemap" is the default collation since RFC 5255 I18NLEVEL=1).
 // RFC 5051 §2: each character is replaced by its titlecase (simple mapping: one character for
 // one), then fully decomposed; the results are compared as UTF-8 octets (i;octet).
-// Invariant: keys are computed once per message and compared with Buffer.compare.
+// Invariant: keys are computed once per message, as strings whose JavaScript order (UTF-16 code
+// units) is the UTF-8 octet order: UTF-8 orders by code point, UTF-16 does too except that
+// surrogates (U+D800-DFFF, for code points above U+FFFF) sort below U+E000-FFFF; each character of
+// U+E000-FFFF is therefore written after a U+FFFF in the key, which puts it above every surrogate.
 
 /** Simple titlecase of one code point: a one-character upper-case mapping, else the character. */
 function titlecase(ch: string): string {
@@ -12,8 +15,8 @@ function titlecase(ch: string): string {
   return ch;
 }
 
-/** The titlecased canonicalized UTF-8 form of `s` (RFC 5051 §2), as bytes for i;octet comparison. */
-export function casemapKey(s: string): Buffer {
+/** The titlecased canonicalized form of `s` (RFC 5051 §2), as a key compared with compareKeys. */
+export function casemapKey(s: string): string {
   let out = '';
   let ascii = true;
   for (let i = 0; i < s.length; i++) {
@@ -22,7 +25,12 @@ export function casemapKey(s: string): Buffer {
       break;
     }
   }
-  if (ascii) return Buffer.from(s.toUpperCase(), 'latin1');
+  if (ascii) return s.toUpperCase();
   for (const ch of s) out += titlecase(ch);
-  return Buffer.from(out.normalize('NFKD'), 'utf8');
+  return out.normalize('NFKD').replace(/[\ue000-\uffff]/g, '\uffff$&');
+}
+
+/** i;octet order of two keys made by casemapKey. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

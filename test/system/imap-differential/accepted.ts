@@ -22,7 +22,6 @@ export const ACCEPTED_CAPABILITIES: readonly AcceptedCapability[] = [
     [
       'CATENATE',
       'CONTEXT=SEARCH',
-      'ESORT',
       'I18NLEVEL=1',
       'MULTIAPPEND',
       'NOTIFY',
@@ -30,10 +29,6 @@ export const ACCEPTED_CAPABILITIES: readonly AcceptedCapability[] = [
       'PREVIEW=FUZZY',
       'SAVEDATE',
       'SNIPPET=FUZZY',
-      'SORT',
-      'SORT=DISPLAY',
-      'THREAD=ORDEREDSUBJECT',
-      'THREAD=REFERENCES',
       'THREAD=REFS',
       'URL-PARTIAL',
       'WITHIN',

@@ -42,7 +42,13 @@ async function sort(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<voi
     const slicer = new TimeSlicer();
     const pause = (): Promise<void> => slicer.pause();
     const keys = program.sort.map((c) => c.key);
-    const records = await loadSortRecords(ctx.env.store, view, match, keys, slicer);
+    const records = await loadSortRecords(
+      ctx.env.store,
+      view,
+      match,
+      { sortKeys: keys, subject: false },
+      slicer,
+    );
     const sorted = await sortYielding(records, sortComparator(program.sort), pause);
     const numbers = sorted.map((r) => (cmd.uid ? r.uid : r.seq));
     if (save)

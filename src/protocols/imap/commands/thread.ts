@@ -14,10 +14,10 @@ import { loadSortRecords, SORT_CHARSETS, TimeSlicer } from '../sort-data.js';
 import { SELECTED } from '../state.js';
 import { orderedSubjectThreads } from '../thread-ordered-subject.js';
 import { referencesThreads } from '../thread-references.js';
-import { renderThread } from '../thread-tree.js';
+import { threadPieces } from '../thread-tree.js';
 
-/** Threads per piece when writing a long `* THREAD` line. */
-const THREADS_PER_PIECE = 2000;
+/** Characters per write when sending a long `* THREAD` line. */
+const PIECE_CHARS = 64 * 1024;
 
 async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<void> {
   if (ctx.state.kind !== 'selected') throw new ImapBad('No mailbox selected');
@@ -36,7 +36,7 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   const match = await runSearch(sctx, compileSearch(sctx, program.criteria));
   const slicer = new TimeSlicer();
   const pause = (): Promise<void> => slicer.pause();
-  const records = await loadSortRecords(ctx.env.store, view, match, [], slicer);
+  const records = await loadSortRecords(ctx.env.store, view, match, { sortKeys: [], subject: true }, slicer);
   const roots =
     program.algorithm === 'REFERENCES'
       ? await referencesThreads(records, pause)
@@ -47,12 +47,19 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
     return;
   }
   await ctx.writeRaw('* THREAD ');
-  for (let i = 0; i < roots.length; i += THREADS_PER_PIECE) {
-    let piece = '';
-    for (const root of roots.slice(i, i + THREADS_PER_PIECE)) piece += renderThread(root, number);
-    await ctx.writeRaw(piece);
-    await pause();
+  // Written in pieces of at most PIECE_CHARS, yielding between them.
+  let piece = '';
+  for (const root of roots) {
+    for (const part of threadPieces(root, number)) {
+      piece += part;
+      if (piece.length >= PIECE_CHARS) {
+        await ctx.writeRaw(piece);
+        piece = '';
+      }
+      await pause();
+    }
   }
+  await ctx.writeRaw(piece);
   await ctx.writeRaw('\r\n');
 }
 
