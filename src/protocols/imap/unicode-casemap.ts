@@ -4,8 +4,8 @@
 // one), then fully decomposed; the results are compared as UTF-8 octets (i;octet).
 // Invariant: keys are computed once per message, as strings whose JavaScript order (UTF-16 code
 // units) is the UTF-8 octet order: UTF-8 orders by code point, UTF-16 does too except that
-// surrogates (U+D800-DFFF, for code points above U+FFFF) sort below U+E000-FFFF; each character of
-// U+E000-FFFF is therefore written after a U+FFFF in the key, which puts it above every surrogate.
+// surrogates (U+D800-DFFF, for code points above U+FFFF) sort below U+E000-FFFF; each surrogate
+// pair is therefore written after a U+FFFF in the key, which puts it above U+E000-FFFF.
 
 /** Simple titlecase of one code point: a one-character upper-case mapping, else the character. */
 function titlecase(ch: string): string {
@@ -27,7 +27,11 @@ export function casemapKey(s: string): string {
   }
   if (ascii) return s.toUpperCase();
   for (const ch of s) out += titlecase(ch);
-  return out.normalize('NFKD').replace(/[\ue000-\uffff]/g, '\uffff$&');
+  // Decomposition can produce letters with a titlecase of their own (the ligature "ﬁ" gives
+  // "fi"): RFC 5051 repeats both steps until nothing changes; one more titlecase pass does it.
+  let again = '';
+  for (const ch of out.normalize('NFKD')) again += titlecase(ch);
+  return again.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '\uffff$&');
 }
 
 /** i;octet order of two keys made by casemapKey. */
