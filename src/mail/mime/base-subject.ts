@@ -26,6 +26,16 @@ function collapse(s: string): string {
 
 /** Returns the base subject of an already RFC 2047-decoded subject. */
 export function baseSubject(decoded: string): string {
+  return extractBaseSubject(decoded).subject;
+}
+
+/**
+ * The base subject and whether the subject marks a reply or forward: RFC 5256 §2.1 counts a
+ * message as one when the extraction removed a subj-refwd, a "(fwd)" subj-trailer, or a
+ * subj-fwd-hdr with its subj-fwd-trl (THREAD=REFERENCES step 5 uses it).
+ */
+export function extractBaseSubject(decoded: string): { subject: string; replyOrForward: boolean } {
+  let replyOrForward = false;
   const s = collapse(decoded);
   let a = 0;
   let b = s.length;
@@ -52,7 +62,11 @@ export function baseSubject(decoded: string): string {
     while (q < b && isWsp(s[q])) q++;
     const after = blob(q);
     if (after !== -1) q = after;
-    return q < b && s[q] === ':' ? q + 1 : -1;
+    if (q < b && s[q] === ':') {
+      replyOrForward = true;
+      return q + 1;
+    }
+    return -1;
   };
   // subj-leader = (*subj-blob subj-refwd) / WSP
   const leader = (p: number): number => {
@@ -71,8 +85,10 @@ export function baseSubject(decoded: string): string {
     // Step 2: remove trailing subj-trailer = "(fwd)" / WSP.
     for (;;) {
       if (b > a && isWsp(s[b - 1])) b--;
-      else if (b - a >= 5 && lower.startsWith('(fwd)', b - 5)) b -= 5;
-      else break;
+      else if (b - a >= 5 && lower.startsWith('(fwd)', b - 5)) {
+        b -= 5;
+        replyOrForward = true;
+      } else break;
     }
     // Step 3: remove every subj-leader prefix.
     for (;;) {
@@ -91,9 +107,10 @@ export function baseSubject(decoded: string): string {
     if (b - a >= 6 && lower.startsWith('[fwd:', a) && s[b - 1] === ']') {
       a += 5;
       b -= 1;
+      replyOrForward = true;
       continue;
     }
     break;
   }
-  return s.slice(a, b);
+  return { subject: s.slice(a, b), replyOrForward };
 }

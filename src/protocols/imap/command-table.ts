@@ -13,9 +13,11 @@ import { LIST_COMMANDS } from './commands/list.js';
 import { MAILBOX_COMMANDS } from './commands/mailbox.js';
 import { SEARCH_COMMANDS } from './commands/search.js';
 import { SELECT_COMMANDS } from './commands/select.js';
+import { SORT_COMMANDS } from './commands/sort.js';
 import { STATUS_COMMANDS } from './commands/status.js';
 import { STORE_COMMANDS } from './commands/store.js';
 import { QUOTA_COMMANDS } from './commands/quota.js';
+import { THREAD_COMMANDS } from './commands/thread.js';
 import type { ImapCommandSpec } from './context.js';
 
 function table(...families: ImapCommandSpec[][]): ReadonlyMap<string, ImapCommandSpec> {
@@ -40,6 +42,8 @@ export const COMMANDS = table(
   FETCH_COMMANDS,
   STORE_COMMANDS,
   SEARCH_COMMANDS,
+  SORT_COMMANDS,
+  THREAD_COMMANDS,
   EXPUNGE_COMMANDS,
   COPY_MOVE_COMMANDS,
   QUOTA_COMMANDS,

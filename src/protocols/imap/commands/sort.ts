@@ -1,0 +1,137 @@
+// SORT and UID SORT (RFC 5256 §3) with every RFC 5256 key and DISPLAYFROM/DISPLAYTO (RFC 5957),
+// and SORT RETURN (...) answered with ESEARCH (RFC 5267 §3.2 ESORT; SAVE as RFC 5182 §2.4).
+// Invariants:
+// - the criteria are SEARCH's: parsed by parseSearch, evaluated by search-eval.ts;
+// - what is compared comes from the stored MIME records (sort-keys.ts), never message bytes;
+// - loading, sorting and writing yield to the event loop (sort-data.ts, sortYielding);
+// - no EXPUNGE response is sent while SORT (by sequence number) runs or right after it.
+
+import { atom, raw, type ImapData } from '../../../wire/imap/encoder.js';
+import type { ReturnOption } from '../../../wire/imap/search.js';
+import { SearchError } from '../../../wire/imap/search.js';
+import { SequenceSet } from '../../../wire/imap/sequence-set.js';
+import { parseSort, type SortProgram } from '../../../wire/imap/sort.js';
+import type { ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
+import { ImapBad, ImapNo } from '../errors.js';
+import { compileSearch, runSearch } from '../search-eval.js';
+import { loadSortRecords, SORT_CHARSETS, TimeSlicer } from '../sort-data.js';
+import { sortComparator, sortYielding } from '../sort-keys.js';
+import { SELECTED } from '../state.js';
+
+/** Numbers per piece when writing a long `* SORT` line. */
+const NUMBERS_PER_PIECE = 10_000;
+
+async function sort(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<void> {
+  if (ctx.state.kind !== 'selected') throw new ImapBad('No mailbox selected');
+  const view = ctx.state.view;
+  let program: SortProgram;
+  try {
+    program = parseSort(cmd.args);
+  } catch (err) {
+    if (err instanceof SearchError) throw new ImapBad(`Invalid sort: ${err.message}`);
+    throw err;
+  }
+  const options = program.returnOptions;
+  const save = options?.includes('SAVE') === true;
+  try {
+    if (!SORT_CHARSETS.includes(program.charset)) {
+      throw new ImapNo('Unsupported charset', { name: 'BADCHARSET', data: [SORT_CHARSETS.map(atom)] });
+    }
+    const sctx = { store: ctx.env.store, blobs: ctx.env.blobs, view, rev1: !ctx.rev2 };
+    const match = await runSearch(sctx, compileSearch(sctx, program.criteria));
+    const slicer = new TimeSlicer();
+    const pause = (): Promise<void> => slicer.pause();
+    const keys = program.sort.map((c) => c.key);
+    const records = await loadSortRecords(
+      ctx.env.store,
+      view,
+      match,
+      { sortKeys: keys, subject: false },
+      slicer,
+    );
+    const sorted = await sortYielding(records, sortComparator(program.sort), pause);
+    const numbers = sorted.map((r) => (cmd.uid ? r.uid : r.seq));
+    if (save)
+      view.saved = SequenceSet.fromNumbers(
+        savedUids(
+          options!,
+          sorted.map((r) => r.uid),
+        ),
+      );
+    if (options === null) {
+      await sortResponse(ctx, numbers);
+      return;
+    }
+    // RFC 5182 §2.4: SAVE alone gives no ESEARCH response.
+    if (options.length === 1 && options[0] === 'SAVE') return;
+    ctx.untagged(...esort(cmd, options, numbers));
+  } catch (err) {
+    // RFC 5182 §2.1: a failed command with SAVE leaves `$` empty.
+    if (save) view.saved = SequenceSet.fromNumbers([]);
+    throw err;
+  }
+}
+
+/** RFC 5182 §2.4 with RFC 5267 §3.2: MIN and MAX are the first and last in sort order. */
+function savedUids(opts: readonly ReturnOption[], uids: readonly number[]): number[] {
+  if (opts.includes('ALL') || opts.includes('COUNT') || (!opts.includes('MIN') && !opts.includes('MAX'))) {
+    return uids.slice();
+  }
+  const out: number[] = [];
+  if (uids.length === 0) return out;
+  if (opts.includes('MIN')) out.push(uids[0]!);
+  if (opts.includes('MAX')) out.push(uids[uids.length - 1]!);
+  return out;
+}
+
+/** `* SORT n n n` (RFC 5256 §4), written in pieces so a huge result stays cheap to build. */
+async function sortResponse(ctx: ImapSessionContext, numbers: readonly number[]): Promise<void> {
+  if (numbers.length <= NUMBERS_PER_PIECE) {
+    ctx.untagged(atom('SORT'), ...numbers);
+    return;
+  }
+  await ctx.writeRaw('* SORT');
+  for (let i = 0; i < numbers.length; i += NUMBERS_PER_PIECE) {
+    await ctx.writeRaw(' ' + numbers.slice(i, i + NUMBERS_PER_PIECE).join(' '));
+  }
+  await ctx.writeRaw('\r\n');
+}
+
+/**
+ * A sequence set that keeps the order of `numbers` (RFC 5267 §3.2: ALL of an ESORT lists the
+ * messages in sort order): runs of consecutive ascending numbers become `a:b`.
+ */
+export function orderedSet(numbers: readonly number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < numbers.length) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j]! + 1) j++;
+    parts.push(j === i ? String(numbers[i]) : `${numbers[i]}:${numbers[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set` in sort order (RFC 5267 §3.2). */
+function esort(cmd: ImapCommandInput, opts: readonly ReturnOption[], numbers: readonly number[]): ImapData[] {
+  const out: ImapData[] = [atom('ESEARCH'), [atom('TAG'), cmd.tag]];
+  if (cmd.uid) out.push(atom('UID'));
+  const n = numbers.length;
+  if (opts.includes('MIN') && n > 0) out.push(atom('MIN'), numbers[0]!);
+  if (opts.includes('MAX') && n > 0) out.push(atom('MAX'), numbers[n - 1]!);
+  // The order of return data is free (RFC 4731 §3.1); ALL before COUNT as Dovecot sends them.
+  if (opts.includes('ALL') && n > 0) out.push(raw(`ALL ${orderedSet(numbers)}`));
+  if (opts.includes('COUNT')) out.push(atom('COUNT'), n);
+  return out;
+}
+
+export const SORT_COMMANDS: ImapCommandSpec[] = [
+  {
+    name: 'SORT',
+    states: SELECTED,
+    uidForm: true,
+    noExpungeResponses: true,
+    handle: sort,
+  },
+];

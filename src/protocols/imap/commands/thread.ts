@@ -1,0 +1,74 @@
+// THREAD and UID THREAD (RFC 5256 §3) with the ORDEREDSUBJECT and REFERENCES algorithms.
+// Invariants:
+// - the criteria are SEARCH's (parseSearch, search-eval.ts); the data comes from the stored MIME
+//   records (sort-keys.ts); work yields to the event loop (sort-data.ts);
+// - no EXPUNGE response is sent while THREAD (by sequence number) runs or right after it.
+
+import { atom } from '../../../wire/imap/encoder.js';
+import { SearchError } from '../../../wire/imap/search.js';
+import { parseThread, type ThreadProgram } from '../../../wire/imap/sort.js';
+import type { ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
+import { ImapBad, ImapNo } from '../errors.js';
+import { compileSearch, runSearch } from '../search-eval.js';
+import { loadSortRecords, SORT_CHARSETS, TimeSlicer } from '../sort-data.js';
+import { SELECTED } from '../state.js';
+import { orderedSubjectThreads } from '../thread-ordered-subject.js';
+import { referencesThreads } from '../thread-references.js';
+import { threadPieces } from '../thread-tree.js';
+
+/** Characters per write when sending a long `* THREAD` line. */
+const PIECE_CHARS = 64 * 1024;
+
+async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<void> {
+  if (ctx.state.kind !== 'selected') throw new ImapBad('No mailbox selected');
+  const view = ctx.state.view;
+  let program: ThreadProgram;
+  try {
+    program = parseThread(cmd.args);
+  } catch (err) {
+    if (err instanceof SearchError) throw new ImapBad(`Invalid thread: ${err.message}`);
+    throw err;
+  }
+  if (!SORT_CHARSETS.includes(program.charset)) {
+    throw new ImapNo('Unsupported charset', { name: 'BADCHARSET', data: [SORT_CHARSETS.map(atom)] });
+  }
+  const sctx = { store: ctx.env.store, blobs: ctx.env.blobs, view, rev1: !ctx.rev2 };
+  const match = await runSearch(sctx, compileSearch(sctx, program.criteria));
+  const slicer = new TimeSlicer();
+  const pause = (): Promise<void> => slicer.pause();
+  const records = await loadSortRecords(ctx.env.store, view, match, { sortKeys: [], subject: true }, slicer);
+  const roots =
+    program.algorithm === 'REFERENCES'
+      ? await referencesThreads(records, pause)
+      : await orderedSubjectThreads(records, pause);
+  const number = cmd.uid ? (r: { uid: number }) => r.uid : (r: { seq: number }) => r.seq;
+  if (roots.length === 0) {
+    ctx.untagged(atom('THREAD'));
+    return;
+  }
+  await ctx.writeRaw('* THREAD ');
+  // Written in pieces of at most PIECE_CHARS, yielding between them.
+  let piece = '';
+  for (const root of roots) {
+    for (const part of threadPieces(root, number)) {
+      piece += part;
+      if (piece.length >= PIECE_CHARS) {
+        await ctx.writeRaw(piece);
+        piece = '';
+      }
+      await pause();
+    }
+  }
+  await ctx.writeRaw(piece);
+  await ctx.writeRaw('\r\n');
+}
+
+export const THREAD_COMMANDS: ImapCommandSpec[] = [
+  {
+    name: 'THREAD',
+    states: SELECTED,
+    uidForm: true,
+    noExpungeResponses: true,
+    handle: thread,
+  },
+];
