@@ -29,6 +29,7 @@ const AUTHENTICATED_EXTENSIONS = [
   'STATUS=SIZE',
   'CONDSTORE',
   'QRESYNC',
+  'COMPRESS=DEFLATE',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {
