@@ -189,6 +189,23 @@ export class RawImapClient {
     return r;
   }
 
+  /**
+   * Sends bytes already compressed by a fresh raw DEFLATE stream that ended with Z_SYNC_FLUSH
+   * (a decompression bomb made once, before the clock runs). A Z_FULL_FLUSH first ends what
+   * this client's compressor may refer back to, so its later output needs nothing of the
+   * spliced bytes' window. Written with backpressure.
+   */
+  async writePrecompressed(bytes: Buffer): Promise<void> {
+    const deflate = this.deflate;
+    if (deflate === null) throw new Error('compression is off');
+    await new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_FULL_FLUSH, () => resolve()));
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let at = 0; at < bytes.length; at += 64 * 1024) {
+      if (!this.socket.write(bytes.subarray(at, at + 64 * 1024)))
+        await new Promise((resolve) => this.socket.once('drain', resolve));
+    }
+  }
+
   /** Writes through the compressor when it is on, with backpressure on both. */
   async writeCompressed(data: Buffer): Promise<void> {
     const deflate = this.deflate;
