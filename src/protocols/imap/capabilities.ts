@@ -30,6 +30,8 @@ const AUTHENTICATED_EXTENSIONS = [
   'CONDSTORE',
   'QRESYNC',
   'COMPRESS=DEFLATE',
+  'WITHIN',
+  'PREVIEW',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

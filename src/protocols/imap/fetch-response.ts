@@ -229,6 +229,11 @@ export async function buildFetchItems(
           raw(formatEnvelope(envelopeValue((await msg.record()).envelope), src.utf8)),
         );
         break;
+      case 'preview':
+        // RFC 8970 §3: computed at delivery (at most 200 characters, under the 256 allowed);
+        // an empty string when the message has no text to show.
+        out.push(atom('PREVIEW'), (await msg.record()).preview);
+        break;
       case 'body':
       case 'bodyStructure': {
         const record = await msg.record();

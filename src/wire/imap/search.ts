@@ -32,6 +32,8 @@ export type SearchKey =
   | { kind: 'text'; value: Buffer }
   | { kind: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; date: SearchDate }
   | { kind: 'size'; op: 'larger' | 'smaller'; size: number }
+  /** RFC 5032 WITHIN: internal date within (younger) or beyond (older) `seconds` before now. */
+  | { kind: 'age'; op: 'younger' | 'older'; seconds: number }
   | { kind: 'uid'; set: SequenceSetSpec }
   | { kind: 'seq'; set: SequenceSetSpec }
   | { kind: 'modseq'; modseq: bigint; entry: { name: string; type: 'priv' | 'shared' | 'all' } | null }
@@ -199,6 +201,13 @@ class Parser {
       case 'LARGER':
       case 'SMALLER':
         return { kind: 'size', op: name === 'LARGER' ? 'larger' : 'smaller', size: this.number(name) };
+      case 'OLDER':
+      case 'YOUNGER': {
+        // RFC 5032 §4: "OLDER" SP nz-number / "YOUNGER" SP nz-number.
+        const seconds = this.number(name);
+        if (seconds === 0) throw new SearchError(`${name} needs a non-zero number`);
+        return { kind: 'age', op: name === 'OLDER' ? 'older' : 'younger', seconds };
+      }
       case 'UID':
         return { kind: 'uid', set: this.sequenceSet(this.atomArg(name)) };
       case 'NOT':
