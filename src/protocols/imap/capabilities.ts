@@ -32,6 +32,8 @@ const AUTHENTICATED_EXTENSIONS = [
   'COMPRESS=DEFLATE',
   'WITHIN',
   'PREVIEW',
+  'SAVEDATE',
+  'OBJECTID',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

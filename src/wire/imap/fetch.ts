@@ -51,6 +51,11 @@ export type FetchItem =
   | { kind: 'modseq'; name: 'MODSEQ' }
   /** RFC 8970: the message's preview text (LAZY changes nothing: it is always precomputed). */
   | { kind: 'preview'; name: 'PREVIEW' }
+  /** RFC 8514: when the message was saved into this mailbox. */
+  | { kind: 'saveDate'; name: 'SAVEDATE' }
+  /** RFC 8474 §5: the message's EMAILID and THREADID. */
+  | { kind: 'emailId'; name: 'EMAILID' }
+  | { kind: 'threadId'; name: 'THREADID' }
   | { kind: 'binarySize'; part: number[]; name: string }
   | { kind: 'bodySection'; peek: boolean; section: FetchSection; partial: FetchPartial | null; name: string }
   | { kind: 'binary'; peek: boolean; part: number[]; partial: FetchPartial | null; name: string };
@@ -94,6 +99,9 @@ const SIMPLE = new Map<string, FetchItem>([
   ['RFC822.TEXT', { kind: 'rfc822Text', name: 'RFC822.TEXT' }],
   ['MODSEQ', { kind: 'modseq', name: 'MODSEQ' }],
   ['PREVIEW', { kind: 'preview', name: 'PREVIEW' }],
+  ['SAVEDATE', { kind: 'saveDate', name: 'SAVEDATE' }],
+  ['EMAILID', { kind: 'emailId', name: 'EMAILID' }],
+  ['THREADID', { kind: 'threadId', name: 'THREADID' }],
 ]);
 
 // RFC 9051 §6.4.5 macros.

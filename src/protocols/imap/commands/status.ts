@@ -22,7 +22,8 @@ export type StatusItem =
   | 'SIZE'
   | 'RECENT'
   | 'APPENDLIMIT'
-  | 'HIGHESTMODSEQ';
+  | 'HIGHESTMODSEQ'
+  | 'MAILBOXID';
 
 const ITEMS: ReadonlySet<string> = new Set<StatusItem>([
   'MESSAGES',
@@ -34,6 +35,7 @@ const ITEMS: ReadonlySet<string> = new Set<StatusItem>([
   'RECENT',
   'APPENDLIMIT',
   'HIGHESTMODSEQ',
+  'MAILBOXID',
 ]);
 
 /** The parenthesised STATUS item list; unknown items (and RECENT in IMAP4rev2) are a BAD. */
@@ -65,8 +67,11 @@ export function statusValues(
   return out;
 }
 
-function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem): number {
+function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem): ImapData {
   switch (item) {
+    case 'MAILBOXID':
+      // RFC 8474 §4.2: MAILBOXID (objectid).
+      return [atom(mailbox.objectId)];
     case 'MESSAGES':
       return mailbox.messages;
     case 'UIDNEXT':
