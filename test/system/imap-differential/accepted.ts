@@ -26,9 +26,7 @@ export const ACCEPTED_CAPABILITIES: readonly AcceptedCapability[] = [
       'I18NLEVEL=1',
       'MULTIAPPEND',
       'NOTIFY',
-      'PREVIEW',
       'PREVIEW=FUZZY',
-      'SAVEDATE',
       'SNIPPET=FUZZY',
       'SORT',
       'SORT=DISPLAY',
@@ -36,7 +34,6 @@ export const ACCEPTED_CAPABILITIES: readonly AcceptedCapability[] = [
       'THREAD=REFERENCES',
       'THREAD=REFS',
       'URL-PARTIAL',
-      'WITHIN',
     ],
   ),
   ...announcedBy(
@@ -45,6 +42,11 @@ export const ACCEPTED_CAPABILITIES: readonly AcceptedCapability[] = [
     ['LOGIN-REFERRALS'],
   ),
   ...announcedBy('postern', 'IMAP4rev2 (RFC 9051), which Dovecot 2.3 does not implement.', ['IMAP4REV2']),
+  ...announcedBy(
+    'postern',
+    'RFC 8474 OBJECTID (its MAILBOXID codes at CREATE and SELECT are compared without it) and RFC 4978 COMPRESS=DEFLATE: Dovecot 2.3 has neither without plugins the test does not load.',
+    ['OBJECTID', 'COMPRESS=DEFLATE'],
+  ),
   ...announcedBy('postern', 'RFC 6855 UTF8=ACCEPT, not implemented by Dovecot 2.3.', ['UTF8=ACCEPT']),
   ...announcedBy('postern', 'RFC 6154 §3 CREATE-SPECIAL-USE, not implemented by Dovecot 2.3.', [
     'CREATE-SPECIAL-USE',
@@ -67,11 +69,11 @@ export const ACCEPTED_DIFFERENCES: readonly AcceptedDifference[] = [
     reason:
       'Dovecot sends the capabilities as an untagged CAPABILITY response after a failed attempt, Postern as the CAPABILITY response code of the tagged OK (the same set); RFC 9051 §6.2.3 allows either.',
     dovecot: [
-      '* CAPABILITY BINARY CHILDREN CONDSTORE ENABLE ESEARCH ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ MOVE NAMESPACE QRESYNC SASL-IR SEARCHRES SPECIAL-USE STATUS=SIZE UIDPLUS UNSELECT',
+      '* CAPABILITY BINARY CHILDREN CONDSTORE ENABLE ESEARCH ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ MOVE NAMESPACE PREVIEW QRESYNC SASL-IR SAVEDATE SEARCHRES SPECIAL-USE STATUS=SIZE UIDPLUS UNSELECT WITHIN',
       '<tag> OK',
     ],
     postern: [
-      '<tag> OK [CAPABILITY BINARY CHILDREN CONDSTORE ENABLE ESEARCH ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ MOVE NAMESPACE QRESYNC SASL-IR SEARCHRES SPECIAL-USE STATUS=SIZE UIDPLUS UNSELECT]',
+      '<tag> OK [CAPABILITY BINARY CHILDREN CONDSTORE ENABLE ESEARCH ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ MOVE NAMESPACE PREVIEW QRESYNC SASL-IR SAVEDATE SEARCHRES SPECIAL-USE STATUS=SIZE UIDPLUS UNSELECT WITHIN]',
     ],
     at: [['01-session.imap:8', 'LOGIN $USER $PASS']],
   },
