@@ -2,10 +2,16 @@
 // - input reaches the session only through onData, from the current socket; while STARTTLS is
 //   under way nothing is delivered, and bytes buffered before the handshake are discarded;
 // - close handlers run exactly once, whichever socket (plain or TLS) closed;
-// - after end() the socket is destroyed within END_GRACE_MS even if the peer never answers.
+// - after end() the socket is destroyed within END_GRACE_MS even if the peer never answers;
+// - once compression is on (IMAP COMPRESS, RFC 4978) every byte either way passes the raw
+//   DEFLATE streams, which sit between the session and the current socket (so inside TLS);
+//   backpressure holds through them: a paused session pauses the inflater, whose full output
+//   stops inflation and then reading the socket, so a decompression bomb is never expanded
+//   faster than the session consumes it.
 
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
+import zlib from 'node:zlib';
 import type { ListenerName } from '../config/types.js';
 import type { Logger } from '../core/log.js';
 import type { Connection, StartTlsOptions } from './types.js';
@@ -16,6 +22,13 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 const END_GRACE_MS = 5_000;
 /** How long the shutdown handler of a session may take before the connection is ended anyway. */
 const SHUTDOWN_HANDLER_MS = 2_000;
+/**
+ * The DEFLATE parameters: a 32 KiB window both ways (the inflater must accept any window the
+ * peer chose, RFC 1951 allows up to 32 KiB), memLevel 8; about 300 KiB of zlib state per
+ * compressed connection. Output chunks of 64 KiB keep thread-pool round trips few.
+ */
+const DEFLATE_OPTIONS: zlib.ZlibOptions = { windowBits: 15, memLevel: 8, level: 6, chunkSize: 64 * 1024 };
+const INFLATE_OPTIONS: zlib.ZlibOptions = { windowBits: 15, chunkSize: 64 * 1024 };
 
 let nextId = 0;
 const idPrefix = process.pid.toString(36);
@@ -54,6 +67,10 @@ export class ServerConnection implements Connection {
   private readonly shutdownBeginHandlers: Array<() => void> = [];
   private readonly idleHandlers: Array<() => void> = [];
   private readonly idleWaiters: Array<() => void> = [];
+  /** The compression layer, once startCompression() ran. */
+  private deflate: zlib.DeflateRaw | null = null;
+  private inflate: zlib.InflateRaw | null = null;
+  private flushQueued = false;
 
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.upgrading || this.isClosed) return;
@@ -96,6 +113,9 @@ export class ServerConnection implements Connection {
   get shuttingDown(): boolean {
     return this.isShuttingDown;
   }
+  get compressed(): boolean {
+    return this.deflate !== null;
+  }
   /** Commands in flight (beginCommand not yet released). */
   get commandsInFlight(): number {
     return this.inFlight;
@@ -128,35 +148,95 @@ export class ServerConnection implements Connection {
 
   pause(): void {
     this.paused = true;
-    this.current.pause();
+    // Compressed: the socket keeps feeding the inflater until its buffers are full (pipe).
+    if (this.inflate !== null) this.inflate.pause();
+    else this.current.pause();
   }
   resume(): void {
     this.paused = false;
-    if (this.dataHandler !== null && !this.upgrading) this.current.resume();
+    if (this.dataHandler === null || this.upgrading) return;
+    if (this.inflate !== null) this.inflate.resume();
+    else this.current.resume();
   }
 
   write(data: string | Uint8Array): boolean {
     if (this.isClosed || this.current.destroyed || this.current.writableEnded) return false;
-    return this.current.write(data);
+    const deflate = this.deflate;
+    if (deflate === null) return this.current.write(data);
+    if (deflate.writableEnded) return false;
+    const ok = deflate.write(data);
+    this.queueFlush(deflate);
+    return ok;
   }
 
-  /** Bytes written and not yet handed to the kernel. */
+  /**
+   * RFC 4978 §4: the compressor is flushed at the end of each burst of output, so a response
+   * never waits in zlib for more data. One Z_SYNC_FLUSH per turn of the event loop: the writes
+   * a command makes in one go share it.
+   */
+  private queueFlush(deflate: zlib.DeflateRaw): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      if (!deflate.writableEnded && !deflate.destroyed) deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    });
+  }
+
+  /** Bytes written and not yet handed to the kernel (with compression: also those in zlib). */
   get pendingBytes(): number {
-    return this.current.writableLength;
+    const d = this.deflate;
+    const socketBytes = this.current.writableLength;
+    return d === null ? socketBytes : socketBytes + d.writableLength + d.readableLength;
   }
 
   drained(): Promise<void> {
+    // Compressed: the deflater's input is what the session fills; the pipe to the socket
+    // stops the deflater while the socket's buffer is full, so its 'drain' covers both.
+    const stream = this.deflate ?? this.current;
+    if (this.isClosed || !stream.writableNeedDrain) return Promise.resolve();
     const socket = this.current;
-    if (this.isClosed || !socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
-        socket.off('drain', done);
+        stream.off('drain', done);
         socket.off('close', done);
         resolve();
       };
-      socket.on('drain', done);
+      stream.on('drain', done);
       socket.on('close', done);
     });
+  }
+
+  /**
+   * COMPRESS=DEFLATE (RFC 4978 §3): writes `response` (the tagged OK) as it is, then every byte
+   * either way is raw DEFLATE (RFC 1951, no zlib header), from the byte after that response.
+   * Input chunks still arrive through onData, inflated; end comes when the inflater has
+   * delivered everything before the peer's FIN.
+   */
+  startCompression(opts: { response?: string | Uint8Array } = {}): void {
+    if (this.deflate !== null || this.upgrading)
+      throw new Error('compression is already active or TLS is starting');
+    if (this.isClosed) throw new Error('connection closed');
+    const socket = this.current;
+    if (opts.response !== undefined) socket.write(opts.response);
+    const deflate = zlib.createDeflateRaw(DEFLATE_OPTIONS);
+    const inflate = zlib.createInflateRaw(INFLATE_OPTIONS);
+    this.deflate = deflate;
+    this.inflate = inflate;
+    const broken = (err: Error): void => {
+      // Corrupt compressed input cannot be resynchronised: nothing after it can be framed.
+      this.log.info({ err: { message: err.message } }, 'compression layer failed');
+      this.destroy();
+    };
+    deflate.on('error', broken);
+    inflate.on('error', broken);
+    deflate.pipe(socket);
+    socket.off('data', this.onSocketData);
+    socket.off('end', this.onSocketEnd);
+    inflate.on('data', this.onSocketData);
+    inflate.on('end', this.onSocketEnd);
+    socket.pipe(inflate);
+    if (this.paused || this.dataHandler === null) inflate.pause();
   }
 
   setIdleTimeout(seconds: number): void {
@@ -185,7 +265,16 @@ export class ServerConnection implements Connection {
   end(data?: string | Uint8Array): void {
     if (this.isClosed) return;
     const socket = this.current;
-    if (!socket.writableEnded) {
+    const deflate = this.deflate;
+    if (deflate !== null) {
+      // The deflater finishes its stream, then the pipe ends the socket.
+      if (!deflate.writableEnded) {
+        if (data === undefined) deflate.end();
+        else deflate.end(data);
+      }
+      this.dataHandler = null;
+      this.inflate?.resume();
+    } else if (!socket.writableEnded) {
       if (data === undefined) socket.end();
       else socket.end(data);
     }
@@ -198,12 +287,15 @@ export class ServerConnection implements Connection {
 
   destroy(): void {
     this.current.destroy();
+    this.deflate?.destroy();
+    this.inflate?.destroy();
     // A TLSSocket built on a plain socket: make sure the underlying one goes too.
     this.handleClose();
   }
 
   async startTls(opts: StartTlsOptions = {}): Promise<void> {
     if (this.isSecure || this.upgrading) throw new Error('TLS is already active or starting');
+    if (this.deflate !== null) throw new Error('TLS cannot start inside compression');
     if (this.isClosed) throw new Error('connection closed');
     const plain = this.current;
     this.upgrading = true;
@@ -303,6 +395,9 @@ export class ServerConnection implements Connection {
     if (this.isClosed) return;
     this.isClosed = true;
     if (this.endTimer !== null) clearTimeout(this.endTimer);
+    // zlib's native state is freed now, not when the connection object is collected.
+    this.deflate?.destroy();
+    this.inflate?.destroy();
     for (const w of this.idleWaiters.splice(0)) w();
     for (const h of this.closeHandlers.splice(0)) this.safely(h);
   }

@@ -105,6 +105,8 @@ export interface Connection {
   readonly closed: boolean;
   /** True once graceful shutdown has begun: finish the current command, start no new one. */
   readonly shuttingDown: boolean;
+  /** True once startCompression() ran: both directions are raw DEFLATE. */
+  readonly compressed: boolean;
 
   /** Input chunks from the current socket, in order. Registering the handler starts reading. */
   onData(handler: (chunk: Buffer) => void): void;
@@ -142,6 +144,12 @@ export interface Connection {
    * before TLS. Rejects (and closes the connection) when the handshake fails.
    */
   startTls(opts?: StartTlsOptions): Promise<void>;
+  /**
+   * IMAP COMPRESS=DEFLATE (RFC 4978 §3): writes `response` uncompressed, then compresses
+   * everything written and inflates everything read, inside TLS when TLS is up. Input still
+   * comes through onData; write, drained, pendingBytes and pause keep their meaning.
+   */
+  startCompression(opts?: { response?: string | Uint8Array }): void;
   /** Seconds of inactivity (no bytes either way) before onIdleTimeout; 0 disables. */
   setIdleTimeout(seconds: number): void;
   /** Restarts the idle timer (bytes in either direction already do). */

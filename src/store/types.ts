@@ -115,6 +115,8 @@ export interface Mailbox {
   name: string; // full name with MAILBOX_DELIMITER, INBOX always spelled `INBOX`
   specialUse: SpecialUse | null;
   uidValidity: number;
+  /** RFC 8474 MAILBOXID: stable through RENAME, never reused. */
+  objectId: string;
   uidNext: number;
   highestModseq: number;
   messages: number;
@@ -143,6 +145,8 @@ export interface MessageMeta {
   internalDate: Date;
   size: number;
   blobId: string; // sha256 hex of the stored bytes
+  /** RFC 8514: when the message was saved into this mailbox (APPEND, delivery, COPY, MOVE). */
+  saveDate: Date;
 }
 
 export type Change =

@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
+import zlib from 'node:zlib';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { AuthFailureTracker } from '../../src/auth/failure-tracker.js';
 import { hashPassword } from '../../src/auth/password.js';
@@ -124,6 +125,10 @@ export class RawImapClient {
   private waiter: (() => void) | null = null;
   private ended = false;
   private nextTag = 1;
+  /** After compress(): what write() sends goes through this (RFC 4978 raw DEFLATE). */
+  private deflate: zlib.DeflateRaw | null = null;
+  /** Bytes received from the socket (compressed ones included). */
+  wireBytesIn = 0;
   greeting = '';
 
   private constructor(public socket: net.Socket | tls.TLSSocket) {
@@ -132,14 +137,81 @@ export class RawImapClient {
 
   private attach(socket: net.Socket | tls.TLSSocket): void {
     socket.on('data', (chunk: Buffer) => {
-      this.buf = Buffer.concat([this.buf, chunk]);
-      this.wake();
+      this.wireBytesIn += chunk.length;
+      this.received(chunk);
     });
     socket.on('close', () => {
       this.ended = true;
       this.wake();
     });
     socket.on('error', () => {});
+  }
+
+  private inflate: zlib.InflateRaw | null = null;
+
+  private received(chunk: Buffer): void {
+    if (this.inflate !== null) {
+      this.inflate.write(chunk);
+      return;
+    }
+    this.buf = Buffer.concat([this.buf, chunk]);
+    this.wake();
+  }
+
+  /**
+   * COMPRESS DEFLATE; after its OK everything written is compressed (flushed with Z_SYNC_FLUSH
+   * after each write) and everything read is inflated. Returns the COMPRESS response.
+   */
+  async compress(): Promise<ImapResponse> {
+    const r = await this.command('COMPRESS DEFLATE');
+    if (r.status !== 'OK') return r;
+    const inflate = zlib.createInflateRaw();
+    inflate.on('data', (chunk: Buffer) => {
+      this.buf = Buffer.concat([this.buf, chunk]);
+      this.wake();
+    });
+    inflate.on('error', () => this.socket.destroy());
+    // The connection has ended for the reader only once the inflater gave out all it had.
+    this.socket.removeAllListeners('close');
+    this.socket.on('close', () => inflate.end());
+    inflate.on('close', () => {
+      this.ended = true;
+      this.wake();
+    });
+    const deflate = zlib.createDeflateRaw();
+    deflate.on('data', (chunk: Buffer) => this.socket.write(chunk));
+    this.deflate = deflate;
+    // Whatever followed the tagged OK was already compressed.
+    const rest = this.buf;
+    this.buf = Buffer.alloc(0);
+    this.inflate = inflate;
+    if (rest.length > 0) inflate.write(rest);
+    return r;
+  }
+
+  /**
+   * Sends bytes already compressed by a fresh raw DEFLATE stream that ended with Z_SYNC_FLUSH
+   * (a decompression bomb made once, before the clock runs). A Z_FULL_FLUSH first ends what
+   * this client's compressor may refer back to, so its later output needs nothing of the
+   * spliced bytes' window. Written with backpressure.
+   */
+  async writePrecompressed(bytes: Buffer): Promise<void> {
+    const deflate = this.deflate;
+    if (deflate === null) throw new Error('compression is off');
+    await new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_FULL_FLUSH, () => resolve()));
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let at = 0; at < bytes.length; at += 64 * 1024) {
+      if (!this.socket.write(bytes.subarray(at, at + 64 * 1024)))
+        await new Promise((resolve) => this.socket.once('drain', resolve));
+    }
+  }
+
+  /** Writes through the compressor when it is on, with backpressure on both. */
+  async writeCompressed(data: Buffer): Promise<void> {
+    const deflate = this.deflate;
+    if (deflate === null) throw new Error('compression is off');
+    if (!deflate.write(data)) await new Promise((resolve) => deflate.once('drain', resolve));
+    if (this.socket.writableNeedDrain) await new Promise((resolve) => this.socket.once('drain', resolve));
   }
 
   private wake(): void {
@@ -170,7 +242,10 @@ export class RawImapClient {
   }
 
   write(data: string | Buffer): void {
-    this.socket.write(data);
+    if (this.deflate !== null) {
+      this.deflate.write(data);
+      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+    } else this.socket.write(data);
   }
 
   private async waitData(deadline: number): Promise<void> {
@@ -254,16 +329,20 @@ export class RawImapClient {
     this.attach(secure);
   }
 
-  /** Resolves when the server closed the connection. */
-  closed(timeoutMs = 5000): Promise<void> {
-    if (this.ended) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('connection not closed')), timeoutMs);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
+  /** Resolves when the server closed the connection (and, compressed, all its output was read). */
+  async closed(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('connection not closed');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
-    });
+    }
   }
 
   destroy(): void {

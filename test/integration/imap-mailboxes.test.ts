@@ -42,6 +42,8 @@ void describe('IMAP mailbox commands', () => {
       '* OK [UNSEEN 2] First unseen.',
       `* OK [UIDVALIDITY ${validity}] UIDs valid`,
       '* OK [UIDNEXT 4] Predicted next UID',
+      // RFC 8474 §4.1; 'F' and the UIDVALIDITY of a mailbox never renamed.
+      `* OK [MAILBOXID (F${validity})] Mailbox id`,
     ]);
     assert.equal(r.tagged.replace(/^A\d+ /, ''), 'OK [READ-WRITE] Select completed');
     assert.equal((await c.command('CHECK')).status, 'OK');

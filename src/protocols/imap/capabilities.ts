@@ -40,6 +40,11 @@ const AUTHENTICATED_EXTENSIONS = [
   'QUOTA=RES-MESSAGE',
   'MULTIAPPEND',
   'CATENATE',
+  'COMPRESS=DEFLATE',
+  'WITHIN',
+  'PREVIEW',
+  'SAVEDATE',
+  'OBJECTID',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

@@ -4,6 +4,7 @@
 import { ANY_STATE_COMMANDS } from './commands/any-state.js';
 import { APPEND_COMMANDS } from './commands/append.js';
 import { AUTH_COMMANDS } from './commands/authenticate.js';
+import { COMPRESS_COMMANDS } from './commands/compress.js';
 import { COPY_MOVE_COMMANDS } from './commands/copy-move.js';
 import { ENABLE_COMMANDS } from './commands/enable.js';
 import { EXPUNGE_COMMANDS } from './commands/expunge.js';
@@ -47,4 +48,5 @@ export const COMMANDS = table(
   EXPUNGE_COMMANDS,
   COPY_MOVE_COMMANDS,
   QUOTA_COMMANDS,
+  COMPRESS_COMMANDS,
 );

@@ -115,6 +115,12 @@ export interface ImapSessionContext {
   /** STARTTLS: writes the tagged OK, then the handshake; forgets every pre-TLS input byte. */
   startTls(tag: string): Promise<void>;
   /**
+   * COMPRESS DEFLATE: writes the queued responses and the tagged OK, then compresses both
+   * directions (RFC 4978 §3). Throws ImapBad when input already follows the command (the client
+   * must wait for the OK, so those bytes could be neither plain nor compressed).
+   */
+  startCompression(tag: string): Promise<void>;
+  /**
    * Reports the selected mailbox's changes (view.sync with this session's options); a mailbox
    * deleted meanwhile ends the session with BYE after the current response.
    */

@@ -180,6 +180,15 @@ export interface BuildOptions {
  * Appends a metadata item (UID, FLAGS, INTERNALDATE, RFC822.SIZE, MODSEQ) of a message to
  * `out`; false for any other item. Shared by buildFetchItems and FETCH's metadata-only path.
  */
+/**
+ * RFC 8474 §5.1 EMAILID: derived from the content address (sha256) of the message's bytes, so
+ * COPY and MOVE (which share the blob) keep it, and two ids are equal only for identical bytes
+ * (RFC 8474 lets identical content share one). 'M' and 32 hex digits (128 bits).
+ */
+export function emailIdOf(blobId: string): string {
+  return `M${blobId.slice(0, 32)}`;
+}
+
 export function pushMetadataItem(
   out: FetchPiece[],
   item: FetchItem,
@@ -202,6 +211,18 @@ export function pushMetadataItem(
     case 'modseq':
       // RFC 7162 §3.1.4.1: MODSEQ (n).
       out.push(atom('MODSEQ'), [meta.modseq]);
+      return true;
+    case 'saveDate':
+      // RFC 8514 §3: a date-time like INTERNALDATE.
+      out.push(atom('SAVEDATE'), formatInternalDate(meta.saveDate));
+      return true;
+    case 'emailId':
+      // RFC 8474 §5.1: EMAILID (objectid).
+      out.push(atom('EMAILID'), [atom(emailIdOf(meta.blobId))]);
+      return true;
+    case 'threadId':
+      // RFC 8474 §5.2: NIL where threads are not computed (they are not, yet).
+      out.push(atom('THREADID'), null);
       return true;
     default:
       return false;
@@ -228,6 +249,11 @@ export async function buildFetchItems(
           atom('ENVELOPE'),
           raw(formatEnvelope(envelopeValue((await msg.record()).envelope), src.utf8)),
         );
+        break;
+      case 'preview':
+        // RFC 8970 §3: computed at delivery (at most 200 characters, under the 256 allowed);
+        // an empty string when the message has no text to show.
+        out.push(atom('PREVIEW'), (await msg.record()).preview);
         break;
       case 'body':
       case 'bodyStructure': {

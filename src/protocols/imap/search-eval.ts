@@ -44,6 +44,11 @@ type Compiled =
   | { kind: 'seq'; set: SequenceSet }
   | { kind: 'size'; op: 'larger' | 'smaller'; size: number }
   | { kind: 'internalDate'; op: 'before' | 'on' | 'since'; day: number }
+  /** Internal date at or after `since` (ms) matches, or before it with `older`. */
+  | { kind: 'age'; older: boolean; since: number }
+  | { kind: 'saveDate'; op: 'before' | 'on' | 'since'; day: number }
+  /** RFC 8474 EMAILID: the blob id prefix the id stands for. */
+  | { kind: 'emailId'; blobPrefix: string }
   | { kind: 'modseq'; modseq: number }
   | { kind: 'content'; id: number; cost: Cost; test: ContentTest }
   | { kind: 'not'; key: Compiled; cost: Cost }
@@ -92,6 +97,7 @@ function costOf(k: Compiled): Cost {
 
 class Compiler {
   private nextId = 0;
+  private readonly now = Date.now();
   constructor(private readonly ctx: SearchContext) {}
 
   get contentKeys(): number {
@@ -118,8 +124,17 @@ class Compiler {
         return { kind: 'size', op: key.op, size: key.size };
       case 'modseq':
         return { kind: 'modseq', modseq: Number(key.modseq) };
+      case 'age':
+        // RFC 5032 §3: measured from the time of the command (one `now` for every message).
+        return { kind: 'age', older: key.op === 'older', since: this.now - key.seconds * 1000 };
+      case 'objectId': {
+        // THREADID is NIL for every message (threads are not computed): nothing matches.
+        const email = key.field === 'email' ? /^M([0-9a-f]{32})$/.exec(key.id) : null;
+        return email === null ? { kind: 'const', value: false } : { kind: 'emailId', blobPrefix: email[1]! };
+      }
       case 'date':
         if (key.field === 'internal') return { kind: 'internalDate', op: key.op, day: dayOf(key.date) };
+        if (key.field === 'saved') return { kind: 'saveDate', op: key.op, day: dayOf(key.date) };
         return this.content(1, { kind: 'sentDate', op: key.op, day: dayOf(key.date) });
       case 'header': {
         const name = key.field.toLowerCase();
@@ -225,6 +240,13 @@ function cheap(
       return dateMatches(k.op, Math.floor(c.meta.internalDate.getTime() / DAY_MS), k.day) ? 1 : 0;
     case 'modseq':
       return c.meta.modseq >= k.modseq ? 1 : 0;
+    case 'saveDate':
+      return dateMatches(k.op, Math.floor(c.meta.saveDate.getTime() / DAY_MS), k.day) ? 1 : 0;
+    case 'emailId':
+      return c.meta.blobId.startsWith(k.blobPrefix) ? 1 : 0;
+    case 'age':
+      // YOUNGER n: within the last n seconds; OLDER n: the rest.
+      return c.meta.internalDate.getTime() >= k.since !== k.older ? 1 : 0;
     case 'content': {
       const pre = indexed?.get(k.id);
       if (pre !== undefined) return pre.yes.has(c.meta.uid) ? 1 : pre.maybe.has(c.meta.uid) ? 2 : 0;

@@ -695,6 +695,14 @@ export class ImapSession implements ImapSessionContext {
     this.reader = this.newReader();
   }
 
+  async startCompression(tag: string): Promise<void> {
+    if (this.reader.buffered > 0) throw new ImapBad('Input after COMPRESS before its response');
+    this.writePending();
+    const response = new ResponseEncoder().status(tag, 'OK', null, 'DEFLATE active').take();
+    this.conn.startCompression({ response });
+    await this.flush();
+  }
+
   finish(): void {
     this.state = { kind: 'logout' };
   }

@@ -52,19 +52,22 @@ export function insertMailbox(
   init?: Partial<Pick<MailboxRow, 'uidnext' | 'highestmodseq' | 'recent_uid'>>,
 ): MailboxRow {
   const { sql } = tx;
+  const uidValidity = takeUidValidity(sql);
   const row = sql
     .stmt<MailboxRow>(
-      `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity, uidnext, highestmodseq, recent_uid)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity, uidnext, highestmodseq, recent_uid, object_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     )
     .get(
       accountId,
       name,
       specialUse,
-      takeUidValidity(sql),
+      uidValidity,
       init?.uidnext ?? 1,
       init?.highestmodseq ?? 1,
       init?.recent_uid ?? 0,
+      // RFC 8474 §4: MAILBOXID, kept through RENAME (see migration 11).
+      `F${uidValidity}`,
     )!;
   tx.mailboxes.add(row.id);
   return row;

@@ -37,7 +37,10 @@ void test('append stores a message with uid, modseq, flags, counters, usedBytes 
   assert.equal(mb.unseen, 0);
   assert.equal(mb.size, blob.size);
   assert.equal((await store.getAccountById(accountId))!.usedBytes, blob.size);
+  const savedBefore = Date.now();
   const [m] = await store.listMessages(inbox);
+  // RFC 8514: saved now, whatever the internal date.
+  assert.ok(m !== undefined && Math.abs(m.saveDate.getTime() - savedBefore) < 60_000, String(m?.saveDate));
   assert.deepEqual(m, {
     mailboxId: inbox,
     uid: 1,
@@ -46,6 +49,7 @@ void test('append stores a message with uid, modseq, flags, counters, usedBytes 
     internalDate: date,
     size: blob.size,
     blobId: blob.blobId,
+    saveDate: m.saveDate,
   });
   assert.deepEqual(await store.getMime(blob.blobId), blob.mime);
   assert.deepEqual(await store.changesSince(inbox, 0), [

@@ -99,10 +99,10 @@ function insertMessage(
   const keywords = encodeKeywords(flags.keywords);
   sql
     .stmt(
-      `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, save_date)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(mb.id, m.uid, m.modseq, flags.bits, keywords, internalDate, size, blobId);
+    .run(mb.id, m.uid, m.modseq, flags.bits, keywords, internalDate, size, blobId, Date.now());
   logChange(tx, mb.id, m.modseq, m.uid, KIND_ADDED, flags.bits, keywords);
   addUsage(sql, mb.account_id, size, 1);
   return m;
@@ -305,11 +305,13 @@ export const messageWrites = {
     const refs = new Map<string, number>();
     const mapping: Array<[number, number]> = [];
     const insert = sql.stmt(
-      `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id, save_date)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // RFC 8514 §4: a copy (or a moved message) is saved into the target now.
+    const saved = Date.now();
     for (const r of rows) {
-      insert.run(dst.id, uid, modseq, r.flags, r.keywords, r.internal_date, r.size, r.blob_id);
+      insert.run(dst.id, uid, modseq, r.flags, r.keywords, r.internal_date, r.size, r.blob_id, saved);
       logChange(tx, dst.id, modseq, uid, KIND_ADDED, r.flags, r.keywords);
       refs.set(r.blob_id, (refs.get(r.blob_id) ?? 0) + 1);
       unseen += 1 - flagCount(r.flags, FLAG_SEEN);
@@ -427,9 +429,10 @@ export class SqliteMessages implements Messages {
         internalDate: new Date(r[4] as number),
         size: r[5] as number,
         blobId: r[6] as string,
+        saveDate: new Date((r[7] as number | null) ?? (r[4] as number)),
       });
     };
-    const cols = 'uid, modseq, flags, keywords, internal_date, size, blob_id';
+    const cols = 'uid, modseq, flags, keywords, internal_date, size, blob_id, save_date';
     if (opts.uids === undefined) {
       const rows = sql
         .stmt<unknown[]>(`SELECT ${cols} FROM messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid`, 'raw')

@@ -42,6 +42,7 @@ export interface MailboxRow {
   deleted: number;
   size: number;
   recent_uid: number;
+  object_id: string | null;
 }
 
 export interface MessageRow {
@@ -99,6 +100,7 @@ export function toMailbox(sql: StatementCache, r: MailboxRow): Mailbox {
     name: r.name,
     specialUse: r.special_use,
     uidValidity: r.uidvalidity,
+    objectId: r.object_id ?? `F${r.uidvalidity}`,
     uidNext: r.uidnext,
     highestModseq: r.highestmodseq,
     messages: r.messages,

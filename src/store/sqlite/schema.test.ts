@@ -115,3 +115,39 @@ void test('migration 12 counts the messages each account already holds', () => {
     db.close();
   }
 });
+
+void test('migration 11: old messages get their internal date as save date, old mailboxes an object id', async () => {
+  const dir = await makeTempDir();
+  try {
+    const db = new Database(path.join(dir, SQLITE_FILE_NAME));
+    try {
+      migrate(
+        db,
+        MIGRATIONS.filter((m) => m.version <= 10),
+      );
+      // Rows as an older version left them (their parents do not matter here).
+      db.pragma('foreign_keys = OFF');
+      db.exec(
+        `INSERT INTO mailboxes (id, account_id, name, uidvalidity) VALUES (7, 1, 'INBOX', 1796000000);
+         INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, blob_id)
+           VALUES (7, 1, 2, 1700000000000, 10, 'b1'), (7, 2, 3, 1710000000000, 10, 'b2');`,
+      );
+      assert.deepEqual(
+        migrate(
+          db,
+          MIGRATIONS.filter((m) => m.version <= 11),
+        ),
+        [11],
+      );
+      assert.deepEqual(db.prepare('SELECT uid, save_date FROM messages ORDER BY uid').raw().all(), [
+        [1, 1700000000000],
+        [2, 1710000000000],
+      ]);
+      assert.equal(db.prepare('SELECT object_id FROM mailboxes WHERE id = 7').pluck().get(), 'F1796000000');
+    } finally {
+      db.close();
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});

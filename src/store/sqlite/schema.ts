@@ -339,6 +339,22 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 11,
+    description: 'SAVEDATE and OBJECTID: save dates of messages, object ids of mailboxes',
+    // RFC 8514: the date a message was saved into this mailbox (APPEND, delivery, COPY and MOVE
+    // each set it; the internal date keeps the client's or the original one). Rows stored
+    // before this migration get their internal date, the best estimate there is.
+    // RFC 8474 §4: a mailbox's MAILBOXID survives RENAME (which gives a new UIDVALIDITY) and is
+    // never reused; it is 'F' and the UIDVALIDITY the mailbox had when created, unique over the
+    // whole store for good (uid-validity.ts). Existing mailboxes take their current one.
+    sql: `
+      ALTER TABLE messages ADD COLUMN save_date INTEGER;
+      UPDATE messages SET save_date = internal_date;
+      ALTER TABLE mailboxes ADD COLUMN object_id TEXT;
+      UPDATE mailboxes SET object_id = 'F' || uidvalidity;
+    `,
+  },
+  {
     version: 12,
     description: 'message-count quota per account; index of \\Deleted messages',
     // RFC 9208 §5.2 MESSAGE resource: quota_messages bounds the messages of the account (0:

@@ -260,4 +260,21 @@ void describe('FETCH item parser', () => {
     assert.throws(() => parseFetchItems(tokens, { rev2: false, maxItems: 2 }), /too many FETCH items/);
     assert.equal(parseFetchItems(tokens, { rev2: false, maxItems: 3 }).items.length, 3);
   });
+
+  void it('parses PREVIEW with and without (LAZY) (RFC 8970), SAVEDATE (RFC 8514), EMAILID and THREADID (RFC 8474)', () => {
+    const kinds = (r: FetchRequest): string[] => r.items.map((i) => i.kind);
+    assert.deepEqual(kinds(fetch('PREVIEW')), ['preview']);
+    assert.deepEqual(kinds(fetch('PREVIEW (LAZY)')), ['preview']);
+    assert.deepEqual(kinds(fetch('(UID PREVIEW (LAZY) SAVEDATE EMAILID THREADID)')), [
+      'uid',
+      'preview',
+      'saveDate',
+      'emailId',
+      'threadId',
+    ]);
+    // The list after a lone PREVIEW is its modifiers; after another item, FETCH's own.
+    assert.equal(fetch('PREVIEW (LAZY) (CHANGEDSINCE 5)').changedSince, 5n);
+    bad('(PREVIEW (EAGER))', /PREVIEW modifier/);
+    bad('(PREVIEW ())');
+  });
 });

@@ -49,6 +49,13 @@ export type FetchItem =
   | { kind: 'rfc822Header'; name: 'RFC822.HEADER' }
   | { kind: 'rfc822Text'; name: 'RFC822.TEXT' }
   | { kind: 'modseq'; name: 'MODSEQ' }
+  /** RFC 8970: the message's preview text (LAZY changes nothing: it is always precomputed). */
+  | { kind: 'preview'; name: 'PREVIEW' }
+  /** RFC 8514: when the message was saved into this mailbox. */
+  | { kind: 'saveDate'; name: 'SAVEDATE' }
+  /** RFC 8474 §5: the message's EMAILID and THREADID. */
+  | { kind: 'emailId'; name: 'EMAILID' }
+  | { kind: 'threadId'; name: 'THREADID' }
   | { kind: 'binarySize'; part: number[]; name: string }
   | { kind: 'bodySection'; peek: boolean; section: FetchSection; partial: FetchPartial | null; name: string }
   | { kind: 'binary'; peek: boolean; part: number[]; partial: FetchPartial | null; name: string };
@@ -91,6 +98,10 @@ const SIMPLE = new Map<string, FetchItem>([
   ['RFC822.HEADER', { kind: 'rfc822Header', name: 'RFC822.HEADER' }],
   ['RFC822.TEXT', { kind: 'rfc822Text', name: 'RFC822.TEXT' }],
   ['MODSEQ', { kind: 'modseq', name: 'MODSEQ' }],
+  ['PREVIEW', { kind: 'preview', name: 'PREVIEW' }],
+  ['SAVEDATE', { kind: 'saveDate', name: 'SAVEDATE' }],
+  ['EMAILID', { kind: 'emailId', name: 'EMAILID' }],
+  ['THREADID', { kind: 'threadId', name: 'THREADID' }],
 ]);
 
 // RFC 9051 §6.4.5 macros.
@@ -109,19 +120,29 @@ export function parseFetchItems(tokens: readonly ImapToken[], opts: FetchParseOp
   };
   const first = tokens[0];
   if (first === undefined) throw new FetchParseError('missing FETCH items');
-  if (tokens.length > 2) throw new FetchParseError('unexpected arguments after FETCH items');
   let texts: string[];
+  let modsAt = 1;
   if (first.kind === 'atom') {
     const macro = MACROS.get(first.value.toUpperCase());
     texts = macro !== undefined ? [...macro] : [first.value];
+    // `FETCH 1 PREVIEW (LAZY)`: the list is the item's modifiers, not the command's.
+    if (first.value.toUpperCase() === 'PREVIEW' && isPreviewModifiers(tokens[1])) modsAt = 2;
   } else if (first.kind === 'list') {
     if (first.items.length === 0) throw new FetchParseError('empty FETCH item list');
     if (first.items.length > limits.maxItems) throw new FetchParseError('too many FETCH items');
-    texts = first.items.map((t) => {
+    texts = [];
+    const list = first.items;
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i]!;
       if (t.kind !== 'atom') throw new FetchParseError('invalid FETCH item');
-      return t.value;
-    });
+      texts.push(t.value);
+      if (t.value.toUpperCase() === 'PREVIEW' && list[i + 1]?.kind === 'list') {
+        if (!isPreviewModifiers(list[i + 1])) throw new FetchParseError('unknown PREVIEW modifier');
+        i++;
+      }
+    }
   } else throw new FetchParseError('invalid FETCH items');
+  if (tokens.length > modsAt + 1) throw new FetchParseError('unexpected arguments after FETCH items');
 
   const items: FetchItem[] = [];
   const seen = new Set<string>();
@@ -146,7 +167,7 @@ export function parseFetchItems(tokens: readonly ImapToken[], opts: FetchParseOp
 
   let changedSince: bigint | null = null;
   let vanished = false;
-  const mods = tokens[1];
+  const mods = tokens[modsAt];
   if (mods !== undefined) {
     if (mods.kind !== 'list' || mods.items.length === 0) throw new FetchParseError('invalid FETCH modifiers');
     const m = mods.items;
@@ -169,6 +190,15 @@ export function parseFetchItems(tokens: readonly ImapToken[], opts: FetchParseOp
   if (changedSince !== null) add({ kind: 'modseq', name: 'MODSEQ' });
   if (items.length > limits.maxItems) throw new FetchParseError('too many FETCH items');
   return { items, setsSeen, changedSince, vanished };
+}
+
+/** RFC 8970 §3: preview-mod = "LAZY"; a non-empty list of them. */
+function isPreviewModifiers(t: ImapToken | undefined): boolean {
+  return (
+    t?.kind === 'list' &&
+    t.items.length > 0 &&
+    t.items.every((m) => m.kind === 'atom' && m.value.toUpperCase() === 'LAZY')
+  );
 }
 
 interface Limits {

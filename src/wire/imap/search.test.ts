@@ -143,4 +143,37 @@ void describe('SEARCH parser', () => {
       assert.equal(parseSearchDate(bad), null, bad);
     }
   });
+
+  void it('parses WITHIN (RFC 5032), the SAVEDATE keys (RFC 8514) and EMAILID/THREADID (RFC 8474)', () => {
+    assert.deepEqual(search('YOUNGER 259200 OLDER 60').criteria, {
+      kind: 'and',
+      keys: [
+        { kind: 'age', op: 'younger', seconds: 259200 },
+        { kind: 'age', op: 'older', seconds: 60 },
+      ],
+    });
+    assert.deepEqual(search('SAVEDSINCE 1-Feb-2026').criteria, {
+      kind: 'date',
+      field: 'saved',
+      op: 'since',
+      date: { year: 2026, month: 2, day: 1 },
+    });
+    assert.deepEqual(search('SAVEDATESUPPORTED').criteria, { kind: 'all' });
+    assert.deepEqual(search('EMAILID M0123abc').criteria, {
+      kind: 'objectId',
+      field: 'email',
+      id: 'M0123abc',
+    });
+    assert.deepEqual(search('THREADID T_1-2').criteria, { kind: 'objectId', field: 'thread', id: 'T_1-2' });
+    for (const bad of [
+      'YOUNGER 0',
+      'OLDER',
+      'OLDER -5',
+      'YOUNGER 99999999999',
+      'EMAILID "a.b"',
+      `EMAILID ${'x'.repeat(256)}`,
+    ]) {
+      assert.throws(() => parseSearch(readArgs([Buffer.from(`t SEARCH ${bad}\r\n`)])), SearchError, bad);
+    }
+  });
 });

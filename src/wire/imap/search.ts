@@ -30,8 +30,13 @@ export type SearchKey =
   | { kind: 'header'; field: string; value: Buffer }
   | { kind: 'body'; value: Buffer }
   | { kind: 'text'; value: Buffer }
-  | { kind: 'date'; field: 'internal' | 'sent'; op: 'before' | 'on' | 'since'; date: SearchDate }
+  /** `saved`: RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE. */
+  | { kind: 'date'; field: 'internal' | 'sent' | 'saved'; op: 'before' | 'on' | 'since'; date: SearchDate }
+  /** RFC 8474 §6: SEARCH EMAILID / THREADID objectid. */
+  | { kind: 'objectId'; field: 'email' | 'thread'; id: string }
   | { kind: 'size'; op: 'larger' | 'smaller'; size: number }
+  /** RFC 5032 WITHIN: internal date within (younger) or beyond (older) `seconds` before now. */
+  | { kind: 'age'; op: 'younger' | 'older'; seconds: number }
   | { kind: 'uid'; set: SequenceSetSpec }
   | { kind: 'seq'; set: SequenceSetSpec }
   | { kind: 'modseq'; modseq: bigint; entry: { name: string; type: 'priv' | 'shared' | 'all' } | null }
@@ -76,13 +81,16 @@ const HEADER_KEYS = new Map<string, string>([
   ['TO', 'To'],
 ]);
 
-const DATE_KEYS = new Map<string, { field: 'internal' | 'sent'; op: 'before' | 'on' | 'since' }>([
+const DATE_KEYS = new Map<string, { field: 'internal' | 'sent' | 'saved'; op: 'before' | 'on' | 'since' }>([
   ['BEFORE', { field: 'internal', op: 'before' }],
   ['ON', { field: 'internal', op: 'on' }],
   ['SINCE', { field: 'internal', op: 'since' }],
   ['SENTBEFORE', { field: 'sent', op: 'before' }],
   ['SENTON', { field: 'sent', op: 'on' }],
   ['SENTSINCE', { field: 'sent', op: 'since' }],
+  ['SAVEDBEFORE', { field: 'saved', op: 'before' }],
+  ['SAVEDON', { field: 'saved', op: 'on' }],
+  ['SAVEDSINCE', { field: 'saved', op: 'since' }],
 ]);
 
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
@@ -199,6 +207,24 @@ class Parser {
       case 'LARGER':
       case 'SMALLER':
         return { kind: 'size', op: name === 'LARGER' ? 'larger' : 'smaller', size: this.number(name) };
+      case 'SAVEDATESUPPORTED':
+        // RFC 8514 §4.2: every mailbox keeps save dates.
+        return { kind: 'all' };
+      case 'EMAILID':
+      case 'THREADID': {
+        // RFC 8474 §9: objectid = 1*255(ALPHA / DIGIT / "_" / "-").
+        const id = this.atomArg(name);
+        if (id.length === 0 || id.length > 255 || !/^[A-Za-z0-9_-]+$/.test(id))
+          throw new SearchError(`${name} needs an object id`);
+        return { kind: 'objectId', field: name === 'EMAILID' ? 'email' : 'thread', id };
+      }
+      case 'OLDER':
+      case 'YOUNGER': {
+        // RFC 5032 §4: "OLDER" SP nz-number / "YOUNGER" SP nz-number.
+        const seconds = this.number(name);
+        if (seconds === 0) throw new SearchError(`${name} needs a non-zero number`);
+        return { kind: 'age', op: name === 'OLDER' ? 'older' : 'younger', seconds };
+      }
       case 'UID':
         return { kind: 'uid', set: this.sequenceSet(this.atomArg(name)) };
       case 'NOT':

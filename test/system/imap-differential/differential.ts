@@ -22,7 +22,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ImapRawClient, type CommandPart } from '../../helpers/imap-raw-client.js';
-import { normaliseAnswer, withoutCapabilities } from './normalise.js';
+import { normaliseAnswer, withoutCapabilities, withoutExtensionCodes } from './normalise.js';
 
 export interface ScriptCommand {
   /** 1-based line number in the script file. */
@@ -312,9 +312,15 @@ export function compareAnswers(
   const byKey = new Map(subject.map((a) => [a.key, a]));
   for (const r of reference) {
     const s = byKey.get(r.key);
-    const rn = r.normalised.map((l) => withoutCapabilities(l, referenceOnly, capabilitiesSeen));
-    const sn = (s?.normalised ?? ['<no answer>']).map((l) =>
-      withoutCapabilities(l, subjectOnly, capabilitiesSeen),
+    const rn = withoutExtensionCodes(
+      r.normalised.map((l) => withoutCapabilities(l, referenceOnly, capabilitiesSeen)),
+      referenceOnly,
+      capabilitiesSeen,
+    );
+    const sn = withoutExtensionCodes(
+      (s?.normalised ?? ['<no answer>']).map((l) => withoutCapabilities(l, subjectOnly, capabilitiesSeen)),
+      subjectOnly,
+      capabilitiesSeen,
     );
     if (JSON.stringify(rn) !== JSON.stringify(sn)) {
       differences.push({ key: r.key, source: r.source, reference: rn, subject: sn });

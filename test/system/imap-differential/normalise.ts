@@ -189,6 +189,9 @@ function normaliseCode(code: string): string {
       return 'UIDVALIDITY *';
     case 'HIGHESTMODSEQ':
       return 'HIGHESTMODSEQ *';
+    case 'MAILBOXID':
+      // RFC 8474 §4: the server's own object id.
+      return 'MAILBOXID *';
     case 'APPENDUID':
     case 'COPYUID': {
       const parts = code.split(' ');
@@ -223,6 +226,33 @@ function capabilityList(line: string): { head: string; names: string[]; tail: st
   const m = /^(\S+ [A-Z]+ \[CAPABILITY)((?: [^ \]]+)*)\]$/.exec(line);
   if (m === null) return null;
   return { head: m[1], names: m[2].split(' ').filter((c) => c !== ''), tail: ']' };
+}
+
+/** Response codes that exist only with an extension (RFC 8474 §4.1: MAILBOXID with OBJECTID). */
+const EXTENSION_CODES = new Map<string, string>([['MAILBOXID *', 'OBJECTID']]);
+
+/**
+ * A server's normalised lines without the response codes of extensions that only it announces
+ * (accepted by capability in accepted.ts): an untagged OK that carries only such a code is left
+ * out, and the code is taken off a tagged status. The capabilities concerned go into `seen`.
+ */
+export function withoutExtensionCodes(
+  lines: readonly string[],
+  only: ReadonlySet<string>,
+  seen: Set<string>,
+): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    const m = /^(\S+) (OK|NO|BAD) \[([^\]]*)\]$/.exec(line);
+    const capability = m === null ? undefined : EXTENSION_CODES.get(m[3]!);
+    if (m === null || capability === undefined || !only.has(capability)) {
+      out.push(line);
+      continue;
+    }
+    seen.add(capability);
+    if (m[1] !== '*') out.push(`${m[1]} ${m[2]}`);
+  }
+  return out;
 }
 
 /**

@@ -62,6 +62,9 @@ function isShort(item: FetchItem): boolean {
     case 'internalDate':
     case 'rfc822Size':
     case 'modseq':
+    case 'saveDate':
+    case 'emailId':
+    case 'threadId':
       return true;
     default:
       return false;

@@ -66,7 +66,9 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
       // RFC 9051 §6.3.4: a trailing delimiter declares that inferiors will be created.
       if (name.endsWith(MAILBOX_DELIMITER)) name = name.slice(0, -1);
       if (name.toUpperCase() === 'INBOX') throw new ImapNo('INBOX already exists', { name: 'ALREADYEXISTS' });
-      await ctx.env.store.createMailbox(accountId(ctx), name, { specialUse });
+      const created = await ctx.env.store.createMailbox(accountId(ctx), name, { specialUse });
+      // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
+      return { code: { name: 'MAILBOXID', data: [[atom(created.objectId)]] } };
     },
   },
   {

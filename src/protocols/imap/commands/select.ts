@@ -64,6 +64,8 @@ async function openMailbox(
   untaggedOk(ctx, codes.uidValidity(mailbox.uidValidity), 'UIDs valid');
   // A message appended between the mailbox read and the message list is already in EXISTS.
   untaggedOk(ctx, codes.uidNext(Math.max(mailbox.uidNext, view.lastUid + 1)), 'Predicted next UID');
+  // RFC 8474 §4.1: the mailbox's object id.
+  untaggedOk(ctx, { name: 'MAILBOXID', data: [[atom(mailbox.objectId)]] }, 'Mailbox id');
   // RFC 7162 §3.1.2.1: HIGHESTMODSEQ once CONDSTORE is on (enabled before, or by this
   // command's CONDSTORE or QRESYNC parameter), as Dovecot does.
   if (params.condstore) ctx.enable('CONDSTORE');

@@ -25,7 +25,8 @@ export type StatusItem =
   | 'RECENT'
   | 'APPENDLIMIT'
   | 'HIGHESTMODSEQ'
-  | 'DELETED-STORAGE';
+  | 'DELETED-STORAGE'
+  | 'MAILBOXID';
 
 const ITEMS: ReadonlySet<string> = new Set<StatusItem>([
   'MESSAGES',
@@ -38,6 +39,7 @@ const ITEMS: ReadonlySet<string> = new Set<StatusItem>([
   'APPENDLIMIT',
   'HIGHESTMODSEQ',
   'DELETED-STORAGE',
+  'MAILBOXID',
 ]);
 
 /** The parenthesised STATUS item list; unknown items (and RECENT in IMAP4rev2) are a BAD. */
@@ -69,8 +71,11 @@ export function statusValues(
   return out;
 }
 
-function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem): number {
+function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem): ImapData {
   switch (item) {
+    case 'MAILBOXID':
+      // RFC 8474 §4.2: MAILBOXID (objectid).
+      return [atom(mailbox.objectId)];
     case 'MESSAGES':
       return mailbox.messages;
     case 'UIDNEXT':
