@@ -370,7 +370,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 16,
+    version: 14,
     description: 'change log retention: change clock, expunge floor per mailbox',
     // RFC 7162 §3.2.5.1 lets a server that no longer knows every expunge answer VANISHED with a
     // superset. Expunge rows older than the retention are pruned (gc.ts); the mailbox keeps the
@@ -385,7 +385,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 17,
+    version: 15,
     description: 'POP3 retention: when POP3 first retrieved a message; expire days per domain and account',
     // RFC 2449 §6.7 EXPIRE as a policy: a message POP3 retrieved is expunged from INBOX that many
     // days later. pop3_expire_days: NULL inherits (account -> domain -> pop3.expire_days), -1 is
