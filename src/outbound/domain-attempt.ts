@@ -153,6 +153,8 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
     yield* env.body(job.message.blobId);
   };
   const mxSecure = env.transport !== undefined ? await env.transport.mxSecure(job.domain) : false;
+  // RFC 8689: a REQUIRETLS message goes only over verified TLS, to servers offering REQUIRETLS.
+  const messageRequiresTls = job.message.requireTls === true;
   for (const hop of route.hops) {
     if (remaining.length === 0) break;
     // DANE, MTA-STS and REQUIRETLS decide how TLS must go to this MX (transport-policy.ts).
@@ -163,7 +165,7 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
             domain: job.domain,
             mxHost: hop.host,
             port: env.port,
-            requireTls: env.requireTls,
+            requireTls: env.requireTls || messageRequiresTls,
             mxSecure,
           });
     if (policy !== null && policy.refuse !== null) {
@@ -175,8 +177,18 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
         continue;
       }
     }
-    const cached = await connect(env, hop, policy).catch(async (err: unknown) => {
+    const cached = await connect(env, hop, policy, { messageRequiresTls }).catch(async (err: unknown) => {
       openFailures++;
+      if (messageRequiresTls && err instanceof SmtpClientError && err.stage === 'starttls' && err.reply === null) {
+        // RFC 8689 §4.2.1 and §5: no STARTTLS at this MX can never carry the message: 5.7.30.
+        if (policy !== null) {
+          const refused = policy.classifyOpenError(err);
+          if (refused !== null) await env.transport!.record(policy.report, refused);
+        }
+        const reply: RemoteReply = { code: 550, enhanced: '5.7.30', text: `REQUIRETLS: ${err.message}` };
+        for (const r of remaining) last.set(r.id, { reply, remoteMta: hop.host, permanent: true });
+        return null;
+      }
       const refused = policy?.classifyOpenError(err) ?? null;
       if (policy !== null && refused !== null) {
         // A TLS policy refused the session (never sent in clear): 4.7.x, try the next MX.
@@ -188,7 +200,9 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
         }
       }
       const e = err instanceof SmtpClientError ? err : null;
-      if (e !== null && !e.temporary) permanentOpenFailures++;
+      // A 5xx greeting is skipped like a dead host (Postfix's smtp_skip_5xx_greeting): it often
+      // means an overloaded or misconfigured MX, and all of them doing so defers the message.
+      if (e !== null && !e.temporary && e.stage !== 'greeting') permanentOpenFailures++;
       const reply: RemoteReply =
         e?.reply !== null && e?.reply !== undefined
           ? remoteReply(e.reply)
@@ -211,6 +225,7 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
       smtputf8: job.message.smtputf8,
       ...(job.message.ret !== null ? { ret: job.message.ret } : {}),
       ...(envidOf(job.message) !== null ? { envid: envidOf(job.message)! } : {}),
+      ...(messageRequiresTls ? { requireTls: true } : {}),
     });
     cached.used++;
     await env.cache.put(Cache.key(hop.host, hop.ip), cached);
@@ -276,10 +291,17 @@ async function connect(
   env: DomainAttemptEnv,
   hop: RouteHop,
   policy: TransportPolicy | null,
+  opts0: { messageRequiresTls: boolean },
 ): Promise<CachedConnection> {
+  const requireTls = env.requireTls || opts0.messageRequiresTls;
   const cached = env.cache.take(Cache.key(hop.host, hop.ip));
   if (cached !== null) {
-    if (policy === null || policy.check(cached.conn.tls).ok) return cached;
+    const tls = cached.conn.tls;
+    const fits =
+      policy !== null
+        ? policy.check(tls).ok
+        : !opts0.messageRequiresTls || (tls.active && tls.verified);
+    if (fits) return cached;
     await cached.conn.close().catch(() => undefined);
   }
   const ca = env.tlsCa !== undefined ? { ca: env.tlsCa } : {};
@@ -291,7 +313,13 @@ async function connect(
     tls:
       policy !== null
         ? policy.tlsOptions(ca)
-        : { servername: hop.host, requireTls: env.requireTls, verify: 'opportunistic', ...ca },
+        : {
+            servername: hop.host,
+            requireTls,
+            // RFC 8689 §4.2.1: a REQUIRETLS message needs a certificate that verifies.
+            verify: opts0.messageRequiresTls ? 'strict' : 'opportunistic',
+            ...ca,
+          },
     ...(env.timeouts !== undefined ? { timeouts: env.timeouts } : {}),
   };
   const opened = async (o: SmtpClientOpenOptions): Promise<CachedConnection> => {

@@ -183,6 +183,8 @@ export interface OutboundEnvelope {
   body: '7BIT' | '8BITMIME' | 'BINARYMIME';
   /** RFC 6531 SMTPUTF8 was given on MAIL FROM. */
   smtputf8: boolean;
+  /** RFC 8689 REQUIRETLS was given on MAIL FROM (absent: false). */
+  requireTls?: boolean;
   /** The authenticated submitter, or null (relayed from an MX session: forwarding). */
   accountId: number | null;
 }
@@ -320,6 +322,25 @@ export type RecipientOutcome =
       delayWarned?: boolean;
     };
 
+/** The DSN an outcome calls for: JSON written and read by src/outbound (opaque to the store). */
+export interface OwedDsnParts {
+  /** One JSON block per recipient reported, by recipient id; only recorded ones are kept. */
+  blocks: ReadonlyMap<number, string>;
+  /** The report's message-level part (sender, ENVID, RET, arrival), JSON. */
+  head: string;
+}
+
+/** A DSN recorded as owed and not yet sent (it keeps the original's blob referenced). */
+export interface OwedDsn {
+  id: number;
+  blobId: string;
+  size: number;
+  head: string;
+  blocks: string[];
+  createdAt: Date;
+  attempts: number;
+}
+
 export interface QueueAttempt {
   /** The claimer: outcomes for recipients it no longer holds are not recorded. */
   owner: string;
@@ -327,6 +348,11 @@ export interface QueueAttempt {
   outcomes: RecipientOutcome[];
   /** When the attempt was made (default: now). */
   at?: Date;
+  /**
+   * The DSN these outcomes call for: stored as owed in the same transaction (with the blocks
+   * of recorded recipients only), so that a crash before it is sent cannot lose it.
+   */
+  dsn?: OwedDsnParts;
 }
 
 export interface QueueAttemptResult {
@@ -336,6 +362,8 @@ export interface QueueAttemptResult {
   lost: number[];
   /** Every recipient is final: the message left the queue and its blob was released. */
   finished: boolean;
+  /** The owed DSN stored with the outcomes (null: none was asked for or none was recorded). */
+  owedDsn: OwedDsn | null;
 }
 
 export interface MessageFlags {

@@ -5,6 +5,7 @@
 import { StoreError } from '../../core/errors.js';
 import {
   RECIPIENT_STATUSES,
+  type OwedDsnParts,
   type QueueAttempt,
   type QueueClaimRequest,
   type QueueFilter,
@@ -156,4 +157,21 @@ export function checkQueueFilter(f: QueueFilter = {}): {
     afterId: f.afterId ?? 0,
     limit: f.limit ?? DEFAULT_QUEUE_LIST_LIMIT,
   };
+}
+
+/** Most bytes of one owed DSN's JSON (head and every block): a report, not a message. */
+const MAX_OWED_DSN_JSON = 4 * 1024 * 1024;
+
+/** The DSN parts of an attempt as a backend takes them (plain data: they cross to the writer). */
+export function checkOwedDsnParts(dsn: OwedDsnParts): { head: string; blocks: Map<number, string> } {
+  if (typeof dsn !== 'object' || dsn === null || typeof dsn.head !== 'string' || !(dsn.blocks instanceof Map)) {
+    bad('dsn must have a head and blocks');
+  }
+  let total = dsn.head.length;
+  for (const [id, block] of dsn.blocks) {
+    if (!isCount(id) || typeof block !== 'string') bad('dsn blocks must map recipient ids to strings');
+    total += block.length;
+  }
+  if (total > MAX_OWED_DSN_JSON) bad('dsn too large');
+  return { head: dsn.head, blocks: new Map(dsn.blocks) };
 }

@@ -39,6 +39,7 @@ import type {
   MessageMeta,
   NewDkimKey,
   OutboundMessage,
+  OwedDsn,
   QueueAttempt,
   QueueAttemptResult,
   QueueClaim,
@@ -325,6 +326,19 @@ export class SqliteStore implements MailStore {
   recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
     return this.queue.recordOutboundAttempt(attempt);
   }
+
+  claimOwedDsns(req: { owner: string; leaseMs: number; max: number; now?: Date }): Promise<OwedDsn[]> {
+    return this.queue.claimOwedDsns(req);
+  }
+
+  finishOwedDsn(id: number): Promise<void> {
+    return this.queue.finishOwedDsn(id);
+  }
+
+  deferOwedDsn(id: number, until: Date): Promise<void> {
+    return this.queue.deferOwedDsn(id, until);
+  }
+
   holdOutbound(id: number): Promise<number> {
     return this.queue.holdOutbound(id);
   }
@@ -342,6 +356,13 @@ export class SqliteStore implements MailStore {
   }
 
   // ---------------------------------------------------------------- TransportSecurity
+  claimTlsReportRun(day: string, owner: string, leaseMs: number): Promise<'claimed' | 'done' | 'busy'> {
+    return this.transportSecurity.claimTlsReportRun(day, owner, leaseMs);
+  }
+
+  finishTlsReportRun(day: string, owner: string): Promise<void> {
+    return this.transportSecurity.finishTlsReportRun(day, owner);
+  }
 
   getStsPolicy(domain: string): Promise<StoredStsPolicy | null> {
     return this.transportSecurity.getStsPolicy(domain);
@@ -390,4 +411,5 @@ export class SqliteStore implements MailStore {
     await this.core.close();
     this.messages.clearCaches();
   }
+
 }
