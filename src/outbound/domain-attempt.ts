@@ -179,7 +179,12 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
     }
     const cached = await connect(env, hop, policy, { messageRequiresTls }).catch(async (err: unknown) => {
       openFailures++;
-      if (messageRequiresTls && err instanceof SmtpClientError && err.stage === 'starttls' && err.reply === null) {
+      if (
+        messageRequiresTls &&
+        err instanceof SmtpClientError &&
+        err.stage === 'starttls' &&
+        err.reply === null
+      ) {
         // RFC 8689 §4.2.1 and §5: no STARTTLS at this MX can never carry the message: 5.7.30.
         if (policy !== null) {
           const refused = policy.classifyOpenError(err);
@@ -298,9 +303,7 @@ async function connect(
   if (cached !== null) {
     const tls = cached.conn.tls;
     const fits =
-      policy !== null
-        ? policy.check(tls).ok
-        : !opts0.messageRequiresTls || (tls.active && tls.verified);
+      policy !== null ? policy.check(tls).ok : !opts0.messageRequiresTls || (tls.active && tls.verified);
     if (fits) return cached;
     await cached.conn.close().catch(() => undefined);
   }

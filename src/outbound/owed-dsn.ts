@@ -35,7 +35,11 @@ const iso = (d: Date | null | undefined): string | null => (d == null ? null : d
 const date = (s: string | null): Date | null => (s === null ? null : new Date(s));
 
 /** The parts to store with an attempt whose recorded outcomes call for these reports. */
-export function owedDsnParts(message: QueuedMessageHead, reports: ReadonlyMap<number, DsnRecipient>): OwedDsnParts {
+export function owedDsnParts(
+  message: QueuedMessageHead,
+  reports: ReadonlyMap<number, DsnRecipient>,
+  leaseMs: number,
+): OwedDsnParts {
   const head: HeadJson = {
     envelopeSender: message.mailFrom,
     envid: message.envid,
@@ -56,7 +60,7 @@ export function owedDsnParts(message: QueuedMessageHead, reports: ReadonlyMap<nu
     };
     blocks.set(id, JSON.stringify(b));
   }
-  return { head: JSON.stringify(head), blocks };
+  return { head: JSON.stringify(head), blocks, leaseMs };
 }
 
 /** An owed row read back: what Bouncer.send needs besides the original. */
@@ -76,7 +80,12 @@ export function readOwedDsn(owed: OwedDsn): { head: OwedDsnHead; recipients: Dsn
     };
   });
   return {
-    head: { envelopeSender: h.envelopeSender, envid: h.envid, ret: h.ret, arrivalDate: new Date(h.arrivalDate) },
+    head: {
+      envelopeSender: h.envelopeSender,
+      envid: h.envid,
+      ret: h.ret,
+      arrivalDate: new Date(h.arrivalDate),
+    },
     recipients,
   };
 }

@@ -19,13 +19,7 @@ import os from 'node:os';
 import type { PosternConfig } from '../config/types.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../store/blob/types.js';
-import type {
-  LocalFailureReport,
-  MailStore,
-  OwedDsn,
-  QueueClaim,
-  QueuedRecipient,
-} from '../store/types.js';
+import type { LocalFailureReport, MailStore, OwedDsn, QueueClaim, QueuedRecipient } from '../store/types.js';
 import { BounceLimiter } from './bounce-limiter.js';
 import { Bouncer, type BounceResult } from './bouncer.js';
 import { ConnectionCache } from './connection-cache.js';
@@ -363,7 +357,10 @@ export class QueueWorker {
     });
     // The DSN is owed in the transaction that records the outcomes (with a reference on the
     // original), so a crash before it is sent leaves it to be sent at the next start.
-    const dsn = reports.size > 0 && this.mayReport(message.mailFrom) ? owedDsnParts(message, reports) : null;
+    const dsn =
+      reports.size > 0 && this.mayReport(message.mailFrom)
+        ? owedDsnParts(message, reports, this.leaseMs)
+        : null;
     let recorded: Set<number>;
     let owed: OwedDsn | null;
     try {
@@ -404,7 +401,11 @@ export class QueueWorker {
     this.owedRunning = true;
     try {
       for (;;) {
-        const owed = await this.opts.store.claimOwedDsns({ owner: this.owner, leaseMs: this.leaseMs, max: 20 });
+        const owed = await this.opts.store.claimOwedDsns({
+          owner: this.owner,
+          leaseMs: this.leaseMs,
+          max: 20,
+        });
         for (const o of owed) {
           if (this.stopping) return;
           await this.sendOwed(o);

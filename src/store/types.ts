@@ -328,6 +328,8 @@ export interface OwedDsnParts {
   blocks: ReadonlyMap<number, string>;
   /** The report's message-level part (sender, ENVID, RET, arrival), JSON. */
   head: string;
+  /** The recorder's lease on it (it sends it at once; another process only once this lapses). */
+  leaseMs: number;
 }
 
 /** A DSN recorded as owed and not yet sent (it keeps the original's blob referenced). */

@@ -53,7 +53,10 @@ void test('MAIL parameters: values parsed, defaults filled', () => {
 
 void test('MAIL parameters: REQUIRETLS only on a TLS session (RFC 8689)', () => {
   assert.equal(parseMailParams(params([['REQUIRETLS', null]]), { ...opts, tls: true }).requireTls, true);
-  assert.equal(refusal(() => parseMailParams(params([['REQUIRETLS', null]]), opts)), '530 5.7.10');
+  assert.equal(
+    refusal(() => parseMailParams(params([['REQUIRETLS', null]]), opts)),
+    '530 5.7.10',
+  );
   assert.equal(
     refusal(() => parseMailParams(params([['REQUIRETLS', 'yes']]), { ...opts, tls: true })),
     '501 5.5.4',

@@ -163,8 +163,17 @@ export function checkQueueFilter(f: QueueFilter = {}): {
 const MAX_OWED_DSN_JSON = 4 * 1024 * 1024;
 
 /** The DSN parts of an attempt as a backend takes them (plain data: they cross to the writer). */
-export function checkOwedDsnParts(dsn: OwedDsnParts): { head: string; blocks: Map<number, string> } {
-  if (typeof dsn !== 'object' || dsn === null || typeof dsn.head !== 'string' || !(dsn.blocks instanceof Map)) {
+export function checkOwedDsnParts(dsn: OwedDsnParts): {
+  head: string;
+  blocks: Map<number, string>;
+  leaseMs: number;
+} {
+  if (
+    typeof dsn !== 'object' ||
+    dsn === null ||
+    typeof dsn.head !== 'string' ||
+    !(dsn.blocks instanceof Map)
+  ) {
     bad('dsn must have a head and blocks');
   }
   let total = dsn.head.length;
@@ -173,5 +182,6 @@ export function checkOwedDsnParts(dsn: OwedDsnParts): { head: string; blocks: Ma
     total += block.length;
   }
   if (total > MAX_OWED_DSN_JSON) bad('dsn too large');
-  return { head: dsn.head, blocks: new Map(dsn.blocks) };
+  checkLeaseMs(dsn.leaseMs);
+  return { head: dsn.head, blocks: new Map(dsn.blocks), leaseMs: dsn.leaseMs };
 }

@@ -222,9 +222,6 @@ function readRecipients(sql: StatementCache, ids: number[]): RecipientRow[] {
     .all(JSON.stringify(ids));
 }
 
-/** How long the recorder of an owed DSN has to send it before another process may. */
-const OWED_DSN_LEASE_MS = 10 * 60_000;
-
 interface OwedRow {
   id: number;
   blob_id: string;
@@ -255,7 +252,7 @@ function oweDsn(
   head: string,
   blocks: string[],
   now: number,
-  owner: string,
+  lease: { owner: string; leaseMs: number },
 ): OwedDsn {
   // Leased to the recorder, which sends it at once; another process takes it only if that lapses.
   const r = sql
@@ -263,7 +260,7 @@ function oweDsn(
       `INSERT INTO outbound_dsn_owed (blob_id, size, head, blocks, created_at, next_attempt_at,
          lease_owner, lease_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(blobId, size, head, JSON.stringify(blocks), now, now, owner, now + OWED_DSN_LEASE_MS);
+    .run(blobId, size, head, JSON.stringify(blocks), now, now, lease.owner, now + lease.leaseMs);
   adjustBlobRefs(sql, blobId, 1, now);
   return { id: Number(r.lastInsertRowid), blobId, size, head, blocks, createdAt: new Date(now), attempts: 0 };
 }
@@ -385,7 +382,9 @@ export const queueWrites = {
     // The DSN is owed in the same transaction as the outcomes it reports (and keeps the blob).
     const blocks = dsn === null ? [] : recorded.flatMap((id) => dsn.blocks.get(id) ?? []);
     const owedDsn =
-      blocks.length === 0 ? null : oweDsn(sql, head.blob_id, head.size, dsn!.head, blocks, at, owner);
+      blocks.length === 0
+        ? null
+        : oweDsn(sql, head.blob_id, head.size, dsn!.head, blocks, at, { owner, leaseMs: dsn!.leaseMs });
     const open = sql
       .stmt<number>(
         `SELECT count(*) FROM outbound_recipients WHERE message_id = ? AND status NOT IN ('delivered', 'failed')`,

@@ -411,5 +411,4 @@ export class SqliteStore implements MailStore {
     await this.core.close();
     this.messages.clearCaches();
   }
-
 }

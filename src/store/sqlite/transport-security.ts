@@ -42,7 +42,13 @@ const WHERE = `(@day IS NULL OR day = @day) AND (@before IS NULL OR day < @befor
 
 /** The transactional bodies of the role's writes (arguments already checked). */
 export const transportSecurityWrites = {
-  claimReportRun(tx: WriteTx, day: string, owner: string, leaseMs: number, now: number): 'claimed' | 'done' | 'busy' {
+  claimReportRun(
+    tx: WriteTx,
+    day: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): 'claimed' | 'done' | 'busy' {
     const { sql } = tx;
     const row = sql
       .stmt<{ owner: string; lease_expires_at: number; finished_at: number | null }>(
@@ -61,7 +67,9 @@ export const transportSecurityWrites = {
   },
 
   finishReportRun(tx: WriteTx, day: string, owner: string, now: number): void {
-    tx.sql.stmt('UPDATE tls_report_runs SET finished_at = ? WHERE day = ? AND owner = ?').run(now, day, owner);
+    tx.sql
+      .stmt('UPDATE tls_report_runs SET finished_at = ? WHERE day = ? AND owner = ?')
+      .run(now, day, owner);
   },
 
   putPolicy(tx: WriteTx, p: StoredStsPolicy): void {
