@@ -19,6 +19,7 @@ import { parseDsn } from '../../test/helpers/parse-dsn.js';
 import { startScriptedSmtpServer, type ScriptedSmtpServer } from '../../test/helpers/scripted-smtp-server.js';
 import { waitUntil } from '../../test/helpers/wait-until.js';
 import { tempDir, testConfig } from '../../test/integration/server-fixture.js';
+import { owedDsnParts } from './owed-dsn.js';
 import { QueueWorker, type QueueWorkerOptions } from './queue-worker.js';
 import { transportHooks } from './transport-hooks.js';
 
@@ -398,4 +399,126 @@ void test('DANE through the worker: a DNSSEC-validated TLSA record makes TLS man
   assert.equal(results.length, 1, JSON.stringify(results));
   assert.equal(results[0]!.policyType, 'tlsa');
   assert.notEqual(results[0]!.result, 'success');
+});
+
+void test('every MX greeting with a 5xx defers the message (as Postfix skips 5xx greetings); no report', async () => {
+  const f = await fixture({ retryFirst: 60 });
+  mx.script = { banner: () => '554 5.3.2 not accepting mail right now' };
+  const id = await f.queue({ recipients: [rcpt('later@twomx.test')] });
+  await waitUntil(async () => (await f.store.showQueued(id))?.recipients[0]?.status === 'deferred', {
+    what: 'the deferral',
+    timeoutMs: 10_000,
+  });
+  const r = (await f.store.showQueued(id))!.recipients[0]!;
+  assert.equal(r.lastReply?.code, 554, 'the last greeting kept as the reason');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal((await f.inbox('alice@example.test')).length, 0, 'no bounce');
+});
+
+void test("SMTPUTF8 to a server without SMTPUTF8: nothing sent; the sender's report says 5.6.9 (UTF-8 header) or 5.6.7 (non-ASCII address)", async () => {
+  const f = await fixture();
+  mx.script = { extensions: ['8BITMIME', 'ENHANCEDSTATUSCODES'] };
+  const mails = mx.commands.filter((c) => c.startsWith('MAIL')).length;
+  await f.queue(
+    { smtputf8: true, body: '8BITMIME', recipients: [rcpt('utf8hdr@remote.test')] },
+    'From: <alice@example.test>\r\nTo: <utf8hdr@remote.test>\r\nSubject: Grüße\r\n\r\nHallo.\r\n',
+  );
+  await f.queue({ smtputf8: true, body: '8BITMIME', recipients: [rcpt('jörg@remote.test')] });
+  await waitUntil(async () => (await f.inbox('alice@example.test')).length === 2, {
+    what: 'both reports',
+  });
+  const reports = await Promise.all((await f.inbox('alice@example.test')).map((b) => parseDsn(b)));
+  const status = new Map(reports.map((d) => [d.recipients[0]!['final-recipient'], d.recipients[0]!.status]));
+  assert.equal(status.get('rfc822; utf8hdr@remote.test'), '5.6.9', JSON.stringify([...status]));
+  assert.match(
+    [...status.keys()].find((k) => k.includes('rg@'))!,
+    /^(utf-8|rfc822); j/,
+  );
+  assert.equal([...status].find(([k]) => k.includes('rg@'))![1], '5.6.7');
+  assert.equal(mx.commands.filter((c) => c.startsWith('MAIL')).length, mails, 'no MAIL sent');
+});
+
+void test('a report owed by a process that died after recording the failure is sent by the next worker', async () => {
+  const f = await fixture();
+  await f.worker.stop();
+  const id = await f.queue({ recipients: [rcpt('gone@remote.test')], ret: 'FULL' });
+  // What the crashed process did: claim, record the permanent failure with its owed report
+  // (one transaction), and die before sending the report.
+  const [claim] = await f.store.claimOutbound({ owner: 'crashed:1', leaseMs: 60_000, maxRecipients: 10 });
+  assert.equal(claim!.message.id, id);
+  const r = claim!.recipients[0]!;
+  const reply = { code: 550, enhanced: '5.1.1', text: 'no such user' };
+  const result = await f.store.recordOutboundAttempt({
+    owner: 'crashed:1',
+    messageId: id,
+    outcomes: [{ recipientId: r.id, kind: 'failed', reply, remoteMta: 'mx.remote.test' }],
+    dsn: owedDsnParts(
+      claim!.message,
+      new Map([
+        [
+          r.id,
+          {
+            finalRecipient: r.address,
+            action: 'failed',
+            status: '5.1.1',
+            remoteMta: 'mx.remote.test',
+            diagnostic: '550 5.1.1 no such user',
+            lastAttemptDate: new Date(),
+          },
+        ],
+      ]),
+      1,
+    ),
+  });
+  assert.equal(result.finished, true, 'the message left the queue');
+  assert.notEqual(result.owedDsn, null, 'the report is owed in the same transaction');
+  assert.equal(await f.store.countOutbound(), 0);
+  assert.equal((await f.inbox('alice@example.test')).length, 0);
+  // The restarted process (another owner) finds it at its first look at the queue.
+  const restarted = new QueueWorker({
+    store: f.store,
+    blobs: f.blobs,
+    config: f.config,
+    resolver: new DnsResolver({ servers: [dns.address], cacheSeconds: 0 }),
+    log: createLogger(f.config.log),
+    owner: 'restarted:2',
+    pollMs: 200,
+  }).start();
+  try {
+    await waitUntil(async () => (await f.inbox('alice@example.test')).length === 1, {
+      what: 'the owed report',
+    });
+  } finally {
+    await restarted.stop();
+  }
+  const dsn = await parseDsn((await f.inbox('alice@example.test'))[0]!);
+  assert.equal(dsn.recipients[0]!.status, '5.1.1');
+  assert.equal(dsn.recipients[0]!['final-recipient'], 'rfc822; gone@remote.test');
+  assert.deepEqual(
+    dsn.parts,
+    ['text/plain', 'message/delivery-status', 'message/rfc822'],
+    'the original returned',
+  );
+  assert.deepEqual(
+    await f.store.claimOwedDsns({ owner: 'probe', leaseMs: 1000, max: 10 }),
+    [],
+    'sent once, then gone',
+  );
+});
+
+void test('a report to a local sender whose INBOX is over quota is kept and retried, not dropped', async () => {
+  const f = await fixture({ retryFirst: 1, retryMax: 1 });
+  await f.store.setQuota('alice@example.test', 10);
+  mx.script = { rcpt: () => '550 5.1.1 no such user here' };
+  await f.queue({ recipients: [rcpt('nobody@remote.test')] });
+  await waitUntil(async () => (await f.store.countOutbound()) === 0, { what: 'the failure recorded' });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal((await f.inbox('alice@example.test')).length, 0, 'no room for the report yet');
+  await f.store.setQuota('alice@example.test', 0);
+  await waitUntil(async () => (await f.inbox('alice@example.test')).length === 1, {
+    what: 'the report once there is room',
+    timeoutMs: 15_000,
+  });
+  const dsn = await parseDsn((await f.inbox('alice@example.test'))[0]!);
+  assert.equal(dsn.recipients[0]!.status, '5.1.1');
 });
