@@ -6,6 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { authenticate, type DNSResolver } from 'mailauth';
 import { after, afterEach, before, test } from 'node:test';
 import { openStore } from '../app/open-store.js';
 import type { PosternConfig } from '../config/types.js';
@@ -19,6 +21,9 @@ import { parseDsn } from '../../test/helpers/parse-dsn.js';
 import { startScriptedSmtpServer, type ScriptedSmtpServer } from '../../test/helpers/scripted-smtp-server.js';
 import { waitUntil } from '../../test/helpers/wait-until.js';
 import { tempDir, testConfig } from '../../test/integration/server-fixture.js';
+import { runPython } from '../../test/helpers/python.js';
+import { createDkimKeys, dkimRecordName, dkimRecordValue } from './dkim-keys.js';
+import { createDkimSigner } from './dkim-signer.js';
 import { owedDsnParts } from './owed-dsn.js';
 import { QueueWorker, type QueueWorkerOptions } from './queue-worker.js';
 import { transportHooks } from './transport-hooks.js';
@@ -521,4 +526,134 @@ void test('a report to a local sender whose INBOX is over quota is kept and retr
   });
   const dsn = await parseDsn((await f.inbox('alice@example.test'))[0]!);
   assert.equal(dsn.recipients[0]!.status, '5.1.1');
+});
+
+/** Every leaf part of a message as Python's email package decodes it: content type and bytes (hex). */
+async function decodedParts(message: Buffer): Promise<string[]> {
+  const out = await runPython(
+    String.raw`
+import sys, json
+from email import policy
+from email.parser import BytesParser
+m = BytesParser(policy=policy.compat32).parsebytes(sys.stdin.buffer.read())
+out = []
+for p in m.walk():
+    if p.is_multipart():
+        continue
+    out.append(p.get_content_type() + ' ' + (p.get_payload(decode=True) or b'').hex())
+print(json.dumps(out))
+`,
+    message,
+  );
+  return JSON.parse(out) as string[];
+}
+
+const EIGHT_BIT_MESSAGE = Buffer.from(
+  [
+    'From: <alice@example.test>',
+    'To: <bob@remote.test>',
+    'Subject: 8-bit parts',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    'preamble',
+    '--b1',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Grüße aus Köln, with a trailing space ',
+    'and a very long line: ' + 'ä'.repeat(120) + ' =equals= tab\t',
+    '--b1',
+    'Content-Type: application/octet-stream',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    '\u00ff\u00fe\u0080 raw \u00e9 bytes',
+    '--b1',
+    'Content-Type: message/rfc822',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Subject: inner',
+    'Content-Type: text/plain; charset=iso-8859-1',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Inner caf\u00e9',
+    '--b1',
+    'Content-Type: text/plain; charset=iso-8859-1',
+    '',
+    'mislabelled 7bit but caf\u00e9',
+    '--b1--',
+    'epilogue',
+    '',
+  ].join('\r\n'),
+  'latin1',
+);
+
+void test('8BITMIME to a server without it: every part converted to 7 bits (decoded parts equal), DKIM signed over what is sent', async () => {
+  const f = await fixture({}, (store) => {
+    const dkim = createDkimSigner(store);
+    return { signer: ({ body }) => dkim.sign(body()) };
+  });
+  for (const k of await createDkimKeys(f.store, 'example.test'))
+    dns.set(dkimRecordName(k), { TXT: [dkimRecordValue(k)] });
+  mx.script = { extensions: ['ENHANCEDSTATUSCODES', 'SIZE 100000000'] };
+  const before = mx.delivered.length;
+  await f.queue(
+    { body: '8BITMIME', recipients: [rcpt('bob@remote.test')] },
+    EIGHT_BIT_MESSAGE.toString('latin1'),
+  );
+  await waitUntil(async () => (await f.store.countOutbound()) === 0, { what: 'the delivery' });
+  const [got] = mx.delivered.slice(before);
+  assert.ok(got !== undefined, 'delivered, not bounced');
+  assert.ok(!/BODY=8BITMIME/i.test(got.mailParams), got.mailParams);
+  assert.ok(
+    got.data.every((b) => b < 0x80),
+    'only 7-bit octets sent',
+  );
+  const text = got.data.toString('latin1');
+  assert.ok(
+    text.split('\r\n').every((l) => l.length <= 78),
+    'short lines',
+  );
+  assert.match(text, /Content-Transfer-Encoding: quoted-printable/);
+  assert.match(text, /Content-Transfer-Encoding: base64/);
+  assert.match(text, /Content-Type: message\/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n/);
+  assert.match(text, /\r\npreamble\r\n/);
+  assert.match(text, /\r\nepilogue\r\n$/);
+  const sentParts = await decodedParts(got.data);
+  // As queued (f.queue stores the text as UTF-8).
+  const originalParts = await decodedParts(Buffer.from(EIGHT_BIT_MESSAGE.toString('latin1')));
+  assert.equal(sentParts.length, 4);
+  assert.deepEqual(sentParts, originalParts, 'each part decodes to the original bytes');
+  // DKIM: both signatures verify over the converted message.
+  const resolver = new DnsResolver({ servers: [dns.address], cacheSeconds: 0 });
+  const r = await authenticate(Readable.from([got.data]), {
+    ip: '192.0.2.10',
+    helo: 'mail.example.test',
+    sender: 'alice@example.test',
+    mta: 'mx.remote.test',
+    resolver: resolver.mailauthResolver() as unknown as DNSResolver,
+    disableBimi: true,
+  });
+  const results = (r.dkim.results ?? []).map((x) => String(x.status?.result ?? ''));
+  assert.deepEqual(results, ['pass', 'pass'], JSON.stringify(r.dkim.results));
+});
+
+void test('8-bit that cannot be converted (a header field, no MIME-Version) is bounced 5.6.3; nothing sent', async () => {
+  const f = await fixture();
+  mx.script = { extensions: ['ENHANCEDSTATUSCODES'] };
+  const mails = mx.commands.filter((c) => c.startsWith('MAIL')).length;
+  await f.queue(
+    { body: '8BITMIME', recipients: [rcpt('hdr@remote.test')] },
+    'From: <alice@example.test>\r\nSubject: Gr\u00fc\u00dfe\r\nMIME-Version: 1.0\r\n\r\nplain\r\n',
+  );
+  await f.queue(
+    { body: '8BITMIME', recipients: [rcpt('nomime@remote.test')] },
+    'From: <alice@example.test>\r\nSubject: x\r\n\r\ncaf\u00e9\r\n',
+  );
+  await waitUntil(async () => (await f.inbox('alice@example.test')).length === 2, { what: 'two reports' });
+  for (const b of await f.inbox('alice@example.test')) {
+    const dsn = await parseDsn(b);
+    assert.equal(dsn.recipients[0]!.status, '5.6.3');
+  }
+  assert.equal(mx.commands.filter((c) => c.startsWith('MAIL')).length, mails, 'no MAIL sent');
 });

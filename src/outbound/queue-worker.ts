@@ -305,6 +305,11 @@ export class QueueWorker {
       ...(this.opts.clientTimeouts !== undefined ? { timeouts: this.opts.clientTimeouts } : {}),
       ...(this.opts.random !== undefined ? { random: this.opts.random } : {}),
       body: (blobId) => this.opts.blobs.read(blobId),
+      mimeLimits: {
+        mimeDepth: config.limits.mimeDepth,
+        mimeParts: config.limits.mimeParts,
+        headerSize: config.limits.headerSize,
+      },
     };
   }
 
@@ -314,11 +319,15 @@ export class QueueWorker {
     let results: RecipientResult[];
     try {
       const prefix = await this.signature(g.claim);
+      const { signer } = this.opts;
       results = await attemptDomain(this.attemptEnv(), {
         message,
         domain: g.domain,
         recipients: g.recipients,
         prefix,
+        ...(signer !== undefined
+          ? { sign: (body: () => AsyncIterable<Uint8Array>) => signer({ message, body }) }
+          : {}),
       });
     } catch (err) {
       log.error({ err }, 'delivery attempt failed');
