@@ -657,3 +657,37 @@ void test('8-bit that cannot be converted (a header field, no MIME-Version) is b
   }
   assert.equal(mx.commands.filter((c) => c.startsWith('MAIL')).length, mails, 'no MAIL sent');
 });
+
+void test('a busy domain does not fill the claimed-ahead list: another domain is sent next, not after all of it', async () => {
+  const f = await fixture({ concurrency: 1, concurrencyPerDomain: 1, connectionCacheSize: 0 });
+  await f.worker.stop();
+  mx.script = { dataDelayMs: 50 };
+  const before = mx.delivered.length;
+  for (let i = 0; i < 25; i++) await f.queue({ recipients: [rcpt(`busy${i}@remote.test`)] });
+  await f.queue({ recipients: [rcpt('quiet@other.test')] });
+  const worker = new QueueWorker({
+    store: f.store,
+    blobs: f.blobs,
+    config: f.config,
+    resolver: new DnsResolver({ servers: [dns.address], cacheSeconds: 0 }),
+    log: createLogger(f.config.log),
+    owner: 'busy-test',
+    pollMs: 200,
+  }).start();
+  try {
+    await waitUntil(
+      () => Promise.resolve(mx.delivered.slice(before).some((m) => m.rcpts[0] === 'quiet@other.test')),
+      {
+        what: 'the other domain served',
+        timeoutMs: 20_000,
+      },
+    );
+    const order = mx.delivered.slice(before).map((m) => m.rcpts[0]);
+    assert.ok(
+      order.indexOf('quiet@other.test') <= 3,
+      `served after ${order.indexOf('quiet@other.test')} others`,
+    );
+  } finally {
+    await worker.stop();
+  }
+});

@@ -205,25 +205,42 @@ export class QueueWorker {
     if (!this.owedRunning) this.owedFlush = this.flushOwed();
     this.dispatch();
     let exhausted = false;
+    const { concurrencyPerDomain } = this.opts.config.outbound;
     while (!this.stopping && this.pending.length < concurrency * PENDING_FACTOR) {
       const max = Math.min(CLAIM_BATCH, (concurrency * PENDING_FACTOR - this.pending.length) * 10);
+      // Only what can run soon is held: a domain with concurrency_per_domain groups waiting
+      // is skipped by the claim, and groups past that are released at once, so a busy domain
+      // cannot fill the pending list while other domains wait.
+      const waiting = new Map<string, number>();
+      for (const g of this.pending) waiting.set(g.domain, (waiting.get(g.domain) ?? 0) + 1);
+      const full = (domain: string): boolean => (waiting.get(domain) ?? 0) >= concurrencyPerDomain;
       const claims = await this.opts.store.claimOutbound({
         owner: this.owner,
         leaseMs: this.leaseMs,
         maxRecipients: max,
+        skipDomains: [...waiting.keys()].filter(full),
       });
       let count = 0;
+      const release: number[] = [];
       for (const claim of claims) {
         const byDomain = new Map<string, QueuedRecipient[]>();
         for (const r of claim.recipients) {
           count++;
-          this.held.add(r.id);
           let list = byDomain.get(r.domain);
           if (list === undefined) byDomain.set(r.domain, (list = []));
           list.push(r);
         }
-        for (const [domain, recipients] of byDomain) this.pending.push({ claim, domain, recipients });
+        for (const [domain, recipients] of byDomain) {
+          if (full(domain)) {
+            for (const r of recipients) release.push(r.id);
+            continue;
+          }
+          waiting.set(domain, (waiting.get(domain) ?? 0) + 1);
+          for (const r of recipients) this.held.add(r.id);
+          this.pending.push({ claim, domain, recipients });
+        }
       }
+      if (release.length > 0) await this.opts.store.releaseOutboundRecipients(this.owner, release);
       this.dispatch();
       if (count < max) {
         exhausted = true;

@@ -221,6 +221,8 @@ export interface OutboundQueue {
   claimOutbound(req: QueueClaimRequest): Promise<QueueClaim[]>;
   /** Extends `owner`'s leases on these recipients; returns the ids it still holds. */
   renewOutboundClaim(owner: string, recipientIds: number[], leaseMs: number): Promise<number[]>;
+  /** Gives up `owner`'s leases on these recipients (claimed but not to be sent now); returns how many. */
+  releaseOutboundRecipients(owner: string, recipientIds: number[]): Promise<number>;
   /** Gives up every lease `owner` holds (shutdown); returns how many. */
   releaseOutboundClaims(owner: string): Promise<number>;
   /**

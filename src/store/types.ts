@@ -297,6 +297,8 @@ export interface QueueClaimRequest {
   leaseMs: number;
   /** At most this many recipients (1 to 10,000). */
   maxRecipients: number;
+  /** Lower-cased recipient domains to leave alone (the claimer cannot send more to them now). */
+  skipDomains?: string[];
   /** The time to compare with (default: now). */
   now?: Date;
 }

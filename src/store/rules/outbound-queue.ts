@@ -58,6 +58,7 @@ export function checkClaim(req: QueueClaimRequest): {
   leaseMs: number;
   max: number;
   now: number;
+  skip: string[];
 } {
   if (typeof req !== 'object' || req === null) bad('claim must be an object');
   checkQueueOwner(req.owner);
@@ -70,7 +71,11 @@ export function checkClaim(req: QueueClaimRequest): {
     bad(`maxRecipients must be an integer from 1 to ${MAX_CLAIM_RECIPIENTS}`);
   }
   const now = req.now === undefined ? Date.now() : checkTime('now', req.now);
-  return { owner: req.owner, leaseMs: req.leaseMs, max: req.maxRecipients, now };
+  const skip = req.skipDomains ?? [];
+  if (!Array.isArray(skip) || skip.length > MAX_CLAIM_RECIPIENTS || skip.some((d) => typeof d !== 'string')) {
+    bad('skipDomains must be a list of domains');
+  }
+  return { owner: req.owner, leaseMs: req.leaseMs, max: req.maxRecipients, now, skip: [...skip] };
 }
 
 export function checkRecipientIds(ids: unknown): asserts ids is number[] {

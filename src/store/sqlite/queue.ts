@@ -271,7 +271,14 @@ export const queueWrites = {
     removeMessage(tx.sql, id, Date.now());
   },
 
-  claim(tx: WriteTx, owner: string, leaseMs: number, max: number, now: number): QueueClaim[] {
+  claim(
+    tx: WriteTx,
+    owner: string,
+    leaseMs: number,
+    max: number,
+    now: number,
+    skip: string[] = [],
+  ): QueueClaim[] {
     const { sql } = tx;
     // The partial index outbound_recipients_due serves this scan (same WHERE on status).
     const ids = sql
@@ -279,10 +286,11 @@ export const queueWrites = {
         `SELECT id FROM outbound_recipients
          WHERE status IN ('queued', 'deferred') AND next_attempt_at <= @now
            AND (lease_owner IS NULL OR lease_expires_at <= @now)
+           AND (@skip = '[]' OR domain NOT IN (SELECT value FROM json_each(@skip)))
          ORDER BY next_attempt_at, id LIMIT @max`,
         'pluck',
       )
-      .all({ now, max });
+      .all({ now, max, skip: JSON.stringify(skip) });
     if (ids.length === 0) return [];
     sql
       .stmt(
@@ -314,6 +322,15 @@ export const queueWrites = {
       )
       .all(now + leaseMs, owner, JSON.stringify(ids))
       .sort((a, b) => a - b);
+  },
+
+  releaseRecipients(tx: WriteTx, owner: string, ids: number[]): number {
+    return tx.sql
+      .stmt(
+        `UPDATE outbound_recipients SET lease_owner = NULL, lease_expires_at = NULL
+         WHERE lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+      )
+      .run(owner, JSON.stringify(ids)).changes;
   },
 
   releaseClaims(tx: WriteTx, owner: string): number {
@@ -489,7 +506,7 @@ export class SqliteOutboundQueue implements OutboundQueue {
 
   async claimOutbound(req: QueueClaimRequest): Promise<QueueClaim[]> {
     const c = checkClaim(req);
-    return this.core.writeWithoutSync('queue', 'claim', c.owner, c.leaseMs, c.max, c.now);
+    return this.core.writeWithoutSync('queue', 'claim', c.owner, c.leaseMs, c.max, c.now, c.skip);
   }
 
   async renewOutboundClaim(owner: string, recipientIds: number[], leaseMs: number): Promise<number[]> {
@@ -498,6 +515,13 @@ export class SqliteOutboundQueue implements OutboundQueue {
     checkLeaseMs(leaseMs);
     if (recipientIds.length === 0) return [];
     return this.core.writeWithoutSync('queue', 'renewClaim', owner, recipientIds, leaseMs, Date.now());
+  }
+
+  async releaseOutboundRecipients(owner: string, recipientIds: number[]): Promise<number> {
+    checkQueueOwner(owner);
+    checkRecipientIds(recipientIds);
+    if (recipientIds.length === 0) return 0;
+    return this.core.writeWithoutSync('queue', 'releaseRecipients', owner, recipientIds);
   }
 
   async releaseOutboundClaims(owner: string): Promise<number> {

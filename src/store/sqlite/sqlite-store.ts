@@ -320,6 +320,10 @@ export class SqliteStore implements MailStore {
   releaseOutboundClaims(owner: string): Promise<number> {
     return this.queue.releaseOutboundClaims(owner);
   }
+
+  releaseOutboundRecipients(owner: string, recipientIds: number[]): Promise<number> {
+    return this.queue.releaseOutboundRecipients(owner, recipientIds);
+  }
   nextOutboundDue(): Promise<Date | null> {
     return this.queue.nextOutboundDue();
   }
