@@ -28,7 +28,7 @@ let withTls: StartTlsServer;
 let plain: StartTlsServer;
 let noRequireTls: StartTlsServer;
 let config: PosternConfig;
-let ports: Record<string, number> = {};
+const ports: Record<string, number> = {};
 let stop: () => Promise<void> = () => Promise.resolve();
 
 before(async () => {

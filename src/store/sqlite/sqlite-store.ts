@@ -6,11 +6,11 @@
 // with its group commit and WAL fsync, the change feed). The invariants are stated in core.ts (writes,
 // durability, announcements) and messages.ts (UIDs, modseqs, blob references, quota).
 // Invariants of the whole:
-// - the blob refcount equals the number of message rows plus outbound_queue rows naming the
-//   blob; a blob whose count reaches 0 gets zero_since, and collectGarbage() removes it (its
-//   row, its blob_search row, and its file or inline bytes) after the grace period (so a queued
-//   message's bytes are never collected); files no row names are swept once older than
-//   gcOrphanAgeMs;
+// - the blob refcount equals the number of message rows plus outbound_queue and
+//   outbound_dsn_owed rows naming the blob; a blob whose count reaches 0 gets zero_since, and
+//   collectGarbage() removes it (its row, its blob_search row, and its file or inline bytes)
+//   after the grace period (so a queued message's bytes are never collected); files no row
+//   names are swept once older than gcOrphanAgeMs;
 // - a small blob's bytes (StoredBlob.inline) are stored in blob_content by the transaction that
 //   commits its rows (inline-blobs.ts), and read on this store's connection (inlineBlobs);
 // - close() lets queued appends commit and running fsyncs end before the connection closes.
