@@ -72,6 +72,8 @@ interface Group {
 const DEFAULT_POLL_MS = 30_000;
 /** Groups claimed ahead of what can be sent at once (so a slow domain does not idle the rest). */
 const PENDING_FACTOR = 2;
+/** Longest wait between two looks for owed DSNs (fewer when pollMs is shorter). */
+const OWED_LOOK_MS = 5000;
 /** Recipients asked for per claim, at most. */
 const CLAIM_BATCH = 500;
 
@@ -91,6 +93,7 @@ export class QueueWorker {
   private readonly signatures = new WeakMap<QueueClaim, Promise<string>>();
   private running: Promise<void> | null = null;
   private owedRunning = false;
+  private owedLookedAt = 0;
   private owedFlush: Promise<void> | null = null;
   private stopping = false;
   private wakeRequested = false;
@@ -201,8 +204,13 @@ export class QueueWorker {
   /** Claims and starts what the limits allow; returns how long to sleep at most. */
   private async fill(): Promise<number> {
     const { concurrency } = this.opts.config.outbound;
-    // Owed DSNs (left by a crash, or deferred) go out beside the groups, one flush at a time.
-    if (!this.owedRunning) this.owedFlush = this.flushOwed();
+    // Owed DSNs (left by a crash, or deferred) go out beside the groups, one flush at a time,
+    // looked for at most every few seconds (not at every group's end: a claim is a write).
+    const now = Date.now();
+    if (!this.owedRunning && now - this.owedLookedAt >= Math.min(this.pollMs, OWED_LOOK_MS)) {
+      this.owedLookedAt = now;
+      this.owedFlush = this.flushOwed();
+    }
     this.dispatch();
     let exhausted = false;
     const { concurrencyPerDomain } = this.opts.config.outbound;
