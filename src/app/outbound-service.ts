@@ -4,11 +4,12 @@
 // local user submitted are DKIM-signed with every active key of their From: domain
 // (src/outbound/dkim-signer.ts); mail an alias forwards is sent as it came. Each MX session
 // follows DANE, MTA-STS and REQUIRETLS (src/outbound/transport-hooks.ts), and its TLS outcome is
-// recorded for TLS-RPT.
+// recorded for TLS-RPT; the daily TLS-RPT reports are scheduled here (tls-report-schedule.ts).
 
 import { DnsResolver } from '../dns/resolver.js';
 import { createDkimSigner, isSubmittedByLocalUser } from '../outbound/dkim-signer.js';
 import { QueueWorker, type QueueWorkerOptions } from '../outbound/queue-worker.js';
+import { queueTlsReport, TlsReportScheduler } from '../outbound/tls-report-schedule.js';
 import { transportHooks } from '../outbound/transport-hooks.js';
 import type { OutboundFactory, OutboundService } from '../server/types.js';
 
@@ -34,10 +35,28 @@ export function outboundService(opts: OutboundServiceOptions = {}): OutboundFact
       resolver,
       log,
     }).start();
+    // RFC 8460: the daily TLS-RPT run; processes sharing the store claim each day, one runs it.
+    const reports = new TlsReportScheduler({
+      store: deps.store,
+      resolver,
+      hostname: config.hostname,
+      owner: worker.owner,
+      timeOfDay: config.outbound.tlsReportTime,
+      deliver: queueTlsReport({
+        store: deps.store,
+        blobs: deps.blobs,
+        limits: config.limits,
+        onQueued: () => worker.notify(),
+      }),
+      log,
+    }).start();
     return {
       queued: () => worker.notify(),
       reportLocalFailures: (report) => worker.reportLocalFailures(report),
-      stop: () => worker.stop(),
+      async stop() {
+        await reports.stop();
+        await worker.stop();
+      },
     };
   };
 }

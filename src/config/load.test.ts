@@ -561,6 +561,7 @@ void test('[outbound]: defaults, durations with units, validation naming the key
     port: 25,
     requireTls: false,
     lease: 300,
+    tlsReportTime: 3600,
   });
   const c = parseConfigToml(
     [

@@ -333,6 +333,7 @@ export const DEFAULT_OUTBOUND: Readonly<OutboundSettings> = Object.freeze({
   port: 25,
   requireTls: false,
   lease: 300,
+  tlsReportTime: 3600,
 });
 
 export type OutboundKind = 'seconds' | 'integer' | 'fraction' | 'factor' | 'boolean' | 'hostname';
@@ -456,5 +457,13 @@ export const OUTBOUND_KEYS: readonly OutboundKey[] = [
     min: 3,
     max: 86400,
     doc: "how long a process's claim on queued recipients lasts unless renewed (after a crash: until others send them)",
+  },
+  {
+    field: 'tlsReportTime',
+    toml: 'tls_report_time',
+    kind: 'seconds',
+    min: 0,
+    max: 86399,
+    doc: 'when, after midnight UTC, the daily TLS-RPT reports (RFC 8460) for the day before are sent',
   },
 ];

@@ -82,6 +82,11 @@ export interface OutboundSettings {
    * every third of it while held): after a crash, how long until another process sends them.
    */
   lease: number;
+  /**
+   * Seconds after midnight UTC at which the day's TLS-RPT run (RFC 8460) is due: one process of
+   * those sharing the store claims it and reports every earlier day's TLS results.
+   */
+  tlsReportTime: number;
 }
 
 export interface PosternConfig {

@@ -82,6 +82,8 @@ export interface SmtpEnvelope {
   smtputf8: boolean;
   ret: OutboundEnvelope['ret'];
   envid: string | null;
+  /** RFC 8689 REQUIRETLS on MAIL FROM (absent: false). */
+  requireTls?: boolean;
   /** The one recipient to name in Received "for" (RFC 5321 §4.4), or null. */
   forRecipient: string | null;
   /** The authenticated submitter, or null. */
@@ -335,6 +337,7 @@ export class Delivery {
             ret: envelope.ret,
             body: envelope.body,
             smtputf8: envelope.smtputf8,
+            ...(envelope.requireTls === true ? { requireTls: true } : {}),
             accountId: envelope.accountId,
           };
     const targets = await inbound.commit({ prefix: trace.prefix, local: [...this.targets], outbound });

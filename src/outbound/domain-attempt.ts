@@ -18,6 +18,8 @@ import type {
   TransportPolicy,
   TransportPolicyInput,
 } from './transport-policy.js';
+import type { MimeLimits } from '../mail/mime/types.js';
+import { DowngradeImpossible, planDowngrade, prepareDowngrade } from './seven-bit-downgrade.js';
 import { xtextDecode } from '../wire/smtp/command.js';
 import type { ConnectionCache, CachedConnection } from './connection-cache.js';
 import { ConnectionCache as Cache } from './connection-cache.js';
@@ -27,6 +29,8 @@ import {
   SmtpClientError,
   type SmtpClientOpenOptions,
   type SmtpClientReply,
+  type SmtpExtensions,
+  type SmtpMessage,
   type SmtpRecipient,
 } from './smtp-client.js';
 
@@ -77,6 +81,8 @@ export interface DomainAttemptEnv {
   random?: () => number;
   /** The message bytes, from the first one (a fresh stream per call). */
   body: (blobId: string) => AsyncIterable<Uint8Array>;
+  /** MIME limits for the 7-bit downgrade (seven-bit-downgrade.ts); absent: never downgrade. */
+  mimeLimits?: MimeLimits;
 }
 
 export interface DomainAttempt {
@@ -85,6 +91,11 @@ export interface DomainAttempt {
   recipients: QueuedRecipient[];
   /** Prepended header lines (DKIM signature), or ''. */
   prefix: string;
+  /**
+   * Signs another form of the message (the 7-bit downgrade): its header lines replace `prefix`,
+   * so the signature covers the bytes sent. Absent: the message is not signed.
+   */
+  sign?: (body: () => AsyncIterable<Uint8Array>) => Promise<string>;
 }
 
 const NOTIFY_WORDS = new Set(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']);
@@ -153,6 +164,9 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
     yield* env.body(job.message.blobId);
   };
   const mxSecure = env.transport !== undefined ? await env.transport.mxSecure(job.domain) : false;
+  let downgrade: Promise<Downgrade> | null = null;
+  // RFC 8689: a REQUIRETLS message goes only over verified TLS, to servers offering REQUIRETLS.
+  const messageRequiresTls = job.message.requireTls === true;
   for (const hop of route.hops) {
     if (remaining.length === 0) break;
     // DANE, MTA-STS and REQUIRETLS decide how TLS must go to this MX (transport-policy.ts).
@@ -163,7 +177,7 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
             domain: job.domain,
             mxHost: hop.host,
             port: env.port,
-            requireTls: env.requireTls,
+            requireTls: env.requireTls || messageRequiresTls,
             mxSecure,
           });
     if (policy !== null && policy.refuse !== null) {
@@ -175,8 +189,23 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
         continue;
       }
     }
-    const cached = await connect(env, hop, policy).catch(async (err: unknown) => {
+    const cached = await connect(env, hop, policy, { messageRequiresTls }).catch(async (err: unknown) => {
       openFailures++;
+      if (
+        messageRequiresTls &&
+        err instanceof SmtpClientError &&
+        err.stage === 'starttls' &&
+        err.reply === null
+      ) {
+        // RFC 8689 §4.2.1 and §5: no STARTTLS at this MX can never carry the message: 5.7.30.
+        if (policy !== null) {
+          const refused = policy.classifyOpenError(err);
+          if (refused !== null) await env.transport!.record(policy.report, refused);
+        }
+        const reply: RemoteReply = { code: 550, enhanced: '5.7.30', text: `REQUIRETLS: ${err.message}` };
+        for (const r of remaining) last.set(r.id, { reply, remoteMta: hop.host, permanent: true });
+        return null;
+      }
       const refused = policy?.classifyOpenError(err) ?? null;
       if (policy !== null && refused !== null) {
         // A TLS policy refused the session (never sent in clear): 4.7.x, try the next MX.
@@ -188,7 +217,9 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
         }
       }
       const e = err instanceof SmtpClientError ? err : null;
-      if (e !== null && !e.temporary) permanentOpenFailures++;
+      // A 5xx greeting is skipped like a dead host (Postfix's smtp_skip_5xx_greeting): it often
+      // means an overloaded or misconfigured MX, and all of them doing so defers the message.
+      if (e !== null && !e.temporary && e.stage !== 'greeting') permanentOpenFailures++;
       const reply: RemoteReply =
         e?.reply !== null && e?.reply !== undefined
           ? remoteReply(e.reply)
@@ -202,15 +233,34 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
     if (cached === null) continue;
     const { conn } = cached;
     const dsnOffered = conn.extensions.dsn;
-    const outcomes = await conn.send({
-      mailFrom: job.message.mailFrom,
-      recipients: remaining.map(clientRecipient),
+    let send: { body: () => AsyncIterable<Uint8Array>; size: number; bodyType: SmtpMessage['bodyType'] } = {
       body,
       size: job.message.size + prefix.length,
       bodyType: job.message.body,
+    };
+    if (env.mimeLimits !== undefined && needsDowngrade(job.message.body, conn.extensions)) {
+      // RFC 6152 §3: no 8BITMIME here: convert to 7 bits (once per attempt), or refuse 5.6.3.
+      downgrade ??= downgradeMessage(env, job, env.mimeLimits);
+      const d = await downgrade;
+      if (d.kind === 'refused') {
+        const reply: RemoteReply = { code: 554, enhanced: '5.6.3', text: d.text };
+        for (const r of remaining) last.set(r.id, { reply, remoteMta: hop.host, permanent: true });
+        cached.used++;
+        await env.cache.put(Cache.key(hop.host, hop.ip), cached);
+        continue;
+      }
+      send = { body: d.body, size: d.size, bodyType: '7BIT' };
+    }
+    const outcomes = await conn.send({
+      mailFrom: job.message.mailFrom,
+      recipients: remaining.map(clientRecipient),
+      body: send.body,
+      size: send.size,
+      bodyType: send.bodyType,
       smtputf8: job.message.smtputf8,
       ...(job.message.ret !== null ? { ret: job.message.ret } : {}),
       ...(envidOf(job.message) !== null ? { envid: envidOf(job.message)! } : {}),
+      ...(messageRequiresTls ? { requireTls: true } : {}),
     });
     cached.used++;
     await env.cache.put(Cache.key(hop.host, hop.ip), cached);
@@ -276,10 +326,15 @@ async function connect(
   env: DomainAttemptEnv,
   hop: RouteHop,
   policy: TransportPolicy | null,
+  opts0: { messageRequiresTls: boolean },
 ): Promise<CachedConnection> {
+  const requireTls = env.requireTls || opts0.messageRequiresTls;
   const cached = env.cache.take(Cache.key(hop.host, hop.ip));
   if (cached !== null) {
-    if (policy === null || policy.check(cached.conn.tls).ok) return cached;
+    const tls = cached.conn.tls;
+    const fits =
+      policy !== null ? policy.check(tls).ok : !opts0.messageRequiresTls || (tls.active && tls.verified);
+    if (fits) return cached;
     await cached.conn.close().catch(() => undefined);
   }
   const ca = env.tlsCa !== undefined ? { ca: env.tlsCa } : {};
@@ -291,7 +346,13 @@ async function connect(
     tls:
       policy !== null
         ? policy.tlsOptions(ca)
-        : { servername: hop.host, requireTls: env.requireTls, verify: 'opportunistic', ...ca },
+        : {
+            servername: hop.host,
+            requireTls,
+            // RFC 8689 §4.2.1: a REQUIRETLS message needs a certificate that verifies.
+            verify: opts0.messageRequiresTls ? 'strict' : 'opportunistic',
+            ...ca,
+          },
     ...(env.timeouts !== undefined ? { timeouts: env.timeouts } : {}),
   };
   const opened = async (o: SmtpClientOpenOptions): Promise<CachedConnection> => {
@@ -307,5 +368,52 @@ async function connect(
     // more in clear, unless TLS is required (by config or by the domain's policy).
     if (opts.tls.requireTls || !(err instanceof SmtpClientError) || err.stage !== 'tls') throw err;
     return await opened({ ...opts, discardExtensions: ['STARTTLS'] });
+  }
+}
+
+type Downgrade =
+  { kind: 'ok'; body: () => AsyncIterable<Uint8Array>; size: number } | { kind: 'refused'; text: string };
+
+/** The server takes the message only after the 7-bit downgrade (RFC 6152 §3, RFC 3030 §3). */
+function needsDowngrade(body: SmtpMessage['bodyType'], ext: SmtpExtensions): boolean {
+  if (body === '8BITMIME') return !ext.eightBitMime;
+  if (body === 'BINARYMIME') return !(ext.binaryMime && ext.chunking);
+  return false;
+}
+
+/**
+ * The 7-bit form of the message, measured, and signed again when the message is signed (a
+ * signature over the 8-bit body would not verify after the conversion).
+ */
+async function downgradeMessage(
+  env: DomainAttemptEnv,
+  job: DomainAttempt,
+  limits: MimeLimits,
+): Promise<Downgrade> {
+  const source = (): AsyncIterable<Uint8Array> => env.body(job.message.blobId);
+  try {
+    const plan = await planDowngrade(source(), limits);
+    let prefix = Buffer.alloc(0);
+    const prepared = await prepareDowngrade(
+      plan,
+      source,
+      job.sign === undefined || job.prefix === ''
+        ? undefined
+        : async (stream) => {
+            const lines = await job.sign!(() => stream);
+            prefix = Buffer.from(lines, 'utf8');
+          },
+    );
+    return {
+      kind: 'ok',
+      size: prepared.size + prefix.length,
+      body: async function* () {
+        if (prefix.length > 0) yield prefix;
+        yield* prepared.body();
+      },
+    };
+  } catch (err) {
+    if (err instanceof DowngradeImpossible) return { kind: 'refused', text: err.message };
+    throw err;
   }
 }

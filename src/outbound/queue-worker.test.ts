@@ -6,6 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { authenticate, type DNSResolver } from 'mailauth';
 import { after, afterEach, before, test } from 'node:test';
 import { openStore } from '../app/open-store.js';
 import type { PosternConfig } from '../config/types.js';
@@ -19,6 +21,10 @@ import { parseDsn } from '../../test/helpers/parse-dsn.js';
 import { startScriptedSmtpServer, type ScriptedSmtpServer } from '../../test/helpers/scripted-smtp-server.js';
 import { waitUntil } from '../../test/helpers/wait-until.js';
 import { tempDir, testConfig } from '../../test/integration/server-fixture.js';
+import { runPython } from '../../test/helpers/python.js';
+import { createDkimKeys, dkimRecordName, dkimRecordValue } from './dkim-keys.js';
+import { createDkimSigner } from './dkim-signer.js';
+import { owedDsnParts } from './owed-dsn.js';
 import { QueueWorker, type QueueWorkerOptions } from './queue-worker.js';
 import { transportHooks } from './transport-hooks.js';
 
@@ -398,4 +404,290 @@ void test('DANE through the worker: a DNSSEC-validated TLSA record makes TLS man
   assert.equal(results.length, 1, JSON.stringify(results));
   assert.equal(results[0]!.policyType, 'tlsa');
   assert.notEqual(results[0]!.result, 'success');
+});
+
+void test('every MX greeting with a 5xx defers the message (as Postfix skips 5xx greetings); no report', async () => {
+  const f = await fixture({ retryFirst: 60 });
+  mx.script = { banner: () => '554 5.3.2 not accepting mail right now' };
+  const id = await f.queue({ recipients: [rcpt('later@twomx.test')] });
+  await waitUntil(async () => (await f.store.showQueued(id))?.recipients[0]?.status === 'deferred', {
+    what: 'the deferral',
+    timeoutMs: 10_000,
+  });
+  const r = (await f.store.showQueued(id))!.recipients[0]!;
+  assert.equal(r.lastReply?.code, 554, 'the last greeting kept as the reason');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal((await f.inbox('alice@example.test')).length, 0, 'no bounce');
+});
+
+void test("SMTPUTF8 to a server without SMTPUTF8: nothing sent; the sender's report says 5.6.9 (UTF-8 header) or 5.6.7 (non-ASCII address)", async () => {
+  const f = await fixture();
+  mx.script = { extensions: ['8BITMIME', 'ENHANCEDSTATUSCODES'] };
+  const mails = mx.commands.filter((c) => c.startsWith('MAIL')).length;
+  await f.queue(
+    { smtputf8: true, body: '8BITMIME', recipients: [rcpt('utf8hdr@remote.test')] },
+    'From: <alice@example.test>\r\nTo: <utf8hdr@remote.test>\r\nSubject: Grüße\r\n\r\nHallo.\r\n',
+  );
+  await f.queue({ smtputf8: true, body: '8BITMIME', recipients: [rcpt('jörg@remote.test')] });
+  await waitUntil(async () => (await f.inbox('alice@example.test')).length === 2, {
+    what: 'both reports',
+  });
+  const reports = await Promise.all((await f.inbox('alice@example.test')).map((b) => parseDsn(b)));
+  const status = new Map(reports.map((d) => [d.recipients[0]!['final-recipient'], d.recipients[0]!.status]));
+  assert.equal(status.get('rfc822; utf8hdr@remote.test'), '5.6.9', JSON.stringify([...status]));
+  assert.match(
+    [...status.keys()].find((k) => k.includes('rg@'))!,
+    /^(utf-8|rfc822); j/,
+  );
+  assert.equal([...status].find(([k]) => k.includes('rg@'))![1], '5.6.7');
+  assert.equal(mx.commands.filter((c) => c.startsWith('MAIL')).length, mails, 'no MAIL sent');
+});
+
+void test('a report owed by a process that died after recording the failure is sent by the next worker', async () => {
+  const f = await fixture();
+  await f.worker.stop();
+  const id = await f.queue({ recipients: [rcpt('gone@remote.test')], ret: 'FULL' });
+  // What the crashed process did: claim, record the permanent failure with its owed report
+  // (one transaction), and die before sending the report.
+  const [claim] = await f.store.claimOutbound({ owner: 'crashed:1', leaseMs: 60_000, maxRecipients: 10 });
+  assert.equal(claim!.message.id, id);
+  const r = claim!.recipients[0]!;
+  const reply = { code: 550, enhanced: '5.1.1', text: 'no such user' };
+  const result = await f.store.recordOutboundAttempt({
+    owner: 'crashed:1',
+    messageId: id,
+    outcomes: [{ recipientId: r.id, kind: 'failed', reply, remoteMta: 'mx.remote.test' }],
+    dsn: owedDsnParts(
+      claim!.message,
+      new Map([
+        [
+          r.id,
+          {
+            finalRecipient: r.address,
+            action: 'failed',
+            status: '5.1.1',
+            remoteMta: 'mx.remote.test',
+            diagnostic: '550 5.1.1 no such user',
+            lastAttemptDate: new Date(),
+          },
+        ],
+      ]),
+      1,
+    ),
+  });
+  assert.equal(result.finished, true, 'the message left the queue');
+  assert.notEqual(result.owedDsn, null, 'the report is owed in the same transaction');
+  assert.equal(await f.store.countOutbound(), 0);
+  assert.equal((await f.inbox('alice@example.test')).length, 0);
+  // The restarted process (another owner) finds it at its first look at the queue.
+  const restarted = new QueueWorker({
+    store: f.store,
+    blobs: f.blobs,
+    config: f.config,
+    resolver: new DnsResolver({ servers: [dns.address], cacheSeconds: 0 }),
+    log: createLogger(f.config.log),
+    owner: 'restarted:2',
+    pollMs: 200,
+  }).start();
+  try {
+    await waitUntil(async () => (await f.inbox('alice@example.test')).length === 1, {
+      what: 'the owed report',
+    });
+  } finally {
+    await restarted.stop();
+  }
+  const dsn = await parseDsn((await f.inbox('alice@example.test'))[0]!);
+  assert.equal(dsn.recipients[0]!.status, '5.1.1');
+  assert.equal(dsn.recipients[0]!['final-recipient'], 'rfc822; gone@remote.test');
+  assert.deepEqual(
+    dsn.parts,
+    ['text/plain', 'message/delivery-status', 'message/rfc822'],
+    'the original returned',
+  );
+  assert.deepEqual(
+    await f.store.claimOwedDsns({ owner: 'probe', leaseMs: 1000, max: 10 }),
+    [],
+    'sent once, then gone',
+  );
+});
+
+void test('a report to a local sender whose INBOX is over quota is kept and retried, not dropped', async () => {
+  const f = await fixture({ retryFirst: 1, retryMax: 1 });
+  await f.store.setQuota('alice@example.test', 10);
+  mx.script = { rcpt: () => '550 5.1.1 no such user here' };
+  await f.queue({ recipients: [rcpt('nobody@remote.test')] });
+  await waitUntil(async () => (await f.store.countOutbound()) === 0, { what: 'the failure recorded' });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal((await f.inbox('alice@example.test')).length, 0, 'no room for the report yet');
+  await f.store.setQuota('alice@example.test', 0);
+  await waitUntil(async () => (await f.inbox('alice@example.test')).length === 1, {
+    what: 'the report once there is room',
+    timeoutMs: 15_000,
+  });
+  const dsn = await parseDsn((await f.inbox('alice@example.test'))[0]!);
+  assert.equal(dsn.recipients[0]!.status, '5.1.1');
+});
+
+/** Every leaf part of a message as Python's email package decodes it: content type and bytes (hex). */
+async function decodedParts(message: Buffer): Promise<string[]> {
+  const out = await runPython(
+    String.raw`
+import sys, json
+from email import policy
+from email.parser import BytesParser
+m = BytesParser(policy=policy.compat32).parsebytes(sys.stdin.buffer.read())
+out = []
+for p in m.walk():
+    if p.is_multipart():
+        continue
+    out.append(p.get_content_type() + ' ' + (p.get_payload(decode=True) or b'').hex())
+print(json.dumps(out))
+`,
+    message,
+  );
+  return JSON.parse(out) as string[];
+}
+
+const EIGHT_BIT_MESSAGE = Buffer.from(
+  [
+    'From: <alice@example.test>',
+    'To: <bob@remote.test>',
+    'Subject: 8-bit parts',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    'preamble',
+    '--b1',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Grüße aus Köln, with a trailing space ',
+    'and a very long line: ' + 'ä'.repeat(120) + ' =equals= tab\t',
+    '--b1',
+    'Content-Type: application/octet-stream',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    '\u00ff\u00fe\u0080 raw \u00e9 bytes',
+    '--b1',
+    'Content-Type: message/rfc822',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Subject: inner',
+    'Content-Type: text/plain; charset=iso-8859-1',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Inner caf\u00e9',
+    '--b1',
+    'Content-Type: text/plain; charset=iso-8859-1',
+    '',
+    'mislabelled 7bit but caf\u00e9',
+    '--b1--',
+    'epilogue',
+    '',
+  ].join('\r\n'),
+  'latin1',
+);
+
+void test('8BITMIME to a server without it: every part converted to 7 bits (decoded parts equal), DKIM signed over what is sent', async () => {
+  const f = await fixture({}, (store) => {
+    const dkim = createDkimSigner(store);
+    return { signer: ({ body }) => dkim.sign(body()) };
+  });
+  for (const k of await createDkimKeys(f.store, 'example.test'))
+    dns.set(dkimRecordName(k), { TXT: [dkimRecordValue(k)] });
+  mx.script = { extensions: ['ENHANCEDSTATUSCODES', 'SIZE 100000000'] };
+  const before = mx.delivered.length;
+  await f.queue(
+    { body: '8BITMIME', recipients: [rcpt('bob@remote.test')] },
+    EIGHT_BIT_MESSAGE.toString('latin1'),
+  );
+  await waitUntil(async () => (await f.store.countOutbound()) === 0, { what: 'the delivery' });
+  const [got] = mx.delivered.slice(before);
+  assert.ok(got !== undefined, 'delivered, not bounced');
+  assert.ok(!/BODY=8BITMIME/i.test(got.mailParams), got.mailParams);
+  assert.ok(
+    got.data.every((b) => b < 0x80),
+    'only 7-bit octets sent',
+  );
+  const text = got.data.toString('latin1');
+  assert.ok(
+    text.split('\r\n').every((l) => l.length <= 78),
+    'short lines',
+  );
+  assert.match(text, /Content-Transfer-Encoding: quoted-printable/);
+  assert.match(text, /Content-Transfer-Encoding: base64/);
+  assert.match(text, /Content-Type: message\/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n/);
+  assert.match(text, /\r\npreamble\r\n/);
+  assert.match(text, /\r\nepilogue\r\n$/);
+  const sentParts = await decodedParts(got.data);
+  // As queued (f.queue stores the text as UTF-8).
+  const originalParts = await decodedParts(Buffer.from(EIGHT_BIT_MESSAGE.toString('latin1')));
+  assert.equal(sentParts.length, 4);
+  assert.deepEqual(sentParts, originalParts, 'each part decodes to the original bytes');
+  // DKIM: both signatures verify over the converted message.
+  const resolver = new DnsResolver({ servers: [dns.address], cacheSeconds: 0 });
+  const r = await authenticate(Readable.from([got.data]), {
+    ip: '192.0.2.10',
+    helo: 'mail.example.test',
+    sender: 'alice@example.test',
+    mta: 'mx.remote.test',
+    resolver: resolver.mailauthResolver() as unknown as DNSResolver,
+    disableBimi: true,
+  });
+  const results = (r.dkim.results ?? []).map((x) => String(x.status?.result ?? ''));
+  assert.deepEqual(results, ['pass', 'pass'], JSON.stringify(r.dkim.results));
+});
+
+void test('8-bit that cannot be converted (a header field, no MIME-Version) is bounced 5.6.3; nothing sent', async () => {
+  const f = await fixture();
+  mx.script = { extensions: ['ENHANCEDSTATUSCODES'] };
+  const mails = mx.commands.filter((c) => c.startsWith('MAIL')).length;
+  await f.queue(
+    { body: '8BITMIME', recipients: [rcpt('hdr@remote.test')] },
+    'From: <alice@example.test>\r\nSubject: Gr\u00fc\u00dfe\r\nMIME-Version: 1.0\r\n\r\nplain\r\n',
+  );
+  await f.queue(
+    { body: '8BITMIME', recipients: [rcpt('nomime@remote.test')] },
+    'From: <alice@example.test>\r\nSubject: x\r\n\r\ncaf\u00e9\r\n',
+  );
+  await waitUntil(async () => (await f.inbox('alice@example.test')).length === 2, { what: 'two reports' });
+  for (const b of await f.inbox('alice@example.test')) {
+    const dsn = await parseDsn(b);
+    assert.equal(dsn.recipients[0]!.status, '5.6.3');
+  }
+  assert.equal(mx.commands.filter((c) => c.startsWith('MAIL')).length, mails, 'no MAIL sent');
+});
+
+void test('a busy domain does not fill the claimed-ahead list: another domain is sent next, not after all of it', async () => {
+  const f = await fixture({ concurrency: 1, concurrencyPerDomain: 1, connectionCacheSize: 0 });
+  await f.worker.stop();
+  mx.script = { dataDelayMs: 50 };
+  const before = mx.delivered.length;
+  for (let i = 0; i < 25; i++) await f.queue({ recipients: [rcpt(`busy${i}@remote.test`)] });
+  await f.queue({ recipients: [rcpt('quiet@other.test')] });
+  const worker = new QueueWorker({
+    store: f.store,
+    blobs: f.blobs,
+    config: f.config,
+    resolver: new DnsResolver({ servers: [dns.address], cacheSeconds: 0 }),
+    log: createLogger(f.config.log),
+    owner: 'busy-test',
+    pollMs: 200,
+  }).start();
+  try {
+    await waitUntil(
+      () => Promise.resolve(mx.delivered.slice(before).some((m) => m.rcpts[0] === 'quiet@other.test')),
+      {
+        what: 'the other domain served',
+        timeoutMs: 20_000,
+      },
+    );
+    const order = mx.delivered.slice(before).map((m) => m.rcpts[0]);
+    assert.ok(
+      order.indexOf('quiet@other.test') <= 3,
+      `served after ${order.indexOf('quiet@other.test')} others`,
+    );
+  } finally {
+    await worker.stop();
+  }
 });

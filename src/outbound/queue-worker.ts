@@ -7,9 +7,10 @@
 // - at most `concurrency` groups are sent at once, and `concurrencyPerDomain` to one domain;
 // - every claimed recipient gets one recorded outcome: delivered, failed, or deferred until the
 //   schedule's next time (failed as expired once max_queue_lifetime is over);
-// - what a DSN returns of the original is read before the outcome that may finish the message
-//   is recorded (the message row and its blob reference go with the last outcome), and a DSN
-//   is sent only for outcomes that were recorded (a lost lease means another worker owns them);
+// - a DSN is owed in the same transaction as the outcomes it reports (outbound_dsn_owed, with
+//   its own reference on the original's blob), only for outcomes that were recorded (a lost
+//   lease means another worker owns them); it is sent right after, and an owed DSN left by a
+//   crash, or deferred because the sender's mailbox was full, is sent by the next flush;
 // - the worker wakes when a message is queued in this process (notify()), when a group ends,
 //   and by a timer at the next due time (at most pollMs away, for other processes' queueing);
 // - an error in one group defers that group; the loop itself never stops before stop().
@@ -18,9 +19,9 @@ import os from 'node:os';
 import type { PosternConfig } from '../config/types.js';
 import type { Logger } from '../core/log.js';
 import type { BlobStore } from '../store/blob/types.js';
-import type { LocalFailureReport, MailStore, QueueClaim, QueuedRecipient } from '../store/types.js';
+import type { LocalFailureReport, MailStore, OwedDsn, QueueClaim, QueuedRecipient } from '../store/types.js';
 import { BounceLimiter } from './bounce-limiter.js';
-import { Bouncer } from './bouncer.js';
+import { Bouncer, type BounceResult } from './bouncer.js';
 import { ConnectionCache } from './connection-cache.js';
 import {
   attemptDomain,
@@ -31,6 +32,8 @@ import {
 } from './domain-attempt.js';
 import { notifyWants, type DsnRecipient } from './dsn.js';
 import { attemptOutcomes } from './attempt-outcomes.js';
+import { owedDsnParts, readOwedDsn, type OwedDsnHead } from './owed-dsn.js';
+import { afterTemporaryFailure } from './schedule.js';
 import type { RouteResolver } from './route.js';
 import type { RandomSource } from './schedule.js';
 import type { SmtpClientOpenOptions } from './smtp-client.js';
@@ -69,6 +72,8 @@ interface Group {
 const DEFAULT_POLL_MS = 30_000;
 /** Groups claimed ahead of what can be sent at once (so a slow domain does not idle the rest). */
 const PENDING_FACTOR = 2;
+/** Longest wait between two looks for owed DSNs (fewer when pollMs is shorter). */
+const OWED_LOOK_MS = 5000;
 /** Recipients asked for per claim, at most. */
 const CLAIM_BATCH = 500;
 
@@ -87,6 +92,9 @@ export class QueueWorker {
   /** DKIM header lines per claimed message (one attempt of its groups); gone with the claim. */
   private readonly signatures = new WeakMap<QueueClaim, Promise<string>>();
   private running: Promise<void> | null = null;
+  private owedRunning = false;
+  private owedLookedAt = 0;
+  private owedFlush: Promise<void> | null = null;
   private stopping = false;
   private wakeRequested = false;
   private wake: (() => void) | null = null;
@@ -167,6 +175,7 @@ export class QueueWorker {
     this.renewTimer = null;
     await this.running;
     await Promise.all([...this.active]);
+    await this.owedFlush;
     await this.cache.closeAll();
     this.pending.length = 0;
     this.held.clear();
@@ -195,27 +204,51 @@ export class QueueWorker {
   /** Claims and starts what the limits allow; returns how long to sleep at most. */
   private async fill(): Promise<number> {
     const { concurrency } = this.opts.config.outbound;
+    // Owed DSNs (left by a crash, or deferred) go out beside the groups, one flush at a time,
+    // looked for at most every few seconds (not at every group's end: a claim is a write).
+    const now = Date.now();
+    if (!this.owedRunning && now - this.owedLookedAt >= Math.min(this.pollMs, OWED_LOOK_MS)) {
+      this.owedLookedAt = now;
+      this.owedFlush = this.flushOwed();
+    }
     this.dispatch();
     let exhausted = false;
+    const { concurrencyPerDomain } = this.opts.config.outbound;
     while (!this.stopping && this.pending.length < concurrency * PENDING_FACTOR) {
       const max = Math.min(CLAIM_BATCH, (concurrency * PENDING_FACTOR - this.pending.length) * 10);
+      // Only what can run soon is held: a domain with concurrency_per_domain groups waiting
+      // is skipped by the claim, and groups past that are released at once, so a busy domain
+      // cannot fill the pending list while other domains wait.
+      const waiting = new Map<string, number>();
+      for (const g of this.pending) waiting.set(g.domain, (waiting.get(g.domain) ?? 0) + 1);
+      const full = (domain: string): boolean => (waiting.get(domain) ?? 0) >= concurrencyPerDomain;
       const claims = await this.opts.store.claimOutbound({
         owner: this.owner,
         leaseMs: this.leaseMs,
         maxRecipients: max,
+        skipDomains: [...waiting.keys()].filter(full),
       });
       let count = 0;
+      const release: number[] = [];
       for (const claim of claims) {
         const byDomain = new Map<string, QueuedRecipient[]>();
         for (const r of claim.recipients) {
           count++;
-          this.held.add(r.id);
           let list = byDomain.get(r.domain);
           if (list === undefined) byDomain.set(r.domain, (list = []));
           list.push(r);
         }
-        for (const [domain, recipients] of byDomain) this.pending.push({ claim, domain, recipients });
+        for (const [domain, recipients] of byDomain) {
+          if (full(domain)) {
+            for (const r of recipients) release.push(r.id);
+            continue;
+          }
+          waiting.set(domain, (waiting.get(domain) ?? 0) + 1);
+          for (const r of recipients) this.held.add(r.id);
+          this.pending.push({ claim, domain, recipients });
+        }
       }
+      if (release.length > 0) await this.opts.store.releaseOutboundRecipients(this.owner, release);
       this.dispatch();
       if (count < max) {
         exhausted = true;
@@ -297,6 +330,11 @@ export class QueueWorker {
       ...(this.opts.clientTimeouts !== undefined ? { timeouts: this.opts.clientTimeouts } : {}),
       ...(this.opts.random !== undefined ? { random: this.opts.random } : {}),
       body: (blobId) => this.opts.blobs.read(blobId),
+      mimeLimits: {
+        mimeDepth: config.limits.mimeDepth,
+        mimeParts: config.limits.mimeParts,
+        headerSize: config.limits.headerSize,
+      },
     };
   }
 
@@ -306,11 +344,15 @@ export class QueueWorker {
     let results: RecipientResult[];
     try {
       const prefix = await this.signature(g.claim);
+      const { signer } = this.opts;
       results = await attemptDomain(this.attemptEnv(), {
         message,
         domain: g.domain,
         recipients: g.recipients,
         prefix,
+        ...(signer !== undefined
+          ? { sign: (body: () => AsyncIterable<Uint8Array>) => signer({ message, body }) }
+          : {}),
       });
     } catch (err) {
       log.error({ err }, 'delivery attempt failed');
@@ -347,22 +389,23 @@ export class QueueWorker {
       now: new Date(),
       ...(this.opts.random !== undefined ? { random: this.opts.random } : {}),
     });
-    // Read before the outcome that may remove the message (and release its blob) is recorded.
-    const original =
+    // The DSN is owed in the transaction that records the outcomes (with a reference on the
+    // original), so a crash before it is sent leaves it to be sent at the next start.
+    const dsn =
       reports.size > 0 && this.mayReport(message.mailFrom)
-        ? await this.bouncer.readOriginal(message.blobId, message.size).catch((err: unknown) => {
-            log.error({ err }, 'reading the original for a DSN failed');
-            return null;
-          })
+        ? owedDsnParts(message, reports, this.leaseMs)
         : null;
     let recorded: Set<number>;
+    let owed: OwedDsn | null;
     try {
       const result = await this.opts.store.recordOutboundAttempt({
         owner: this.owner,
         messageId: message.id,
         outcomes,
+        ...(dsn !== null ? { dsn } : {}),
       });
       recorded = new Set(result.recorded);
+      owed = result.owedDsn;
       if (result.lost.length > 0)
         log.warn({ lost: result.lost.length }, 'outcomes not recorded: claims lost');
     } catch (err) {
@@ -383,17 +426,85 @@ export class QueueWorker {
         'outbound attempt',
       );
     }
-    const due = [...reports].filter(([id]) => recorded.has(id)).map(([, d]) => d);
-    if (due.length === 0 || original === null) return;
-    await this.bouncer.send({
-      envelopeSender: message.mailFrom,
-      envid: message.envid,
-      ret: message.ret,
-      arrivalDate: message.queuedAt,
-      recipients: due,
-      original,
-      originalSize: message.size,
-    });
+    if (owed !== null) await this.sendOwed(owed);
+  }
+
+  /** Sends the owed DSNs that are due and unleased (a crashed process's, or deferred ones). */
+  private async flushOwed(): Promise<void> {
+    if (this.owedRunning || this.stopping) return;
+    this.owedRunning = true;
+    try {
+      for (;;) {
+        const owed = await this.opts.store.claimOwedDsns({
+          owner: this.owner,
+          leaseMs: this.leaseMs,
+          max: 20,
+        });
+        for (const o of owed) {
+          if (this.stopping) return;
+          await this.sendOwed(o);
+        }
+        if (owed.length < 20) return;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'outbound queue: owed DSNs failed');
+    } finally {
+      this.owedRunning = false;
+    }
+  }
+
+  /**
+   * Sends one owed DSN; it is kept (deferred on the retry schedule) while it cannot be stored,
+   * as when a local sender's mailbox is over quota, and given up with a log line once
+   * max_queue_lifetime has passed: never dropped silently.
+   */
+  private async sendOwed(owed: OwedDsn): Promise<void> {
+    const log = this.log.child({ owedDsn: owed.id });
+    let result: BounceResult = 'error';
+    let head: OwedDsnHead | null = null;
+    try {
+      const read = readOwedDsn(owed);
+      head = read.head;
+      const original = await this.bouncer.readOriginal(owed.blobId, owed.size);
+      result = await this.bouncer.send({
+        envelopeSender: head.envelopeSender,
+        envid: head.envid,
+        ret: head.ret,
+        arrivalDate: head.arrivalDate,
+        recipients: read.recipients,
+        original,
+        originalSize: owed.size,
+      });
+    } catch (err) {
+      log.error({ err }, 'DSN failed');
+    }
+    try {
+      if (result !== 'error') {
+        await this.opts.store.finishOwedDsn(owed.id);
+        return;
+      }
+      const now = new Date();
+      const next = afterTemporaryFailure(
+        this.opts.config.outbound,
+        { queuedAt: owed.createdAt, attempts: owed.attempts + 1, now },
+        this.opts.random,
+      );
+      if (next.kind === 'expired') {
+        log.error(
+          { to: head?.envelopeSender.slice(0, 320) ?? null, attempts: owed.attempts + 1 },
+          'DSN given up: it could not be delivered before max_queue_lifetime',
+        );
+        await this.opts.store.finishOwedDsn(owed.id);
+        return;
+      }
+      log.warn(
+        { to: head?.envelopeSender.slice(0, 320) ?? null, until: next.at.toISOString() },
+        'DSN not delivered: kept and retried',
+      );
+      await this.opts.store.deferOwedDsn(owed.id, next.at);
+    } catch (err) {
+      log.error({ err }, 'recording an owed DSN failed');
+    }
   }
 
   private mayReport(mailFrom: string): boolean {

@@ -345,7 +345,7 @@ void describe('against a scripted server', () => {
       const cases: [Partial<SmtpMessage>, string][] = [
         [{ bodyType: '8BITMIME' }, '554 5.6.3 perm'],
         [{ bodyType: 'BINARYMIME' }, '554 5.6.3 perm'],
-        [{ smtputf8: true }, '553 5.6.7 perm'],
+        [{ smtputf8: true }, '554 5.6.9 perm'],
         [{ mailFrom: 'j\u00f6rg@client.example.net' }, '553 5.6.7 perm'],
         [{ size: 1001 }, '552 5.3.4 perm'],
         [{ requireTls: true }, '550 5.7.30 perm'],

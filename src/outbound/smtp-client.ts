@@ -627,11 +627,15 @@ export class SmtpClientConnection {
     const utf8Envelope =
       isEightBit(msg.mailFrom) ||
       msg.recipients.some((r) => isEightBit(r.address) || isEightBit(r.orcpt ?? ''));
-    if ((msg.smtputf8 || utf8Envelope) && !ext.smtpUtf8) {
+    // RFC 6531 §3.5: X.6.7 for a non-ASCII address, 554 X.6.9 for a message with UTF-8 headers.
+    if (utf8Envelope && !ext.smtpUtf8) {
+      return ours(553, '5.6.7', `${this.host} does not accept non-ASCII addresses (no SMTPUTF8)`, 'check');
+    }
+    if (msg.smtputf8 && !ext.smtpUtf8) {
       return ours(
-        553,
-        '5.6.7',
-        `${this.host} does not support internationalised mail (no SMTPUTF8)`,
+        554,
+        '5.6.9',
+        `${this.host} cannot take a message with UTF-8 header fields (no SMTPUTF8)`,
         'check',
       );
     }

@@ -36,6 +36,7 @@ import type {
   Pop3Expire,
   QueueAttempt,
   QueueAttemptResult,
+  OwedDsn,
   QueueClaim,
   QueueClaimRequest,
   QueueDetail,
@@ -251,6 +252,8 @@ export interface OutboundQueue {
   claimOutbound(req: QueueClaimRequest): Promise<QueueClaim[]>;
   /** Extends `owner`'s leases on these recipients; returns the ids it still holds. */
   renewOutboundClaim(owner: string, recipientIds: number[], leaseMs: number): Promise<number[]>;
+  /** Gives up `owner`'s leases on these recipients (claimed but not to be sent now); returns how many. */
+  releaseOutboundRecipients(owner: string, recipientIds: number[]): Promise<number>;
   /** Gives up every lease `owner` holds (shutdown); returns how many. */
   releaseOutboundClaims(owner: string): Promise<number>;
   /**
@@ -264,6 +267,15 @@ export interface OutboundQueue {
    * are not final are recorded; their leases end. NOT_FOUND when the message is gone.
    */
   recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult>;
+  /**
+   * Leases up to `max` owed DSNs that are due and not leased by another owner (a sender
+   * finishes what a crashed one left), oldest first.
+   */
+  claimOwedDsns(req: { owner: string; leaseMs: number; max: number; now?: Date }): Promise<OwedDsn[]>;
+  /** The DSN was sent (or given up): the row goes and its blob reference is released. */
+  finishOwedDsn(id: number): Promise<void>;
+  /** The DSN could not be stored yet (the sender's mailbox is full): due again at `until`. */
+  deferOwedDsn(id: number, until: Date): Promise<void>;
   /** Holds every recipient not final (claims stop; a send under way may still record). Returns how many. */
   holdOutbound(id: number): Promise<number>;
   /** Puts held recipients back, due now. Returns how many. */
@@ -309,6 +321,13 @@ export interface TransportSecurity {
   }): Promise<TlsResultCount[]>;
   /** Removes counted results (after a report was queued, or old ones). Returns how many rows. */
   deleteTlsResults(filter: { day?: string; before?: string; policyDomain?: string }): Promise<number>;
+  /**
+   * Claims the TLS-RPT run of a UTC day (YYYY-MM-DD) for `owner`: 'claimed' (run it now),
+   * 'done' (finished by someone) or 'busy' (another owner's claim has not lapsed).
+   */
+  claimTlsReportRun(day: string, owner: string, leaseMs: number): Promise<'claimed' | 'done' | 'busy'>;
+  /** Marks the day's run finished (by its owner). */
+  finishTlsReportRun(day: string, owner: string): Promise<void>;
 }
 
 /** Garbage collection and shutdown. */

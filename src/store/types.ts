@@ -209,6 +209,8 @@ export interface OutboundEnvelope {
   body: '7BIT' | '8BITMIME' | 'BINARYMIME';
   /** RFC 6531 SMTPUTF8 was given on MAIL FROM. */
   smtputf8: boolean;
+  /** RFC 8689 REQUIRETLS was given on MAIL FROM (absent: false). */
+  requireTls?: boolean;
   /** The authenticated submitter, or null (relayed from an MX session: forwarding). */
   accountId: number | null;
 }
@@ -321,6 +323,8 @@ export interface QueueClaimRequest {
   leaseMs: number;
   /** At most this many recipients (1 to 10,000). */
   maxRecipients: number;
+  /** Lower-cased recipient domains to leave alone (the claimer cannot send more to them now). */
+  skipDomains?: string[];
   /** The time to compare with (default: now). */
   now?: Date;
 }
@@ -346,6 +350,27 @@ export type RecipientOutcome =
       delayWarned?: boolean;
     };
 
+/** The DSN an outcome calls for: JSON written and read by src/outbound (opaque to the store). */
+export interface OwedDsnParts {
+  /** One JSON block per recipient reported, by recipient id; only recorded ones are kept. */
+  blocks: ReadonlyMap<number, string>;
+  /** The report's message-level part (sender, ENVID, RET, arrival), JSON. */
+  head: string;
+  /** The recorder's lease on it (it sends it at once; another process only once this lapses). */
+  leaseMs: number;
+}
+
+/** A DSN recorded as owed and not yet sent (it keeps the original's blob referenced). */
+export interface OwedDsn {
+  id: number;
+  blobId: string;
+  size: number;
+  head: string;
+  blocks: string[];
+  createdAt: Date;
+  attempts: number;
+}
+
 export interface QueueAttempt {
   /** The claimer: outcomes for recipients it no longer holds are not recorded. */
   owner: string;
@@ -353,6 +378,11 @@ export interface QueueAttempt {
   outcomes: RecipientOutcome[];
   /** When the attempt was made (default: now). */
   at?: Date;
+  /**
+   * The DSN these outcomes call for: stored as owed in the same transaction (with the blocks
+   * of recorded recipients only), so that a crash before it is sent cannot lose it.
+   */
+  dsn?: OwedDsnParts;
 }
 
 export interface QueueAttemptResult {
@@ -362,6 +392,8 @@ export interface QueueAttemptResult {
   lost: number[];
   /** Every recipient is final: the message left the queue and its blob was released. */
   finished: boolean;
+  /** The owed DSN stored with the outcomes (null: none was asked for or none was recorded). */
+  owedDsn: OwedDsn | null;
 }
 
 export interface MessageFlags {

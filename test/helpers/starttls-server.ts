@@ -9,6 +9,11 @@ import tls from 'node:tls';
 export interface StartTlsServerOptions {
   /** PEM chain (leaf first) and key; null: STARTTLS is not offered. */
   tls: { cert: string; key: string } | null;
+  /** The loopback address to listen on (default 127.0.0.1) and the port (default: any). */
+  host?: string;
+  port?: number;
+  /** Offer REQUIRETLS once encrypted (default true). */
+  requireTls?: boolean;
 }
 
 export interface StartTlsServer {
@@ -58,7 +63,7 @@ export async function startStartTlsServer(opts: StartTlsServerOptions): Promise<
         if (verb === 'EHLO') {
           const ext = ['mx.test.invalid', '8BITMIME', 'ENHANCEDSTATUSCODES'];
           if (!encrypted && context !== null) ext.push('STARTTLS');
-          if (encrypted) ext.push('REQUIRETLS');
+          if (encrypted && opts.requireTls !== false) ext.push('REQUIRETLS');
           socket.write(ext.map((e, i) => `250${i === ext.length - 1 ? ' ' : '-'}${e}\r\n`).join(''));
         } else if (verb === 'STARTTLS' && !encrypted && context !== null) {
           socket.write('220 2.0.0 go ahead\r\n');
@@ -93,7 +98,7 @@ export async function startStartTlsServer(opts: StartTlsServerOptions): Promise<
     socket.write('220 mx.test.invalid ESMTP test\r\n');
     serve(socket, false);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     messages,

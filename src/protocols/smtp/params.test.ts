@@ -33,6 +33,7 @@ void test('MAIL parameters: values parsed, defaults filled', () => {
     smtputf8: false,
     ret: null,
     envid: null,
+    requireTls: false,
   });
   assert.deepEqual(
     parseMailParams(
@@ -46,7 +47,19 @@ void test('MAIL parameters: values parsed, defaults filled', () => {
       ]),
       opts,
     ),
-    { size: 1000, body: 'BINARYMIME', smtputf8: true, ret: 'HDRS', envid: 'QQ+2B314159' },
+    { size: 1000, body: 'BINARYMIME', smtputf8: true, ret: 'HDRS', envid: 'QQ+2B314159', requireTls: false },
+  );
+});
+
+void test('MAIL parameters: REQUIRETLS only on a TLS session (RFC 8689)', () => {
+  assert.equal(parseMailParams(params([['REQUIRETLS', null]]), { ...opts, tls: true }).requireTls, true);
+  assert.equal(
+    refusal(() => parseMailParams(params([['REQUIRETLS', null]]), opts)),
+    '530 5.7.10',
+  );
+  assert.equal(
+    refusal(() => parseMailParams(params([['REQUIRETLS', 'yes']]), { ...opts, tls: true })),
+    '501 5.5.4',
   );
 });
 

@@ -365,6 +365,7 @@ export class SmtpSession implements SmtpSessionContext {
           smtputf8: tx.params.smtputf8,
           ret: tx.params.ret,
           envid: tx.params.envid,
+          requireTls: tx.params.requireTls,
           // RFC 5321 §4.4: "for" names the recipient only when there is exactly one.
           forRecipient: tx.accepted === 1 ? tx.firstRecipient : null,
           accountId: this.auth?.id ?? null,

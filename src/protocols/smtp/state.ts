@@ -10,7 +10,7 @@ export interface Helo {
   domain: string;
 }
 
-/** MAIL FROM parameters (RFC 1870 SIZE, RFC 6152/3030 BODY, RFC 6531 SMTPUTF8, RFC 3461 RET/ENVID). */
+/** MAIL FROM parameters (RFC 1870 SIZE, RFC 6152/3030 BODY, RFC 6531 SMTPUTF8, RFC 3461 RET/ENVID, RFC 8689 REQUIRETLS). */
 export interface MailParams {
   /** Declared size, or null when not given. */
   size: number | null;
@@ -18,6 +18,8 @@ export interface MailParams {
   smtputf8: boolean;
   ret: 'FULL' | 'HDRS' | null;
   envid: string | null;
+  /** RFC 8689 REQUIRETLS: every onward hop must be TLS-protected and verified. */
+  requireTls: boolean;
 }
 
 /** A recipient that goes to the outbound spool, with its DSN parameters (RFC 3461 §4). */

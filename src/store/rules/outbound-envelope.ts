@@ -30,6 +30,8 @@ export function validateOutboundEnvelope(env: OutboundEnvelope): void {
   if (env.ret !== null && env.ret !== 'FULL' && env.ret !== 'HDRS') bad('ret must be FULL, HDRS or null');
   if (!OUTBOUND_BODIES.has(env.body)) bad('body must be 7BIT, 8BITMIME or BINARYMIME');
   if (typeof env.smtputf8 !== 'boolean') bad('smtputf8 must be a boolean');
+  if (env.requireTls !== undefined && typeof env.requireTls !== 'boolean')
+    bad('requireTls must be a boolean');
   if (env.accountId !== null && !isCount(env.accountId)) bad('accountId must be null or an id');
 }
 

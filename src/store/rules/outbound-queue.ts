@@ -5,6 +5,7 @@
 import { StoreError } from '../../core/errors.js';
 import {
   RECIPIENT_STATUSES,
+  type OwedDsnParts,
   type QueueAttempt,
   type QueueClaimRequest,
   type QueueFilter,
@@ -57,6 +58,7 @@ export function checkClaim(req: QueueClaimRequest): {
   leaseMs: number;
   max: number;
   now: number;
+  skip: string[];
 } {
   if (typeof req !== 'object' || req === null) bad('claim must be an object');
   checkQueueOwner(req.owner);
@@ -69,7 +71,11 @@ export function checkClaim(req: QueueClaimRequest): {
     bad(`maxRecipients must be an integer from 1 to ${MAX_CLAIM_RECIPIENTS}`);
   }
   const now = req.now === undefined ? Date.now() : checkTime('now', req.now);
-  return { owner: req.owner, leaseMs: req.leaseMs, max: req.maxRecipients, now };
+  const skip = req.skipDomains ?? [];
+  if (!Array.isArray(skip) || skip.length > MAX_CLAIM_RECIPIENTS || skip.some((d) => typeof d !== 'string')) {
+    bad('skipDomains must be a list of domains');
+  }
+  return { owner: req.owner, leaseMs: req.leaseMs, max: req.maxRecipients, now, skip: [...skip] };
 }
 
 export function checkRecipientIds(ids: unknown): asserts ids is number[] {
@@ -156,4 +162,31 @@ export function checkQueueFilter(f: QueueFilter = {}): {
     afterId: f.afterId ?? 0,
     limit: f.limit ?? DEFAULT_QUEUE_LIST_LIMIT,
   };
+}
+
+/** Most bytes of one owed DSN's JSON (head and every block): a report, not a message. */
+const MAX_OWED_DSN_JSON = 4 * 1024 * 1024;
+
+/** The DSN parts of an attempt as a backend takes them (plain data: they cross to the writer). */
+export function checkOwedDsnParts(dsn: OwedDsnParts): {
+  head: string;
+  blocks: Map<number, string>;
+  leaseMs: number;
+} {
+  if (
+    typeof dsn !== 'object' ||
+    dsn === null ||
+    typeof dsn.head !== 'string' ||
+    !(dsn.blocks instanceof Map)
+  ) {
+    bad('dsn must have a head and blocks');
+  }
+  let total = dsn.head.length;
+  for (const [id, block] of dsn.blocks) {
+    if (!isCount(id) || typeof block !== 'string') bad('dsn blocks must map recipient ids to strings');
+    total += block.length;
+  }
+  if (total > MAX_OWED_DSN_JSON) bad('dsn too large');
+  checkLeaseMs(dsn.leaseMs);
+  return { head: dsn.head, blocks: new Map(dsn.blocks), leaseMs: dsn.leaseMs };
 }

@@ -1,7 +1,8 @@
 // The `blobs` and `blob_search` tables: one row per stored blob with its reference count (its
-// message rows plus its outbound_queue rows), its MIME record and its SEARCH text; a small
-// blob's bytes go to `blob_content` (inline-blobs.ts). A count that reaches 0 starts the grace
-// period after which collectGarbage() removes the row with its file or inline bytes.
+// message rows plus its outbound_queue and outbound_dsn_owed rows), its MIME record and its
+// SEARCH text; a small blob's bytes go to `blob_content` (inline-blobs.ts). A count that
+// reaches 0 starts the grace period after which collectGarbage() removes the row with its file
+// or inline bytes.
 
 import type { MimeRecord } from '../../mail/mime/types.js';
 import { blobSearchText } from '../rules/search-text.js';

@@ -6,9 +6,9 @@
 // Invariants:
 // - a message takes uid = uidnext++ and modseq = ++highestmodseq of its mailbox, read in the
 //   same write transaction, so UIDs and modseqs only grow;
-// - the blob refcount equals the number of message rows plus outbound_queue rows naming the
-//   blob, adjusted in the transaction that adds or removes them; an append's local targets and
-//   its outbound copy commit in the same transaction;
+// - the blob refcount equals the number of message rows plus outbound_queue and
+//   outbound_dsn_owed rows naming the blob, adjusted in the transaction that adds or removes
+//   them; an append's local targets and its outbound copy commit in the same transaction;
 // - quota is checked inside that transaction (rows.ts overQuota).
 
 import type { MimeRecord } from '../../mail/mime/types.js';

@@ -162,7 +162,7 @@ void test('outcomes: delivered, failed, deferred; the message leaves the queue w
       },
     ],
   });
-  assert.deepEqual(r1, { recorded: [a!.id, b!.id, c!.id], lost: [], finished: false });
+  assert.deepEqual(r1, { recorded: [a!.id, b!.id, c!.id], lost: [], finished: false, owedDsn: null });
   const d = (await fx.store.showQueued(id))!;
   assert.equal(d.attempts, 1);
   assert.equal(d.nextAttemptAt.getTime(), until.getTime(), 'the message is due with its earliest recipient');
@@ -203,7 +203,7 @@ void test('outcomes: delivered, failed, deferred; the message leaves the queue w
     messageId: id,
     outcomes: [{ recipientId: c!.id, kind: 'delivered' }],
   });
-  assert.deepEqual(done, { recorded: [c!.id], lost: [], finished: true });
+  assert.deepEqual(done, { recorded: [c!.id], lost: [], finished: true, owedDsn: null });
   assert.equal(await fx.store.showQueued(id), null);
   assert.equal(await fx.store.countOutbound(), 0);
   const gc = await fx.store.collectGarbage({ graceMs: 0 });
@@ -454,4 +454,102 @@ void test('nextOutboundDue: the earliest due recipient, a lease counting until i
   });
   await fx.store.holdOutbound(claim!.message.id);
   assert.equal(await fx.store.nextOutboundDue(), null, 'held recipients wait for nobody');
+});
+
+void test('REQUIRETLS is kept with the queued message (migration 13)', async () => {
+  const plain = await queue('Subject: p\r\n\r\np\r\n', ['a@one.test']);
+  const strict = await queue('Subject: s\r\n\r\ns\r\n', ['b@one.test'], { requireTls: true });
+  assert.equal((await fx.store.showQueued(plain))!.requireTls, false);
+  assert.equal((await fx.store.showQueued(strict))!.requireTls, true);
+  const claims = await fx.store.claimOutbound({ owner: 'p1', leaseMs: MIN, maxRecipients: 10 });
+  assert.deepEqual(
+    claims.map((c) => [c.message.id, c.message.requireTls]),
+    [
+      [plain, false],
+      [strict, true],
+    ],
+  );
+});
+
+void test('an owed DSN is stored with the outcomes it reports (recorded ones only), leased, deferred and finished', async () => {
+  const id = await queue('Subject: o\r\n\r\no\r\n', ['a@one.test', 'b@one.test']);
+  const [claim] = await fx.store.claimOutbound({ owner: 'p1', leaseMs: MIN, maxRecipients: 10 });
+  const [a, b] = claim!.recipients;
+  // b was taken by another owner after a lapse: its outcome (and its block) is not recorded.
+  await fx.store.releaseOutboundClaims('p1');
+  await fx.store.claimOutbound({ owner: 'p1', leaseMs: MIN, maxRecipients: 1 });
+  await fx.store.claimOutbound({ owner: 'p2', leaseMs: MIN, maxRecipients: 1 });
+  const reply = { code: 550, enhanced: '5.1.1', text: 'no' };
+  const r = await fx.store.recordOutboundAttempt({
+    owner: 'p1',
+    messageId: id,
+    outcomes: [
+      { recipientId: a!.id, kind: 'failed', reply },
+      { recipientId: b!.id, kind: 'failed', reply },
+    ],
+    dsn: {
+      head: '{"h":1}',
+      blocks: new Map([
+        [a!.id, '"A"'],
+        [b!.id, '"B"'],
+      ]),
+      leaseMs: MIN,
+    },
+  });
+  assert.deepEqual(r.recorded, [a!.id]);
+  assert.deepEqual(r.lost, [b!.id]);
+  assert.deepEqual(r.owedDsn?.blocks, ['"A"']);
+  assert.equal(r.owedDsn?.head, '{"h":1}');
+  // Leased to its recorder for leaseMs: nobody else takes it meanwhile.
+  assert.deepEqual(await fx.store.claimOwedDsns({ owner: 'p2', leaseMs: MIN, max: 10 }), []);
+  const later = new Date(Date.now() + 2 * MIN);
+  const [taken] = await fx.store.claimOwedDsns({ owner: 'p2', leaseMs: MIN, max: 10, now: later });
+  assert.equal(taken?.id, r.owedDsn!.id);
+  assert.equal(taken?.size, r.owedDsn!.size);
+  await fx.store.deferOwedDsn(taken!.id, new Date(Date.now() + 10 * MIN));
+  assert.deepEqual(await fx.store.claimOwedDsns({ owner: 'p3', leaseMs: MIN, max: 10, now: later }), []);
+  const [again] = await fx.store.claimOwedDsns({
+    owner: 'p3',
+    leaseMs: MIN,
+    max: 10,
+    now: new Date(Date.now() + 11 * MIN),
+  });
+  assert.equal(again?.attempts, 1);
+  await fx.store.finishOwedDsn(again!.id);
+  assert.deepEqual(
+    await fx.store.claimOwedDsns({
+      owner: 'p3',
+      leaseMs: MIN,
+      max: 10,
+      now: new Date(Date.now() + 60 * MIN),
+    }),
+    [],
+  );
+  // No report asked: nothing owed.
+  const none = await fx.store.recordOutboundAttempt({
+    owner: 'p2',
+    messageId: id,
+    outcomes: [{ recipientId: b!.id, kind: 'delivered' }],
+  });
+  assert.equal(none.owedDsn, null);
+  assert.equal(none.finished, true);
+});
+
+void test('a TLS-RPT day is claimed by one owner of many; a lapsed claim passes on; a finished one stays done', async () => {
+  const other = await fx.openAnother();
+  const [x, y] = await Promise.all([
+    fx.store.claimTlsReportRun('2026-12-06', 'p1', MIN),
+    other.claimTlsReportRun('2026-12-06', 'p2', MIN),
+  ]);
+  assert.deepEqual([x, y].sort(), ['busy', 'claimed']);
+  const winner = x === 'claimed' ? 'p1' : 'p2';
+  await fx.store.finishTlsReportRun('2026-12-06', winner);
+  assert.equal(await other.claimTlsReportRun('2026-12-06', 'p3', MIN), 'done');
+  assert.equal(await fx.store.claimTlsReportRun('2026-12-07', 'p1', 1), 'claimed');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(
+    await other.claimTlsReportRun('2026-12-07', 'p2', MIN),
+    'claimed',
+    'the lapsed claim is taken',
+  );
 });

@@ -13,12 +13,14 @@
 // - outbound_queue.next_attempt_at is the earliest next attempt of its queued or deferred
 //   recipients (or unchanged when none is), attempts the number of attempts recorded.
 
+import { StoreError } from '../../core/errors.js';
 import type { OutboundQueue } from '../roles.js';
 import { storedRecipients } from '../rules/outbound-envelope.js';
 import {
   checkAttempt,
   checkClaim,
   checkLeaseMs,
+  checkOwedDsnParts,
   checkQueueFilter,
   checkQueueOwner,
   checkRecipientIds,
@@ -28,6 +30,8 @@ import type {
   OutboundEnvelope,
   OutboundMessage,
   OutboundRecipient,
+  OwedDsn,
+  OwedDsnParts,
   QueueAttempt,
   QueueAttemptResult,
   QueueClaim,
@@ -56,6 +60,7 @@ interface OutboundRow {
   ret: 'FULL' | 'HDRS' | null;
   body: OutboundEnvelope['body'];
   smtputf8: number;
+  require_tls: number;
   account_id: number | null;
   queued_at: number;
   next_attempt_at: number;
@@ -85,8 +90,8 @@ interface RecipientRow {
   lease_expires_at: number | null;
 }
 
-const HEAD_COLUMNS = `id, blob_id, size, mail_from, envid, ret, body, smtputf8, account_id, queued_at,
-  next_attempt_at, attempts`;
+const HEAD_COLUMNS = `id, blob_id, size, mail_from, envid, ret, body, smtputf8, require_tls, account_id,
+  queued_at, next_attempt_at, attempts`;
 
 function toHead(r: HeadRow): QueuedMessageHead {
   return {
@@ -98,6 +103,7 @@ function toHead(r: HeadRow): QueuedMessageHead {
     ret: r.ret,
     body: r.body,
     smtputf8: r.smtputf8 !== 0,
+    requireTls: r.require_tls !== 0,
     accountId: r.account_id,
     queuedAt: new Date(r.queued_at),
     nextAttemptAt: new Date(r.next_attempt_at),
@@ -148,8 +154,8 @@ export function insertOutbound(
   const r = tx.sql
     .stmt(
       `INSERT INTO outbound_queue (blob_id, size, mail_from, recipients, envid, ret, body, smtputf8,
-         account_id, queued_at, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         require_tls, account_id, queued_at, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       blobId,
@@ -160,6 +166,7 @@ export function insertOutbound(
       env.ret,
       env.body,
       env.smtputf8 ? 1 : 0,
+      env.requireTls === true ? 1 : 0,
       env.accountId,
       now,
       now,
@@ -215,13 +222,63 @@ function readRecipients(sql: StatementCache, ids: number[]): RecipientRow[] {
     .all(JSON.stringify(ids));
 }
 
+interface OwedRow {
+  id: number;
+  blob_id: string;
+  size: number;
+  head: string;
+  blocks: string;
+  created_at: number;
+  attempts: number;
+}
+
+function toOwed(r: OwedRow): OwedDsn {
+  return {
+    id: r.id,
+    blobId: r.blob_id,
+    size: r.size,
+    head: r.head,
+    blocks: JSON.parse(r.blocks) as string[],
+    createdAt: new Date(r.created_at),
+    attempts: r.attempts,
+  };
+}
+
+/** Stores an owed DSN due now, with one more reference on the original's blob. */
+function oweDsn(
+  sql: StatementCache,
+  blobId: string,
+  size: number,
+  head: string,
+  blocks: string[],
+  now: number,
+  lease: { owner: string; leaseMs: number },
+): OwedDsn {
+  // Leased to the recorder, which sends it at once; another process takes it only if that lapses.
+  const r = sql
+    .stmt(
+      `INSERT INTO outbound_dsn_owed (blob_id, size, head, blocks, created_at, next_attempt_at,
+         lease_owner, lease_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(blobId, size, head, JSON.stringify(blocks), now, now, lease.owner, now + lease.leaseMs);
+  adjustBlobRefs(sql, blobId, 1, now);
+  return { id: Number(r.lastInsertRowid), blobId, size, head, blocks, createdAt: new Date(now), attempts: 0 };
+}
+
 /** The transactional bodies of the queue's writes (arguments already checked). */
 export const queueWrites = {
   deleteOutbound(tx: WriteTx, id: number): void {
     removeMessage(tx.sql, id, Date.now());
   },
 
-  claim(tx: WriteTx, owner: string, leaseMs: number, max: number, now: number): QueueClaim[] {
+  claim(
+    tx: WriteTx,
+    owner: string,
+    leaseMs: number,
+    max: number,
+    now: number,
+    skip: string[] = [],
+  ): QueueClaim[] {
     const { sql } = tx;
     // The partial index outbound_recipients_due serves this scan (same WHERE on status).
     const ids = sql
@@ -229,10 +286,11 @@ export const queueWrites = {
         `SELECT id FROM outbound_recipients
          WHERE status IN ('queued', 'deferred') AND next_attempt_at <= @now
            AND (lease_owner IS NULL OR lease_expires_at <= @now)
+           AND (@skip = '[]' OR domain NOT IN (SELECT value FROM json_each(@skip)))
          ORDER BY next_attempt_at, id LIMIT @max`,
         'pluck',
       )
-      .all({ now, max });
+      .all({ now, max, skip: JSON.stringify(skip) });
     if (ids.length === 0) return [];
     sql
       .stmt(
@@ -266,6 +324,15 @@ export const queueWrites = {
       .sort((a, b) => a - b);
   },
 
+  releaseRecipients(tx: WriteTx, owner: string, ids: number[]): number {
+    return tx.sql
+      .stmt(
+        `UPDATE outbound_recipients SET lease_owner = NULL, lease_expires_at = NULL
+         WHERE lease_owner = ? AND id IN (SELECT value FROM json_each(?))`,
+      )
+      .run(owner, JSON.stringify(ids)).changes;
+  },
+
   releaseClaims(tx: WriteTx, owner: string): number {
     return tx.sql
       .stmt(
@@ -280,9 +347,13 @@ export const queueWrites = {
     messageId: number,
     outcomes: RecipientOutcome[],
     at: number,
+    dsn: OwedDsnParts | null,
   ): QueueAttemptResult {
     const { sql } = tx;
-    if (!messageExists(sql, messageId)) throw notFound('queued message');
+    const head = sql
+      .stmt<{ blob_id: string; size: number }>('SELECT blob_id, size FROM outbound_queue WHERE id = ?')
+      .get(messageId);
+    if (head === undefined) throw notFound('queued message');
     const get = sql.stmt<{ status: RecipientStatus; lease_owner: string | null }>(
       'SELECT status, lease_owner FROM outbound_recipients WHERE id = ? AND message_id = ?',
     );
@@ -325,6 +396,12 @@ export const queueWrites = {
     if (recorded.length > 0) {
       sql.stmt('UPDATE outbound_queue SET attempts = attempts + 1 WHERE id = ?').run(messageId);
     }
+    // The DSN is owed in the same transaction as the outcomes it reports (and keeps the blob).
+    const blocks = dsn === null ? [] : recorded.flatMap((id) => dsn.blocks.get(id) ?? []);
+    const owedDsn =
+      blocks.length === 0
+        ? null
+        : oweDsn(sql, head.blob_id, head.size, dsn!.head, blocks, at, { owner, leaseMs: dsn!.leaseMs });
     const open = sql
       .stmt<number>(
         `SELECT count(*) FROM outbound_recipients WHERE message_id = ? AND status NOT IN ('delivered', 'failed')`,
@@ -333,10 +410,40 @@ export const queueWrites = {
       .get(messageId);
     if (open === 0) {
       removeMessage(sql, messageId, Date.now());
-      return { recorded, lost, finished: true };
+      return { recorded, lost, finished: true, owedDsn };
     }
     refreshNextAttempt(sql, messageId);
-    return { recorded, lost, finished: false };
+    return { recorded, lost, finished: false, owedDsn };
+  },
+
+  claimOwed(tx: WriteTx, owner: string, leaseMs: number, max: number, now: number): OwedDsn[] {
+    return tx.sql
+      .stmt<OwedRow>(
+        `UPDATE outbound_dsn_owed SET lease_owner = @owner, lease_expires_at = @until
+         WHERE id IN (SELECT id FROM outbound_dsn_owed WHERE next_attempt_at <= @now
+           AND (lease_owner IS NULL OR lease_expires_at <= @now) ORDER BY next_attempt_at, id LIMIT @max)
+         RETURNING id, blob_id, size, head, blocks, created_at, attempts`,
+      )
+      .all({ owner, until: now + leaseMs, now, max })
+      .sort((a, b) => a.id - b.id)
+      .map(toOwed);
+  },
+
+  finishOwed(tx: WriteTx, id: number, now: number): void {
+    const { sql } = tx;
+    const row = sql.stmt<{ blob_id: string }>('SELECT blob_id FROM outbound_dsn_owed WHERE id = ?').get(id);
+    if (row === undefined) return;
+    sql.stmt('DELETE FROM outbound_dsn_owed WHERE id = ?').run(id);
+    adjustBlobRefs(sql, row.blob_id, -1, now);
+  },
+
+  deferOwed(tx: WriteTx, id: number, until: number): void {
+    tx.sql
+      .stmt(
+        `UPDATE outbound_dsn_owed SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
+           lease_expires_at = NULL WHERE id = ?`,
+      )
+      .run(until, id);
   },
 
   hold(tx: WriteTx, id: number): number {
@@ -399,7 +506,7 @@ export class SqliteOutboundQueue implements OutboundQueue {
 
   async claimOutbound(req: QueueClaimRequest): Promise<QueueClaim[]> {
     const c = checkClaim(req);
-    return this.core.writeWithoutSync('queue', 'claim', c.owner, c.leaseMs, c.max, c.now);
+    return this.core.writeWithoutSync('queue', 'claim', c.owner, c.leaseMs, c.max, c.now, c.skip);
   }
 
   async renewOutboundClaim(owner: string, recipientIds: number[], leaseMs: number): Promise<number[]> {
@@ -408,6 +515,13 @@ export class SqliteOutboundQueue implements OutboundQueue {
     checkLeaseMs(leaseMs);
     if (recipientIds.length === 0) return [];
     return this.core.writeWithoutSync('queue', 'renewClaim', owner, recipientIds, leaseMs, Date.now());
+  }
+
+  async releaseOutboundRecipients(owner: string, recipientIds: number[]): Promise<number> {
+    checkQueueOwner(owner);
+    checkRecipientIds(recipientIds);
+    if (recipientIds.length === 0) return 0;
+    return this.core.writeWithoutSync('queue', 'releaseRecipients', owner, recipientIds);
   }
 
   async releaseOutboundClaims(owner: string): Promise<number> {
@@ -431,7 +545,38 @@ export class SqliteOutboundQueue implements OutboundQueue {
 
   async recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
     const a = checkAttempt(attempt);
-    return this.core.write('queue', 'record', a.owner, a.messageId, attempt.outcomes, a.at);
+    return this.core.write(
+      'queue',
+      'record',
+      a.owner,
+      a.messageId,
+      attempt.outcomes,
+      a.at,
+      attempt.dsn === undefined ? null : checkOwedDsnParts(attempt.dsn),
+    );
+  }
+
+  async claimOwedDsns(req: { owner: string; leaseMs: number; max: number; now?: Date }): Promise<OwedDsn[]> {
+    const c = checkClaim({
+      owner: req.owner,
+      leaseMs: req.leaseMs,
+      maxRecipients: req.max,
+      ...(req.now !== undefined ? { now: req.now } : {}),
+    });
+    return this.core.writeWithoutSync('queue', 'claimOwed', c.owner, c.leaseMs, c.max, c.now);
+  }
+
+  async finishOwedDsn(id: number): Promise<void> {
+    checkId(id);
+    await this.core.write('queue', 'finishOwed', id, Date.now());
+  }
+
+  async deferOwedDsn(id: number, until: Date): Promise<void> {
+    checkId(id);
+    if (!(until instanceof Date) || !Number.isFinite(until.getTime())) {
+      throw new StoreError('INVALID_ARGUMENT', 'queue: until must be a valid Date');
+    }
+    await this.core.write('queue', 'deferOwed', id, until.getTime());
   }
 
   async holdOutbound(id: number): Promise<number> {

@@ -370,6 +370,37 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 13,
+    description: 'REQUIRETLS per message, owed DSNs, TLS-RPT report runs',
+    // require_tls: MAIL FROM carried REQUIRETLS (RFC 8689 §4.1). outbound_dsn_owed: a DSN due
+    // for outcomes recorded in the same transaction, kept until it is sent (so a crash between
+    // the outcome and the report loses nothing); it holds one reference on the original's blob.
+    // head and blocks are JSON written by src/outbound. tls_report_runs: the claim of one
+    // process on a day's TLS-RPT run (RFC 8460), so processes sharing the store send it once.
+    sql: `
+      ALTER TABLE outbound_queue ADD COLUMN require_tls INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE outbound_dsn_owed (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        blob_id TEXT NOT NULL REFERENCES blobs(id) DEFERRABLE INITIALLY DEFERRED,
+        size INTEGER NOT NULL,
+        head TEXT NOT NULL,
+        blocks TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_expires_at INTEGER
+      );
+      CREATE INDEX outbound_dsn_owed_due ON outbound_dsn_owed(next_attempt_at);
+      CREATE TABLE tls_report_runs (
+        day TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        lease_expires_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+    `,
+  },
+  {
     version: 14,
     description: 'change log retention: change clock, expunge floor per mailbox',
     // RFC 7162 §3.2.5.1 lets a server that no longer knows every expunge answer VANISHED with a

@@ -6,11 +6,11 @@
 // with its group commit and WAL fsync, the change feed). The invariants are stated in core.ts (writes,
 // durability, announcements) and messages.ts (UIDs, modseqs, blob references, quota).
 // Invariants of the whole:
-// - the blob refcount equals the number of message rows plus outbound_queue rows naming the
-//   blob; a blob whose count reaches 0 gets zero_since, and collectGarbage() removes it (its
-//   row, its blob_search row, and its file or inline bytes) after the grace period (so a queued
-//   message's bytes are never collected); files no row names are swept once older than
-//   gcOrphanAgeMs;
+// - the blob refcount equals the number of message rows plus outbound_queue and
+//   outbound_dsn_owed rows naming the blob; a blob whose count reaches 0 gets zero_since, and
+//   collectGarbage() removes it (its row, its blob_search row, and its file or inline bytes)
+//   after the grace period (so a queued message's bytes are never collected); files no row
+//   names are swept once older than gcOrphanAgeMs;
 // - a small blob's bytes (StoredBlob.inline) are stored in blob_content by the transaction that
 //   commits its rows (inline-blobs.ts), and read on this store's connection (inlineBlobs);
 // - close() lets queued appends commit and running fsyncs end before the connection closes.
@@ -41,6 +41,7 @@ import type {
   MessageMeta,
   NewDkimKey,
   OutboundMessage,
+  OwedDsn,
   QueueAttempt,
   QueueAttemptResult,
   QueueClaim,
@@ -351,12 +352,29 @@ export class SqliteStore implements MailStore {
   releaseOutboundClaims(owner: string): Promise<number> {
     return this.queue.releaseOutboundClaims(owner);
   }
+
+  releaseOutboundRecipients(owner: string, recipientIds: number[]): Promise<number> {
+    return this.queue.releaseOutboundRecipients(owner, recipientIds);
+  }
   nextOutboundDue(): Promise<Date | null> {
     return this.queue.nextOutboundDue();
   }
   recordOutboundAttempt(attempt: QueueAttempt): Promise<QueueAttemptResult> {
     return this.queue.recordOutboundAttempt(attempt);
   }
+
+  claimOwedDsns(req: { owner: string; leaseMs: number; max: number; now?: Date }): Promise<OwedDsn[]> {
+    return this.queue.claimOwedDsns(req);
+  }
+
+  finishOwedDsn(id: number): Promise<void> {
+    return this.queue.finishOwedDsn(id);
+  }
+
+  deferOwedDsn(id: number, until: Date): Promise<void> {
+    return this.queue.deferOwedDsn(id, until);
+  }
+
   holdOutbound(id: number): Promise<number> {
     return this.queue.holdOutbound(id);
   }
@@ -374,6 +392,13 @@ export class SqliteStore implements MailStore {
   }
 
   // ---------------------------------------------------------------- TransportSecurity
+  claimTlsReportRun(day: string, owner: string, leaseMs: number): Promise<'claimed' | 'done' | 'busy'> {
+    return this.transportSecurity.claimTlsReportRun(day, owner, leaseMs);
+  }
+
+  finishTlsReportRun(day: string, owner: string): Promise<void> {
+    return this.transportSecurity.finishTlsReportRun(day, owner);
+  }
 
   getStsPolicy(domain: string): Promise<StoredStsPolicy | null> {
     return this.transportSecurity.getStsPolicy(domain);

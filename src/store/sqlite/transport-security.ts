@@ -4,6 +4,7 @@
 // lost in a crash is harmless (the policy is fetched again, a report misses one session).
 
 import type { TransportSecurity } from '../roles.js';
+import { checkLease } from '../rules/lease.js';
 import { checkDay, checkPolicyDomain, checkStsPolicy, tlsResultKey } from '../rules/tls-results.js';
 import type { StoredStsPolicy, TlsPolicyType, TlsResultCount, TlsSessionResult } from '../tls-types.js';
 import type { SqliteCore } from './core.js';
@@ -41,6 +42,36 @@ const WHERE = `(@day IS NULL OR day = @day) AND (@before IS NULL OR day < @befor
 
 /** The transactional bodies of the role's writes (arguments already checked). */
 export const transportSecurityWrites = {
+  claimReportRun(
+    tx: WriteTx,
+    day: string,
+    owner: string,
+    leaseMs: number,
+    now: number,
+  ): 'claimed' | 'done' | 'busy' {
+    const { sql } = tx;
+    const row = sql
+      .stmt<{ owner: string; lease_expires_at: number; finished_at: number | null }>(
+        'SELECT owner, lease_expires_at, finished_at FROM tls_report_runs WHERE day = ?',
+      )
+      .get(day);
+    if (row !== undefined && row.finished_at !== null) return 'done';
+    if (row !== undefined && row.owner !== owner && row.lease_expires_at > now) return 'busy';
+    sql
+      .stmt(
+        `INSERT INTO tls_report_runs (day, owner, lease_expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (day) DO UPDATE SET owner = excluded.owner, lease_expires_at = excluded.lease_expires_at`,
+      )
+      .run(day, owner, now + leaseMs);
+    return 'claimed';
+  },
+
+  finishReportRun(tx: WriteTx, day: string, owner: string, now: number): void {
+    tx.sql
+      .stmt('UPDATE tls_report_runs SET finished_at = ? WHERE day = ? AND owner = ?')
+      .run(now, day, owner);
+  },
+
   putPolicy(tx: WriteTx, p: StoredStsPolicy): void {
     tx.sql
       .stmt(
@@ -80,6 +111,19 @@ function checkFilter(f: { day?: string; before?: string; policyDomain?: string }
 
 export class SqliteTransportSecurity implements TransportSecurity {
   constructor(private readonly core: SqliteCore) {}
+
+  async claimTlsReportRun(day: string, owner: string, leaseMs: number): Promise<'claimed' | 'done' | 'busy'> {
+    checkDay(day, 'day');
+    checkLease(owner, leaseMs);
+    // Durable: a claim lost in a crash could let a second process send the same reports.
+    return this.core.write('transportSecurity', 'claimReportRun', day, owner, leaseMs, Date.now());
+  }
+
+  async finishTlsReportRun(day: string, owner: string): Promise<void> {
+    checkDay(day, 'day');
+    checkLease(owner, 1);
+    await this.core.write('transportSecurity', 'finishReportRun', day, owner, Date.now());
+  }
 
   async getStsPolicy(domain: string): Promise<StoredStsPolicy | null> {
     const d = checkPolicyDomain(domain);

@@ -14,7 +14,10 @@ export function ehloKeywords(ctx: SmtpSessionContext): string[] {
     'ENHANCEDSTATUSCODES', // RFC 2034
     'DSN', // RFC 3461
   ];
-  if (!ctx.conn.secure) keywords.push('STARTTLS'); // RFC 3207
+  if (!ctx.conn.secure)
+    keywords.push('STARTTLS'); // RFC 3207
+  // RFC 8689 §2, §4.1: REQUIRETLS only where the session itself is TLS (after STARTTLS, or 465).
+  else keywords.push('REQUIRETLS');
   if (ctx.authAllowed && ctx.auth === null) keywords.push('AUTH PLAIN LOGIN'); // RFC 4954
   keywords.push('HELP');
   return keywords;

@@ -1,5 +1,5 @@
 // MAIL FROM (RFC 5321 §4.1.1.2) with SIZE (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8
-// (RFC 6531), RET/ENVID (RFC 3461) and AUTH= (RFC 4954 §5). On submission the sender must be
+// (RFC 6531), RET/ENVID (RFC 3461), REQUIRETLS (RFC 8689) and AUTH= (RFC 4954 §5). On submission the sender must be
 // one of the authenticated account's own addresses (RFC 6409 §6.1; 553 5.7.1 as Postfix's
 // reject_sender_login_mismatch).
 
@@ -19,9 +19,16 @@ const MAX_SIZE_DIGITS = 15;
 
 export function parseMailParams(
   params: SmtpParams,
-  opts: { extended: boolean; messageSize: number },
+  opts: { extended: boolean; messageSize: number; tls?: boolean },
 ): MailParams {
-  const out: MailParams = { size: null, body: '7BIT', smtputf8: false, ret: null, envid: null };
+  const out: MailParams = {
+    size: null,
+    body: '7BIT',
+    smtputf8: false,
+    ret: null,
+    envid: null,
+    requireTls: false,
+  };
   if (params.size > 0 && !opts.extended) throw badParameter('Parameters need EHLO');
   for (const [keyword, value] of params) {
     switch (keyword) {
@@ -66,6 +73,12 @@ export function parseMailParams(
         }
         out.envid = value;
         break;
+      case 'REQUIRETLS':
+        // RFC 8689 §2, §4.1: only offered, and only accepted, on a TLS-protected session.
+        if (value !== null) throw badArguments('REQUIRETLS takes no value');
+        if (opts.tls !== true) throw new SmtpReply(530, '5.7.10', 'REQUIRETLS needs a TLS session');
+        out.requireTls = true;
+        break;
       case 'AUTH':
         // RFC 4954 §5: we do not trust other servers' AUTH= claims; accept and ignore it.
         if (value === null) throw badArguments('AUTH= needs a value');
@@ -108,6 +121,7 @@ export const mailCommand = defineCommand({
     const params = parseMailParams(command.params, {
       extended: helo.verb === 'EHLO',
       messageSize: limits.messageSize,
+      tls: ctx.conn.secure,
     });
     // RFC 6531 §3.4: a non-ASCII address needs the SMTPUTF8 parameter.
     if (!params.smtputf8 && !isAscii(command.path.address)) {
