@@ -12,6 +12,7 @@
 // - the body is streamed from the blob store for each send, never held whole.
 
 import type { QueuedMessageHead, QueuedRecipient, RemoteReply } from '../store/types.js';
+import { hasTlsRequiredNo } from './tls-required-header.js';
 import type {
   PolicyCheck,
   PolicyReportKey,
@@ -167,6 +168,8 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
   let downgrade: Promise<Downgrade> | null = null;
   // RFC 8689: a REQUIRETLS message goes only over verified TLS, to servers offering REQUIRETLS.
   const messageRequiresTls = job.message.requireTls === true;
+  // RFC 8689 §5: `TLS-Required: No` sets the domain's policies aside (REQUIRETLS wins over it).
+  const tlsOptional = !messageRequiresTls && env.transport !== undefined && (await hasTlsRequiredNo(body()));
   for (const hop of route.hops) {
     if (remaining.length === 0) break;
     // DANE, MTA-STS and REQUIRETLS decide how TLS must go to this MX (transport-policy.ts).
@@ -178,6 +181,7 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
             mxHost: hop.host,
             port: env.port,
             requireTls: env.requireTls || messageRequiresTls,
+            tlsOptional,
             mxSecure,
           });
     if (policy !== null && policy.refuse !== null) {

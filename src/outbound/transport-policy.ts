@@ -81,6 +81,11 @@ export interface TransportPolicyInput {
   /** The message asks REQUIRETLS (RFC 8689). */
   requireTls: boolean;
   /**
+   * The message has `TLS-Required: No` (RFC 8689 §5): the domain's DANE and MTA-STS policies
+   * are not applied (TLS is still used when offered). Ignored when `requireTls` is set.
+   */
+  tlsOptional?: boolean;
+  /**
    * Whether the MX lookup was DNSSEC-secure (dane.ts mxLookupSecure): when false, the MX host's
    * TLSA records are not looked up (RFC 7672 §2.2.1). Default true (the caller did not check).
    */
@@ -141,6 +146,17 @@ export async function transportPolicy(
   const mxHost =
     toAsciiDomain(input.mxHost) ??
     (input.mxHost.endsWith('.') ? input.mxHost.slice(0, -1) : input.mxHost).toLowerCase();
+  if (input.tlsOptional === true && !input.requireTls) {
+    return build({
+      source: 'opportunistic',
+      tls: 'opportunistic',
+      verify: 'opportunistic',
+      refuse: null,
+      testing: false,
+      report: { policyDomain: domain, policyType: 'no-policy-found', policyStrings: [], mxHost },
+      check: () => OK,
+    });
+  }
   const [dane, sts] = await Promise.all([
     deps.dane === null || input.mxSecure === false
       ? Promise.resolve<DaneLookup>({ state: 'none' })

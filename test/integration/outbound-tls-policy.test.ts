@@ -134,18 +134,24 @@ async function attempt(
   domain: string,
   mxHost: string,
   server: StartTlsServer,
-  opts: { requireTls?: boolean } = {},
+  opts: { requireTls?: boolean; tlsOptional?: boolean } = {},
 ): Promise<Attempt> {
   const requireTls = opts.requireTls ?? false;
   const policy = await transportPolicy(
-    { domain, mxHost, port: 25, requireTls },
+    { domain, mxHost, port: 25, requireTls, tlsOptional: opts.tlsOptional ?? false },
     {
       dane: (host, port) => daneFor(host, port, { servers: [dns.address], timeoutMs: 500, tries: 1 }),
       mtaSts: sts,
     },
   );
-  const record = (outcome: PolicyCheck): Promise<void> =>
-    recordTlsSession(fx.store, policy.report, outcome, { sendingIp: '127.0.0.1', receivingIp: '127.0.0.1' });
+  // Sessions of `TLS-Required: No` messages stay out of the TLS-RPT counts the last test checks.
+  const record = async (outcome: PolicyCheck): Promise<void> => {
+    if (opts.tlsOptional === true) return;
+    await recordTlsSession(fx.store, policy.report, outcome, {
+      sendingIp: '127.0.0.1',
+      receivingIp: '127.0.0.1',
+    });
+  };
   if (policy.refuse !== null) {
     await record(policy.refuse);
     return { policy, outcome: policy.refuse, delivered: false };
@@ -399,5 +405,22 @@ void describe('TLS-RPT', () => {
       deliver: async () => assert.fail('nothing left to report'),
     });
     assert.deepEqual(again.sent, []);
+  });
+});
+
+void describe('TLS-Required: No (RFC 8689 §5)', () => {
+  void test("the domain's MTA-STS and DANE policies are set aside, TLS still used; REQUIRETLS wins over it", async () => {
+    const a = await attempt('sts.test', 'mx.sts.test', servers.wrongName!, { tlsOptional: true });
+    assert.equal(a.policy.source, 'opportunistic');
+    assert.equal(a.delivered, true, 'the enforce policy would refuse this certificate');
+    assert.equal(servers.wrongName!.messages.at(-1)?.tls, true, 'TLS is still used when offered');
+    const b = await attempt('dane.test', 'mx.dane-bad.dane.test', servers.selfSigned!, { tlsOptional: true });
+    assert.equal(b.delivered, true, 'the TLSA mismatch would refuse it');
+    const c = await attempt('plain.test', 'mx.plain.test', servers.plain!, {
+      requireTls: true,
+      tlsOptional: true,
+    });
+    assert.equal(c.policy.source, 'requiretls');
+    assert.equal(c.delivered, false);
   });
 });
