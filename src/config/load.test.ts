@@ -38,6 +38,8 @@ void test('an empty file gives every default', () => {
     gcGrace: 600,
     gcOrphanAge: 3600,
     changeLogRetention: 2592000,
+    autoexpungeTrash: 2592000,
+    autoexpungeJunk: 2592000,
   });
   assert.deepEqual(c.server, { workers: 1, shutdownGrace: 30 });
   assert.deepEqual(c.log, { level: 'info' });
@@ -436,6 +438,8 @@ void test('renderConfigToml lists every key, and reads back to the same config',
     'gc_grace',
     'gc_orphan_age',
     'change_log_retention',
+    'autoexpunge_trash',
+    'autoexpunge_junk',
     'workers',
     'shutdown_grace',
     'level',

@@ -69,6 +69,8 @@ export interface PosternConfigInput {
     gcGrace?: number;
     gcOrphanAge?: number;
     changeLogRetention?: number;
+    autoexpungeTrash?: number;
+    autoexpungeJunk?: number;
   };
   server?: { workers?: number; shutdownGrace?: number };
   dns?: { servers?: string[]; cacheSeconds?: number };
@@ -176,10 +178,18 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'gc_grace',
     'gc_orphan_age',
     'change_log_retention',
+    'autoexpunge_trash',
+    'autoexpunge_junk',
   ]);
   const backend = storeRaw.backend === undefined ? 'sqlite' : v.backend('store.backend', storeRaw.backend);
   const storeSeconds = (
-    toml: 'gc_interval' | 'gc_grace' | 'gc_orphan_age' | 'change_log_retention',
+    toml:
+      | 'gc_interval'
+      | 'gc_grace'
+      | 'gc_orphan_age'
+      | 'change_log_retention'
+      | 'autoexpunge_trash'
+      | 'autoexpunge_junk',
     fallback: number,
   ): number =>
     storeRaw[toml] === undefined
@@ -195,6 +205,8 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     gcGrace: storeSeconds('gc_grace', DEFAULT_STORE.gcGrace),
     gcOrphanAge: storeSeconds('gc_orphan_age', DEFAULT_STORE.gcOrphanAge),
     changeLogRetention: storeSeconds('change_log_retention', DEFAULT_STORE.changeLogRetention),
+    autoexpungeTrash: storeSeconds('autoexpunge_trash', DEFAULT_STORE.autoexpungeTrash),
+    autoexpungeJunk: storeSeconds('autoexpunge_junk', DEFAULT_STORE.autoexpungeJunk),
   };
 
   const serverRaw = v.table(top.server ?? {}, 'server', ['workers', 'shutdown_grace']);
@@ -511,6 +523,14 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.store?.changeLogRetention !== undefined
           ? v.nonNegativeInteger('store.changeLogRetention', partial.store.changeLogRetention)
           : b.store.changeLogRetention,
+      autoexpungeTrash:
+        partial.store?.autoexpungeTrash !== undefined
+          ? v.nonNegativeInteger('store.autoexpungeTrash', partial.store.autoexpungeTrash)
+          : b.store.autoexpungeTrash,
+      autoexpungeJunk:
+        partial.store?.autoexpungeJunk !== undefined
+          ? v.nonNegativeInteger('store.autoexpungeJunk', partial.store.autoexpungeJunk)
+          : b.store.autoexpungeJunk,
     },
     server: {
       workers:

@@ -129,6 +129,23 @@ export function renderConfigToml(config: PosternConfig): string {
       config.store.changeLogRetention === DEFAULT_STORE.changeLogRetention,
     ),
   );
+  out.push(
+    `# Seconds after which a message saved into the Trash / Junk mailbox is expunged; 0: never. Default: ${DEFAULT_STORE.autoexpungeTrash}`,
+  );
+  out.push(
+    line(
+      'autoexpunge_trash',
+      String(config.store.autoexpungeTrash),
+      config.store.autoexpungeTrash === DEFAULT_STORE.autoexpungeTrash,
+    ),
+  );
+  out.push(
+    line(
+      'autoexpunge_junk',
+      String(config.store.autoexpungeJunk),
+      config.store.autoexpungeJunk === DEFAULT_STORE.autoexpungeJunk,
+    ),
+  );
   out.push('');
 
   out.push('[server]');

@@ -250,7 +250,8 @@ export const DEFAULT_SERVER = Object.freeze({ workers: 1, shutdownGrace: 30 });
 
 /**
  * [store] defaults: garbage collection hourly, unreferenced blobs kept 10 minutes, orphans 1
- * hour, expunges kept in the change log 30 days.
+ * hour, expunges kept in the change log 30 days, Trash and Junk emptied of what was saved there
+ * more than 30 days ago.
  */
 export const DEFAULT_STORE = Object.freeze({
   backend: 'sqlite' as const,
@@ -258,6 +259,8 @@ export const DEFAULT_STORE = Object.freeze({
   gcGrace: 600,
   gcOrphanAge: 3600,
   changeLogRetention: 30 * 24 * 3600,
+  autoexpungeTrash: 30 * 24 * 3600,
+  autoexpungeJunk: 30 * 24 * 3600,
 });
 export const DEFAULT_DATA_DIR = './data';
 

@@ -112,6 +112,10 @@ export interface PosternConfig {
     gcOrphanAge: number;
     /** Seconds expunges stay in the change log (QRESYNC VANISHED is exact that far back). */
     changeLogRetention: number;
+    /** Seconds a message stays in the \Trash mailbox after it was saved there; 0: for ever. */
+    autoexpungeTrash: number;
+    /** Seconds a message stays in the \Junk mailbox after it was saved there; 0: for ever. */
+    autoexpungeJunk: number;
   };
   server: {
     /** Processes serving the store; 1 = single process, 0 = one per CPU core. */

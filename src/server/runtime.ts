@@ -30,6 +30,7 @@ import { LISTENER_NAMES, type ListenerName, type PosternConfig } from '../config
 import { createLogger, type Logger } from '../core/log.js';
 import { GcSchedule } from '../store/gc-schedule.js';
 import { expirePop3Retrieved } from '../store/pop3-retention.js';
+import { autoexpunge } from '../store/autoexpunge.js';
 import { ListenerSet, type ListenerInfo } from './listeners.js';
 import { loadTlsMaterial } from './tls.js';
 import type { OutboundFactory, OutboundService, ProtocolFactory, ServerDeps, StoreOpener } from './types.js';
@@ -248,6 +249,15 @@ function startGc(config: PosternConfig, store: ServerDeps['store'], log: Logger)
           const r = await expirePop3Retrieved(store, { serverDefault: config.pop3.expire, now: Date.now() });
           return { expunged: r.expunged };
         },
+      },
+      {
+        name: 'autoexpunge',
+        run: () =>
+          autoexpunge(store, {
+            trashSeconds: config.store.autoexpungeTrash,
+            junkSeconds: config.store.autoexpungeJunk,
+            now: Date.now(),
+          }),
       },
     ],
   }).start();

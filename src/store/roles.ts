@@ -193,6 +193,8 @@ export interface Messages {
    * transaction.
    */
   markPop3Retrieved(mailboxId: number, uids: number[], at: number): Promise<void>;
+  /** Expunges the messages saved into the mailbox at or before `before` (RFC 8514 save date); returns their UIDs. */
+  expungeSavedBefore(mailboxId: number, before: number): Promise<number[]>;
   /** Expunges the messages of the mailbox that POP3 first retrieved at or before `before`; returns their UIDs. */
   expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]>;
   /**

@@ -52,6 +52,8 @@ export function testConfig(
       gcGrace: 600,
       gcOrphanAge: 3600,
       changeLogRetention: 2592000,
+      autoexpungeTrash: 2592000,
+      autoexpungeJunk: 2592000,
       ...opts.store,
     },
     server: { workers: 1, shutdownGrace: 5, ...opts.server },

@@ -274,6 +274,18 @@ export const messageWrites = {
     for (const uid of uids) mark.run(at, mailboxId, uid);
   },
 
+  expungeSavedBefore(tx: WriteTx, mailboxId: number, before: number): number[] {
+    const { sql } = tx;
+    const mb = requireMailbox(sql, mailboxId);
+    const rows = sql
+      .stmt<MessageRow>(
+        `SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages
+         WHERE mailbox_id = ? AND save_date <= ? ORDER BY uid`,
+      )
+      .all(mailboxId, before);
+    return removeMessages(tx, mb, rows, Date.now());
+  },
+
   expungePop3Retrieved(tx: WriteTx, mailboxId: number, before: number): number[] {
     const { sql } = tx;
     const mb = requireMailbox(sql, mailboxId);
@@ -516,6 +528,15 @@ export class SqliteMessages implements Messages {
   async markPop3Retrieved(mailboxId: number, uids: number[], at: number): Promise<void> {
     if (uids.length === 0) return;
     await this.core.write('messages', 'markPop3Retrieved', mailboxId, uids, at);
+  }
+
+  async expungeSavedBefore(mailboxId: number, before: number): Promise<number[]> {
+    this.core.assertOpen();
+    const any = this.core.sql
+      .stmt('SELECT 1 FROM messages WHERE mailbox_id = ? AND save_date <= ? LIMIT 1')
+      .get(mailboxId, before);
+    if (any === undefined) return [];
+    return this.core.write('messages', 'expungeSavedBefore', mailboxId, before);
   }
 
   async expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]> {

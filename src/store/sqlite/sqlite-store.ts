@@ -305,6 +305,10 @@ export class SqliteStore implements MailStore {
     return this.messages.markPop3Retrieved(mailboxId, uids, at);
   }
 
+  expungeSavedBefore(mailboxId: number, before: number): Promise<number[]> {
+    return this.messages.expungeSavedBefore(mailboxId, before);
+  }
+
   expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]> {
     return this.messages.expungePop3Retrieved(mailboxId, before);
   }
