@@ -99,7 +99,7 @@ export type DeliverySource =
    * A report we generate (a DSN, RFC 3464): sent with the null reverse-path (RFC 5321 §4.5.5),
    * to local mailboxes and/or queued for remote recipients; no trace headers, no quota hold.
    */
-  | { kind: 'report'; body: OutboundEnvelope['body']; smtputf8: boolean };
+  | { kind: 'report'; body: OutboundEnvelope['body']; smtputf8: boolean; requireTls?: boolean };
 
 /** A remote recipient's outcome: its copy is queued (issue 12 sends it, with a DSN on failure). */
 export interface RemoteOutcome {
@@ -363,6 +363,7 @@ export class Delivery {
             ret: null,
             body: report.body,
             smtputf8: report.smtputf8,
+            ...(report.requireTls === true ? { requireTls: true } : {}),
             accountId: null,
           };
     const writer = this.writer ?? this.env.blobs.createWriter(messageBlobOptions(this.env.limits));

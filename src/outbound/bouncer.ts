@@ -39,6 +39,11 @@ export interface BounceInput {
   /** At least dsnBytesToRead(originalSize) bytes of the original (readOriginal). */
   original: Uint8Array;
   originalSize: number;
+  /**
+   * The original asked REQUIRETLS: the report, which may carry its content, is queued with
+   * REQUIRETLS too (RFC 8689 §5), so it is never sent in clear either.
+   */
+  requireTls?: boolean;
 }
 
 export type BounceResult = 'sent' | 'null-sender' | 'rate-limited' | 'no-such-sender' | 'error';
@@ -98,7 +103,12 @@ export class Bouncer {
           limits: this.opts.limits,
           ...(this.opts.onQueued !== undefined ? { onQueued: this.opts.onQueued } : {}),
         },
-        { kind: 'report', body: dsn.eightBit ? '8BITMIME' : '7BIT', smtputf8: dsn.smtputf8 },
+        {
+          kind: 'report',
+          body: dsn.eightBit ? '8BITMIME' : '7BIT',
+          smtputf8: dsn.smtputf8,
+          ...(input.requireTls === true ? { requireTls: true } : {}),
+        },
       );
       try {
         for (const t of targets) delivery.addTarget(t);

@@ -11,6 +11,8 @@ export interface OwedDsnHead {
   envid: string | null;
   ret: 'FULL' | 'HDRS' | null;
   arrivalDate: Date;
+  /** The original was a REQUIRETLS message: so is its report (RFC 8689 §5). */
+  requireTls: boolean;
 }
 
 interface HeadJson {
@@ -18,6 +20,8 @@ interface HeadJson {
   envid: string | null;
   ret: 'FULL' | 'HDRS' | null;
   arrivalDate: string;
+  /** Absent in rows written before it was kept: false. */
+  requireTls?: boolean;
 }
 
 interface BlockJson {
@@ -45,6 +49,7 @@ export function owedDsnParts(
     envid: message.envid,
     ret: message.ret,
     arrivalDate: message.queuedAt.toISOString(),
+    ...(message.requireTls === true ? { requireTls: true } : {}),
   };
   const blocks = new Map<number, string>();
   for (const [id, r] of reports) {
@@ -85,6 +90,7 @@ export function readOwedDsn(owed: OwedDsn): { head: OwedDsnHead; recipients: Dsn
       envid: h.envid,
       ret: h.ret,
       arrivalDate: new Date(h.arrivalDate),
+      requireTls: h.requireTls === true,
     },
     recipients,
   };

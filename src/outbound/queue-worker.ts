@@ -474,6 +474,7 @@ export class QueueWorker {
         recipients: read.recipients,
         original,
         originalSize: owed.size,
+        requireTls: head.requireTls,
       });
     } catch (err) {
       log.error({ err }, 'DSN failed');
