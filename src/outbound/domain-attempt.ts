@@ -169,21 +169,27 @@ export async function attemptDomain(env: DomainAttemptEnv, job: DomainAttempt): 
   // RFC 8689: a REQUIRETLS message goes only over verified TLS, to servers offering REQUIRETLS.
   const messageRequiresTls = job.message.requireTls === true;
   // RFC 8689 §5: `TLS-Required: No` sets the domain's policies aside (REQUIRETLS wins over it).
-  const tlsOptional = !messageRequiresTls && env.transport !== undefined && (await hasTlsRequiredNo(body()));
+  // The header is read only when a DANE or MTA-STS policy applies (most domains have none).
+  let tlsOptional: Promise<boolean> | null = null;
   for (const hop of route.hops) {
     if (remaining.length === 0) break;
     // DANE, MTA-STS and REQUIRETLS decide how TLS must go to this MX (transport-policy.ts).
-    const policy =
-      env.transport === undefined
-        ? null
-        : await env.transport.policy({
-            domain: job.domain,
-            mxHost: hop.host,
-            port: env.port,
-            requireTls: env.requireTls || messageRequiresTls,
-            tlsOptional,
-            mxSecure,
-          });
+    const policyInput = {
+      domain: job.domain,
+      mxHost: hop.host,
+      port: env.port,
+      requireTls: env.requireTls || messageRequiresTls,
+      mxSecure,
+    };
+    let policy = env.transport === undefined ? null : await env.transport.policy(policyInput);
+    if (
+      policy !== null &&
+      !policyInput.requireTls &&
+      (policy.source === 'dane' || policy.source === 'mta-sts')
+    ) {
+      tlsOptional ??= hasTlsRequiredNo(body());
+      if (await tlsOptional) policy = await env.transport!.policy({ ...policyInput, tlsOptional: true });
+    }
     if (policy !== null && policy.refuse !== null) {
       await env.transport!.record(policy.report, policy.refuse);
       if (!policy.refuse.ok) {

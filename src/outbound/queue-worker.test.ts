@@ -406,6 +406,34 @@ void test('DANE through the worker: a DNSSEC-validated TLSA record makes TLS man
   assert.notEqual(results[0]!.result, 'success');
 });
 
+void test('TLS-Required: No through the worker: the DANE policy is set aside and the message goes in clear (RFC 8689 §5)', async () => {
+  dns.set('optional.test', { MX: [{ exchange: 'mx.optional.test', priority: 10 }], ad: true });
+  dns.set('mx.optional.test', { A: ['127.0.0.1'], ad: true });
+  dns.set(`_${mx.port}._tcp.mx.optional.test`, {
+    TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: 'ab'.repeat(32) }],
+    ad: true,
+  });
+  const logConfig = testConfig(await tempDir('queue-worker-log'), {});
+  const f = (current = await fixture({ retryFirst: 60 }, (store) => ({
+    transport: transportHooks({
+      store,
+      resolver: new DnsResolver({ servers: [dns.address], cacheSeconds: 0 }),
+      servers: [dns.address],
+      log: createLogger(logConfig.log),
+    }),
+  })));
+  const before = mx.delivered.length;
+  const id = await f.queue(
+    { recipients: [{ address: 'bob@optional.test', notify: null, orcpt: null }] },
+    `TLS-Required: No\r\n${MESSAGE}`,
+  );
+  await waitUntil(async () => (await f.store.showQueued(id)) === null, {
+    what: 'the delivery',
+    timeoutMs: 10_000,
+  });
+  assert.equal(mx.delivered.length, before + 1, 'delivered although DANE would require TLS');
+});
+
 void test('every MX greeting with a 5xx defers the message (as Postfix skips 5xx greetings); no report', async () => {
   const f = await fixture({ retryFirst: 60 });
   mx.script = { banner: () => '554 5.3.2 not accepting mail right now' };
