@@ -121,6 +121,23 @@ function messageRows(sql: StatementCache, mailboxId: number, uids: readonly numb
   return out;
 }
 
+/** Expunges the messages whose time `column` is at or before `before` (NULL never is). */
+function expungeAtOrBefore(
+  tx: WriteTx,
+  mailboxId: number,
+  column: 'save_date' | 'pop3_retrieved_at',
+  before: number,
+): number[] {
+  const mb = requireMailbox(tx.sql, mailboxId);
+  const rows = tx.sql
+    .stmt<MessageRow>(
+      `SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages
+       WHERE mailbox_id = ? AND ${column} <= ? ORDER BY uid`,
+    )
+    .all(mailboxId, before);
+  return removeMessages(tx, mb, rows, Date.now());
+}
+
 /** Deletes these message rows of `mb` under one new modseq; returns their UIDs. */
 function removeMessages(tx: WriteTx, mb: MailboxRow, rows: readonly MessageRow[], now: number): number[] {
   if (rows.length === 0) return [];
@@ -275,27 +292,11 @@ export const messageWrites = {
   },
 
   expungeSavedBefore(tx: WriteTx, mailboxId: number, before: number): number[] {
-    const { sql } = tx;
-    const mb = requireMailbox(sql, mailboxId);
-    const rows = sql
-      .stmt<MessageRow>(
-        `SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages
-         WHERE mailbox_id = ? AND save_date <= ? ORDER BY uid`,
-      )
-      .all(mailboxId, before);
-    return removeMessages(tx, mb, rows, Date.now());
+    return expungeAtOrBefore(tx, mailboxId, 'save_date', before);
   },
 
   expungePop3Retrieved(tx: WriteTx, mailboxId: number, before: number): number[] {
-    const { sql } = tx;
-    const mb = requireMailbox(sql, mailboxId);
-    const rows = sql
-      .stmt<MessageRow>(
-        `SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages
-         WHERE mailbox_id = ? AND pop3_retrieved_at IS NOT NULL AND pop3_retrieved_at <= ? ORDER BY uid`,
-      )
-      .all(mailboxId, before);
-    return removeMessages(tx, mb, rows, Date.now());
+    return expungeAtOrBefore(tx, mailboxId, 'pop3_retrieved_at', before);
   },
 
   /** COPY, or with `move` MOVE (RFC 6851): the copies and the expunge in one transaction. */

@@ -70,8 +70,12 @@ async function search(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   }
 }
 
-/** RFC 5182 §2.4: with MIN and/or MAX but neither ALL nor COUNT, only those are saved. */
-function savedUids(opts: readonly ReturnOption[], uids: readonly number[]): number[] {
+/**
+ * RFC 5182 §2.4: with MIN and/or MAX but neither ALL nor COUNT, only those are saved. `uids` in
+ * result order: ascending for SEARCH, sort order for SORT (RFC 5267 §3.2: MIN and MAX are then
+ * the first and last in sort order).
+ */
+export function savedUids(opts: readonly ReturnOption[], uids: readonly number[]): number[] {
   if (opts.includes('ALL') || opts.includes('COUNT') || (!opts.includes('MIN') && !opts.includes('MAX'))) {
     return uids.slice();
   }

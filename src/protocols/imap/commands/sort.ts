@@ -17,6 +17,7 @@ import { compileSearch, runSearch } from '../search-eval.js';
 import { loadSortRecords, SORT_CHARSETS, TimeSlicer } from '../sort-data.js';
 import { sortComparator, sortYielding } from '../sort-keys.js';
 import { SELECTED } from '../state.js';
+import { savedUids } from './search.js';
 
 /** Numbers per piece when writing a long `* SORT` line. */
 const NUMBERS_PER_PIECE = 10_000;
@@ -70,18 +71,6 @@ async function sort(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<voi
     if (save) view.saved = SequenceSet.fromNumbers([]);
     throw err;
   }
-}
-
-/** RFC 5182 §2.4 with RFC 5267 §3.2: MIN and MAX are the first and last in sort order. */
-function savedUids(opts: readonly ReturnOption[], uids: readonly number[]): number[] {
-  if (opts.includes('ALL') || opts.includes('COUNT') || (!opts.includes('MIN') && !opts.includes('MAX'))) {
-    return uids.slice();
-  }
-  const out: number[] = [];
-  if (uids.length === 0) return out;
-  if (opts.includes('MIN')) out.push(uids[0]!);
-  if (opts.includes('MAX')) out.push(uids[uids.length - 1]!);
-  return out;
 }
 
 /** `* SORT n n n` (RFC 5256 §4), written in pieces so a huge result stays cheap to build. */
