@@ -7,7 +7,7 @@
 // - no EXPUNGE response is sent while SORT (by sequence number) runs or right after it.
 
 import { atom, raw, type ImapData } from '../../../wire/imap/encoder.js';
-import type { ReturnOption } from '../../../wire/imap/search.js';
+import type { ReturnOption, SearchKey } from '../../../wire/imap/search.js';
 import { SearchError } from '../../../wire/imap/search.js';
 import { SequenceSet } from '../../../wire/imap/sequence-set.js';
 import { parseSort, type SortProgram } from '../../../wire/imap/sort.js';
@@ -18,9 +18,26 @@ import { loadSortRecords, SORT_CHARSETS, TimeSlicer } from '../sort-data.js';
 import { sortComparator, sortYielding } from '../sort-keys.js';
 import { SELECTED } from '../state.js';
 import { savedUids } from './search.js';
+import type { SelectedView } from '../view.js';
 
 /** Numbers per piece when writing a long `* SORT` line. */
 const NUMBERS_PER_PIECE = 10_000;
+
+/**
+ * What SORT and THREAD share before their own work: the charset check (RFC 5256 §3: NO
+ * [BADCHARSET] for one not supported) and the SEARCH criteria run over the view.
+ */
+export async function matchCriteria(
+  ctx: ImapSessionContext,
+  view: SelectedView,
+  program: { charset: string; criteria: SearchKey },
+): Promise<{ uids: number[]; seqs: number[] }> {
+  if (!SORT_CHARSETS.includes(program.charset)) {
+    throw new ImapNo('Unsupported charset', { name: 'BADCHARSET', data: [SORT_CHARSETS.map(atom)] });
+  }
+  const sctx = { store: ctx.env.store, blobs: ctx.env.blobs, view, rev1: !ctx.rev2 };
+  return runSearch(sctx, compileSearch(sctx, program.criteria));
+}
 
 async function sort(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<void> {
   if (ctx.state.kind !== 'selected') throw new ImapBad('No mailbox selected');
@@ -35,11 +52,7 @@ async function sort(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<voi
   const options = program.returnOptions;
   const save = options?.includes('SAVE') === true;
   try {
-    if (!SORT_CHARSETS.includes(program.charset)) {
-      throw new ImapNo('Unsupported charset', { name: 'BADCHARSET', data: [SORT_CHARSETS.map(atom)] });
-    }
-    const sctx = { store: ctx.env.store, blobs: ctx.env.blobs, view, rev1: !ctx.rev2 };
-    const match = await runSearch(sctx, compileSearch(sctx, program.criteria));
+    const match = await matchCriteria(ctx, view, program);
     const slicer = new TimeSlicer();
     const pause = (): Promise<void> => slicer.pause();
     const keys = program.sort.map((c) => c.key);

@@ -8,10 +8,10 @@ import { atom } from '../../../wire/imap/encoder.js';
 import { SearchError } from '../../../wire/imap/search.js';
 import { parseThread, type ThreadProgram } from '../../../wire/imap/sort.js';
 import type { ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
-import { ImapBad, ImapNo } from '../errors.js';
-import { compileSearch, runSearch } from '../search-eval.js';
-import { loadSortRecords, SORT_CHARSETS, TimeSlicer } from '../sort-data.js';
+import { ImapBad } from '../errors.js';
+import { loadSortRecords, TimeSlicer } from '../sort-data.js';
 import { SELECTED } from '../state.js';
+import { matchCriteria } from './sort.js';
 import { orderedSubjectThreads } from '../thread-ordered-subject.js';
 import { referencesThreads } from '../thread-references.js';
 import { threadPieces } from '../thread-tree.js';
@@ -29,11 +29,7 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
     if (err instanceof SearchError) throw new ImapBad(`Invalid thread: ${err.message}`);
     throw err;
   }
-  if (!SORT_CHARSETS.includes(program.charset)) {
-    throw new ImapNo('Unsupported charset', { name: 'BADCHARSET', data: [SORT_CHARSETS.map(atom)] });
-  }
-  const sctx = { store: ctx.env.store, blobs: ctx.env.blobs, view, rev1: !ctx.rev2 };
-  const match = await runSearch(sctx, compileSearch(sctx, program.criteria));
+  const match = await matchCriteria(ctx, view, program);
   const slicer = new TimeSlicer();
   const pause = (): Promise<void> => slicer.pause();
   const records = await loadSortRecords(ctx.env.store, view, match, { sortKeys: [], subject: true }, slicer);
