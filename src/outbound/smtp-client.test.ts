@@ -28,6 +28,19 @@ const FAST = {
   dataBlock: 2000,
   dataFinal: 2000,
 };
+/**
+ * Against the real server: long enough that a loaded machine (the whole suite in parallel)
+ * cannot turn a slow 3 MiB commit into a failure; the timeout tests use FAST.
+ */
+const REAL_SERVER = {
+  greeting: 30_000,
+  ehlo: 30_000,
+  mail: 30_000,
+  rcpt: 30_000,
+  dataInit: 30_000,
+  dataBlock: 30_000,
+  dataFinal: 30_000,
+};
 
 // -- codecs ---------------------------------------------------------------------------------
 
@@ -602,7 +615,7 @@ void describe("against Postern's SMTP server as the MX", () => {
     port: server.ports.smtp,
     heloName: 'client.example.net',
     tls: { servername: 'mail.example.test', ca, requireTls: true, verify: 'strict', ...over },
-    timeouts: FAST,
+    timeouts: REAL_SERVER,
   });
 
   void test('STARTTLS verified, two messages on one connection, stored byte for byte', async () => {
