@@ -25,7 +25,7 @@
 //        [--only postern|postfix] [--signed] [--log-level L] [--json FILE] [--timeout S] [--keep]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,7 @@ import type { HealthStats } from '../src/server/http.js';
 import { startDnsServer, type DnsTestRecords } from '../test/helpers/dns-server.js';
 import { preparePostern, startPostern, type PosternProcess } from '../test/system/postern-process.js';
 import { describeMachine, log, onCleanup, runBench, sleep } from './bench-process.js';
+import { freePort, startPostfix, waitForPort, writePostfixConfig } from './postfix-instance.js';
 import { fmtMs, ratio } from './sample-stats.js';
 
 const { values } = parseArgs({
@@ -78,33 +79,6 @@ async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   if (!values.keep) onCleanup(`rm ${dir}`, () => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-    await sleep(100);
-  }
 }
 
 // ---------------------------------------------------------------- the sink
@@ -303,81 +277,24 @@ async function benchPostern(): Promise<Figure> {
 
 // ---------------------------------------------------------------- (b) Postfix
 
-const MASTER_CF_SERVICES = [
-  'pickup unix n - n 60 1 pickup',
-  'cleanup unix n - n - 0 cleanup',
-  'qmgr unix n - n 300 1 qmgr',
-  'tlsmgr unix - - n 1000? 1 tlsmgr',
-  'rewrite unix - - n - - trivial-rewrite',
-  'bounce unix - - n - 0 bounce',
-  'defer unix - - n - 0 bounce',
-  'trace unix - - n - 0 bounce',
-  'verify unix - - n - 1 verify',
-  'flush unix n - n 1000? 0 flush',
-  'proxymap unix - - n - - proxymap',
-  'proxywrite unix - - n - 1 proxymap',
-  'smtp unix - - n - - smtp',
-  'relay unix - - n - - smtp',
-  'showq unix n - n - - showq',
-  'error unix - - n - - error',
-  'retry unix - - n - - error',
-  'discard unix - - n - - discard',
-  'local unix - n n - - local',
-  'virtual unix - n n - - virtual',
-  'lmtp unix - - n - - lmtp',
-  'anvil unix - - n - 1 anvil',
-  'scache unix - - n - 1 scache',
-  'postlog unix-dgram n - n - 1 postlogd',
-];
-
+/** The instance: everything it is given goes to the sink, and waits on hold until released. */
 async function postfixConfig(dir: string, smtpdPort: number, sinkPort: number): Promise<string> {
-  const p = path.join(dir, 'postfix');
-  const etc = path.join(p, 'etc');
-  await mkdir(etc, { recursive: true });
-  await mkdir(path.join(p, 'queue'), { recursive: true });
-  await mkdir(path.join(p, 'data'), { recursive: true });
-  const pf = spawnSync('id', ['-u', 'postfix'], { encoding: 'utf8' });
-  await chown(path.join(p, 'data'), Number(pf.stdout.trim()), 0);
-  await writeFile(
-    path.join(etc, 'main.cf'),
-    [
-      'compatibility_level = 3.6',
-      `queue_directory = ${p}/queue`,
-      `data_directory = ${p}/data`,
-      'mail_owner = postfix',
-      'setgid_group = postdrop',
-      'myhostname = ref.example.test',
-      'mydomain = example.test',
-      'mydestination =',
-      'inet_interfaces = 127.0.0.1',
-      'inet_protocols = ipv4',
-      'mynetworks = 127.0.0.0/8',
-      'smtpd_peername_lookup = no',
+  return writePostfixConfig({
+    dir,
+    smtpdPort,
+    mainCf: [
       // No DNS: every domain goes to the sink by transport_maps.
-      'smtp_dns_support_level = disabled',
-      `transport_maps = texthash:${etc}/transport`,
+      `transport_maps = texthash:${path.join(dir, 'postfix', 'etc')}/transport`,
       // Everything submitted waits on hold until the timed run releases it.
       'smtpd_relay_restrictions = permit_mynetworks, reject',
       'smtpd_recipient_restrictions = check_recipient_access static:HOLD, permit_mynetworks, reject',
-      `maillog_file = ${p}/maillog`,
-      `maillog_file_prefixes = ${p}`,
-      'biff = no',
-      'alias_maps =',
-      'alias_database =',
-      '',
-    ].join('\n'),
-  );
-  await writeFile(
-    path.join(etc, 'transport'),
-    domainNames()
-      .map((d) => `${d} smtp:[127.0.0.1]:${sinkPort}\n`)
-      .join(''),
-  );
-  await writeFile(
-    path.join(etc, 'master.cf'),
-    [`127.0.0.1:${smtpdPort} inet n - n - - smtpd`, ...MASTER_CF_SERVICES, ''].join('\n'),
-  );
-  return etc;
+    ],
+    tables: {
+      transport: domainNames()
+        .map((d) => `${d} smtp:[127.0.0.1]:${sinkPort}\n`)
+        .join(''),
+    },
+  });
 }
 
 async function countFiles(dir: string): Promise<number> {
@@ -470,13 +387,7 @@ async function benchPostfix(): Promise<Figure> {
     if (r.status !== 0) throw new Error(`${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
     return r.stdout;
   };
-  postfix('postfix', '-c', etc, 'start');
-  onCleanup('postfix', async () => {
-    const stop = spawnSync('postfix', ['-c', etc, 'stop'], { encoding: 'utf8', timeout: 30_000 });
-    if (stop.status !== 0) spawnSync('postfix', ['-c', etc, 'abort'], { encoding: 'utf8', timeout: 30_000 });
-    await Promise.resolve();
-  });
-  await waitForPort(smtpdPort, 10_000);
+  await startPostfix(etc, smtpdPort);
 
   const queue = path.join(dir, 'postfix', 'queue');
   const inQueue = async (dirs: string[]): Promise<number> =>

@@ -15,13 +15,13 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/app/open-store.js';
 import { onCleanup, runBench, sleep } from './bench-process.js';
+import { freePort, startPostfix, waitForPort, writePostfixConfig } from './postfix-instance.js';
 import { startDnsServer } from '../test/helpers/dns-server.js';
 import { preparePostern, startPostern, type PosternProcess } from '../test/system/postern-process.js';
 
@@ -49,17 +49,6 @@ async function tempDir(prefix: string): Promise<string> {
     onCleanup(`rm ${dir}`, () => rm(dir, { recursive: true, force: true }));
   }
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function need(command: string): void {
@@ -180,93 +169,21 @@ async function dovecotConfig(dir: string, lmtpPort: number): Promise<string> {
   return conf;
 }
 
-const MASTER_CF_SERVICES = [
-  'pickup unix n - n 60 1 pickup',
-  'cleanup unix n - n - 0 cleanup',
-  'qmgr unix n - n 300 1 qmgr',
-  'tlsmgr unix - - n 1000? 1 tlsmgr',
-  'rewrite unix - - n - - trivial-rewrite',
-  'bounce unix - - n - 0 bounce',
-  'defer unix - - n - 0 bounce',
-  'trace unix - - n - 0 bounce',
-  'verify unix - - n - 1 verify',
-  'flush unix n - n 1000? 0 flush',
-  'proxymap unix - - n - - proxymap',
-  'proxywrite unix - - n - 1 proxymap',
-  'smtp unix - - n - - smtp',
-  'relay unix - - n - - smtp',
-  'showq unix n - n - - showq',
-  'error unix - - n - - error',
-  'retry unix - - n - - error',
-  'discard unix - - n - - discard',
-  'local unix - n n - - local',
-  'virtual unix - n n - - virtual',
-  'lmtp unix - - n - - lmtp',
-  'anvil unix - - n - 1 anvil',
-  'scache unix - - n - 1 scache',
-  'postlog unix-dgram n - n - 1 postlogd',
-];
-
+/** The reference MTA: Postfix hands every message for the one mailbox to Dovecot's LMTP. */
 async function postfixConfig(dir: string, smtpPort: number, lmtpPort: number): Promise<string> {
-  const p = path.join(dir, 'postfix');
-  const etc = path.join(p, 'etc');
-  await mkdir(etc, { recursive: true });
-  await mkdir(path.join(p, 'queue'), { recursive: true });
-  await mkdir(path.join(p, 'data'), { recursive: true });
-  const pf = spawnSync('id', ['-u', 'postfix'], { encoding: 'utf8' });
-  await chown(path.join(p, 'data'), Number(pf.stdout.trim()), 0);
-  await writeFile(
-    path.join(etc, 'main.cf'),
-    [
-      'compatibility_level = 3.6',
-      `queue_directory = ${p}/queue`,
-      `data_directory = ${p}/data`,
-      'mail_owner = postfix',
-      'setgid_group = postdrop',
-      'myhostname = ref.example.test',
-      'mydomain = example.test',
-      'mydestination =',
-      'inet_interfaces = 127.0.0.1',
-      'inet_protocols = ipv4',
-      'mynetworks = 127.0.0.0/8',
-      // Loopback only: no DNS from the reference stack either.
-      'smtpd_peername_lookup = no',
+  const etc = path.join(dir, 'postfix', 'etc');
+  return writePostfixConfig({
+    dir,
+    smtpdPort: smtpPort,
+    mainCf: [
       'disable_dns_lookups = yes',
-      'smtp_dns_support_level = disabled',
       'lmtp_host_lookup = native',
       'virtual_mailbox_domains = example.test',
       `virtual_mailbox_maps = texthash:${etc}/vmailbox`,
       `virtual_transport = lmtp:inet:127.0.0.1:${lmtpPort}`,
-      `maillog_file = ${p}/maillog`,
-      `maillog_file_prefixes = ${p}`,
-      'biff = no',
-      'alias_maps =',
-      'alias_database =',
-      '',
-    ].join('\n'),
-  );
-  await writeFile(path.join(etc, 'vmailbox'), `${TO} ok\n`);
-  await writeFile(
-    path.join(etc, 'master.cf'),
-    [`127.0.0.1:${smtpPort} inet n - n - - smtpd`, ...MASTER_CF_SERVICES, ''].join('\n'),
-  );
-  return etc;
-}
-
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-    await sleep(100);
-  }
+    ],
+    tables: { vmailbox: `${TO} ok\n` },
+  });
 }
 
 async function benchReference(): Promise<Figure> {
@@ -290,14 +207,7 @@ async function benchReference(): Promise<Figure> {
   await waitForPort(lmtpPort, 10_000);
 
   const etc = await postfixConfig(dir, smtpPort, lmtpPort);
-  const start = spawnSync('postfix', ['-c', etc, 'start'], { encoding: 'utf8' });
-  onCleanup('postfix', async () => {
-    const stop = spawnSync('postfix', ['-c', etc, 'stop'], { encoding: 'utf8', timeout: 30_000 });
-    if (stop.status !== 0) spawnSync('postfix', ['-c', etc, 'abort'], { encoding: 'utf8', timeout: 30_000 });
-    await Promise.resolve();
-  });
-  if (start.status !== 0) throw new Error(`postfix start failed: ${start.stderr}`);
-  await waitForPort(smtpPort, 10_000);
+  await startPostfix(etc, smtpPort);
 
   const maildir = path.join(dir, 'mail', 'user', 'Maildir');
   const queue = path.join(dir, 'postfix', 'queue');
