@@ -151,3 +151,31 @@ void test('migration 11: old messages get their internal date as save date, old 
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('migration 16 adds app_passwords to an existing database, empty, ids never reused', () => {
+  const db = new Database(':memory:');
+  try {
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version < 16),
+    );
+    db.exec(`INSERT INTO domains (id, name, created_at) VALUES (1, 'example.org', 0);
+      INSERT INTO accounts (id, domain_id, address, password_hash, created_at) VALUES (1, 1, 'a@example.org', 'x', 0);`);
+    assert.deepEqual(
+      migrate(
+        db,
+        MIGRATIONS.filter((m) => m.version <= 16),
+      ),
+      [16],
+    );
+    assert.equal(db.prepare('SELECT count(*) FROM app_passwords').pluck().get(), 0);
+    const add = db.prepare(
+      "INSERT INTO app_passwords (account_id, label, secret_hash, created_at) VALUES (1, 'Phone', 'h', 0) RETURNING id",
+    );
+    const first = add.pluck().get() as number;
+    db.prepare('DELETE FROM app_passwords WHERE id = ?').run(first);
+    assert.ok((add.pluck().get() as number) > first, 'AUTOINCREMENT: a revoked id is not given again');
+  } finally {
+    db.close();
+  }
+});
