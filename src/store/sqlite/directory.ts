@@ -44,6 +44,13 @@ import {
 } from './rows.js';
 import type { WriteTx } from './write-tx.js';
 
+/**
+ * Whether any account or domain has its own POP3 retention: asked by every pre-login CAPA, so it
+ * must stay an index lookup (the partial indexes of migration 17; schema test checks the plan).
+ */
+export const POP3_EXPIRE_OVERRIDES_SQL = `SELECT 1 WHERE EXISTS (SELECT 1 FROM accounts WHERE pop3_expire_days IS NOT NULL)
+  OR EXISTS (SELECT 1 FROM domains WHERE pop3_expire_days IS NOT NULL)`;
+
 /** The transactional bodies of the directory's writes (arguments already checked). */
 export const directoryWrites = {
   createDomain(tx: WriteTx, domain: string): Domain {
@@ -397,12 +404,7 @@ export class SqliteDirectory implements Directory {
 
   async hasPop3ExpireOverrides(): Promise<boolean> {
     this.core.assertOpen();
-    const row = this.core.sql
-      .stmt(
-        `SELECT 1 WHERE EXISTS (SELECT 1 FROM accounts WHERE pop3_expire_days IS NOT NULL)
-            OR EXISTS (SELECT 1 FROM domains WHERE pop3_expire_days IS NOT NULL)`,
-      )
-      .get();
+    const row = this.core.sql.stmt(POP3_EXPIRE_OVERRIDES_SQL).get();
     return row !== undefined;
   }
 
