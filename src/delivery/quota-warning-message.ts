@@ -20,7 +20,7 @@ export interface QuotaWarningMessageInput {
 
 /** The subject a warning for `threshold` carries (tests and clients look for it). */
 export function quotaWarningSubject(threshold: number): string {
-  return threshold >= 100 ? 'Your mailbox is full' : `Your mailbox is ${threshold}% full`;
+  return `Your mailbox is ${threshold}% full`;
 }
 
 export function buildQuotaWarning(input: QuotaWarningMessageInput): Buffer {
