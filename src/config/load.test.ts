@@ -40,6 +40,7 @@ void test('an empty file gives every default', () => {
     changeLogRetention: 2592000,
     autoexpungeTrash: 2592000,
     autoexpungeJunk: 2592000,
+    quotaWarnings: [80, 90, 100],
   });
   assert.deepEqual(c.server, { workers: 1, shutdownGrace: 30 });
   assert.deepEqual(c.log, { level: 'info' });
@@ -57,7 +58,13 @@ void test('an empty file gives every default', () => {
     senderLoginExemptDomains: [],
   });
   assert.equal(c.limits.ipv6Prefix, 64);
-  assert.deepEqual(c.pop3, { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER' });
+  assert.deepEqual(c.pop3, {
+    deleteMode: 'expunge',
+    apop: false,
+    loginDelay: 0,
+    expire: 'NEVER',
+    expireImap: false,
+  });
   assert.deepEqual(c.auth, {
     cacheTtl: 3600,
     cacheSize: 100_000,
@@ -129,7 +136,28 @@ void test('[pop3] is read and validated', () => {
     '[pop3]\ndelete_mode = "trash"\napop = true\nlogin_delay = "5m"\nexpire = 30\n',
     FILE,
   );
-  assert.deepEqual(c.pop3, { deleteMode: 'trash', apop: true, loginDelay: 300, expire: 30 });
+  assert.deepEqual(c.pop3, {
+    deleteMode: 'trash',
+    apop: true,
+    loginDelay: 300,
+    expire: 30,
+    expireImap: false,
+  });
+  assert.equal(parseConfigToml('[pop3]\nexpire_imap = true\n', FILE).pop3.expireImap, true);
+  refused('[pop3]\nexpire_imap = 1', 'postern.toml: pop3.expire_imap: expected true or false, got 1');
+  assert.deepEqual(
+    parseConfigToml('[store]\nquota_warnings = [95, 50, 95]\n', FILE).store.quotaWarnings,
+    [50, 95],
+  );
+  assert.deepEqual(parseConfigToml('[store]\nquota_warnings = []\n', FILE).store.quotaWarnings, []);
+  refused(
+    '[store]\nquota_warnings = [80, 120]',
+    'postern.toml: store.quota_warnings: expected whole percentages from 1 to 100, got 120',
+  );
+  refused(
+    '[store]\nquota_warnings = 80',
+    'postern.toml: store.quota_warnings: expected an array of percentages, got 80',
+  );
   assert.equal(parseConfigToml('[pop3]\nexpire = "NEVER"\n', FILE).pop3.expire, 'NEVER');
   assert.equal(parseConfigToml('[pop3]\nexpire_days = 14\n', FILE).pop3.expire, 14);
   refused(
@@ -148,20 +176,21 @@ void test('[pop3] is read and validated', () => {
   refused('[pop3]\nexpire = -1', 'postern.toml: pop3.expire: expected "NEVER" or a number of days, got -1');
   refused(
     '[pop3]\nretain = 1',
-    'postern.toml: pop3.retain: unknown key (known keys of [pop3]: delete_mode, apop, login_delay, expire_days, expire)',
+    'postern.toml: pop3.retain: unknown key (known keys of [pop3]: delete_mode, apop, login_delay, expire_days, expire, expire_imap)',
   );
   const built = buildConfig({ pop3: { deleteMode: 'flag', expire: 'NEVER' } });
   assert.equal(built.pop3.deleteMode, 'flag');
   assert.throws(() => buildConfig({ pop3: { deleteMode: 'x' } }), /config: pop3.deleteMode/);
   const text = renderConfigToml({
     ...built,
-    pop3: { deleteMode: 'trash', apop: true, loginDelay: 60, expire: 7 },
+    pop3: { deleteMode: 'trash', apop: true, loginDelay: 60, expire: 7, expireImap: true },
   });
   assert.deepEqual(parseConfigToml(text, FILE).pop3, {
     deleteMode: 'trash',
     apop: true,
     loginDelay: 60,
     expire: 7,
+    expireImap: true,
   });
 });
 

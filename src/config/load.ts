@@ -71,6 +71,7 @@ export interface PosternConfigInput {
     changeLogRetention?: number;
     autoexpungeTrash?: number;
     autoexpungeJunk?: number;
+    quotaWarnings?: number[];
   };
   server?: { workers?: number; shutdownGrace?: number };
   dns?: { servers?: string[]; cacheSeconds?: number };
@@ -86,7 +87,13 @@ export interface PosternConfigInput {
     dmarcExempt?: string[];
     senderLoginExemptDomains?: string[];
   };
-  pop3?: { deleteMode?: string; apop?: boolean; loginDelay?: number; expire?: string | number };
+  pop3?: {
+    deleteMode?: string;
+    apop?: boolean;
+    loginDelay?: number;
+    expire?: string | number;
+    expireImap?: boolean;
+  };
   outbound?: Partial<OutboundSettings>;
   auth?: Partial<AuthSettings>;
   log?: { level?: string };
@@ -180,6 +187,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'change_log_retention',
     'autoexpunge_trash',
     'autoexpunge_junk',
+    'quota_warnings',
   ]);
   const backend = storeRaw.backend === undefined ? 'sqlite' : v.backend('store.backend', storeRaw.backend);
   const storeSeconds = (
@@ -207,6 +215,10 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     changeLogRetention: storeSeconds('change_log_retention', DEFAULT_STORE.changeLogRetention),
     autoexpungeTrash: storeSeconds('autoexpunge_trash', DEFAULT_STORE.autoexpungeTrash),
     autoexpungeJunk: storeSeconds('autoexpunge_junk', DEFAULT_STORE.autoexpungeJunk),
+    quotaWarnings:
+      storeRaw.quota_warnings === undefined
+        ? [...DEFAULT_STORE.quotaWarnings]
+        : v.percentages('store.quota_warnings', storeRaw.quota_warnings),
   };
 
   const serverRaw = v.table(top.server ?? {}, 'server', ['workers', 'shutdown_grace']);
@@ -308,6 +320,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'login_delay',
     'expire_days',
     'expire',
+    'expire_imap',
   ]);
   // `expire` is the earlier name of `expire_days`.
   if (pop3Raw.expire_days !== undefined && pop3Raw.expire !== undefined) {
@@ -330,6 +343,10 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
             pop3Raw.login_delay,
           ),
     expire: pop3Expire === undefined ? DEFAULT_POP3.expire : v.expire(pop3ExpireKey, pop3Expire),
+    expireImap:
+      pop3Raw.expire_imap === undefined
+        ? DEFAULT_POP3.expireImap
+        : v.boolean('pop3.expire_imap', pop3Raw.expire_imap),
   };
 
   const authRaw = v.table(top.auth ?? {}, 'auth', [
@@ -436,7 +453,7 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     dataDir: path.resolve(DEFAULT_DATA_DIR),
     listen: { ...DEFAULT_LISTEN },
     tls: { cert: null, key: null },
-    store: { ...DEFAULT_STORE },
+    store: { ...DEFAULT_STORE, quotaWarnings: [...DEFAULT_STORE.quotaWarnings] },
     server: { ...DEFAULT_SERVER },
     dns: { servers: [...DEFAULT_DNS.servers], cacheSeconds: DEFAULT_DNS.cacheSeconds },
     smtp: {
@@ -531,6 +548,10 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.store?.autoexpungeJunk !== undefined
           ? v.nonNegativeInteger('store.autoexpungeJunk', partial.store.autoexpungeJunk)
           : b.store.autoexpungeJunk,
+      quotaWarnings:
+        partial.store?.quotaWarnings !== undefined
+          ? v.percentages('store.quotaWarnings', partial.store.quotaWarnings)
+          : [...b.store.quotaWarnings],
     },
     server: {
       workers:
@@ -606,6 +627,10 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
           : b.pop3.loginDelay,
       expire:
         partial.pop3?.expire !== undefined ? v.expire('pop3.expire', partial.pop3.expire) : b.pop3.expire,
+      expireImap:
+        partial.pop3?.expireImap !== undefined
+          ? v.boolean('pop3.expireImap', partial.pop3.expireImap)
+          : b.pop3.expireImap,
     },
     auth: {
       cacheTtl:
@@ -764,6 +789,19 @@ class Validator {
       return this.fail(key, `expected one of ${DMARC_ACTIONS.join(', ')}, got ${show(value)}`);
     }
     return found;
+  }
+
+  /** Quota warning thresholds: whole percentages 1-100, each once; returned ascending. */
+  percentages(key: string, value: unknown): number[] {
+    if (!Array.isArray(value)) return this.fail(key, `expected an array of percentages, got ${show(value)}`);
+    const out = new Set<number>();
+    for (const item of value as unknown[]) {
+      // Above 100 % could only be reached by the warning itself (it is stored past the quota).
+      if (typeof item !== 'number' || !Number.isInteger(item) || item < 1 || item > 100)
+        return this.fail(key, `expected whole percentages from 1 to 100, got ${show(item)}`);
+      out.add(item);
+    }
+    return [...out].sort((a, b) => a - b);
   }
 
   /** Domain names (lower-cased, A-labels), at most 1,000. */

@@ -146,6 +146,16 @@ export function renderConfigToml(config: PosternConfig): string {
       config.store.autoexpungeJunk === DEFAULT_STORE.autoexpungeJunk,
     ),
   );
+  out.push(
+    `# Quota warnings: percentages at which the user gets one warning message (and an IMAP login ALERT); []: none. Default: [${DEFAULT_STORE.quotaWarnings.join(', ')}]`,
+  );
+  out.push(
+    line(
+      'quota_warnings',
+      `[${config.store.quotaWarnings.join(', ')}]`,
+      config.store.quotaWarnings.join() === DEFAULT_STORE.quotaWarnings.join(),
+    ),
+  );
   out.push('');
 
   out.push('[server]');
@@ -336,6 +346,12 @@ export function renderConfigToml(config: PosternConfig): string {
       config.pop3.expire === 'NEVER' ? str('NEVER') : String(config.pop3.expire),
       config.pop3.expire === DEFAULT_POP3.expire,
     ),
+  );
+  out.push(
+    '# Let POP3 retention also delete messages that IMAP flagged or marked after POP3 downloaded them. Default: false',
+  );
+  out.push(
+    line('expire_imap', String(config.pop3.expireImap), config.pop3.expireImap === DEFAULT_POP3.expireImap),
   );
   out.push('');
 

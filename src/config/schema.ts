@@ -261,6 +261,7 @@ export const DEFAULT_STORE = Object.freeze({
   changeLogRetention: 30 * 24 * 3600,
   autoexpungeTrash: 30 * 24 * 3600,
   autoexpungeJunk: 30 * 24 * 3600,
+  quotaWarnings: Object.freeze([80, 90, 100]) as readonly number[],
 });
 export const DEFAULT_DATA_DIR = './data';
 
@@ -285,6 +286,7 @@ export const DEFAULT_POP3 = Object.freeze({
   apop: false,
   loginDelay: 0,
   expire: 'NEVER' as 'NEVER' | number,
+  expireImap: false,
 });
 
 /** [smtp] defaults. */

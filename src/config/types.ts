@@ -116,6 +116,11 @@ export interface PosternConfig {
     autoexpungeTrash: number;
     /** Seconds a message stays in the \Junk mailbox after it was saved there; 0: for ever. */
     autoexpungeJunk: number;
+    /**
+     * Quota warning thresholds in percent, ascending (issue 14): reaching one sends the user one
+     * warning message and makes IMAP logins say `* OK [ALERT]` from the lowest. Empty: none.
+     */
+    quotaWarnings: number[];
   };
   server: {
     /** Processes serving the store; 1 = single process, 0 = one per CPU core. */
@@ -173,6 +178,11 @@ export interface PosternConfig {
     loginDelay: number;
     /** CAPA EXPIRE (RFC 2449 §6.7): "NEVER" or a number of days. */
     expire: 'NEVER' | number;
+    /**
+     * POP3 retention also expunges messages IMAP changed (flags) after POP3 retrieved them.
+     * Default false: a message an IMAP user flagged, answered or marked since is kept.
+     */
+    expireImap: boolean;
   };
   outbound: OutboundSettings;
   auth: AuthSettings;

@@ -44,6 +44,7 @@ import { InboundMessage } from './inbound.js';
 import { junkTargets } from './junk-mailbox.js';
 import { accountExceedsQuota, overQuotaError } from '../store/rules/quota.js';
 import { messageBlobOptions } from './message-blob-options.js';
+import { warnQuotaCrossings, type QuotaWarningSettings } from './quota-warning.js';
 import type { MessageVerifier } from './message-verifier.js';
 import { smtpTrace, type SmtpSessionFacts, type SmtpTrace } from './smtp-trace.js';
 
@@ -59,6 +60,11 @@ export interface DeliveryEnv {
   limits: Limits;
   /** Called after a commit that queued the message for remote recipients (wakes the sender). */
   onQueued?: () => void;
+  /**
+   * Quota warnings (store.quota_warnings): after a commit that stored messages, each target
+   * account that reached a new threshold gets its warning (quota-warning.ts). Absent: none.
+   */
+  quotaWarnings?: QuotaWarningSettings;
 }
 
 /** What a delivery from SMTP needs besides: the spool directory and the trace's helpers. */
@@ -95,6 +101,11 @@ export type DeliverySource =
   /** IMAP APPEND into mailboxes of this account (its quota is reserved and checked). */
   | { kind: 'append'; accountId: number }
   | { kind: 'import' }
+  /**
+   * A message the server writes to one of its users (the quota warning): stored even past the
+   * account's quota (RFC 9208 leaves this to the server; the point is to tell a full mailbox).
+   */
+  | { kind: 'notice' }
   /**
    * A report we generate (a DSN, RFC 3464): sent with the null reverse-path (RFC 5321 §4.5.5),
    * to local mailboxes and/or queued for remote recipients; no trace headers, no quota hold.
@@ -286,12 +297,20 @@ export class Delivery {
       this.state = 'committing';
       const result = this.inbound !== null ? await this.commitSmtp() : await this.commitBlob(opts);
       if (result.remote.length > 0) this.env.onQueued?.();
+      await this.warnQuota(result.targets);
       return result;
     } finally {
       order?.release();
       this.state = 'done';
       await this.cleanUp();
     }
+  }
+
+  /** After a commit on disk: the quota warnings of the accounts it stored into (never throws). */
+  private async warnQuota(outcomes: readonly AppendOutcome[]): Promise<void> {
+    const settings = this.env.quotaWarnings;
+    if (settings === undefined || settings.thresholds.length === 0) return;
+    await warnQuotaAfter(this.env, settings, outcomes);
   }
 
   /** Discards the delivery: temp file or spool removed, reservation released, at once. */
@@ -398,6 +417,7 @@ export class Delivery {
       targets: [...this.targets],
       allOrNothing: opts.allOrNothing === true,
       ...(outbound !== undefined ? { outbound } : {}),
+      ...(this.source.kind === 'notice' ? { ignoreQuota: true } : {}),
     });
     opts.order?.release(); // the append is queued: later tickets may queue theirs behind it
     const targets = await committed;
@@ -477,6 +497,8 @@ export class Delivery {
       const outcomes = (await committed).map((o) => o[0]!);
       // Refused inside the commit: nothing names the blobs.
       if (outcomes.every((o) => !o.ok)) await discardAll();
+      const settings = first.env.quotaWarnings;
+      if (settings !== undefined) await warnQuotaAfter(first.env, settings, outcomes);
       return outcomes;
     } catch (err) {
       // Before the store was asked, nothing names the finished blobs; a rejected appendAll() may
@@ -503,6 +525,30 @@ export class Delivery {
  */
 export async function checkQuotaRoom(store: MailStore, accountId: number, bytes: number): Promise<void> {
   (await store.reserveQuota(accountId, bytes)).release();
+}
+
+/**
+ * The quota warnings due after a commit with these outcomes (the accounts of the mailboxes it
+ * stored into), or after an IMAP COPY into `mailboxId`. Never rejects.
+ */
+export async function warnQuotaAfter(
+  env: DeliveryEnv,
+  settings: QuotaWarningSettings,
+  outcomes: ReadonlyArray<{ ok: boolean; mailboxId: number }>,
+): Promise<void> {
+  if (settings.thresholds.length === 0) return;
+  const accounts = new Set<number>();
+  try {
+    for (const mailboxId of new Set(outcomes.filter((o) => o.ok).map((o) => o.mailboxId))) {
+      const mb = await env.store.getMailboxById(mailboxId);
+      if (mb !== null) accounts.add(mb.accountId);
+    }
+  } catch (err) {
+    settings.log?.warn({ err }, 'quota warning check failed');
+    return;
+  }
+  const { quotaWarnings: _ignored, ...plain } = env;
+  await warnQuotaCrossings(plain, settings, accounts);
 }
 
 /** The SMTP message's verification was cut off by limits.verify_timeout: refuse it for now. */

@@ -11,6 +11,7 @@ import type { BlobStore } from '../store/blob/types.js';
 import type { AppendOutcome, AppendTarget, MailStore } from '../store/types.js';
 import type { CommitTicket } from './commit-order.js';
 import { Delivery } from './delivery.js';
+import type { QuotaWarningSettings } from './quota-warning.js';
 
 export { messageBlobOptions } from './message-blob-options.js';
 
@@ -26,6 +27,8 @@ export interface LocalDeliveryInput {
   allOrNothing?: boolean;
   /** Commit in ticket order (see commit-order.ts); the ticket is released in every case. */
   order?: CommitTicket;
+  /** Quota warnings after the commit (store.quota_warnings); absent: none. */
+  quotaWarnings?: QuotaWarningSettings;
 }
 
 /**

@@ -246,7 +246,11 @@ function startGc(config: PosternConfig, store: ServerDeps['store'], log: Logger)
       {
         name: 'pop3 retention',
         run: async () => {
-          const r = await expirePop3Retrieved(store, { serverDefault: config.pop3.expire, now: Date.now() });
+          const r = await expirePop3Retrieved(store, {
+            serverDefault: config.pop3.expire,
+            now: Date.now(),
+            includeImapTouched: config.pop3.expireImap,
+          });
           return { expunged: r.expunged };
         },
       },

@@ -1,7 +1,11 @@
 // POP3 retention, run by the maintenance schedule: in every account whose effective
 // pop3.expire_days is a number, INBOX messages that POP3 first retrieved more than that many
 // days ago are expunged (IMAP sessions see the expunges). Messages POP3 never retrieved (read
-// only over IMAP, or not yet downloaded) are never touched. Safe in several processes at once:
+// only over IMAP, or not yet downloaded) are never touched, and neither, unless pop3.expire_imap,
+// is a message whose flags IMAP changed after POP3 retrieved it (flagged, answered, keyworded,
+// marked unread and read again: its modseq moved), since an IMAP user of the same mailbox is
+// then using it. (An IMAP read of a message POP3 already marked \Seen changes nothing, so it
+// leaves no trace: such a user keeps a message by flagging it or moving it out of INBOX.) Safe in several processes at once:
 // each expunge re-reads the rows in its own write transaction.
 
 import type { Directory, Mailboxes, Messages } from './roles.js';
@@ -14,6 +18,8 @@ export interface Pop3RetentionOptions {
   serverDefault: 'NEVER' | number;
   /** The current time in ms (tests move it). */
   now: number;
+  /** pop3.expire_imap: expunge also the messages IMAP changed after POP3 retrieved them. */
+  includeImapTouched?: boolean;
 }
 
 export interface Pop3RetentionResult {
@@ -37,7 +43,11 @@ export async function expirePop3Retrieved(
       result.accounts++;
       const inbox = await store.getMailbox(account.id, 'INBOX');
       if (inbox === null) continue;
-      result.expunged += (await store.expungePop3Retrieved(inbox.id, opts.now - days * DAY_MS)).length;
+      const before = opts.now - days * DAY_MS;
+      const expunged = await store.expungePop3Retrieved(inbox.id, before, {
+        includeImapTouched: opts.includeImapTouched === true,
+      });
+      result.expunged += expunged.length;
     }
   }
   return result;

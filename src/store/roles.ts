@@ -49,6 +49,7 @@ import type {
   Recipient,
   SpecialUse,
 } from './types.js';
+import type { QuotaWarningClaim } from './rules/quota-warning.js';
 import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from './tls-types.js';
 
 /** Domains, accounts, aliases and recipient resolution; the per-account POP3 bookkeeping. */
@@ -118,6 +119,13 @@ export interface Directory {
   appPasswordCredentials(accountId: number): Promise<AppPasswordCredential[]>;
   /** Records a use of an app password; nothing happens when it was revoked meanwhile. */
   recordAppPasswordUse(id: number, use: AppPasswordUse): Promise<void>;
+  /**
+   * Quota warnings (rules/quota-warning.ts), called right after a commit that added to the
+   * account: when its usage has reached a threshold higher than any already warned about, raises
+   * the warned level with one conditional write and returns the claim; exactly one caller across
+   * processes gets it and sends the warning. Null otherwise (no write when nothing new is reached).
+   */
+  claimQuotaWarning(accountId: number, thresholds: readonly number[]): Promise<QuotaWarningClaim | null>;
 }
 
 /**
@@ -213,8 +221,16 @@ export interface Messages {
   markPop3Retrieved(mailboxId: number, uids: number[], at: number): Promise<void>;
   /** Expunges the messages saved into the mailbox at or before `before` (RFC 8514 save date); returns their UIDs. */
   expungeSavedBefore(mailboxId: number, before: number): Promise<number[]>;
-  /** Expunges the messages of the mailbox that POP3 first retrieved at or before `before`; returns their UIDs. */
-  expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]>;
+  /**
+   * Expunges the messages of the mailbox that POP3 first retrieved at or before `before`;
+   * returns their UIDs. A message whose flags changed after that retrieval (IMAP marked it:
+   * its modseq moved) is kept unless `includeImapTouched` (pop3.expire_imap).
+   */
+  expungePop3Retrieved(
+    mailboxId: number,
+    before: number,
+    opts?: { includeImapTouched?: boolean },
+  ): Promise<number[]>;
   /**
    * RFC 3501 \Recent: atomically returns the UIDs that no session has seen as recent yet
    * and marks them seen, so exactly one session gets each.

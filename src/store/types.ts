@@ -214,6 +214,11 @@ export interface AppendRequest {
   allOrNothing?: boolean;
   /** Queue a copy for remote delivery, in the same transaction as the local targets. */
   outbound?: OutboundEnvelope;
+  /**
+   * Store even past the accounts' quotas. Only for the server's own quota warning (delivery
+   * source 'notice'): the message saying the mailbox is full must not be refused for being full.
+   */
+  ignoreQuota?: boolean;
 }
 
 /** One remote recipient with its DSN parameters (RFC 3461 §4.1 NOTIFY, §4.2 ORCPT). */

@@ -1,6 +1,7 @@
 // POP3 retention (issue 14; RFC 2449 §6.7 EXPIRE as a policy): messages POP3 retrieved and
 // left on the server are expunged from INBOX pop3.expire_days after their first retrieval,
-// with the setting per domain and per user; messages only read over IMAP stay. The clock is
+// with the setting per domain and per user; messages only read over IMAP stay, and so do
+// downloaded messages whose flags IMAP changed afterwards unless pop3.expire_imap. The clock is
 // moved by passing `now` to the retention run (what the maintenance schedule calls hourly).
 
 import assert from 'node:assert/strict';
@@ -109,5 +110,30 @@ void describe('POP3 retention (pop3.expire_days)', () => {
       (await expirePop3Retrieved(server.store, { serverDefault: 0, now: Date.now() + 1000 })).expunged,
       1,
     );
+  });
+
+  void it('a downloaded message IMAP changed afterwards stays, unless pop3.expire_imap', async () => {
+    for (const m of await server.messages(ALICE))
+      await server.store.expunge(await server.inboxId(ALICE), { uids: [m.uid] });
+    const uids: number[] = [];
+    for (let i = 1; i <= 3; i++) uids.push(await server.deliver(ALICE, sampleMessage(20 + i)));
+    await download(server, ALICE, [1, 2, 3]);
+    // An IMAP user of the same mailbox flags message 2 and answers message 3 (what IMAP STORE does).
+    const inbox = await server.inboxId(ALICE);
+    await server.store.updateFlags(inbox, [uids[1]!], { mode: 'add', flags: ['\\Flagged'] });
+    await server.store.updateFlags(inbox, [uids[2]!], { mode: 'add', flags: ['\\Answered'] });
+    // A later POP3 download of them changes nothing: they stay IMAP-touched.
+    await download(server, ALICE, [1, 2, 3]);
+    const run = (includeImapTouched: boolean) =>
+      expirePop3Retrieved(server.store, { serverDefault: 1, now: Date.now() + 2 * DAY, includeImapTouched });
+    assert.equal((await run(false)).expunged, 1);
+    assert.deepEqual(
+      (await server.messages(ALICE)).map((m) => m.uid),
+      [uids[1], uids[2]],
+      'only the message nobody touched over IMAP went',
+    );
+    // Opted in (pop3.expire_imap = true): they go too.
+    assert.equal((await run(true)).expunged, 2);
+    assert.equal((await server.messages(ALICE)).length, 0);
   });
 });

@@ -54,6 +54,9 @@ export function testConfig(
       changeLogRetention: 2592000,
       autoexpungeTrash: 2592000,
       autoexpungeJunk: 2592000,
+      // Off unless a test asks: quota tests count the messages they put in a mailbox, and a
+      // warning would be one more (test/integration/quota-warnings.test.ts turns them on).
+      quotaWarnings: [],
       ...opts.store,
     },
     server: { workers: 1, shutdownGrace: 5, ...opts.server },
@@ -71,7 +74,14 @@ export function testConfig(
       senderLoginExemptDomains: [],
       ...opts.smtp,
     },
-    pop3: { deleteMode: 'expunge', apop: false, loginDelay: 0, expire: 'NEVER', ...opts.pop3 },
+    pop3: {
+      deleteMode: 'expunge',
+      apop: false,
+      loginDelay: 0,
+      expire: 'NEVER',
+      expireImap: false,
+      ...opts.pop3,
+    },
     outbound: { ...DEFAULT_OUTBOUND, ...opts.outbound },
     auth: { ...DEFAULT_AUTH, ...opts.auth },
     log: {

@@ -215,7 +215,13 @@ async function importItems(
             size += n;
           });
     const delivery = Delivery.start(
-      { store: ctx.store, blobs: ctx.blobs, limits: ctx.config.limits },
+      {
+        store: ctx.store,
+        blobs: ctx.blobs,
+        limits: ctx.config.limits,
+        // An import that fills the mailbox warns as a delivery would.
+        quotaWarnings: { thresholds: ctx.config.store.quotaWarnings, hostname: ctx.config.hostname },
+      },
       { kind: 'import' },
     );
     delivery.addTarget({

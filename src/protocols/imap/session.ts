@@ -45,6 +45,7 @@ import type {
   StreamedLiteral,
 } from './context.js';
 import { fromStoreError, ImapBad, ImapNo } from './errors.js';
+import { quotaWarningSettings } from './quota-alert.js';
 import type { ImapState } from './state.js';
 
 /** BYE text when the selected mailbox was deleted by another session. */
@@ -283,7 +284,7 @@ export class ImapSession implements ImapSessionContext {
           if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return;
           const { store, blobs, config } = this.env;
           const delivery = Delivery.start(
-            { store, blobs, limits: config.limits },
+            { store, blobs, limits: config.limits, quotaWarnings: quotaWarningSettings(config, this.log) },
             { kind: 'append', accountId: this.state.account.id },
           );
           // The announced size counts against the quota while the bytes arrive: concurrent

@@ -352,6 +352,7 @@ export class SmtpSession implements SmtpSessionContext {
         hostname: config.hostname,
         resolver,
         verifier,
+        quotaWarnings: { thresholds: config.store.quotaWarnings, hostname: config.hostname, log: this.log },
         ...(this.env.outbound !== undefined
           ? { onQueued: this.env.outbound.queued.bind(this.env.outbound) }
           : {}),

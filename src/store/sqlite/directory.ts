@@ -14,6 +14,12 @@ import {
   checkQuotaMessages,
   parseAlias,
 } from '../rules/directory-fields.js';
+import {
+  checkQuotaThresholds,
+  reachedThreshold,
+  type QuotaUsage,
+  type QuotaWarningClaim,
+} from '../rules/quota-warning.js';
 import { resolveRecipientWith, type RecipientLookups } from '../rules/recipient-resolver.js';
 import {
   DEFAULT_MAILBOXES,
@@ -31,6 +37,7 @@ import type { SqliteCore } from './core.js';
 import { insertMailbox, purgeMailbox } from './mailboxes.js';
 import {
   accountRow,
+  lowerQuotaWarning,
   notFound,
   pop3ExpireColumn,
   toAccount,
@@ -40,6 +47,13 @@ import {
   type MailboxRow,
 } from './rows.js';
 import type { WriteTx } from './write-tx.js';
+
+/**
+ * Whether any account or domain has its own POP3 retention: asked by every pre-login CAPA, so it
+ * must stay an index lookup (the partial indexes of migration 17; schema test checks the plan).
+ */
+export const POP3_EXPIRE_OVERRIDES_SQL = `SELECT 1 WHERE EXISTS (SELECT 1 FROM accounts WHERE pop3_expire_days IS NOT NULL)
+  OR EXISTS (SELECT 1 FROM domains WHERE pop3_expire_days IS NOT NULL)`;
 
 /** The transactional bodies of the directory's writes (arguments already checked). */
 export const directoryWrites = {
@@ -100,6 +114,7 @@ export const directoryWrites = {
   setQuota(tx: WriteTx, address: string, quotaBytes: number): void {
     const r = tx.sql.stmt('UPDATE accounts SET quota_bytes = ? WHERE address = ?').run(quotaBytes, address);
     if (r.changes === 0) throw notFound(`account ${address}`);
+    lowerQuotaWarningOf(tx, address);
   },
 
   setMessageQuota(tx: WriteTx, address: string, quotaMessages: number): void {
@@ -107,6 +122,25 @@ export const directoryWrites = {
       .stmt('UPDATE accounts SET quota_messages = ? WHERE address = ?')
       .run(quotaMessages, address);
     if (r.changes === 0) throw notFound(`account ${address}`);
+    lowerQuotaWarningOf(tx, address);
+  },
+
+  /**
+   * Raises the account's warned level to the highest threshold its usage has reached, with one
+   * conditional UPDATE: of callers racing in any number of processes, exactly one sees it change
+   * and gets the claim (it sends the warning). Null when nothing new was reached.
+   */
+  claimQuotaWarning(tx: WriteTx, accountId: number, thresholds: readonly number[]): QuotaWarningClaim | null {
+    const { sql } = tx;
+    const row = accountRow(sql, accountId);
+    if (row === undefined) return null;
+    const usage = usageOf(row);
+    const threshold = reachedThreshold(usage, thresholds);
+    if (threshold === 0) return null;
+    const r = sql
+      .stmt('UPDATE accounts SET quota_warned_level = ? WHERE id = ? AND quota_warned_level < ?')
+      .run(threshold, accountId, threshold);
+    return r.changes === 1 ? { accountId, address: row.address, threshold, usage } : null;
   },
 
   /** Removes the account with its mailboxes (messages, change log), subscriptions and app passwords. */
@@ -167,6 +201,20 @@ export const directoryWrites = {
     return false;
   },
 };
+
+function lowerQuotaWarningOf(tx: WriteTx, address: string): void {
+  const id = tx.sql.stmt<number>('SELECT id FROM accounts WHERE address = ?', 'pluck').get(address);
+  if (id !== undefined) lowerQuotaWarning(tx.sql, id);
+}
+
+function usageOf(row: AccountRow): QuotaUsage {
+  return {
+    quotaBytes: row.quota_bytes,
+    usedBytes: row.used_bytes,
+    quotaMessages: row.quota_messages,
+    usedMessages: row.used_messages,
+  };
+}
 
 export class SqliteDirectory implements Directory {
   /** What recipient resolution asks of the tables, on the main connection. */
@@ -363,13 +411,23 @@ export class SqliteDirectory implements Directory {
 
   async hasPop3ExpireOverrides(): Promise<boolean> {
     this.core.assertOpen();
-    const row = this.core.sql
-      .stmt(
-        `SELECT 1 WHERE EXISTS (SELECT 1 FROM accounts WHERE pop3_expire_days IS NOT NULL)
-            OR EXISTS (SELECT 1 FROM domains WHERE pop3_expire_days IS NOT NULL)`,
-      )
-      .get();
+    const row = this.core.sql.stmt(POP3_EXPIRE_OVERRIDES_SQL).get();
     return row !== undefined;
+  }
+
+  async claimQuotaWarning(
+    accountId: number,
+    thresholds: readonly number[],
+  ): Promise<QuotaWarningClaim | null> {
+    this.core.assertOpen();
+    if (thresholds.length === 0) return null;
+    const levels = checkQuotaThresholds(thresholds);
+    // Nothing new reached (every commit but the few that cross): a read, no write transaction.
+    const row = accountRow(this.core.sql, accountId);
+    if (row === undefined) return null;
+    const reached = reachedThreshold(usageOf(row), levels);
+    if (reached === 0 || reached <= row.quota_warned_level) return null;
+    return this.core.write('directory', 'claimQuotaWarning', accountId, levels);
   }
 
   async recordPop3Login(accountId: number, minIntervalMs: number): Promise<boolean> {

@@ -127,12 +127,15 @@ function expungeAtOrBefore(
   mailboxId: number,
   column: 'save_date' | 'pop3_retrieved_at',
   before: number,
+  opts: { untouchedOnly?: boolean } = {},
 ): number[] {
   const mb = requireMailbox(tx.sql, mailboxId);
+  // untouchedOnly: flags unchanged since POP3 retrieved it (no IMAP STORE moved its modseq).
+  const untouched = opts.untouchedOnly === true ? ' AND modseq <= pop3_retrieved_modseq' : '';
   const rows = tx.sql
     .stmt<MessageRow>(
       `SELECT uid, modseq, flags, keywords, internal_date, size, blob_id FROM messages
-       WHERE mailbox_id = ? AND ${column} <= ? ORDER BY uid`,
+       WHERE mailbox_id = ? AND ${column} <= ?${untouched} ORDER BY uid`,
     )
     .all(mailboxId, before);
   return removeMessages(tx, mb, rows, Date.now());
@@ -187,7 +190,9 @@ export const messageWrites = {
       const mailboxId = target.mailboxId;
       const parsed = parseAppendTarget(target, now);
       const mb = parsed.ok ? mailboxRow(tx.sql, mailboxId) : undefined;
-      if (!parsed.ok || mb === undefined || overQuota(tx.sql, mb.account_id, blob.size, 1)) {
+      const over =
+        req.ignoreQuota !== true && mb !== undefined && overQuota(tx.sql, mb.account_id, blob.size, 1);
+      if (!parsed.ok || mb === undefined || over) {
         const error = !parsed.ok ? parsed.error : mb === undefined ? notFound('mailbox') : overQuotaError();
         firstError ??= error;
         outcomes.push({ ok: false, mailboxId, error });
@@ -285,8 +290,11 @@ export const messageWrites = {
   markPop3Retrieved(tx: WriteTx, mailboxId: number, uids: readonly number[], at: number): void {
     const update: FlagUpdate = { mode: 'add', flags: ['\\Seen'] };
     messageWrites.updateFlags(tx, mailboxId, uids, update, parseFlagUpdate(update));
+    // The modseq after the \Seen above: a later flag change (over IMAP) raises the message's
+    // modseq past it, which POP3 retention reads as "an IMAP user has touched it".
     const mark = tx.sql.stmt(
-      'UPDATE messages SET pop3_retrieved_at = ? WHERE mailbox_id = ? AND uid = ? AND pop3_retrieved_at IS NULL',
+      `UPDATE messages SET pop3_retrieved_at = ?, pop3_retrieved_modseq = modseq
+       WHERE mailbox_id = ? AND uid = ? AND pop3_retrieved_at IS NULL`,
     );
     for (const uid of uids) mark.run(at, mailboxId, uid);
   },
@@ -295,8 +303,15 @@ export const messageWrites = {
     return expungeAtOrBefore(tx, mailboxId, 'save_date', before);
   },
 
-  expungePop3Retrieved(tx: WriteTx, mailboxId: number, before: number): number[] {
-    return expungeAtOrBefore(tx, mailboxId, 'pop3_retrieved_at', before);
+  expungePop3Retrieved(
+    tx: WriteTx,
+    mailboxId: number,
+    before: number,
+    includeImapTouched: boolean,
+  ): number[] {
+    return expungeAtOrBefore(tx, mailboxId, 'pop3_retrieved_at', before, {
+      untouchedOnly: !includeImapTouched,
+    });
   },
 
   /** COPY, or with `move` MOVE (RFC 6851): the copies and the expunge in one transaction. */
@@ -540,7 +555,11 @@ export class SqliteMessages implements Messages {
     return this.core.write('messages', 'expungeSavedBefore', mailboxId, before);
   }
 
-  async expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]> {
+  async expungePop3Retrieved(
+    mailboxId: number,
+    before: number,
+    opts: { includeImapTouched?: boolean } = {},
+  ): Promise<number[]> {
     this.core.assertOpen();
     // Nothing retrieved long enough ago (the usual hourly case): a read, no write transaction.
     const any = this.core.sql
@@ -549,7 +568,13 @@ export class SqliteMessages implements Messages {
       )
       .get(mailboxId, before);
     if (any === undefined) return [];
-    return this.core.write('messages', 'expungePop3Retrieved', mailboxId, before);
+    return this.core.write(
+      'messages',
+      'expungePop3Retrieved',
+      mailboxId,
+      before,
+      opts.includeImapTouched === true,
+    );
   }
 
   async copy(fromMailboxId: number, uids: number[], toMailboxId: number): Promise<CopyResult> {

@@ -5,6 +5,7 @@
 
 import { StoreError } from '../../core/errors.js';
 import { exceedsQuota } from '../rules/quota.js';
+import { QUOTA_WARNING_HYSTERESIS } from '../rules/quota-warning.js';
 import type { Account, AccountState, Domain, Mailbox, Pop3Expire, SpecialUse } from '../types.js';
 import type { StatementCache } from './statement-cache.js';
 
@@ -24,6 +25,7 @@ export interface AccountRow {
   used_bytes: number;
   quota_messages: number;
   used_messages: number;
+  quota_warned_level: number;
   state: AccountState;
   created_at: number;
   pop3_expire_days: number | null;
@@ -185,4 +187,24 @@ export function addUsage(sql: StatementCache, accountId: number, bytes: number, 
     sql
       .stmt('UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?')
       .run(bytes, messages, accountId);
+  if (bytes < 0 || messages < 0) lowerQuotaWarning(sql, accountId);
+}
+
+/**
+ * After usage fell (or a quota grew): keeps only the warned thresholds t with usage >= t -
+ * hysteresis (rules/quota-warning.ts), i.e. lowers quota_warned_level to floor(percent) +
+ * hysteresis when that is less; the next crossing of a dropped threshold warns again. Needs no
+ * list of thresholds: the level is a percentage, and thresholds are whole percentages.
+ */
+export function lowerQuotaWarning(sql: StatementCache, accountId: number): void {
+  sql
+    .stmt(
+      `UPDATE accounts SET quota_warned_level = CAST(MAX(
+         CASE WHEN quota_bytes > 0 THEN used_bytes * 100.0 / quota_bytes ELSE 0 END,
+         CASE WHEN quota_messages > 0 THEN used_messages * 100.0 / quota_messages ELSE 0 END) AS INTEGER) + ?
+       WHERE id = ? AND quota_warned_level > CAST(MAX(
+         CASE WHEN quota_bytes > 0 THEN used_bytes * 100.0 / quota_bytes ELSE 0 END,
+         CASE WHEN quota_messages > 0 THEN used_messages * 100.0 / quota_messages ELSE 0 END) AS INTEGER) + ?`,
+    )
+    .run(QUOTA_WARNING_HYSTERESIS, accountId, QUOTA_WARNING_HYSTERESIS);
 }

@@ -450,6 +450,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX app_passwords_account ON app_passwords(account_id);
     `,
   },
+  {
+    version: 17,
+    description:
+      'quota warnings; POP3 retention of messages IMAP touched; indexes of POP3 retention overrides',
+    // quota_warned_level: the highest quota warning threshold (percent) already sent, raised only
+    // by a conditional UPDATE (one warning per threshold across processes), lowered when usage
+    // falls (rules/quota-warning.ts). pop3_retrieved_modseq: the message's modseq when POP3 first
+    // retrieved it; a higher modseq means IMAP changed its flags since, and POP3 retention keeps
+    // it (unless pop3.expire_imap). Existing retrieved rows count as untouched. The partial indexes
+    // make the pre-login CAPA's "any override?" (EXPIRE n USER) an index lookup, not a table scan.
+    sql: `
+      ALTER TABLE accounts ADD COLUMN quota_warned_level INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE messages ADD COLUMN pop3_retrieved_modseq INTEGER;
+      UPDATE messages SET pop3_retrieved_modseq = modseq WHERE pop3_retrieved_at IS NOT NULL;
+      CREATE INDEX accounts_pop3_expire ON accounts(pop3_expire_days) WHERE pop3_expire_days IS NOT NULL;
+      CREATE INDEX domains_pop3_expire ON domains(pop3_expire_days) WHERE pop3_expire_days IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

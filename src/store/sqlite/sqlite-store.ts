@@ -16,6 +16,7 @@
 // - close() lets queued appends commit and running fsyncs end before the connection closes.
 
 import { promises as fsp } from 'node:fs';
+import type { QuotaWarningClaim } from '../rules/quota-warning.js';
 import type { SearchField, TextPartRange } from '../../mail/mime/search-fields.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { BlobStore, InlineBlobSource } from '../blob/types.js';
@@ -245,6 +246,10 @@ export class SqliteStore implements MailStore {
     return this.directory.recordAppPasswordUse(id, use);
   }
 
+  claimQuotaWarning(accountId: number, thresholds: readonly number[]): Promise<QuotaWarningClaim | null> {
+    return this.directory.claimQuotaWarning(accountId, thresholds);
+  }
+
   // ---------------------------------------------------------------- Mailboxes
 
   listMailboxes(accountId: number): Promise<Mailbox[]> {
@@ -330,8 +335,12 @@ export class SqliteStore implements MailStore {
     return this.messages.expungeSavedBefore(mailboxId, before);
   }
 
-  expungePop3Retrieved(mailboxId: number, before: number): Promise<number[]> {
-    return this.messages.expungePop3Retrieved(mailboxId, before);
+  expungePop3Retrieved(
+    mailboxId: number,
+    before: number,
+    opts?: { includeImapTouched?: boolean },
+  ): Promise<number[]> {
+    return this.messages.expungePop3Retrieved(mailboxId, before, opts);
   }
   claimRecent(mailboxId: number): Promise<number[]> {
     return this.messages.claimRecent(mailboxId);

@@ -28,6 +28,7 @@ import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionConte
 import { writeStreamedText, writeUrlPart } from '../catenate.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg } from '../mailbox-name.js';
+import { quotaWarningSettings } from '../quota-alert.js';
 import { AUTHENTICATED } from '../state.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -188,7 +189,7 @@ async function messageDelivery(
   if (body.kind === 'literal' && body.streamed !== null) return streamedDelivery(cmd, body.streamed);
   const { store, blobs, config } = ctx.env;
   const delivery = Delivery.start(
-    { store, blobs, limits: config.limits },
+    { store, blobs, limits: config.limits, quotaWarnings: quotaWarningSettings(config, ctx.log) },
     { kind: 'append', accountId: account.id },
   );
   made.push(delivery);

@@ -6,10 +6,11 @@
 
 import type { AuthResult } from '../../../auth/authenticator.js';
 import { createSaslServer, SaslError, type SaslStep } from '../../../auth/sasl.js';
-import { codes } from '../../../wire/imap/encoder.js';
+import { atom, codes, raw } from '../../../wire/imap/encoder.js';
 import { astring } from '../../../wire/imap/reader.js';
 import type { CommandResult, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
+import { quotaAlertText } from '../quota-alert.js';
 import { NOT_AUTHENTICATED } from '../state.js';
 
 const privacyRequired = (): ImapNo =>
@@ -25,6 +26,10 @@ async function complete(ctx: ImapSessionContext, username: string, password: str
   if (result.ok) {
     ctx.state = { kind: 'authenticated', account: result.account };
     ctx.log.info({ user: result.account.address }, 'imap authenticated');
+    // The account as stored now (the credential cache may hold an older copy of its usage).
+    const current = (await ctx.env.store.getAccountById(result.account.id)) ?? result.account;
+    const alert = quotaAlertText(current, ctx.env.config.store.quotaWarnings);
+    if (alert !== null) ctx.untagged(atom('OK'), raw('[ALERT]'), raw(alert));
     return { code: codes.capability(ctx.capabilities()), text: 'Logged in' };
   }
   if (result.reason === 'banned') {

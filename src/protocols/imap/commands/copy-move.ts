@@ -16,7 +16,9 @@ import {
 } from '../../../wire/imap/sequence-set.js';
 import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
+import { warnQuotaAfter } from '../../../delivery/delivery.js';
 import { mailboxArg } from '../mailbox-name.js';
+import { quotaWarningSettings } from '../quota-alert.js';
 import { SELECTED } from '../state.js';
 
 function copyOrMove(move: boolean) {
@@ -44,6 +46,13 @@ function copyOrMove(move: boolean) {
       ? await ctx.env.store.move(view.mailboxId, uids, target.id)
       : await ctx.env.store.copy(view.mailboxId, uids, target.id);
     if (result.mapping.length === 0) return { text: 'No messages found' };
+    // A COPY (or a MOVE to another account's mailbox, none today) adds to the account's usage.
+    if (!move) {
+      const { store, blobs, config } = ctx.env;
+      await warnQuotaAfter({ store, blobs, limits: config.limits }, quotaWarningSettings(config, ctx.log), [
+        { ok: true, mailboxId: target.id },
+      ]);
+    }
     // Sources ascending map to destinations ascending, so the compact sets keep the pairing.
     const from = SequenceSet.fromNumbers(result.mapping.map(([f]) => f));
     const to = SequenceSet.fromNumbers(result.mapping.map(([, t]) => t));
