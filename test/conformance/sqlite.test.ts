@@ -5,12 +5,14 @@
 import { it } from 'node:test';
 import { openBackend, selectedBackend } from './backends.js';
 import { runDkimKeyConformance } from './dkim-keys-conformance.js';
+import { runMetadataConformance } from './metadata-conformance.js';
 import { runStoreConformance } from './store-conformance.js';
 
 const selected = selectedBackend();
 if (selected === 'sqlite') {
   runStoreConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
   runDkimKeyConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
+  runMetadataConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
 } else {
   void it('sqlite conformance', { skip: `STORE=${selected} selects another backend` }, () => undefined);
 }

@@ -115,6 +115,7 @@ export const directoryWrites = {
       purgeMailbox(tx, mb, now);
     }
     sql.stmt('DELETE FROM subscriptions WHERE account_id = ?').run(a.id);
+    sql.stmt('DELETE FROM metadata WHERE account_id = ?').run(a.id);
     sql.stmt('DELETE FROM accounts WHERE id = ?').run(a.id);
   },
 
