@@ -102,11 +102,11 @@ void describe('IMAP METADATA (RFC 5464)', () => {
     assert.equal(r.status, 'OK', r.tagged);
     r = await c.command('GETMETADATA (DEPTH 1) "INBOX" "/private/filters/values"');
     assert.deepEqual(r.untagged, [
-      '* METADATA INBOX (/private/filters/values NIL /private/filters/values/big "COMMENT \\"Messages bigger than 1234\\"" /private/filters/values/small "SMALLER_THAN 1234")',
+      '* METADATA INBOX (/private/filters/values/big "COMMENT \\"Messages bigger than 1234\\"" /private/filters/values/small "SMALLER_THAN 1234")',
     ]);
     r = await c.command('GETMETADATA (DEPTH infinity) INBOX /private/filters');
     assert.deepEqual(r.untagged, [
-      '* METADATA INBOX (/private/filters NIL /private/filters/values/big "COMMENT \\"Messages bigger than 1234\\"" /private/filters/values/big/deeper "grandchild" /private/filters/values/small "SMALLER_THAN 1234")',
+      '* METADATA INBOX (/private/filters/values/big "COMMENT \\"Messages bigger than 1234\\"" /private/filters/values/big/deeper "grandchild" /private/filters/values/small "SMALLER_THAN 1234")',
     ]);
     r = await c.command('GETMETADATA (DEPTH 0) INBOX /private/filters/values/small');
     assert.deepEqual(r.untagged, ['* METADATA INBOX (/private/filters/values/small "SMALLER_THAN 1234")']);

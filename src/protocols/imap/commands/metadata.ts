@@ -131,8 +131,9 @@ export const METADATA_COMMANDS: ImapCommandSpec[] = [
       };
       for (const req of requested) {
         const own = entries.get(req.name);
-        // A requested entry without a value is answered NIL (as Dovecot does); roots are no entries.
-        if (!req.root) add(req.name, own ?? null);
+        // A requested entry without a value is answered NIL under DEPTH 0 (its descendants
+        // answer for it otherwise), as Dovecot does; the bare prefixes are no entries.
+        if (!req.root && (own !== undefined || opts.depth === 0)) add(req.name, own ?? null);
         if (opts.depth === 0) continue;
         for (const [name, value] of entries) {
           if (name !== req.name && withinDepth(req.name, name, opts.depth)) add(name, value);
