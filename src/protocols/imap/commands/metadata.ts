@@ -27,6 +27,7 @@ import {
   type EntryName,
 } from '../metadata-entry.js';
 import { findMailbox } from '../special-use-alias.js';
+import { TimeSlicer } from '../sort-data.js';
 import { AUTHENTICATED } from '../state.js';
 import { mailboxNameData } from './mailbox-name-data.js';
 
@@ -98,6 +99,22 @@ async function entriesOf(ctx: ImapSessionContext, target: MetadataTarget): Promi
   return map;
 }
 
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The first index of `sorted` whose name is not below `key`. */
+function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export const METADATA_COMMANDS: ImapCommandSpec[] = [
   {
     // RFC 5464 §4.2: GETMETADATA [options] mailbox (entry ...) | entry.
@@ -112,9 +129,17 @@ export const METADATA_COMMANDS: ImapCommandSpec[] = [
       if (args.length !== 2) throw new ImapBad('GETMETADATA takes a mailbox and entries');
       const entryTokens = args[1]!.kind === 'list' ? args[1]!.items : [args[1]!];
       if (entryTokens.length === 0) throw new ImapBad('GETMETADATA needs at least one entry');
-      const requested: EntryName[] = entryTokens.map((t) => entryArg(t));
+      // A command may name tens of thousands of entries (up to limits.imap_command_size): the
+      // work yields to the event loop every few milliseconds, as SORT does.
+      const slicer = new TimeSlicer();
+      const requested: EntryName[] = [];
+      for (const t of entryTokens) {
+        requested.push(entryArg(t));
+        await slicer.pause();
+      }
       const { target, wire } = await targetOf(ctx, args[0]);
       const entries = await entriesOf(ctx, target);
+      const names = [...entries.keys()].sort(compareCodeUnits);
 
       const out: ImapData[] = [];
       const sent = new Set<string>();
@@ -130,13 +155,18 @@ export const METADATA_COMMANDS: ImapCommandSpec[] = [
         out.push(entryData(name), value);
       };
       for (const req of requested) {
+        await slicer.pause();
         const own = entries.get(req.name);
         // A requested entry without a value is answered NIL under DEPTH 0 (its descendants
         // answer for it otherwise), as Dovecot does; the bare prefixes are no entries.
         if (!req.root && (own !== undefined || opts.depth === 0)) add(req.name, own ?? null);
         if (opts.depth === 0) continue;
-        for (const [name, value] of entries) {
-          if (name !== req.name && withinDepth(req.name, name, opts.depth)) add(name, value);
+        // The descendants are one run of the sorted names, found by binary search: a command
+        // naming thousands of entries costs a search each, not a pass over every entry.
+        const below = `${req.name}/`;
+        for (let i = lowerBound(names, below); i < names.length && names[i]!.startsWith(below); i++) {
+          const name = names[i]!;
+          if (withinDepth(req.name, name, opts.depth)) add(name, entries.get(name)!);
         }
       }
       if (out.length > 0) ctx.untagged(atom('METADATA'), wire, out);
