@@ -190,6 +190,20 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     min: 0,
     doc: 'largest message verified on the event loop instead of a verify thread',
   },
+  {
+    field: 'imapMetadataSize',
+    toml: 'imap_metadata_size',
+    kind: 'size',
+    min: 1,
+    doc: 'largest IMAP METADATA value (RFC 5464), bytes',
+  },
+  {
+    field: 'imapMetadataEntries',
+    toml: 'imap_metadata_entries',
+    kind: 'count',
+    min: 1,
+    doc: 'most IMAP METADATA entries per account, over its mailboxes and server level',
+  },
 ];
 
 export const LISTENER_DOCS: Readonly<Record<ListenerName, string>> = {

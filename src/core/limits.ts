@@ -59,6 +59,10 @@ export interface Limits {
    * the thread hop costs more than the work, which the header and DKIM limits keep to a few ms.
    */
   verifyInlineSize: number;
+  /** Largest IMAP METADATA value (RFC 5464 §4.3 `[METADATA MAXSIZE n]` beyond it), in bytes. */
+  imapMetadataSize: number;
+  /** Most IMAP METADATA entries one account holds, its mailboxes' and its server level's together. */
+  imapMetadataEntries: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -87,4 +91,6 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   verifyTimeout: 30,
   dkimSignatures: 5,
   verifyInlineSize: 64 * 1024,
+  imapMetadataSize: 64 * 1024,
+  imapMetadataEntries: 1000,
 });

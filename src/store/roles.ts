@@ -50,6 +50,7 @@ import type {
   SpecialUse,
 } from './types.js';
 import type { QuotaWarningClaim } from './rules/quota-warning.js';
+import type { MetadataChange, MetadataEntry, MetadataSetResult, MetadataTarget } from './metadata-types.js';
 import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from './tls-types.js';
 
 /** Domains, accounts, aliases and recipient resolution; the per-account POP3 bookkeeping. */
@@ -366,6 +367,26 @@ export interface TransportSecurity {
   finishTlsReportRun(day: string, owner: string): Promise<void>;
 }
 
+/**
+ * IMAP METADATA (RFC 5464) entries per mailbox and per account (the server level). Entries go
+ * with their mailbox: a RENAME keeps them (they are the mailbox's, not the name's), DELETE and
+ * account deletion remove them.
+ */
+export interface Metadata {
+  /** Every entry of the target, by name. NOT_FOUND when the mailbox is not the account's. */
+  getMetadata(target: MetadataTarget): Promise<MetadataEntry[]>;
+  /**
+   * Applies the changes in one transaction, all or none (RFC 5464 §4.3). Refused (nothing
+   * changed) when the account would then hold more than `maxEntries` entries over all its
+   * mailboxes and its server level, and more than before. NOT_FOUND as for getMetadata.
+   */
+  setMetadata(
+    target: MetadataTarget,
+    changes: readonly MetadataChange[],
+    opts: { maxEntries: number },
+  ): Promise<MetadataSetResult>;
+}
+
 /** Garbage collection and shutdown. */
 export interface Maintenance {
   /**
@@ -397,6 +418,7 @@ export interface MailStore
     OutboundQueue,
     TransportSecurity,
     Leases,
+    Metadata,
     Maintenance {
   readonly backend: 'sqlite' | 'postgres';
   /** Counters, where the backend keeps them. */

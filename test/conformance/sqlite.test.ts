@@ -6,6 +6,7 @@ import { it } from 'node:test';
 import { runAppPasswordConformance } from './app-passwords-conformance.js';
 import { openBackend, selectedBackend } from './backends.js';
 import { runDkimKeyConformance } from './dkim-keys-conformance.js';
+import { runMetadataConformance } from './metadata-conformance.js';
 import { runStoreConformance } from './store-conformance.js';
 
 const selected = selectedBackend();
@@ -13,6 +14,7 @@ if (selected === 'sqlite') {
   runStoreConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
   runDkimKeyConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
   runAppPasswordConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
+  runMetadataConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
 } else {
   void it('sqlite conformance', { skip: `STORE=${selected} selects another backend` }, () => undefined);
 }

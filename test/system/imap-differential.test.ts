@@ -24,7 +24,7 @@ import {
   scriptNames,
   writeReport,
 } from './imap-differential/differential.js';
-import { allAccounts, runDifferential } from './imap-differential/harness.js';
+import { allAccounts, DOVECOT_METADATA_CONFIG, runDifferential } from './imap-differential/harness.js';
 import { readFileSync } from 'node:fs';
 
 let dovecot: DovecotInstance | null = null;
@@ -32,7 +32,12 @@ let postern: PosternImapServer | null = null;
 
 before(async () => {
   [dovecot, postern] = await Promise.all([
-    startDovecot({ users: allAccounts(), authPenalty: false, authFailureDelaySeconds: 0 }),
+    startDovecot({
+      users: allAccounts(),
+      authPenalty: false,
+      authFailureDelaySeconds: 0,
+      extraConfig: DOVECOT_METADATA_CONFIG,
+    }),
     startPosternImap({
       domains: ['example.test'],
       users: allAccounts().map((u) => ({ address: u.user, password: u.password })),

@@ -45,6 +45,9 @@ const AUTHENTICATED_EXTENSIONS = [
   'PREVIEW',
   'SAVEDATE',
   'OBJECTID',
+  // RFC 5464: mailbox and server entries (METADATA implies METADATA-SERVER; both, as Dovecot).
+  'METADATA',
+  'METADATA-SERVER',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

@@ -154,6 +154,7 @@ export const directoryWrites = {
     }
     sql.stmt('DELETE FROM subscriptions WHERE account_id = ?').run(a.id);
     appPasswordWrites.deleteAccountAppPasswords(tx, a.id);
+    sql.stmt('DELETE FROM metadata WHERE account_id = ?').run(a.id);
     sql.stmt('DELETE FROM accounts WHERE id = ?').run(a.id);
   },
 

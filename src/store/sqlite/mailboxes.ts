@@ -91,6 +91,8 @@ export function purgeMailbox(tx: WriteTx, mb: MailboxRow, now: number): void {
   addUsage(sql, mb.account_id, -mb.size, -mb.messages);
   sql.stmt('DELETE FROM messages WHERE mailbox_id = ?').run(mb.id);
   sql.stmt('DELETE FROM changes WHERE mailbox_id = ?').run(mb.id);
+  // RFC 5464 §3.1: a mailbox's metadata goes with it.
+  sql.stmt('DELETE FROM metadata WHERE account_id = ? AND mailbox_id = ?').run(mb.account_id, mb.id);
   sql.stmt('DELETE FROM mailboxes WHERE id = ?').run(mb.id);
   logChange(tx, mb.id, mb.highestmodseq + 1, 0, KIND_MAILBOX_EVENT, null, null);
 }

@@ -468,6 +468,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX domains_pop3_expire ON domains(pop3_expire_days) WHERE pop3_expire_days IS NOT NULL;
     `,
   },
+  {
+    version: 18,
+    description: 'IMAP METADATA entries per mailbox and per account',
+    // RFC 5464: named values on a mailbox, or on the server (mailbox_id 0, per account here).
+    // Keyed by the mailbox's id, so RENAME keeps them; purgeMailbox and deleteAccount remove them.
+    sql: `
+      CREATE TABLE metadata (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        mailbox_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (account_id, mailbox_id, name)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -57,6 +57,7 @@ import type {
   Recipient,
   SpecialUse,
 } from '../types.js';
+import type { MetadataChange, MetadataEntry, MetadataSetResult, MetadataTarget } from '../metadata-types.js';
 import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from '../tls-types.js';
 import { SqliteCore, type SqliteCoreOptions, type SqliteStoreStats } from './core.js';
 import { SqliteDirectory } from './directory.js';
@@ -65,6 +66,7 @@ import { SqliteGc } from './gc.js';
 import { inlineBlobSource } from './inline-blobs.js';
 import { SqliteLeases } from './leases.js';
 import { SqliteMailboxes } from './mailboxes.js';
+import { SqliteMetadata } from './metadata.js';
 import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
@@ -112,6 +114,7 @@ export class SqliteStore implements MailStore {
   private readonly search: SqliteSearch;
   private readonly queue: SqliteOutboundQueue;
   private readonly leases: SqliteLeases;
+  private readonly metadata: SqliteMetadata;
   private readonly transportSecurity: SqliteTransportSecurity;
   private readonly gc: SqliteGc;
 
@@ -131,6 +134,7 @@ export class SqliteStore implements MailStore {
     this.search = new SqliteSearch(this.core);
     this.queue = new SqliteOutboundQueue(this.core);
     this.leases = new SqliteLeases(this.core);
+    this.metadata = new SqliteMetadata(this.core);
     this.transportSecurity = new SqliteTransportSecurity(this.core);
     this.gc = new SqliteGc(this.core, {
       blobs: opts.blobs,
@@ -464,6 +468,19 @@ export class SqliteStore implements MailStore {
   }
   releaseMailboxLock(mailboxId: number, owner: string): Promise<void> {
     return this.leases.releaseMailboxLock(mailboxId, owner);
+  }
+
+  // ---------------------------------------------------------------- Metadata
+
+  getMetadata(target: MetadataTarget): Promise<MetadataEntry[]> {
+    return this.metadata.getMetadata(target);
+  }
+  setMetadata(
+    target: MetadataTarget,
+    changes: readonly MetadataChange[],
+    opts: { maxEntries: number },
+  ): Promise<MetadataSetResult> {
+    return this.metadata.setMetadata(target, changes, opts);
   }
 
   // ---------------------------------------------------------------- Maintenance

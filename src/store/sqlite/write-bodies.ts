@@ -11,6 +11,7 @@ import { dkimKeyWrites } from './dkim-keys.js';
 import { gcWrites } from './gc.js';
 import { leaseWrites } from './leases.js';
 import { mailboxWrites } from './mailboxes.js';
+import { metadataWrites } from './metadata.js';
 import { AppendRequestFailed } from '../rules/append-request.js';
 import { AppendWrite, messageWrites } from './messages.js';
 import { queueWrites } from './queue.js';
@@ -70,6 +71,7 @@ export const WRITES = {
   leases: leaseWrites,
   queue: queueWrites,
   transportSecurity: transportSecurityWrites,
+  metadata: metadataWrites,
 };
 
 export type Writes = typeof WRITES;

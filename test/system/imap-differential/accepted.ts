@@ -46,6 +46,11 @@ export const ACCEPTED_CAPABILITIES: readonly AcceptedCapability[] = [
     ['OBJECTID', 'COMPRESS=DEFLATE'],
   ),
   ...announcedBy('postern', 'RFC 6855 UTF8=ACCEPT, not implemented by Dovecot 2.3.', ['UTF8=ACCEPT']),
+  ...announcedBy(
+    'postern',
+    'RFC 5464 §1: METADATA-SERVER says only server entries are supported, METADATA both; Postern announces both (a client looking for either finds it), Dovecot METADATA alone.',
+    ['METADATA-SERVER'],
+  ),
   ...announcedBy('postern', 'RFC 6154 §3 CREATE-SPECIAL-USE, not implemented by Dovecot 2.3.', [
     'CREATE-SPECIAL-USE',
   ]),
@@ -67,11 +72,11 @@ export const ACCEPTED_DIFFERENCES: readonly AcceptedDifference[] = [
     reason:
       'Dovecot sends the capabilities as an untagged CAPABILITY response after a failed attempt, Postern as the CAPABILITY response code of the tagged OK (the same set); RFC 9051 §6.2.3 allows either.',
     dovecot: [
-      '* CAPABILITY BINARY CATENATE CHILDREN CONDSTORE ENABLE ESEARCH ESORT ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ MOVE MULTIAPPEND NAMESPACE PREVIEW QRESYNC SASL-IR SAVEDATE SEARCHRES SORT SORT=DISPLAY SPECIAL-USE STATUS=SIZE THREAD=ORDEREDSUBJECT THREAD=REFERENCES UIDPLUS UNSELECT WITHIN',
+      '* CAPABILITY BINARY CATENATE CHILDREN CONDSTORE ENABLE ESEARCH ESORT ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ METADATA MOVE MULTIAPPEND NAMESPACE PREVIEW QRESYNC SASL-IR SAVEDATE SEARCHRES SORT SORT=DISPLAY SPECIAL-USE STATUS=SIZE THREAD=ORDEREDSUBJECT THREAD=REFERENCES UIDPLUS UNSELECT WITHIN',
       '<tag> OK',
     ],
     postern: [
-      '<tag> OK [CAPABILITY BINARY CATENATE CHILDREN CONDSTORE ENABLE ESEARCH ESORT ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ MOVE MULTIAPPEND NAMESPACE PREVIEW QRESYNC SASL-IR SAVEDATE SEARCHRES SORT SORT=DISPLAY SPECIAL-USE STATUS=SIZE THREAD=ORDEREDSUBJECT THREAD=REFERENCES UIDPLUS UNSELECT WITHIN]',
+      '<tag> OK [CAPABILITY BINARY CATENATE CHILDREN CONDSTORE ENABLE ESEARCH ESORT ID IDLE IMAP4REV1 LIST-EXTENDED LIST-STATUS LITERAL+ METADATA MOVE MULTIAPPEND NAMESPACE PREVIEW QRESYNC SASL-IR SAVEDATE SEARCHRES SORT SORT=DISPLAY SPECIAL-USE STATUS=SIZE THREAD=ORDEREDSUBJECT THREAD=REFERENCES UIDPLUS UNSELECT WITHIN]',
     ],
     at: [['01-session.imap:8', 'LOGIN $USER $PASS']],
   },
@@ -198,6 +203,8 @@ export const ACCEPTED_DIFFERENCES: readonly AcceptedDifference[] = [
       ['02-mailboxes.imap:38', 'SUBSCRIBE NotThere'],
       ['02-mailboxes.imap:69', 'STATUS NoSuch (MESSAGES)'],
       ['05-store-copy-expunge.imap:75', 'SELECT NoSuchBox'],
+      ['10-metadata.imap:29', 'GETMETADATA NoSuchBox /private/comment'],
+      ['10-metadata.imap:30', 'SETMETADATA NoSuchBox (/private/comment "x")'],
     ],
   },
   {
@@ -496,5 +503,23 @@ export const ACCEPTED_DIFFERENCES: readonly AcceptedDifference[] = [
       '* LIST (\\HasNoChildren) "/" "Old Inbox"',
     ],
     at: [['08-inbox-rename.imap:10', 'LIST "" *']],
+  },
+  {
+    name: 'server entries can be set',
+    reason:
+      'RFC 5464 §3.1 server entries: Postern keeps them per account (no ACL, so /shared on the server is the account\'s own) and lets the user set them, /shared/admin excepted; this Dovecot (server entries on the dictionary, no admin user) refuses SETMETADATA "" with NO [CANNOT]. §4.3 lets a server refuse.',
+    dovecot: ['<tag> NO [CANNOT]'],
+    postern: ['<tag> OK'],
+    at: [
+      ['10-metadata.imap:20', 'SETMETADATA "" (/shared/comment "Shared comment")'],
+      ['10-metadata.imap:22', 'SETMETADATA "" (/shared/comment NIL)'],
+    ],
+  },
+  {
+    name: 'a server entry that was set',
+    reason: 'The entry the SETMETADATA above stored on Postern (Dovecot refused to store it).',
+    dovecot: ['* METADATA "" ("/shared/comment" NIL)'],
+    postern: ['* METADATA "" ("/shared/comment" "Shared comment")'],
+    at: [['10-metadata.imap:21', 'GETMETADATA "" /shared/comment']],
   },
 ];

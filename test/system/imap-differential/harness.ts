@@ -15,6 +15,17 @@ import {
   type ScriptAccounts,
 } from './differential.js';
 
+/**
+ * Dovecot's METADATA (RFC 5464): off by default; on with an attribute dictionary per user and
+ * imap_metadata, so 10-metadata.imap compares GETMETADATA/SETMETADATA with Postern's.
+ */
+export const DOVECOT_METADATA_CONFIG = [
+  'mail_attribute_dict = file:%h/Maildir/dovecot-attributes',
+  'protocol imap {',
+  '  imap_metadata = yes',
+  '}',
+].join('\n');
+
 export const DIFF_PASSWORD = 'diff-secret-1';
 
 /** The two accounts of script number i (0-based), the same on both servers. */

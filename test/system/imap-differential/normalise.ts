@@ -16,7 +16,8 @@
 //     mailbox attributes, of STATUS items, of SEARCH numbers, of ESEARCH return data; and
 //     order of untagged responses within one command's answer; a run of EXPUNGE responses
 //     becomes the original sequence numbers it removed (any order of expunging is allowed);
-//   - case of MIME tokens inside BODY and BODYSTRUCTURE (case-insensitive by RFC 2045).
+//   - case of MIME tokens inside BODY and BODYSTRUCTURE (case-insensitive by RFC 2045);
+//   - order of the entry-value pairs of a METADATA response (RFC 5464 §4.4.1 fixes none).
 // Whatever fails to tokenise is kept as sent.
 
 export type Token = { t: 'atom'; v: string } | { t: 'str'; v: string } | { t: 'list'; v: Token[] };
@@ -343,6 +344,16 @@ export function normaliseLine(line: string, now: number): string {
     for (; k + 1 < toks.length; k += 2) pairs.push(`${render(toks[k]).toUpperCase()} ${value(toks[k + 1])}`);
     pairs.sort();
     return `* ${[...headOut, ...pairs].join(' ')}`;
+  }
+  if (head === 'METADATA' && toks[2]?.t === 'list') {
+    // RFC 5464 §4.4.1: entry-value pairs in no particular order; entry names without case (§3.2).
+    const items = toks[2].v;
+    const pairs: string[] = [];
+    for (let k = 0; k + 1 < items.length; k += 2) {
+      pairs.push(`${render(asString(items[k])!).toLowerCase()} ${render(items[k + 1])}`);
+    }
+    pairs.sort();
+    return `* METADATA ${render(asString(toks[1])!)} (${pairs.join(' ')})`;
   }
   if (head === 'FLAGS') return `* FLAGS ${render(sortedList(toks[1]) ?? { t: 'list', v: [] })}`;
   if (

@@ -11,7 +11,7 @@ import { startDovecot } from '../../helpers/dovecot.js';
 import { startPosternImap, type PosternImapServer } from '../../helpers/postern-imap.js';
 import { ACCEPTED_CAPABILITIES, ACCEPTED_DIFFERENCES } from './accepted.js';
 import { judgeDifferences, renderDifferences, writeReport, type CommandAnswer } from './differential.js';
-import { allAccounts, runAll, runDifferential } from './harness.js';
+import { allAccounts, DOVECOT_METADATA_CONFIG, runAll, runDifferential } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +47,12 @@ if (values.only === 'postern') {
   process.exit(0);
 }
 
-const dovecot = await startDovecot({ users: allAccounts(), authPenalty: false, authFailureDelaySeconds: 0 });
+const dovecot = await startDovecot({
+  users: allAccounts(),
+  authPenalty: false,
+  authFailureDelaySeconds: 0,
+  extraConfig: DOVECOT_METADATA_CONFIG,
+});
 try {
   if (values.only === 'dovecot') {
     printAnswers(await runAll(dovecot.imapPort, values.script));

@@ -30,6 +30,7 @@ import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg } from '../mailbox-name.js';
 import { quotaWarningSettings } from '../quota-alert.js';
 import { AUTHENTICATED } from '../state.js';
+import { findMailbox } from '../special-use-alias.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -223,7 +224,7 @@ async function append(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<C
     if (m.body.kind === 'literal' && m.body.token.kind === 'string' && m.body.token.value.length === 0)
       throw new ImapNo("Can't save a zero byte message");
   }
-  const box = await ctx.env.store.getMailbox(account.id, name);
+  const box = await findMailbox(ctx.env.store, account.id, name);
   if (box === null) throw new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' });
   const made: Delivery[] = [];
   try {

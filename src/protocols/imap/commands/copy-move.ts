@@ -20,6 +20,7 @@ import { warnQuotaAfter } from '../../../delivery/delivery.js';
 import { mailboxArg } from '../mailbox-name.js';
 import { quotaWarningSettings } from '../quota-alert.js';
 import { SELECTED } from '../state.js';
+import { findMailbox } from '../special-use-alias.js';
 
 function copyOrMove(move: boolean) {
   return async (ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<CommandResult | void> => {
@@ -39,7 +40,7 @@ function copyOrMove(move: boolean) {
     const uids = view.resolve(spec, { uid: cmd.uid }).filter((uid) => !view.isExpunged(uid));
     // RFC 6851 §3.3: MOVE expunges, which a read-only view may not do.
     if (move && view.readOnly) throw new ImapNo('Mailbox is read-only', { name: 'READ-ONLY' });
-    const target = await ctx.env.store.getMailbox(account.id, name);
+    const target = await findMailbox(ctx.env.store, account.id, name);
     if (target === null) throw new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' });
     if (uids.length === 0) return { text: 'No messages found' };
     const result = move

@@ -19,6 +19,7 @@ import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg, noSuchMailbox } from '../mailbox-name.js';
+import { aliasTarget, findMailbox } from '../special-use-alias.js';
 import { AUTHENTICATED } from '../state.js';
 import { deselect } from './select.js';
 
@@ -66,6 +67,13 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
       // RFC 9051 §6.3.4: a trailing delimiter declares that inferiors will be created.
       if (name.endsWith(MAILBOX_DELIMITER)) name = name.slice(0, -1);
       if (name.toUpperCase() === 'INBOX') throw new ImapNo('INBOX already exists', { name: 'ALREADYEXISTS' });
+      // Apple Mail's "Sent Messages" when \Sent exists: no twin (special-use-alias.ts).
+      if ((await ctx.env.store.getMailbox(accountId(ctx), name)) === null) {
+        const target = await aliasTarget(ctx.env.store, accountId(ctx), name);
+        if (target !== null) {
+          throw new ImapNo(`${name} is ${target.name} here`, { name: 'ALREADYEXISTS' });
+        }
+      }
       const created = await ctx.env.store.createMailbox(accountId(ctx), name, { specialUse });
       // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
       return { code: { name: 'MAILBOXID', data: [[atom(created.objectId)]] } };
@@ -119,10 +127,10 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
       const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
       const id = accountId(ctx);
       // RFC 9051 §6.3.7 lets a server refuse names that do not exist; Dovecot does too.
-      if ((await ctx.env.store.getMailbox(id, name)) === null) {
-        throw noSuchMailbox(name);
-      }
-      await ctx.env.store.subscribe(id, name);
+      const mailbox = await findMailbox(ctx.env.store, id, name);
+      if (mailbox === null) throw noSuchMailbox(name);
+      // Through an alias the real mailbox is subscribed: LSUB never shows a name LIST lacks.
+      await ctx.env.store.subscribe(id, mailbox.name);
     },
   },
   {

@@ -16,6 +16,7 @@ import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED } from '../state.js';
 import { mailboxNameData } from './mailbox-name-data.js';
+import { findMailbox } from '../special-use-alias.js';
 
 /** The name of every account's one quota root. */
 export const QUOTA_ROOT = '';
@@ -52,7 +53,7 @@ export const QUOTA_COMMANDS: ImapCommandSpec[] = [
       if (cmd.args.length !== 1) throw new ImapBad('GETQUOTAROOT takes a mailbox name');
       const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
       const account = await currentAccount(ctx);
-      const mailbox = await ctx.env.store.getMailbox(account.id, name);
+      const mailbox = await findMailbox(ctx.env.store, account.id, name);
       if (mailbox === null) throw noSuchMailbox(name);
       const wire = mailboxNameData(mailboxWire(mailbox.name, { utf8: ctx.utf8 }));
       const resources = quotaResources(account);

@@ -12,6 +12,7 @@ import { Atom, atom, codes, raw, type ImapData, type ResponseCode } from '../../
 import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
 import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
+import { findMailbox } from '../special-use-alias.js';
 import { AUTHENTICATED, SELECTED } from '../state.js';
 import { SelectedView, SYSTEM_FLAGS } from '../view.js';
 import { mailboxNameData } from './mailbox-name-data.js';
@@ -43,7 +44,8 @@ async function openMailbox(
   // fails; RFC 9051 §7.1 CLOSED tells the client where the old mailbox's responses end. IMAP4rev1
   // clients ignore a code they do not know (RFC 3501 §7.1); Dovecot sends it to both.
   if (deselect(ctx)) untaggedOk(ctx, { name: 'CLOSED' }, 'Previous mailbox closed.');
-  const mailbox = await ctx.env.store.getMailbox(account.id, name);
+  // Apple Mail's "Sent Messages" and "Deleted Messages" open \Sent and \Trash (special-use-alias.ts).
+  const mailbox = await findMailbox(ctx.env.store, account.id, name);
   if (mailbox === null) throw noSuchMailbox(name);
   const rev1 = !ctx.rev2;
   const view = await SelectedView.open(ctx.env.store, mailbox, { readOnly, rev1 });

@@ -14,6 +14,7 @@ import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
 import { AUTHENTICATED } from '../state.js';
 import { mailboxNameData } from './mailbox-name-data.js';
 import { storageKib } from './quota.js';
+import { findMailbox } from '../special-use-alias.js';
 
 export type StatusItem =
   | 'MESSAGES'
@@ -123,9 +124,10 @@ export const STATUS_COMMANDS: ImapCommandSpec[] = [
       const items = parseStatusItems(cmd.args[1], { rev2: ctx.rev2 });
       const state = ctx.state;
       if (state.kind !== 'authenticated' && state.kind !== 'selected') return;
-      const mailbox = await ctx.env.store.getMailbox(state.account.id, name);
+      const mailbox = await findMailbox(ctx.env.store, state.account.id, name);
       if (mailbox === null) throw noSuchMailbox(name);
-      writeStatus(ctx, mailbox, items);
+      // Through an alias the answer names the mailbox as asked, so the client can match it.
+      writeStatus(ctx, mailbox.name === name ? mailbox : { ...mailbox, name }, items);
     },
   },
 ];
