@@ -69,7 +69,9 @@ export function insertMailbox(
       // RFC 8474 §4: MAILBOXID, kept through RENAME (see migration 11).
       `F${uidValidity}`,
     )!;
-  tx.mailboxes.add(row.id);
+  // A row in the change log lets other processes' account watches (NOTIFY) hear of the new
+  // mailbox; changesSince never returns it.
+  logChange(tx, row.id, row.highestmodseq, 0, KIND_MAILBOX_EVENT, null, null);
   return row;
 }
 
@@ -178,6 +180,16 @@ function renameTree(tx: WriteTx, src: MailboxRow, to: string): void {
   }
 }
 
+/**
+ * A subscription changed: a mailbox-event row on the mailbox of that name, or on INBOX when no
+ * such mailbox exists (a subscription may name none, RFC 9051 §6.3.7), so that account watches
+ * in every process hear of it (RFC 5465 SubscriptionChange).
+ */
+function logSubscriptionEvent(tx: WriteTx, accountId: number, name: string): void {
+  const row = mailboxRowByName(tx.sql, accountId, name) ?? mailboxRowByName(tx.sql, accountId, INBOX);
+  if (row !== undefined) logChange(tx, row.id, row.highestmodseq, 0, KIND_MAILBOX_EVENT, null, null);
+}
+
 /** The transactional bodies of the mailbox writes (names already normalised and checked). */
 export const mailboxWrites = {
   createMailbox(tx: WriteTx, accountId: number, name: string, specialUse: SpecialUse | null): Mailbox {
@@ -207,11 +219,15 @@ export const mailboxWrites = {
 
   subscribe(tx: WriteTx, accountId: number, name: string): void {
     requireAccount(tx.sql, accountId);
-    tx.sql.stmt('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
+    const r = tx.sql
+      .stmt('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)')
+      .run(accountId, name);
+    if (r.changes > 0) logSubscriptionEvent(tx, accountId, name);
   },
 
   unsubscribe(tx: WriteTx, accountId: number, name: string): void {
-    tx.sql.stmt('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(accountId, name);
+    const r = tx.sql.stmt('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(accountId, name);
+    if (r.changes > 0) logSubscriptionEvent(tx, accountId, name);
   },
 };
 
