@@ -45,6 +45,8 @@ const AUTHENTICATED_EXTENSIONS = [
   'PREVIEW',
   'SAVEDATE',
   'OBJECTID',
+  // RFC 5465: notifications for the selected and the personal mailboxes (notifier.ts).
+  'NOTIFY',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

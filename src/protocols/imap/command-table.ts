@@ -12,6 +12,7 @@ import { FETCH_COMMANDS } from './commands/fetch.js';
 import { IDLE_COMMANDS } from './commands/idle.js';
 import { LIST_COMMANDS } from './commands/list.js';
 import { MAILBOX_COMMANDS } from './commands/mailbox.js';
+import { NOTIFY_COMMANDS } from './commands/notify.js';
 import { SEARCH_COMMANDS } from './commands/search.js';
 import { SELECT_COMMANDS } from './commands/select.js';
 import { SORT_COMMANDS } from './commands/sort.js';
@@ -49,4 +50,5 @@ export const COMMANDS = table(
   COPY_MOVE_COMMANDS,
   QUOTA_COMMANDS,
   COMPRESS_COMMANDS,
+  NOTIFY_COMMANDS,
 );
