@@ -20,7 +20,13 @@ import { fetchNewMessages } from './commands/fetch.js';
 import { mailboxNameData } from './commands/mailbox-name-data.js';
 import type { ImapSessionContext } from './context.js';
 import { mailboxWire } from './mailbox-name.js';
-import { filterMatches, isMessageEvent, type EventGroup, type NotifyEvent, type NotifyRequest } from './notify-request.js';
+import {
+  filterMatches,
+  isMessageEvent,
+  type EventGroup,
+  type NotifyEvent,
+  type NotifyRequest,
+} from './notify-request.js';
 
 /** Unsent output past which the session's notifications overflow (RFC 5465 §5.8). */
 export const OVERFLOW_BYTES = 1024 * 1024;
@@ -196,7 +202,8 @@ export class Notifier {
         if (old !== undefined && old.name === m.name) continue;
         const named = this.eventsFor(m.name).has('MailboxName');
         if (old === undefined) {
-          if (named) this.ctx.untagged(atom('LIST'), this.attributes(m.name), MAILBOX_DELIMITER, wire(m.name));
+          if (named)
+            this.ctx.untagged(atom('LIST'), this.attributes(m.name), MAILBOX_DELIMITER, wire(m.name));
         } else if (named || this.eventsFor(old.name).has('MailboxName')) {
           // RFC 5465 §5.4: a rename is a LIST of the new name with OLDNAME.
           this.ctx.untagged(atom('LIST'), this.attributes(m.name), MAILBOX_DELIMITER, wire(m.name), [
@@ -226,7 +233,8 @@ export class Notifier {
       const old = before.get(id);
       if (m === undefined || old === undefined || old.name !== m.name) continue;
       const events = this.eventsFor(m.name);
-      const messages = old.uidNext !== m.uidNext || old.messages !== m.messages || old.uidValidity !== m.uidValidity;
+      const messages =
+        old.uidNext !== m.uidNext || old.messages !== m.messages || old.uidValidity !== m.uidValidity;
       const flags = old.unseen !== m.unseen || old.highestModseq !== m.highestModseq;
       if (messages && (events.has('MessageNew') || events.has('MessageExpunge'))) this.writeStatus(m);
       else if (!messages && flags && events.has('FlagChange')) this.writeStatus(m);

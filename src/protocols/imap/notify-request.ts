@@ -10,7 +10,8 @@ import { ImapBad, ImapNo } from './errors.js';
 import { mailboxArg } from './mailbox-name.js';
 
 /** The events Postern serves (RFC 5465 §5.1-§5.5). */
-export type NotifyEvent = 'MessageNew' | 'MessageExpunge' | 'FlagChange' | 'MailboxName' | 'SubscriptionChange';
+export type NotifyEvent =
+  'MessageNew' | 'MessageExpunge' | 'FlagChange' | 'MailboxName' | 'SubscriptionChange';
 
 /** Spelled as RFC 5465 §8 spells them; matched case-insensitively. */
 export const SUPPORTED_EVENTS: readonly NotifyEvent[] = [
@@ -34,8 +35,8 @@ export type MailboxFilter =
   | { kind: 'personal' }
   | { kind: 'subscribed' }
   /** §6.5, §6.6: names as Unicode text (wire form decoded). */
-  | { kind: 'subtree'; names: string[] }
-  | { kind: 'mailboxes'; names: string[] };
+  | { kind: 'subtree'; names: readonly string[] }
+  | { kind: 'mailboxes'; names: readonly string[] };
 
 export interface EventGroup {
   filter: MailboxFilter;
@@ -169,7 +170,8 @@ function parseGroup(
 
 function mailboxNames(token: ImapToken | undefined, opts: { utf8: boolean }): string[] {
   const tokens = token?.kind === 'list' ? token.items : [token];
-  if (tokens.length === 0 || tokens.length > MAX_NAMES) throw new ImapBad('One or more mailbox names expected');
+  if (tokens.length === 0 || tokens.length > MAX_NAMES)
+    throw new ImapBad('One or more mailbox names expected');
   return tokens.map((t) => mailboxArg(t, opts));
 }
 

@@ -226,7 +226,8 @@ void test('watchAccount hears of every mailbox of one account, in this and anoth
     for (;;) {
       const ids = batches.slice(from).flat();
       if (ids.includes(id)) return ids;
-      if (Date.now() - t0 > 3000) throw new Error(`no notification for mailbox ${id}: ${JSON.stringify(batches)}`);
+      if (Date.now() - t0 > 3000)
+        throw new Error(`no notification for mailbox ${id}: ${JSON.stringify(batches)}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   };
