@@ -136,9 +136,13 @@ export class Notifier {
       this.ctx.untagged(atom('OK'), raw('[NOTIFICATIONOVERFLOW] Too many notifications, NOTIFY is off'));
       return;
     }
+    const selectedId = this.selectedId();
     const ids = [...this.dirty];
     this.dirty.clear();
-    const selectedId = this.selectedId();
+    // After a command its sync has run, but a change may have landed since it read the log:
+    // the mark stays for the delivery before the session next waits (a repeat finds nothing).
+    if (point === 'afterCommand' && selectedId !== null && ids.includes(selectedId))
+      this.dirty.add(selectedId);
     if (selectedId !== null && ids.includes(selectedId)) await this.deliverSelected(point);
     const others = ids.filter((id) => id !== selectedId);
     if (others.length > 0 || (this.wantsStructure && selectedId !== null && ids.includes(selectedId)))

@@ -69,8 +69,22 @@ export function insertMailbox(
       // RFC 8474 §4: MAILBOXID, kept through RENAME (see migration 11).
       `F${uidValidity}`,
     )!;
-  // A row in the change log lets other processes' account watches (NOTIFY) hear of the new
-  // mailbox; changesSince never returns it.
+  tx.mailboxes.add(row.id);
+  return row;
+}
+
+/**
+ * A mailbox created by CREATE or RENAME: a mailbox-event row in the change log lets other
+ * processes' account watches (IMAP NOTIFY) hear of it; changesSince never returns it. (The
+ * mailboxes a new account starts with need none: nobody watches an account before it exists.)
+ */
+function insertAnnounced(
+  tx: WriteTx,
+  accountId: number,
+  name: string,
+  specialUse: SpecialUse | null,
+): MailboxRow {
+  const row = insertMailbox(tx, accountId, name, specialUse);
   logChange(tx, row.id, row.highestmodseq, 0, KIND_MAILBOX_EVENT, null, null);
   return row;
 }
@@ -78,7 +92,8 @@ export function insertMailbox(
 /** RFC 9051 §6.3.4: the superior names a CREATE (or RENAME) needs are created too. */
 function createParents(tx: WriteTx, accountId: number, name: string): void {
   for (const parent of parentNames(name)) {
-    if (mailboxRowByName(tx.sql, accountId, parent) === undefined) insertMailbox(tx, accountId, parent, null);
+    if (mailboxRowByName(tx.sql, accountId, parent) === undefined)
+      insertAnnounced(tx, accountId, parent, null);
   }
 }
 
@@ -198,7 +213,7 @@ export const mailboxWrites = {
       throw new StoreError('ALREADY_EXISTS', 'mailbox already exists');
     }
     createParents(tx, accountId, name);
-    return toMailbox(tx.sql, insertMailbox(tx, accountId, name, specialUse));
+    return toMailbox(tx.sql, insertAnnounced(tx, accountId, name, specialUse));
   },
 
   deleteMailbox(tx: WriteTx, accountId: number, name: string): void {
