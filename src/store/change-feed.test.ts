@@ -59,3 +59,20 @@ void test('the same function registered twice is called twice and removed once p
   await new Promise((r) => setImmediate(r));
   assert.equal(hits, 3);
 });
+
+void test('watchAll hears every changed mailbox once per batch and keeps the feed active', async () => {
+  const active: boolean[] = [];
+  const feed = new ChangeFeed({ onActive: (a) => active.push(a) });
+  const batches: number[][] = [];
+  const stop = feed.watchAll((ids) => batches.push([...ids]));
+  assert.deepEqual(active, [true], 'a batch listener starts the feed (the poll)');
+  feed.notify([7, 8]);
+  feed.notify([7, 9]);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(batches, [[7, 8, 9]], 'coalesced, unwatched mailboxes included');
+  stop();
+  assert.deepEqual(active, [true, false]);
+  feed.notify([7]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(batches.length, 1);
+});

@@ -8,6 +8,8 @@
 // (sqlite: polling PRAGMA data_version; postgres: LISTEN/NOTIFY).
 
 export type MailboxListener = (mailboxId: number) => void;
+/** Hears of every changed mailbox, one call per dispatched batch (account watches build on it). */
+export type BatchListener = (mailboxIds: readonly number[]) => void;
 
 export interface ChangeFeedOptions {
   /** Called with true when the first listener is added and false when the last one goes. */
@@ -17,6 +19,7 @@ export interface ChangeFeedOptions {
 
 export class ChangeFeed {
   private readonly listeners = new Map<number, Set<MailboxListener>>();
+  private readonly batchListeners = new Set<BatchListener>();
   private pending = new Set<number>();
   private scheduled = false;
   private count = 0;
@@ -61,10 +64,31 @@ export class ChangeFeed {
     };
   }
 
+  /**
+   * Listens to every mailbox: the listener gets each dispatched batch of changed mailbox ids
+   * (one call per batch, after the per-mailbox listeners). Counts as a listener for onActive.
+   */
+  watchAll(listener: BatchListener): () => void {
+    if (this.closed) return () => undefined;
+    const entry: BatchListener = (ids) => listener(ids);
+    this.batchListeners.add(entry);
+    this.count++;
+    if (this.count === 1) this.opts.onActive?.(true);
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      if (!this.batchListeners.delete(entry)) return;
+      this.count--;
+      if (this.count === 0 && !this.closed) this.opts.onActive?.(false);
+    };
+  }
+
   /** Mailboxes changed (by this process or another): their listeners run soon, outside any transaction. */
   notify(mailboxIds: Iterable<number>): void {
     if (this.closed) return;
-    for (const id of mailboxIds) if (this.listeners.has(id)) this.pending.add(id);
+    const all = this.batchListeners.size > 0;
+    for (const id of mailboxIds) if (all || this.listeners.has(id)) this.pending.add(id);
     if (this.pending.size === 0 || this.scheduled) return;
     this.scheduled = true;
     queueMicrotask(() => this.dispatch());
@@ -74,6 +98,7 @@ export class ChangeFeed {
   close(): void {
     this.closed = true;
     this.listeners.clear();
+    this.batchListeners.clear();
     this.pending.clear();
     this.count = 0;
   }
@@ -91,6 +116,15 @@ export class ChangeFeed {
         } catch (err) {
           this.opts.onError?.(err, id);
         }
+      }
+    }
+    if (this.batchListeners.size === 0 || batch.size === 0) return;
+    const ids = [...batch];
+    for (const listener of Array.from(this.batchListeners)) {
+      try {
+        listener(ids);
+      } catch (err) {
+        this.opts.onError?.(err, ids[0]!);
       }
     }
   }

@@ -240,6 +240,12 @@ export interface Messages {
 
   /** Change notification: called (at least once) after any committed change to the mailbox, by any process. */
   watch(mailboxId: number, listener: (mailboxId: number) => void): () => void;
+  /**
+   * Change notification for a whole account (IMAP NOTIFY): called with the ids of its mailboxes
+   * that changed (messages, flags, and the mailbox itself: created, renamed, deleted, a
+   * subscription to its name), by any process, from the same feed as watch(): no extra polling.
+   */
+  watchAccount(accountId: number, listener: (mailboxIds: readonly number[]) => void): () => void;
 
   /**
    * Holds `bytes` of the account's quota for a message still arriving (a streamed APPEND

@@ -48,6 +48,8 @@ const AUTHENTICATED_EXTENSIONS = [
   // RFC 5464: mailbox and server entries (METADATA implies METADATA-SERVER; both, as Dovecot).
   'METADATA',
   'METADATA-SERVER',
+  // RFC 5465: notifications for the selected and the personal mailboxes (notifier.ts).
+  'NOTIFY',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

@@ -13,6 +13,7 @@ import { IDLE_COMMANDS } from './commands/idle.js';
 import { LIST_COMMANDS } from './commands/list.js';
 import { MAILBOX_COMMANDS } from './commands/mailbox.js';
 import { METADATA_COMMANDS } from './commands/metadata.js';
+import { NOTIFY_COMMANDS } from './commands/notify.js';
 import { SEARCH_COMMANDS } from './commands/search.js';
 import { SELECT_COMMANDS } from './commands/select.js';
 import { SORT_COMMANDS } from './commands/sort.js';
@@ -51,4 +52,5 @@ export const COMMANDS = table(
   QUOTA_COMMANDS,
   COMPRESS_COMMANDS,
   METADATA_COMMANDS,
+  NOTIFY_COMMANDS,
 );

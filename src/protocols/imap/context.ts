@@ -14,6 +14,7 @@ import type { BlobStore } from '../../store/blob/types.js';
 import type { MailStore } from '../../store/types.js';
 import type { ImapData, ResponseCode } from '../../wire/imap/encoder.js';
 import type { ImapToken } from '../../wire/imap/reader.js';
+import type { NotifyRequest } from './notify-request.js';
 import type { ImapState, ImapStateKind } from './state.js';
 
 /** Shared by every IMAP session of a process. */
@@ -125,6 +126,11 @@ export interface ImapSessionContext {
    * deleted meanwhile ends the session with BYE after the current response.
    */
   syncView(opts: { expunges: boolean; uid: boolean }): Promise<void>;
+  /**
+   * NOTIFY (RFC 5465): replaces the session's notification request (null: NOTIFY NONE); with
+   * `status`, the STATUS of each mailbox concerned is written before this returns.
+   */
+  setNotify(request: NotifyRequest | null, opts: { status: boolean }): Promise<void>;
   /** Ends the session after this command (LOGOUT). */
   finish(): void;
   /** After this command's tagged response, sends `* BYE text` and closes (too many failures). */

@@ -17,7 +17,10 @@
 //   answer and whose framing is lost ends the session with BYE;
 // - one command other than APPEND's message holds at most limits.imapCommandSize bytes (before
 //   login, at most limits.imapLineLength);
-// - STARTTLS drops everything read before the handshake (reader recreated, RFC 9051 §6.2.1).
+// - STARTTLS drops everything read before the handshake (reader recreated, RFC 9051 §6.2.1);
+// - NOTIFY's notifications (notifier.ts) are written only where untagged responses may go:
+//   before the session waits for input, after a command's view sync, and in IDLE; never while
+//   a handler runs.
 
 import { SessionAuthFailures } from '../../auth/failure-tracker.js';
 import { plaintextAllowed } from '../../auth/plaintext-policy.js';
@@ -46,6 +49,8 @@ import type {
 } from './context.js';
 import { fromStoreError, ImapBad, ImapNo } from './errors.js';
 import { quotaWarningSettings } from './quota-alert.js';
+import { Notifier, type DeliveryPoint } from './notifier.js';
+import type { NotifyRequest } from './notify-request.js';
 import type { ImapState } from './state.js';
 
 /** BYE text when the selected mailbox was deleted by another session. */
@@ -100,6 +105,8 @@ export class ImapSession implements ImapSessionContext {
     // Before waiting for more input, the deferred APPENDs are answered.
     flush: async () => {
       await this.settleDeferred();
+      // RFC 5465 §3: with NOTIFY, changes are told without waiting for a command.
+      await this.deliverNotifications('between');
       await this.flush();
     },
   };
@@ -116,6 +123,8 @@ export class ImapSession implements ImapSessionContext {
   private readonly appendOrder = new CommitOrder();
   /** BYE text to send after the current command's tagged response. */
   private closeAfter: string | null = null;
+  /** NOTIFY's state (RFC 5465), null without NOTIFY or after NOTIFY NONE. */
+  private notifier: Notifier | null = null;
 
   constructor(
     readonly conn: Connection,
@@ -228,6 +237,7 @@ export class ImapSession implements ImapSessionContext {
         }
       }
     } finally {
+      this.notifier?.stop();
       // Running APPENDs finish (their commits may already be queued) and release their files.
       await this.settleDeferred();
       // A connection dropped mid-literal or between a literal and its command line.
@@ -536,6 +546,7 @@ export class ImapSession implements ImapSessionContext {
       if (r.status === 'BAD') this.countBad();
       if (this.finished && this.conn.closed) return;
       await this.syncView({ expunges: !(spec.noExpungeResponses === true && !cmd.uid), uid: cmd.uid });
+      await this.deliverNotifications('afterCommand');
       let code = r.code;
       // RFC 7162 §3.2.10: with CONDSTORE on, EXPUNGE's OK tells the mailbox's HIGHESTMODSEQ after
       // the expunges just reported (the client's new resynchronisation point).
@@ -569,14 +580,20 @@ export class ImapSession implements ImapSessionContext {
   /** Reports the selected mailbox's changes, if a mailbox is selected. */
   async syncView(opts: { expunges: boolean; uid: boolean }): Promise<void> {
     if (this.state.kind !== 'selected') return;
+    const view = this.state.view;
+    const lastUid = view.lastUid;
     try {
-      await this.state.view.sync(this, {
+      await view.sync(this, {
         expunges: opts.expunges,
         uid: opts.uid,
         rev1: !this.rev2,
         condstore: this.enabled.has('CONDSTORE'),
         qresync: this.enabled.has('QRESYNC'),
       });
+      // RFC 5465 §5.1: NOTIFY's MessageNew attributes follow the EXISTS of new messages.
+      if (this.notifier?.newMessageItems != null && view.lastUid > lastUid) {
+        await this.notifier.fetchNew(view.allUids.filter((uid) => uid > lastUid));
+      }
     } catch (err) {
       // The mailbox was deleted under the session (another session's DELETE): RFC 2180 §3.2,
       // allow the DELETE and end the other sessions with BYE (Dovecot disconnects too).
@@ -637,6 +654,29 @@ export class ImapSession implements ImapSessionContext {
     throw new Error(`expected a raw line, got ${input.kind}`);
   }
 
+  /** Lets NOTIFY write what changed, where untagged responses may go now. */
+  private async deliverNotifications(point: DeliveryPoint): Promise<void> {
+    const notifier = this.notifier;
+    if (notifier === null || !notifier.pending || this.finished) return;
+    if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return;
+    try {
+      await notifier.deliver(point);
+    } catch (err) {
+      this.log.warn({ err }, 'NOTIFY delivery failed');
+    }
+    // The selected mailbox was deleted elsewhere: between commands, BYE goes now.
+    if (point === 'between' && this.closeAfter !== null) this.bye(this.closeAfter);
+  }
+
+  async setNotify(request: NotifyRequest | null, opts: { status: boolean }): Promise<void> {
+    this.notifier?.stop();
+    this.notifier = null;
+    if (request === null) return;
+    const notifier = new Notifier(this, request, () => this.wakeUp());
+    this.notifier = notifier;
+    await notifier.start(opts);
+  }
+
   async idle(text: string, onChange: () => Promise<void>): Promise<Buffer | null> {
     this.out.continuation(text);
     await this.flush();
@@ -661,9 +701,12 @@ export class ImapSession implements ImapSessionContext {
           if (input.kind === 'lineTooLong') throw new ImapBad(input.reason);
           throw new Error(`expected a raw line, got ${input.kind}`);
         }
-        if (changed) {
-          changed = false;
-          await onChange();
+        if (changed || this.notifier?.pending === true) {
+          if (changed) {
+            changed = false;
+            await onChange();
+          }
+          await this.deliverNotifications('idle');
           await this.flush();
           // The change ends the session (the selected mailbox was deleted elsewhere): say BYE
           // now rather than after a DONE that may come only much later (RFC 2180 §3.2).

@@ -28,6 +28,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { AccountWatch } from '../account-watch.js';
 import { ChangeFeed } from '../change-feed.js';
 import { fillSearchColumns } from './blob-rows.js';
 import { migrate } from './schema.js';
@@ -183,6 +184,7 @@ export class SqliteCore {
 
   // Cross-process change detection (active while someone watches).
   private pollTimer: NodeJS.Timeout | null = null;
+  private accountWatch: AccountWatch | null = null;
   private lastDataVersion = 0;
   private lastSeenSeq = 0;
   /** Ranges of change seqs this connection wrote since the last poll (not to be re-announced). */
@@ -490,6 +492,21 @@ export class SqliteCore {
 
   watch(mailboxId: number, listener: (mailboxId: number) => void): () => void {
     return this.feed.watch(mailboxId, listener);
+  }
+
+  /** Every change to an account's mailboxes (see AccountWatch): the same feed and poll as watch(). */
+  watchAccount(accountId: number, listener: (mailboxIds: readonly number[]) => void): () => void {
+    if (this.closed) return () => undefined;
+    this.accountWatch ??= new AccountWatch({
+      feed: this.feed,
+      ownerOf: (id) =>
+        this.closed
+          ? null
+          : (this.sql.stmt<number>('SELECT account_id FROM mailboxes WHERE id = ?', 'pluck').get(id) ?? null),
+      mailboxIdsOf: (account) =>
+        this.sql.stmt<number>('SELECT id FROM mailboxes WHERE account_id = ?', 'pluck').all(account),
+    });
+    return this.accountWatch.watch(accountId, listener);
   }
 
   private startPolling(): void {

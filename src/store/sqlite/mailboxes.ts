@@ -73,10 +73,27 @@ export function insertMailbox(
   return row;
 }
 
+/**
+ * A mailbox created by CREATE or RENAME: a mailbox-event row in the change log lets other
+ * processes' account watches (IMAP NOTIFY) hear of it; changesSince never returns it. (The
+ * mailboxes a new account starts with need none: nobody watches an account before it exists.)
+ */
+function insertAnnounced(
+  tx: WriteTx,
+  accountId: number,
+  name: string,
+  specialUse: SpecialUse | null,
+): MailboxRow {
+  const row = insertMailbox(tx, accountId, name, specialUse);
+  logChange(tx, row.id, row.highestmodseq, 0, KIND_MAILBOX_EVENT, null, null);
+  return row;
+}
+
 /** RFC 9051 §6.3.4: the superior names a CREATE (or RENAME) needs are created too. */
 function createParents(tx: WriteTx, accountId: number, name: string): void {
   for (const parent of parentNames(name)) {
-    if (mailboxRowByName(tx.sql, accountId, parent) === undefined) insertMailbox(tx, accountId, parent, null);
+    if (mailboxRowByName(tx.sql, accountId, parent) === undefined)
+      insertAnnounced(tx, accountId, parent, null);
   }
 }
 
@@ -180,6 +197,16 @@ function renameTree(tx: WriteTx, src: MailboxRow, to: string): void {
   }
 }
 
+/**
+ * A subscription changed: a mailbox-event row on the mailbox of that name, or on INBOX when no
+ * such mailbox exists (a subscription may name none, RFC 9051 §6.3.7), so that account watches
+ * in every process hear of it (RFC 5465 SubscriptionChange).
+ */
+function logSubscriptionEvent(tx: WriteTx, accountId: number, name: string): void {
+  const row = mailboxRowByName(tx.sql, accountId, name) ?? mailboxRowByName(tx.sql, accountId, INBOX);
+  if (row !== undefined) logChange(tx, row.id, row.highestmodseq, 0, KIND_MAILBOX_EVENT, null, null);
+}
+
 /** The transactional bodies of the mailbox writes (names already normalised and checked). */
 export const mailboxWrites = {
   createMailbox(tx: WriteTx, accountId: number, name: string, specialUse: SpecialUse | null): Mailbox {
@@ -188,7 +215,7 @@ export const mailboxWrites = {
       throw new StoreError('ALREADY_EXISTS', 'mailbox already exists');
     }
     createParents(tx, accountId, name);
-    return toMailbox(tx.sql, insertMailbox(tx, accountId, name, specialUse));
+    return toMailbox(tx.sql, insertAnnounced(tx, accountId, name, specialUse));
   },
 
   deleteMailbox(tx: WriteTx, accountId: number, name: string): void {
@@ -209,11 +236,15 @@ export const mailboxWrites = {
 
   subscribe(tx: WriteTx, accountId: number, name: string): void {
     requireAccount(tx.sql, accountId);
-    tx.sql.stmt('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
+    const r = tx.sql
+      .stmt('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)')
+      .run(accountId, name);
+    if (r.changes > 0) logSubscriptionEvent(tx, accountId, name);
   },
 
   unsubscribe(tx: WriteTx, accountId: number, name: string): void {
-    tx.sql.stmt('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(accountId, name);
+    const r = tx.sql.stmt('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(accountId, name);
+    if (r.changes > 0) logSubscriptionEvent(tx, accountId, name);
   },
 };
 

@@ -636,6 +636,10 @@ export class SqliteMessages implements Messages {
     return this.core.watch(mailboxId, listener);
   }
 
+  watchAccount(accountId: number, listener: (mailboxIds: readonly number[]) => void): () => void {
+    return this.core.watchAccount(accountId, listener);
+  }
+
   // ---------------------------------------------------------------- quota reservations
 
   async reserveQuota(accountId: number, bytes: number): Promise<QuotaReservation> {

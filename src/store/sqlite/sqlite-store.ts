@@ -352,6 +352,10 @@ export class SqliteStore implements MailStore {
   watch(mailboxId: number, listener: (mailboxId: number) => void): () => void {
     return this.messages.watch(mailboxId, listener);
   }
+
+  watchAccount(accountId: number, listener: (mailboxIds: readonly number[]) => void): () => void {
+    return this.messages.watchAccount(accountId, listener);
+  }
   reserveQuota(accountId: number, bytes: number): Promise<QuotaReservation> {
     return this.messages.reserveQuota(accountId, bytes);
   }

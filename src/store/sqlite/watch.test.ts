@@ -212,3 +212,66 @@ void test("another process's change is announced only after this process's fsync
   await fx.store.append({ blob: fakeBlob('elsewhere-2'), targets: [{ mailboxId: inbox }] });
   assert.equal(await fired, inbox);
 });
+
+void test('watchAccount hears of every mailbox of one account, in this and another process, and of no other', async () => {
+  const { store } = fx;
+  const alice = await seedAccount(store);
+  const bob = await seedAccount(store, 'bob@example.org');
+  const other = await fx.openAnother();
+  const batches: number[][] = [];
+  const stop = store.watchAccount(alice.accountId, (ids) => batches.push([...ids]));
+  /** Waits for a batch naming `id`, then returns every id heard since `from`. */
+  const heard = async (id: number, from: number): Promise<number[]> => {
+    const t0 = Date.now();
+    for (;;) {
+      const ids = batches.slice(from).flat();
+      if (ids.includes(id)) return ids;
+      if (Date.now() - t0 > 3000)
+        throw new Error(`no notification for mailbox ${id}: ${JSON.stringify(batches)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  // A delivery by another process, to a mailbox other than INBOX.
+  const sent = await alice.mailbox('Sent');
+  let from = batches.length;
+  await other.append({ blob: fakeBlob('acc1'), targets: [{ mailboxId: sent }] });
+  assert.deepEqual(await heard(sent, from), [sent]);
+
+  // Bob's changes (here and elsewhere) are not alice's.
+  from = batches.length;
+  await other.append({ blob: fakeBlob('acc2'), targets: [{ mailboxId: bob.inbox }] });
+  await store.append({ blob: fakeBlob('acc3'), targets: [{ mailboxId: bob.inbox }] });
+  // Then a change of alice's, so the wait has an end: nothing of bob's came before it.
+  await other.updateFlags(sent, [1], { mode: 'add', flags: ['\\Seen'] });
+  assert.deepEqual(await heard(sent, from), [sent]);
+
+  // A mailbox created, renamed and deleted by another process; a subscription change.
+  from = batches.length;
+  const created = await other.createMailbox(alice.accountId, 'Projects');
+  await heard(created.id, from);
+  from = batches.length;
+  await other.renameMailbox(alice.accountId, 'Projects', 'Archive2');
+  await heard(created.id, from);
+  from = batches.length;
+  await other.deleteMailbox(alice.accountId, 'Archive2');
+  await heard(created.id, from);
+  from = batches.length;
+  await other.subscribe(alice.accountId, 'Nowhere');
+  assert.deepEqual(await heard(alice.inbox, from), [alice.inbox], 'a subscription to no mailbox: INBOX');
+  from = batches.length;
+  await other.subscribe(alice.accountId, 'Sent');
+  await other.unsubscribe(alice.accountId, 'Sent');
+  await heard(sent, from);
+  // Subscriptions leave changesSince alone (mailbox-event rows are never returned).
+  assert.deepEqual(
+    (await store.changesSince(sent, 0)).map((c) => c.kind),
+    ['added', 'flags'],
+  );
+
+  stop();
+  from = batches.length;
+  await other.append({ blob: fakeBlob('acc4'), targets: [{ mailboxId: sent }] });
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(batches.length, from, 'nothing after unwatch');
+});

@@ -398,6 +398,20 @@ async function fetch(
   return expungeIssued;
 }
 
+/**
+ * RFC 5465 §5.1: the FETCH responses NOTIFY sends for new messages of the selected mailbox,
+ * with the attributes given to MessageNew (checked by NOTIFY), as a UID FETCH of them would.
+ */
+export async function fetchNewMessages(
+  ctx: ImapSessionContext,
+  uids: readonly number[],
+  items: ImapToken,
+): Promise<void> {
+  if (uids.length === 0) return;
+  const set: ImapToken = { kind: 'atom', value: SequenceSet.fromNumbers(uids).toString() };
+  await fetch(ctx, true, [set, items]);
+}
+
 const FETCH: ImapCommandSpec = {
   name: 'FETCH',
   states: SELECTED,
