@@ -45,6 +45,9 @@ const AUTHENTICATED_EXTENSIONS = [
   'PREVIEW',
   'SAVEDATE',
   'OBJECTID',
+  // RFC 4314 §2.2.1: ACL with the rights RFC 2086 did not have (commands/acl.ts).
+  'ACL',
+  'RIGHTS=texk',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

@@ -1,6 +1,7 @@
 // Every IMAP command, by upper-case name. UID forms (`UID FETCH`) are looked up by their
 // sub-command name, for the specs with `uidForm`. Each family lives in its own file.
 
+import { ACL_COMMANDS } from './commands/acl.js';
 import { ANY_STATE_COMMANDS } from './commands/any-state.js';
 import { APPEND_COMMANDS } from './commands/append.js';
 import { AUTH_COMMANDS } from './commands/authenticate.js';
@@ -49,4 +50,5 @@ export const COMMANDS = table(
   COPY_MOVE_COMMANDS,
   QUOTA_COMMANDS,
   COMPRESS_COMMANDS,
+  ACL_COMMANDS,
 );

@@ -4,6 +4,7 @@
 // data, Dates, Buffers), and so must its result (errors are carried across, writer-protocol.ts).
 
 import type { AppendOutcome, AppendRequest } from '../types.js';
+import { aclWrites } from './acl.js';
 import type { Settled } from './core.js';
 import { directoryWrites } from './directory.js';
 import { dkimKeyWrites } from './dkim-keys.js';
@@ -59,6 +60,7 @@ const groupedWrites = {
 };
 
 export const WRITES = {
+  acl: aclWrites,
   directory: directoryWrites,
   dkim: dkimKeyWrites,
   mailboxes: mailboxWrites,

@@ -17,6 +17,8 @@ import {
 import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg } from '../mailbox-name.js';
+import { noPermission, requireMailbox } from '../mailbox-access.js';
+import { hasRight } from '../../../store/rules/acl.js';
 import { SELECTED } from '../state.js';
 
 function copyOrMove(move: boolean) {
@@ -37,8 +39,12 @@ function copyOrMove(move: boolean) {
     const uids = view.resolve(spec, { uid: cmd.uid }).filter((uid) => !view.isExpunged(uid));
     // RFC 6851 §3.3: MOVE expunges, which a read-only view may not do.
     if (move && view.readOnly) throw new ImapNo('Mailbox is read-only', { name: 'READ-ONLY' });
-    const target = await ctx.env.store.getMailbox(account.id, name);
-    if (target === null) throw new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' });
+    // RFC 4314 §4 (and RFC 6851 §3.3 for MOVE): the source loses messages only with "t" and "e".
+    if (move) for (const r of 'te') if (!hasRight(view.rights, r)) throw noPermission(r);
+    // RFC 4314 §4: the target needs the "i" right.
+    const { mailbox: target } = await requireMailbox(ctx.env.store, account, name, 'i', {
+      missing: () => new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' }),
+    });
     if (uids.length === 0) return { text: 'No messages found' };
     const result = move
       ? await ctx.env.store.move(view.mailboxId, uids, target.id)

@@ -10,7 +10,8 @@ import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
-import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
+import { mailboxArg, mailboxWire } from '../mailbox-name.js';
+import { requireMailbox } from '../mailbox-access.js';
 import { AUTHENTICATED } from '../state.js';
 import { mailboxNameData } from './mailbox-name-data.js';
 import { storageKib } from './quota.js';
@@ -107,9 +108,14 @@ function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem
   }
 }
 
-/** Writes `* STATUS name (...)` for a mailbox. */
-export function writeStatus(ctx: ImapSessionContext, mailbox: Mailbox, items: readonly StatusItem[]): void {
-  const name = mailboxNameData(mailboxWire(mailbox.name, { utf8: ctx.utf8 }));
+/** Writes `* STATUS name (...)` for a mailbox; `as` is the client's name when not the owner's. */
+export function writeStatus(
+  ctx: ImapSessionContext,
+  mailbox: Mailbox,
+  items: readonly StatusItem[],
+  opts: { as?: string } = {},
+): void {
+  const name = mailboxNameData(mailboxWire(opts.as ?? mailbox.name, { utf8: ctx.utf8 }));
   ctx.untagged(atom('STATUS'), name, statusValues(ctx, mailbox, items));
 }
 
@@ -123,9 +129,9 @@ export const STATUS_COMMANDS: ImapCommandSpec[] = [
       const items = parseStatusItems(cmd.args[1], { rev2: ctx.rev2 });
       const state = ctx.state;
       if (state.kind !== 'authenticated' && state.kind !== 'selected') return;
-      const mailbox = await ctx.env.store.getMailbox(state.account.id, name);
-      if (mailbox === null) throw noSuchMailbox(name);
-      writeStatus(ctx, mailbox, items);
+      // RFC 4314 §4: STATUS needs the "r" right.
+      const access = await requireMailbox(ctx.env.store, state.account, name, 'r');
+      writeStatus(ctx, access.mailbox, items, access.shared ? { as: name } : {});
     },
   },
 ];
