@@ -84,7 +84,9 @@ export async function rightsOn(store: MailStore, account: Account, mailbox: Mail
   const entries = await store.getAcl(mailbox.id);
   // RFC 4314 §2: the union of the rights of every identifier the user matches.
   return unionRights(
-    ...entries.filter((e) => e.identifier === account.address || e.identifier === ANYONE).map((e) => e.rights),
+    ...entries
+      .filter((e) => e.identifier === account.address || e.identifier === ANYONE)
+      .map((e) => e.rights),
   );
 }
 

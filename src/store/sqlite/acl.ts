@@ -16,7 +16,9 @@ export const aclWrites = {
   setAcl(tx: WriteTx, mailboxId: number, identifier: string, rights: string): void {
     if (mailboxRow(tx.sql, mailboxId) === undefined) throw notFound('mailbox');
     if (rights === '') {
-      tx.sql.stmt('DELETE FROM mailbox_acl WHERE mailbox_id = ? AND identifier = ?').run(mailboxId, identifier);
+      tx.sql
+        .stmt('DELETE FROM mailbox_acl WHERE mailbox_id = ? AND identifier = ?')
+        .run(mailboxId, identifier);
       return;
     }
     tx.sql

@@ -34,7 +34,8 @@ function userOf(ctx: ImapSessionContext): Account {
 }
 
 function textArg(token: ImapToken | undefined, what: string): string {
-  if (token === undefined || token.kind === 'list' || token.kind === 'streamed') throw new ImapBad(`${what} expected`);
+  if (token === undefined || token.kind === 'list' || token.kind === 'streamed')
+    throw new ImapBad(`${what} expected`);
   const text = astring(token);
   if (text === null) throw new ImapBad(`${what} expected`);
   return text;
@@ -58,6 +59,9 @@ async function administered(ctx: ImapSessionContext, token: ImapToken | undefine
 function wireName(ctx: ImapSessionContext, access: MailboxAccess): ReturnType<typeof mailboxNameData> {
   return mailboxNameData(mailboxWire(access.shared ? access.name : access.mailbox.name, { utf8: ctx.utf8 }));
 }
+
+/** An identifier or rights string as an astring: an atom where it can be one (as Dovecot). */
+const astringData = mailboxNameData;
 
 function refuseOwner(access: MailboxAccess, id: string): void {
   if (id === access.owner.address) {
@@ -106,9 +110,13 @@ export const ACL_COMMANDS: ImapCommandSpec[] = [
     async handle(ctx, cmd) {
       if (cmd.args.length !== 1) throw new ImapBad('GETACL takes a mailbox');
       const access = await administered(ctx, cmd.args[0]);
-      const data = [wireName(ctx, access), access.owner.address, rightsForWire(ALL_RIGHTS)];
+      const data = [
+        wireName(ctx, access),
+        astringData(access.owner.address),
+        astringData(rightsForWire(ALL_RIGHTS)),
+      ];
       for (const e of await ctx.env.store.getAcl(access.mailbox.id)) {
-        data.push(e.identifier, rightsForWire(e.rights));
+        data.push(astringData(e.identifier), astringData(rightsForWire(e.rights)));
       }
       ctx.untagged(atom('ACL'), ...data);
     },
@@ -122,9 +130,9 @@ export const ACL_COMMANDS: ImapCommandSpec[] = [
       const access = await administered(ctx, cmd.args[0]);
       const { given, id } = identifierArg(cmd.args[1]);
       // RFC 4314 §3.4: the identifier as the client spelled it.
-      const head = [atom('LISTRIGHTS'), wireName(ctx, access), given];
+      const head = [atom('LISTRIGHTS'), wireName(ctx, access), astringData(given)];
       if (id === access.owner.address) {
-        ctx.untagged(...head, rightsForWire(ALL_RIGHTS));
+        ctx.untagged(...head, astringData(rightsForWire(ALL_RIGHTS)));
         return;
       }
       // "c" and "d" (RFC 4314 §2.1.1) are listed too, as Dovecot does.
@@ -140,7 +148,7 @@ export const ACL_COMMANDS: ImapCommandSpec[] = [
       const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
       const access = await findMailbox(ctx.env.store, userOf(ctx), name);
       if (access === null) throw noSuchMailbox(name);
-      ctx.untagged(atom('MYRIGHTS'), wireName(ctx, access), rightsForWire(access.rights));
+      ctx.untagged(atom('MYRIGHTS'), wireName(ctx, access), astringData(rightsForWire(access.rights)));
     },
   },
 ];

@@ -228,7 +228,8 @@ async function list(ctx: ImapSessionContext, args: readonly ImapToken[]): Promis
     const isShared = shared.has(name);
     // RFC 2342 §5: the Other Users levels are namespace levels, never mailboxes: \Noselect.
     const level = box === undefined && parents.has(name) && splitName(name).kind === 'otherLevel';
-    if (box === undefined) attrs.push(atom(level ? '\\Noselect' : parents.has(name) ? nonExistent : '\\NonExistent'));
+    if (box === undefined)
+      attrs.push(atom(level ? '\\Noselect' : parents.has(name) ? nonExistent : '\\NonExistent'));
     if (box !== undefined || parents.has(name))
       attrs.push(atom(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren'));
     if (needSubs && subs.has(name)) attrs.push(atom('\\Subscribed'));

@@ -95,7 +95,8 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
         // whoever could create it can use it.
         const parent = await store.getMailbox(target.owner.id, parentName(target.name) ?? '');
         if (parent !== null) {
-          for (const e of await store.getAcl(parent.id)) await store.setAcl(created.id, e.identifier, e.rights);
+          for (const e of await store.getAcl(parent.id))
+            await store.setAcl(created.id, e.identifier, e.rights);
         }
       }
       // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
