@@ -19,7 +19,14 @@ import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg, noSuchMailbox } from '../mailbox-name.js';
-import { findMailbox, noPermission, ownerOf, parentName, requireMailbox } from '../mailbox-access.js';
+import {
+  findMailbox,
+  noPermission,
+  ownerOf,
+  parentName,
+  requireMailbox,
+  reservedName,
+} from '../mailbox-access.js';
 import { AUTHENTICATED } from '../state.js';
 import { deselect } from './select.js';
 
@@ -44,7 +51,8 @@ async function creatable(ctx: ImapSessionContext, name: string): Promise<{ owner
   const account = accountOf(ctx);
   const store = ctx.env.store;
   const found = await ownerOf(store, account, name);
-  if (found === null) throw new ImapNo('No such user in the Other Users namespace', { name: 'CANNOT' });
+  // A level of the Other Users namespace, or an unknown owner: nothing can be made there.
+  if (found === null) throw reservedName(name) ?? new ImapNo('No such mailbox owner', { name: 'CANNOT' });
   if (found.owner.id === account.id) return found;
   const parent = parentName(name);
   if (parentName(found.name) === null || parent === null) throw noPermission('k');
