@@ -185,6 +185,11 @@ void describe('IMAP ACL (RFC 4314) and shared folders', () => {
     assert.equal((await a.command(`DELETEACL INBOX/Projects ${BOB}`)).status, 'OK');
     assert.match((await b.command(`SELECT ${SHARED}`)).tagged, / NO \[NONEXISTENT\]/);
     assert.deepEqual((await b.command('LIST "" "user/*"')).untagged, []);
+    // With "l" alone bob may know the mailbox exists but not open it (RFC 4314 §4: NOPERM).
+    assert.equal((await a.command(`SETACL INBOX/Projects ${BOB} l`)).status, 'OK');
+    assert.match((await b.command(`SELECT ${SHARED}`)).tagged, / NO \[NOPERM\]/);
+    assert.match((await b.command(`STATUS ${SHARED} (MESSAGES)`)).tagged, / NO \[NOPERM\]/);
+    assert.equal((await b.command('LIST "" "user/*"')).untagged.length, 3);
     for (const x of [a, b, c]) x.destroy();
   });
 
