@@ -14,6 +14,8 @@
 import type { SearchField, TextPartRange } from '../mail/mime/search-fields.js';
 import type { MimeRecord } from '../mail/mime/types.js';
 import type {
+  AclEntry,
+  AclGrant,
   Account,
   Alias,
   AppendOutcome,
@@ -173,6 +175,22 @@ export interface Mailboxes {
   subscribe(accountId: number, name: string): Promise<void>;
   unsubscribe(accountId: number, name: string): Promise<void>;
   listSubscriptions(accountId: number): Promise<string[]>;
+}
+
+/**
+ * Access control lists of mailboxes (RFC 4314; rights rules: rules/acl.ts). The owner's rights
+ * are implicit (all of them) and never stored; rows name other accounts or "anyone". A
+ * mailbox's rows go with the mailbox, an account's rows (as identifier) with the account.
+ */
+export interface MailboxAcls {
+  /** The stored entries of a mailbox, by identifier. */
+  getAcl(mailboxId: number): Promise<AclEntry[]>;
+  /** Sets an identifier's rights (canonical rights; "" removes the entry). NOT_FOUND for a missing mailbox. */
+  setAcl(mailboxId: number, identifier: string, rights: string): Promise<void>;
+  /** Removes an identifier's entry; false when there was none. */
+  deleteAcl(mailboxId: number, identifier: string): Promise<boolean>;
+  /** Other accounts' mailboxes with an entry for `address` or "anyone", by owner then name. */
+  listAclGrants(address: string): Promise<AclGrant[]>;
 }
 
 /** Messages of mailboxes, with the change feed every write to them records. */
@@ -419,6 +437,7 @@ export interface MailStore
     Directory,
     DkimKeys,
     Mailboxes,
+    MailboxAcls,
     Messages,
     Search,
     OutboundQueue,

@@ -159,6 +159,22 @@ export interface Mailbox {
   recentUid: number;
 }
 
+/** One access control entry of a mailbox (RFC 4314 §2): rights in canonical order ("lrswipkxtea"). */
+export interface AclEntry {
+  /** "anyone" or an account address. */
+  identifier: string;
+  rights: string;
+}
+
+/** A mailbox of another account that an ACL entry opens to a user (by address or "anyone"). */
+export interface AclGrant {
+  mailbox: Mailbox;
+  /** The owner's address. */
+  owner: string;
+  /** The union of the user's own entry and the "anyone" entry. */
+  rights: string;
+}
+
 /** Messages.expungedSince(): the UIDs the change log still knows, and whether that is all. */
 export interface ExpungedSince {
   uids: number[];

@@ -4,6 +4,7 @@
 
 import { it } from 'node:test';
 import { runAppPasswordConformance } from './app-passwords-conformance.js';
+import { runAclConformance } from './acl-conformance.js';
 import { openBackend, selectedBackend } from './backends.js';
 import { runDkimKeyConformance } from './dkim-keys-conformance.js';
 import { runMetadataConformance } from './metadata-conformance.js';
@@ -15,6 +16,7 @@ if (selected === 'sqlite') {
   runDkimKeyConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
   runAppPasswordConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
   runMetadataConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
+  runAclConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
 } else {
   void it('sqlite conformance', { skip: `STORE=${selected} selects another backend` }, () => undefined);
 }

@@ -50,6 +50,9 @@ const AUTHENTICATED_EXTENSIONS = [
   'METADATA-SERVER',
   // RFC 5465: notifications for the selected and the personal mailboxes (notifier.ts).
   'NOTIFY',
+  // RFC 4314 §2.2.1: ACL with the rights RFC 2086 did not have (commands/acl.ts).
+  'ACL',
+  'RIGHTS=texk',
 ];
 
 export function baseCapabilities(input: CapabilityInput): string[] {

@@ -1,6 +1,7 @@
 // Every IMAP command, by upper-case name. UID forms (`UID FETCH`) are looked up by their
 // sub-command name, for the specs with `uidForm`. Each family lives in its own file.
 
+import { ACL_COMMANDS } from './commands/acl.js';
 import { ANY_STATE_COMMANDS } from './commands/any-state.js';
 import { APPEND_COMMANDS } from './commands/append.js';
 import { AUTH_COMMANDS } from './commands/authenticate.js';
@@ -53,4 +54,5 @@ export const COMMANDS = table(
   COMPRESS_COMMANDS,
   METADATA_COMMANDS,
   NOTIFY_COMMANDS,
+  ACL_COMMANDS,
 );

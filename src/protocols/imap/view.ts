@@ -78,6 +78,8 @@ export class SelectedView {
   firstUnseenAtOpen = 0;
   /** RFC 5182 SEARCHRES: the UIDs saved by SEARCH RETURN (SAVE), named `$`; reset by SELECT. */
   saved: SequenceSet | null = null;
+  /** RFC 4314: the user's rights on the mailbox as opened (all of them for its owner). */
+  rights = 'lrswipkxtea';
 
   private constructor(
     readonly store: MailStore,
@@ -97,11 +99,12 @@ export class SelectedView {
   static async open(
     store: MailStore,
     mailbox: Mailbox,
-    opts: { readOnly: boolean; rev1: boolean },
+    opts: { readOnly: boolean; rev1: boolean; rights?: string },
   ): Promise<SelectedView> {
     const modseq = mailbox.highestModseq;
     const summary = await store.mailboxSummary(mailbox.id);
     const view = new SelectedView(store, mailbox, opts.readOnly, summary.uids as number[], modseq);
+    if (opts.rights !== undefined) view.rights = opts.rights;
     view.keywords = [...summary.keywords].sort();
     for (const k of summary.keywords) view.announced.add(k.toLowerCase());
     view.firstUnseenAtOpen = summary.firstUnseenUid === 0 ? 0 : view.seqOf(summary.firstUnseenUid);

@@ -3,6 +3,7 @@
 // APOP secret and the POP3 login record; app passwords are app-passwords.ts. Arguments are checked before a write begins; the
 // transactional bodies are `directoryWrites`, synchronous functions of (WriteTx, arguments).
 
+import { deleteAclsOf } from './acl.js';
 import { StoreError } from '../../core/errors.js';
 import type { Directory } from '../roles.js';
 import { normalizeDomain, parseAddress, tryParseAddress } from '../rules/address.js';
@@ -155,6 +156,8 @@ export const directoryWrites = {
     sql.stmt('DELETE FROM subscriptions WHERE account_id = ?').run(a.id);
     appPasswordWrites.deleteAccountAppPasswords(tx, a.id);
     sql.stmt('DELETE FROM metadata WHERE account_id = ?').run(a.id);
+    // RFC 4314: what others shared with this account goes too (its own mailboxes' rows cascade).
+    deleteAclsOf(tx, a.address);
     sql.stmt('DELETE FROM accounts WHERE id = ?').run(a.id);
   },
 

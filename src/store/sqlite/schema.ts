@@ -483,6 +483,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 19,
+    description: 'access control lists of mailboxes (RFC 4314)',
+    // One row per mailbox and identifier ("anyone" or an account address); the owner's rights
+    // are implicit and never stored. rights: canonical "lrswipkxtea" letters (rules/acl.ts).
+    // The identifier index finds what is shared with a user (LIST of the "user/" namespace) and
+    // what to remove when the account is deleted.
+    sql: `
+      CREATE TABLE mailbox_acl (
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        identifier TEXT NOT NULL,
+        rights TEXT NOT NULL,
+        PRIMARY KEY (mailbox_id, identifier)
+      ) WITHOUT ROWID;
+      CREATE INDEX mailbox_acl_identifier ON mailbox_acl(identifier);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -21,6 +21,8 @@ import type { SearchField, TextPartRange } from '../../mail/mime/search-fields.j
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { BlobStore, InlineBlobSource } from '../blob/types.js';
 import type {
+  AclEntry,
+  AclGrant,
   Account,
   Alias,
   AppendOutcome,
@@ -67,6 +69,7 @@ import { inlineBlobSource } from './inline-blobs.js';
 import { SqliteLeases } from './leases.js';
 import { SqliteMailboxes } from './mailboxes.js';
 import { SqliteMetadata } from './metadata.js';
+import { SqliteAcls } from './acl.js';
 import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
@@ -110,6 +113,7 @@ export class SqliteStore implements MailStore {
   private readonly directory: SqliteDirectory;
   private readonly dkimKeys: SqliteDkimKeys;
   private readonly mailboxes: SqliteMailboxes;
+  private readonly acls: SqliteAcls;
   private readonly messages: SqliteMessages;
   private readonly search: SqliteSearch;
   private readonly queue: SqliteOutboundQueue;
@@ -130,6 +134,7 @@ export class SqliteStore implements MailStore {
     this.directory = new SqliteDirectory(this.core);
     this.dkimKeys = new SqliteDkimKeys(this.core);
     this.mailboxes = new SqliteMailboxes(this.core);
+    this.acls = new SqliteAcls(this.core);
     this.messages = new SqliteMessages(this.core, opts);
     this.search = new SqliteSearch(this.core);
     this.queue = new SqliteOutboundQueue(this.core);
@@ -286,6 +291,21 @@ export class SqliteStore implements MailStore {
   }
   listSubscriptions(accountId: number): Promise<string[]> {
     return this.mailboxes.listSubscriptions(accountId);
+  }
+
+  // ---------------------------------------------------------------- MailboxAcls
+
+  getAcl(mailboxId: number): Promise<AclEntry[]> {
+    return this.acls.getAcl(mailboxId);
+  }
+  setAcl(mailboxId: number, identifier: string, rights: string): Promise<void> {
+    return this.acls.setAcl(mailboxId, identifier, rights);
+  }
+  deleteAcl(mailboxId: number, identifier: string): Promise<boolean> {
+    return this.acls.deleteAcl(mailboxId, identifier);
+  }
+  listAclGrants(address: string): Promise<AclGrant[]> {
+    return this.acls.listAclGrants(address);
   }
 
   // ---------------------------------------------------------------- Messages

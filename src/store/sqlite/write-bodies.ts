@@ -4,6 +4,7 @@
 // data, Dates, Buffers), and so must its result (errors are carried across, writer-protocol.ts).
 
 import type { AppendOutcome, AppendRequest } from '../types.js';
+import { aclWrites } from './acl.js';
 import type { Settled } from './core.js';
 import { appPasswordWrites } from './app-passwords.js';
 import { directoryWrites } from './directory.js';
@@ -61,6 +62,7 @@ const groupedWrites = {
 };
 
 export const WRITES = {
+  acl: aclWrites,
   directory: directoryWrites,
   appPasswords: appPasswordWrites,
   dkim: dkimKeyWrites,

@@ -43,6 +43,11 @@ export const ACCEPTED_CAPABILITIES: readonly AcceptedCapability[] = [
     'RFC 5464 §1: METADATA-SERVER says only server entries are supported, METADATA both; Postern announces both (a client looking for either finds it), Dovecot METADATA alone.',
     ['METADATA-SERVER'],
   ),
+  ...announcedBy(
+    'postern',
+    'RFC 4314 ACL with RIGHTS=texk (shared folders); the Dovecot instance of the test runs without its acl plugin.',
+    ['ACL', 'RIGHTS=TEXK'],
+  ),
   ...announcedBy('postern', 'RFC 6154 §3 CREATE-SPECIAL-USE, not implemented by Dovecot 2.3.', [
     'CREATE-SPECIAL-USE',
   ]),
@@ -78,6 +83,14 @@ export const ACCEPTED_DIFFERENCES: readonly AcceptedDifference[] = [
     dovecot: ['<tag> NO [ALERT]'],
     postern: ['<tag> NO [CANNOT]'],
     at: [['01-session.imap:13', 'AUTHENTICATE UNKNOWN-MECH']],
+  },
+  {
+    name: 'the Other Users namespace',
+    reason:
+      'RFC 2342 §5: Postern serves other users\' shared mailboxes (RFC 4314 ACL) under "user/"; the Dovecot instance of the test has only its personal namespace.',
+    dovecot: ['* NAMESPACE (("" "/")) NIL NIL'],
+    postern: ['* NAMESPACE (("" "/")) (("user/" "/")) NIL'],
+    at: [['02-mailboxes.imap:6', 'NAMESPACE']],
   },
   {
     name: 'an empty ENABLED response',

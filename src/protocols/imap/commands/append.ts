@@ -29,8 +29,8 @@ import { writeStreamedText, writeUrlPart } from '../catenate.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg } from '../mailbox-name.js';
 import { quotaWarningSettings } from '../quota-alert.js';
+import { flagRight, requireMailbox } from '../mailbox-access.js';
 import { AUTHENTICATED } from '../state.js';
-import { findMailbox } from '../special-use-alias.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -224,8 +224,10 @@ async function append(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<C
     if (m.body.kind === 'literal' && m.body.token.kind === 'string' && m.body.token.value.length === 0)
       throw new ImapNo("Can't save a zero byte message");
   }
-  const box = await findMailbox(ctx.env.store, account.id, name);
-  if (box === null) throw new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' });
+  // RFC 4314 §4: APPEND needs the "i" right; the message counts on the owner's quota.
+  const { mailbox: box, rights } = await requireMailbox(ctx.env.store, account, name, 'i', {
+    missing: () => new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' }),
+  });
   const made: Delivery[] = [];
   try {
     const deliveries: Delivery[] = [];
@@ -235,7 +237,9 @@ async function append(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<C
       });
       // RFC 4469 §5 (and RFC 9051 §6.3.12 for a plain literal): no empty message.
       if (delivery.size === 0) throw new ImapNo("Can't save a zero byte message");
-      const target = { mailboxId: box.id, flags: m.flags };
+      // RFC 4314 §4: flags the user may not set are left off the appended message.
+      const flags = m.flags.filter((f) => rights.includes(flagRight(f)));
+      const target = { mailboxId: box.id, flags };
       delivery.addTarget(m.internalDate === undefined ? target : { ...target, internalDate: m.internalDate });
       deliveries.push(delivery);
     }

@@ -19,8 +19,9 @@ import { ImapBad, ImapNo } from '../errors.js';
 import { warnQuotaAfter } from '../../../delivery/delivery.js';
 import { mailboxArg } from '../mailbox-name.js';
 import { quotaWarningSettings } from '../quota-alert.js';
+import { noPermission, requireMailbox } from '../mailbox-access.js';
+import { hasRight } from '../../../store/rules/acl.js';
 import { SELECTED } from '../state.js';
-import { findMailbox } from '../special-use-alias.js';
 
 function copyOrMove(move: boolean) {
   return async (ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<CommandResult | void> => {
@@ -40,8 +41,12 @@ function copyOrMove(move: boolean) {
     const uids = view.resolve(spec, { uid: cmd.uid }).filter((uid) => !view.isExpunged(uid));
     // RFC 6851 §3.3: MOVE expunges, which a read-only view may not do.
     if (move && view.readOnly) throw new ImapNo('Mailbox is read-only', { name: 'READ-ONLY' });
-    const target = await findMailbox(ctx.env.store, account.id, name);
-    if (target === null) throw new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' });
+    // RFC 4314 §4 (and RFC 6851 §3.3 for MOVE): the source loses messages only with "t" and "e".
+    if (move) for (const r of 'te') if (!hasRight(view.rights, r)) throw noPermission(r);
+    // RFC 4314 §4: the target needs the "i" right.
+    const { mailbox: target } = await requireMailbox(ctx.env.store, account, name, 'i', {
+      missing: () => new ImapNo('Mailbox does not exist', { name: 'TRYCREATE' }),
+    });
     if (uids.length === 0) return { text: 'No messages found' };
     const result = move
       ? await ctx.env.store.move(view.mailboxId, uids, target.id)

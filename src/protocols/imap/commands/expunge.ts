@@ -9,6 +9,8 @@
 import { parseSequenceSet, SequenceSetError, type SequenceSetSpec } from '../../../wire/imap/sequence-set.js';
 import type { ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
+import { noPermission } from '../mailbox-access.js';
+import { hasRight } from '../../../store/rules/acl.js';
 import { SELECTED } from '../state.js';
 import type { SelectedView } from '../view.js';
 
@@ -37,6 +39,8 @@ async function expunge(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<
     uids = view.allUids.slice();
   }
   if (view.readOnly) throw new ImapNo('Mailbox is read-only', { name: 'READ-ONLY' });
+  // RFC 4314 §4: EXPUNGE needs the "e" right.
+  if (!hasRight(view.rights, 'e')) throw noPermission('e');
   if (uids.length === 0) return;
   // Nothing is \Deleted: skip the per-message work (the common case for clients that poll).
   const box = await ctx.env.store.getMailboxById(view.mailboxId);

@@ -300,7 +300,8 @@ async function fetch(
   const short = asked.filter(isShort);
   const items = [...short, ...asked.filter((i) => !isShort(i))];
   const hasFlags = items.some((i) => i.kind === 'flags');
-  const setsSeen = request.setsSeen && !view.readOnly;
+  // RFC 4314 §4: FETCH sets \Seen only for a user with the "s" right.
+  const setsSeen = request.setsSeen && !view.readOnly && view.rights.includes('s');
   const changedSince = request.changedSince;
 
   const uids = view.resolve(spec, { uid: uidForm });

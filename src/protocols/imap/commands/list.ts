@@ -2,7 +2,10 @@
 // SUBSCRIBED, REMOTE, RECURSIVEMATCH; return options SUBSCRIBED, CHILDREN; several patterns),
 // SPECIAL-USE (RFC 6154 §5), LIST-STATUS (RFC 5819), LSUB (RFC 3501 §6.3.9, IMAP4rev1 only) and
 // NAMESPACE (RFC 2342, RFC 9051 §6.3.10). Invariants:
-// - one namespace: personal, prefix "", delimiter "/" (MAILBOX_DELIMITER);
+// - two namespaces (mailbox-access.ts): personal, prefix "", and Other Users, prefix "user/",
+//   both with delimiter "/" (MAILBOX_DELIMITER); other users' mailboxes are listed only where
+//   their ACL gives this user "l" (RFC 4314 §4), under "user/<owner>/", with the levels "user"
+//   and "user/<owner>" as \Noselect, and without special-use attributes (they are the owner's);
 // - a name that is only a level above existing mailboxes (its own mailbox was deleted, or never
 //   created) is listed as \Noselect (IMAP4rev1 plain LIST) or \NonExistent (IMAP4rev2 and the
 //   extended forms), with \HasChildren;
@@ -11,7 +14,7 @@
 // - patterns are matched by ListPattern (no backtracking); the work yields to the event loop
 //   every few milliseconds, so a huge hierarchy does not stall other connections.
 
-import type { Mailbox } from '../../../store/types.js';
+import type { Account, Mailbox } from '../../../store/types.js';
 import { MAILBOX_DELIMITER } from '../../../store/types.js';
 import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import { astring, type ImapToken } from '../../../wire/imap/reader.js';
@@ -19,6 +22,7 @@ import { decodeMutf7, Mutf7Error } from '../../../wire/imap/mutf7.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
 import { mailboxWire } from '../mailbox-name.js';
+import { OTHER_USERS_PREFIX, otherUsersName, splitName } from '../mailbox-access.js';
 import { AUTHENTICATED } from '../state.js';
 import { ListPattern } from './list-pattern.js';
 import { mailboxNameData } from './mailbox-name-data.js';
@@ -157,14 +161,28 @@ class Slicer {
 }
 
 function accountOf(ctx: ImapSessionContext): number {
+  return userOf(ctx).id;
+}
+
+function userOf(ctx: ImapSessionContext): Account {
   const state = ctx.state;
   if (state.kind !== 'authenticated' && state.kind !== 'selected') throw new ImapBad('Authenticate first');
-  return state.account.id;
+  return state.account;
+}
+
+/** Other users' mailboxes this user may list (RFC 4314 "l"), by the name the client sees. */
+async function listableGrants(ctx: ImapSessionContext, account: Account): Promise<Map<string, Mailbox>> {
+  const out = new Map<string, Mailbox>();
+  for (const g of await ctx.env.store.listAclGrants(account.address)) {
+    if (g.rights.includes('l')) out.set(otherUsersName(g.owner, g.mailbox.name), g.mailbox);
+  }
+  return out;
 }
 
 async function list(ctx: ImapSessionContext, args: readonly ImapToken[]): Promise<void> {
   const req = parseList(ctx, args);
-  const accountId = accountOf(ctx);
+  const account = userOf(ctx);
+  const accountId = account.id;
   const store = ctx.env.store;
   const wire = (name: string): ImapData => mailboxNameData(mailboxWire(name, { utf8: ctx.utf8 }));
 
@@ -181,6 +199,8 @@ async function list(ctx: ImapSessionContext, args: readonly ImapToken[]): Promis
   const boxes = await store.listMailboxes(accountId);
   const byName = new Map<string, Mailbox>();
   for (const b of boxes) byName.set(b.name, b);
+  const shared = await listableGrants(ctx, account);
+  for (const [name, b] of shared) byName.set(name, b);
   const parents = superiors(byName.keys());
   const needSubs = req.selectSubscribed || req.returnSubscribed;
   const subs = new Set(needSubs ? await store.listSubscriptions(accountId) : []);
@@ -194,7 +214,7 @@ async function list(ctx: ImapSessionContext, args: readonly ImapToken[]): Promis
   } else if (req.selectSpecialUse) {
     for (const b of boxes) if (b.specialUse !== null) candidates.add(b.name);
   } else {
-    for (const b of boxes) candidates.add(b.name);
+    for (const name of byName.keys()) candidates.add(name);
     for (const p of parents) candidates.add(p);
   }
 
@@ -205,17 +225,23 @@ async function list(ctx: ImapSessionContext, args: readonly ImapToken[]): Promis
     if (!matchers.some((m) => m.matches(name))) continue;
     const box = byName.get(name);
     const attrs: ImapData[] = [];
-    if (box === undefined) attrs.push(atom(parents.has(name) ? nonExistent : '\\NonExistent'));
+    const isShared = shared.has(name);
+    // RFC 2342 §5: the Other Users levels are namespace levels, never mailboxes: \Noselect.
+    const level = box === undefined && parents.has(name) && splitName(name).kind === 'otherLevel';
+    if (box === undefined)
+      attrs.push(atom(level ? '\\Noselect' : parents.has(name) ? nonExistent : '\\NonExistent'));
     if (box !== undefined || parents.has(name))
       attrs.push(atom(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren'));
     if (needSubs && subs.has(name)) attrs.push(atom('\\Subscribed'));
-    if (box?.specialUse != null) attrs.push(atom(box.specialUse));
+    if (box?.specialUse != null && !isShared) attrs.push(atom(box.specialUse));
     const data: ImapData[] = [atom('LIST'), attrs, MAILBOX_DELIMITER, wire(name)];
     // RFC 5258 §3.5: with RECURSIVEMATCH, a name with subscribed inferiors says so.
     if (subParents.has(name)) data.push([atom('CHILDINFO'), ['SUBSCRIBED']]);
     ctx.untagged(...data);
     // RFC 5819 §2: the STATUS of each selectable mailbox follows its LIST response.
-    if (req.status !== null && box !== undefined) writeStatus(ctx, box, req.status);
+    if (req.status !== null && box !== undefined) {
+      writeStatus(ctx, box, req.status, isShared ? { as: name } : {});
+    }
     if (++sent % 256 === 0) await ctx.flush();
   }
 }
@@ -268,8 +294,14 @@ export const LIST_COMMANDS: ImapCommandSpec[] = [
     states: AUTHENTICATED,
     async handle(ctx, cmd) {
       if (cmd.args.length > 0) throw new ImapBad('NAMESPACE takes no arguments');
-      // RFC 2342 §5: personal namespace "" with delimiter "/"; no other users', no shared.
-      ctx.untagged(atom('NAMESPACE'), [['', MAILBOX_DELIMITER]], null, null);
+      // RFC 2342 §5: personal namespace "" and Other Users "user/", both with delimiter "/";
+      // no shared (public) namespace: every mailbox has an owner (mailbox-access.ts).
+      ctx.untagged(
+        atom('NAMESPACE'),
+        [['', MAILBOX_DELIMITER]],
+        [[OTHER_USERS_PREFIX, MAILBOX_DELIMITER]],
+        null,
+      );
     },
   },
 ];

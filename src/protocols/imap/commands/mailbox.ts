@@ -13,23 +13,52 @@
 //   and leaves INBOX empty (RFC 9051 §6.3.6); the store checks every target name, so an existing
 //   one is NO [ALREADYEXISTS]; a session that has the renamed mailbox selected keeps its view.
 
-import { MAILBOX_DELIMITER, SPECIAL_USES, type SpecialUse } from '../../../store/types.js';
+import { MAILBOX_DELIMITER, SPECIAL_USES, type Account, type SpecialUse } from '../../../store/types.js';
 import { atom, raw } from '../../../wire/imap/encoder.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
 import { mailboxArg, noSuchMailbox } from '../mailbox-name.js';
-import { aliasTarget, findMailbox } from '../special-use-alias.js';
+import { aliasTarget } from '../special-use-alias.js';
+import {
+  findMailbox,
+  noPermission,
+  ownerOf,
+  parentName,
+  requireMailbox,
+  reservedName,
+} from '../mailbox-access.js';
 import { AUTHENTICATED } from '../state.js';
 import { deselect } from './select.js';
 
 /** RFC 6154 §2 attributes, by upper-case spelling. */
 const SPECIAL_USE_BY_NAME = new Map<string, SpecialUse>(SPECIAL_USES.map((s) => [s.toUpperCase(), s]));
 
-function accountId(ctx: ImapSessionContext): number {
+function accountOf(ctx: ImapSessionContext): Account {
   const state = ctx.state;
   if (state.kind !== 'authenticated' && state.kind !== 'selected') throw new ImapBad('Authenticate first');
-  return state.account.id;
+  return state.account;
+}
+
+function accountId(ctx: ImapSessionContext): number {
+  return accountOf(ctx).id;
+}
+
+/**
+ * The owner and the owner's name of a name to create or rename to; in another user's tree the
+ * user needs "k" on the superior (RFC 4314 §4), so nothing can be made at its top level.
+ */
+async function creatable(ctx: ImapSessionContext, name: string): Promise<{ owner: Account; name: string }> {
+  const account = accountOf(ctx);
+  const store = ctx.env.store;
+  const found = await ownerOf(store, account, name);
+  // A level of the Other Users namespace, or an unknown owner: nothing can be made there.
+  if (found === null) throw reservedName(name) ?? new ImapNo('No such mailbox owner', { name: 'CANNOT' });
+  if (found.owner.id === account.id) return found;
+  const parent = parentName(name);
+  if (parentName(found.name) === null || parent === null) throw noPermission('k');
+  await requireMailbox(store, account, parent, 'k', { missing: () => noPermission('k') });
+  return found;
 }
 
 /** RFC 6154 §3: `(USE (\Sent))`; the store keeps one special use per mailbox. */
@@ -69,12 +98,21 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
       if (name.toUpperCase() === 'INBOX') throw new ImapNo('INBOX already exists', { name: 'ALREADYEXISTS' });
       // Apple Mail's "Sent Messages" when \Sent exists: no twin (special-use-alias.ts).
       if ((await ctx.env.store.getMailbox(accountId(ctx), name)) === null) {
-        const target = await aliasTarget(ctx.env.store, accountId(ctx), name);
-        if (target !== null) {
-          throw new ImapNo(`${name} is ${target.name} here`, { name: 'ALREADYEXISTS' });
+        const alias = await aliasTarget(ctx.env.store, accountId(ctx), name);
+        if (alias !== null) throw new ImapNo(`${name} is ${alias.name} here`, { name: 'ALREADYEXISTS' });
+      }
+      const target = await creatable(ctx, name);
+      const store = ctx.env.store;
+      const created = await store.createMailbox(target.owner.id, target.name, { specialUse });
+      if (target.owner.id !== accountId(ctx)) {
+        // A mailbox made in another user's tree takes its superior's ACL (as Dovecot does), so
+        // whoever could create it can use it.
+        const parent = await store.getMailbox(target.owner.id, parentName(target.name) ?? '');
+        if (parent !== null) {
+          for (const e of await store.getAcl(parent.id))
+            await store.setAcl(created.id, e.identifier, e.rights);
         }
       }
-      const created = await ctx.env.store.createMailbox(accountId(ctx), name, { specialUse });
       // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
       return { code: { name: 'MAILBOXID', data: [[atom(created.objectId)]] } };
     },
@@ -84,10 +122,16 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
     states: AUTHENTICATED,
     async handle(ctx, cmd) {
       if (cmd.args.length !== 1) throw new ImapBad('DELETE takes a mailbox name');
-      const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
-      const id = accountId(ctx);
-      if (name === 'INBOX') throw new ImapNo('INBOX cannot be deleted', { name: 'CANNOT' });
+      const clientName = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
+      const account = accountOf(ctx);
       const store = ctx.env.store;
+      const found = await ownerOf(store, account, clientName);
+      if (found === null) throw noSuchMailbox(clientName);
+      const { name } = found;
+      const id = found.owner.id;
+      if (name === 'INBOX') throw new ImapNo('INBOX cannot be deleted', { name: 'CANNOT' });
+      // RFC 4314 §4: deleting another user's mailbox needs the "x" right on it.
+      if (id !== account.id) await requireMailbox(store, account, clientName, 'x');
       const mailbox = await store.getMailbox(id, name);
       if (mailbox === null) {
         // RFC 9051 §6.3.5: a \Noselect level with inferiors cannot be deleted.
@@ -116,7 +160,17 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
       const from = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
       const to = mailboxArg(cmd.args[1], { utf8: ctx.utf8 });
       if (to === 'INBOX') throw new ImapNo('INBOX already exists', { name: 'ALREADYEXISTS' });
-      await ctx.env.store.renameMailbox(accountId(ctx), from, to);
+      const account = accountOf(ctx);
+      const store = ctx.env.store;
+      const source = await ownerOf(store, account, from);
+      if (source === null) throw noSuchMailbox(from);
+      // RFC 4314 §4: RENAME needs "x" on the mailbox and "k" on the new superior.
+      if (source.owner.id !== account.id) await requireMailbox(store, account, from, 'x');
+      const target = await creatable(ctx, to);
+      if (target.owner.id !== source.owner.id) {
+        throw new ImapNo('Cannot rename a mailbox to another user', { name: 'CANNOT' });
+      }
+      await store.renameMailbox(source.owner.id, source.name, target.name);
     },
   },
   {
@@ -125,12 +179,13 @@ export const MAILBOX_COMMANDS: ImapCommandSpec[] = [
     async handle(ctx, cmd) {
       if (cmd.args.length !== 1) throw new ImapBad('SUBSCRIBE takes a mailbox name');
       const name = mailboxArg(cmd.args[0], { utf8: ctx.utf8 });
-      const id = accountId(ctx);
-      // RFC 9051 §6.3.7 lets a server refuse names that do not exist; Dovecot does too.
-      const mailbox = await findMailbox(ctx.env.store, id, name);
-      if (mailbox === null) throw noSuchMailbox(name);
+      const account = accountOf(ctx);
+      // RFC 9051 §6.3.7 lets a server refuse names that do not exist; Dovecot does too. Another
+      // user's mailbox must be one this user may list (RFC 4314 §4: "l").
+      const found = await findMailbox(ctx.env.store, account, name);
+      if (found === null || !found.rights.includes('l')) throw noSuchMailbox(name);
       // Through an alias the real mailbox is subscribed: LSUB never shows a name LIST lacks.
-      await ctx.env.store.subscribe(id, mailbox.name);
+      await ctx.env.store.subscribe(account.id, found.shared ? name : found.mailbox.name);
     },
   },
   {

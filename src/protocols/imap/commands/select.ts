@@ -11,8 +11,9 @@ import { MAILBOX_DELIMITER } from '../../../store/types.js';
 import { Atom, atom, codes, raw, type ImapData, type ResponseCode } from '../../../wire/imap/encoder.js';
 import type { CommandResult, ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
-import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
-import { findMailbox } from '../special-use-alias.js';
+import { mailboxArg, mailboxWire } from '../mailbox-name.js';
+import { requireMailbox } from '../mailbox-access.js';
+import { hasRight } from '../../../store/rules/acl.js';
 import { AUTHENTICATED, SELECTED } from '../state.js';
 import { SelectedView, SYSTEM_FLAGS } from '../view.js';
 import { mailboxNameData } from './mailbox-name-data.js';
@@ -31,7 +32,7 @@ export function deselect(ctx: ImapSessionContext): boolean {
 async function openMailbox(
   ctx: ImapSessionContext,
   cmd: ImapCommandInput,
-  readOnly: boolean,
+  examine: boolean,
 ): Promise<CommandResult> {
   const state = ctx.state;
   if (state.kind !== 'authenticated' && state.kind !== 'selected') throw new ImapBad('Authenticate first');
@@ -44,16 +45,18 @@ async function openMailbox(
   // fails; RFC 9051 §7.1 CLOSED tells the client where the old mailbox's responses end. IMAP4rev1
   // clients ignore a code they do not know (RFC 3501 §7.1); Dovecot sends it to both.
   if (deselect(ctx)) untaggedOk(ctx, { name: 'CLOSED' }, 'Previous mailbox closed.');
-  // Apple Mail's "Sent Messages" and "Deleted Messages" open \Sent and \Trash (special-use-alias.ts).
-  const mailbox = await findMailbox(ctx.env.store, account.id, name);
-  if (mailbox === null) throw noSuchMailbox(name);
+  // RFC 4314 §4: SELECT and EXAMINE need the "r" right (every right on one's own mailboxes).
+  const access = await requireMailbox(ctx.env.store, account, name, 'r');
+  const { mailbox, rights } = access;
+  // RFC 4314 §4: without any right that changes the mailbox (s, w, t, e) it opens read-only.
+  const readOnly = examine || ![...'swte'].some((r) => hasRight(rights, r));
   const rev1 = !ctx.rev2;
-  const view = await SelectedView.open(ctx.env.store, mailbox, { readOnly, rev1 });
+  const view = await SelectedView.open(ctx.env.store, mailbox, { readOnly, rev1, rights });
 
   const flags: ImapData[] = [...SYSTEM_FLAGS, ...view.keywords].map(atom);
   ctx.untagged(atom('FLAGS'), flags);
   // RFC 9051 §7.1 PERMANENTFLAGS: \* says new keywords may be created; none for EXAMINE.
-  const permanent = readOnly ? [] : [...SYSTEM_FLAGS, ...view.keywords, '\\*'];
+  const permanent = readOnly ? [] : permanentFlags(rights, view.keywords);
   untaggedOk(ctx, codes.permanentFlags(permanent), readOnly ? 'Read-only mailbox.' : 'Flags permitted.');
   ctx.untagged(view.exists, atom('EXISTS'));
   if (rev1) {
@@ -78,10 +81,12 @@ async function openMailbox(
     // RFC 9051 §6.3.2: IMAP4rev2 requires a LIST response with the mailbox name and accurate
     // attributes (the same as LIST gives; see list.ts). No OLDNAME: names are not denormalized.
     const prefix = mailbox.name + MAILBOX_DELIMITER;
-    const children = (await ctx.env.store.listMailboxes(account.id)).some((b) => b.name.startsWith(prefix));
+    const children = (await ctx.env.store.listMailboxes(access.owner.id)).some((b) =>
+      b.name.startsWith(prefix),
+    );
     const attrs: ImapData[] = [atom(children ? '\\HasChildren' : '\\HasNoChildren')];
-    if (mailbox.specialUse !== null) attrs.push(atom(mailbox.specialUse));
-    const wire = mailboxNameData(mailboxWire(mailbox.name, { utf8: ctx.utf8 }));
+    if (mailbox.specialUse !== null && !access.shared) attrs.push(atom(mailbox.specialUse));
+    const wire = mailboxNameData(mailboxWire(access.shared ? name : mailbox.name, { utf8: ctx.utf8 }));
     ctx.untagged(atom('LIST'), attrs, MAILBOX_DELIMITER, wire);
   }
   if (params.qresync !== null && params.qresync.uidValidity === mailbox.uidValidity) {
@@ -96,6 +101,20 @@ async function openMailbox(
     code: { name: readOnly ? 'READ-ONLY' : 'READ-WRITE' },
     text: `${cmd.name === 'SELECT' ? 'Select' : 'Examine'} completed`,
   };
+}
+
+/**
+ * RFC 4314 §4: PERMANENTFLAGS lists only the flags the user may change: \Seen with "s",
+ * \Deleted with "t", the others and new keywords (\*) with "w".
+ */
+function permanentFlags(rights: string, keywords: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const f of SYSTEM_FLAGS) {
+    const right = f === '\\Seen' ? 's' : f === '\\Deleted' ? 't' : 'w';
+    if (hasRight(rights, right)) out.push(f);
+  }
+  if (hasRight(rights, 'w')) out.push(...keywords, '\\*');
+  return out;
 }
 
 /**
@@ -196,8 +215,9 @@ export const SELECT_COMMANDS: ImapCommandSpec[] = [
       if (state.kind !== 'selected') return;
       const view = state.view;
       deselect(ctx);
-      // RFC 9051 §6.4.1: \Deleted messages are removed silently, only when opened read-write.
-      if (!view.readOnly) {
+      // RFC 9051 §6.4.1: \Deleted messages are removed silently, only when opened read-write
+      // (RFC 4314 §4: and only with the "e" right).
+      if (!view.readOnly && hasRight(view.rights, 'e')) {
         try {
           await ctx.env.store.expunge(view.mailboxId, { onlyDeleted: true });
         } catch (err) {

@@ -10,11 +10,11 @@ import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import type { ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
-import { mailboxArg, mailboxWire, noSuchMailbox } from '../mailbox-name.js';
+import { mailboxArg, mailboxWire } from '../mailbox-name.js';
+import { requireMailbox } from '../mailbox-access.js';
 import { AUTHENTICATED } from '../state.js';
 import { mailboxNameData } from './mailbox-name-data.js';
 import { storageKib } from './quota.js';
-import { findMailbox } from '../special-use-alias.js';
 
 export type StatusItem =
   | 'MESSAGES'
@@ -108,9 +108,14 @@ function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem
   }
 }
 
-/** Writes `* STATUS name (...)` for a mailbox. */
-export function writeStatus(ctx: ImapSessionContext, mailbox: Mailbox, items: readonly StatusItem[]): void {
-  const name = mailboxNameData(mailboxWire(mailbox.name, { utf8: ctx.utf8 }));
+/** Writes `* STATUS name (...)` for a mailbox; `as` is the client's name when not the owner's. */
+export function writeStatus(
+  ctx: ImapSessionContext,
+  mailbox: Mailbox,
+  items: readonly StatusItem[],
+  opts: { as?: string } = {},
+): void {
+  const name = mailboxNameData(mailboxWire(opts.as ?? mailbox.name, { utf8: ctx.utf8 }));
   ctx.untagged(atom('STATUS'), name, statusValues(ctx, mailbox, items));
 }
 
@@ -124,10 +129,10 @@ export const STATUS_COMMANDS: ImapCommandSpec[] = [
       const items = parseStatusItems(cmd.args[1], { rev2: ctx.rev2 });
       const state = ctx.state;
       if (state.kind !== 'authenticated' && state.kind !== 'selected') return;
-      const mailbox = await findMailbox(ctx.env.store, state.account.id, name);
-      if (mailbox === null) throw noSuchMailbox(name);
-      // Through an alias the answer names the mailbox as asked, so the client can match it.
-      writeStatus(ctx, mailbox.name === name ? mailbox : { ...mailbox, name }, items);
+      // RFC 4314 §4: STATUS needs the "r" right.
+      const access = await requireMailbox(ctx.env.store, state.account, name, 'r');
+      // Under the name asked: another user's mailbox, or Apple Mail's alias of a special-use one.
+      writeStatus(ctx, access.mailbox, items, access.mailbox.name !== name ? { as: name } : {});
     },
   },
 ];

@@ -6,13 +6,16 @@
 //   between batches;
 // - every change this session made is reported by this command (untagged FETCH, unless .SILENT)
 //   and noted with view.noteEchoed, so the sync after the command does not repeat it;
-// - a read-only (EXAMINE) view refuses STORE with NO before touching anything.
+// - a read-only (EXAMINE) view refuses STORE with NO before touching anything, and so does a
+//   flag the user has no right to change (RFC 4314 §4: NO [NOPERM]).
 
 import { atom, type ImapData } from '../../../wire/imap/encoder.js';
 import { parseStoreArgs, StoreArgsError, type StoreArgs } from '../../../wire/imap/store-args.js';
 import { SequenceSet } from '../../../wire/imap/sequence-set.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad, ImapNo } from '../errors.js';
+import { flagRight, noPermission } from '../mailbox-access.js';
+import { hasRight } from '../../../store/rules/acl.js';
 import { SELECTED } from '../state.js';
 import { selectedView, sequenceSetArg, yieldToLoop } from './fetch.js';
 import type { CommandResult } from '../context.js';
@@ -38,6 +41,11 @@ async function store(
   // RFC 9051 §6.3.3: EXAMINE opens the mailbox read-only; no flag may change. (Dovecot answers
   // OK and ignores the STORE; a NO tells the client nothing was stored.)
   if (view.readOnly) throw new ImapNo('Mailbox is read-only');
+  // RFC 4314 §4: \Seen needs "s", \Deleted "t", every other flag "w" (the owner has them all).
+  for (const flag of parsed.flags) {
+    const right = flagRight(flag);
+    if (!hasRight(view.rights, right)) throw noPermission(right);
+  }
   let unchangedSince: number | undefined;
   if (parsed.unchangedSince !== undefined) {
     unchangedSince =
