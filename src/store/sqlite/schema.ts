@@ -429,6 +429,32 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE domains ADD COLUMN pop3_expire_days INTEGER;
     `,
   },
+  {
+    version: 21,
+    description: 'SORT and THREAD keys beside each blob',
+    // What RFC 5256 SORT/THREAD and RFC 5957 DISPLAY compare, computed once when the blob row is
+    // inserted (src/store/rules/sort-fields.ts), instead of parsing every MIME record per SORT.
+    // A table of its own for the reason blob_search is one (the MIME record's overflow pages).
+    // Blobs from before this migration get their row lazily, on the first SORT or THREAD that
+    // reads them (src/store/sqlite/sort-fields.ts): no backfill step holds the store's opening.
+    // refs: the References msg-ids as a JSON array, NULL when none.
+    sql: `
+      CREATE TABLE blob_sort (
+        blob_id TEXT PRIMARY KEY,
+        sent INTEGER,
+        base_subject TEXT NOT NULL,
+        reply_fwd INTEGER NOT NULL,
+        from_mailbox TEXT NOT NULL,
+        to_mailbox TEXT NOT NULL,
+        cc_mailbox TEXT NOT NULL,
+        display_from TEXT NOT NULL,
+        display_to TEXT NOT NULL,
+        message_id TEXT,
+        in_reply_to TEXT,
+        refs TEXT
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

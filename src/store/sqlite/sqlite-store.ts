@@ -65,6 +65,7 @@ import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
 import { SqliteTransportSecurity } from './transport-security.js';
+import type { MessageSortFields } from '../rules/sort-fields.js';
 
 export { SQLITE_FILE_NAME, type SqliteStoreStats, type StoreLogger } from './core.js';
 
@@ -280,6 +281,9 @@ export class SqliteStore implements MailStore {
   }
   getMime(blobId: string): Promise<MimeRecord> {
     return this.messages.getMime(blobId);
+  }
+  listSortFields(mailboxId: number, uids: number[]): Promise<MessageSortFields[]> {
+    return this.messages.listSortFields(mailboxId, uids);
   }
   updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult> {
     return this.messages.updateFlags(mailboxId, uids, update);
