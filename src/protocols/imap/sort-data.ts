@@ -7,7 +7,7 @@
 
 import type { Messages } from '../../store/roles.js';
 import type { SortKeyName } from '../../wire/imap/sort.js';
-import { sortRecord, type SortRecord } from './sort-keys.js';
+import { neededFields, sortRecord, type SortRecord } from './sort-keys.js';
 import type { SelectedView } from './view.js';
 
 /** Messages per store read: one short range scan each (listSortFields). */
@@ -36,9 +36,10 @@ export async function loadSortRecords(
   slicer: TimeSlicer,
 ): Promise<SortRecord[]> {
   const out: SortRecord[] = [];
+  const wanted = neededFields(need);
   for (let start = 0; start < match.uids.length; start += BATCH) {
     const uids = match.uids.slice(start, start + BATCH);
-    const rows = await store.listSortFields(view.mailboxId, uids);
+    const rows = await store.listSortFields(view.mailboxId, uids, wanted);
     let at = 0;
     for (const row of rows) {
       while (at < uids.length && uids[at] !== row.uid) at++;

@@ -11,7 +11,7 @@
 // Strings are compared with i;unicode-casemap (unicode-casemap.ts). When every key is equal the
 // sequence number decides (RFC 5256 §3), ascending whatever REVERSE says.
 
-import type { MessageSortFields, SortFields } from '../../store/rules/sort-fields.js';
+import type { MessageSortFields, SortFieldName, SortFields } from '../../store/rules/sort-fields.js';
 import type { SortCriterion, SortKeyName } from '../../wire/imap/sort.js';
 import { casemapKey, compareKeys } from './unicode-casemap.js';
 
@@ -58,8 +58,39 @@ function addressValue(key: AddressKey, f: SortFields): string {
   }
 }
 
+/** The stored fields a record needs (Messages.listSortFields reads only those). */
+export function neededFields(need: { sortKeys: readonly SortKeyName[]; subject: boolean }): SortFieldName[] {
+  const out = new Set<SortFieldName>();
+  // THREAD (RFC 5256 §3): sent date, base subject, and the ids of REFERENCES.
+  if (need.subject) {
+    for (const f of [
+      'sent',
+      'baseSubject',
+      'replyOrForward',
+      'messageId',
+      'inReplyTo',
+      'references',
+    ] as const)
+      out.add(f);
+  }
+  for (const k of need.sortKeys) {
+    if (k === 'DATE') out.add('sent');
+    else if (k === 'SUBJECT') out.add('baseSubject').add('replyOrForward');
+    else if (ADDRESS_KEYS.has(k)) out.add(ADDRESS_FIELDS[k as AddressKey]);
+  }
+  return [...out];
+}
+
+const ADDRESS_FIELDS: Record<AddressKey, SortFieldName> = {
+  FROM: 'fromMailbox',
+  TO: 'toMailbox',
+  CC: 'ccMailbox',
+  DISPLAYFROM: 'displayFrom',
+  DISPLAYTO: 'displayTo',
+};
+
 /**
- * The record of one message: `sortKeys` are the SORT keys to compute (THREAD: none), and the
+ * The record of one message (its fields read with at least neededFields(need)): `sortKeys` are the SORT keys to compute (THREAD: none), and the
  * subject's collation key is made when SUBJECT is one of them or `subject` is set.
  */
 export function sortRecord(

@@ -28,6 +28,25 @@ export interface SortFields {
   references: string[];
 }
 
+export type SortFieldName = keyof SortFields;
+
+/** Every field empty: what a field nobody asked for reads as (Messages.listSortFields). */
+export function emptySortFields(): SortFields {
+  return {
+    sent: null,
+    baseSubject: '',
+    replyOrForward: false,
+    fromMailbox: '',
+    toMailbox: '',
+    ccMailbox: '',
+    displayFrom: '',
+    displayTo: '',
+    messageId: null,
+    inReplyTo: null,
+    references: [],
+  };
+}
+
 /** One message as SORT and THREAD read it (Messages.listSortFields). */
 export interface MessageSortFields {
   uid: number;

@@ -65,7 +65,7 @@ import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
 import { SqliteTransportSecurity } from './transport-security.js';
-import type { MessageSortFields } from '../rules/sort-fields.js';
+import type { MessageSortFields, SortFieldName } from '../rules/sort-fields.js';
 
 export { SQLITE_FILE_NAME, type SqliteStoreStats, type StoreLogger } from './core.js';
 
@@ -282,8 +282,12 @@ export class SqliteStore implements MailStore {
   getMime(blobId: string): Promise<MimeRecord> {
     return this.messages.getMime(blobId);
   }
-  listSortFields(mailboxId: number, uids: number[]): Promise<MessageSortFields[]> {
-    return this.messages.listSortFields(mailboxId, uids);
+  listSortFields(
+    mailboxId: number,
+    uids: number[],
+    wanted: readonly SortFieldName[],
+  ): Promise<MessageSortFields[]> {
+    return this.messages.listSortFields(mailboxId, uids, wanted);
   }
   updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult> {
     return this.messages.updateFlags(mailboxId, uids, update);
