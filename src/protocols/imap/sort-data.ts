@@ -7,7 +7,7 @@
 
 import type { Messages } from '../../store/roles.js';
 import type { SortKeyName } from '../../wire/imap/sort.js';
-import { neededFields, sortRecord, type SortRecord } from './sort-keys.js';
+import { neededFields, sortRecordMaker, type SortRecord } from './sort-keys.js';
 import type { SelectedView } from './view.js';
 
 /** Messages per store read: one short range scan each (listSortFields). */
@@ -37,6 +37,7 @@ export async function loadSortRecords(
 ): Promise<SortRecord[]> {
   const out: SortRecord[] = [];
   const wanted = neededFields(need);
+  const record = sortRecordMaker(need);
   for (let start = 0; start < match.uids.length; start += BATCH) {
     const uids = match.uids.slice(start, start + BATCH);
     const rows = await store.listSortFields(view.mailboxId, uids, wanted);
@@ -44,7 +45,7 @@ export async function loadSortRecords(
     for (const row of rows) {
       while (at < uids.length && uids[at] !== row.uid) at++;
       if (at === uids.length) break;
-      out.push(sortRecord(row, match.seqs[start + at]!, need));
+      out.push(record(row, match.seqs[start + at]!));
     }
     await slicer.pause();
   }

@@ -90,20 +90,28 @@ const ADDRESS_FIELDS: Record<AddressKey, SortFieldName> = {
 };
 
 /**
- * The record of one message (its fields read with at least neededFields(need)): `sortKeys` are the SORT keys to compute (THREAD: none), and the
- * subject's collation key is made when SUBJECT is one of them or `subject` is set.
+ * The maker of the records of one command (its fields read with at least neededFields(need)):
+ * `sortKeys` are the SORT keys to compute (THREAD: none), and the subject's collation key is made
+ * when SUBJECT is one of them or `subject` is set.
  */
-export function sortRecord(
+export function sortRecordMaker(need: {
+  sortKeys: readonly SortKeyName[];
+  subject: boolean;
+}): (m: MessageSortFields, seq: number) => SortRecord {
+  const withSubject = need.subject || need.sortKeys.includes('SUBJECT');
+  const addressKeys = need.sortKeys.filter((k) => ADDRESS_KEYS.has(k)) as AddressKey[];
+  return (m, seq) => makeRecord(m, seq, withSubject, addressKeys);
+}
+
+function makeRecord(
   m: MessageSortFields,
   seq: number,
-  need: { sortKeys: readonly SortKeyName[]; subject: boolean },
+  withSubject: boolean,
+  addressKeys: readonly AddressKey[],
 ): SortRecord {
   const f = m.fields;
-  const withSubject = need.subject || need.sortKeys.includes('SUBJECT');
   const keys: SortRecord['keys'] = {};
-  for (const k of need.sortKeys) {
-    if (ADDRESS_KEYS.has(k)) keys[k as AddressKey] = casemapKey(addressValue(k as AddressKey, f));
-  }
+  for (const k of addressKeys) keys[k] = casemapKey(addressValue(k, f));
   const baseSubject = withSubject ? f.baseSubject : '';
   return {
     uid: m.uid,
@@ -123,30 +131,35 @@ export function sortRecord(
 
 const EMPTY_KEY = casemapKey('');
 
-function compareKey(key: SortKeyName, a: SortRecord, b: SortRecord): number {
+type Compare = (a: SortRecord, b: SortRecord) => number;
+
+/** One key's comparison, chosen once per command rather than per comparison (100,000 messages: ~2M calls). */
+function keyComparator(key: SortKeyName): Compare {
   switch (key) {
     case 'ARRIVAL':
-      return a.arrival - b.arrival;
+      return (a, b) => a.arrival - b.arrival;
     case 'DATE':
-      return a.sent - b.sent;
+      return (a, b) => a.sent - b.sent;
     case 'SIZE':
-      return a.size - b.size;
+      return (a, b) => a.size - b.size;
     case 'SUBJECT':
-      return compareKeys(a.subjectKey, b.subjectKey);
+      return (a, b) => compareKeys(a.subjectKey, b.subjectKey);
     default:
-      return compareKeys(a.keys[key] ?? '', b.keys[key] ?? '');
+      return (a, b) => compareKeys(a.keys[key] ?? '', b.keys[key] ?? '');
   }
 }
 
 /** The comparison of a SORT program: its keys in order, then the sequence number. */
-export function sortComparator(criteria: readonly SortCriterion[]): (a: SortRecord, b: SortRecord) => number {
-  return (a, b) => {
-    for (const c of criteria) {
-      const r = compareKey(c.key, a, b);
-      if (r !== 0) return c.reverse ? -r : r;
-    }
-    return a.seq - b.seq;
-  };
+export function sortComparator(criteria: readonly SortCriterion[]): Compare {
+  // Built from the last key backwards: each key falls through to the rest, the sequence number
+  // last (RFC 5256 §3), ascending whatever REVERSE says.
+  let cmp: Compare = (a, b) => a.seq - b.seq;
+  for (let i = criteria.length - 1; i >= 0; i--) {
+    const key = keyComparator(criteria[i]!.key);
+    const rest = cmp;
+    cmp = criteria[i]!.reverse ? (a, b) => key(b, a) || rest(a, b) : (a, b) => key(a, b) || rest(a, b);
+  }
+  return cmp;
 }
 
 /** Sent date, then sequence number: the order of threads and siblings (RFC 5256 §2.2). */
