@@ -9,6 +9,7 @@
 #   bench/imap-bench.sh --messages 10000 --idle 500    # a shorter run
 #   bench/imap-bench.sh --only dovecot                 # the reference alone
 #   bench/imap-bench.sh --skip c --json out.json       # no idle test; figures as JSON too
+#   bench/imap-bench.sh --scenario sort                # issue 13: SORT, THREAD, QRESYNC SELECT
 #   SKIP_BUILD=1 bench/imap-bench.sh                   # use the existing build
 #   BUILD_DIR=.build/me bench/imap-bench.sh            # build into another directory than dist/
 set -euo pipefail

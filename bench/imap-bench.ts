@@ -12,11 +12,16 @@
 //       connection = (memory with them - memory before) / K. Postern: its process tree; Dovecot:
 //       every process under its master (an imap process per connection). Both RSS and PSS
 //       (/proc/PID/smaps_rollup) are summed; PSS counts shared pages once, so it is the fair one.
+// With `--scenario sort` (issue 13) only the big mailbox is loaded, and the phases are instead
+//   (s) SORT (ARRIVAL/DATE/SUBJECT/FROM) and THREAD=REFERENCES over it and
+//   (q) a QRESYNC SELECT after another session's 1,000 flag changes and 100 expunges
+//       (bench/imap-sort-scenario.ts).
 // Prints each figure for both and the ratio. Every loop is bounded by count or time. Needs
 // root (Dovecot's mail processes run as nobody) and Debian's dovecot-imapd. Usage (see
 // bench/imap-bench.sh):
-//   node BUILD/bench/imap-bench.js [--messages N] [--rounds N] [--clients N] [--duration S]
-//        [--idle N] [--only postern|dovecot] [--skip a,b,c] [--json FILE] [--keep]
+//   node BUILD/bench/imap-bench.js [--scenario standard|sort] [--messages N] [--rounds N]
+//        [--clients N] [--duration S] [--idle N] [--only postern|dovecot] [--skip a,b,c|s,q]
+//        [--json FILE] [--keep]
 
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -26,6 +31,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeMachine, log, onCleanup, runBench, runPhases, sleep } from './bench-process.js';
 import { fmtMs, median, ratio } from './sample-stats.js';
+import {
+  QRESYNC_KEY,
+  SORT_COMMANDS,
+  benchQresync,
+  benchSortThread,
+  type TimedFigures,
+} from './imap-sort-scenario.js';
 import { descendants, startDovecot, type DovecotInstance } from '../test/helpers/dovecot.js';
 import { ImapRawClient } from '../test/helpers/imap-raw-client.js';
 import { startPosternImap, type PosternImapServer } from '../test/helpers/postern-imap.js';
@@ -40,6 +52,7 @@ import {
 
 const { values } = parseArgs({
   options: {
+    scenario: { type: 'string', default: 'standard' },
     messages: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '5' },
     clients: { type: 'string', default: '20' },
@@ -59,6 +72,11 @@ const CLIENTS = Number(values.clients);
 const DURATION_S = Number(values.duration);
 const IDLE = Number(values.idle);
 const SKIP = new Set(values.skip.split(',').filter((s) => s !== ''));
+if (values.scenario !== 'standard' && values.scenario !== 'sort') {
+  throw new Error(`--scenario: standard or sort, not ${values.scenario}`);
+}
+/** Issue 13's scenario: the big mailbox alone, SORT/THREAD and QRESYNC instead of (a)-(c). */
+const SORT_SCENARIO = values.scenario === 'sort';
 const MIX_MESSAGES = 2000;
 const IDLE_MESSAGES = 10;
 const PASSWORD = 'bench-secret-1';
@@ -368,11 +386,17 @@ async function setUpDovecot(work: string): Promise<Target> {
     keep: values.keep,
   });
   onCleanup('dovecot', () => dovecot.stop());
-  log(`dovecot: writing ${MESSAGES} + ${MIX_MESSAGES} + ${IDLE_MESSAGES} Maildir files`);
+  log(
+    SORT_SCENARIO
+      ? `dovecot: writing ${MESSAGES} Maildir files`
+      : `dovecot: writing ${MESSAGES} + ${MIX_MESSAGES} + ${IDLE_MESSAGES} Maildir files`,
+  );
   const t0 = performance.now();
   await writeMessages(MESSAGES, USERS.big, null, dovecot.maildir(USERS.big));
-  await writeMessages(MIX_MESSAGES, USERS.mix, null, dovecot.maildir(USERS.mix));
-  await writeMessages(IDLE_MESSAGES, USERS.idle, null, dovecot.maildir(USERS.idle));
+  if (!SORT_SCENARIO) {
+    await writeMessages(MIX_MESSAGES, USERS.mix, null, dovecot.maildir(USERS.mix));
+    await writeMessages(IDLE_MESSAGES, USERS.idle, null, dovecot.maildir(USERS.idle));
+  }
   for (const u of Object.values(USERS)) await dovecot.ownMail(u);
   log(`dovecot: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s (${work})`);
   return { name: 'dovecot', port: dovecot.imapPort, pids: async () => [dovecot.pid] };
@@ -391,11 +415,13 @@ async function setUpPostern(work: string): Promise<Target> {
     extraToml: `[limits]\nconnections_per_ip = ${IDLE + 200}\nconnections_total = ${IDLE + 500}`,
   });
   onCleanup('postern', () => postern.stop());
-  const sets: Array<[string, number]> = [
-    [USERS.big, MESSAGES],
-    [USERS.mix, MIX_MESSAGES],
-    [USERS.idle, IDLE_MESSAGES],
-  ];
+  const sets: Array<[string, number]> = SORT_SCENARIO
+    ? [[USERS.big, MESSAGES]]
+    : [
+        [USERS.big, MESSAGES],
+        [USERS.mix, MIX_MESSAGES],
+        [USERS.idle, IDLE_MESSAGES],
+      ];
   const t0 = performance.now();
   for (const [user, count] of sets) {
     const file = path.join(work, `${user}.mbox`);
@@ -418,6 +444,10 @@ async function main(): Promise<void> {
   if (values.only !== 'dovecot') setups.push(setUpPostern(work));
   if (values.only !== 'postern') setups.push(setUpDovecot(work));
   const targets = await Promise.all(setups);
+  if (SORT_SCENARIO) {
+    await sortScenario(targets);
+    return;
+  }
   const results: Record<
     string,
     { big?: BigFigures; mix?: MixFigures; idle?: IdleFigures; errors: string[] }
@@ -502,6 +532,60 @@ async function main(): Promise<void> {
   out.push(
     `Postern users' password hashes: scrypt ${values['password-cost'] === 'default' ? 'ln=15 (default)' : 'ln=10 (light)'}; Dovecot: PLAIN.`,
   );
+  process.stdout.write(out.join('\n') + '\n');
+  if (values.json !== '') {
+    await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
+  }
+}
+
+/** `--scenario sort`: phases (s) and (q) on the big mailbox, then their report. */
+async function sortScenario(targets: readonly Target[]): Promise<void> {
+  const results: Record<string, { timed: TimedFigures[]; errors: string[] }> = {};
+  for (const t of targets) results[t.name] = { timed: [], errors: [] };
+  const login = (t: Target): { port: number; user: string; password: string } => ({
+    port: t.port,
+    user: USERS.big,
+    password: PASSWORD,
+  });
+  await runPhases(
+    targets,
+    [
+      {
+        key: 's',
+        describe: `SORT and THREAD on ${MESSAGES} messages, ${ROUNDS} rounds`,
+        run: async (t) => void results[t.name].timed.push(await benchSortThread(login(t), MESSAGES, ROUNDS)),
+      },
+      {
+        key: 'q',
+        describe: `QRESYNC SELECT after changes, ${ROUNDS} rounds`,
+        run: async (t) => void results[t.name].timed.push(await benchQresync(login(t), MESSAGES, ROUNDS)),
+      },
+    ],
+    { skip: SKIP, failed: (t, message) => results[t.name].errors.push(message) },
+  );
+  const pick = (name: string, k: string, which: 'cold' | 'warm'): number | undefined =>
+    results[name]?.timed.find((f) => f[which][k] !== undefined)?.[which][k];
+  const digest = (name: string, k: string): string | undefined =>
+    results[name]?.timed.find((f) => f.digests[k] !== undefined)?.digests[k];
+  const out: string[] = [];
+  out.push(`IMAP benchmark, scenario sort, ${new Date().toISOString()}, ${describeMachine()}`);
+  out.push('');
+  out.push(`${MESSAGES} messages, ms (first round = cold, median of ${ROUNDS - 1} others = warm)`);
+  out.push(
+    '| command | Postern cold | Dovecot cold | Postern warm | Dovecot warm | warm ratio P/D | same answer |',
+  );
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const k of [...SORT_COMMANDS.map((c) => c.key), QRESYNC_KEY]) {
+    const dp = digest('postern', k);
+    const dd = digest('dovecot', k);
+    const same = dp === undefined || dd === undefined ? '-' : dp === dd ? 'yes' : 'no';
+    out.push(
+      `| ${k} | ${fmtMs(pick('postern', k, 'cold'))} | ${fmtMs(pick('dovecot', k, 'cold'))} | ` +
+        `${fmtMs(pick('postern', k, 'warm'))} | ${fmtMs(pick('dovecot', k, 'warm'))} | ` +
+        `${ratio(pick('postern', k, 'warm'), pick('dovecot', k, 'warm'))} | ${same} |`,
+    );
+  }
+  for (const [name, r] of Object.entries(results)) for (const e of r.errors) out.push(`${name} FAILED ${e}`);
   process.stdout.write(out.join('\n') + '\n');
   if (values.json !== '') {
     await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));

@@ -54,6 +54,7 @@ import type {
 import type { QuotaWarningClaim } from './rules/quota-warning.js';
 import type { MetadataChange, MetadataEntry, MetadataSetResult, MetadataTarget } from './metadata-types.js';
 import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from './tls-types.js';
+import type { MessageSortFields, SortFieldName } from './rules/sort-fields.js';
 
 /** Domains, accounts, aliases and recipient resolution; the per-account POP3 bookkeeping. */
 export interface Directory {
@@ -218,6 +219,17 @@ export interface Messages {
    */
   listFlags(mailboxId: number, uids: number[]): Promise<MessageFlags[]>;
   getMime(blobId: string): Promise<MimeRecord>;
+  /**
+   * What SORT and THREAD compare (RFC 5256, RFC 5957) for the messages with these UIDs
+   * (ascending; missing ones skipped), in UID order, without parsing MIME records where the
+   * store keeps the fields (docs/architecture.md, "SORT and THREAD keys"). Only the `wanted`
+   * fields are sure to be filled; the others may read as emptySortFields() has them.
+   */
+  listSortFields(
+    mailboxId: number,
+    uids: number[],
+    wanted: readonly SortFieldName[],
+  ): Promise<MessageSortFields[]>;
   updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult>;
   /** Removes the messages with these UIDs (or, without uids, every \Deleted message). Returns expunged UIDs. */
   expunge(mailboxId: number, opts?: { uids?: number[]; onlyDeleted?: boolean }): Promise<number[]>;

@@ -1,17 +1,17 @@
 // Loads the SortRecords (sort-keys.ts) of the messages a SORT or THREAD matched. Invariants:
-// - metadata is read from the store 256 messages at a time and the MIME record of each blob once
-//   (the store caches parsed records; messages sharing a blob share it): no message bytes;
+// - the store's sort fields (Messages.listSortFields: a few columns kept per blob since
+//   migration 21, no MIME record parsed, no message bytes) are read BATCH messages at a time;
 // - the loop yields to the event loop every few milliseconds (TimeSlicer), so a SORT of a
 //   100,000-message mailbox does not stall other connections;
 // - a message expunged by another session meanwhile is left out (it matched nothing).
 
-import type { MimeRecord } from '../../mail/mime/types.js';
 import type { Messages } from '../../store/roles.js';
 import type { SortKeyName } from '../../wire/imap/sort.js';
-import { sortRecord, type SortRecord } from './sort-keys.js';
+import { neededFields, sortRecordMaker, type SortRecord } from './sort-keys.js';
 import type { SelectedView } from './view.js';
 
-const BATCH = 128;
+/** Messages per store read: one short range scan each (listSortFields). */
+const BATCH = 256;
 /** Longest stretch of synchronous work before yielding to the event loop. */
 const SLICE_MS = 5;
 
@@ -36,21 +36,16 @@ export async function loadSortRecords(
   slicer: TimeSlicer,
 ): Promise<SortRecord[]> {
   const out: SortRecord[] = [];
+  const wanted = neededFields(need);
+  const record = sortRecordMaker(need);
   for (let start = 0; start < match.uids.length; start += BATCH) {
-    // Per batch, so memory stays bounded (the store keeps its own cache of parsed records).
-    const mimes = new Map<string, MimeRecord>();
     const uids = match.uids.slice(start, start + BATCH);
-    const metas = await store.listMessages(view.mailboxId, { uids });
+    const rows = await store.listSortFields(view.mailboxId, uids, wanted);
     let at = 0;
-    for (const meta of metas) {
-      while (at < uids.length && uids[at] !== meta.uid) at++;
+    for (const row of rows) {
+      while (at < uids.length && uids[at] !== row.uid) at++;
       if (at === uids.length) break;
-      let mime = mimes.get(meta.blobId);
-      if (mime === undefined) {
-        mime = await store.getMime(meta.blobId);
-        mimes.set(meta.blobId, mime);
-      }
-      out.push(sortRecord(meta, match.seqs[start + at]!, mime, need));
+      out.push(record(row, match.seqs[start + at]!));
     }
     await slicer.pause();
   }

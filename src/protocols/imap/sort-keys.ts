@@ -1,5 +1,5 @@
-// What SORT and THREAD compare, per message (RFC 5256 §3, RFC 5957 §3), built from the MIME
-// record the indexer stored at delivery (no message bytes are read):
+// What SORT and THREAD compare, per message (RFC 5256 §3, RFC 5957 §3), built from the sort
+// fields the store keeps per blob (store/rules/sort-fields.ts; no message bytes are read):
 // - ARRIVAL: the internal date; SIZE: the RFC822.SIZE;
 // - DATE: the sent date, the Date: header in UTC, or the internal date when the header is missing
 //   or cannot be parsed (RFC 5256 §2.2);
@@ -11,10 +11,7 @@
 // Strings are compared with i;unicode-casemap (unicode-casemap.ts). When every key is equal the
 // sequence number decides (RFC 5256 §3), ascending whatever REVERSE says.
 
-import { decodeWords } from '../../mail/mime/address.js';
-import { extractBaseSubject } from '../../mail/mime/base-subject.js';
-import type { ImapAddress, MimeRecord } from '../../mail/mime/types.js';
-import type { MessageMeta } from '../../store/types.js';
+import type { MessageSortFields, SortFieldName, SortFields } from '../../store/rules/sort-fields.js';
 import type { SortCriterion, SortKeyName } from '../../wire/imap/sort.js';
 import { casemapKey, compareKeys } from './unicode-casemap.js';
 
@@ -46,103 +43,123 @@ const ADDRESS_KEYS: ReadonlySet<SortKeyName> = new Set<SortKeyName>([
   'DISPLAYTO',
 ]);
 
-/** The first address of an ENVELOPE field, or null. */
-function firstAddress(list: ImapAddress[] | null): ImapAddress | null {
-  return list === null || list.length === 0 ? null : list[0]!;
-}
-
-/** RFC 5256 §3 FROM/TO/CC: the addr-mailbox of the first address. */
-function mailboxOf(list: ImapAddress[] | null): string {
-  return firstAddress(list)?.mailbox ?? '';
-}
-
-/** RFC 5957 §3: the display-name of the first address when it has one, else its addr-spec. */
-function displayOf(list: ImapAddress[] | null): string {
-  const a = firstAddress(list);
-  if (a === null) return '';
-  if (a.host === null) return a.mailbox === null ? '' : decodeWords(a.mailbox);
-  const name = a.name === null ? '' : decodeWords(a.name).trim();
-  if (name !== '') return name;
-  const mbox = a.mailbox ?? '';
-  return a.host === '' ? mbox : `${mbox}@${a.host}`;
-}
-
-function addressValue(key: AddressKey, mime: MimeRecord): string {
-  const env = mime.envelope;
+function addressValue(key: AddressKey, f: SortFields): string {
   switch (key) {
     case 'FROM':
-      return mailboxOf(env.from);
+      return f.fromMailbox;
     case 'TO':
-      return mailboxOf(env.to);
+      return f.toMailbox;
     case 'CC':
-      return mailboxOf(env.cc);
+      return f.ccMailbox;
     case 'DISPLAYFROM':
-      return displayOf(env.from);
+      return f.displayFrom;
     case 'DISPLAYTO':
-      return displayOf(env.to);
+      return f.displayTo;
   }
 }
 
-/**
- * The record of one message: `sortKeys` are the SORT keys to compute (THREAD: none), and the
- * base subject is computed when SUBJECT is one of them or `subject` is set.
- */
-export function sortRecord(
-  meta: MessageMeta,
-  seq: number,
-  mime: MimeRecord,
-  need: { sortKeys: readonly SortKeyName[]; subject: boolean },
-): SortRecord {
-  const h = mime.headers;
-  const base =
-    need.subject || need.sortKeys.includes('SUBJECT')
-      ? extractBaseSubject(h.subject)
-      : { subject: '', replyOrForward: false };
-  const keys: SortRecord['keys'] = {};
-  for (const k of need.sortKeys) {
-    if (ADDRESS_KEYS.has(k)) keys[k as AddressKey] = casemapKey(addressValue(k as AddressKey, mime));
+/** The stored fields a record needs (Messages.listSortFields reads only those). */
+export function neededFields(need: { sortKeys: readonly SortKeyName[]; subject: boolean }): SortFieldName[] {
+  const out = new Set<SortFieldName>();
+  // THREAD (RFC 5256 §3): sent date, base subject, and the ids of REFERENCES.
+  if (need.subject) {
+    for (const f of [
+      'sent',
+      'baseSubject',
+      'replyOrForward',
+      'messageId',
+      'inReplyTo',
+      'references',
+    ] as const)
+      out.add(f);
   }
-  const arrival = meta.internalDate.getTime();
+  for (const k of need.sortKeys) {
+    if (k === 'DATE') out.add('sent');
+    else if (k === 'SUBJECT') out.add('baseSubject').add('replyOrForward');
+    else if (ADDRESS_KEYS.has(k)) out.add(ADDRESS_FIELDS[k as AddressKey]);
+  }
+  return [...out];
+}
+
+const ADDRESS_FIELDS: Record<AddressKey, SortFieldName> = {
+  FROM: 'fromMailbox',
+  TO: 'toMailbox',
+  CC: 'ccMailbox',
+  DISPLAYFROM: 'displayFrom',
+  DISPLAYTO: 'displayTo',
+};
+
+/**
+ * The maker of the records of one command (its fields read with at least neededFields(need)):
+ * `sortKeys` are the SORT keys to compute (THREAD: none), and the subject's collation key is made
+ * when SUBJECT is one of them or `subject` is set.
+ */
+export function sortRecordMaker(need: {
+  sortKeys: readonly SortKeyName[];
+  subject: boolean;
+}): (m: MessageSortFields, seq: number) => SortRecord {
+  const withSubject = need.subject || need.sortKeys.includes('SUBJECT');
+  const addressKeys = need.sortKeys.filter((k) => ADDRESS_KEYS.has(k)) as AddressKey[];
+  return (m, seq) => makeRecord(m, seq, withSubject, addressKeys);
+}
+
+function makeRecord(
+  m: MessageSortFields,
+  seq: number,
+  withSubject: boolean,
+  addressKeys: readonly AddressKey[],
+): SortRecord {
+  const f = m.fields;
+  const keys: SortRecord['keys'] = {};
+  for (const k of addressKeys) keys[k] = casemapKey(addressValue(k, f));
+  const baseSubject = withSubject ? f.baseSubject : '';
   return {
-    uid: meta.uid,
+    uid: m.uid,
     seq,
-    arrival,
-    sent: h.date ?? arrival,
-    size: meta.size,
-    baseSubject: base.subject,
-    subjectKey: casemapKey(base.subject),
-    replyOrForward: base.replyOrForward,
-    messageId: h.messageId,
-    inReplyTo: h.inReplyTo,
-    references: h.references,
+    arrival: m.internalDate,
+    sent: f.sent ?? m.internalDate,
+    size: m.size,
+    baseSubject,
+    subjectKey: withSubject ? casemapKey(baseSubject) : EMPTY_KEY,
+    replyOrForward: withSubject ? f.replyOrForward : false,
+    messageId: f.messageId,
+    inReplyTo: f.inReplyTo,
+    references: f.references,
     keys,
   };
 }
 
-function compareKey(key: SortKeyName, a: SortRecord, b: SortRecord): number {
+const EMPTY_KEY = casemapKey('');
+
+type Compare = (a: SortRecord, b: SortRecord) => number;
+
+/** One key's comparison, chosen once per command rather than per comparison (100,000 messages: ~2M calls). */
+function keyComparator(key: SortKeyName): Compare {
   switch (key) {
     case 'ARRIVAL':
-      return a.arrival - b.arrival;
+      return (a, b) => a.arrival - b.arrival;
     case 'DATE':
-      return a.sent - b.sent;
+      return (a, b) => a.sent - b.sent;
     case 'SIZE':
-      return a.size - b.size;
+      return (a, b) => a.size - b.size;
     case 'SUBJECT':
-      return compareKeys(a.subjectKey, b.subjectKey);
+      return (a, b) => compareKeys(a.subjectKey, b.subjectKey);
     default:
-      return compareKeys(a.keys[key] ?? '', b.keys[key] ?? '');
+      return (a, b) => compareKeys(a.keys[key] ?? '', b.keys[key] ?? '');
   }
 }
 
 /** The comparison of a SORT program: its keys in order, then the sequence number. */
-export function sortComparator(criteria: readonly SortCriterion[]): (a: SortRecord, b: SortRecord) => number {
-  return (a, b) => {
-    for (const c of criteria) {
-      const r = compareKey(c.key, a, b);
-      if (r !== 0) return c.reverse ? -r : r;
-    }
-    return a.seq - b.seq;
-  };
+export function sortComparator(criteria: readonly SortCriterion[]): Compare {
+  // Built from the last key backwards: each key falls through to the rest, the sequence number
+  // last (RFC 5256 §3), ascending whatever REVERSE says.
+  let cmp: Compare = (a, b) => a.seq - b.seq;
+  for (let i = criteria.length - 1; i >= 0; i--) {
+    const key = keyComparator(criteria[i]!.key);
+    const rest = cmp;
+    cmp = criteria[i]!.reverse ? (a, b) => key(b, a) || rest(a, b) : (a, b) => key(a, b) || rest(a, b);
+  }
+  return cmp;
 }
 
 /** Sent date, then sequence number: the order of threads and siblings (RFC 5256 §2.2). */

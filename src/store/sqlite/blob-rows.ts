@@ -7,6 +7,7 @@
 import type { MimeRecord } from '../../mail/mime/types.js';
 import { blobSearchText } from '../rules/search-text.js';
 import { needsInlineContent, storeInlineContent } from './inline-blobs.js';
+import { insertBlobSort } from './sort-fields.js';
 import type { StatementCache } from './statement-cache.js';
 
 /** Adds `delta` references to a blob row; a count reaching 0 starts its grace period. */
@@ -42,6 +43,7 @@ export function upsertBlob(
     )
     .run({ id: blobId, size, count, mime: JSON.stringify(mime), zeroSince: count === 0 ? now : null });
   insertBlobSearch(sql, blobId, mime);
+  insertBlobSort(sql, blobId, mime);
 }
 
 function insertBlobSearch(sql: StatementCache, blobId: string, mime: MimeRecord): void {

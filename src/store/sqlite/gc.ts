@@ -1,5 +1,5 @@
 // Garbage collection on SQLite (the Maintenance role's collectGarbage): blobs whose reference
-// count stayed 0 past the grace period lose their row, their blob_search row and their file or
+// count stayed 0 past the grace period lose their row, their blob_search and blob_sort rows and their file or
 // inline bytes (blob_content, in the same transaction as the row);
 // then files no row names, older than the orphan age, are swept. Every removal re-checks under
 // the write lock (or by the blob store's move-aside), so it is safe in several processes at
@@ -39,13 +39,15 @@ export const gcWrites = {
     cutoff: number,
   ): { removed: string[]; inlineBytes: number } {
     const del = tx.sql.stmt('DELETE FROM blobs WHERE id = ? AND refcount = 0 AND zero_since <= ?');
-    // message_search rows went with their messages (triggers); blob_search and the inline
-    // bytes go with the blob.
+    // message_search rows went with their messages (triggers); blob_search, blob_sort and the
+    // inline bytes go with the blob.
     const delSearch = tx.sql.stmt('DELETE FROM blob_search WHERE blob_id = ?');
+    const delSort = tx.sql.stmt('DELETE FROM blob_sort WHERE blob_id = ?');
     let inlineBytes = 0;
     const removed = ids.filter((id) => {
       if (del.run(id, cutoff).changes === 0) return false;
       delSearch.run(id);
+      delSort.run(id);
       inlineBytes += deleteInlineContent(tx.sql, id);
       return true;
     });

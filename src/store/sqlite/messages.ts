@@ -57,6 +57,8 @@ import type { GroupedWrite, Settled, SqliteCore } from './core.js';
 import { FlagReads } from './flag-reads.js';
 import { LruCache } from '../../core/lru-cache.js';
 import { insertOutbound } from './queue.js';
+import { listSortFields } from './sort-fields.js';
+import type { MessageSortFields, SortFieldName, SortFields } from '../rules/sort-fields.js';
 import {
   addUsage,
   mailboxRow,
@@ -519,6 +521,34 @@ export class SqliteMessages implements Messages {
     const mime = JSON.parse(text) as MimeRecord;
     this.mimeCache.set(blobId, mime);
     return mime;
+  }
+
+  async listSortFields(
+    mailboxId: number,
+    uids: number[],
+    wanted: readonly SortFieldName[],
+  ): Promise<MessageSortFields[]> {
+    this.core.assertOpen();
+    const { sql } = this.core;
+    if (sql.stmt('SELECT 1 FROM mailboxes WHERE id = ?').get(mailboxId) === undefined)
+      throw notFound('mailbox');
+    const missing: Array<{ blobId: string; fields: SortFields }> = [];
+    const out = await listSortFields(
+      sql,
+      mailboxId,
+      uniqueUids(uids),
+      wanted,
+      (id) => this.getMime(id),
+      missing,
+    );
+    // Blobs from before migration 21: kept for the next SORT by the writer thread, not awaited
+    // (nothing depends on it; a failure only means the next SORT computes them again).
+    if (missing.length > 0 && !this.core.isClosed) {
+      this.core
+        .writeWithoutSync('sortFields', 'fill', missing)
+        .catch((err: unknown) => this.core.log.warn({ err }, 'keeping SORT fields failed'));
+    }
+    return out;
   }
 
   /** Drops a blob's cached MIME record (its row was removed). */

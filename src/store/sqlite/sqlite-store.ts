@@ -74,6 +74,7 @@ import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
 import { SqliteTransportSecurity } from './transport-security.js';
+import type { MessageSortFields, SortFieldName } from '../rules/sort-fields.js';
 
 export { SQLITE_FILE_NAME, type SqliteStoreStats, type StoreLogger } from './core.js';
 
@@ -330,6 +331,13 @@ export class SqliteStore implements MailStore {
   }
   getMime(blobId: string): Promise<MimeRecord> {
     return this.messages.getMime(blobId);
+  }
+  listSortFields(
+    mailboxId: number,
+    uids: number[],
+    wanted: readonly SortFieldName[],
+  ): Promise<MessageSortFields[]> {
+    return this.messages.listSortFields(mailboxId, uids, wanted);
   }
   updateFlags(mailboxId: number, uids: number[], update: FlagUpdate): Promise<FlagResult> {
     return this.messages.updateFlags(mailboxId, uids, update);

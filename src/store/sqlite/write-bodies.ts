@@ -16,6 +16,7 @@ import { metadataWrites } from './metadata.js';
 import { AppendRequestFailed } from '../rules/append-request.js';
 import { AppendWrite, messageWrites } from './messages.js';
 import { queueWrites } from './queue.js';
+import { sortFieldWrites } from './sort-fields.js';
 import { transportSecurityWrites } from './transport-security.js';
 import type { WriteTx } from './write-tx.js';
 
@@ -72,6 +73,7 @@ export const WRITES = {
   gc: gcWrites,
   leases: leaseWrites,
   queue: queueWrites,
+  sortFields: sortFieldWrites,
   transportSecurity: transportSecurityWrites,
   metadata: metadataWrites,
 };
