@@ -4,9 +4,13 @@
 
 import { rm } from 'node:fs/promises';
 import { openStore } from '../../src/app/open-store.js';
+import { hashPassword } from '../../src/auth/password.js';
 import { runServer, type ReadyInfo } from '../../src/app/server.js';
 import type { ListenAddress, ListenerName } from '../../src/config/types.js';
 import { LOOPBACK_0, tempDir, testConfig } from '../integration/server-fixture.js';
+
+/** The password of every account made with `accounts`. */
+export const ACCOUNT_PASSWORD = 'correct horse battery';
 
 export interface AutoconfigServer {
   hostname: string;
@@ -22,6 +26,8 @@ export async function startAutoconfigServer(opts: {
   listeners: ListenerName[];
   domains: string[];
   hostname?: string;
+  /** Accounts to create (all with PASSWORD): the Apple profile is behind the user's login. */
+  accounts?: string[];
 }): Promise<AutoconfigServer> {
   const dir = await tempDir('autoconfig');
   const listen: Partial<Record<ListenerName, ListenAddress>> = {};
@@ -31,6 +37,12 @@ export async function startAutoconfigServer(opts: {
   const { store } = await openStore(config);
   try {
     for (const d of opts.domains) await store.createDomain(d);
+    for (const address of opts.accounts ?? []) {
+      await store.createAccount({
+        address,
+        passwordHash: await hashPassword(ACCOUNT_PASSWORD, { logN: 10 }),
+      });
+    }
   } finally {
     await store.close();
   }

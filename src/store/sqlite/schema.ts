@@ -429,6 +429,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE domains ADD COLUMN pop3_expire_days INTEGER;
     `,
   },
+  {
+    version: 20,
+    description: "web sessions: the user's page, shared by every process and node on the store",
+    // Only a SHA-256 of the session id is stored: a copy of the database does not log anyone in.
+    // Times are milliseconds since the epoch; expired rows are deleted when a session is created.
+    sql: `
+      CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      );
+      CREATE INDEX web_sessions_account ON web_sessions(account_id, created_at);
+      CREATE INDEX web_sessions_expires ON web_sessions(expires_at);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -52,6 +52,7 @@ import type {
   QuotaReservation,
   Recipient,
   SpecialUse,
+  WebSession,
 } from '../types.js';
 import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from '../tls-types.js';
 import { SqliteCore, type SqliteCoreOptions, type SqliteStoreStats } from './core.js';
@@ -65,6 +66,7 @@ import { SqliteMessages, type SqliteMessagesOptions } from './messages.js';
 import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
 import { SqliteTransportSecurity } from './transport-security.js';
+import { SqliteWebSessions } from './web-sessions.js';
 
 export { SQLITE_FILE_NAME, type SqliteStoreStats, type StoreLogger } from './core.js';
 
@@ -109,6 +111,7 @@ export class SqliteStore implements MailStore {
   private readonly queue: SqliteOutboundQueue;
   private readonly leases: SqliteLeases;
   private readonly transportSecurity: SqliteTransportSecurity;
+  private readonly webSessions: SqliteWebSessions;
   private readonly gc: SqliteGc;
 
   constructor(opts: SqliteStoreOptions) {
@@ -128,6 +131,7 @@ export class SqliteStore implements MailStore {
     this.queue = new SqliteOutboundQueue(this.core);
     this.leases = new SqliteLeases(this.core);
     this.transportSecurity = new SqliteTransportSecurity(this.core);
+    this.webSessions = new SqliteWebSessions(this.core);
     this.gc = new SqliteGc(this.core, {
       blobs: opts.blobs,
       graceMs: opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
@@ -434,6 +438,24 @@ export class SqliteStore implements MailStore {
   }
   releaseMailboxLock(mailboxId: number, owner: string): Promise<void> {
     return this.leases.releaseMailboxLock(mailboxId, owner);
+  }
+
+  // ---------------------------------------------------------------- WebSessions
+
+  createWebSession(session: WebSession, opts: { staleBefore: Date; maxPerAccount: number }): Promise<void> {
+    return this.webSessions.createWebSession(session, opts);
+  }
+  getWebSession(idHash: string): Promise<WebSession | null> {
+    return this.webSessions.getWebSession(idHash);
+  }
+  touchWebSession(idHash: string, lastSeenAt: Date): Promise<void> {
+    return this.webSessions.touchWebSession(idHash, lastSeenAt);
+  }
+  deleteWebSession(idHash: string): Promise<void> {
+    return this.webSessions.deleteWebSession(idHash);
+  }
+  deleteWebSessions(accountId: number, opts?: { keep?: string }): Promise<number> {
+    return this.webSessions.deleteWebSessions(accountId, opts);
   }
 
   // ---------------------------------------------------------------- Maintenance

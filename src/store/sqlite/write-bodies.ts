@@ -14,6 +14,7 @@ import { AppendRequestFailed } from '../rules/append-request.js';
 import { AppendWrite, messageWrites } from './messages.js';
 import { queueWrites } from './queue.js';
 import { transportSecurityWrites } from './transport-security.js';
+import { webSessionWrites } from './web-sessions.js';
 import type { WriteTx } from './write-tx.js';
 
 /**
@@ -68,6 +69,7 @@ export const WRITES = {
   leases: leaseWrites,
   queue: queueWrites,
   transportSecurity: transportSecurityWrites,
+  webSessions: webSessionWrites,
 };
 
 export type Writes = typeof WRITES;
