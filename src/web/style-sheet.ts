@@ -20,6 +20,7 @@ header .who{font-size:.9rem}
 main{max-width:52rem;margin:0 auto;padding:1rem}
 h1{font-size:1.6rem;margin:.5rem 0 1rem}
 h2{font-size:1.25rem;margin:1.5rem 0 .5rem}
+section>h2:first-child{margin-top:0}
 h3{font-size:1.05rem;margin:1rem 0 .25rem}
 section,.card{background:#fff;border:1px solid #d0d5dc;border-radius:6px;padding:1rem;margin:0 0 1rem}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}
