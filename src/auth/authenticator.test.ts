@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { buildConfig, NO_LISTENERS } from '../config/load.js';
 import { DEFAULT_AUTH } from '../config/schema.js';
@@ -10,7 +11,8 @@ import { DEFAULT_LIMITS } from '../core/limits.js';
 import { openStore } from '../app/open-store.js';
 import { SQLITE_FILE_NAME } from '../store/sqlite/sqlite-store.js';
 import type { MailStore } from '../store/types.js';
-import { Authenticator } from './authenticator.js';
+import { issueAppPassword } from './app-passwords.js';
+import { Authenticator, type AuthProtocol } from './authenticator.js';
 import { AuthFailureTracker } from './failure-tracker.js';
 import { hashPassword, scryptRuns } from './password.js';
 
@@ -42,7 +44,7 @@ after(async () => {
 function make(
   delay: number,
   banAfter = 10,
-  opts: { auth?: Partial<AuthSettings>; now?: () => number } = {},
+  opts: { auth?: Partial<AuthSettings>; now?: () => number; appPasswordUseInterval?: number } = {},
 ): Authenticator {
   const limits = { ...DEFAULT_LIMITS, authFailureDelay: delay, authFailuresBeforeBan: banAfter };
   return new Authenticator({
@@ -51,6 +53,7 @@ function make(
     tracker: new AuthFailureTracker({ limits }),
     auth: { ...DEFAULT_AUTH, ...opts.auth },
     now: opts.now,
+    appPasswordUseInterval: opts.appPasswordUseInterval,
   });
 }
 
@@ -251,4 +254,173 @@ void test('unknown users cost one dummy scrypt run at auth.scrypt_log_n, cache o
     assert.equal(r.result, 'invalid');
     assert.equal(r.scrypt, i === 0 ? 2 : 1);
   }
+});
+
+/** Logs in with a protocol and returns the outcome, the app password id if one, and scrypt runs. */
+async function loginAs(
+  auth: Authenticator,
+  username: string,
+  password: string,
+  protocol: AuthProtocol,
+  remoteAddress = '127.0.0.20',
+): Promise<{ result: string; app: number | null; scrypt: number }> {
+  const before = scryptRuns();
+  const r = await auth.authenticate({ username, password, remoteAddress, protocol });
+  return {
+    result: r.ok ? 'ok' : r.reason,
+    app: r.ok ? (r.appPassword?.id ?? null) : null,
+    scrypt: scryptRuns() - before,
+  };
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await sleep(10);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+void test('app passwords: each logs in on every mail protocol without scrypt; the password still works', async () => {
+  await addUser('app1@example.test', 'main-pw');
+  const account = (await store.getAccount('app1@example.test'))!;
+  const phone = await issueAppPassword(store, account.id, 'Phone');
+  const laptop = await issueAppPassword(store, account.id, 'Laptop');
+  const auth = make(0);
+  for (const protocol of ['imap', 'pop3', 'smtp'] as const) {
+    assert.deepEqual(await loginAs(auth, 'app1@example.test', phone.secret, protocol), {
+      result: 'ok',
+      app: phone.appPassword.id,
+      scrypt: 0,
+    });
+  }
+  const typed = laptop.secret.replace(/-/g, ' ').toUpperCase();
+  assert.deepEqual(await loginAs(auth, 'APP1@example.test', typed, 'imap'), {
+    result: 'ok',
+    app: laptop.appPassword.id,
+    scrypt: 0,
+  });
+  // The account's own password: as before (scrypt once, then the cache), no app password.
+  assert.deepEqual(await loginAs(auth, 'app1@example.test', 'main-pw', 'imap'), {
+    result: 'ok',
+    app: null,
+    scrypt: 1,
+  });
+  assert.deepEqual(await loginAs(auth, 'app1@example.test', 'main-pw', 'imap'), {
+    result: 'ok',
+    app: null,
+    scrypt: 0,
+  });
+  // Another account's app password opens nothing here.
+  await addUser('app1b@example.test', 'other-pw');
+  assert.deepEqual(await loginAs(auth, 'app1b@example.test', phone.secret, 'imap', '127.0.0.21'), {
+    result: 'invalid',
+    app: null,
+    scrypt: 1,
+  });
+});
+
+void test('app passwords: revoked through another connection, refused at the next login, warm or not', async () => {
+  await addUser('app2@example.test', 'main-pw');
+  const account = (await store.getAccount('app2@example.test'))!;
+  const { appPassword, secret } = await issueAppPassword(store, account.id, 'Phone');
+  const auth = make(0);
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await loginAs(auth, 'app2@example.test', secret, 'pop3')).result, 'ok');
+  }
+  assert.equal(await other.revokeAppPassword(account.id, appPassword.id), true);
+  for (const protocol of ['imap', 'pop3', 'smtp'] as const) {
+    // A miss goes on to the account's password: a scrypt run, and a count towards the ban.
+    assert.deepEqual(await loginAs(auth, 'app2@example.test', secret, protocol, '127.0.0.22'), {
+      result: 'invalid',
+      app: null,
+      scrypt: 1,
+    });
+  }
+  assert.equal(auth.tracker.failureCount('127.0.0.22'), 3);
+});
+
+void test('app passwords: wrong ones cost what a wrong password costs; unknown users as before', async () => {
+  await addUser('app3@example.test', 'main-pw');
+  const account = (await store.getAccount('app3@example.test'))!;
+  await issueAppPassword(store, account.id, 'Phone');
+  const auth = make(120);
+  const guess = (await issueAppPassword(other, (await other.getAccount('alice@example.test'))!.id, 'x'))
+    .secret;
+  let t = Date.now();
+  assert.deepEqual(await loginAs(auth, 'app3@example.test', guess, 'smtp', '127.0.0.23'), {
+    result: 'invalid',
+    app: null,
+    scrypt: 1,
+  });
+  assert.ok(Date.now() - t >= 115, 'failure delayed');
+  t = Date.now();
+  const unknown = await loginAs(auth, 'nobody3@example.test', guess, 'smtp', '127.0.0.23');
+  assert.equal(unknown.result, 'invalid');
+  assert.ok(unknown.scrypt >= 1, 'an unknown user still costs a scrypt run');
+  assert.ok(Date.now() - t >= 115, 'failure delayed');
+  assert.equal(auth.tracker.failureCount('127.0.0.23'), 2);
+});
+
+void test('app passwords: never for the web page (protocol http), where the password works', async () => {
+  await addUser('app4@example.test', 'main-pw');
+  const account = (await store.getAccount('app4@example.test'))!;
+  const { secret } = await issueAppPassword(store, account.id, 'Phone');
+  const auth = make(0);
+  assert.deepEqual(await loginAs(auth, 'app4@example.test', secret, 'http', '127.0.0.24'), {
+    result: 'invalid',
+    app: null,
+    scrypt: 1,
+  });
+  assert.equal((await loginAs(auth, 'app4@example.test', 'main-pw', 'http')).result, 'ok');
+});
+
+void test('app passwords: a disabled account is refused with one, and says so only to its holder', async () => {
+  await addUser('app5@example.test', 'main-pw');
+  const account = (await store.getAccount('app5@example.test'))!;
+  const { secret } = await issueAppPassword(store, account.id, 'Phone');
+  const auth = make(0);
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path.join(dir, SQLITE_FILE_NAME));
+  try {
+    db.prepare("UPDATE accounts SET state = 'disabled' WHERE address = ?").run('app5@example.test');
+    assert.equal((await loginAs(auth, 'app5@example.test', secret, 'imap')).result, 'disabled');
+  } finally {
+    db.close();
+  }
+});
+
+void test('app passwords: the last use is recorded at most once per interval, with protocol and address', async () => {
+  await addUser('app6@example.test', 'main-pw');
+  const account = (await store.getAccount('app6@example.test'))!;
+  const { appPassword, secret } = await issueAppPassword(store, account.id, 'Phone');
+  let now = Date.parse('2026-12-07T08:00:00Z');
+  const auth = make(0, 10, { now: () => now, appPasswordUseInterval: 60_000 });
+  const last = async (): Promise<[string | undefined, string | null, string | null]> => {
+    const p = (await other.listAppPasswords(account.id)).find((x) => x.id === appPassword.id)!;
+    return [p.lastUsedAt?.toISOString(), p.lastUsedProtocol, p.lastUsedAddress];
+  };
+  assert.deepEqual(await last(), [undefined, null, null]);
+  // Three logins at once: the use is recorded (the in-flight guard keeps it to one write).
+  const results = await Promise.all(
+    [1, 2, 3].map(() =>
+      auth.authenticate({
+        username: 'app6@example.test',
+        password: secret,
+        remoteAddress: '::ffff:192.0.2.5',
+        protocol: 'pop3',
+      }),
+    ),
+  );
+  assert.ok(results.every((r) => r.ok));
+  await waitFor('the first use', async () => (await last())[0] !== undefined);
+  assert.deepEqual(await last(), ['2026-12-07T08:00:00.000Z', 'pop3', '192.0.2.5']);
+  now += 59_000;
+  assert.equal((await loginAs(auth, 'app6@example.test', secret, 'smtp', '192.0.2.6')).result, 'ok');
+  await sleep(100);
+  assert.deepEqual(await last(), ['2026-12-07T08:00:00.000Z', 'pop3', '192.0.2.5'], 'within the interval');
+  now += 1_000;
+  assert.equal((await loginAs(auth, 'app6@example.test', secret, 'imap', '192.0.2.7')).result, 'ok');
+  await waitFor('the second use', async () => (await last())[1] === 'imap');
+  assert.deepEqual(await last(), ['2026-12-07T08:01:00.000Z', 'imap', '192.0.2.7']);
 });

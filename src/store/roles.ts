@@ -17,6 +17,9 @@ import type {
   Account,
   Alias,
   AppendOutcome,
+  AppPassword,
+  AppPasswordCredential,
+  AppPasswordUse,
   AppendRequest,
   Change,
   ExpungedSince,
@@ -101,6 +104,21 @@ export interface Directory {
   setPop3Expire(target: { domain: string } | { address: string }, expire: Pop3Expire): Promise<void>;
   /** Whether any domain or account has its own POP3 retention (CAPA then says `EXPIRE n USER`). */
   hasPop3ExpireOverrides(): Promise<boolean>;
+
+  // App passwords (issue 14): per-device passwords; only a hash of each secret is stored
+  /**
+   * Adds an app password to an account (NOT_FOUND for an unknown account; INVALID_ARGUMENT for
+   * a bad label or hash, or when the account already holds MAX_APP_PASSWORDS).
+   */
+  createAppPassword(accountId: number, input: { label: string; secretHash: string }): Promise<AppPassword>;
+  /** The account's app passwords, newest first ([] for an unknown account). */
+  listAppPasswords(accountId: number): Promise<AppPassword[]>;
+  /** Deletes one app password; false when there is none with this id for this account. */
+  revokeAppPassword(accountId: number, id: number): Promise<boolean>;
+  /** The account's app passwords with their secret hashes, for a login to compare against. */
+  appPasswordCredentials(accountId: number): Promise<AppPasswordCredential[]>;
+  /** Records a use of an app password; nothing happens when it was revoked meanwhile. */
+  recordAppPasswordUse(id: number, use: AppPasswordUse): Promise<void>;
 }
 
 /**

@@ -102,6 +102,35 @@ export interface Account {
   pop3Expire: Pop3Expire;
 }
 
+/**
+ * A per-device password of an account (issue 14): usable wherever the account's password is
+ * (IMAP, POP3, SMTP AUTH), revocable one by one. The secret itself is never stored, only its
+ * hash (src/auth/app-passwords.ts); revoking deletes the row.
+ */
+export interface AppPassword {
+  id: number;
+  accountId: number;
+  label: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  /** 'imap', 'pop3' or 'smtp' (an AuthProtocol), as of the last recorded use. */
+  lastUsedProtocol: string | null;
+  /** The client address of the last recorded use. */
+  lastUsedAddress: string | null;
+}
+
+/** An app password with its stored secret hash: what a login compares against. */
+export interface AppPasswordCredential extends AppPassword {
+  secretHash: string;
+}
+
+/** One use of an app password, as a login records it. */
+export interface AppPasswordUse {
+  at: Date;
+  protocol: string;
+  address: string;
+}
+
 export interface Alias {
   /** `local@domain` for an exact alias, `@domain` for the catch-all of a domain. */
   source: string;

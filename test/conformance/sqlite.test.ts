@@ -3,6 +3,7 @@
 // default); another backend's run (STORE=postgres) has its own test file.
 
 import { it } from 'node:test';
+import { runAppPasswordConformance } from './app-passwords-conformance.js';
 import { openBackend, selectedBackend } from './backends.js';
 import { runDkimKeyConformance } from './dkim-keys-conformance.js';
 import { runStoreConformance } from './store-conformance.js';
@@ -11,6 +12,7 @@ const selected = selectedBackend();
 if (selected === 'sqlite') {
   runStoreConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
   runDkimKeyConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
+  runAppPasswordConformance('sqlite', (dataDir) => openBackend('sqlite', dataDir));
 } else {
   void it('sqlite conformance', { skip: `STORE=${selected} selects another backend` }, () => undefined);
 }

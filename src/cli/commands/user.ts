@@ -1,4 +1,4 @@
-// postern user add|list|passwd|del|quota|apop-secret|pop3-expire
+// postern user add|list|passwd|del|quota|apop-secret|pop3-expire|app-password (user-app-password.ts)
 
 import type { Command } from 'commander';
 import { UsageError, isStoreError } from '../../core/errors.js';
@@ -10,6 +10,7 @@ import { parseAddress, parseDomain } from '../address.js';
 import { obtainPassword, type PasswordOptions } from '../password-input.js';
 import { describePop3Expire, parsePop3Expire } from '../pop3-expire.js';
 import { printJson, printTable } from '../table.js';
+import { registerUserAppPassword } from './user-app-password.js';
 
 export function parseQuota(text: string): number {
   const n = parseSize(text);
@@ -183,4 +184,6 @@ export function registerUser(program: Command): void {
       });
       process.stdout.write(`POP3 retention of ${address}: ${describePop3Expire(expire)}\n`);
     });
+
+  registerUserAppPassword(user);
 }

@@ -1,6 +1,6 @@
 // The Directory role on SQLite: domains, accounts, aliases, recipient resolution (the rules are
 // rules/recipient-resolver.ts, over lookups on the domains, accounts and aliases tables), the
-// APOP secret and the POP3 login record. Arguments are checked before a write begins; the
+// APOP secret and the POP3 login record; app passwords are app-passwords.ts. Arguments are checked before a write begins; the
 // transactional bodies are `directoryWrites`, synchronous functions of (WriteTx, arguments).
 
 import { StoreError } from '../../core/errors.js';
@@ -19,10 +19,14 @@ import {
   DEFAULT_MAILBOXES,
   type Account,
   type Alias,
+  type AppPassword,
+  type AppPasswordCredential,
+  type AppPasswordUse,
   type Domain,
   type Pop3Expire,
   type Recipient,
 } from '../types.js';
+import { appPasswordWrites, SqliteAppPasswords } from './app-passwords.js';
 import type { SqliteCore } from './core.js';
 import { insertMailbox, purgeMailbox } from './mailboxes.js';
 import {
@@ -105,7 +109,7 @@ export const directoryWrites = {
     if (r.changes === 0) throw notFound(`account ${address}`);
   },
 
-  /** Removes the account with its mailboxes (messages, change log) and subscriptions. */
+  /** Removes the account with its mailboxes (messages, change log), subscriptions and app passwords. */
   deleteAccount(tx: WriteTx, address: string): void {
     const { sql } = tx;
     const a = sql.stmt<AccountRow>('SELECT * FROM accounts WHERE address = ?').get(address);
@@ -115,6 +119,7 @@ export const directoryWrites = {
       purgeMailbox(tx, mb, now);
     }
     sql.stmt('DELETE FROM subscriptions WHERE account_id = ?').run(a.id);
+    appPasswordWrites.deleteAccountAppPasswords(tx, a.id);
     sql.stmt('DELETE FROM accounts WHERE id = ?').run(a.id);
   },
 
@@ -166,9 +171,11 @@ export const directoryWrites = {
 export class SqliteDirectory implements Directory {
   /** What recipient resolution asks of the tables, on the main connection. */
   private readonly lookups: RecipientLookups;
+  private readonly appPasswords: SqliteAppPasswords;
 
   constructor(private readonly core: SqliteCore) {
     const { sql } = core;
+    this.appPasswords = new SqliteAppPasswords(core);
     this.lookups = {
       isLocalDomain: (domain) => sql.stmt('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined,
       accountByAddress: (a) =>
@@ -369,5 +376,27 @@ export class SqliteDirectory implements Directory {
     checkLoginInterval(minIntervalMs);
     const now = Date.now();
     return this.core.write('directory', 'recordPop3Login', accountId, now, minIntervalMs);
+  }
+
+  // ---------------------------------------------------------------- app passwords (app-passwords.ts)
+
+  createAppPassword(accountId: number, input: { label: string; secretHash: string }): Promise<AppPassword> {
+    return this.appPasswords.createAppPassword(accountId, input);
+  }
+
+  listAppPasswords(accountId: number): Promise<AppPassword[]> {
+    return this.appPasswords.listAppPasswords(accountId);
+  }
+
+  revokeAppPassword(accountId: number, id: number): Promise<boolean> {
+    return this.appPasswords.revokeAppPassword(accountId, id);
+  }
+
+  appPasswordCredentials(accountId: number): Promise<AppPasswordCredential[]> {
+    return this.appPasswords.appPasswordCredentials(accountId);
+  }
+
+  recordAppPasswordUse(id: number, use: AppPasswordUse): Promise<void> {
+    return this.appPasswords.recordAppPasswordUse(id, use);
   }
 }

@@ -430,6 +430,27 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 16,
+    description: 'app passwords: per-device passwords of an account',
+    // Issue 14. secret_hash is a SHA-256 of a random 135-bit secret (src/auth/app-passwords.ts),
+    // never the secret. AUTOINCREMENT: a revoked id is never given to a new app password, so
+    // "revoke ID" cannot hit a later one. last_used_*: the last recorded login (at most one
+    // write a minute per app password).
+    sql: `
+      CREATE TABLE app_passwords (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        label TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        last_used_protocol TEXT,
+        last_used_address TEXT
+      );
+      CREATE INDEX app_passwords_account ON app_passwords(account_id);
+    `,
+  },
+  {
     version: 20,
     description: "web sessions: the user's page, shared by every process and node on the store",
     // Only a SHA-256 of the session id is stored: a copy of the database does not log anyone in.

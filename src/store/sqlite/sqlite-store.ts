@@ -23,6 +23,9 @@ import type {
   Account,
   Alias,
   AppendOutcome,
+  AppPassword,
+  AppPasswordCredential,
+  AppPasswordUse,
   AppendRequest,
   Change,
   ExpungedSince,
@@ -226,6 +229,24 @@ export class SqliteStore implements MailStore {
 
   hasPop3ExpireOverrides(): Promise<boolean> {
     return this.directory.hasPop3ExpireOverrides();
+  }
+
+  // ---------------------------------------------------------------- app passwords
+
+  createAppPassword(accountId: number, input: { label: string; secretHash: string }): Promise<AppPassword> {
+    return this.directory.createAppPassword(accountId, input);
+  }
+  listAppPasswords(accountId: number): Promise<AppPassword[]> {
+    return this.directory.listAppPasswords(accountId);
+  }
+  revokeAppPassword(accountId: number, id: number): Promise<boolean> {
+    return this.directory.revokeAppPassword(accountId, id);
+  }
+  appPasswordCredentials(accountId: number): Promise<AppPasswordCredential[]> {
+    return this.directory.appPasswordCredentials(accountId);
+  }
+  recordAppPasswordUse(id: number, use: AppPasswordUse): Promise<void> {
+    return this.directory.recordAppPasswordUse(id, use);
   }
 
   // ---------------------------------------------------------------- Mailboxes

@@ -5,6 +5,7 @@
 
 import type { AppendOutcome, AppendRequest } from '../types.js';
 import type { Settled } from './core.js';
+import { appPasswordWrites } from './app-passwords.js';
 import { directoryWrites } from './directory.js';
 import { dkimKeyWrites } from './dkim-keys.js';
 import { gcWrites } from './gc.js';
@@ -61,6 +62,7 @@ const groupedWrites = {
 
 export const WRITES = {
   directory: directoryWrites,
+  appPasswords: appPasswordWrites,
   dkim: dkimKeyWrites,
   mailboxes: mailboxWrites,
   messages: messageWrites,
