@@ -6,6 +6,7 @@
 //   POST /account/empty            folder=trash|junk
 //   GET  /account/setup            client setup; POST /account/mobileconfig: the Apple profile
 //   GET  /account/password, POST   password change
+//   GET  /account/app-passwords    list; POST creates (the secret shown once); POST .../revoke
 //   GET  /assets/style.css
 // Invariants: every page needs a live session (web-session-manager.ts) except /login and the
 // style sheet; every POST but /login needs the session's CSRF token (csrf-token.ts), else 403,
@@ -21,6 +22,9 @@ import { hashPassword, passwordBytes } from '../auth/password.js';
 import type { HttpExchange, HttpRoutes } from '../server/http-routes.js';
 import type { ServerDeps } from '../server/types.js';
 import type { Account, Mailbox } from '../store/types.js';
+import { issueAppPassword, listAppPasswords, revokeAppPassword } from '../auth/app-passwords.js';
+import { isStoreError } from '../core/errors.js';
+import { appPasswordsPage } from './app-passwords-page.js';
 import { checkCsrfToken, csrfToken } from './csrf-token.js';
 import { readForm } from './form-body.js';
 import type { Html } from './html-template.js';
@@ -60,6 +64,7 @@ const NOTICES: Readonly<Record<string, string>> = {
   junk: 'Junk is empty now.',
   password: 'Your password is changed. Your other sessions of this page have ended.',
   out: 'You are logged out.',
+  revoked: 'The app password is revoked: the device that used it can no longer log in.',
 };
 
 function sendHtml(
@@ -124,7 +129,7 @@ export function webRoutes(deps: WebDeps, opts: WebRoutesOptions = {}): HttpRoute
   const sessions = new WebSessionManager({ store: deps.store, limits: opts.sessions });
   const minPasswordLength = opts.minPasswordLength ?? DEFAULT_MIN_PASSWORD_LENGTH;
   const hostname = deps.config.hostname;
-  const pages: PageName[] = ['overview', 'setup', 'password'];
+  const pages: PageName[] = ['overview', 'setup', 'password', 'app-passwords'];
 
   const settings = (): ClientSettings =>
     clientSettings(deps.config.hostname, openListenerPorts(deps.config, deps.listening?.()));
@@ -319,6 +324,70 @@ export function webRoutes(deps: WebDeps, opts: WebRoutesOptions = {}): HttpRoute
     redirect(ex.res, `${PAGE_PATHS.password}?done=password`);
   };
 
+  const showAppPasswords = async (
+    ex: HttpExchange,
+    session: ActiveSession,
+    account: Account,
+    more: {
+      status?: number;
+      created?: { label: string; secret: string };
+      label?: string;
+      error?: string;
+    } = {},
+  ): Promise<void> => {
+    sendHtml(
+      ex.res,
+      more.status ?? 200,
+      appPasswordsPage({
+        hostname,
+        user: layoutUser(session, account, 'app-passwords'),
+        appPasswords: await listAppPasswords(deps.store, account.id),
+        created: more.created,
+        label: more.label,
+        error: more.error,
+        notice: ex.query.get('done') === 'revoked' ? NOTICES.revoked : undefined,
+      }),
+    );
+  };
+
+  const createAppPassword = async (
+    ex: HttpExchange,
+    session: ActiveSession,
+    account: Account,
+    form: URLSearchParams,
+  ): Promise<void> => {
+    const label = form.get('label') ?? '';
+    let issued;
+    try {
+      issued = await issueAppPassword(deps.store, account.id, label);
+    } catch (err) {
+      if (!isStoreError(err, 'INVALID_ARGUMENT')) throw err;
+      await showAppPasswords(ex, session, account, {
+        status: 400,
+        label,
+        error: `Not created: ${err.message}.`,
+      });
+      return;
+    }
+    deps.log.info({ user: account.address, appPassword: issued.appPassword.id }, 'web: app password created');
+    // Shown in this answer only (no redirect: the secret must not travel in a URL or be stored).
+    await showAppPasswords(ex, session, account, {
+      created: { label: issued.appPassword.label, secret: issued.secret },
+    });
+  };
+
+  const revoke = async (ex: HttpExchange, account: Account, form: URLSearchParams): Promise<void> => {
+    const id = Number(form.get('id'));
+    if (!Number.isSafeInteger(id) || id <= 0) {
+      sendText(ex.res, 400, 'bad app password id');
+      return;
+    }
+    // Scoped to the account: an id of someone else's app password revokes nothing.
+    const revoked = await revokeAppPassword(deps.store, account.id, id);
+    if (revoked) deps.log.info({ user: account.address, appPassword: id }, 'web: app password revoked');
+    redirect(ex.res, `${PAGE_PATHS['app-passwords']}?done=revoked`);
+  };
+
   // ---------------------------------------------------------------- dispatch
 
   return async (ex: HttpExchange): Promise<boolean> => {
@@ -408,6 +477,12 @@ export function webRoutes(deps: WebDeps, opts: WebRoutesOptions = {}): HttpRoute
         case PAGE_PATHS.password:
           await changePassword(ex, session, account, form);
           return true;
+        case PAGE_PATHS['app-passwords']:
+          await createAppPassword(ex, session, account, form);
+          return true;
+        case `${PAGE_PATHS['app-passwords']}/revoke`:
+          await revoke(ex, account, form);
+          return true;
         default:
           sendText(res, 404, 'not found');
           return true;
@@ -439,6 +514,9 @@ export function webRoutes(deps: WebDeps, opts: WebRoutesOptions = {}): HttpRoute
             notice: ex.query.get('done') === 'password' ? NOTICES.password : undefined,
           }),
         );
+        return true;
+      case PAGE_PATHS['app-passwords']:
+        await showAppPasswords(ex, session, account);
         return true;
       default:
         sendText(res, 404, 'not found');
