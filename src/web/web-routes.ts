@@ -35,17 +35,10 @@ import { passwordPage } from './password-page.js';
 import { clearedSessionCookie, sessionCookie, sessionIdOf } from './session-cookie.js';
 import { setupPage } from './setup-page.js';
 import { STYLE_SHEET, STYLE_SHEET_PATH } from './style-sheet.js';
-import { WebSessionManager, type ActiveSession, type WebSessionLimits } from './web-session-manager.js';
+import { WebSessionManager, type ActiveSession } from './web-session-manager.js';
 
 export type WebDeps = Pick<ServerDeps, 'config' | 'store' | 'log' | 'authenticator' | 'listening'>;
 
-export interface WebRoutesOptions {
-  sessions?: Partial<WebSessionLimits>;
-  /** Shortest new password accepted (default 10 characters). */
-  minPasswordLength?: number;
-}
-
-export const DEFAULT_MIN_PASSWORD_LENGTH = 10;
 /** UIDs expunged per store call when a folder is emptied (bounded transactions). */
 const EXPUNGE_BATCH = 500;
 
@@ -125,9 +118,17 @@ function findFolder(mailboxes: readonly Mailbox[], kind: 'trash' | 'junk'): Mail
   return mailboxes.find((m) => m.specialUse === use) ?? mailboxes.find((m) => m.name === name);
 }
 
-export function webRoutes(deps: WebDeps, opts: WebRoutesOptions = {}): HttpRoutes {
-  const sessions = new WebSessionManager({ store: deps.store, limits: opts.sessions });
-  const minPasswordLength = opts.minPasswordLength ?? DEFAULT_MIN_PASSWORD_LENGTH;
+export function webRoutes(deps: WebDeps): HttpRoutes {
+  const web = deps.config.web;
+  const sessions = new WebSessionManager({
+    store: deps.store,
+    limits: {
+      idleMs: web.sessionIdle * 1000,
+      lifetimeMs: web.sessionLifetime * 1000,
+      maxPerAccount: web.sessionsPerAccount,
+    },
+  });
+  const minPasswordLength = web.minPasswordLength;
   const hostname = deps.config.hostname;
   const pages: PageName[] = ['overview', 'setup', 'password', 'app-passwords'];
 
