@@ -20,6 +20,7 @@ const OUTBOUND = 'src/outbound';
 const SERVER = 'src/server';
 const PROTOCOLS = 'src/protocols';
 const ADMIN = 'src/admin';
+const WEB = 'src/web';
 const APP = 'src/app';
 const CLI = 'src/cli';
 
@@ -72,10 +73,31 @@ const LAYERS = [
     dir: ADMIN,
     may: [CORE, MAIL, CONFIG, STORE, AUTH, 'src/server/types.ts', 'src/server/http-routes.ts'],
   },
+  // The user's page (issue 14): login, quota, client setup, password, app passwords. It reuses
+  // src/admin's client settings and Apple profile; src/admin never imports it.
+  {
+    dir: WEB,
+    may: [CORE, MAIL, CONFIG, STORE, AUTH, ADMIN, 'src/server/types.ts', 'src/server/http-routes.ts'],
+  },
   // The composition root: opens the store, pairs listeners with protocols, runs the server.
   {
     dir: APP,
-    may: [CORE, WIRE, MAIL, CONFIG, DNS, STORE, AUTH, WORKERS, DELIVERY, OUTBOUND, SERVER, PROTOCOLS, ADMIN],
+    may: [
+      CORE,
+      WIRE,
+      MAIL,
+      CONFIG,
+      DNS,
+      STORE,
+      AUTH,
+      WORKERS,
+      DELIVERY,
+      OUTBOUND,
+      SERVER,
+      PROTOCOLS,
+      ADMIN,
+      WEB,
+    ],
   },
   { dir: CLI, may: ['src'] },
 ];

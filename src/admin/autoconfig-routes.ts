@@ -5,7 +5,8 @@
 //                                                                      a GET over http: 302 to https
 //   GET  /autodiscover/autodiscover.json?Email=&Protocol=              Outlook JSON v2
 //   GET  /autodiscover/autodiscover.json/v1.0/<address>?Protocol=      the same, address in the path
-//   GET  /mobileconfig?emailaddress=                                   Apple profile (unsigned)
+//   GET  /mobileconfig                                                 303 to /account/setup: the Apple
+//                                                                      profile needs a login (src/web)
 // Invariants: an address or domain the server does not host gets 404 (only the domain is
 // looked up: whether an account exists is never revealed); a malformed request gets 400; the
 // POST body is bounded in size (413) and time (408) and is never read past the bound; every
@@ -17,7 +18,6 @@ import { normalizeDomain } from '../mail/domain.js';
 import { tryParseAddress } from '../store/rules/address.js';
 import type { HttpExchange, HttpRoutes } from '../server/http-routes.js';
 import type { ServerDeps } from '../server/types.js';
-import { MOBILECONFIG_CONTENT_TYPE, mobileconfig } from './apple-mobileconfig.js';
 import { AutodiscoverRequestError, parseAutodiscoverRequest } from './autodiscover-request.js';
 import { clientSettings, openListenerPorts, type ClientSettings } from './client-settings.js';
 import {
@@ -229,25 +229,6 @@ export function autoconfigRoutes(deps: AutoconfigDeps): HttpRoutes {
     sendJson(res, 200, autodiscoverJsonRedirect(settings()));
   };
 
-  const appleProfile = async (ex: HttpExchange): Promise<void> => {
-    const { res, query } = ex;
-    const address = await hostedAddress(param(query, 'emailaddress'));
-    if (typeof address === 'number') {
-      sendJson(res, address, { error: address === 400 ? 'bad emailaddress' : 'domain not served here' });
-      return;
-    }
-    const profile = mobileconfig({ settings: settings(), address });
-    if (profile === null) {
-      sendJson(res, 404, { error: 'no client listener is configured' });
-      return;
-    }
-    const domain = address.slice(address.lastIndexOf('@') + 1);
-    send(res, 200, MOBILECONFIG_CONTENT_TYPE, profile, {
-      // The domain is an LDH name: safe inside the quoted filename.
-      'Content-Disposition': `attachment; filename="${domain}.mobileconfig"`,
-    });
-  };
-
   return async (ex: HttpExchange): Promise<boolean> => {
     const { req, res } = ex;
     const path = ex.path.toLowerCase();
@@ -292,8 +273,11 @@ export function autoconfigRoutes(deps: AutoconfigDeps): HttpRoutes {
       return true;
     }
     if (path === '/mobileconfig') {
-      if (!read) return notAllowed('GET, HEAD');
-      await appleProfile(ex);
+      // The profile names an account: it moved behind the user's login (src/web, /account/setup),
+      // where it can also carry the password. Old links land there.
+      req.resume();
+      res.writeHead(303, { Location: '/account/setup', 'Content-Length': 0, 'Cache-Control': 'no-store' });
+      res.end();
       return true;
     }
     return false;

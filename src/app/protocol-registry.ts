@@ -10,14 +10,15 @@
 import { autoconfigRoutes } from '../admin/autoconfig-routes.js';
 import type { ListenerName } from '../config/types.js';
 import { createHttpHandler } from '../server/http.js';
+import { webRoutes } from '../web/web-routes.js';
 import type { ProtocolFactory } from '../server/types.js';
 import { createImapHandler } from '../protocols/imap/handler.js';
 import { createSmtpHandler } from '../protocols/smtp/handler.js';
 import { createPop3Handler } from '../protocols/pop3/handler.js';
 
-/** http and https: the runtime's /healthz, then autoconfig (src/admin). */
+/** http and https: the runtime's /healthz, then autoconfig (src/admin), then the user's page (src/web). */
 const createWebHandler: ProtocolFactory = (deps) =>
-  createHttpHandler(deps, { routes: [autoconfigRoutes(deps)] });
+  createHttpHandler(deps, { routes: [autoconfigRoutes(deps), webRoutes(deps)] });
 
 export const PROTOCOL_HANDLERS: ReadonlyMap<ListenerName, ProtocolFactory> = new Map<
   ListenerName,

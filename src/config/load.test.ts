@@ -75,6 +75,34 @@ void test('an empty file gives every default', () => {
   assert.deepEqual(c.limits, DEFAULT_LIMITS);
 });
 
+void test('[web] is read and validated; defaults when absent', () => {
+  assert.deepEqual(parseConfigToml('', FILE).web, {
+    sessionIdle: 1800,
+    sessionLifetime: 43_200,
+    sessionsPerAccount: 10,
+    minPasswordLength: 10,
+  });
+  const c = parseConfigToml(
+    '[web]\nsession_idle = "45m"\nsession_lifetime = "1d"\nsessions_per_account = 3\nmin_password_length = 12\n',
+    FILE,
+  );
+  assert.deepEqual(c.web, {
+    sessionIdle: 2700,
+    sessionLifetime: 86_400,
+    sessionsPerAccount: 3,
+    minPasswordLength: 12,
+  });
+  refused('[web]\nsession_idle = 5', 'postern.toml: web.session_idle: must be at least 60, got 5');
+  refused(
+    '[web]\nsessions_per_account = 0',
+    'postern.toml: web.sessions_per_account: must be at least 1, got 0',
+  );
+  refused(
+    '[web]\nmin_password_length = 0',
+    'postern.toml: web.min_password_length: expected an integer from 1 to 256, got 0',
+  );
+});
+
 void test('[auth] is read and validated', () => {
   const c = parseConfigToml(
     '[auth]\ncache_ttl = "10m"\ncache_size = 500\nscrypt_log_n = 12\nscrypt_concurrency = 4\n',
@@ -395,7 +423,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
   );
   refused(
     'hostnme = "x"',
-    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, auth, pop3, outbound, log, limits)',
+    'postern.toml: hostnme: unknown key (known keys: hostname, data_dir, listen, tls, store, server, dns, smtp, auth, web, pop3, outbound, log, limits)',
   );
   refused('listen = "x"', 'postern.toml: listen: expected a table, got "x"');
   refused(

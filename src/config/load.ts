@@ -15,6 +15,7 @@ import {
   LISTENER_NAMES,
   SMTP_LISTENERS,
   type AuthSettings,
+  type WebSettings,
   type OutboundSettings,
   type ListenAddress,
   type ListenerName,
@@ -29,6 +30,7 @@ import { parseDurationMs, parseDurationSeconds, parseSize } from './units.js';
 import {
   BARE_LINE_ENDINGS,
   DEFAULT_AUTH,
+  DEFAULT_WEB,
   DMARC_ACTIONS,
   DEFAULT_DATA_DIR,
   DEFAULT_DNS,
@@ -96,6 +98,7 @@ export interface PosternConfigInput {
   };
   outbound?: Partial<OutboundSettings>;
   auth?: Partial<AuthSettings>;
+  web?: Partial<WebSettings>;
   log?: { level?: string };
   limits?: Partial<Limits>;
 }
@@ -155,6 +158,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     'dns',
     'smtp',
     'auth',
+    'web',
     'pop3',
     'outbound',
     'log',
@@ -383,6 +387,33 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
         : v.boolean('auth.plaintext_from_loopback', authRaw.plaintext_from_loopback),
   };
 
+  const webRaw = v.table(top.web ?? {}, 'web', [
+    'session_idle',
+    'session_lifetime',
+    'sessions_per_account',
+    'min_password_length',
+  ]);
+  const webSeconds = (key: 'session_idle' | 'session_lifetime', fallback: number): number =>
+    webRaw[key] === undefined
+      ? fallback
+      : v.limit(
+          { field: 'commandTimeout', toml: key, kind: 'seconds', min: 60, doc: '' },
+          `web.${key}`,
+          webRaw[key],
+        );
+  const web: WebSettings = {
+    sessionIdle: webSeconds('session_idle', DEFAULT_WEB.sessionIdle),
+    sessionLifetime: webSeconds('session_lifetime', DEFAULT_WEB.sessionLifetime),
+    sessionsPerAccount:
+      webRaw.sessions_per_account === undefined
+        ? DEFAULT_WEB.sessionsPerAccount
+        : v.positiveInteger('web.sessions_per_account', webRaw.sessions_per_account),
+    minPasswordLength:
+      webRaw.min_password_length === undefined
+        ? DEFAULT_WEB.minPasswordLength
+        : v.integerIn('web.min_password_length', webRaw.min_password_length, 1, 256),
+  };
+
   const outboundRaw = v.table(
     top.outbound ?? {},
     'outbound',
@@ -432,6 +463,7 @@ export function parseConfigToml(text: string, file: string): PosternConfig {
     },
     outbound,
     auth,
+    web,
     pop3,
     log: { level },
     limits,
@@ -464,6 +496,7 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
     },
     outbound: { ...DEFAULT_OUTBOUND },
     auth: { ...DEFAULT_AUTH },
+    web: { ...DEFAULT_WEB },
     pop3: { ...DEFAULT_POP3 },
     log: { level: 'info' },
     limits: { ...DEFAULT_LIMITS },
@@ -653,6 +686,24 @@ export function buildConfig(partial: PosternConfigInput = {}, base?: PosternConf
         partial.auth?.plaintextFromLoopback !== undefined
           ? v.boolean('auth.plaintextFromLoopback', partial.auth.plaintextFromLoopback)
           : b.auth.plaintextFromLoopback,
+    },
+    web: {
+      sessionIdle:
+        partial.web?.sessionIdle !== undefined
+          ? v.integerIn('web.sessionIdle', partial.web.sessionIdle, 60, Number.MAX_SAFE_INTEGER)
+          : b.web.sessionIdle,
+      sessionLifetime:
+        partial.web?.sessionLifetime !== undefined
+          ? v.integerIn('web.sessionLifetime', partial.web.sessionLifetime, 60, Number.MAX_SAFE_INTEGER)
+          : b.web.sessionLifetime,
+      sessionsPerAccount:
+        partial.web?.sessionsPerAccount !== undefined
+          ? v.positiveInteger('web.sessionsPerAccount', partial.web.sessionsPerAccount)
+          : b.web.sessionsPerAccount,
+      minPasswordLength:
+        partial.web?.minPasswordLength !== undefined
+          ? v.integerIn('web.minPasswordLength', partial.web.minPasswordLength, 1, 256)
+          : b.web.minPasswordLength,
     },
     outbound,
     log: {

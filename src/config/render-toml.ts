@@ -11,6 +11,7 @@ import {
   BARE_LINE_ENDINGS,
   DMARC_ACTIONS,
   DEFAULT_AUTH,
+  DEFAULT_WEB,
   DEFAULT_DATA_DIR,
   DEFAULT_DNS,
   DEFAULT_LISTEN,
@@ -317,6 +318,38 @@ export function renderConfigToml(config: PosternConfig): string {
       'scrypt_concurrency',
       String(config.auth.scryptConcurrency),
       config.auth.scryptConcurrency === DEFAULT_AUTH.scryptConcurrency,
+    ),
+  );
+  out.push('');
+  out.push('[web]');
+  out.push('# The user\'s page (docs/web.md): a session ends after this many idle seconds (or "30m"),');
+  out.push(
+    `# and this long after login however active. Defaults: ${DEFAULT_WEB.sessionIdle}, ${DEFAULT_WEB.sessionLifetime}`,
+  );
+  out.push(
+    line('session_idle', String(config.web.sessionIdle), config.web.sessionIdle === DEFAULT_WEB.sessionIdle),
+  );
+  out.push(
+    line(
+      'session_lifetime',
+      String(config.web.sessionLifetime),
+      config.web.sessionLifetime === DEFAULT_WEB.sessionLifetime,
+    ),
+  );
+  out.push(`# Most sessions per account (the oldest end first). Default: ${DEFAULT_WEB.sessionsPerAccount}`);
+  out.push(
+    line(
+      'sessions_per_account',
+      String(config.web.sessionsPerAccount),
+      config.web.sessionsPerAccount === DEFAULT_WEB.sessionsPerAccount,
+    ),
+  );
+  out.push(`# Shortest new password the page accepts. Default: ${DEFAULT_WEB.minPasswordLength}`);
+  out.push(
+    line(
+      'min_password_length',
+      String(config.web.minPasswordLength),
+      config.web.minPasswordLength === DEFAULT_WEB.minPasswordLength,
     ),
   );
   out.push('');

@@ -326,6 +326,14 @@ export const DEFAULT_AUTH = Object.freeze({
   plaintextFromLoopback: true,
 });
 
+/** [web] defaults: sessions end after 30 idle minutes or 12 hours; 10 per account; 10-character passwords. */
+export const DEFAULT_WEB = Object.freeze({
+  sessionIdle: 1800,
+  sessionLifetime: 43_200,
+  sessionsPerAccount: 10,
+  minPasswordLength: 10,
+});
+
 export const DMARC_ACTIONS: readonly DmarcAction[] = ['reject', 'quarantine', 'accept'];
 
 /**

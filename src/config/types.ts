@@ -48,6 +48,18 @@ export interface AuthSettings {
   plaintextFromLoopback: boolean;
 }
 
+/** [web]: the user's page (src/web, docs/web.md). */
+export interface WebSettings {
+  /** Seconds without a request after which a session of the page ends. */
+  sessionIdle: number;
+  /** Seconds after login at which a session ends, however active. */
+  sessionLifetime: number;
+  /** Most sessions one account holds at once; a new login ends the oldest beyond it. */
+  sessionsPerAccount: number;
+  /** Shortest new password the page accepts, in characters. */
+  minPasswordLength: number;
+}
+
 /** [outbound]: sending to other servers (issue 12). Durations in seconds. */
 export interface OutboundSettings {
   /** How long a message is retried before it bounces as expired (RFC 5321 §4.5.4.1: 4-5 days). */
@@ -186,6 +198,7 @@ export interface PosternConfig {
   };
   outbound: OutboundSettings;
   auth: AuthSettings;
+  web: WebSettings;
   log: LogSettings;
   limits: Limits;
 }

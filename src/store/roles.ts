@@ -50,6 +50,7 @@ import type {
   QuotaReservation,
   Recipient,
   SpecialUse,
+  WebSession,
 } from './types.js';
 import type { QuotaWarningClaim } from './rules/quota-warning.js';
 import type { MetadataChange, MetadataEntry, MetadataSetResult, MetadataTarget } from './metadata-types.js';
@@ -423,6 +424,29 @@ export interface Metadata {
   ): Promise<MetadataSetResult>;
 }
 
+/**
+ * Sessions of the user's web page, in the store so that every process and node sees the same
+ * ones (a login on one worker, the next request on another). Writes that only add or refresh
+ * a session do not wait for the disk (a session lost in a crash means logging in again);
+ * deletions (logout, password change) do.
+ */
+export interface WebSessions {
+  /**
+   * Stores a new session. In the same transaction: deletes every session that expired
+   * (expiresAt at or before `session.createdAt`, or last seen before `staleBefore`), then the
+   * account's oldest ones beyond `maxPerAccount` (the new one counted).
+   */
+  createWebSession(session: WebSession, opts: { staleBefore: Date; maxPerAccount: number }): Promise<void>;
+  /** The session with this id hash, or null (expiry is the caller's to judge). */
+  getWebSession(idHash: string): Promise<WebSession | null>;
+  /** Records activity. */
+  touchWebSession(idHash: string, lastSeenAt: Date): Promise<void>;
+  /** Ends one session (nothing happens when it is gone). */
+  deleteWebSession(idHash: string): Promise<void>;
+  /** Ends every session of the account except `keep` (an id hash); returns how many ended. */
+  deleteWebSessions(accountId: number, opts?: { keep?: string }): Promise<number>;
+}
+
 /** Garbage collection and shutdown. */
 export interface Maintenance {
   /**
@@ -456,6 +480,7 @@ export interface MailStore
     TransportSecurity,
     Leases,
     Metadata,
+    WebSessions,
     Maintenance {
   readonly backend: 'sqlite' | 'postgres';
   /** Counters, where the backend keeps them. */

@@ -510,3 +510,17 @@ export interface QuotaReservation {
 export type Recipient =
   | { kind: 'local'; accountId: number; address: string; mailbox: string }
   | { kind: 'remote'; address: string };
+
+/**
+ * A session of the user's web page (src/web). The id the browser holds is never stored: only
+ * its SHA-256 (hex), so a copy of the database logs nobody in.
+ */
+export interface WebSession {
+  idHash: string;
+  accountId: number;
+  createdAt: Date;
+  /** The absolute end: the session is over at this time however active it is. */
+  expiresAt: Date;
+  /** The last request seen (updated at most once a minute); the idle timeout counts from it. */
+  lastSeenAt: Date;
+}

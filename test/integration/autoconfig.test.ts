@@ -1,7 +1,8 @@
 // Client autoconfiguration over real HTTP and HTTPS from the real server (issue 14): Thunderbird's
 // config-v1.1.xml checked against its documented format and parsed by python3's xml.etree,
 // Outlook's POX autodiscover parsed with its namespaces as Outlook reads it, the JSON v2
-// redirect and its error shape, Apple's .mobileconfig parsed by python3's plistlib; the answers
+// redirect and its error shape, Apple's .mobileconfig (downloaded after logging in to the user's
+// page) parsed by python3's plistlib; the answers
 // follow the listeners that are open; malformed, oversized and slow requests are refused while
 // the server keeps serving.
 // No XSD validator exists in python3's standard library and lxml is not installed, so the
@@ -13,7 +14,12 @@ import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { OUTLOOK_RESPONSE_SCHEMA, POX_RESPONSE_NS } from '../../src/admin/outlook-autodiscover.js';
-import { startAutoconfigServer, type AutoconfigServer } from '../helpers/autoconfig-server.js';
+import {
+  ACCOUNT_PASSWORD,
+  startAutoconfigServer,
+  type AutoconfigServer,
+} from '../helpers/autoconfig-server.js';
+import { downloadProfile } from '../helpers/web-client.js';
 import { runPython } from '../helpers/python.js';
 
 interface Reply {
@@ -240,6 +246,7 @@ void describe('every listener open (implicit TLS preferred)', () => {
     s = await startAutoconfigServer({
       listeners: ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http', 'https'],
       domains: ['example.test', 'other.test'],
+      accounts: [ODD, 'b@example.test'],
     });
   });
   after(async () => s.stop());
@@ -488,8 +495,10 @@ void describe('every listener open (implicit TLS preferred)', () => {
     assert.equal((JSON.parse(unknown.body.toString()) as Record<string, string>).ErrorCode, 'InvalidUser');
   });
 
-  void test('Apple .mobileconfig: plistlib reads a Configuration with one IMAP mail payload and no password', async () => {
-    const r = await request(s.port('http'), `/mobileconfig?emailaddress=${encodeURIComponent(ODD)}`);
+  void test('Apple .mobileconfig (behind the login): plistlib reads a Configuration with one IMAP mail payload and no password', async () => {
+    const profile = (address: string) =>
+      downloadProfile({ port: s.port('http'), address, password: ACCOUNT_PASSWORD });
+    const r = await profile(ODD);
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'application/x-apple-aspen-config');
     assert.equal(r.headers['content-disposition'], 'attachment; filename="example.test.mobileconfig"');
@@ -518,22 +527,18 @@ void describe('every listener open (implicit TLS preferred)', () => {
     assert.equal(mail.OutgoingPasswordSameAsIncomingPassword, true);
     assert.ok(!('IncomingPassword' in mail) && !('OutgoingPassword' in mail), 'no password');
     // Stable per user, different between users.
-    const again = await parsePlist(
-      (await request(s.port('http'), `/mobileconfig?emailaddress=${encodeURIComponent(ODD)}`)).body,
-    );
+    const again = await parsePlist((await profile(ODD)).body);
     assert.equal(again.PayloadUUID, p.PayloadUUID);
     assert.equal(again.PayloadContent[0].PayloadUUID, mail.PayloadUUID);
     assert.equal(again.PayloadIdentifier, p.PayloadIdentifier);
-    const other = await parsePlist(
-      (await request(s.port('http'), '/mobileconfig?emailaddress=b%40example.test')).body,
-    );
+    const other = await parsePlist((await profile('b@example.test')).body);
     assert.notEqual(other.PayloadUUID, p.PayloadUUID);
     assert.notEqual(other.PayloadContent[0].PayloadUUID, mail.PayloadUUID);
-    assert.equal(
-      (await request(s.port('http'), '/mobileconfig?emailaddress=a%40elsewhere.test')).status,
-      404,
-    );
-    assert.equal((await request(s.port('http'), '/mobileconfig')).status, 400);
+    // The old unauthenticated address (it named any address) now leads to the login.
+    const old = await request(s.port('http'), `/mobileconfig?emailaddress=${encodeURIComponent(ODD)}`);
+    assert.equal(old.status, 303);
+    assert.equal(old.headers.location, '/account/setup');
+    assert.equal(old.headers['content-type'], undefined);
   });
 });
 
@@ -543,6 +548,7 @@ void describe('STARTTLS listeners only (no imaps, pop3s, submissions, https)', (
     s = await startAutoconfigServer({
       listeners: ['submission', 'imap', 'pop3', 'http'],
       domains: ['example.test'],
+      accounts: ['u@example.test'],
     });
   });
   after(async () => s.stop());
@@ -584,7 +590,8 @@ void describe('STARTTLS listeners only (no imaps, pop3s, submissions, https)', (
     );
 
     const profile = await parsePlist(
-      (await request(s.port('http'), '/mobileconfig?emailaddress=u%40example.test')).body,
+      (await downloadProfile({ port: s.port('http'), address: 'u@example.test', password: ACCOUNT_PASSWORD }))
+        .body,
     );
     assert.equal(profile.PayloadContent[0].IncomingMailServerPortNumber, s.port('imap'));
     assert.equal(profile.PayloadContent[0].OutgoingMailServerPortNumber, s.port('submission'));
@@ -642,7 +649,11 @@ void describe('no POP3 at all, IMAP over implicit TLS', () => {
 void describe('no client listener', () => {
   let s: AutoconfigServer;
   before(async () => {
-    s = await startAutoconfigServer({ listeners: ['smtp', 'http'], domains: ['example.test'] });
+    s = await startAutoconfigServer({
+      listeners: ['smtp', 'http'],
+      domains: ['example.test'],
+      accounts: ['u@example.test'],
+    });
   });
   after(async () => s.stop());
 
@@ -651,7 +662,12 @@ void describe('no client listener', () => {
       (await request(s.port('http'), '/mail/config-v1.1.xml?emailaddress=u%40example.test')).status,
       404,
     );
-    assert.equal((await request(s.port('http'), '/mobileconfig?emailaddress=u%40example.test')).status, 404);
+    const profile = await downloadProfile({
+      port: s.port('http'),
+      address: 'u@example.test',
+      password: ACCOUNT_PASSWORD,
+    });
+    assert.equal(profile.status, 409);
     const pox = await request(s.port('http'), '/autodiscover/autodiscover.xml', {
       method: 'POST',
       body: poxRequest('u@example.test'),

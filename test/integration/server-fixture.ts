@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { ListenAddress, ListenerName, PosternConfig } from '../../src/config/types.js';
-import { DEFAULT_AUTH, DEFAULT_OUTBOUND } from '../../src/config/schema.js';
+import { DEFAULT_AUTH, DEFAULT_OUTBOUND, DEFAULT_WEB } from '../../src/config/schema.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/core/limits.js';
 import type { ConnectionHandler, ProtocolFactory } from '../../src/server/types.js';
 
@@ -25,6 +25,7 @@ export function testConfig(
     smtp?: Partial<PosternConfig['smtp']>;
     pop3?: Partial<PosternConfig['pop3']>;
     auth?: Partial<PosternConfig['auth']>;
+    web?: Partial<PosternConfig['web']>;
     outbound?: Partial<PosternConfig['outbound']>;
     level?: PosternConfig['log']['level'];
   } = {},
@@ -84,6 +85,7 @@ export function testConfig(
     },
     outbound: { ...DEFAULT_OUTBOUND, ...opts.outbound },
     auth: { ...DEFAULT_AUTH, ...opts.auth },
+    web: { ...DEFAULT_WEB, ...opts.web },
     log: {
       level:
         opts.level ?? (process.env.POSTERN_TEST_LOG as PosternConfig['log']['level'] | undefined) ?? 'fatal',

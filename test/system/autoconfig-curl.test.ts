@@ -2,7 +2,8 @@
 // autoconfig.<domain> over http and from the mail host over https, Outlook's JSON v2 lookup and
 // then a POST to the URL it names, Apple's profile downloaded as a file. Over https curl checks
 // the server's (generated, self-signed) certificate against that certificate, for the
-// configured host name: nothing is fetched with verification turned off.
+// configured host name: nothing is fetched with verification turned off. The Apple profile is
+// behind the user's login: curl logs in (a cookie jar) and posts the setup page's form.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,7 +11,11 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { startAutoconfigServer, type AutoconfigServer } from '../helpers/autoconfig-server.js';
+import {
+  ACCOUNT_PASSWORD,
+  startAutoconfigServer,
+  type AutoconfigServer,
+} from '../helpers/autoconfig-server.js';
 import { runPython } from '../helpers/python.js';
 
 interface Run {
@@ -38,6 +43,7 @@ before(async () => {
   s = await startAutoconfigServer({
     listeners: ['submissions', 'imaps', 'pop3', 'http', 'https'],
     domains: ['example.test'],
+    accounts: ['user@example.test'],
   });
   work = await mkdtemp(path.join(os.tmpdir(), 'postern-autoconfig-curl-'));
   const https = s.port('https');
@@ -154,17 +160,42 @@ void test('Outlook: the JSON v2 lookup names the POX URL; a POST there answers t
   assert.equal(other.stdout, '404');
 });
 
-void test('Apple: the profile downloads under its own file name and plistlib reads it', async () => {
+void test('Apple: after logging in, the profile downloads under its own file name and plistlib reads it', async () => {
+  const jar = path.join(work, '..', `${path.basename(work)}-cookies.txt`);
+  const login = await curl([
+    ...tlsArgs,
+    '-c',
+    jar,
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '--data-urlencode',
+    'address=user@example.test',
+    '--data-urlencode',
+    `password=${ACCOUNT_PASSWORD}`,
+    `${httpsBase}/login`,
+  ]);
+  assert.equal(login.stdout, '303', login.stderr);
+  const setup = await curl(['--fail', ...tlsArgs, '-b', jar, `${httpsBase}/account/setup`]);
+  assert.equal(setup.code, 0, setup.stderr);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(setup.stdout)?.[1];
+  assert.ok(csrf !== undefined, 'the setup page carries a CSRF token');
   const run = await curl([
     '--fail',
     ...tlsArgs,
+    '-b',
+    jar,
+    '--data-urlencode',
+    `csrf=${csrf}`,
     '--output-dir',
     work,
     '-O',
     '-J',
-    `${httpsBase}/mobileconfig?emailaddress=user%40example.test`,
+    `${httpsBase}/account/mobileconfig`,
   ]);
   assert.equal(run.code, 0, run.stderr);
+  await rm(jar, { force: true });
   assert.deepEqual(
     await readdir(work),
     ['example.test.mobileconfig'],

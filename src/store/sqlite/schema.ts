@@ -501,6 +501,23 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 20,
+    description: "web sessions: the user's page, shared by every process and node on the store",
+    // Only a SHA-256 of the session id is stored: a copy of the database does not log anyone in.
+    // Times are milliseconds since the epoch; expired rows are deleted when a session is created.
+    sql: `
+      CREATE TABLE web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL
+      );
+      CREATE INDEX web_sessions_account ON web_sessions(account_id, created_at);
+      CREATE INDEX web_sessions_expires ON web_sessions(expires_at);
+    `,
+  },
+  {
     version: 21,
     description: 'SORT and THREAD keys beside each blob',
     // What RFC 5256 SORT/THREAD and RFC 5957 DISPLAY compare, computed once when the blob row is

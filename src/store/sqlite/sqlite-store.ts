@@ -58,6 +58,7 @@ import type {
   QuotaReservation,
   Recipient,
   SpecialUse,
+  WebSession,
 } from '../types.js';
 import type { MetadataChange, MetadataEntry, MetadataSetResult, MetadataTarget } from '../metadata-types.js';
 import type { StoredStsPolicy, TlsResultCount, TlsSessionResult } from '../tls-types.js';
@@ -75,6 +76,7 @@ import { SqliteOutboundQueue } from './queue.js';
 import { SqliteSearch } from './search.js';
 import { SqliteTransportSecurity } from './transport-security.js';
 import type { MessageSortFields, SortFieldName } from '../rules/sort-fields.js';
+import { SqliteWebSessions } from './web-sessions.js';
 
 export { SQLITE_FILE_NAME, type SqliteStoreStats, type StoreLogger } from './core.js';
 
@@ -121,6 +123,7 @@ export class SqliteStore implements MailStore {
   private readonly leases: SqliteLeases;
   private readonly metadata: SqliteMetadata;
   private readonly transportSecurity: SqliteTransportSecurity;
+  private readonly webSessions: SqliteWebSessions;
   private readonly gc: SqliteGc;
 
   constructor(opts: SqliteStoreOptions) {
@@ -142,6 +145,7 @@ export class SqliteStore implements MailStore {
     this.leases = new SqliteLeases(this.core);
     this.metadata = new SqliteMetadata(this.core);
     this.transportSecurity = new SqliteTransportSecurity(this.core);
+    this.webSessions = new SqliteWebSessions(this.core);
     this.gc = new SqliteGc(this.core, {
       blobs: opts.blobs,
       graceMs: opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
@@ -513,6 +517,24 @@ export class SqliteStore implements MailStore {
     opts: { maxEntries: number },
   ): Promise<MetadataSetResult> {
     return this.metadata.setMetadata(target, changes, opts);
+  }
+
+  // ---------------------------------------------------------------- WebSessions
+
+  createWebSession(session: WebSession, opts: { staleBefore: Date; maxPerAccount: number }): Promise<void> {
+    return this.webSessions.createWebSession(session, opts);
+  }
+  getWebSession(idHash: string): Promise<WebSession | null> {
+    return this.webSessions.getWebSession(idHash);
+  }
+  touchWebSession(idHash: string, lastSeenAt: Date): Promise<void> {
+    return this.webSessions.touchWebSession(idHash, lastSeenAt);
+  }
+  deleteWebSession(idHash: string): Promise<void> {
+    return this.webSessions.deleteWebSession(idHash);
+  }
+  deleteWebSessions(accountId: number, opts?: { keep?: string }): Promise<number> {
+    return this.webSessions.deleteWebSessions(accountId, opts);
   }
 
   // ---------------------------------------------------------------- Maintenance

@@ -18,6 +18,7 @@ import { AppendWrite, messageWrites } from './messages.js';
 import { queueWrites } from './queue.js';
 import { sortFieldWrites } from './sort-fields.js';
 import { transportSecurityWrites } from './transport-security.js';
+import { webSessionWrites } from './web-sessions.js';
 import type { WriteTx } from './write-tx.js';
 
 /**
@@ -75,6 +76,7 @@ export const WRITES = {
   queue: queueWrites,
   sortFields: sortFieldWrites,
   transportSecurity: transportSecurityWrites,
+  webSessions: webSessionWrites,
   metadata: metadataWrites,
 };
 
