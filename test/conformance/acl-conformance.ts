@@ -2,36 +2,15 @@
 // backend must pass it. Registered beside runStoreConformance by each backend's test file.
 
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isStoreError } from '../../src/core/errors.js';
-import type { BackendFactory, BackendName, ConformanceBackend } from './backends.js';
+import type { BackendFactory, BackendName } from './backends.js';
+import { freshBackends } from './fresh-backends.js';
 
 export function runAclConformance(backendName: BackendName, factory: BackendFactory): void {
   void describe(`MailStore conformance (${backendName}): mailbox ACLs`, () => {
-    let root: string;
-    let dirs = 0;
-    let open: ConformanceBackend[] = [];
-    before(async () => {
-      root = await fsp.mkdtemp(path.join(os.tmpdir(), `postern-conformance-acl-${backendName}-`));
-    });
-    afterEach(async () => {
-      const closing = open;
-      open = [];
-      await Promise.allSettled(closing.map((b) => b.store.close()));
-    });
-    after(async () => {
-      await fsp.rm(root, { recursive: true, force: true });
-    });
-    async function fresh(): Promise<{ dataDir: string; b: ConformanceBackend }> {
-      const dataDir = path.join(root, `store-${++dirs}`);
-      await fsp.mkdir(dataDir);
-      const b = await factory(dataDir);
-      open.push(b);
-      return { dataDir, b };
-    }
+    const backends = freshBackends('acl', backendName, factory);
+    const fresh = backends.fresh;
 
     void it('sets, replaces, lists and deletes entries; another instance sees them', async () => {
       const { dataDir, b } = await fresh();
@@ -48,7 +27,7 @@ export function runAclConformance(backendName: BackendName, factory: BackendFact
         { identifier: 'bob@example.org', rights: 'lr' },
       ]);
       await store.setAcl(box.id, 'bob@example.org', 'lrswi');
-      const other = (await factory(dataDir)).store;
+      const other = (await backends.reopen(dataDir)).store;
       try {
         assert.deepEqual(await other.getAcl(box.id), [
           { identifier: 'anyone', rights: 'l' },

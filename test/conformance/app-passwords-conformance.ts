@@ -2,13 +2,11 @@
 // must pass it. Registered beside runStoreConformance by each backend's test file.
 
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isStoreError } from '../../src/core/errors.js';
 import { MAX_APP_PASSWORDS } from '../../src/store/rules/app-password-fields.js';
 import type { BackendFactory, BackendName, ConformanceBackend } from './backends.js';
+import { freshBackends } from './fresh-backends.js';
 
 /** A stand-in for a real hash: the store treats it as opaque printable text. */
 function hashFor(n: number): string {
@@ -17,27 +15,8 @@ function hashFor(n: number): string {
 
 export function runAppPasswordConformance(backendName: BackendName, factory: BackendFactory): void {
   void describe(`MailStore conformance (${backendName}): app passwords`, () => {
-    let root: string;
-    let dirs = 0;
-    let open: ConformanceBackend[] = [];
-    before(async () => {
-      root = await fsp.mkdtemp(path.join(os.tmpdir(), `postern-conformance-apppw-${backendName}-`));
-    });
-    afterEach(async () => {
-      const closing = open;
-      open = [];
-      await Promise.allSettled(closing.map((b) => b.store.close()));
-    });
-    after(async () => {
-      await fsp.rm(root, { recursive: true, force: true });
-    });
-    async function fresh(): Promise<{ dataDir: string; b: ConformanceBackend }> {
-      const dataDir = path.join(root, `store-${++dirs}`);
-      await fsp.mkdir(dataDir);
-      const b = await factory(dataDir);
-      open.push(b);
-      return { dataDir, b };
-    }
+    const backends = freshBackends('apppw', backendName, factory);
+    const fresh = backends.fresh;
     async function twoAccounts(b: ConformanceBackend): Promise<{ alice: number; bob: number }> {
       await b.store.createDomain('example.org');
       const alice = await b.store.createAccount({ address: 'alice@example.org', passwordHash: 'x' });
@@ -100,8 +79,7 @@ export function runAppPasswordConformance(backendName: BackendName, factory: Bac
       const p = await store.createAppPassword(alice, { label: 'Phone', secretHash: hashFor(1) });
       const at = new Date('2026-12-07T08:00:00.000Z');
       await store.recordAppPasswordUse(p.id, { at, protocol: 'pop3', address: '192.0.2.7' });
-      const second = await factory(dataDir);
-      open.push(second);
+      const second = await backends.reopen(dataDir);
       const [seen] = await second.store.listAppPasswords(alice);
       assert.deepEqual(
         [seen!.lastUsedAt?.toISOString(), seen!.lastUsedProtocol, seen!.lastUsedAddress],

@@ -3,13 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isStoreError } from '../../src/core/errors.js';
 import type { NewDkimKey } from '../../src/store/types.js';
-import type { BackendFactory, BackendName, ConformanceBackend } from './backends.js';
+import type { BackendFactory, BackendName } from './backends.js';
+import { freshBackends } from './fresh-backends.js';
 
 function ed25519Key(selector: string): NewDkimKey {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -25,27 +23,8 @@ function ed25519Key(selector: string): NewDkimKey {
 
 export function runDkimKeyConformance(backendName: BackendName, factory: BackendFactory): void {
   void describe(`MailStore conformance (${backendName}): DKIM keys`, () => {
-    let root: string;
-    let dirs = 0;
-    let open: ConformanceBackend[] = [];
-    before(async () => {
-      root = await fsp.mkdtemp(path.join(os.tmpdir(), `postern-conformance-dkim-${backendName}-`));
-    });
-    afterEach(async () => {
-      const closing = open;
-      open = [];
-      await Promise.allSettled(closing.map((b) => b.store.close()));
-    });
-    after(async () => {
-      await fsp.rm(root, { recursive: true, force: true });
-    });
-    async function fresh(): Promise<{ dataDir: string; b: ConformanceBackend }> {
-      const dataDir = path.join(root, `store-${++dirs}`);
-      await fsp.mkdir(dataDir);
-      const b = await factory(dataDir);
-      open.push(b);
-      return { dataDir, b };
-    }
+    const backends = freshBackends('dkim', backendName, factory);
+    const fresh = backends.fresh;
 
     void it('adds, lists, rotates and deletes keys; another instance sees them', async () => {
       const { dataDir, b } = await fresh();
@@ -93,8 +72,7 @@ export function runDkimKeyConformance(backendName: BackendName, factory: Backend
       );
 
       // Every node on the store sees the same keys.
-      const other = await factory(dataDir);
-      open.push(other);
+      const other = await backends.reopen(dataDir);
       assert.deepEqual(
         (await other.store.listDkimKeys('example.org')).map((k) => [k.selector, k.state, k.privateKeyPem]),
         all.map((k) => [k.selector, k.state, k.privateKeyPem]),

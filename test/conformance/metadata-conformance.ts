@@ -2,14 +2,12 @@
 // must pass it. Registered beside runStoreConformance by each backend's test file.
 
 import assert from 'node:assert/strict';
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isStoreError } from '../../src/core/errors.js';
 import type { MetadataEntry } from '../../src/store/metadata-types.js';
 import type { MailStore } from '../../src/store/types.js';
-import type { BackendFactory, BackendName, ConformanceBackend } from './backends.js';
+import type { BackendFactory, BackendName } from './backends.js';
+import { freshBackends } from './fresh-backends.js';
 
 function asText(entries: MetadataEntry[]): [string, string][] {
   return entries.map((e) => [e.name, Buffer.from(e.value).toString('latin1')]);
@@ -19,25 +17,9 @@ const v = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 export function runMetadataConformance(backendName: BackendName, factory: BackendFactory): void {
   void describe(`MailStore conformance (${backendName}): METADATA`, () => {
-    let root: string;
-    let dirs = 0;
-    let open: ConformanceBackend[] = [];
-    before(async () => {
-      root = await fsp.mkdtemp(path.join(os.tmpdir(), `postern-conformance-metadata-${backendName}-`));
-    });
-    afterEach(async () => {
-      const closing = open;
-      open = [];
-      await Promise.allSettled(closing.map((b) => b.store.close()));
-    });
-    after(async () => {
-      await fsp.rm(root, { recursive: true, force: true });
-    });
+    const backends = freshBackends('metadata', backendName, factory);
     async function fresh(): Promise<{ dataDir: string; store: MailStore }> {
-      const dataDir = path.join(root, `store-${++dirs}`);
-      await fsp.mkdir(dataDir);
-      const b = await factory(dataDir);
-      open.push(b);
+      const { dataDir, b } = await backends.fresh();
       return { dataDir, store: b.store };
     }
     async function account(store: MailStore, address: string): Promise<number> {
@@ -89,8 +71,7 @@ export function runMetadataConformance(backendName: BackendName, factory: Backen
         ['/shared/vendor/x/blob', binary.toString('latin1')],
       ]);
       // Another instance on the same store sees the same.
-      const other = await factory(dataDir);
-      open.push(other);
+      const other = await backends.reopen(dataDir);
       assert.deepEqual(asText(await other.store.getMetadata(server)), [['/shared/comment', 'server']]);
       const blob = (await other.store.getMetadata(box)).find((e) => e.name === '/shared/vendor/x/blob');
       assert.ok(blob !== undefined && Buffer.from(blob.value).equals(binary));
