@@ -144,7 +144,7 @@ export class Notifier {
       }
     }
     if (this.wantsServerMetadata)
-      this.serverEntries = (await this.readEntries({ accountId, mailboxId: null }))!;
+      this.serverEntries = (await this.readEntries({ accountId, mailboxId: null })) ?? new Map();
     if (!opts.status) return;
     const selectedId = this.selectedId();
     for (const b of boxes) {
