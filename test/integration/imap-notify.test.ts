@@ -244,14 +244,17 @@ void describe('IMAP NOTIFY', () => {
     const badEvent = await a.command('NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))');
     assert.equal(
       badEvent.tagged.replace(/^\S+ /, ''),
-      'NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)] Unsupported event AnnotationChange',
+      'NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange ' +
+        'MailboxMetadataChange ServerMetadataChange)] Unsupported event AnnotationChange',
     );
-    const meta = await a.command('NOTIFY SET (personal (MailboxMetadataChange))');
-    assert.match(meta.tagged, /^\S+ NO \[BADEVENT /);
+    // RFC 5465 §5.7: with METADATA, the metadata events are served.
+    const meta = await a.command('NOTIFY SET (personal (MailboxMetadataChange ServerMetadataChange))');
+    assert.equal(meta.status, 'OK', meta.tagged);
     for (const bad of [
       'NOTIFY SET (personal (MessageNew))', // MessageNew without MessageExpunge (§5)
       'NOTIFY SET (personal (FlagChange))', // FlagChange without both
       'NOTIFY SET (selected (MailboxName))', // only message events for SELECTED (§6.1)
+      'NOTIFY SET (selected (MailboxMetadataChange))',
       'NOTIFY SET (personal (MessageNew (UID) MessageExpunge))', // fetch-att only for SELECTED
       'NOTIFY SET (selected (MessageNew (NOSUCHITEM) MessageExpunge))',
       'NOTIFY SET (elsewhere (MessageNew MessageExpunge))',
@@ -267,6 +270,57 @@ void describe('IMAP NOTIFY', () => {
     const ok = await a.command('NOTIFY SET (selected-delayed (MessageNew MessageExpunge)) (inboxes NONE)');
     assert.equal(ok.status, 'OK', ok.tagged);
     a.destroy();
+  });
+
+  void it("another process's SETMETADATA reaches A as METADATA with entry names (RFC 5465 §5.7, RFC 5464 §4.4.2)", async () => {
+    const b = await RawImapClient.login(localPort, ALICE);
+    assert.equal((await b.command('CREATE Meta')).status, 'OK');
+    assert.equal((await b.command('CREATE Meta/sub')).status, 'OK');
+    const a = await rev2Login(second.port);
+    // A watches the Meta subtree's entries and the server's; C asked for other events only.
+    const set = await a.command(
+      'NOTIFY SET (subtree Meta (MailboxMetadataChange)) (inboxes (ServerMetadataChange))',
+    );
+    assert.deepEqual([set.status, set.untagged], ['OK', []], set.tagged);
+    const c = await rev2Login(second.port);
+    assert.equal(
+      (await c.command('NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))')).status,
+      'OK',
+    );
+
+    assert.equal((await b.command('SETMETADATA Meta (/private/comment "mine")')).status, 'OK');
+    assert.deepEqual(await collect(a, 1), ['* METADATA Meta /private/comment']);
+    // Two entries at once, one removal among them: one response naming both, no values.
+    assert.equal(
+      (await b.command('SETMETADATA Meta/sub (/shared/comment "ours" /private/comment NIL /private/x "1")'))
+        .status,
+      'OK',
+    );
+    assert.deepEqual(await collect(a, 1), ['* METADATA Meta/sub /private/x /shared/comment']);
+    // The server level: mailbox "".
+    assert.equal((await b.command('SETMETADATA "" (/shared/comment "server")')).status, 'OK');
+    assert.deepEqual(await collect(a, 1), ['* METADATA "" /shared/comment']);
+    // A session in B's own process hears it too (the commit's own announcement, no poll).
+    const local = await rev2Login(localPort);
+    assert.equal((await local.command('NOTIFY SET (personal (MailboxMetadataChange))')).status, 'OK');
+    assert.equal((await b.command('SETMETADATA Meta/sub (/private/x "2")')).status, 'OK');
+    assert.deepEqual(await collect(local, 1), ['* METADATA Meta/sub /private/x']);
+    assert.deepEqual(await collect(a, 1), ['* METADATA Meta/sub /private/x']);
+    local.destroy();
+    // Outside A's filter (INBOX's own entries) and a value set again unchanged: nothing.
+    assert.equal((await b.command('SETMETADATA INBOX (/private/comment "inbox")')).status, 'OK');
+    assert.equal((await b.command('SETMETADATA Meta (/private/comment "mine")')).status, 'OK');
+    assert.deepEqual(await collect(a, 1, 700), [], 'nothing outside the filter, nothing unchanged');
+    assert.deepEqual(await collect(c, 1, 300), [], 'a session without metadata events hears none');
+
+    // NOTIFY NONE stops them.
+    assert.equal((await a.command('NOTIFY NONE')).status, 'OK');
+    assert.equal((await b.command('SETMETADATA Meta (/private/comment "later")')).status, 'OK');
+    assert.equal((await b.command('SETMETADATA "" (/shared/comment NIL)')).status, 'OK');
+    assert.deepEqual(await collect(a, 1, 700), [], 'no METADATA after NOTIFY NONE');
+    a.destroy();
+    b.destroy();
+    c.destroy();
   });
 
   void it('SELECTED-DELAYED holds expunges until a command may carry them (RFC 5465 §6.1)', async () => {

@@ -137,3 +137,77 @@ void test('flag changes reach only groups with FlagChange; INBOXES names INBOX o
   assert.match(s.lines[0]!, /^\* STATUS INBOX \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)$/);
   notifier.stop();
 });
+
+void test('metadata changes from another process: METADATA with entry names only, per filter (RFC 5465 §5.7)', async () => {
+  const { store } = fx;
+  const seeded = await seedAccount(store);
+  const account = (await store.getAccount('alice@example.org'))!;
+  const other = await fx.openAnother();
+  const sent = await seeded.mailbox('Sent');
+  const s = session(account, store);
+  // NOTIFY SET (mailboxes Sent (MailboxMetadataChange)) (inboxes (ServerMetadataChange))
+  const request: NotifyRequest = {
+    status: false,
+    groups: [
+      {
+        filter: { kind: 'mailboxes', names: ['Sent'] },
+        events: new Set(['MailboxMetadataChange']),
+        fetchItems: null,
+      },
+      { filter: { kind: 'inboxes' }, events: new Set(['ServerMetadataChange']), fetchItems: null },
+    ],
+  };
+  await store.setMetadata(
+    { accountId: account.id, mailboxId: sent },
+    [{ name: '/private/old', value: Buffer.from('x') }],
+    {
+      maxEntries: 100,
+    },
+  );
+  const notifier = new Notifier(s.ctx, request, () => undefined);
+  await notifier.start({ status: false });
+  const set = async (mailboxId: number | null, name: string, value: string | null): Promise<void> => {
+    const r = await other.setMetadata(
+      { accountId: account.id, mailboxId },
+      [{ name, value: value === null ? null : Buffer.from(value) }],
+      { maxEntries: 100 },
+    );
+    assert.deepEqual(r, { ok: true });
+  };
+
+  await set(sent, '/private/comment', 'hello');
+  await until(() => notifier.pending);
+  await notifier.deliver('between');
+  assert.deepEqual(s.lines, ['* METADATA Sent /private/comment']);
+  s.lines.length = 0;
+  // A removal and a change together; the entry set before NOTIFY is known, so only these two.
+  const r = await other.setMetadata(
+    { accountId: account.id, mailboxId: sent },
+    [
+      { name: '/private/old', value: null },
+      { name: '/shared/comment', value: Buffer.from('v') },
+    ],
+    { maxEntries: 100 },
+  );
+  assert.deepEqual(r, { ok: true });
+  await until(() => notifier.pending);
+  await notifier.deliver('between');
+  assert.deepEqual(s.lines, ['* METADATA Sent /private/old /shared/comment']);
+  s.lines.length = 0;
+  // The server level: mailbox "" (RFC 5464 §4.4.2).
+  await set(null, '/shared/vendor/x', 'y');
+  await until(() => notifier.pending);
+  await notifier.deliver('between');
+  assert.deepEqual(s.lines, ['* METADATA "" /shared/vendor/x']);
+  s.lines.length = 0;
+  // INBOX's own entries: no group gives INBOX MailboxMetadataChange.
+  await set(seeded.inbox, '/private/comment', 'in');
+  await until(() => notifier.pending);
+  await notifier.deliver('between');
+  assert.deepEqual(s.lines, []);
+  // Setting a value it already has changes nothing and wakes nobody.
+  await set(sent, '/private/comment', 'hello');
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal(notifier.pending, false, 'an unchanged value logs no event');
+  notifier.stop();
+});

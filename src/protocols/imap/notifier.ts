@@ -10,9 +10,15 @@
 // - non-selected mailboxes are told as STATUS (message events, §5.1-§5.3) and LIST (mailbox
 //   name and subscription events, §5.4, §5.5), from a diff of the account's mailboxes and
 //   subscriptions against the last ones told; the selected mailbox through the view's sync;
+// - metadata changes (RFC 5465 §5.7) are told as METADATA with entry names only (RFC 5464
+//   §4.4.2), from a diff of the changed mailbox's entries (and, when INBOX changed, where the
+//   store logs server-level changes, the server entries) against digests of those last read;
 // - memory is bounded: the pending set holds at most the account's mailbox ids, and once the
 //   client leaves more than OVERFLOW_BYTES unread, NOTIFICATIONOVERFLOW ends NOTIFY (§5.8).
 
+import { createHash } from 'node:crypto';
+import { StoreError } from '../../core/errors.js';
+import type { MetadataTarget } from '../../store/metadata-types.js';
 import type { Mailbox } from '../../store/types.js';
 import { MAILBOX_DELIMITER } from '../../store/types.js';
 import { atom, raw, type ImapData } from '../../wire/imap/encoder.js';
@@ -20,6 +26,7 @@ import { fetchNewMessages } from './commands/fetch.js';
 import { mailboxNameData } from './commands/mailbox-name-data.js';
 import type { ImapSessionContext } from './context.js';
 import { mailboxWire } from './mailbox-name.js';
+import { entryData } from './metadata-entry.js';
 import {
   filterMatches,
   isMessageEvent,
@@ -60,6 +67,17 @@ function told(m: Mailbox): Told {
   };
 }
 
+/** The names whose values differ between two reads (added, changed or removed), sorted. */
+export function changedNames(
+  before: ReadonlyMap<string, string>,
+  after: ReadonlyMap<string, string>,
+): string[] {
+  const out: string[] = [];
+  for (const [name, digest] of after) if (before.get(name) !== digest) out.push(name);
+  for (const name of before.keys()) if (!after.has(name)) out.push(name);
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 export class Notifier {
   /** Account mailboxes changed since the last delivery (the selected one included). */
   private readonly dirty = new Set<number>();
@@ -71,6 +89,11 @@ export class Notifier {
   /** Whether LIST or subscription state must be re-read on each change. */
   private readonly wantsStructure: boolean;
   private readonly wantsSubscriptions: boolean;
+  private readonly wantsMailboxMetadata: boolean;
+  private readonly wantsServerMetadata: boolean;
+  /** Entry name -> value digest, per mailbox id, as last read (only with MailboxMetadataChange). */
+  private readonly mailboxEntries = new Map<number, Map<string, string>>();
+  private serverEntries = new Map<string, string>();
   private stopped = false;
 
   constructor(
@@ -84,6 +107,8 @@ export class Notifier {
     this.wantsSubscriptions =
       any('SubscriptionChange') || this.otherGroups.some((g) => g.filter.kind === 'subscribed');
     this.wantsStructure = any('MailboxName') || this.wantsSubscriptions;
+    this.wantsMailboxMetadata = any('MailboxMetadataChange');
+    this.wantsServerMetadata = any('ServerMetadataChange');
   }
 
   /** Whether there is something to tell (the session calls deliver() then). */
@@ -111,6 +136,15 @@ export class Notifier {
     const boxes = await store.listMailboxes(accountId);
     this.subscribed = new Set(this.wantsSubscriptions ? await store.listSubscriptions(accountId) : []);
     this.known = new Map(boxes.map((b) => [b.id, told(b)]));
+    // The entries as they are now: later changes are told against these.
+    if (this.wantsMailboxMetadata) {
+      for (const b of boxes) {
+        const entries = await this.readEntries({ accountId, mailboxId: b.id });
+        if (entries !== null) this.mailboxEntries.set(b.id, entries);
+      }
+    }
+    if (this.wantsServerMetadata)
+      this.serverEntries = (await this.readEntries({ accountId, mailboxId: null })) ?? new Map();
     if (!opts.status) return;
     const selectedId = this.selectedId();
     for (const b of boxes) {
@@ -125,6 +159,8 @@ export class Notifier {
     this.unwatch?.();
     this.unwatch = null;
     this.dirty.clear();
+    this.mailboxEntries.clear();
+    this.serverEntries.clear();
   }
 
   /** Writes what changed since the last delivery. */
@@ -147,6 +183,58 @@ export class Notifier {
     const others = ids.filter((id) => id !== selectedId);
     if (others.length > 0 || (this.wantsStructure && selectedId !== null && ids.includes(selectedId)))
       await this.deliverOthers(others);
+    // The selected mailbox too: its metadata is no message event (§6.1 leaves it to the others).
+    if (this.wantsMailboxMetadata || this.wantsServerMetadata) await this.deliverMetadata(ids);
+  }
+
+  /** A target's entries as name -> digest of the value; null when the mailbox is gone. */
+  private async readEntries(target: MetadataTarget): Promise<Map<string, string> | null> {
+    try {
+      const entries = await this.ctx.env.store.getMetadata(target);
+      // Digests, not values: a session holds 32 octets per entry, not up to 64 KiB.
+      return new Map(entries.map((e) => [e.name, createHash('sha256').update(e.value).digest('base64')]));
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * RFC 5465 §5.7 with RFC 5464 §4.4.2: `* METADATA mailbox entry ...` naming the entries set,
+   * changed or removed since last read (no values); mailbox "" for the server level, whose
+   * changes the store logs on INBOX. Private entries are the account's own, so all are told.
+   */
+  private async deliverMetadata(ids: readonly number[]): Promise<void> {
+    const state = this.ctx.state;
+    if (state.kind !== 'authenticated' && state.kind !== 'selected') return;
+    const accountId = state.account.id;
+    for (const id of ids) {
+      const m = await this.ctx.env.store.getMailboxById(id);
+      if (m === null || m.accountId !== accountId) {
+        this.mailboxEntries.delete(id);
+        continue;
+      }
+      if (this.wantsServerMetadata && m.name === 'INBOX') {
+        const now = await this.readEntries({ accountId, mailboxId: null });
+        if (now !== null) {
+          const changed = changedNames(this.serverEntries, now);
+          this.serverEntries = now;
+          if (changed.length > 0) this.ctx.untagged(atom('METADATA'), '', ...changed.map(entryData));
+        }
+      }
+      if (!this.wantsMailboxMetadata) continue;
+      const now = await this.readEntries({ accountId, mailboxId: id });
+      if (now === null) {
+        this.mailboxEntries.delete(id);
+        continue;
+      }
+      // A mailbox unknown at the last read was created since: it had no entries.
+      const changed = changedNames(this.mailboxEntries.get(id) ?? new Map(), now);
+      this.mailboxEntries.set(id, now);
+      if (changed.length === 0 || !this.eventsFor(m.name).has('MailboxMetadataChange')) continue;
+      const name = mailboxNameData(mailboxWire(m.name, { utf8: this.ctx.utf8 }));
+      this.ctx.untagged(atom('METADATA'), name, ...changed.map(entryData));
+    }
   }
 
   private selectedId(): number | null {

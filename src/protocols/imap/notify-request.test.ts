@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { atom } from '../../wire/imap/encoder.js';
 import { ImapReader, type ImapToken } from '../../wire/imap/reader.js';
 import { ImapBad, ImapNo } from './errors.js';
 import { filterMatches, parseNotify } from './notify-request.js';
@@ -48,6 +49,16 @@ void test('RFC 5465 §3.1 examples (erratum 1804 parentheses) parse to their gro
   )!;
   assert.deepEqual(many.groups[0]!.filter, { kind: 'mailboxes', names: ['INBOX', 'INBOX', 'a b', 'été'] });
   assert.equal(many.groups[0]!.events.size, 0);
+  // RFC 5465 §5.7: the metadata events, alone or with others, any case, any non-selected filter.
+  const meta = parse(
+    'SET (subtree Lists (mailboxmetadatachange MessageNew MessageExpunge)) (inboxes (ServerMetadataChange))',
+  )!;
+  assert.deepEqual([...meta.groups[0]!.events], ['MailboxMetadataChange', 'MessageNew', 'MessageExpunge']);
+  assert.deepEqual([...meta.groups[1]!.events], ['ServerMetadataChange']);
+  assert.deepEqual(
+    [...parse('SET (personal (MailboxMetadataChange ServerMetadataChange))')!.groups[0]!.events],
+    ['MailboxMetadataChange', 'ServerMetadataChange'],
+  );
 });
 
 void test('BAD for what RFC 5465 makes a client error, NO [BADEVENT] for events Postern lacks', () => {
@@ -71,8 +82,7 @@ void test('BAD for what RFC 5465 makes a client error, NO [BADEVENT] for events 
   }
   for (const args of [
     'SET (personal (MessageNew MessageExpunge AnnotationChange))',
-    'SET (personal (ServerMetadataChange))',
-    'SET (personal (MailboxMetadataChange)) (selected (MessageNew MessageExpunge))',
+    'SET (personal (MailboxMetadataChange AnnotationChange)) (selected (MessageNew MessageExpunge))',
     'SET (personal (SomeFutureEvent))',
   ]) {
     assert.throws(
@@ -81,6 +91,30 @@ void test('BAD for what RFC 5465 makes a client error, NO [BADEVENT] for events 
       args,
     );
   }
+  // §3.1: BADEVENT lists every event Postern serves, the metadata ones included (§5.7).
+  assert.throws(
+    () => parse('SET (personal (AnnotationChange))'),
+    (err: unknown) =>
+      err instanceof ImapNo &&
+      JSON.stringify(err.code?.data) ===
+        JSON.stringify([
+          [
+            'MessageNew',
+            'MessageExpunge',
+            'FlagChange',
+            'MailboxName',
+            'SubscriptionChange',
+            'MailboxMetadataChange',
+            'ServerMetadataChange',
+          ].map((e) => atom(e)),
+        ]),
+  );
+  // §6.1: the selected filter takes message events only, so no metadata events.
+  for (const args of [
+    'SET (selected (MailboxMetadataChange))',
+    'SET (selected-delayed (MessageNew MessageExpunge ServerMetadataChange))',
+  ])
+    assert.throws(() => parse(args), ImapBad, args);
   // A syntax error wins over an unsupported event, whatever the order of the groups.
   assert.throws(() => parse('SET (personal (AnnotationChange)) (personal (MessageNew))'), ImapBad);
 });

@@ -9,9 +9,19 @@ import type { ImapToken } from '../../wire/imap/reader.js';
 import { ImapBad, ImapNo } from './errors.js';
 import { mailboxArg } from './mailbox-name.js';
 
-/** The events Postern serves (RFC 5465 §5.1-§5.5). */
+/**
+ * The events Postern serves (RFC 5465 §5.1-§5.5, and §5.7's metadata events, REQUIRED with
+ * METADATA): MailboxMetadataChange is a mailbox event told for the mailboxes its filter
+ * names; ServerMetadataChange concerns no mailbox, so any filter but SELECTED carries it.
+ */
 export type NotifyEvent =
-  'MessageNew' | 'MessageExpunge' | 'FlagChange' | 'MailboxName' | 'SubscriptionChange';
+  | 'MessageNew'
+  | 'MessageExpunge'
+  | 'FlagChange'
+  | 'MailboxName'
+  | 'SubscriptionChange'
+  | 'MailboxMetadataChange'
+  | 'ServerMetadataChange';
 
 /** Spelled as RFC 5465 §8 spells them; matched case-insensitively. */
 export const SUPPORTED_EVENTS: readonly NotifyEvent[] = [
@@ -20,10 +30,12 @@ export const SUPPORTED_EVENTS: readonly NotifyEvent[] = [
   'FlagChange',
   'MailboxName',
   'SubscriptionChange',
+  'MailboxMetadataChange',
+  'ServerMetadataChange',
 ];
 
-/** Events of RFC 5465 §5 that need METADATA (RFC 5464) or ANNOTATE (RFC 5257), which Postern lacks. */
-const UNSUPPORTED_KNOWN = ['ANNOTATIONCHANGE', 'MAILBOXMETADATACHANGE', 'SERVERMETADATACHANGE'];
+/** The event of RFC 5465 §5 that needs ANNOTATE (RFC 5257), which Postern lacks. */
+const UNSUPPORTED_KNOWN = ['ANNOTATIONCHANGE'];
 
 const MESSAGE_EVENTS: ReadonlySet<NotifyEvent> = new Set(['MessageNew', 'MessageExpunge', 'FlagChange']);
 

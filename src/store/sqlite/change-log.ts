@@ -12,6 +12,13 @@ export const KIND_FLAGS = 1;
 export const KIND_EXPUNGED = 2;
 /** The mailbox was deleted or renamed: lets other processes notice; never returned by changesSince. */
 export const KIND_MAILBOX_EVENT = 3;
+/**
+ * The event of a mailbox-event row, in its `flags` column: null for the structural events
+ * (create, delete, rename, subscription); these for a SETMETADATA that changed entries
+ * (RFC 5465 §5.7), on the mailbox, or on the account's INBOX for its server-level entries.
+ */
+export const MAILBOX_EVENT_METADATA = 1;
+export const MAILBOX_EVENT_SERVER_METADATA = 2;
 
 export interface ChangeRow {
   kind: number;

@@ -275,3 +275,44 @@ void test('watchAccount hears of every mailbox of one account, in this and anoth
   await new Promise((r) => setTimeout(r, 150));
   assert.equal(batches.length, from, 'nothing after unwatch');
 });
+
+void test("account watches hear another process's SETMETADATA: the mailbox, or INBOX for the server level", async () => {
+  const { store } = fx;
+  const { accountId, inbox, mailbox } = await seedAccount(store);
+  const sent = await mailbox('Sent');
+  const other = await fx.openAnother();
+  const batches: number[][] = [];
+  const stop = store.watchAccount(accountId, (ids) => batches.push([...ids]));
+  const set = async (mailboxId: number | null, value: string | null, maxEntries = 10): Promise<unknown> =>
+    other.setMetadata(
+      { accountId, mailboxId },
+      [{ name: '/private/comment', value: value === null ? null : Buffer.from(value) }],
+      { maxEntries },
+    );
+  const next = async (): Promise<number[]> => {
+    const t0 = Date.now();
+    while (batches.length === 0) {
+      if (Date.now() - t0 > 3000) throw new Error('no account notification');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return batches.shift()!;
+  };
+  const quiet = async (): Promise<void> => {
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(batches, [], 'no change row, no notification');
+  };
+
+  assert.deepEqual(await set(sent, 'a'), { ok: true });
+  assert.deepEqual(await next(), [sent]);
+  assert.deepEqual(await set(null, 'b'), { ok: true });
+  assert.deepEqual(await next(), [inbox], 'server-level changes are logged on INBOX');
+  // The same value again, removing what is not there, and a refused set change nothing.
+  assert.deepEqual(await set(sent, 'a'), { ok: true });
+  assert.deepEqual(await set(inbox, null), { ok: true });
+  await quiet();
+  assert.deepEqual(await set(inbox, 'c', 2), { ok: false, reason: 'too-many' });
+  await quiet();
+  assert.deepEqual(await set(sent, null), { ok: true });
+  assert.deepEqual(await next(), [sent]);
+  stop();
+});

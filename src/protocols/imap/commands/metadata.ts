@@ -9,7 +9,8 @@
 // - a SETMETADATA changes every entry it names or none (§4.3): values over
 //   limits.imap_metadata_size are NO [METADATA MAXSIZE n] and an account past
 //   limits.imap_metadata_entries NO [METADATA TOOMANY], both before anything changes;
-// - no unsolicited METADATA responses are sent (§4.4.2 needs them only with NOTIFY).
+// - a SETMETADATA that changes an entry is logged by the store for account watches, so
+//   sessions with NOTIFY's metadata events get §4.4.2's unsolicited METADATA (notifier.ts).
 
 import type { MetadataChange, MetadataEntry, MetadataTarget } from '../../../store/metadata-types.js';
 import type { Account, Mailbox } from '../../../store/types.js';
