@@ -16,7 +16,7 @@
 import type http from 'node:http';
 import { normalizeDomain } from '../mail/domain.js';
 import { tryParseAddress } from '../store/rules/address.js';
-import type { HttpExchange, HttpRoutes } from '../server/http-routes.js';
+import { readBody, type HttpExchange, type HttpRoutes } from '../server/http-routes.js';
 import type { ServerDeps } from '../server/types.js';
 import { AutodiscoverRequestError, parseAutodiscoverRequest } from './autodiscover-request.js';
 import { clientSettings, openListenerPorts, type ClientSettings } from './client-settings.js';
@@ -77,40 +77,6 @@ function param(query: URLSearchParams, name: string): string | undefined {
   const wanted = name.toLowerCase();
   for (const [key, value] of query) if (key.toLowerCase() === wanted) return value;
   return undefined;
-}
-
-type BodyOutcome = { body: Buffer } | { refused: 413 | 408 | 400 };
-
-/** Reads a request body of at most `limit` bytes within `timeoutMs`; never reads past the bound. */
-function readBody(req: http.IncomingMessage, limit: number, timeoutMs: number): Promise<BodyOutcome> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.resolve({ refused: 413 });
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (outcome: BodyOutcome): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      if ('refused' in outcome) req.pause();
-      resolve(outcome);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) finish({ refused: 413 });
-      else chunks.push(chunk);
-    };
-    const onEnd = (): void => finish({ body: Buffer.concat(chunks, size) });
-    const onError = (): void => finish({ refused: 400 });
-    const timer = setTimeout(() => finish({ refused: 408 }), timeoutMs);
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
 }
 
 /** A mail domain from a Host header: "autoconfig.example.org:443" -> "example.org". */
