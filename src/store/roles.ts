@@ -169,6 +169,10 @@ export interface Mailboxes {
   listMailboxes(accountId: number): Promise<Mailbox[]>;
   getMailbox(accountId: number, name: string): Promise<Mailbox | null>;
   getMailboxById(mailboxId: number): Promise<Mailbox | null>;
+  /** RFC 3501 \Recent: how many messages no session has claimed yet (0 for an unknown mailbox). */
+  countRecent(mailboxId: number): Promise<number>;
+  /** Bytes of the messages with \Deleted: what EXPUNGE would free (RFC 9208 DELETED-STORAGE). */
+  deletedSize(mailboxId: number): Promise<number>;
   createMailbox(accountId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<Mailbox>;
   /** Deletes the mailbox and its messages (not its children). INBOX cannot be deleted. */
   deleteMailbox(accountId: number, name: string): Promise<void>;

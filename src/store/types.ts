@@ -152,10 +152,10 @@ export interface Mailbox {
   unseen: number;
   deleted: number;
   size: number; // bytes of all messages in the mailbox
-  /** Bytes of the messages with \Deleted: what EXPUNGE would free (RFC 9208 DELETED-STORAGE). */
-  deletedSize: number;
-  /** RFC 3501 \Recent: messages no session has claimed yet (claimRecent), and the UID below them. */
-  recent: number;
+  /**
+   * RFC 3501 \Recent: the UID below the messages no session has claimed yet (claimRecent). Their
+   * number, and DELETED-STORAGE, take a count: Mailboxes.countRecent and deletedSize.
+   */
   recentUid: number;
 }
 

@@ -86,7 +86,7 @@ export class SqliteAcls implements MailboxAcls {
     for (const r of rows) {
       const seen = byId.get(r.id);
       if (seen !== undefined) seen.rights = unionRights(seen.rights, r.acl_rights);
-      else byId.set(r.id, { mailbox: toMailbox(sql, r), owner: r.owner, rights: r.acl_rights });
+      else byId.set(r.id, { mailbox: toMailbox(r), owner: r.owner, rights: r.acl_rights });
     }
     return [...byId.values()];
   }

@@ -25,6 +25,8 @@ import {
   notFound,
   requireAccount,
   toMailbox,
+  countRecent,
+  deletedSize,
   type MailboxRow,
 } from './rows.js';
 import type { StatementCache } from './statement-cache.js';
@@ -215,7 +217,7 @@ export const mailboxWrites = {
       throw new StoreError('ALREADY_EXISTS', 'mailbox already exists');
     }
     createParents(tx, accountId, name);
-    return toMailbox(tx.sql, insertAnnounced(tx, accountId, name, specialUse));
+    return toMailbox(insertAnnounced(tx, accountId, name, specialUse));
   },
 
   deleteMailbox(tx: WriteTx, accountId: number, name: string): void {
@@ -257,7 +259,7 @@ export class SqliteMailboxes implements Mailboxes {
     return sql
       .stmt<MailboxRow>('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name')
       .all(accountId)
-      .map((r) => toMailbox(sql, r));
+      .map((r) => toMailbox(r));
   }
 
   async getMailbox(accountId: number, name: string): Promise<Mailbox | null> {
@@ -269,13 +271,23 @@ export class SqliteMailboxes implements Mailboxes {
       return null;
     }
     const r = mailboxRowByName(this.core.sql, accountId, n);
-    return r === undefined ? null : toMailbox(this.core.sql, r);
+    return r === undefined ? null : toMailbox(r);
   }
 
   async getMailboxById(mailboxId: number): Promise<Mailbox | null> {
     this.core.assertOpen();
     const r = mailboxRow(this.core.sql, mailboxId);
-    return r === undefined ? null : toMailbox(this.core.sql, r);
+    return r === undefined ? null : toMailbox(r);
+  }
+
+  async countRecent(mailboxId: number): Promise<number> {
+    this.core.assertOpen();
+    return countRecent(this.core.sql, mailboxId);
+  }
+
+  async deletedSize(mailboxId: number): Promise<number> {
+    this.core.assertOpen();
+    return deletedSize(this.core.sql, mailboxId);
   }
 
   async createMailbox(

@@ -95,7 +95,13 @@ export function toAccount(r: AccountRow): Account {
   };
 }
 
-export function toMailbox(sql: StatementCache, r: MailboxRow): Mailbox {
+/**
+ * The interface's mailbox from its row: the counters the row keeps, nothing counted. What takes a
+ * count over the messages (\Recent, DELETED-STORAGE) is asked for apart (countRecent,
+ * deletedSize) by the one command that shows it, so that looking up a mailbox (every APPEND,
+ * COPY, LIST) costs one row read whatever its size.
+ */
+export function toMailbox(r: MailboxRow): Mailbox {
   return {
     id: r.id,
     accountId: r.account_id,
@@ -109,23 +115,29 @@ export function toMailbox(sql: StatementCache, r: MailboxRow): Mailbox {
     unseen: r.unseen,
     deleted: r.deleted,
     size: r.size,
-    deletedSize:
-      r.deleted === 0
-        ? 0
-        : sql
-            .stmt<number>(
-              'SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ? AND (flags & 8) != 0',
-              'pluck',
-            )
-            .get(r.id)!,
     recentUid: r.recent_uid,
-    recent:
-      r.uidnext - 1 <= r.recent_uid
-        ? 0
-        : sql
-            .stmt<number>('SELECT count(*) FROM messages WHERE mailbox_id = ? AND uid > ?', 'pluck')
-            .get(r.id, r.recent_uid)!,
   };
+}
+
+/** RFC 3501 \Recent: the messages above the mailbox's recent_uid (no session claimed them yet). */
+export function countRecent(sql: StatementCache, mailboxId: number): number {
+  return sql
+    .stmt<number>(
+      `SELECT count(*) FROM messages WHERE mailbox_id = @id
+         AND uid > (SELECT recent_uid FROM mailboxes WHERE id = @id)`,
+      'pluck',
+    )
+    .get({ id: mailboxId })!;
+}
+
+/** Bytes of the messages with \Deleted (the messages_deleted partial index): RFC 9208 DELETED-STORAGE. */
+export function deletedSize(sql: StatementCache, mailboxId: number): number {
+  return sql
+    .stmt<number>(
+      'SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = ? AND (flags & 8) != 0',
+      'pluck',
+    )
+    .get(mailboxId)!;
 }
 
 export function mailboxRow(sql: StatementCache, mailboxId: number): MailboxRow | undefined {

@@ -275,6 +275,12 @@ export class SqliteStore implements MailStore {
   getMailboxById(mailboxId: number): Promise<Mailbox | null> {
     return this.mailboxes.getMailboxById(mailboxId);
   }
+  countRecent(mailboxId: number): Promise<number> {
+    return this.mailboxes.countRecent(mailboxId);
+  }
+  deletedSize(mailboxId: number): Promise<number> {
+    return this.mailboxes.deletedSize(mailboxId);
+  }
   createMailbox(
     accountId: number,
     name: string,

@@ -240,7 +240,7 @@ async function list(ctx: ImapSessionContext, args: readonly ImapToken[]): Promis
     ctx.untagged(...data);
     // RFC 5819 §2: the STATUS of each selectable mailbox follows its LIST response.
     if (req.status !== null && box !== undefined) {
-      writeStatus(ctx, box, req.status, isShared ? { as: name } : {});
+      await writeStatus(ctx, box, req.status, isShared ? { as: name } : {});
     }
     if (++sent % 256 === 0) await ctx.flush();
   }

@@ -2,7 +2,8 @@
 // APPENDLIMIT (RFC 7889 §3.2), HIGHESTMODSEQ (RFC 7162 §3.1.6; cheap: the store keeps it) and
 // DELETED-STORAGE (RFC 9208 §4.2, in KiB like the STORAGE resource).
 // RECENT is IMAP4rev1 only (RFC 9051 Appendix E). Values come from the mailbox row the store
-// keeps current, so STATUS costs one read whatever the mailbox size; STATUS of the selected
+// keeps current, so STATUS costs one read whatever the mailbox size (RECENT and DELETED-STORAGE
+// excepted: counted when asked, over the recent UIDs or the \Deleted index); STATUS of the selected
 // mailbox is allowed (RFC 9051 §6.3.11 only discourages it).
 
 import type { Mailbox } from '../../../store/types.js';
@@ -59,20 +60,45 @@ export function parseStatusItems(token: ImapToken | undefined, opts: { rev2: boo
   return out;
 }
 
+/** What STATUS shows beyond the mailbox row: each counted only when asked for. */
+interface Counted {
+  recent: number;
+  deletedSize: number;
+}
+
 /** The `(ITEM value ...)` list of a STATUS response, in the order the client asked. */
-export function statusValues(
+async function statusValues(
   ctx: ImapSessionContext,
   mailbox: Mailbox,
   items: readonly StatusItem[],
-): ImapData[] {
+): Promise<ImapData[]> {
+  const store = ctx.env.store;
+  const counted: Counted = {
+    recent: items.includes('RECENT') && !ownRecent(ctx, mailbox) ? await store.countRecent(mailbox.id) : 0,
+    deletedSize: items.includes('DELETED-STORAGE') ? await store.deletedSize(mailbox.id) : 0,
+  };
   const out: ImapData[] = [];
   for (const item of items) {
-    out.push(atom(item), statusValue(ctx, mailbox, item));
+    out.push(atom(item), statusValue(ctx, mailbox, counted, item));
   }
   return out;
 }
 
-function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem): ImapData {
+/**
+ * \Recent (RFC 3501 §6.3.10) is this session's own when it has the mailbox selected read-write
+ * (it claimed them), else the messages no session has claimed yet.
+ */
+function ownRecent(ctx: ImapSessionContext, mailbox: Mailbox): boolean {
+  const state = ctx.state;
+  return state.kind === 'selected' && state.view.mailboxId === mailbox.id && !state.view.readOnly;
+}
+
+function statusValue(
+  ctx: ImapSessionContext,
+  mailbox: Mailbox,
+  counted: Counted,
+  item: StatusItem,
+): ImapData {
   switch (item) {
     case 'MAILBOXID':
       // RFC 8474 §4.2: MAILBOXID (objectid).
@@ -90,7 +116,7 @@ function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem
     case 'SIZE':
       return mailbox.size;
     case 'DELETED-STORAGE':
-      return storageKib(mailbox.deletedSize);
+      return storageKib(counted.deletedSize);
     case 'APPENDLIMIT':
       return ctx.env.config.limits.messageSize;
     case 'HIGHESTMODSEQ':
@@ -98,25 +124,21 @@ function statusValue(ctx: ImapSessionContext, mailbox: Mailbox, item: StatusItem
       ctx.enable('CONDSTORE');
       return mailbox.highestModseq;
     case 'RECENT': {
-      // \Recent (RFC 3501 §6.3.10): this session's own when the mailbox is selected read-write
-      // (it claimed them), else the messages no session has claimed yet.
       const state = ctx.state;
-      if (state.kind === 'selected' && state.view.mailboxId === mailbox.id && !state.view.readOnly)
-        return state.view.recent.size;
-      return mailbox.recent;
+      return state.kind === 'selected' && ownRecent(ctx, mailbox) ? state.view.recent.size : counted.recent;
     }
   }
 }
 
 /** Writes `* STATUS name (...)` for a mailbox; `as` is the client's name when not the owner's. */
-export function writeStatus(
+export async function writeStatus(
   ctx: ImapSessionContext,
   mailbox: Mailbox,
   items: readonly StatusItem[],
   opts: { as?: string } = {},
-): void {
+): Promise<void> {
   const name = mailboxNameData(mailboxWire(opts.as ?? mailbox.name, { utf8: ctx.utf8 }));
-  ctx.untagged(atom('STATUS'), name, statusValues(ctx, mailbox, items));
+  ctx.untagged(atom('STATUS'), name, await statusValues(ctx, mailbox, items));
 }
 
 export const STATUS_COMMANDS: ImapCommandSpec[] = [
@@ -132,7 +154,7 @@ export const STATUS_COMMANDS: ImapCommandSpec[] = [
       // RFC 4314 §4: STATUS needs the "r" right.
       const access = await requireMailbox(ctx.env.store, state.account, name, 'r');
       // Under the name asked: another user's mailbox, or Apple Mail's alias of a special-use one.
-      writeStatus(ctx, access.mailbox, items, access.mailbox.name !== name ? { as: name } : {});
+      await writeStatus(ctx, access.mailbox, items, access.mailbox.name !== name ? { as: name } : {});
     },
   },
 ];
