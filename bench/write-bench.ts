@@ -18,8 +18,11 @@
 //   (c) P APPENDs (default 20,000) pipelined by one client with non-synchronizing literals
 //       (LITERAL+, RFC 7888; both servers announce it): messages/s;
 //   (d) one client's sequential APPEND of a tiny message (synchronizing literal): median and
-//       p99 over T appends (default 300) after a warm-up;
-//   (e) FETCH 1:* (FLAGS) on the mailbox (c) filled: median of R runs after a first one.
+//       p99 over T appends (default 600) after a warm-up (default 200: a server that has run for
+//       a while, its JIT warm), the two servers taking turns in K blocks (default 6; the first
+//       server alternates) so that a drift of the machine (disk, neighbours) hits both alike;
+//   (e) FETCH 1:* (FLAGS) on the mailbox (c) filled: median of R runs after a first one, the
+//       servers taking turns run by run.
 // Messages are bench/imap-messages.ts's (2-8 KiB, some multipart), each made unique by a first
 // header field (Postern stores bytes by content: a repeated message would skip its blob write).
 // Every client socket has setNoDelay(true). Postern runs as `postern serve` (a separate
@@ -32,7 +35,8 @@
 // loop is bounded by count or time. Needs root and Debian's dovecot-imapd. Usage (see
 // bench/write-bench.sh):
 //   node BUILD/bench/write-bench.js [--clients N] [--duration S] [--users N] [--mix-messages N]
-//        [--appends N] [--pipelined N] [--tiny N] [--fetch-runs N] [--only postern|dovecot]
+//        [--appends N] [--pipelined N] [--tiny N] [--tiny-warmup N] [--tiny-blocks K]
+//        [--fetch-runs N] [--only postern|dovecot]
 //        [--skip a,b,c,d,e] [--dovecot-login shared|default] [--dovecot-mail-processes reuse|fork]
 //        [--dovecot-extra 'LINE\nLINE'] [--json FILE] [--keep]
 
@@ -55,8 +59,9 @@ const { values } = parseArgs({
     'mix-messages': { type: 'string', default: '200' },
     appends: { type: 'string', default: '4000' },
     pipelined: { type: 'string', default: '20000' },
-    tiny: { type: 'string', default: '300' },
-    'tiny-warmup': { type: 'string', default: '30' },
+    tiny: { type: 'string', default: '600' },
+    'tiny-warmup': { type: 'string', default: '200' },
+    'tiny-blocks': { type: 'string', default: '6' },
     'fetch-runs': { type: 'string', default: '7' },
     only: { type: 'string', default: '' },
     skip: { type: 'string', default: '' },
@@ -75,6 +80,7 @@ const APPENDS = Number(values.appends);
 const PIPELINED = Number(values.pipelined);
 const TINY = Math.max(1, Number(values.tiny));
 const TINY_WARMUP = Number(values['tiny-warmup']);
+const TINY_BLOCKS = Math.max(1, Math.min(TINY, Number(values['tiny-blocks'])));
 const FETCH_RUNS = Math.max(2, Number(values['fetch-runs']));
 const DOVECOT_SHARED_LOGIN = values['dovecot-login'] !== 'default';
 const SKIP = new Set(values.skip.split(',').filter((s) => s !== ''));
@@ -513,25 +519,51 @@ interface TinyFigures {
   meanMs: number;
 }
 
-async function benchTiny(t: Target): Promise<TinyFigures> {
-  const c = await connect(t, LOAD_USER);
+/**
+ * (d) for every target at once: each its own connection and warm-up, then TINY_BLOCKS blocks in
+ * which the targets take turns (in alternating order), each block's appends timed one by one.
+ */
+async function benchTiny(targets: readonly Target[]): Promise<Map<ServerName, TinyFigures>> {
+  const clients = new Map<ServerName, ImapRawClient>();
+  const times = new Map<ServerName, number[]>();
+  const next = new Map<ServerName, number>();
   try {
-    const times: number[] = [];
-    for (let i = 0; i < TINY_WARMUP + TINY; i++) {
-      const t0 = performance.now();
-      await must(c, ['APPEND Tiny ', { literal: tinyMessage(i) }]);
-      if (i >= TINY_WARMUP) times.push(performance.now() - t0);
+    for (const t of targets) {
+      const c = await connect(t, LOAD_USER);
+      clients.set(t.name, c);
+      times.set(t.name, []);
+      for (let i = 0; i < TINY_WARMUP; i++) await must(c, ['APPEND Tiny ', { literal: tinyMessage(i) }]);
+      next.set(t.name, TINY_WARMUP);
     }
-    return {
-      appends: TINY,
-      total: TINY_WARMUP + TINY,
-      medianMs: median(times),
-      p99Ms: percentile(times, 99),
-      meanMs: mean(times),
-    };
+    for (let block = 0; block < TINY_BLOCKS; block++) {
+      const count = Math.floor(((block + 1) * TINY) / TINY_BLOCKS) - Math.floor((block * TINY) / TINY_BLOCKS);
+      const order = block % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const c = clients.get(t.name)!;
+        const list = times.get(t.name)!;
+        let i = next.get(t.name)!;
+        for (let k = 0; k < count; k++, i++) {
+          const t0 = performance.now();
+          await must(c, ['APPEND Tiny ', { literal: tinyMessage(i) }]);
+          list.push(performance.now() - t0);
+        }
+        next.set(t.name, i);
+      }
+    }
   } finally {
-    await c.close();
+    for (const c of clients.values()) await c.close();
   }
+  const out = new Map<ServerName, TinyFigures>();
+  for (const [name, list] of times) {
+    out.set(name, {
+      appends: list.length,
+      total: TINY_WARMUP + list.length,
+      medianMs: median(list),
+      p99Ms: percentile(list, 99),
+      meanMs: mean(list),
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- (e) FETCH 1:* FLAGS
@@ -542,24 +574,40 @@ interface FetchFigures {
   medianMs: number;
 }
 
-async function benchFetchFlags(t: Target): Promise<FetchFigures> {
-  const c = await connect(t, LOAD_USER);
+/**
+ * (e) for every target at once: each its own session with Pipe selected, then FETCH_RUNS rounds
+ * in which the targets take turns (in alternating order), one FETCH each.
+ */
+async function benchFetchFlags(targets: readonly Target[]): Promise<Map<ServerName, FetchFigures>> {
+  const sessions = new Map<ServerName, { c: ImapRawClient; messages: number; times: number[] }>();
   try {
-    const messages = await exists(c, 'Pipe');
-    await must(c, 'SELECT Pipe');
-    const times: number[] = [];
-    for (let run = 0; run < FETCH_RUNS; run++) {
-      const t0 = performance.now();
-      const r = await c.command('FETCH 1:* (FLAGS)', { collect: false, timeoutMs: COMMAND_TIMEOUT_MS });
-      times.push(performance.now() - t0);
-      if (r.status !== 'OK') throw new Error(`FETCH 1:* (FLAGS): ${r.tagged}`);
-      // r.count counts the tagged line too.
-      if (r.count - 1 < messages) throw new Error(`FETCH 1:* (FLAGS): ${r.count - 1} lines for ${messages}`);
+    for (const t of targets) {
+      const c = await connect(t, LOAD_USER);
+      sessions.set(t.name, { c, messages: 0, times: [] });
+      const messages = await exists(c, 'Pipe');
+      await must(c, 'SELECT Pipe');
+      sessions.set(t.name, { c, messages, times: [] });
     }
-    return { messages, firstMs: times[0], medianMs: median(times.slice(1)) };
+    for (let run = 0; run < FETCH_RUNS; run++) {
+      for (const t of run % 2 === 0 ? targets : [...targets].reverse()) {
+        const s = sessions.get(t.name)!;
+        const t0 = performance.now();
+        const r = await s.c.command('FETCH 1:* (FLAGS)', { collect: false, timeoutMs: COMMAND_TIMEOUT_MS });
+        s.times.push(performance.now() - t0);
+        if (r.status !== 'OK') throw new Error(`${t.name}: FETCH 1:* (FLAGS): ${r.tagged}`);
+        // r.count counts the tagged line too.
+        if (r.count - 1 < s.messages)
+          throw new Error(`${t.name}: FETCH 1:* (FLAGS): ${r.count - 1} lines for ${s.messages}`);
+      }
+    }
   } finally {
-    await c.close();
+    for (const s of sessions.values()) await s.c.close();
   }
+  const out = new Map<ServerName, FetchFigures>();
+  for (const [name, s] of sessions) {
+    out.set(name, { messages: s.messages, firstMs: s.times[0]!, medianMs: median(s.times.slice(1)) });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- servers
@@ -669,19 +717,35 @@ async function main(): Promise<void> {
         describe: `${PIPELINED} pipelined APPENDs`,
         run: async (t) => void (results[t.name].pipelined = await measured(t, 'c', () => benchPipelined(t))),
       },
-      {
-        key: 'd',
-        describe: `${TINY} sequential tiny APPENDs`,
-        run: async (t) => void (results[t.name].tiny = await measured(t, 'd', () => benchTiny(t))),
-      },
-      {
-        key: 'e',
-        describe: `FETCH 1:* (FLAGS), ${FETCH_RUNS} runs`,
-        run: async (t) => void (results[t.name].fetch = await benchFetchFlags(t)),
-      },
     ],
     { skip: SKIP, failed: (t, message) => results[t.name].errors.push(message) },
   );
+  /** A workload the servers run taking turns (not one after the other): a failure is both's. */
+  const together = async (key: string, label: string, run: () => Promise<void>): Promise<void> => {
+    if (SKIP.has(key)) return;
+    log(`(${key}) ${label}`);
+    try {
+      await run();
+    } catch (err) {
+      const message = `(${key}): ${err instanceof Error ? err.message : String(err)}`;
+      for (const t of targets) results[t.name].errors.push(message);
+      log(`FAILED ${message}`);
+    }
+  };
+  await together(
+    'd',
+    `${TINY} sequential tiny APPENDs per server, ${TINY_BLOCKS} blocks taking turns`,
+    async () => {
+      // Postern's counters and lag over the whole run (Dovecot's turns included).
+      const postern = targets.find((t) => t.name === 'postern');
+      const run = (): Promise<Map<ServerName, TinyFigures>> => benchTiny(targets);
+      const figures = postern === undefined ? await run() : await measured(postern, 'd', run);
+      for (const [name, f] of figures) results[name].tiny = f;
+    },
+  );
+  await together('e', `FETCH 1:* (FLAGS), ${FETCH_RUNS} runs per server, taking turns`, async () => {
+    for (const [name, f] of await benchFetchFlags(targets)) results[name].fetch = f;
+  });
   process.stdout.write(report(results) + '\n');
   if (values.json !== '') {
     await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
@@ -816,7 +880,8 @@ function report(results: Record<string, Results>): string {
   );
   simple(
     'd',
-    `one client, sequential APPEND of a tiny message (synchronizing literal), ${TINY} after ${TINY_WARMUP} warm-up`,
+    `one client, sequential APPEND of a tiny message (synchronizing literal), ${TINY} after ${TINY_WARMUP} warm-up, ` +
+      `the servers taking turns in ${TINY_BLOCKS} blocks`,
     ['median ms', 'p99 ms', 'mean ms'],
     ({ tiny: f }) => f && { cells: [fmtMs(f.medianMs), fmtMs(f.p99Ms), fmtMs(f.meanMs)] },
     `ratio median: ${ratio(p.tiny?.medianMs, d.tiny?.medianMs)}`,

@@ -141,6 +141,8 @@ export class Delivery {
   private readonly remote: OutboundRecipient[] = [];
   private state: DeliveryState = 'open';
   private reservation: QuotaReservation | null = null;
+  /** What `reservation` holds: the room reserve() found with the account's other streams. */
+  private reservedBytes = 0;
   /** APPEND and import: the body's blob writer, made with the first byte. */
   private writer: BlobWriter | null = null;
   /** CATENATE: a writer finished by finishForReading(), discarded by cleanUp(). */
@@ -205,6 +207,7 @@ export class Delivery {
     this.reservation?.release();
     this.reservation = null;
     this.reservation = await this.env.store.reserveQuota(this.source.accountId, bytes);
+    this.reservedBytes = bytes;
   }
 
   /**
@@ -310,7 +313,7 @@ export class Delivery {
   private async warnQuota(outcomes: readonly AppendOutcome[]): Promise<void> {
     const settings = this.env.quotaWarnings;
     if (settings === undefined || settings.thresholds.length === 0) return;
-    await warnQuotaAfter(this.env, settings, outcomes);
+    await warnQuotaAfter(this.env, settings, storedAccounts(outcomes));
   }
 
   /** Discards the delivery: temp file or spool removed, reservation released, at once. */
@@ -392,8 +395,9 @@ export class Delivery {
     const discard = (): Promise<void> => writer.discard().catch(() => undefined);
     let blob: StoredBlob;
     try {
-      if (append) {
-        // Checked before the blob is finished, so a refused APPEND never reaches blobs/.
+      // Checked before the blob is finished, so a refused APPEND never reaches blobs/; a streamed
+      // body's reservation (reserve()) was that check already, with the account's other streams.
+      if (append && (this.reservation === null || this.reservedBytes < writer.size)) {
         const refused = await this.quotaRefusal(writer.size);
         if (refused !== null) {
           await discard();
@@ -498,7 +502,7 @@ export class Delivery {
       // Refused inside the commit: nothing names the blobs.
       if (outcomes.every((o) => !o.ok)) await discardAll();
       const settings = first.env.quotaWarnings;
-      if (settings !== undefined) await warnQuotaAfter(first.env, settings, outcomes);
+      if (settings !== undefined) await warnQuotaAfter(first.env, settings, storedAccounts(outcomes));
       return outcomes;
     } catch (err) {
       // Before the store was asked, nothing names the finished blobs; a rejected appendAll() may
@@ -528,27 +532,24 @@ export async function checkQuotaRoom(store: MailStore, accountId: number, bytes:
 }
 
 /**
- * The quota warnings due after a commit with these outcomes (the accounts of the mailboxes it
- * stored into), or after an IMAP COPY into `mailboxId`. Never rejects.
+ * The quota warnings due after a commit into these accounts (those of the targets it stored
+ * into, or of an IMAP COPY's target). Never rejects.
  */
 export async function warnQuotaAfter(
   env: DeliveryEnv,
   settings: QuotaWarningSettings,
-  outcomes: ReadonlyArray<{ ok: boolean; mailboxId: number }>,
+  accountIds: Iterable<number>,
 ): Promise<void> {
   if (settings.thresholds.length === 0) return;
-  const accounts = new Set<number>();
-  try {
-    for (const mailboxId of new Set(outcomes.filter((o) => o.ok).map((o) => o.mailboxId))) {
-      const mb = await env.store.getMailboxById(mailboxId);
-      if (mb !== null) accounts.add(mb.accountId);
-    }
-  } catch (err) {
-    settings.log?.warn({ err }, 'quota warning check failed');
-    return;
-  }
   const { quotaWarnings: _ignored, ...plain } = env;
-  await warnQuotaCrossings(plain, settings, accounts);
+  await warnQuotaCrossings(plain, settings, accountIds);
+}
+
+/** The accounts a commit stored into: those of its successful outcomes. */
+function storedAccounts(outcomes: readonly AppendOutcome[]): number[] {
+  const out: number[] = [];
+  for (const o of outcomes) if (o.ok) out.push(o.accountId);
+  return out;
 }
 
 /** The SMTP message's verification was cut off by limits.verify_timeout: refuse it for now. */

@@ -219,7 +219,7 @@ export interface AppendTarget {
 }
 
 export type AppendOutcome =
-  | { ok: true; mailboxId: number; uid: number; modseq: number; uidValidity: number }
+  | { ok: true; mailboxId: number; accountId: number; uid: number; modseq: number; uidValidity: number }
   | { ok: false; mailboxId: number; error: import('../core/errors.js').StoreError };
 
 export interface AppendRequest {

@@ -201,7 +201,14 @@ export const messageWrites = {
         continue;
       }
       const m = insertMessage(tx, mb, parsed.flags, parsed.internalDate, blob.size, blob.blobId);
-      outcomes.push({ ok: true, mailboxId, uid: m.uid, modseq: m.modseq, uidValidity: m.uidvalidity });
+      outcomes.push({
+        ok: true,
+        mailboxId,
+        accountId: mb.account_id,
+        uid: m.uid,
+        modseq: m.modseq,
+        uidValidity: m.uidvalidity,
+      });
       stored++;
     }
     if (req.allOrNothing === true && firstError !== null) throw new AppendRequestFailed(outcomes, firstError);
