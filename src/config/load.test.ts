@@ -448,7 +448,7 @@ void test('each kind of mistake is refused with one line naming the key and the 
     'postern.toml: limits.__proto__: unknown key (known keys of [limits]: ' +
       'line_length, imap_line_length, imap_command_size, literal_size, message_size, recipients, mime_depth, mime_parts, header_size, message_header_size, connections_per_ip, ' +
       'connections_total, ipv6_prefix, command_timeout, idle_timeout, auth_failures_per_session, auth_failures_before_ban, ban_seconds, ' +
-      'auth_failure_delay, bad_commands, verify_threads, verify_timeout, dkim_signatures, verify_inline_size, imap_metadata_size, imap_metadata_entries)',
+      'auth_failure_delay, bad_commands, verify_threads, verify_timeout, dkim_signatures, verify_inline_size, imap_metadata_size, imap_metadata_entries, imap_sort_cache)',
   );
   refused(
     '[store]\nbackend = "postgres"',

@@ -204,6 +204,13 @@ export const LIMIT_KEYS: readonly LimitKey[] = [
     min: 1,
     doc: 'most IMAP METADATA entries per account, over its mailboxes and server level',
   },
+  {
+    field: 'imapSortCache',
+    toml: 'imap_sort_cache',
+    kind: 'count',
+    min: 0,
+    doc: 'messages whose IMAP SORT order or THREAD answer is kept between commands (about 200 bytes each), 0: none',
+  },
 ];
 
 export const LISTENER_DOCS: Readonly<Record<ListenerName, string>> = {

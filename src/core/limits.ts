@@ -63,6 +63,11 @@ export interface Limits {
   imapMetadataSize: number;
   /** Most IMAP METADATA entries one account holds, its mailboxes' and its server level's together. */
   imapMetadataEntries: number;
+  /**
+   * Messages whose SORT order or THREAD answer a process keeps between commands (about 200 bytes
+   * each, over every mailbox and sort program; src/protocols/imap/sort-cache.ts); 0 keeps none.
+   */
+  imapSortCache: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -93,4 +98,6 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   verifyInlineSize: 64 * 1024,
   imapMetadataSize: 64 * 1024,
   imapMetadataEntries: 1000,
+  // Five sort programs of a 100,000-message mailbox, and room besides: at most ~120 MB.
+  imapSortCache: 600_000,
 });

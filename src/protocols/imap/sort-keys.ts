@@ -23,8 +23,7 @@ export interface SortRecord {
   /** Sent date in epoch ms (RFC 5256 §2.2). */
   sent: number;
   size: number;
-  /** The base subject (not folded) and its collation key ("" when not needed). */
-  baseSubject: string;
+  /** The collation key of the base subject ("" when not needed). */
   subjectKey: string;
   replyOrForward: boolean;
   messageId: string | null;
@@ -110,26 +109,30 @@ function makeRecord(
   addressKeys: readonly AddressKey[],
 ): SortRecord {
   const f = m.fields;
-  const keys: SortRecord['keys'] = {};
-  for (const k of addressKeys) keys[k] = casemapKey(addressValue(k, f));
-  const baseSubject = withSubject ? f.baseSubject : '';
+  // Records may be kept (sort-cache.ts): what a command does not compare is shared, not copied.
+  let keys: SortRecord['keys'] = NO_KEYS;
+  if (addressKeys.length > 0) {
+    keys = {};
+    for (const k of addressKeys) keys[k] = casemapKey(addressValue(k, f));
+  }
   return {
     uid: m.uid,
     seq,
     arrival: m.internalDate,
     sent: f.sent ?? m.internalDate,
     size: m.size,
-    baseSubject,
-    subjectKey: withSubject ? casemapKey(baseSubject) : EMPTY_KEY,
+    subjectKey: withSubject ? casemapKey(f.baseSubject) : EMPTY_KEY,
     replyOrForward: withSubject ? f.replyOrForward : false,
     messageId: f.messageId,
     inReplyTo: f.inReplyTo,
-    references: f.references,
+    references: f.references.length === 0 ? NO_REFERENCES : f.references,
     keys,
   };
 }
 
 const EMPTY_KEY = casemapKey('');
+const NO_KEYS: SortRecord['keys'] = Object.freeze({});
+const NO_REFERENCES: readonly string[] = Object.freeze([]);
 
 type Compare = (a: SortRecord, b: SortRecord) => number;
 

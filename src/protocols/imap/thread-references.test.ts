@@ -30,7 +30,6 @@ function rec(s: Spec): SortRecord {
     arrival: 0,
     sent: s.sent ?? s.seq,
     size: 0,
-    baseSubject: base.subject,
     subjectKey: casemapKey(base.subject),
     replyOrForward: base.replyOrForward,
     messageId: s.id === undefined ? `<${s.seq}@x>` : s.id,

@@ -4,6 +4,8 @@
 // - the criteria are SEARCH's: parsed by parseSearch, evaluated by search-eval.ts;
 // - what is compared comes from the stored MIME records (sort-keys.ts), never message bytes;
 // - loading, sorting and writing yield to the event loop (sort-data.ts, sortYielding);
+// - orders are kept between commands (sort-cache.ts): a SORT reads and sorts only the messages
+//   the kept order of its mailbox and program lacks;
 // - no EXPUNGE response is sent while SORT (by sequence number) runs or right after it.
 
 import { atom, raw, type ImapData } from '../../../wire/imap/encoder.js';
@@ -15,7 +17,8 @@ import type { ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../c
 import { ImapBad, ImapNo } from '../errors.js';
 import { compileSearch, runSearch } from '../search-eval.js';
 import { loadSortRecords, SORT_CHARSETS, TimeSlicer } from '../sort-data.js';
-import { sortComparator, sortYielding } from '../sort-keys.js';
+import { sortCacheOf } from '../sort-cache.js';
+import { sortComparator } from '../sort-keys.js';
 import { SELECTED } from '../state.js';
 import { savedUids } from './search.js';
 import type { SelectedView } from '../view.js';
@@ -56,20 +59,24 @@ async function sort(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<voi
     const slicer = new TimeSlicer();
     const pause = (): Promise<void> => slicer.pause();
     const keys = program.sort.map((c) => c.key);
-    const records = await loadSortRecords(
-      ctx.env.store,
-      view,
-      match,
-      { sortKeys: keys, subject: false },
-      slicer,
+    const store = ctx.env.store;
+    // The order is kept for the next SORT of this mailbox (sort-cache.ts): records carry the UID
+    // as their sequence number, the same tie-break order in every view.
+    const order = await sortCacheOf(store, ctx.env.config.limits.imapSortCache).sortOrder(
+      { mailboxId: view.mailboxId, uidValidity: view.mailbox.uidValidity },
+      program.sort.map((c) => (c.reverse ? `REVERSE ${c.key}` : c.key)).join(' '),
+      match.uids,
+      sortComparator(program.sort),
+      (uids) =>
+        loadSortRecords(store, view, { uids, seqs: uids }, { sortKeys: keys, subject: false }, slicer),
+      pause,
     );
-    const sorted = await sortYielding(records, sortComparator(program.sort), pause);
-    const numbers = sorted.map((r) => (cmd.uid ? r.uid : r.seq));
+    const numbers = order.map((i) => (cmd.uid ? match.uids[i]! : match.seqs[i]!));
     if (save)
       view.saved = SequenceSet.fromNumbers(
         savedUids(
           options!,
-          sorted.map((r) => r.uid),
+          order.map((i) => match.uids[i]!),
         ),
       );
     if (options === null) {

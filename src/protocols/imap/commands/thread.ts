@@ -2,6 +2,7 @@
 // Invariants:
 // - the criteria are SEARCH's (parseSearch, search-eval.ts); the data comes from the stored MIME
 //   records (sort-keys.ts); work yields to the event loop (sort-data.ts);
+// - an answer is kept for the next THREAD of the very same messages (sort-cache.ts);
 // - no EXPUNGE response is sent while THREAD (by sequence number) runs or right after it.
 
 import { atom } from '../../../wire/imap/encoder.js';
@@ -9,6 +10,7 @@ import { SearchError } from '../../../wire/imap/search.js';
 import { parseThread, type ThreadProgram } from '../../../wire/imap/sort.js';
 import type { ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
+import { sortCacheOf } from '../sort-cache.js';
 import { loadSortRecords, TimeSlicer } from '../sort-data.js';
 import { SELECTED } from '../state.js';
 import { matchCriteria } from './sort.js';
@@ -32,12 +34,22 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   const match = await matchCriteria(ctx, view, program);
   const slicer = new TimeSlicer();
   const pause = (): Promise<void> => slicer.pause();
-  const records = await loadSortRecords(ctx.env.store, view, match, { sortKeys: [], subject: true }, slicer);
-  const roots =
-    program.algorithm === 'REFERENCES'
-      ? await referencesThreads(records, pause)
-      : await orderedSubjectThreads(records, pause);
-  const number = cmd.uid ? (r: { uid: number }) => r.uid : (r: { seq: number }) => r.seq;
+  const store = ctx.env.store;
+  // The answer is kept for the next THREAD of the same messages (sort-cache.ts): its records
+  // carry the UID as their sequence number (the same order), mapped back when written.
+  const cache = sortCacheOf(store, ctx.env.config.limits.imapSortCache);
+  const box = { mailboxId: view.mailboxId, uidValidity: view.mailbox.uidValidity };
+  let roots = cache.threads(box, program.algorithm, match.uids);
+  if (roots === null) {
+    const byUid = { uids: match.uids, seqs: match.uids };
+    const records = await loadSortRecords(store, view, byUid, { sortKeys: [], subject: true }, slicer);
+    roots =
+      program.algorithm === 'REFERENCES'
+        ? await referencesThreads(records, pause)
+        : await orderedSubjectThreads(records, pause);
+    cache.keepThreads(box, program.algorithm, match.uids, roots);
+  }
+  const number = cmd.uid ? (r: { uid: number }) => r.uid : (r: { uid: number }) => seqOf(match, r.uid);
   if (roots.length === 0) {
     ctx.untagged(atom('THREAD'));
     return;
@@ -57,6 +69,20 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   }
   await ctx.writeRaw(piece);
   await ctx.writeRaw('\r\n');
+}
+
+/** The sequence number of a matched UID (`match.uids` ascending, `match.seqs` beside them). */
+function seqOf(match: { uids: readonly number[]; seqs: readonly number[] }, uid: number): number {
+  let lo = 0;
+  let hi = match.uids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = match.uids[mid]!;
+    if (v < uid) lo = mid + 1;
+    else if (v > uid) hi = mid - 1;
+    else return match.seqs[mid]!;
+  }
+  throw new Error(`THREAD: UID ${uid} was not matched`);
 }
 
 export const THREAD_COMMANDS: ImapCommandSpec[] = [
