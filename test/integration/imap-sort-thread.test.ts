@@ -319,3 +319,83 @@ void describe('SORT and THREAD over 32,768 messages', () => {
     b.destroy();
   });
 });
+
+void describe('kept SORT orders and THREAD answers (sort-cache.ts) follow the mailbox', () => {
+  let server: ImapTestServer;
+  before(async () => {
+    server = await startImapServer();
+    const c = await RawImapClient.login(server.ports.imap, USER);
+    assert.equal((await c.command('CREATE Kept')).status, 'OK');
+    c.destroy();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  /** Delivers a message with this subject (and a reply's References), in arrival order. */
+  const deliver = (subject: string, id: string, refs?: string): Promise<unknown> =>
+    server.deliver(
+      USER,
+      'Kept',
+      crlf(`Subject: ${subject}\nMessage-ID: <${id}@k>\n${refs ? `References: <${refs}@k>\n` : ''}`, 'x\n'),
+    );
+
+  void it('new mail, expunges and another session: each SORT equals the model, each THREAD the new set', async () => {
+    // Subjects and their arrival order; the model is the subjects sorted, ties by arrival.
+    const model: Array<{ uid: number; subject: string }> = [];
+    let uid = 0;
+    const add = async (subject: string): Promise<void> => {
+      await deliver(subject, `m${++uid}`, uid > 1 && subject.startsWith('Re:') ? 'm1' : undefined);
+      model.push({ uid, subject });
+    };
+    for (const s of ['delta', 'alpha', 'Re: delta', 'charlie', 'bravo', 'alpha']) await add(s);
+    const base = (s: string): string => s.replace(/^Re: /, '').toUpperCase();
+    const expected = (): number[] =>
+      model
+        .slice()
+        .sort((a, b) =>
+          base(a.subject) < base(b.subject) ? -1 : base(a.subject) > base(b.subject) ? 1 : a.uid - b.uid,
+        )
+        .map((m) => m.uid);
+    const a = await RawImapClient.login(server.ports.imap, USER);
+    assert.equal((await a.command('SELECT Kept')).status, 'OK');
+    assert.deepEqual(sortNumbers((await a.command('UID SORT (SUBJECT) UTF-8 ALL')).untagged), expected());
+    const threadOf = async (c: RawImapClient): Promise<string> =>
+      (await c.command('UID THREAD REFERENCES UTF-8 ALL')).untagged.find((l) => l.startsWith('* THREAD'))!;
+    assert.equal(await threadOf(a), '* THREAD (1 3)((2)(6))(4)(5)');
+    // New mail between two SORTs: merged into the kept order.
+    for (const s of ['Re: delta', 'echo', 'aardvark', 'charlie']) await add(s);
+    assert.equal((await a.command('NOOP')).status, 'OK');
+    assert.deepEqual(sortNumbers((await a.command('UID SORT (SUBJECT) UTF-8 ALL')).untagged), expected());
+    // 7 replies to 1 beside 3; 10 shares 4's subject (neither a reply: a dummy holds both).
+    assert.equal(await threadOf(a), '* THREAD (1 (3)(7))((2)(6))((4)(10))(5)(8)(9)');
+    // Another session expunges two; this session's next SORT leaves them out.
+    const b = await RawImapClient.login(server.ports.imap, USER);
+    assert.equal((await b.command('SELECT Kept')).status, 'OK');
+    assert.equal((await b.command('UID STORE 2,7 +FLAGS.SILENT (\\Deleted)')).status, 'OK');
+    assert.equal((await b.command('EXPUNGE')).status, 'OK');
+    model.splice(
+      model.findIndex((m) => m.uid === 2),
+      1,
+    );
+    model.splice(
+      model.findIndex((m) => m.uid === 7),
+      1,
+    );
+    assert.deepEqual(sortNumbers((await b.command('UID SORT (SUBJECT) UTF-8 ALL')).untagged), expected());
+    assert.equal(await threadOf(b), '* THREAD (1 3)((4)(10))(5)(6)(8)(9)');
+    // Session a has not been told of the expunges yet (no NOOP): its view still has them and
+    // SORT by sequence number counts them (RFC 9051 §7.5.1); after NOOP it agrees with b.
+    assert.equal((await a.command('NOOP')).status, 'OK');
+    assert.deepEqual(sortNumbers((await a.command('UID SORT (SUBJECT) UTF-8 ALL')).untagged), expected());
+    // Sequence numbers come from the session's view, not from the kept order.
+    const seqs = sortNumbers((await a.command('SORT (SUBJECT) UTF-8 ALL')).untagged);
+    const uids = model.map((m) => m.uid).sort((x, y) => x - y);
+    assert.deepEqual(
+      seqs,
+      expected().map((u) => uids.indexOf(u) + 1),
+    );
+    a.destroy();
+    b.destroy();
+  });
+});

@@ -474,13 +474,17 @@ export async function runSearch(
     // Messages expunged elsewhere but still in the view match nothing: walk the store's UIDs
     // (ascending, like the view's) beside the view's.
     const present = (await store.mailboxSummary(view.mailboxId)).uids;
+    // ALL (SORT and THREAD's usual criteria): every present message, nothing to evaluate.
+    const everything = compiled.kind === 'const' && compiled.value;
     let p = 0;
     for (let i = 0; i < all.length; i++) {
       const uid = all[i]!;
       while (p < present.length && present[p]! < uid) p++;
       if (present[p] !== uid || view.isExpunged(uid)) continue;
-      const c = { meta: { uid } as MessageMeta, seq: i + 1 };
-      if (cheap(compiled, c, view, null, indexed) === 1) {
+      if (
+        everything ||
+        cheap(compiled, { meta: { uid } as MessageMeta, seq: i + 1 }, view, null, indexed) === 1
+      ) {
         uids.push(uid);
         seqs.push(i + 1);
       }

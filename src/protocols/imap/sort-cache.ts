@@ -120,7 +120,7 @@ export class SortCache {
     return entry.roots;
   }
 
-  /** Keeps a THREAD answer for these UIDs (ascending); its records carry UIDs as `seq`. */
+  /** Keeps a THREAD answer for these UIDs (ascending); its records carry their index in `uids` as `seq`. */
   keepThreads(box: MailboxKey, algorithm: string, uids: readonly number[], roots: ThreadNode[]): void {
     const key = `t:${box.mailboxId}:${box.uidValidity}:${algorithm}`;
     this.take(key);

@@ -36,20 +36,21 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   const pause = (): Promise<void> => slicer.pause();
   const store = ctx.env.store;
   // The answer is kept for the next THREAD of the same messages (sort-cache.ts): its records
-  // carry the UID as their sequence number (the same order), mapped back when written.
+  // carry their index in the matched UIDs as their sequence number (the same order), which is
+  // the index of their sequence number in any later match of the same UIDs.
   const cache = sortCacheOf(store, ctx.env.config.limits.imapSortCache);
   const box = { mailboxId: view.mailboxId, uidValidity: view.mailbox.uidValidity };
   let roots = cache.threads(box, program.algorithm, match.uids);
   if (roots === null) {
-    const byUid = { uids: match.uids, seqs: match.uids };
-    const records = await loadSortRecords(store, view, byUid, { sortKeys: [], subject: true }, slicer);
+    const byIndex = { uids: match.uids, seqs: match.uids.map((_, i) => i) };
+    const records = await loadSortRecords(store, view, byIndex, { sortKeys: [], subject: true }, slicer);
     roots =
       program.algorithm === 'REFERENCES'
         ? await referencesThreads(records, pause)
         : await orderedSubjectThreads(records, pause);
     cache.keepThreads(box, program.algorithm, match.uids, roots);
   }
-  const number = cmd.uid ? (r: { uid: number }) => r.uid : (r: { uid: number }) => seqOf(match, r.uid);
+  const number = cmd.uid ? (r: { uid: number }) => r.uid : (r: { seq: number }) => match.seqs[r.seq]!;
   if (roots.length === 0) {
     ctx.untagged(atom('THREAD'));
     return;
@@ -69,20 +70,6 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   }
   await ctx.writeRaw(piece);
   await ctx.writeRaw('\r\n');
-}
-
-/** The sequence number of a matched UID (`match.uids` ascending, `match.seqs` beside them). */
-function seqOf(match: { uids: readonly number[]; seqs: readonly number[] }, uid: number): number {
-  let lo = 0;
-  let hi = match.uids.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = match.uids[mid]!;
-    if (v < uid) lo = mid + 1;
-    else if (v > uid) hi = mid - 1;
-    else return match.seqs[mid]!;
-  }
-  throw new Error(`THREAD: UID ${uid} was not matched`);
 }
 
 export const THREAD_COMMANDS: ImapCommandSpec[] = [
