@@ -5,10 +5,40 @@
 // or inline bytes.
 
 import type { MimeRecord } from '../../mail/mime/types.js';
-import { blobSearchText } from '../rules/search-text.js';
+import { decodeMime, encodeMime } from '../rules/mime-json.js';
+import { blobSearchText, type BlobSearchText } from '../rules/search-text.js';
+import { blobSortFields, type SortFields } from '../rules/sort-fields.js';
+import type { AppendRequest, StoredBlob } from '../types.js';
 import { needsInlineContent, storeInlineContent } from './inline-blobs.js';
 import { insertBlobSort } from './sort-fields.js';
 import type { StatementCache } from './statement-cache.js';
+
+/**
+ * What a new blob row holds beside its id and size, made from the MIME record on the main
+ * thread: the writer thread gets flat strings (the record's stored JSON, rules/mime-json.ts,
+ * its SEARCH text, its SORT fields) instead of cloning the record's object tree and deriving
+ * them itself.
+ */
+export interface BlobRowValues {
+  mimeJson: string;
+  search: BlobSearchText;
+  sort: SortFields;
+}
+
+/** A StoredBlob with its row values made (prepareAppend). */
+export type PreparedBlob = Omit<StoredBlob, 'mime'> & { rows: BlobRowValues };
+/** An AppendRequest as the write bodies take it. */
+export type PreparedAppendRequest = Omit<AppendRequest, 'blob'> & { blob: PreparedBlob };
+
+export function blobRowValues(mime: MimeRecord): BlobRowValues {
+  return { mimeJson: encodeMime(mime), search: blobSearchText(mime), sort: blobSortFields(mime) };
+}
+
+/** The request with its blob's row values made (on the caller's thread). */
+export function prepareAppend(req: AppendRequest): PreparedAppendRequest {
+  const { mime, ...blob } = req.blob;
+  return { ...req, blob: { ...blob, rows: blobRowValues(mime) } };
+}
 
 /** Adds `delta` references to a blob row; a count reaching 0 starts its grace period. */
 export function adjustBlobRefs(sql: StatementCache, blobId: string, delta: number, now: number): boolean {
@@ -30,7 +60,7 @@ export function upsertBlob(
   sql: StatementCache,
   blobId: string,
   size: number,
-  mime: MimeRecord,
+  rows: BlobRowValues,
   count: number,
   now: number,
   inline?: Uint8Array,
@@ -41,18 +71,18 @@ export function upsertBlob(
     .stmt(
       `INSERT INTO blobs (id, size, refcount, mime, zero_since) VALUES (@id, @size, @count, @mime, @zeroSince)`,
     )
-    .run({ id: blobId, size, count, mime: JSON.stringify(mime), zeroSince: count === 0 ? now : null });
-  insertBlobSearch(sql, blobId, mime);
-  insertBlobSort(sql, blobId, mime);
+    .run({ id: blobId, size, count, mime: rows.mimeJson, zeroSince: count === 0 ? now : null });
+  insertBlobSearch(sql, blobId, rows.search);
+  insertBlobSort(sql, blobId, rows.sort);
 }
 
-function insertBlobSearch(sql: StatementCache, blobId: string, mime: MimeRecord): void {
+function insertBlobSearch(sql: StatementCache, blobId: string, search: BlobSearchText): void {
   sql
     .stmt(
       `INSERT OR REPLACE INTO blob_search (blob_id, search_subject, search_from, search_to, search_cc,
          search_bcc, text_parts) VALUES (@id, @subject, @from, @to, @cc, @bcc, @textParts)`,
     )
-    .run({ id: blobId, ...blobSearchText(mime) });
+    .run({ id: blobId, ...search });
 }
 
 /**
@@ -69,7 +99,7 @@ export function fillSearchColumns(sql: StatementCache): void {
        LIMIT 500`,
   );
   const batch = sql.db.transaction((rows: Array<{ id: string; mime: string }>) => {
-    for (const r of rows) insertBlobSearch(sql, r.id, JSON.parse(r.mime) as MimeRecord);
+    for (const r of rows) insertBlobSearch(sql, r.id, blobSearchText(decodeMime(r.mime)));
   });
   for (;;) {
     const rows = pick.all();

@@ -30,7 +30,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AccountWatch } from '../account-watch.js';
 import { ChangeFeed } from '../change-feed.js';
-import { fillSearchColumns } from './blob-rows.js';
+import { fillSearchColumns, prepareAppend } from './blob-rows.js';
 import { migrate } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 import { pin } from './statement-pin.js';
@@ -299,7 +299,8 @@ export class SqliteCore {
    */
   async append(req: AppendRequest): Promise<AppendOutcome[]> {
     this.assertAccepting();
-    const committed = await this.commit('grouped', 'append', [req], true);
+    // The blob's row values are made here: the writer thread gets strings, not the MIME tree.
+    const committed = await this.commit('grouped', 'append', [prepareAppend(req)], true);
     this.stats.appendRequests++;
     if (committed.batch !== this.lastAppendBatch) {
       this.lastAppendBatch = committed.batch;
@@ -317,7 +318,7 @@ export class SqliteCore {
   /** RFC 3502 MULTIAPPEND: several append requests in one savepoint, all or none. */
   async appendAll(reqs: AppendRequest[]): Promise<AppendOutcome[][]> {
     this.assertAccepting();
-    const committed = await this.commit('grouped', 'appendAll', [reqs], true);
+    const committed = await this.commit('grouped', 'appendAll', [reqs.map(prepareAppend)], true);
     this.stats.appendRequests += reqs.length;
     await this.madeDurable(committed);
     this.announce(committed.note);

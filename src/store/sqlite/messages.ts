@@ -11,6 +11,7 @@
 //   them; an append's local targets and its outbound copy commit in the same transaction;
 // - quota is checked inside that transaction (rows.ts overQuota).
 
+import { decodeMime } from '../rules/mime-json.js';
 import type { MimeRecord } from '../../mail/mime/types.js';
 import type { Messages } from '../roles.js';
 import { AppendRequestFailed, checkAppendRequest, parseAppendTarget } from '../rules/append-request.js';
@@ -43,7 +44,7 @@ import type {
   MessageMeta,
   QuotaReservation,
 } from '../types.js';
-import { adjustBlobRefs, upsertBlob } from './blob-rows.js';
+import { adjustBlobRefs, upsertBlob, type PreparedAppendRequest } from './blob-rows.js';
 import {
   KIND_ADDED,
   KIND_EXPUNGED,
@@ -183,7 +184,7 @@ export const messageWrites = {
    * outbound copy, and the blob row's references. A failing target fails alone, unless the
    * request is all-or-nothing (AppendRequestFailed rolls its savepoint back).
    */
-  append(tx: WriteTx, req: AppendRequest, now: number): AppendOutcome[] {
+  append(tx: WriteTx, req: PreparedAppendRequest, now: number): AppendOutcome[] {
     const { blob } = req;
     const outcomes: AppendOutcome[] = [];
     let firstError: StoreError | null = null;
@@ -218,7 +219,7 @@ export const messageWrites = {
     }
     // An inline blob nothing refers to leaves nothing behind; a file's row is kept for GC.
     if (stored > 0 || blob.inline === undefined)
-      upsertBlob(tx.sql, blob.blobId, blob.size, blob.mime, stored, now, blob.inline);
+      upsertBlob(tx.sql, blob.blobId, blob.size, blob.rows, stored, now, blob.inline);
     return outcomes;
   },
 
@@ -226,9 +227,9 @@ export const messageWrites = {
    * After a request failed (its savepoint rolled back): keeps the blob row, refcount unchanged,
    * so an unreferenced file is collected (an inline blob has no file: nothing to keep).
    */
-  appendFailed(tx: WriteTx, req: AppendRequest, now: number): void {
+  appendFailed(tx: WriteTx, req: PreparedAppendRequest, now: number): void {
     if (req.blob.inline === undefined)
-      upsertBlob(tx.sql, req.blob.blobId, req.blob.size, req.blob.mime, 0, now);
+      upsertBlob(tx.sql, req.blob.blobId, req.blob.size, req.blob.rows, 0, now);
   },
 
   updateFlags(
@@ -384,7 +385,7 @@ export const messageWrites = {
 
 /** An append request as the core's group commit runs it. */
 export class AppendWrite implements GroupedWrite<AppendOutcome[]> {
-  constructor(private readonly req: AppendRequest) {}
+  constructor(private readonly req: PreparedAppendRequest) {}
 
   body(tx: WriteTx, now: number): AppendOutcome[] {
     return messageWrites.append(tx, this.req, now);
@@ -525,7 +526,7 @@ export class SqliteMessages implements Messages {
     if (cached !== undefined) return cached;
     const text = this.core.sql.stmt<string>('SELECT mime FROM blobs WHERE id = ?', 'pluck').get(blobId);
     if (text === undefined) throw notFound('blob');
-    const mime = JSON.parse(text) as MimeRecord;
+    const mime = decodeMime(text);
     this.mimeCache.set(blobId, mime);
     return mime;
   }

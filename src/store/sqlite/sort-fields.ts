@@ -43,12 +43,12 @@ function rowValues(blobId: string, f: SortFields): unknown[] {
 }
 
 /** Writes the row of a blob whose row is being inserted (blob-rows.ts upsertBlob). */
-export function insertBlobSort(sql: StatementCache, blobId: string, mime: MimeRecord): void {
+export function insertBlobSort(sql: StatementCache, blobId: string, fields: SortFields): void {
   sql
     .stmt(
       `INSERT OR REPLACE INTO blob_sort (blob_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(...rowValues(blobId, blobSortFields(mime)));
+    .run(...rowValues(blobId, fields));
 }
 
 /** The transactional bodies of the lazy fill. */

@@ -3,7 +3,8 @@
 // An operation is named `role.body`; its arguments must survive structured cloning (plain
 // data, Dates, Buffers), and so must its result (errors are carried across, writer-protocol.ts).
 
-import type { AppendOutcome, AppendRequest } from '../types.js';
+import type { AppendOutcome } from '../types.js';
+import type { PreparedAppendRequest } from './blob-rows.js';
 import { aclWrites } from './acl.js';
 import type { Settled } from './core.js';
 import { appPasswordWrites } from './app-passwords.js';
@@ -27,7 +28,7 @@ import type { WriteTx } from './write-tx.js';
  * target refused keeps its blob row so the file is collected).
  */
 const groupedWrites = {
-  append(tx: WriteTx, req: AppendRequest): Settled<AppendOutcome[]> {
+  append(tx: WriteTx, req: PreparedAppendRequest): Settled<AppendOutcome[]> {
     const now = Date.now();
     const write = new AppendWrite(req);
     try {
@@ -43,7 +44,7 @@ const groupedWrites = {
    * RFC 3502 MULTIAPPEND: several requests, all or none. One failing target rolls every
    * request back; each outcome then carries the first error (the blob rows stay for GC).
    */
-  appendAll(tx: WriteTx, reqs: AppendRequest[]): Settled<AppendOutcome[][]> {
+  appendAll(tx: WriteTx, reqs: PreparedAppendRequest[]): Settled<AppendOutcome[][]> {
     const now = Date.now();
     const writes = reqs.map((req) => new AppendWrite({ ...req, allOrNothing: true }));
     try {
