@@ -44,7 +44,7 @@ import { InboundMessage } from './inbound.js';
 import { junkTargets } from './junk-mailbox.js';
 import { accountExceedsQuota, overQuotaError } from '../store/rules/quota.js';
 import { messageBlobOptions } from './message-blob-options.js';
-import { warnQuotaCrossings, type QuotaWarningSettings } from './quota-warning.js';
+import { warnQuotaCrossings, type AccountAfterCommit, type QuotaWarningSettings } from './quota-warning.js';
 import type { MessageVerifier } from './message-verifier.js';
 import { smtpTrace, type SmtpSessionFacts, type SmtpTrace } from './smtp-trace.js';
 
@@ -533,22 +533,22 @@ export class Delivery {
 
 /**
  * The quota warnings due after a commit into these accounts (those of the targets it stored
- * into, or of an IMAP COPY's target). Never rejects.
+ * into, with their figures after it, or an IMAP COPY's target account). Never rejects.
  */
 export async function warnQuotaAfter(
   env: DeliveryEnv,
   settings: QuotaWarningSettings,
-  accountIds: Iterable<number>,
+  accounts: ReadonlyArray<AccountAfterCommit>,
 ): Promise<void> {
   if (settings.thresholds.length === 0) return;
   const { quotaWarnings: _ignored, ...plain } = env;
-  await warnQuotaCrossings(plain, settings, accountIds);
+  await warnQuotaCrossings(plain, settings, accounts);
 }
 
-/** The accounts a commit stored into: those of its successful outcomes. */
-function storedAccounts(outcomes: readonly AppendOutcome[]): number[] {
-  const out: number[] = [];
-  for (const o of outcomes) if (o.ok) out.push(o.accountId);
+/** The accounts a commit stored into, with their figures: from its successful outcomes. */
+function storedAccounts(outcomes: readonly AppendOutcome[]): AccountAfterCommit[] {
+  const out: AccountAfterCommit[] = [];
+  for (const o of outcomes) if (o.ok) out.push({ accountId: o.accountId, usage: o.usage });
   return out;
 }
 

@@ -9,9 +9,21 @@
 // - it never fails the commit that triggered it (that commit has landed): errors are logged;
 // - it is itself no trigger: a notice delivery carries no QuotaWarningSettings.
 
+import {
+  checkQuotaThresholds,
+  quotaPercent,
+  warningDue,
+  type AccountUsage,
+} from '../store/rules/quota-warning.js';
 import type { Logger } from '../core/log.js';
 import { Delivery, type DeliveryEnv } from './delivery.js';
 import { buildQuotaWarning } from './quota-warning-message.js';
+
+/** An account a commit added to, with its figures after the commit when the store told them. */
+export interface AccountAfterCommit {
+  accountId: number;
+  usage?: AccountUsage;
+}
 
 /** What sending quota warnings needs: store.quota_warnings and our host name. */
 export interface QuotaWarningSettings {
@@ -29,11 +41,21 @@ export interface QuotaWarningSettings {
 export async function warnQuotaCrossings(
   env: Omit<DeliveryEnv, 'quotaWarnings'>,
   settings: QuotaWarningSettings,
-  accountIds: Iterable<number>,
+  accounts: ReadonlyArray<AccountAfterCommit>,
 ): Promise<number> {
   if (settings.thresholds.length === 0) return 0;
+  // Per account, its fullest figures of this commit (the last of its appends).
+  const byAccount = new Map<number, AccountUsage | undefined>();
+  for (const a of accounts) {
+    const known = byAccount.get(a.accountId);
+    const fuller =
+      known === undefined || (a.usage !== undefined && quotaPercent(a.usage) >= quotaPercent(known));
+    byAccount.set(a.accountId, fuller ? a.usage : known);
+  }
   let sent = 0;
-  for (const accountId of new Set(accountIds)) {
+  for (const [accountId, usage] of byAccount) {
+    // Figures from the commit that reach no new threshold: no claim, no read (every append).
+    if (usage !== undefined && !warningDue(usage, checkQuotaThresholds(settings.thresholds))) continue;
     try {
       if (await warnAccount(env, settings, accountId)) sent++;
     } catch (err) {

@@ -219,7 +219,16 @@ export interface AppendTarget {
 }
 
 export type AppendOutcome =
-  | { ok: true; mailboxId: number; accountId: number; uid: number; modseq: number; uidValidity: number }
+  | {
+      ok: true;
+      mailboxId: number;
+      accountId: number;
+      uid: number;
+      modseq: number;
+      uidValidity: number;
+      /** The account's figures right after this append (quota warnings need no read then). */
+      usage: import('./rules/quota-warning.js').AccountUsage;
+    }
   | { ok: false; mailboxId: number; error: import('../core/errors.js').StoreError };
 
 export interface AppendRequest {

@@ -45,7 +45,15 @@ void test('all-or-nothing: every outcome carries the first failure', () => {
   const first = new StoreError('OVER_QUOTA', 'over');
   const failed = new AppendRequestFailed(
     [
-      { ok: true, mailboxId: 1, accountId: 1, uid: 5, modseq: 6, uidValidity: 7 },
+      {
+        ok: true,
+        mailboxId: 1,
+        accountId: 1,
+        uid: 5,
+        modseq: 6,
+        uidValidity: 7,
+        usage: { quotaBytes: 0, usedBytes: 0, quotaMessages: 0, usedMessages: 0, warnedLevel: 0 },
+      },
       { ok: false, mailboxId: 2, error: first },
       { ok: false, mailboxId: 3, error: new StoreError('NOT_FOUND', 'gone') },
     ],

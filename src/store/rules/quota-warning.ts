@@ -21,6 +21,20 @@ export interface QuotaUsage {
   usedMessages: number;
 }
 
+/** An account's figures as a commit left them, with the threshold it was last warned of (0: none). */
+export interface AccountUsage extends QuotaUsage {
+  warnedLevel: number;
+}
+
+/**
+ * Whether these figures reach a threshold the account has not been warned of: only then is a
+ * claim (claimQuotaWarning) worth its write. `thresholds` ascending (checkQuotaThresholds).
+ */
+export function warningDue(usage: AccountUsage, thresholds: readonly number[]): boolean {
+  const reached = reachedThreshold(usage, thresholds);
+  return reached !== 0 && reached > usage.warnedLevel;
+}
+
 /** A threshold claimed by claimQuotaWarning(): this caller, and no other, sends its warning. */
 export interface QuotaWarningClaim {
   accountId: number;

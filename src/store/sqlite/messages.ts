@@ -61,6 +61,7 @@ import { insertOutbound } from './queue.js';
 import { listSortFields } from './sort-fields.js';
 import type { MessageSortFields, SortFieldName, SortFields } from '../rules/sort-fields.js';
 import {
+  accountUsage,
   addUsage,
   mailboxRow,
   notFound,
@@ -209,6 +210,7 @@ export const messageWrites = {
         uid: m.uid,
         modseq: m.modseq,
         uidValidity: m.uidvalidity,
+        usage: accountUsage(tx.sql, mb.account_id),
       });
       stored++;
     }

@@ -5,7 +5,7 @@
 
 import { StoreError } from '../../core/errors.js';
 import { exceedsQuota } from '../rules/quota.js';
-import { QUOTA_WARNING_HYSTERESIS } from '../rules/quota-warning.js';
+import { QUOTA_WARNING_HYSTERESIS, type AccountUsage } from '../rules/quota-warning.js';
 import type { Account, AccountState, Domain, Mailbox, Pop3Expire, SpecialUse } from '../types.js';
 import type { StatementCache } from './statement-cache.js';
 
@@ -194,6 +194,17 @@ export function overQuota(
 }
 
 /** Adds to the account's usage (negative to remove): bytes and messages change together. */
+/** The account's quota figures and warned level (after a change in this transaction). */
+export function accountUsage(sql: StatementCache, accountId: number): AccountUsage {
+  const r = sql
+    .stmt<AccountUsage>(
+      `SELECT quota_bytes AS quotaBytes, used_bytes AS usedBytes, quota_messages AS quotaMessages,
+         used_messages AS usedMessages, quota_warned_level AS warnedLevel FROM accounts WHERE id = ?`,
+    )
+    .get(accountId);
+  return r ?? { quotaBytes: 0, usedBytes: 0, quotaMessages: 0, usedMessages: 0, warnedLevel: 0 };
+}
+
 export function addUsage(sql: StatementCache, accountId: number, bytes: number, messages: number): void {
   if (bytes !== 0 || messages !== 0)
     sql

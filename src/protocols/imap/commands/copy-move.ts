@@ -56,7 +56,7 @@ function copyOrMove(move: boolean) {
     if (!move) {
       const { store, blobs, config } = ctx.env;
       await warnQuotaAfter({ store, blobs, limits: config.limits }, quotaWarningSettings(config, ctx.log), [
-        target.accountId,
+        { accountId: target.accountId },
       ]);
     }
     // Sources ascending map to destinations ascending, so the compact sets keep the pairing.
