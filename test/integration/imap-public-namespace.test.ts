@@ -137,7 +137,7 @@ void describe('IMAP public shared namespace (shared/)', () => {
     const list = (await c.command('LIST "" "shared/*"')).untagged;
     assert.ok(list.includes('* LIST (\\HasNoChildren) "/" shared/Old'), JSON.stringify(list));
     assert.equal((await c.command('SELECT shared/Old')).status, 'OK');
-    assert.match((await c.command('CREATE shared/Old/Sub')).tagged, /NO \[NOPERM\]/);
+    assert.match((await c.command('CREATE shared/Old/Sub')).tagged, /NO \[CANNOT\]/);
     assert.equal((await c.command('RENAME shared/Old Archive/Old')).status, 'OK');
     c.destroy();
   });

@@ -59,7 +59,7 @@ async function creatable(ctx: ImapSessionContext, name: string): Promise<{ owner
   if (parentName(found.name) === null || parent === null) throw noPermission('k');
   const superior = await requireMailbox(store, account, parent, 'k', { missing: () => noPermission('k') });
   // A personal "shared/..." mailbox (mailbox-access.ts) is no superior of a public folder.
-  if (superior.owner.id !== found.owner.id) throw noPermission('k');
+  if (superior.owner.id !== found.owner.id) throw reservedName(name) ?? noPermission('k');
   return found;
 }
 
