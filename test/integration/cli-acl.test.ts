@@ -116,6 +116,16 @@ void test('public folders: mailbox create/delete --public, share/acl/unshare --p
     fails(postern(dir, ['mailbox', 'acl', '--public', 'example.test', 'Support/2027'])),
     /no such mailbox/,
   );
+  // The domain goes only once its public folders have gone with their owner.
+  assert.match(
+    fails(postern(dir, ['domain', 'del', 'example.test'])),
+    /still has 2 user\(s\), one of them \.shared@example\.test with the public folders/,
+  );
+  ok(postern(dir, ['user', 'del', '.shared@example.test']));
+  assert.match(
+    fails(postern(dir, ['mailbox', 'acl', '--public', 'example.test', 'Support'])),
+    /no public folders/,
+  );
   // A user's own mailboxes: the same commands without --public.
   assert.equal(
     ok(postern(dir, ['mailbox', 'create', 'a@example.test', 'Projects'])),

@@ -123,7 +123,8 @@ export function registerUser(program: Command): void {
     .command('del <address>')
     .description('delete a user with all their mailboxes and messages')
     .action(async (input: string, _opts: unknown, cmd: Command) => {
-      const { address } = parseAddress(input);
+      // ".shared@DOMAIN" too: every public folder of the domain goes with it (docs/cli.md).
+      const { address } = parseAddress(input, { allowPublicOwner: true });
       await withCommandStore(cmd, async ({ store }) => {
         await store.deleteAccount(address).catch(notFound(address));
       });
