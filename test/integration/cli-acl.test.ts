@@ -88,6 +88,15 @@ void test('public folders: mailbox create/delete --public, share/acl/unshare --p
   ok(
     postern(dir, ['mailbox', 'share', '--public', 'example.test', 'Support', 'a@example.test', 'lrswipkxte']),
   );
+  const status = JSON.parse(
+    ok(postern(dir, ['mailbox', 'status', '--public', 'example.test', '--json'])),
+  ) as Array<{
+    name: string;
+  }>;
+  assert.deepEqual(
+    status.map((m) => m.name),
+    ['Support', 'Support/2027'],
+  );
   // No owner row: the hidden owner is not shown.
   assert.deepEqual(
     JSON.parse(ok(postern(dir, ['mailbox', 'acl', '--public', 'example.test', 'Support', '--json']))),

@@ -131,13 +131,15 @@ export function registerMailbox(program: Command): void {
     .command('status <address>')
     .description('per mailbox: messages, unseen, size, UIDVALIDITY, UIDNEXT')
     .option('--json', 'print JSON')
-    .action(async (input: string, opts: { json?: boolean }, cmd: Command) => {
-      const { address } = parseAddress(input);
+    .option(publicOption, 'ADDRESS is a domain: its public folders (IMAP "shared/")')
+    .action(async (input: string, opts: OwnerOptions & { json?: boolean }, cmd: Command) => {
       await withCommandStore(cmd, async ({ store }) => {
-        const account = await store.getAccount(address);
-        if (account === null) throw new UsageError(`no such user: ${address}`);
+        const account = await ownerAccount(store, input, opts);
         // INBOX first, then the store's order (RFC 9051 §5.1: INBOX is special).
-        const all = await store.listMailboxes(account.id);
+        // A public-folder owner's INBOX is no public folder.
+        const all = (await store.listMailboxes(account.id)).filter(
+          (m) => opts.public !== true || m.name !== 'INBOX',
+        );
         const boxes = [...all.filter((m) => m.name === 'INBOX'), ...all.filter((m) => m.name !== 'INBOX')];
         if (opts.json === true) {
           return printJson(
