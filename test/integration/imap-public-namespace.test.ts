@@ -106,6 +106,14 @@ void describe('IMAP public shared namespace (shared/)', () => {
     assert.equal((await c.command(`SELECT ${SUPPORT}`)).status, 'OK');
     const fetched = await c.command('FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]');
     assert.ok(fetched.untagged.join('\n').includes('Ticket 1'), JSON.stringify(fetched.untagged));
+    // Read-only for bob (no "s w t e"): STORE is refused, COPY out to his own INBOX works.
+    assert.match((await c.command('STORE 1 +FLAGS (\\Seen)')).tagged, /NO/);
+    assert.equal((await c.command('COPY 1 INBOX')).status, 'OK');
+    assert.equal((await c.command('SUBSCRIBE shared/Support')).status, 'OK');
+    assert.deepEqual((await c.command('LSUB "" "shared/*"')).untagged, ['* LSUB () "/" shared/Support']);
+    assert.deepEqual((await c.command('LIST (SUBSCRIBED) "" "shared/*"')).untagged, [
+      '* LIST (\\HasChildren \\Subscribed) "/" shared/Support',
+    ]);
     assert.match(await appendTo(c, SUPPORT, message('Nope', 'x')), /NO \[NOPERM\]/);
     assert.match((await c.command(`SETACL ${SUPPORT} ${BOB} +i`)).tagged, /NO \[NOPERM\]/);
     // The hidden owner is no Other Users name, and it cannot log in.
