@@ -150,6 +150,31 @@ void describe('IMAP public shared namespace (shared/)', () => {
     c.destroy();
   });
 
+  void it('a user holding "a" manages a public folder\'s ACL; the hidden owner is never listed', async () => {
+    const owner = await ensurePublicOwner(server.store, 'example.test');
+    const team = await server.store.createMailbox(owner.id, 'Team');
+    await server.store.setAcl(team.id, BOB, 'lra');
+    const b = await RawImapClient.login(server.ports.imap, BOB);
+    assert.deepEqual((await b.command('GETACL shared/Team')).untagged, [`* ACL shared/Team ${BOB} lra`]);
+    assert.equal((await b.command('SETACL shared/Team anyone lr')).status, 'OK');
+    assert.deepEqual((await b.command('GETACL shared/Team')).untagged, [
+      `* ACL shared/Team anyone lr ${BOB} lra`,
+    ]);
+    assert.match((await b.command(`SETACL shared/Team "${owner.address}" l`)).tagged, /NO \[CANNOT\]/);
+    assert.deepEqual((await b.command('LISTRIGHTS shared/Team anyone')).untagged, [
+      '* LISTRIGHTS shared/Team anyone "" l r s w i p k x t e a c d',
+    ]);
+    assert.deepEqual((await b.command('MYRIGHTS shared/Team')).untagged, ['* MYRIGHTS shared/Team lra']);
+    b.destroy();
+    // "anyone" of example.test: alice now sees it; carol of other.test still does not.
+    const a = await RawImapClient.login(server.ports.imap, ALICE);
+    assert.deepEqual((await a.command('MYRIGHTS shared/Team')).untagged, ['* MYRIGHTS shared/Team lr']);
+    a.destroy();
+    const c = await carol();
+    assert.match((await c.command('MYRIGHTS shared/Team')).tagged, /NO \[NONEXISTENT\]/);
+    c.destroy();
+  });
+
   void it('imapflow lists and opens shared/Support through its namespace handling', async () => {
     const client = new ImapFlow({
       host: '127.0.0.1',
