@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS } from '../core/limits.js';
 import { openStore } from '../app/open-store.js';
 import { SQLITE_FILE_NAME } from '../store/sqlite/sqlite-store.js';
 import type { MailStore } from '../store/types.js';
+import { ensurePublicOwner } from '../store/public-folders.js';
 import { issueAppPassword } from './app-passwords.js';
 import { Authenticator, type AuthProtocol } from './authenticator.js';
 import { AuthFailureTracker } from './failure-tracker.js';
@@ -423,4 +424,21 @@ void test('app passwords: the last use is recorded at most once per interval, wi
   assert.equal((await loginAs(auth, 'app6@example.test', secret, 'imap', '192.0.2.7')).result, 'ok');
   await waitFor('the second use', async () => (await last())[1] === 'imap');
   assert.deepEqual(await last(), ['2026-12-07T08:01:00.000Z', 'imap', '192.0.2.7']);
+});
+
+void test("a domain's public-folder owner never logs in, even with a password set behind its back", async () => {
+  const owner = await ensurePublicOwner(store, 'example.test');
+  await store.setPasswordHash(owner.address, await hashPassword('owner-pw'));
+  const auth = make(0);
+  for (const protocol of ['imap', 'pop3', 'smtp', 'http'] as const) {
+    for (const username of [owner.address, owner.address.toUpperCase()]) {
+      const r = await auth.authenticate({
+        username,
+        password: 'owner-pw',
+        remoteAddress: '192.0.2.77',
+        protocol,
+      });
+      assert.deepEqual(r, { ok: false, reason: 'invalid' }, `${protocol} ${username}`);
+    }
+  }
 });

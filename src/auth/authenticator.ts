@@ -24,6 +24,7 @@ import type { AuthFailureTracker } from './failure-tracker.js';
 import { normalizeIp } from './failure-tracker.js';
 import { passwordBytes, verifyDummyPassword, verifyPassword, type VerifyOptions } from './password.js';
 import { ScryptGate } from './scrypt-gate.js';
+import { isPublicOwner } from '../store/rules/public-owner.js';
 
 export type AuthProtocol = 'smtp' | 'imap' | 'pop3' | 'http';
 
@@ -101,8 +102,11 @@ export class Authenticator {
     const ip = normalizeIp(req.remoteAddress);
     if (this.tracker.isBanned(ip)) return this.fail(req, ip, 'banned');
     const username = req.username.trim().toLowerCase();
+    // A domain's public-folder owner never logs in (store/rules/public-owner.ts).
     const account =
-      username.length > 0 && username.length <= MAX_USERNAME ? await this.store.getAccount(username) : null;
+      username.length > 0 && username.length <= MAX_USERNAME && !isPublicOwner(username)
+        ? await this.store.getAccount(username)
+        : null;
     const verify: VerifyOptions = { dummyLogN: this.scryptLogN, schedule: this.gate.schedulerFor(ip) };
     if (account === null) {
       await verifyDummyPassword(req.password, verify);

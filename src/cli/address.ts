@@ -4,6 +4,7 @@
 
 import { UsageError } from '../core/errors.js';
 import { normalizeDomain } from '../mail/domain.js';
+import { PUBLIC_OWNER_LOCAL } from '../store/rules/public-owner.js';
 
 const ATEXT_SPECIALS = "!#$%&'*+-/=?^_`{|}~";
 
@@ -30,13 +31,18 @@ export interface ParsedAddress {
   address: string;
 }
 
-export function parseAddress(input: string): ParsedAddress {
+/**
+ * `allowPublicOwner` also accepts a domain's public-folder owner (".shared@domain",
+ * store/rules/public-owner.ts), which is no dot-atom: for the commands that may name it (quota).
+ */
+export function parseAddress(input: string, opts: { allowPublicOwner?: boolean } = {}): ParsedAddress {
   const at = input.lastIndexOf('@');
   if (at <= 0 || at === input.length - 1) {
     throw new UsageError(`not a valid address: ${JSON.stringify(input)} (expected local@domain)`);
   }
   const local = input.slice(0, at).toLowerCase();
-  if (!isDotAtom(local))
+  const publicOwner = opts.allowPublicOwner === true && local === PUBLIC_OWNER_LOCAL;
+  if (!publicOwner && !isDotAtom(local))
     throw new UsageError(`not a valid address: ${JSON.stringify(input)} (bad local part)`);
   const domain = parseDomain(input.slice(at + 1));
   return { local, domain, address: `${local}@${domain}` };

@@ -67,7 +67,16 @@ export interface Directory {
   deleteDomain(name: string): Promise<void>;
 
   // Accounts
-  createAccount(input: { address: string; passwordHash: string; quotaBytes?: number }): Promise<Account>;
+  /**
+   * A new account with the default mailboxes. A domain's public-folder owner
+   * (rules/public-owner.ts) is refused unless `publicOwner` is set (it is then made with INBOX only).
+   */
+  createAccount(input: {
+    address: string;
+    passwordHash: string;
+    quotaBytes?: number;
+    publicOwner?: boolean;
+  }): Promise<Account>;
   getAccount(address: string): Promise<Account | null>;
   getAccountById(id: number): Promise<Account | null>;
   listAccounts(domain?: string): Promise<Account[]>;

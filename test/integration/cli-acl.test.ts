@@ -54,3 +54,94 @@ void test('mailbox share, acl and unshare: replace, add, remove, refuse the owne
     /^IDENTIFIER\s+RIGHTS\na@example\.test\s+lrswipkxteacd\n$/,
   );
 });
+
+void test('public folders: mailbox create/delete --public, share/acl/unshare --public, quota on .shared@', async (t) => {
+  const dir = await tempDir(t);
+  ok(postern(dir, ['init', '--domain', 'example.test']));
+  ok(postern(dir, ['user', 'add', 'a@example.test', '--password', 'first-pass']));
+  // The hidden owner's address is no address a user can have.
+  assert.match(
+    fails(postern(dir, ['user', 'add', '.shared@example.test', '--password', 'first-pass'])),
+    /not a valid address/,
+  );
+  assert.match(
+    fails(postern(dir, ['mailbox', 'acl', '--public', 'example.test', 'Support'])),
+    /no public folders/,
+  );
+  assert.match(
+    fails(postern(dir, ['mailbox', 'create', '--public', 'nowhere.test', 'Support'])),
+    /no such domain/,
+  );
+  assert.equal(
+    ok(postern(dir, ['mailbox', 'create', '--public', 'example.test', 'Support'])),
+    'created Support (public folders of example.test)\n',
+  );
+  assert.match(
+    fails(postern(dir, ['mailbox', 'create', '--public', 'example.test', 'Support'])),
+    /already has/,
+  );
+  ok(postern(dir, ['mailbox', 'create', '--public', 'example.test', 'Support/2027']));
+  assert.equal(
+    ok(postern(dir, ['mailbox', 'share', '--public', 'example.test', 'Support', 'anyone', 'lr'])),
+    'anyone on public folders of example.test Support: lr\n',
+  );
+  ok(
+    postern(dir, ['mailbox', 'share', '--public', 'example.test', 'Support', 'a@example.test', 'lrswipkxte']),
+  );
+  const status = JSON.parse(
+    ok(postern(dir, ['mailbox', 'status', '--public', 'example.test', '--json'])),
+  ) as Array<{
+    name: string;
+  }>;
+  assert.deepEqual(
+    status.map((m) => m.name),
+    ['Support', 'Support/2027'],
+  );
+  // No owner row: the hidden owner is not shown.
+  assert.deepEqual(
+    JSON.parse(ok(postern(dir, ['mailbox', 'acl', '--public', 'example.test', 'Support', '--json']))),
+    [
+      { identifier: 'a@example.test', rights: 'lrswipkxtecd' },
+      { identifier: 'anyone', rights: 'lr' },
+    ],
+  );
+  assert.match(
+    fails(postern(dir, ['mailbox', 'share', '--public', 'example.test', 'INBOX', 'anyone', 'lr'])),
+    /no such mailbox/,
+  );
+  assert.equal(
+    ok(postern(dir, ['mailbox', 'unshare', '--public', 'example.test', 'Support', 'anyone'])),
+    'anyone on public folders of example.test Support: removed\n',
+  );
+  assert.equal(
+    ok(postern(dir, ['user', 'quota', '.shared@example.test', '100M'])),
+    'quota of .shared@example.test: 100 MB\n',
+  );
+  assert.equal(
+    ok(postern(dir, ['mailbox', 'delete', '--public', 'example.test', 'Support'])),
+    'deleted Support (public folders of example.test)\n',
+  );
+  assert.match(
+    fails(postern(dir, ['mailbox', 'acl', '--public', 'example.test', 'Support/2027'])),
+    /no such mailbox/,
+  );
+  // The domain goes only once its public folders have gone with their owner.
+  assert.match(
+    fails(postern(dir, ['domain', 'del', 'example.test'])),
+    /still has 2 user\(s\), one of them \.shared@example\.test with the public folders/,
+  );
+  ok(postern(dir, ['user', 'del', '.shared@example.test']));
+  assert.match(
+    fails(postern(dir, ['mailbox', 'acl', '--public', 'example.test', 'Support'])),
+    /no public folders/,
+  );
+  // A user's own mailboxes: the same commands without --public.
+  assert.equal(
+    ok(postern(dir, ['mailbox', 'create', 'a@example.test', 'Projects'])),
+    'created Projects (a@example.test)\n',
+  );
+  assert.equal(
+    ok(postern(dir, ['mailbox', 'delete', 'a@example.test', 'Projects'])),
+    'deleted Projects (a@example.test)\n',
+  );
+});

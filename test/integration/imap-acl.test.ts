@@ -47,7 +47,9 @@ void describe('IMAP ACL (RFC 4314) and shared folders', () => {
     const caps = (await c.command('CAPABILITY')).untagged[0]!;
     assert.match(caps, / ACL( |$)/);
     assert.match(caps, / RIGHTS=texk( |$)/);
-    assert.deepEqual((await c.command('NAMESPACE')).untagged, ['* NAMESPACE (("" "/")) (("user/" "/")) NIL']);
+    assert.deepEqual((await c.command('NAMESPACE')).untagged, [
+      '* NAMESPACE (("" "/")) (("user/" "/")) (("shared/" "/"))',
+    ]);
     c.destroy();
   });
 

@@ -279,7 +279,7 @@ void describe("Python's imaplib", () => {
   });
 
   void it('NAMESPACE, SUBSCRIBE and LSUB, UID MOVE, UNSELECT', async () => {
-    assert.deepEqual(ok('namespace'), ['(("" "/")) (("user/" "/")) NIL']);
+    assert.deepEqual(ok('namespace'), ['(("" "/")) (("user/" "/")) (("shared/" "/"))']);
     ok('subscribe');
     const lsub = ok('lsub') as string[];
     assert.ok(

@@ -236,7 +236,9 @@ void describe('IMAP mailbox commands', () => {
       '* LIST (\\HasNoChildren \\Sent) "/" Sent',
       '* LIST (\\HasNoChildren \\Trash) "/" Trash',
     ]);
-    assert.deepEqual((await c.command('NAMESPACE')).untagged, ['* NAMESPACE (("" "/")) (("user/" "/")) NIL']);
+    assert.deepEqual((await c.command('NAMESPACE')).untagged, [
+      '* NAMESPACE (("" "/")) (("user/" "/")) (("shared/" "/"))',
+    ]);
     // Modified UTF-7 names both ways.
     assert.equal((await c.command('CREATE "Entw&APw-rfe"')).status, 'OK');
     assert.deepEqual((await c.command('LIST "" Entw*')).untagged, [

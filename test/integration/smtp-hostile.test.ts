@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { waitUntil } from '../helpers/wait-until.js';
+import { ensurePublicOwner } from '../../src/store/public-folders.js';
 import {
   dotStuff,
   ehlo,
@@ -345,6 +346,23 @@ void test('unknown recipients: 550 5.1.1, and the session is cut after smtp.max_
   } finally {
     await strict.close();
   }
+});
+
+void test('the hidden owner of public folders receives no mail, however it is spelled', async () => {
+  await ensurePublicOwner(server.store, 'example.test');
+  const { client } = await ehlo(server.ports.smtp);
+  assert.equal((await client.command('MAIL FROM:<a@remote.example>')).code, 250);
+  for (const rcpt of [
+    '.shared@example.test',
+    '".shared"@example.test',
+    '.SHARED@Example.Test',
+    '.shared+x@example.test',
+  ]) {
+    const r = await client.command(`RCPT TO:<${rcpt}>`);
+    assert.ok(r.code >= 550 && r.code <= 554, `${rcpt} -> ${r.lines.join('|')}`);
+  }
+  assert.equal((await client.command('DATA')).code, 554, 'no valid recipients');
+  client.destroy();
 });
 
 void test('shell metacharacters in addresses are just unknown addresses', async () => {

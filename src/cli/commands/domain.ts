@@ -1,6 +1,7 @@
 // postern domain add|list|del|pop3-expire, postern domain dkim show|rotate|remove. A domain is added with
 // its DKIM keys (an Ed25519 and an RSA-2048 key, both signing; src/outbound/dkim-keys.ts).
 
+import { isPublicOwner, publicOwnerAddress } from '../../store/rules/public-owner.js';
 import type { Command } from 'commander';
 import { UsageError, isStoreError } from '../../core/errors.js';
 import { createDkimKeys, dkimRecordName, dkimRecordValue } from '../../outbound/dkim-keys.js';
@@ -78,8 +79,14 @@ export function registerDomain(program: Command): void {
         } catch (err) {
           if (isStoreError(err, 'NOT_FOUND')) throw new UsageError(`no such domain: ${d}`);
           if (isStoreError(err, 'HAS_CHILDREN')) {
-            const n = (await store.listAccounts(d)).length;
-            throw new UsageError(`domain ${d} still has ${n} user(s); delete them first`);
+            const accounts = await store.listAccounts(d);
+            // The hidden owner of the public folders counts too (store/rules/public-owner.ts).
+            const hidden = accounts.some((a) => isPublicOwner(a.address))
+              ? `, one of them ${publicOwnerAddress(d)} with the public folders`
+              : '';
+            throw new UsageError(
+              `domain ${d} still has ${accounts.length} user(s)${hidden}; delete them first`,
+            );
           }
           throw err;
         }

@@ -123,7 +123,8 @@ export function registerUser(program: Command): void {
     .command('del <address>')
     .description('delete a user with all their mailboxes and messages')
     .action(async (input: string, _opts: unknown, cmd: Command) => {
-      const { address } = parseAddress(input);
+      // ".shared@DOMAIN" too: every public folder of the domain goes with it (docs/cli.md).
+      const { address } = parseAddress(input, { allowPublicOwner: true });
       await withCommandStore(cmd, async ({ store }) => {
         await store.deleteAccount(address).catch(notFound(address));
       });
@@ -156,7 +157,8 @@ export function registerUser(program: Command): void {
     .description("set a user's quota, e.g. 500M or 2G; 0 = unlimited")
     .option('--messages <count>', 'also limit the number of messages (RFC 9208 MESSAGE); 0 = unlimited')
     .action(async (input: string, size: string, opts: { messages?: string }, cmd: Command) => {
-      const { address } = parseAddress(input);
+      // The public folders of a domain count on ".shared@DOMAIN" (docs/cli.md).
+      const { address } = parseAddress(input, { allowPublicOwner: true });
       const quotaBytes = parseQuota(size);
       const quotaMessages = opts.messages === undefined ? undefined : parseMessageCount(opts.messages);
       await withCommandStore(cmd, async ({ store }) => {

@@ -4,6 +4,7 @@
 import { StoreError } from '../../core/errors.js';
 import type { Alias } from '../types.js';
 import { parseAddress, type ParsedAddress } from './address.js';
+import { isPublicOwner } from './public-owner.js';
 import { isCount } from './count.js';
 
 export function checkPasswordHash(passwordHash: string): void {
@@ -27,6 +28,13 @@ export function parseAlias(alias: Alias): { source: ParsedAddress; destination: 
   const destination = parseAddress(alias.destination);
   if (source.address === destination.address) {
     throw new StoreError('INVALID_ARGUMENT', 'an alias cannot point to itself');
+  }
+  // The public-folder owner receives no mail (rules/public-owner.ts): no alias leads to it.
+  if (isPublicOwner(source.address) || isPublicOwner(destination.address)) {
+    throw new StoreError(
+      'INVALID_ARGUMENT',
+      'a public-folder owner cannot be an alias source or destination',
+    );
   }
   return { source, destination };
 }

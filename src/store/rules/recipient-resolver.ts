@@ -6,6 +6,7 @@
 
 import type { Recipient } from '../types.js';
 import { tryParseAddress, type ParsedAddress } from './address.js';
+import { isPublicOwner } from './public-owner.js';
 
 export const MAX_ALIAS_DEPTH = 8;
 /** Most recipients one address may expand to (a bound on fan-out through aliases). */
@@ -42,6 +43,8 @@ export async function resolveRecipientWith(
 
   // Account or exact alias for this very address; true when one matched.
   async function direct(p: ParsedAddress, depth: number): Promise<boolean> {
+    // A domain's public-folder owner receives no mail (rules/public-owner.ts).
+    if (isPublicOwner(p.address)) return true;
     const account = await lookups.accountByAddress(p.address);
     if (account !== null) {
       if (!accounts.has(account.id) && out.length < MAX_EXPANSION) {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { isStoreError } from '../../core/errors.js';
 import { DEFAULT_MAILBOXES } from '../types.js';
+import { ensurePublicOwner } from '../public-folders.js';
+import { publicOwnerAddress } from '../rules/public-owner.js';
 import { openFixture, type StoreFixture } from './store-fixture.js';
 
 let fx: StoreFixture;
@@ -147,4 +149,36 @@ void test('resolveRecipient: accounts, aliases, chains, sub-addressing, catch-al
   await store.deleteAlias('@CORP.test');
   assert.deepEqual(await store.resolveRecipient('nobody@corp.test'), []);
   await assert.rejects(store.deleteAlias('@corp.test'), (e) => isStoreError(e, 'NOT_FOUND'));
+});
+
+void test('a public-folder owner: made only on purpose, with INBOX only; no alias, no mail', async () => {
+  const { store } = fx;
+  await store.createDomain('public.test');
+  const address = publicOwnerAddress('Public.TEST');
+  assert.equal(address, '.shared@public.test');
+  await assert.rejects(store.createAccount({ address, passwordHash: 'h' }), (e) =>
+    isStoreError(e, 'INVALID_ARGUMENT'),
+  );
+  await assert.rejects(
+    store.createAccount({ address: 'someone@public.test', passwordHash: 'h', publicOwner: true }),
+    (e) => isStoreError(e, 'INVALID_ARGUMENT'),
+  );
+  const owner = await ensurePublicOwner(store, 'public.test');
+  assert.equal(owner.address, address);
+  assert.equal((await ensurePublicOwner(store, 'public.test')).id, owner.id);
+  assert.deepEqual(
+    (await store.listMailboxes(owner.id)).map((m) => m.name),
+    ['INBOX'],
+  );
+  await assert.rejects(ensurePublicOwner(store, 'nowhere.test'), (e) => isStoreError(e, 'NOT_FOUND'));
+  await assert.rejects(store.addAlias({ source: 'x@public.test', destination: address }), (e) =>
+    isStoreError(e, 'INVALID_ARGUMENT'),
+  );
+  await assert.rejects(store.addAlias({ source: address, destination: 'x@elsewhere.net' }), (e) =>
+    isStoreError(e, 'INVALID_ARGUMENT'),
+  );
+  // Neither directly nor through the catch-all: the address is nobody's mailbox.
+  await store.addAlias({ source: '@public.test', destination: 'catch@elsewhere.net' });
+  assert.deepEqual(await store.resolveRecipient(address), []);
+  assert.deepEqual(await store.resolveRecipient('.SHARED@public.test'), []);
 });

@@ -7,6 +7,7 @@ import { deleteAclsOf } from './acl.js';
 import { StoreError } from '../../core/errors.js';
 import type { Directory } from '../roles.js';
 import { normalizeDomain, parseAddress, tryParseAddress } from '../rules/address.js';
+import { isPublicOwner } from '../rules/public-owner.js';
 import {
   checkApopSecret,
   checkLoginInterval,
@@ -84,7 +85,13 @@ export const directoryWrites = {
   /** The account with the default mailboxes, each subscribed. */
   createAccount(
     tx: WriteTx,
-    input: { address: string; domain: string; passwordHash: string; quotaBytes: number },
+    input: {
+      address: string;
+      domain: string;
+      passwordHash: string;
+      quotaBytes: number;
+      publicOwner: boolean;
+    },
   ): Account {
     const { sql } = tx;
     const d = sql.stmt<{ id: number }>('SELECT id FROM domains WHERE name = ?').get(input.domain);
@@ -98,7 +105,10 @@ export const directoryWrites = {
          VALUES (?, ?, ?, ?, ?) RETURNING *`,
       )
       .get(d.id, input.address, input.passwordHash, input.quotaBytes, Date.now())!;
-    for (const mb of DEFAULT_MAILBOXES) {
+    // A public-folder owner gets INBOX only (it never receives mail; INBOX is every account's).
+    for (const mb of input.publicOwner
+      ? DEFAULT_MAILBOXES.filter((m) => m.name === 'INBOX')
+      : DEFAULT_MAILBOXES) {
       insertMailbox(tx, a.id, mb.name, mb.specialUse);
       sql.stmt('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(a.id, mb.name);
     }
@@ -279,13 +289,27 @@ export class SqliteDirectory implements Directory {
     address: string;
     passwordHash: string;
     quotaBytes?: number;
+    publicOwner?: boolean;
   }): Promise<Account> {
     const { address, domain } = parseAddress(input.address);
+    const publicOwner = isPublicOwner(address);
+    if (publicOwner !== (input.publicOwner === true)) {
+      throw new StoreError(
+        'INVALID_ARGUMENT',
+        publicOwner ? `${address} is reserved for public folders` : `${address} is not a public-folder owner`,
+      );
+    }
     checkPasswordHash(input.passwordHash);
     const quotaBytes = input.quotaBytes ?? 0;
     checkQuotaBytes(quotaBytes);
     const passwordHash = input.passwordHash;
-    return this.core.write('directory', 'createAccount', { address, domain, passwordHash, quotaBytes });
+    return this.core.write('directory', 'createAccount', {
+      address,
+      domain,
+      passwordHash,
+      quotaBytes,
+      publicOwner,
+    });
   }
 
   async getAccount(address: string): Promise<Account | null> {

@@ -188,7 +188,12 @@ export class SqliteStore implements MailStore {
   deleteDomain(name: string): Promise<void> {
     return this.directory.deleteDomain(name);
   }
-  createAccount(input: { address: string; passwordHash: string; quotaBytes?: number }): Promise<Account> {
+  createAccount(input: {
+    address: string;
+    passwordHash: string;
+    quotaBytes?: number;
+    publicOwner?: boolean;
+  }): Promise<Account> {
     return this.directory.createAccount(input);
   }
   getAccount(address: string): Promise<Account | null> {

@@ -2,7 +2,8 @@
 // src/store/rules/acl.ts, name resolution and the rights check in mailbox-access.ts.
 // Invariants:
 // - the owner of a mailbox always has every right (RFC 4314 §2 lets a server fix rights): its
-//   entry cannot be set or deleted, and GETACL lists it first with every right;
+//   entry cannot be set or deleted, and GETACL lists it first with every right (except the
+//   hidden owner of a public folder, which is not listed);
 // - SETACL, DELETEACL, GETACL and LISTRIGHTS need "a", MYRIGHTS any right (RFC 4314 §4); a
 //   mailbox the user may not list answers as nonexistent (RFC 4314 §6);
 // - an unknown right is BAD and nothing changes (RFC 4314 §3.1); negative rights ("-name")
@@ -18,6 +19,7 @@ import {
   rightsForWire,
 } from '../../../store/rules/acl.js';
 import { isStoreError } from '../../../core/errors.js';
+import { isPublicOwner } from '../../../store/rules/public-owner.js';
 import { atom } from '../../../wire/imap/encoder.js';
 import { astring, type ImapToken } from '../../../wire/imap/reader.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
@@ -110,11 +112,11 @@ export const ACL_COMMANDS: ImapCommandSpec[] = [
     async handle(ctx, cmd) {
       if (cmd.args.length !== 1) throw new ImapBad('GETACL takes a mailbox');
       const access = await administered(ctx, cmd.args[0]);
-      const data = [
-        wireName(ctx, access),
-        astringData(access.owner.address),
-        astringData(rightsForWire(ALL_RIGHTS)),
-      ];
+      // A public folder's owner is the hidden account of its domain (store/rules/public-owner.ts):
+      // not shown, its rights are fixed and nobody logs in as it.
+      const data = isPublicOwner(access.owner.address)
+        ? [wireName(ctx, access)]
+        : [wireName(ctx, access), astringData(access.owner.address), astringData(rightsForWire(ALL_RIGHTS))];
       for (const e of await ctx.env.store.getAcl(access.mailbox.id)) {
         data.push(astringData(e.identifier), astringData(rightsForWire(e.rights)));
       }

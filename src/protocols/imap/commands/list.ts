@@ -2,10 +2,12 @@
 // SUBSCRIBED, REMOTE, RECURSIVEMATCH; return options SUBSCRIBED, CHILDREN; several patterns),
 // SPECIAL-USE (RFC 6154 §5), LIST-STATUS (RFC 5819), LSUB (RFC 3501 §6.3.9, IMAP4rev1 only) and
 // NAMESPACE (RFC 2342, RFC 9051 §6.3.10). Invariants:
-// - two namespaces (mailbox-access.ts): personal, prefix "", and Other Users, prefix "user/",
-//   both with delimiter "/" (MAILBOX_DELIMITER); other users' mailboxes are listed only where
-//   their ACL gives this user "l" (RFC 4314 §4), under "user/<owner>/", with the levels "user"
-//   and "user/<owner>" as \Noselect, and without special-use attributes (they are the owner's);
+// - three namespaces (mailbox-access.ts): personal, prefix "", Other Users, prefix "user/", and
+//   shared, prefix "shared/", all with delimiter "/" (MAILBOX_DELIMITER); other users' mailboxes
+//   and the public folders of the user's domain are listed only where their ACL gives this user
+//   "l" (RFC 4314 §4), under "user/<owner>/" and "shared/", with the levels "user",
+//   "user/<owner>" and "shared" as \Noselect, and without special-use attributes (they are the
+//   owner's); a public folder hides a personal mailbox of the same "shared/..." name;
 // - a name that is only a level above existing mailboxes (its own mailbox was deleted, or never
 //   created) is listed as \Noselect (IMAP4rev1 plain LIST) or \NonExistent (IMAP4rev2 and the
 //   extended forms), with \HasChildren;
@@ -22,7 +24,14 @@ import { decodeMutf7, Mutf7Error } from '../../../wire/imap/mutf7.js';
 import type { ImapCommandSpec, ImapSessionContext } from '../context.js';
 import { ImapBad } from '../errors.js';
 import { mailboxWire } from '../mailbox-name.js';
-import { OTHER_USERS_PREFIX, otherUsersName, splitName } from '../mailbox-access.js';
+import { isPublicOwner, publicOwnerAddress, domainOfAddress } from '../../../store/rules/public-owner.js';
+import {
+  OTHER_USERS_PREFIX,
+  PUBLIC_PREFIX,
+  otherUsersName,
+  publicName,
+  splitName,
+} from '../mailbox-access.js';
 import { AUTHENTICATED } from '../state.js';
 import { ListPattern } from './list-pattern.js';
 import { mailboxNameData } from './mailbox-name-data.js';
@@ -170,11 +179,17 @@ function userOf(ctx: ImapSessionContext): Account {
   return state.account;
 }
 
-/** Other users' mailboxes this user may list (RFC 4314 "l"), by the name the client sees. */
+/**
+ * Other users' mailboxes and the public folders of the user's domain this user may list
+ * (RFC 4314 "l"), by the name the client sees; other domains' public folders are never listed.
+ */
 async function listableGrants(ctx: ImapSessionContext, account: Account): Promise<Map<string, Mailbox>> {
   const out = new Map<string, Mailbox>();
+  const ownPublic = publicOwnerAddress(domainOfAddress(account.address));
   for (const g of await ctx.env.store.listAclGrants(account.address)) {
-    if (g.rights.includes('l')) out.set(otherUsersName(g.owner, g.mailbox.name), g.mailbox);
+    if (!g.rights.includes('l')) continue;
+    if (!isPublicOwner(g.owner)) out.set(otherUsersName(g.owner, g.mailbox.name), g.mailbox);
+    else if (g.owner === ownPublic) out.set(publicName(g.mailbox.name), g.mailbox);
   }
   return out;
 }
@@ -226,8 +241,9 @@ async function list(ctx: ImapSessionContext, args: readonly ImapToken[]): Promis
     const box = byName.get(name);
     const attrs: ImapData[] = [];
     const isShared = shared.has(name);
-    // RFC 2342 §5: the Other Users levels are namespace levels, never mailboxes: \Noselect.
-    const level = box === undefined && parents.has(name) && splitName(name).kind === 'otherLevel';
+    // RFC 2342 §5: the Other Users and shared levels are namespace levels, never mailboxes: \Noselect.
+    const kind = splitName(name).kind;
+    const level = box === undefined && parents.has(name) && (kind === 'otherLevel' || kind === 'publicLevel');
     if (box === undefined)
       attrs.push(atom(level ? '\\Noselect' : parents.has(name) ? nonExistent : '\\NonExistent'));
     if (box !== undefined || parents.has(name))
@@ -294,13 +310,14 @@ export const LIST_COMMANDS: ImapCommandSpec[] = [
     states: AUTHENTICATED,
     async handle(ctx, cmd) {
       if (cmd.args.length > 0) throw new ImapBad('NAMESPACE takes no arguments');
-      // RFC 2342 §5: personal namespace "" and Other Users "user/", both with delimiter "/";
-      // no shared (public) namespace: every mailbox has an owner (mailbox-access.ts).
+      // RFC 2342 §5: personal namespace "", Other Users "user/" and shared "shared/", all with
+      // delimiter "/" (mailbox-access.ts). "shared/" is always announced, whether or not the
+      // user's domain has public folders yet: a client reads NAMESPACE once per session.
       ctx.untagged(
         atom('NAMESPACE'),
         [['', MAILBOX_DELIMITER]],
         [[OTHER_USERS_PREFIX, MAILBOX_DELIMITER]],
-        null,
+        [[PUBLIC_PREFIX, MAILBOX_DELIMITER]],
       );
     },
   },

@@ -52,12 +52,14 @@ async function creatable(ctx: ImapSessionContext, name: string): Promise<{ owner
   const account = accountOf(ctx);
   const store = ctx.env.store;
   const found = await ownerOf(store, account, name);
-  // A level of the Other Users namespace, or an unknown owner: nothing can be made there.
+  // A level of the Other Users or shared namespace, or an unknown owner: nothing can be made there.
   if (found === null) throw reservedName(name) ?? new ImapNo('No such mailbox owner', { name: 'CANNOT' });
   if (found.owner.id === account.id) return found;
   const parent = parentName(name);
   if (parentName(found.name) === null || parent === null) throw noPermission('k');
-  await requireMailbox(store, account, parent, 'k', { missing: () => noPermission('k') });
+  const superior = await requireMailbox(store, account, parent, 'k', { missing: () => noPermission('k') });
+  // A personal "shared/..." mailbox (mailbox-access.ts) is no superior of a public folder.
+  if (superior.owner.id !== found.owner.id) throw reservedName(name) ?? noPermission('k');
   return found;
 }
 

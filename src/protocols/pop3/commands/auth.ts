@@ -14,6 +14,7 @@ import { normalizeIp } from '../../../auth/failure-tracker.js';
 import { createSaslServer, SASL_MECHANISMS, SaslError, type SaslStep } from '../../../auth/sasl.js';
 import { parseSaslResponse, Pop3Err } from '../../../wire/pop3/command.js';
 import { multiline } from '../../../wire/pop3/response.js';
+import { isPublicOwner } from '../../../store/rules/public-owner.js';
 import { defineCommand, type Pop3SessionContext } from '../context.js';
 
 const PLAINTEXT_REFUSED = 'plaintext authentication needs TLS: use STLS first';
@@ -95,7 +96,8 @@ export const apopCommand = defineCommand({
       return;
     }
     const name = command.name.toLowerCase();
-    const account = name.length <= 320 ? await store.getAccount(name) : null;
+    // A domain's public-folder owner never logs in (store/rules/public-owner.ts).
+    const account = name.length <= 320 && !isPublicOwner(name) ? await store.getAccount(name) : null;
     const secret = account === null ? null : await store.getApopSecret(account.id);
     // Compare against a digest whatever happens, so a missing account or secret costs the same.
     const expected = Buffer.from(apopDigest(timestamp, secret ?? '\0no secret'), 'latin1');
