@@ -147,3 +147,18 @@ void test('a THREAD answer is kept for exactly the same UIDs', () => {
   assert.equal(cache.threads(BOX, 'ORDEREDSUBJECT', [1, 3]), null);
   assert.equal(cache.threads({ ...BOX, uidValidity: 1 }, 'REFERENCES', [1, 3]), null);
 });
+
+void test('the records of a kept THREAD answer are there for the next one (new mail since)', async () => {
+  const cache = new SortCache(1_000_000);
+  const root = threadNode(record(1));
+  const child = threadNode(record(3));
+  child.parent = root;
+  root.children.push(child);
+  const dummy = threadNode(null);
+  dummy.children.push(threadNode(record(5)));
+  cache.keepThreads(BOX, 'REFERENCES', [1, 3, 5], [root, dummy]);
+  const kept = await cache.threadRecords(BOX, 'REFERENCES', pause);
+  assert.deepEqual([...kept.keys()].sort(), [1, 3, 5]);
+  assert.equal(kept.get(3), child.record);
+  assert.equal((await cache.threadRecords(BOX, 'ORDEREDSUBJECT', pause)).size, 0);
+});

@@ -120,6 +120,25 @@ export class SortCache {
     return entry.roots;
   }
 
+  /**
+   * The records of the THREAD answer kept for another set of UIDs (new mail since), by UID:
+   * what a new THREAD need not read again (what it threads is fixed per UID, as for SORT). Their
+   * `seq` is their index in that other set: copy a record before giving it another.
+   */
+  async threadRecords(box: MailboxKey, algorithm: string, pause: Pause): Promise<Map<number, SortRecord>> {
+    const out = new Map<number, SortRecord>();
+    const entry = this.entries.get(`t:${box.mailboxId}:${box.uidValidity}:${algorithm}`);
+    if (entry?.kind !== 'thread') return out;
+    const stack: ThreadNode[] = [...entry.roots];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (node.record !== null) out.set(node.record.uid, node.record);
+      for (const child of node.children) stack.push(child);
+      if ((out.size & (STEP - 1)) === STEP - 1) await pause();
+    }
+    return out;
+  }
+
   /** Keeps a THREAD answer for these UIDs (ascending); its records carry their index in `uids` as `seq`. */
   keepThreads(box: MailboxKey, algorithm: string, uids: readonly number[], roots: ThreadNode[]): void {
     const key = `t:${box.mailboxId}:${box.uidValidity}:${algorithm}`;

@@ -12,7 +12,9 @@ import type { ImapCommandInput, ImapCommandSpec, ImapSessionContext } from '../c
 import { ImapBad } from '../errors.js';
 import { sortCacheOf } from '../sort-cache.js';
 import { loadSortRecords, TimeSlicer } from '../sort-data.js';
+import type { SortRecord } from '../sort-keys.js';
 import { SELECTED } from '../state.js';
+import type { SelectedView } from '../view.js';
 import { matchCriteria } from './sort.js';
 import { orderedSubjectThreads } from '../thread-ordered-subject.js';
 import { referencesThreads } from '../thread-references.js';
@@ -42,8 +44,7 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   const box = { mailboxId: view.mailboxId, uidValidity: view.mailbox.uidValidity };
   let roots = cache.threads(box, program.algorithm, match.uids);
   if (roots === null) {
-    const byIndex = { uids: match.uids, seqs: match.uids.map((_, i) => i) };
-    const records = await loadSortRecords(store, view, byIndex, { sortKeys: [], subject: true }, slicer);
+    const records = await threadRecords(ctx, view, match.uids, program.algorithm, slicer);
     roots =
       program.algorithm === 'REFERENCES'
         ? await referencesThreads(records, pause)
@@ -70,6 +71,47 @@ async function thread(ctx: ImapSessionContext, cmd: ImapCommandInput): Promise<v
   }
   await ctx.writeRaw(piece);
   await ctx.writeRaw('\r\n');
+}
+
+/**
+ * The records of the matched UIDs (ascending), each with its index among them as `seq`: those
+ * a kept THREAD answer of this mailbox holds (new mail since it was made) are reused, only the
+ * others are read from the store. UIDs whose messages are gone are left out.
+ */
+async function threadRecords(
+  ctx: ImapSessionContext,
+  view: SelectedView,
+  uids: readonly number[],
+  algorithm: string,
+  slicer: TimeSlicer,
+): Promise<SortRecord[]> {
+  const store = ctx.env.store;
+  const box = { mailboxId: view.mailboxId, uidValidity: view.mailbox.uidValidity };
+  const pause = (): Promise<void> => slicer.pause();
+  const kept = await sortCacheOf(store, ctx.env.config.limits.imapSortCache).threadRecords(
+    box,
+    algorithm,
+    pause,
+  );
+  const missing: number[] = [];
+  for (const uid of uids) if (!kept.has(uid)) missing.push(uid);
+  const read = new Map<number, SortRecord>();
+  const need = { sortKeys: [], subject: true };
+  for (const r of await loadSortRecords(store, view, { uids: missing, seqs: missing }, need, slicer))
+    read.set(r.uid, r);
+  const out: SortRecord[] = [];
+  for (let i = 0; i < uids.length; i++) {
+    const uid = uids[i]!;
+    const fresh = read.get(uid);
+    if (fresh !== undefined) {
+      fresh.seq = i;
+      out.push(fresh);
+      continue;
+    }
+    const old = kept.get(uid);
+    if (old !== undefined) out.push({ ...old, seq: i });
+  }
+  return out;
 }
 
 export const THREAD_COMMANDS: ImapCommandSpec[] = [
