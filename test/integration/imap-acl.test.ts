@@ -36,11 +36,8 @@ void describe('IMAP ACL (RFC 4314) and shared folders', () => {
     await server.close();
   });
 
-  async function carol(): Promise<RawImapClient> {
-    const c = await RawImapClient.connect(server.ports.imap);
-    assert.equal((await c.command(`LOGIN ${CAROL} ${CAROL_PASSWORD}`)).status, 'OK');
-    return c;
-  }
+  const carol = (): Promise<RawImapClient> =>
+    RawImapClient.login(server.ports.imap, CAROL, { password: CAROL_PASSWORD });
 
   void it('announces ACL and RIGHTS=texk, and the Other Users namespace', async () => {
     const c = await RawImapClient.login(server.ports.imap, ALICE);

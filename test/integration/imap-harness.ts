@@ -234,9 +234,14 @@ export class RawImapClient {
   }
 
   /** Connects and logs in. */
-  static async login(port: number, user: string, opts: { tls?: boolean } = {}): Promise<RawImapClient> {
-    const c = await RawImapClient.connect(port, opts);
-    const r = await c.command(`LOGIN ${user} ${IMAP_PASSWORDS[user]}`);
+  /** Logs in as `user`: a harness user (IMAP_PASSWORDS) or, with `password`, one a test added. */
+  static async login(
+    port: number,
+    user: string,
+    opts: { tls?: boolean; password?: string } = {},
+  ): Promise<RawImapClient> {
+    const c = await RawImapClient.connect(port, { tls: opts.tls ?? false });
+    const r = await c.command(`LOGIN ${user} ${opts.password ?? IMAP_PASSWORDS[user]}`);
     if (r.status !== 'OK') throw new Error(`login failed: ${r.tagged}`);
     return c;
   }

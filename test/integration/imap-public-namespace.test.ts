@@ -54,11 +54,8 @@ void describe('IMAP public shared namespace (shared/)', () => {
     await server.close();
   });
 
-  async function carol(): Promise<RawImapClient> {
-    const c = await RawImapClient.connect(server.ports.imap);
-    assert.equal((await c.command(`LOGIN ${CAROL} ${CAROL_PASSWORD}`)).status, 'OK');
-    return c;
-  }
+  const carol = (): Promise<RawImapClient> =>
+    RawImapClient.login(server.ports.imap, CAROL, { password: CAROL_PASSWORD });
 
   void it('announces the shared namespace', async () => {
     const c = await RawImapClient.login(server.ports.imap, ALICE);
