@@ -117,6 +117,11 @@ void test('public folders: mailbox create/delete --public, share/acl/unshare --p
     ok(postern(dir, ['user', 'quota', '.shared@example.test', '100M'])),
     'quota of .shared@example.test: 100 MB\n',
   );
+  // user list names the hidden owner for what it is.
+  assert.match(ok(postern(dir, ['user', 'list'])), /^\.shared@example\.test +0 B +100 MB +public folders$/m);
+  const listed = JSON.parse(ok(postern(dir, ['user', 'list', '--json']))) as Array<Record<string, unknown>>;
+  assert.equal(listed.find((u) => u.address === '.shared@example.test')?.publicFolders, true);
+  assert.equal(listed.find((u) => u.address === 'a@example.test')?.publicFolders, undefined);
   assert.equal(
     ok(postern(dir, ['mailbox', 'delete', '--public', 'example.test', 'Support'])),
     'deleted Support (public folders of example.test)\n',

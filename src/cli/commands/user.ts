@@ -1,5 +1,6 @@
 // postern user add|list|passwd|del|quota|apop-secret|pop3-expire|app-password (user-app-password.ts)
 
+import { isPublicOwner } from '../../store/rules/public-owner.js';
 import type { Command } from 'commander';
 import { UsageError, isStoreError } from '../../core/errors.js';
 import { hashPassword } from '../../auth/password.js';
@@ -86,6 +87,7 @@ export function registerUser(program: Command): void {
               quotaMessages: a.quotaMessages,
               usedMessages: a.usedMessages,
               state: a.state,
+              ...(isPublicOwner(a.address) ? { publicFolders: true } : {}),
               createdAt: a.createdAt.toISOString(),
             })),
           );
@@ -97,7 +99,13 @@ export function registerUser(program: Command): void {
             { header: 'QUOTA', right: true },
             { header: 'STATE' },
           ],
-          accounts.map((a) => [a.address, formatSize(a.usedBytes), formatQuota(a.quotaBytes), a.state]),
+          accounts.map((a) => [
+            a.address,
+            formatSize(a.usedBytes),
+            formatQuota(a.quotaBytes),
+            // The hidden owner of a domain's public folders never logs in: not a user's state.
+            isPublicOwner(a.address) ? 'public folders' : a.state,
+          ]),
         );
       });
     });
