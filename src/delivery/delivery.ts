@@ -210,14 +210,6 @@ export class Delivery {
     this.reservedBytes = bytes;
   }
 
-  /** reserve() with room already reserved for `bytes` (by the caller, for this body): this delivery holds it now. */
-  adopt(reservation: QuotaReservation, bytes: number): void {
-    this.checkOpen();
-    this.reservation?.release();
-    this.reservation = reservation;
-    this.reservedBytes = bytes;
-  }
-
   /**
    * One chunk of the body. Rejects with StoreError TOO_LARGE past limits.messageSize (nothing
    * more is taken then). The chunk may be reused once the promise resolves.
@@ -529,6 +521,14 @@ export class Delivery {
   private checkOpen(): void {
     if (this.state !== 'open') throw new StoreError('INVALID_ARGUMENT', 'the delivery is closed');
   }
+}
+
+/**
+ * Whether an account has room for `bytes` more with the streams it already has in flight
+ * (RFC 9208 §4.3): rejects with OVER_QUOTA when it has not. Holds nothing.
+ */
+export async function checkQuotaRoom(store: MailStore, accountId: number, bytes: number): Promise<void> {
+  (await store.reserveQuota(accountId, bytes)).release();
 }
 
 /**

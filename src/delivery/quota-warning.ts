@@ -52,10 +52,11 @@ export async function warnQuotaCrossings(
       known === undefined || (a.usage !== undefined && quotaPercent(a.usage) >= quotaPercent(known));
     byAccount.set(a.accountId, fuller ? a.usage : known);
   }
+  const thresholds = checkQuotaThresholds(settings.thresholds);
   let sent = 0;
   for (const [accountId, usage] of byAccount) {
     // Figures from the commit that reach no new threshold: no claim, no read (every append).
-    if (usage !== undefined && !warningDue(usage, checkQuotaThresholds(settings.thresholds))) continue;
+    if (usage !== undefined && !warningDue(usage, thresholds)) continue;
     try {
       if (await warnAccount(env, settings, accountId)) sent++;
     } catch (err) {

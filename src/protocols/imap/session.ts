@@ -27,10 +27,9 @@ import { plaintextAllowed } from '../../auth/plaintext-policy.js';
 import { isStoreError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { CommitOrder } from '../../delivery/commit-order.js';
-import { Delivery } from '../../delivery/delivery.js';
+import { checkQuotaRoom, Delivery } from '../../delivery/delivery.js';
 import { SessionInput, type SessionSource } from '../../server/session-input.js';
 import type { Connection } from '../../server/types.js';
-import type { QuotaReservation } from '../../store/types.js';
 import {
   codes,
   ResponseEncoder,
@@ -119,8 +118,6 @@ export class ImapSession implements ImapSessionContext {
   /** The literal being streamed is a literal8 (`~{n}`): NUL is allowed in it (RFC 3516 §4.4). */
   private writerBinary = false;
   private writerError: Error | null = null;
-  /** The room reserved for a synchronizing literal when `+` was sent (quotaRefusal), until it starts. */
-  private continued: { size: number; reservation: QuotaReservation } | null = null;
   /** Pipelined APPENDs still running, oldest first: each answers when called (runCommand). */
   private deferred: Array<() => Promise<void>> = [];
   private readonly appendOrder = new CommitOrder();
@@ -244,7 +241,6 @@ export class ImapSession implements ImapSessionContext {
       // Running APPENDs finish (their commits may already be queued) and release their files.
       await this.settleDeferred();
       // A connection dropped mid-literal or between a literal and its command line.
-      this.releaseContinued();
       await this.abortWriter();
       await this.dropStreamed();
       this.writePending();
@@ -263,8 +259,6 @@ export class ImapSession implements ImapSessionContext {
   private async handleInput(input: ImapInput): Promise<void> {
     switch (input.kind) {
       case 'command':
-        // Room reserved at `+` for a literal that was not streamed (read into the command) goes.
-        this.releaseContinued();
         await this.handleCommand(input.tag, input.name, input.args);
         return;
       case 'needContinuation': {
@@ -285,18 +279,36 @@ export class ImapSession implements ImapSessionContext {
         }
         return;
       }
-      case 'literalStart': {
-        // The room reserved when `+` was sent for this literal (quotaRefusal), if any: handed
-        // to its delivery, else given back whatever happens below.
-        let held = this.continued?.size === input.size ? this.continued.reservation : null;
-        this.releaseContinued(held);
-        try {
-          held = await this.startLiteral(input, held);
-        } finally {
-          held?.release();
+      case 'literalStart':
+        await this.abortWriter();
+        this.writerError = null;
+        this.writerBinary = input.binary;
+        if (this.literalRefusal(input.name, input.size) !== null) {
+          this.writerError = new ImapNo('Literal refused', { name: 'TOOBIG' });
+          return;
+        }
+        this.writerError = this.batchRefusal(input.name);
+        if (this.writerError !== null) return;
+        {
+          // literalRefusal() passed: the session is logged in (APPEND's states).
+          if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return;
+          const { store, blobs, config } = this.env;
+          const delivery = Delivery.start(
+            { store, blobs, limits: config.limits, quotaWarnings: quotaWarningSettings(config, this.log) },
+            { kind: 'append', accountId: this.state.account.id },
+          );
+          // The announced size counts against the quota while the bytes arrive: concurrent
+          // streams of one account cannot together fill the disk past it.
+          try {
+            await delivery.reserve(input.size);
+          } catch (err) {
+            await delivery.abort();
+            this.writerError = isStoreError(err) ? fromStoreError(err) : (err as Error);
+            return;
+          }
+          this.writer = delivery;
         }
         return;
-      }
       case 'literalChunk':
         if (this.writer !== null && this.writerError === null) {
           try {
@@ -375,10 +387,7 @@ export class ImapSession implements ImapSessionContext {
     if (!STREAMED_COMMANDS.includes(name.toUpperCase())) return null;
     if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return null;
     try {
-      // Kept for the literal's delivery (literalStart): one quota read per literal, not two.
-      const reservation = await this.env.store.reserveQuota(this.state.account.id, size);
-      this.releaseContinued();
-      this.continued = { size, reservation };
+      await checkQuotaRoom(this.env.store, this.state.account.id, size);
       return null;
     } catch (err) {
       if (!isStoreError(err, 'OVER_QUOTA')) throw err;
@@ -407,51 +416,6 @@ export class ImapSession implements ImapSessionContext {
       return;
     }
     this.streamed.push({ ok: true, delivery: writer, size: writer.size });
-  }
-
-  /**
-   * A streamed literal begins: its delivery, holding the literal's size of the account's quota
-   * while the bytes arrive (concurrent streams of one account cannot together fill the disk
-   * past it). `held` is the room reserved when `+` was sent; returns it unless the delivery
-   * took it (the caller releases what is returned).
-   */
-  private async startLiteral(
-    input: Extract<ImapInput, { kind: 'literalStart' }>,
-    held: QuotaReservation | null,
-  ): Promise<QuotaReservation | null> {
-    await this.abortWriter();
-    this.writerError = null;
-    this.writerBinary = input.binary;
-    if (this.literalRefusal(input.name, input.size) !== null) {
-      this.writerError = new ImapNo('Literal refused', { name: 'TOOBIG' });
-      return held;
-    }
-    this.writerError = this.batchRefusal(input.name);
-    if (this.writerError !== null) return held;
-    // literalRefusal() passed: the session is logged in (APPEND's states).
-    if (this.state.kind !== 'authenticated' && this.state.kind !== 'selected') return held;
-    const { store, blobs, config } = this.env;
-    const delivery = Delivery.start(
-      { store, blobs, limits: config.limits, quotaWarnings: quotaWarningSettings(config, this.log) },
-      { kind: 'append', accountId: this.state.account.id },
-    );
-    try {
-      if (held !== null) delivery.adopt(held, input.size);
-      else await delivery.reserve(input.size);
-    } catch (err) {
-      await delivery.abort();
-      this.writerError = isStoreError(err) ? fromStoreError(err) : (err as Error);
-      return null;
-    }
-    this.writer = delivery;
-    return null;
-  }
-
-  /** Gives back the room reserved at `+` (unless it is `keep`, handed on by the caller). */
-  private releaseContinued(keep: QuotaReservation | null = null): void {
-    const c = this.continued;
-    this.continued = null;
-    if (c !== null && c.reservation !== keep) c.reservation.release();
   }
 
   private async abortWriter(): Promise<void> {
